@@ -1,0 +1,65 @@
+"""Errors raised by oms_kit.
+
+Exceptions are for misuse and broken I/O. A well-formed order that breaks a risk rule is not an exception: it is
+recorded as REJECTED with its violations (see :mod:`oms_kit.validator`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class OmsError(Exception):
+    """Base class of every oms_kit error: a message, an optional detail and a hint on what to do."""
+
+    def __init__(self, message: str, *, detail: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.detail:
+            text += f"\n  detail: {self.detail}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class InvalidOrderError(OmsError, ValueError):
+    """Malformed order input, refused at the door; nothing is recorded.
+
+    ``field``, ``value`` and ``allowed`` say what was wrong and what would have been accepted.
+    """
+
+    def __init__(self, field: str, value: object, allowed: str, *, hint: str | None = None) -> None:
+        super().__init__(f"invalid {field}: {value!r} was given; allowed: {allowed}", hint=hint)
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+
+
+class InvalidTransition(OmsError):
+    """An order event that the state machine does not allow in the order's current status."""
+
+    def __init__(self, order_id: str, status: str, event: str, allowed: Iterable[str]) -> None:
+        allowed_list = sorted(allowed)
+        super().__init__(
+            f"order {order_id}: event {event} is not allowed in status {status}",
+            hint="allowed events in this status: " + (", ".join(allowed_list) or "none (terminal status)"),
+        )
+        self.order_id = order_id
+        self.status = status
+        self.event = event
+        self.allowed = allowed_list
+
+
+class StoreError(OmsError):
+    """The database could not be opened, migrated or written."""
+
+
+class PersistenceUnavailable(StoreError):
+    """The durable store is unreachable; the OMS refuses new orders until it returns (fails closed)."""
+
+    code = "PERSISTENCE_UNAVAILABLE"

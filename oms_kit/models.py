@@ -1,0 +1,346 @@
+"""Enums and value objects of the order domain.
+
+Prices and money are exact :class:`~decimal.Decimal` on the instrument's tick; quantities are ``int``. Market data
+stays ``float``: :class:`Instrument` is the one place where a float becomes a price.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, NewType, Self
+
+from oms_kit.errors import InvalidOrderError
+
+OrderId = NewType("OrderId", str)
+ClientOrderId = NewType("ClientOrderId", str)
+TradeId = NewType("TradeId", str)
+
+
+class _ParsableEnum(StrEnum):
+    @classmethod
+    def parse(cls, value: object, field_name: str) -> Self:
+        """Return the member named by ``value`` (case-insensitive), or raise InvalidOrderError naming the field."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            text = value.strip().upper()
+            for member in cls:
+                if text in (member.value, member.name):
+                    return member
+        raise InvalidOrderError(field_name, value, ", ".join(m.value for m in cls))
+
+
+class Side(_ParsableEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        """+1 for BUY, -1 for SELL: the sign a fill gives to a position."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(_ParsableEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    SL = "SL"  # stop-loss limit: waits for the trigger, then rests as a limit order
+    SL_M = "SL-M"  # stop-loss market: waits for the trigger, then executes as a market order
+
+    @property
+    def needs_price(self) -> bool:
+        return self in (OrderType.LIMIT, OrderType.SL)
+
+    @property
+    def needs_trigger(self) -> bool:
+        return self in (OrderType.SL, OrderType.SL_M)
+
+
+class Product(_ParsableEnum):
+    CNC = "CNC"  # cash and carry (delivery): paid in full
+    MIS = "MIS"  # intraday, margin traded, squared off by the end of the day
+    NRML = "NRML"  # normal (carry forward) derivatives
+
+
+class Validity(_ParsableEnum):
+    DAY = "DAY"
+    IOC = "IOC"
+
+
+class OrderStatus(_ParsableEnum):
+    NEW = "NEW"
+    PENDING_SUBMIT = "PENDING_SUBMIT"
+    TRIGGER_PENDING = "TRIGGER_PENDING"
+    OPEN = "OPEN"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    PENDING_MODIFY = "PENDING_MODIFY"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_working(self) -> bool:
+        """At the broker and able to fill (or to be triggered)."""
+        return self in WORKING_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+WORKING_STATUSES = frozenset(
+    {
+        OrderStatus.TRIGGER_PENDING,
+        OrderStatus.OPEN,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.PENDING_MODIFY,
+        OrderStatus.PENDING_CANCEL,
+    }
+)
+
+
+class TradingState(_ParsableEnum):
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"  # only orders that shrink a position are admitted
+    HALTED = "HALTED"  # kill switch: no new orders, working orders cancelled
+
+
+def parse_quantity(value: object, field_name: str = "quantity") -> int:
+    """A positive whole number of units; floats such as 10.0 are accepted, 10.5 or True are not."""
+    if isinstance(value, bool):
+        raise InvalidOrderError(field_name, value, "a positive whole number")
+    if isinstance(value, int):
+        quantity = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        quantity = int(value)
+    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        quantity = int(value)
+    else:
+        raise InvalidOrderError(field_name, value, "a positive whole number")
+    if quantity <= 0:
+        raise InvalidOrderError(field_name, value, "a positive whole number")
+    return quantity
+
+
+def parse_price(value: object, field_name: str = "price") -> Decimal:
+    """An exact positive finite price, as given: a user's price is never rounded (off-tick is a violation)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise InvalidOrderError(field_name, value, "a positive finite number")
+    try:
+        # str() of a float is its shortest round-trip form: 2500.05 stays 2500.05, not 2500.0499999...
+        price = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidOrderError(field_name, value, "a positive finite number") from None
+    if not price.is_finite() or price <= 0:
+        raise InvalidOrderError(field_name, value, "a positive finite number")
+    return price
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """A tradable symbol with its tick and lot; the one place where a float becomes an exact price."""
+
+    symbol: str
+    exchange: str = "NSE"
+    tick_size: Decimal = Decimal("0.05")
+    lot_size: int = 1
+    freeze_quantity: int | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.symbol or not isinstance(self.symbol, str):
+            raise InvalidOrderError("symbol", self.symbol, "a non-empty string")
+        tick = parse_price(self.tick_size, "tick_size")
+        object.__setattr__(self, "tick_size", tick)
+        lot = parse_quantity(self.lot_size, "lot_size")
+        object.__setattr__(self, "lot_size", lot)
+        if self.freeze_quantity is not None:
+            object.__setattr__(self, "freeze_quantity", parse_quantity(self.freeze_quantity, "freeze_quantity"))
+
+    def round_price(self, value: float | Decimal) -> Decimal:
+        """Market data (float) to an exact price on the nearest tick."""
+        ticks = (Decimal(str(value)) / self.tick_size).to_integral_value()
+        return (ticks * self.tick_size).quantize(self.tick_size)
+
+    def is_on_tick(self, price: Decimal) -> bool:
+        return price % self.tick_size == 0
+
+    def is_lot_multiple(self, quantity: int) -> bool:
+        return quantity % self.lot_size == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One failed pre-trade check: a stable code and its evidence, e.g. ``NOTIONAL_EXCEEDS_MAXIMUM``."""
+
+    code: str
+    message: str
+    limit: Any = None
+    value: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "limit": _plain(self.limit), "value": _plain(self.value)}
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+@dataclass(slots=True)
+class Order:
+    """An order and where it stands. Its status changes only through :func:`oms_kit.fsm.apply`."""
+
+    order_id: OrderId
+    client_order_id: ClientOrderId
+    symbol: str
+    side: Side
+    quantity: int
+    order_type: OrderType = OrderType.MARKET
+    product: Product = Product.MIS
+    validity: Validity = Validity.DAY
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    tag: str | None = None
+    account: str = "default"
+    status: OrderStatus = OrderStatus.NEW
+    filled_quantity: int = 0
+    average_price: Decimal | None = None
+    triggered: bool = False
+    violations: tuple[Violation, ...] = ()
+    reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    sequence: int = 0  # number of events applied; the next event's sequence number
+
+    @property
+    def remaining_quantity(self) -> int:
+        return self.quantity - self.filled_quantity
+
+    @property
+    def is_working(self) -> bool:
+        return self.status.is_working
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal
+
+    @property
+    def waits_for_trigger(self) -> bool:
+        return self.order_type.needs_trigger and not self.triggered
+
+    def __repr__(self) -> str:
+        price = f" @ {self.price}" if self.price is not None else ""
+        trigger = f" trigger {self.trigger_price}" if self.trigger_price is not None else ""
+        return (
+            f"<Order {self.order_id} {self.side} {self.quantity} {self.symbol} {self.order_type}{price}{trigger} "
+            f"{self.product}/{self.validity} {self.status} filled {self.filled_quantity}>"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "client_order_id": self.client_order_id,
+            "account": self.account,
+            "symbol": self.symbol,
+            "side": self.side.value,
+            "order_type": self.order_type.value,
+            "product": self.product.value,
+            "validity": self.validity.value,
+            "quantity": self.quantity,
+            "price": self.price,
+            "trigger_price": self.trigger_price,
+            "filled_quantity": self.filled_quantity,
+            "average_price": self.average_price,
+            "status": self.status.value,
+            "violations": [v.to_dict() for v in self.violations],
+            "reason": self.reason,
+            "tag": self.tag,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>"
+            for k, v in self.to_dict().items()
+            if v not in (None, [])
+        )
+        return f"<table>{rows}</table>"
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution (a trade) of part or all of an order."""
+
+    trade_id: TradeId
+    order_id: OrderId
+    symbol: str
+    side: Side
+    quantity: int
+    price: Decimal
+    fees: Decimal = Decimal(0)
+    ts: datetime | None = None
+    product: Product = Product.MIS
+    account: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trade_id": self.trade_id,
+            "order_id": self.order_id,
+            "account": self.account,
+            "symbol": self.symbol,
+            "product": self.product.value,
+            "side": self.side.value,
+            "quantity": self.quantity,
+            "price": self.price,
+            "fees": self.fees,
+            "ts": self.ts,
+        }
+
+
+@dataclass(slots=True)
+class Position:
+    """A net position per symbol and product, as a broker's day position book shows it."""
+
+    symbol: str
+    product: Product = Product.MIS
+    account: str = "default"
+    quantity: int = 0
+    average_price: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    last_price: Decimal | None = None
+    bought_quantity: int = 0
+    sold_quantity: int = 0
+    updated_at: datetime | None = None
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        if self.quantity == 0 or self.last_price is None:
+            return Decimal(0)
+        return (self.last_price - self.average_price) * self.quantity
+
+    @property
+    def market_value(self) -> Decimal:
+        return (self.last_price if self.last_price is not None else self.average_price) * self.quantity
+
+    def __repr__(self) -> str:
+        return (
+            f"<Position {self.symbol} {self.product} qty {self.quantity} avg {self.average_price} "
+            f"realized {self.realized_pnl} unrealized {self.unrealized_pnl}>"
+        )

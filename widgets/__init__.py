@@ -1,0 +1,1 @@
+"""ipywidgets panels for oms_kit: depends on oms_kit, never the other way."""
