@@ -1,0 +1,147 @@
+"""The order state machine: the one table of allowed transitions, and :func:`apply`, the only way status changes.
+
+Pure: no I/O, no clock. Time comes in with the event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from oms_kit.errors import InvalidTransition
+from oms_kit.models import Order, OrderStatus
+
+S = OrderStatus
+
+
+class OrderEventType(StrEnum):
+    SUBMITTED = "SUBMITTED"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    TRIGGERED = "TRIGGERED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    MODIFY_REQUESTED = "MODIFY_REQUESTED"
+    MODIFIED = "MODIFIED"
+    MODIFY_REJECTED = "MODIFY_REJECTED"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    CANCELLED = "CANCELLED"
+    CANCEL_REJECTED = "CANCEL_REJECTED"
+    EXPIRED = "EXPIRED"
+
+
+E = OrderEventType
+
+# Target meaning "back to working": TRIGGER_PENDING for a stop order not yet triggered, else PARTIALLY_FILLED when
+# something has filled, else OPEN. Used where an order returns from a pending request or is first accepted, so the
+# table need not remember the status it came from.
+WORKING = "WORKING"
+
+TRANSITIONS: dict[tuple[OrderStatus, OrderEventType], OrderStatus | str] = {
+    (S.NEW, E.SUBMITTED): S.PENDING_SUBMIT,
+    (S.NEW, E.ACCEPTED): WORKING,
+    (S.NEW, E.REJECTED): S.REJECTED,
+    (S.PENDING_SUBMIT, E.ACCEPTED): WORKING,
+    (S.PENDING_SUBMIT, E.REJECTED): S.REJECTED,
+    (S.TRIGGER_PENDING, E.TRIGGERED): S.OPEN,
+    (S.TRIGGER_PENDING, E.MODIFY_REQUESTED): S.PENDING_MODIFY,
+    (S.TRIGGER_PENDING, E.CANCEL_REQUESTED): S.PENDING_CANCEL,
+    (S.TRIGGER_PENDING, E.EXPIRED): S.EXPIRED,
+    (S.OPEN, E.PARTIALLY_FILLED): S.PARTIALLY_FILLED,
+    (S.OPEN, E.FILLED): S.FILLED,
+    (S.OPEN, E.MODIFY_REQUESTED): S.PENDING_MODIFY,
+    (S.OPEN, E.CANCEL_REQUESTED): S.PENDING_CANCEL,
+    (S.OPEN, E.EXPIRED): S.EXPIRED,  # DAY at session end; IOC remainder at once
+    (S.PARTIALLY_FILLED, E.PARTIALLY_FILLED): S.PARTIALLY_FILLED,
+    (S.PARTIALLY_FILLED, E.FILLED): S.FILLED,
+    # Brokers accept a price change on the unfilled remainder.
+    (S.PARTIALLY_FILLED, E.MODIFY_REQUESTED): S.PENDING_MODIFY,
+    (S.PARTIALLY_FILLED, E.CANCEL_REQUESTED): S.PENDING_CANCEL,
+    (S.PARTIALLY_FILLED, E.EXPIRED): S.EXPIRED,
+    (S.PENDING_MODIFY, E.MODIFIED): WORKING,
+    (S.PENDING_MODIFY, E.MODIFY_REJECTED): WORKING,
+    # A fill can race a pending modify or cancel: the exchange filled before it saw the request.
+    (S.PENDING_MODIFY, E.PARTIALLY_FILLED): S.PENDING_MODIFY,
+    (S.PENDING_MODIFY, E.FILLED): S.FILLED,
+    (S.PENDING_CANCEL, E.CANCELLED): S.CANCELLED,
+    (S.PENDING_CANCEL, E.CANCEL_REJECTED): WORKING,
+    (S.PENDING_CANCEL, E.PARTIALLY_FILLED): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, E.FILLED): S.FILLED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """Something that happened to an order. ``quantity``/``price`` describe a fill; ``changes`` a modify."""
+
+    type: OrderEventType
+    ts: datetime
+    quantity: int = 0
+    price: Decimal | None = None
+    reason: str | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+def allowed_events(status: OrderStatus) -> set[str]:
+    return {event.value for (state, event) in TRANSITIONS if state is status}
+
+
+def next_status(order: Order, event: OrderEvent) -> OrderStatus:
+    """The status ``event`` leads to from the order's current one; raises InvalidTransition when not allowed."""
+    target = TRANSITIONS.get((order.status, event.type))
+    if target is None:
+        raise InvalidTransition(order.order_id, order.status.value, event.type.value, allowed_events(order.status))
+    if target != WORKING:
+        return target  # type: ignore[return-value]
+    if order.order_type.needs_trigger and not order.triggered:
+        return S.TRIGGER_PENDING
+    return S.PARTIALLY_FILLED if order.filled_quantity > 0 else S.OPEN
+
+
+def apply(order: Order, event: OrderEvent) -> OrderStatus:
+    """Apply ``event`` to ``order`` and return the status it had before.
+
+    Every check happens before the first change, so an event that is refused leaves the order untouched.
+    """
+    new_status = next_status(order, event)
+    if event.type in (E.PARTIALLY_FILLED, E.FILLED):
+        _check_fill(order, event)
+    changes = event.changes if event.type is E.MODIFIED else {}
+    if changes.get("quantity", order.quantity) <= order.filled_quantity:
+        # A modify may not shrink an order to what has already filled: that is a cancel.
+        raise InvalidTransition(
+            order.order_id, order.status.value, f"MODIFIED(quantity={changes['quantity']})", {E.CANCEL_REQUESTED}
+        )
+
+    previous = order.status
+    if event.type in (E.PARTIALLY_FILLED, E.FILLED):
+        filled = order.filled_quantity + event.quantity
+        cost = (order.average_price or Decimal(0)) * order.filled_quantity + event.price * event.quantity  # type: ignore[operator]
+        order.average_price = (cost / filled).quantize(Decimal("0.00000001"))
+        order.filled_quantity = filled
+    for name, value in changes.items():
+        setattr(order, name, value)
+    if event.type is E.TRIGGERED:
+        order.triggered = True
+    if event.reason is not None and event.type in (E.REJECTED, E.CANCELLED, E.EXPIRED):
+        order.reason = event.reason
+    order.status = new_status
+    order.updated_at = event.ts
+    order.sequence += 1
+    return previous
+
+
+def _check_fill(order: Order, event: OrderEvent) -> None:
+    remaining = order.remaining_quantity
+    complete = event.type is E.FILLED
+    fits = event.quantity == remaining if complete else 0 < event.quantity < remaining
+    if not fits or event.price is None or event.price <= 0:
+        raise InvalidTransition(
+            order.order_id,
+            order.status.value,
+            f"{event.type.value}(quantity={event.quantity}, price={event.price}, remaining={remaining})",
+            allowed_events(order.status),
+        )
