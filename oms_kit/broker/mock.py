@@ -1,0 +1,251 @@
+"""MockBroker: a simulated exchange and broker in the OMS's own process.
+
+Matching works on bars (open, high, low, close, volume); a live quote is a bar whose four prices are equal, so one
+rule serves backtests and live paper trading:
+
+* MARKET fills at the reference price — the current price when placed live (``immediate_market_fills``), else the
+  next bar's open (no look-ahead) — moved against the trader by ``slippage_bps``.
+* LIMIT rests; a BUY fills when a bar's low reaches its price, at the better of the open and the limit (a gap
+  through the limit fills at the open). SELL mirrors it.
+* SL and SL-M wait (TRIGGER_PENDING) until a bar reaches the trigger; then SL acts as a limit at its price and SL-M
+  as a market order whose reference is the trigger, or the open when the bar gapped through it.
+* ``participation``: with bar volume known, one bar fills at most that fraction of it; the rest waits (partial fill).
+* IOC gets one chance to match and its remainder expires; DAY orders expire at :meth:`end_session`.
+* ``latency`` (seconds on the OMS clock): an order can first match on a price at or after placement + latency.
+* ``reject_rate`` and ``drop_ack_rate``: seeded random faults for tests, off by default.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from oms_kit.broker.base import BrokerSink
+from oms_kit.broker.fees import FeeModel, fee_model
+from oms_kit.models import Instrument, Order, OrderType, Side, Validity
+
+_BPS = Decimal("0.0001")
+
+
+@dataclass(slots=True)
+class _Resting:
+    order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    validity: Validity
+    product: Any
+    remaining: int
+    price: Decimal | None
+    trigger_price: Decimal | None
+    triggered: bool
+    instrument: Instrument
+    eligible_at: datetime
+
+
+class MockBroker:
+    """A simulated broker with realistic fills; see the module docstring for the rules.
+
+    Parameters
+    ----------
+    slippage_bps : market and stop-market fills move this many basis points against the trader.
+    fees : "india_equity", None, or a fee model; charges are computed per fill, as on a contract note.
+    latency : seconds (OMS clock) between placement and the first price the order can match.
+    participation : fraction of a bar's volume one bar may fill (None: no cap).
+    immediate_market_fills : fill marketable orders at the current price when placed (live); a backtest sets
+        False so they wait for the next bar's open.
+    reject_rate, drop_ack_rate : probability of a simulated rejection / lost acknowledgement, drawn from ``seed``.
+    """
+
+    name = "mock"
+
+    def __init__(
+        self,
+        *,
+        slippage_bps: float = 0.0,
+        fees: str | FeeModel | None = "india_equity",
+        latency: float = 0.0,
+        participation: float | None = None,
+        immediate_market_fills: bool = True,
+        reject_rate: float = 0.0,
+        drop_ack_rate: float = 0.0,
+        seed: int | None = 0,
+    ) -> None:
+        self.slippage = Decimal(str(slippage_bps)) * _BPS
+        self.fee_model = fee_model(fees)
+        self.latency = timedelta(seconds=latency)
+        self.participation = participation
+        self.immediate_market_fills = immediate_market_fills
+        self.reject_rate = reject_rate
+        self.drop_ack_rate = drop_ack_rate
+        self._random = random.Random(seed)
+        self._sink: BrokerSink | None = None
+        self._books: dict[str, dict[str, _Resting]] = {}  # per symbol, in time priority
+        self._entries: dict[str, _Resting] = {}
+        self._unacknowledged: dict[str, _Resting] = {}
+        self._last: dict[str, float] = {}
+        self.fills = 0
+
+    def attach(self, sink: BrokerSink) -> None:
+        self._sink = sink
+
+    @property
+    def sink(self) -> BrokerSink:
+        if self._sink is None:
+            raise RuntimeError("MockBroker is not attached to an order manager")
+        return self._sink
+
+    def submit(self, order: Order, instrument: Instrument, ts: datetime) -> None:
+        if self.reject_rate and self._random.random() < self.reject_rate:
+            self.sink.on_rejected(order.order_id, "rejected by broker (simulated fault)", ts)
+            return
+        entry = _Resting(
+            order.order_id, order.symbol, order.side, order.order_type, order.validity, order.product,
+            order.remaining_quantity, order.price, order.trigger_price, order.triggered, instrument, ts + self.latency,
+        )
+        if self.drop_ack_rate and self._random.random() < self.drop_ack_rate:
+            # The broker has the order but its acknowledgement was lost: the OMS must reconcile.
+            self._unacknowledged[order.order_id] = entry
+            return
+        self.sink.on_accepted(order.order_id, ts)
+        self._book(entry)
+        if self.immediate_market_fills and not self.latency and order.symbol in self._last:
+            price = self._last[order.symbol]
+            self._match(entry, ts, price, price, price, price, None)
+        if entry.validity is Validity.IOC:
+            self._expire_ioc(entry, ts)
+
+    def restore(self, order: Order, instrument: Instrument, ts: datetime) -> None:
+        """Put back a working order after a restart, without reporting it again."""
+        self._book(
+            _Resting(
+                order.order_id, order.symbol, order.side, order.order_type, order.validity, order.product,
+                order.remaining_quantity, order.price, order.trigger_price, order.triggered, instrument, ts,
+            )
+        )
+
+    def unacknowledged(self) -> list[str]:
+        """Order ids the broker holds whose acknowledgement was lost."""
+        return list(self._unacknowledged)
+
+    def acknowledge(self, order_id: str, ts: datetime) -> bool:
+        """Answer a status query for an order whose acknowledgement was lost; True when the broker had it."""
+        entry = self._unacknowledged.pop(order_id, None)
+        if entry is None:
+            return False
+        self.sink.on_accepted(order_id, ts)
+        self._book(entry)
+        return True
+
+    def modify(self, order: Order, changes: dict[str, Any], ts: datetime) -> None:
+        entry = self._find(order.order_id)
+        if entry is None:
+            return
+        if "quantity" in changes:
+            entry.remaining = changes["quantity"] - order.filled_quantity
+        entry.price = changes.get("price", entry.price)
+        entry.trigger_price = changes.get("trigger_price", entry.trigger_price)
+        self.sink.on_modified(order.order_id, changes, ts)
+        if self.immediate_market_fills and ts >= entry.eligible_at and entry.symbol in self._last:
+            price = self._last[entry.symbol]
+            self._match(entry, ts, price, price, price, price, None)
+
+    def cancel(self, order: Order, reason: str, ts: datetime) -> None:
+        self._remove(order.order_id)
+        self._unacknowledged.pop(order.order_id, None)
+        self.sink.on_cancelled(order.order_id, reason, ts)
+
+    def on_price(
+        self, symbol: str, ts: datetime, open: float, high: float, low: float, close: float, volume: float | None
+    ) -> None:
+        self._last[symbol] = close
+        book = self._books.get(symbol)
+        if not book:
+            return
+        for entry in list(book.values()):
+            if entry.order_id not in book or ts < entry.eligible_at:
+                continue
+            self._match(entry, ts, open, high, low, close, volume)
+            if entry.validity is Validity.IOC:
+                self._expire_ioc(entry, ts)
+
+    def end_session(self, ts: datetime) -> None:
+        for book in self._books.values():
+            for entry in list(book.values()):
+                if entry.validity is Validity.DAY:
+                    self._remove(entry.order_id)
+                    self.sink.on_expired(entry.order_id, "DAY order expired at the end of the session", ts)
+
+    def last_price(self, symbol: str) -> float | None:
+        return self._last.get(symbol)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "resting_orders": len(self._entries),
+            "fills": self.fills,
+            "slippage_bps": float(self.slippage / _BPS),
+            "latency_s": self.latency.total_seconds(),
+            "fees": type(self.fee_model).__name__,
+        }
+
+    # -- matching ---------------------------------------------------------------------------------------------
+
+    def _match(
+        self, e: _Resting, ts: datetime, open: float, high: float, low: float, close: float, volume: float | None
+    ) -> None:
+        buy = e.side is Side.BUY
+        if e.order_type in (OrderType.SL, OrderType.SL_M) and not e.triggered:
+            trigger = float(e.trigger_price)  # type: ignore[arg-type]
+            if not (high >= trigger if buy else low <= trigger):
+                return
+            e.triggered = True
+            self.sink.on_triggered(e.order_id, ts)
+            if e.order_id not in self._books.get(e.symbol, {}):
+                return  # the trigger report led to a cancel
+            # A bar that opened beyond the trigger executes from the open.
+            reference = max(open, trigger) if buy else min(open, trigger)
+        else:
+            reference = open
+        if e.order_type in (OrderType.MARKET, OrderType.SL_M):
+            price = e.instrument.round_price(reference) * (1 + self.slippage if buy else 1 - self.slippage)
+            price = e.instrument.round_price(price)
+        else:
+            limit = e.price
+            if buy and Decimal(str(low)) > limit or not buy and Decimal(str(high)) < limit:  # type: ignore[operator]
+                return
+            start = e.instrument.round_price(reference)
+            price = min(start, limit) if buy else max(start, limit)  # type: ignore[type-var]
+        quantity = e.remaining
+        if self.participation is not None and volume is not None and not math.isnan(volume) and volume > 0:
+            quantity = min(quantity, int(volume * self.participation))
+            if quantity <= 0:
+                return
+        e.remaining -= quantity
+        if e.remaining == 0:
+            self._remove(e.order_id)
+        self.fills += 1
+        fees = self.fee_model.fees(e.side, e.product, quantity, price)
+        self.sink.on_fill(e.order_id, quantity, price, fees, ts)
+
+    def _expire_ioc(self, entry: _Resting, ts: datetime) -> None:
+        if self._remove(entry.order_id):
+            self.sink.on_expired(entry.order_id, "IOC remainder cancelled", ts)
+
+    def _book(self, entry: _Resting) -> None:
+        self._books.setdefault(entry.symbol, {})[entry.order_id] = entry
+        self._entries[entry.order_id] = entry
+
+    def _find(self, order_id: str) -> _Resting | None:
+        return self._entries.get(order_id)
+
+    def _remove(self, order_id: str) -> bool:
+        entry = self._entries.pop(order_id, None)
+        if entry is None:
+            return False
+        del self._books[entry.symbol][order_id]
+        return True

@@ -1,0 +1,157 @@
+"""Events the OMS publishes, and the EventBus that carries them to callbacks and async iterators.
+
+Events are immutable snapshots: an order event carries a copy of the order as it was, so a subscriber that reads it
+later sees that moment, not the order's present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from oms_kit.errors import InvalidOrderError
+from oms_kit.models import Fill, Order, Position, TradingState
+
+log = logging.getLogger("oms_kit.events")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: ClassVar[str] = "event"
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdated(Event):
+    """An order changed status (placed, accepted, filled, modified, cancelled, rejected, expired)."""
+
+    kind: ClassVar[str] = "order"
+    order: Order
+    event_type: str
+    previous_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled(Event):
+    """A trade: part or all of an order executed."""
+
+    kind: ClassVar[str] = "fill"
+    fill: Fill
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChanged(Event):
+    kind: ClassVar[str] = "position"
+    position: Position
+
+
+@dataclass(frozen=True, slots=True)
+class PriceUpdated(Event):
+    kind: ClassVar[str] = "price"
+    symbol: str
+    price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RiskAlertRaised(Event):
+    kind: ClassVar[str] = "risk_alert"
+    alert: Any  # oms_kit.risk.RiskAlert
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStateChanged(Event):
+    kind: ClassVar[str] = "trading_state"
+    previous: TradingState
+    state: TradingState
+    reason: str
+    source: str
+
+
+EVENT_KINDS = frozenset({"order", "fill", "position", "price", "risk_alert", "trading_state"})
+
+Callback = Callable[[Event], Any]
+
+
+class EventBus:
+    """Delivers each published event to the callbacks and iterators subscribed to its kind.
+
+    Callbacks run synchronously, in subscription order; one that raises is logged and the others still run.
+    Async iterators get events through a bounded queue each: a consumer that falls behind loses the oldest
+    events (counted in ``dropped``) rather than growing memory without bound.
+    """
+
+    def __init__(self, queue_size: int = 10_000) -> None:
+        self._callbacks: list[tuple[Callback, frozenset[str] | None]] = []
+        self._queues: list[tuple[asyncio.Queue[Event], frozenset[str] | None]] = []
+        self._queue_size = queue_size
+        self._kinds_wanted: dict[str, bool] = {}
+        self.published = 0
+        self.dropped = 0
+        self.errors = 0
+
+    def wants(self, kind: str) -> bool:
+        """Whether anyone listens to ``kind``: publishers skip building events nobody reads."""
+        wanted = self._kinds_wanted.get(kind)
+        if wanted is None:
+            subscriptions = [k for _, k in self._callbacks] + [k for _, k in self._queues]
+            wanted = any(k is None or kind in k for k in subscriptions)
+            self._kinds_wanted[kind] = wanted
+        return wanted
+
+    def subscribe(self, callback: Callback, kinds: Iterable[str] | str | None = None) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event of ``kinds`` (all when None); returns the unsubscribe function."""
+        entry = (callback, _kinds(kinds))
+        self._callbacks.append(entry)
+        self._kinds_wanted.clear()
+
+        def unsubscribe() -> None:
+            if entry in self._callbacks:
+                self._callbacks.remove(entry)
+                self._kinds_wanted.clear()
+
+        return unsubscribe
+
+    async def events(self, kinds: Iterable[str] | str | None = None) -> AsyncIterator[Event]:
+        """Yield events of ``kinds`` as they are published, until the consumer stops iterating."""
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+        entry = (queue, _kinds(kinds))
+        self._queues.append(entry)
+        self._kinds_wanted.clear()
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._queues.remove(entry)
+            self._kinds_wanted.clear()
+
+    def publish(self, event: Event) -> None:
+        self.published += 1
+        kind = event.kind
+        for callback, kinds in tuple(self._callbacks):
+            if kinds is None or kind in kinds:
+                try:
+                    callback(event)
+                except Exception:
+                    self.errors += 1
+                    log.exception("event subscriber %r failed on %s event", callback, kind)
+        for queue, kinds in self._queues:
+            if kinds is None or kind in kinds:
+                if queue.full():
+                    queue.get_nowait()
+                    self.dropped += 1
+                queue.put_nowait(event)
+
+
+def _kinds(kinds: Iterable[str] | str | None) -> frozenset[str] | None:
+    if kinds is None:
+        return None
+    chosen = frozenset([kinds] if isinstance(kinds, str) else kinds)
+    unknown = chosen - EVENT_KINDS
+    if unknown:
+        raise InvalidOrderError("kinds", sorted(unknown), ", ".join(sorted(EVENT_KINDS)))
+    return chosen

@@ -1,0 +1,84 @@
+"""Risk limits (and, with the live risk work, the risk monitor and kill switch)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import time
+from decimal import Decimal
+from typing import Any
+
+from oms_kit.errors import InvalidOrderError
+from oms_kit.models import TradingState
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Pre-trade and real-time limits of one account. ``None`` means no limit.
+
+    Money values are in the account currency. ``per_symbol`` overrides fields for one symbol, e.g.
+    ``RiskLimits(max_order_quantity=1000, per_symbol={"SBIN": {"max_order_quantity": 5000}})``.
+    """
+
+    max_order_quantity: int | None = 100_000
+    max_order_value: Decimal | None = Decimal("5000000")
+    max_position_quantity: int | None = None
+    max_position_value: Decimal | None = None
+    max_gross_exposure: Decimal | None = None
+    max_open_orders: int | None = 500
+    max_orders_per_second: int | None = 100
+    daily_loss_limit: Decimal | None = None
+    price_collar_pct: Decimal | None = Decimal("10")  # a limit price within this % of the last price
+    duplicate_window_s: float | None = 1.0  # same symbol/side/quantity/price again within this many seconds
+    # What a breach of daily_loss_limit does on its own: HALTED (kill switch), REDUCING, or None (alert only).
+    auto_kill_on_daily_loss: TradingState | None = TradingState.HALTED
+    mis_leverage: Decimal = Decimal("5")  # intraday (MIS) margin is value / leverage; CNC needs full cash
+    session_start: time | None = None  # market hours check, off while either is None (exchange local time)
+    session_end: time | None = None
+    per_symbol: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in _MONEY and value is not None:
+                object.__setattr__(self, f.name, _positive_decimal(f.name, value))
+            elif f.name in _COUNTS and value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value <= 0
+            ):
+                raise InvalidOrderError(f.name, value, "a positive whole number or None")
+        if self.duplicate_window_s is not None and not self.duplicate_window_s > 0:
+            raise InvalidOrderError("duplicate_window_s", self.duplicate_window_s, "a positive number or None")
+        if self.auto_kill_on_daily_loss is not None:
+            state = TradingState.parse(self.auto_kill_on_daily_loss, "auto_kill_on_daily_loss")
+            if state is TradingState.ACTIVE:
+                raise InvalidOrderError("auto_kill_on_daily_loss", state.value, "HALTED, REDUCING or None")
+            object.__setattr__(self, "auto_kill_on_daily_loss", state)
+        names = {f.name for f in dataclasses.fields(self)} - {"per_symbol"}
+        for symbol, overrides in self.per_symbol.items():
+            unknown = set(overrides) - names
+            if unknown:
+                raise InvalidOrderError(f"per_symbol[{symbol!r}]", sorted(unknown), ", ".join(sorted(names)))
+
+    def for_symbol(self, symbol: str) -> RiskLimits:
+        """The limits that apply to ``symbol``: these, with its per-symbol overrides."""
+        overrides = self.per_symbol.get(symbol)
+        if not overrides:
+            return self
+        return dataclasses.replace(self, per_symbol={}, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+_MONEY = {"max_order_value", "max_position_value", "max_gross_exposure", "daily_loss_limit", "price_collar_pct",
+          "mis_leverage"}
+_COUNTS = {"max_order_quantity", "max_position_quantity", "max_open_orders", "max_orders_per_second"}
+
+
+def _positive_decimal(name: str, value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise InvalidOrderError(name, value, "a positive number or None")
+    number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    if not number.is_finite() or number <= 0:
+        raise InvalidOrderError(name, value, "a positive number or None")
+    return number
