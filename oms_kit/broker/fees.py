@@ -1,0 +1,291 @@
+"""Fee models: what a fill costs in brokerage, taxes and exchange charges.
+
+A fee model is a small object with ``fees(side, product, quantity, price)`` (the total, in rupees, rounded to
+0.01 with ROUND_HALF_UP as contract notes show it) and ``breakdown(...)`` (the same charges one by one). The broker
+calls it once per fill and puts the result on the :class:`~oms_kit.models.Fill`; the ledger only reads
+``fill.fees``.
+
+Brokerage is charged "per executed order" with a cap (₹20 at discount brokers). A fill is not an order: an order
+filled in three parts pays the cap once, not three times. The broker passes ``prior_turnover`` (the traded value of
+the order's earlier fills, ``filled_quantity * average_price``) and the model charges only the brokerage the order
+owes beyond what its earlier fills paid. Without it (the default, 0) every fill is priced as an order of its own.
+
+Models are pure: no I/O, no clock, no state between calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from decimal import ROUND_HALF_UP, Decimal
+from typing import ClassVar, Protocol, runtime_checkable
+
+from oms_kit.errors import InvalidOrderError
+from oms_kit.models import Product, Side
+
+__all__ = ["FEE_MODELS", "FeeModel", "IndiaEquityFees", "NoFees", "fee_model"]
+
+_CENT = Decimal("0.01")
+_ZERO = Decimal("0.00")
+_CHARGE_NAMES = ("brokerage", "stt", "exchange_transaction_charge", "sebi_fee", "stamp_duty", "gst")
+
+
+def _round(value: Decimal) -> Decimal:
+    # Contract notes show each charge in paise, rounded half up.
+    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+@runtime_checkable
+class FeeModel(Protocol):
+    """What the broker needs from a fee model.
+
+    Implementations must accept ``prior_turnover`` as a keyword argument, even if they ignore it.
+    """
+
+    def fees(
+        self, side: Side, product: Product, quantity: int, price: Decimal, *, prior_turnover: Decimal = _ZERO
+    ) -> Decimal:
+        """Total charges of one fill, rounded to 0.01."""
+        ...
+
+    def breakdown(
+        self, side: Side, product: Product, quantity: int, price: Decimal, *, prior_turnover: Decimal = _ZERO
+    ) -> dict[str, Decimal]:
+        """The charges of one fill by name; they add up to :meth:`fees`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class NoFees:
+    """No charges at all: every fill costs 0 (``fees=None``)."""
+
+    name: ClassVar[str] = "none"
+
+    def fees(
+        self, side: Side, product: Product, quantity: int, price: Decimal, *, prior_turnover: Decimal = _ZERO
+    ) -> Decimal:
+        """Return ``Decimal("0.00")``.
+
+        Parameters
+        ----------
+        side, product, quantity, price, prior_turnover
+            Ignored.
+
+        Returns
+        -------
+        Decimal
+            Zero, with two decimal places like every other fee.
+        """
+        return _ZERO
+
+    def breakdown(
+        self, side: Side, product: Product, quantity: int, price: Decimal, *, prior_turnover: Decimal = _ZERO
+    ) -> dict[str, Decimal]:
+        """Return an empty breakdown: there are no charges to list.
+
+        Returns
+        -------
+        dict[str, Decimal]
+            ``{}``.
+        """
+        return {}
+
+
+@dataclass(frozen=True, slots=True)
+class IndiaEquityFees:
+    """Charges on NSE cash-market equity trades, as a discount broker's contract note shows them.
+
+    Every rate is a fraction of turnover (``quantity * price``) and a field, so a broker with other charges is one
+    ``IndiaEquityFees(intraday_brokerage_rate=..., brokerage_cap=...)`` away. The defaults are the published rates
+    for NSE equity (sources named beside each field).
+
+    ========================== ============================ ==========================================
+    charge                     delivery (CNC)               intraday (MIS; NRML priced the same)
+    ========================== ============================ ==========================================
+    brokerage                  0                            min(₹20, 0.03 %) per executed order
+    STT                        0.1 % on buy and sell        0.025 % on the sell side
+    exchange transaction       0.00297 %                    0.00297 %
+    SEBI turnover fee          ₹10 per crore (0.0001 %)     ₹10 per crore (0.0001 %)
+    stamp duty                 0.015 % on the buy side      0.003 % on the buy side
+    GST                        18 % of (brokerage + exchange transaction charge + SEBI fee)
+    ========================== ============================ ==========================================
+
+    NRML is a carry-forward product for derivatives; equity cash trades under NRML are priced at the intraday
+    rates here. Futures and options have other STT, stamp and exchange rates and need a model of their own.
+
+    Each charge is rounded to 0.01 (ROUND_HALF_UP) and GST is taken on the rounded charges, so the breakdown adds
+    up to the total exactly. Not modelled: depository (DP) charges on a delivery sell, which are per scrip per
+    day rather than per fill, and the rounding of STT to the rupee, which applies to a contract note's total
+    rather than to a single fill.
+
+    Parameters
+    ----------
+    delivery_brokerage_rate, intraday_brokerage_rate
+        Brokerage as a fraction of turnover, before the cap.
+    brokerage_cap
+        Most brokerage one executed order pays, in rupees.
+    delivery_stt_rate, intraday_stt_rate
+        Securities Transaction Tax; delivery on both sides, intraday on the sell side only.
+    exchange_transaction_rate
+        The exchange's transaction charge (NSE cash market).
+    sebi_fee_rate
+        SEBI's turnover fee.
+    delivery_stamp_duty_rate, intraday_stamp_duty_rate
+        Stamp duty, paid by the buyer.
+    gst_rate
+        GST on brokerage, the exchange transaction charge and the SEBI fee.
+    """
+
+    name: ClassVar[str] = "india_equity"
+
+    # Brokerage: Zerodha's published "Charges" page (equity delivery: zero; equity intraday: 0.03 % or ₹20 per
+    # executed order, whichever is lower); other discount brokers publish the same schedule.
+    delivery_brokerage_rate: Decimal = Decimal("0")
+    intraday_brokerage_rate: Decimal = Decimal("0.0003")
+    brokerage_cap: Decimal = Decimal("20")
+    # STT: Chapter VII of the Finance (No. 2) Act, 2004, as amended (0.1 % delivery both sides, 0.025 % intraday
+    # sell side).
+    delivery_stt_rate: Decimal = Decimal("0.001")
+    intraday_stt_rate: Decimal = Decimal("0.00025")
+    # NSE cash-market transaction charge, ₹2.97 per lakh of turnover, from NSE's circular on revised transaction
+    # charges effective 1 October 2024, which followed SEBI's circular on uniform, "true to label" charges by
+    # market infrastructure institutions (July 2024).
+    exchange_transaction_rate: Decimal = Decimal("0.0000297")
+    # SEBI turnover fee: ₹10 per crore (10 / 1,00,00,000), as SEBI's fee schedule and brokers' charges pages state.
+    sebi_fee_rate: Decimal = Decimal("0.000001")
+    # Stamp duty: Indian Stamp Act, 1899, as amended by the Finance Act, 2019 (uniform duty on securities, in force
+    # from 1 July 2020): 0.015 % on delivery, 0.003 % on intraday, collected from the buyer only.
+    delivery_stamp_duty_rate: Decimal = Decimal("0.00015")
+    intraday_stamp_duty_rate: Decimal = Decimal("0.00003")
+    # GST: 18 % on the services (brokerage, exchange and SEBI charges); not on STT or stamp duty, which are taxes.
+    gst_rate: Decimal = Decimal("0.18")
+
+    def __post_init__(self) -> None:
+        # Rates come from configuration (YAML, notebooks) as str or float as often as Decimal; floats go through
+        # str() so 0.0003 stays 0.0003 and does not become 0.000299999...
+        for field in fields(self):
+            value = getattr(self, field.name)
+            try:
+                rate = value if isinstance(value, Decimal) else Decimal(str(value))
+            except ArithmeticError:
+                rate = Decimal("NaN")
+            if isinstance(value, bool) or not rate.is_finite() or rate < 0:
+                raise InvalidOrderError(field.name, value, "a finite number >= 0")
+            object.__setattr__(self, field.name, rate)
+
+    def breakdown(
+        self, side: Side, product: Product, quantity: int, price: Decimal, *, prior_turnover: Decimal = _ZERO
+    ) -> dict[str, Decimal]:
+        """The charges of one fill by name.
+
+        Parameters
+        ----------
+        side
+            BUY or SELL: STT (intraday) falls on the seller, stamp duty on the buyer.
+        product
+            CNC prices as delivery; MIS and NRML as intraday.
+        quantity
+            Units filled, a positive integer.
+        price
+            Fill price.
+        prior_turnover
+            Traded value of the same order's earlier fills. Brokerage is capped per executed order, so this fill
+            pays only what the order owes beyond what those fills already paid. 0 (the default) prices the fill
+            as a whole order.
+
+        Returns
+        -------
+        dict[str, Decimal]
+            ``brokerage``, ``stt``, ``exchange_transaction_charge``, ``sebi_fee``, ``stamp_duty`` and ``gst``,
+            each rounded to 0.01; their sum is :meth:`fees`.
+        """
+        return dict(zip(_CHARGE_NAMES, self._charges(side, product, quantity, price, prior_turnover), strict=True))
+
+    def _charges(
+        self, side: Side, product: Product, quantity: int, price: Decimal, prior_turnover: Decimal
+    ) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]:
+        # One tuple in _CHARGE_NAMES order; fees() sums it without building a dict (it runs once per fill).
+        turnover = price * quantity
+        buy = side is Side.BUY
+        if product is Product.CNC:
+            brokerage_rate = self.delivery_brokerage_rate
+            stt = _round(turnover * self.delivery_stt_rate)
+            stamp = _round(turnover * self.delivery_stamp_duty_rate) if buy else _ZERO
+        else:
+            brokerage_rate = self.intraday_brokerage_rate
+            stt = _ZERO if buy else _round(turnover * self.intraday_stt_rate)
+            stamp = _round(turnover * self.intraday_stamp_duty_rate) if buy else _ZERO
+        if brokerage_rate:
+            cap = self.brokerage_cap
+            # The order's brokerage after this fill, less what its earlier fills paid: the cap binds per order.
+            brokerage = _round(min(cap, (prior_turnover + turnover) * brokerage_rate))
+            if prior_turnover:
+                brokerage -= _round(min(cap, prior_turnover * brokerage_rate))
+        else:
+            brokerage = _ZERO
+        exchange = _round(turnover * self.exchange_transaction_rate)
+        sebi = _round(turnover * self.sebi_fee_rate)
+        gst = _round((brokerage + exchange + sebi) * self.gst_rate)
+        return brokerage, stt, exchange, sebi, stamp, gst
+
+    def fees(
+        self, side: Side, product: Product, quantity: int, price: Decimal, *, prior_turnover: Decimal = _ZERO
+    ) -> Decimal:
+        """Total charges of one fill.
+
+        Parameters
+        ----------
+        side, product, quantity, price, prior_turnover
+            As for :meth:`breakdown`.
+
+        Returns
+        -------
+        Decimal
+            The sum of the breakdown, in rupees, with two decimal places.
+        """
+        brokerage, stt, exchange, sebi, stamp, gst = self._charges(side, product, quantity, price, prior_turnover)
+        return brokerage + stt + exchange + sebi + stamp + gst
+
+
+FEE_MODELS: dict[str, Callable[[], FeeModel]] = {IndiaEquityFees.name: IndiaEquityFees, NoFees.name: NoFees}
+"""Fee models by name, as ``fees="..."`` accepts them. Add an entry to make a model of your own nameable."""
+
+
+def _allowed() -> str:
+    names = ", ".join(repr(name) for name in FEE_MODELS)
+    return f"{names}, None (no fees) or a fee model instance (an object with fees() and breakdown())"
+
+
+def fee_model(spec: str | FeeModel | None) -> FeeModel:
+    """Resolve the ``fees=`` option to a fee model.
+
+    Parameters
+    ----------
+    spec
+        A name from :data:`FEE_MODELS` (``"india_equity"``, ``"none"``; case-insensitive), ``None`` for no fees,
+        or a fee model instance, which is returned as it is.
+
+    Returns
+    -------
+    FeeModel
+        The model to call once per fill.
+
+    Raises
+    ------
+    InvalidOrderError
+        For an unknown name or an object that is not a fee model; the error names the field ``fees``, the value
+        and what is allowed.
+    """
+    if spec is None:
+        return NoFees()
+    if isinstance(spec, str):
+        factory = FEE_MODELS.get(spec.strip().lower())
+        if factory is None:
+            raise InvalidOrderError("fees", spec, _allowed())
+        return factory()
+    if isinstance(spec, type):
+        # A class has the methods too, so the protocol check alone would let IndiaEquityFees (uncalled) through.
+        raise InvalidOrderError("fees", spec, _allowed(), hint=f"pass an instance: {spec.__name__}()")
+    if isinstance(spec, FeeModel):
+        return spec
+    raise InvalidOrderError("fees", spec, _allowed())
