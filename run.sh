@@ -15,6 +15,7 @@ VENV=.venv
 PYTHON=${PYTHON:-python3}
 # The hash of pyproject.toml at the last successful install; inside .venv, so a new venv reinstalls.
 STAMP=$VENV/.oms_kit-installed
+QUICKSTART=notebooks/01_quickstart.ipynb
 
 die() {
     echo "run.sh: $*" >&2
@@ -47,7 +48,7 @@ setup() {
     local wanted
     wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
     if [[ ! -f $STAMP || $(cat "$STAMP") != "$wanted" ]]; then
-        echo "run.sh: installing oms_kit and its dependencies into $VENV (takes a minute the first time)"
+        echo "run.sh: installing oms_kit and its dependencies into $VENV (a couple of minutes the first time)"
         # The build prints pages of packaging notices; keep them in a log, show it on failure.
         if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e '.[dev]' >"$VENV/pip-install.log" 2>&1; then
             tail -n 40 "$VENV/pip-install.log" >&2
@@ -68,7 +69,9 @@ lab)
     lab_args=()
     # JupyterLab refuses to start as root unless told.
     [[ $EUID -eq 0 ]] && lab_args+=(--allow-root)
-    exec jupyter lab notebooks/01_quickstart.ipynb ${lab_args[@]+"${lab_args[@]}"} "$@"
+    # Without the notebook JupyterLab would exit ("No such file"); open the plain file browser then.
+    [[ -f $QUICKSTART ]] && lab_args+=("$QUICKSTART")
+    exec jupyter lab ${lab_args[@]+"${lab_args[@]}"} "$@"
     ;;
 test)
     setup
