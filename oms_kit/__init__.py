@@ -1,1 +1,87 @@
-"""oms_kit: a Jupyter-first order management, risk and paper-trading kit."""
+"""oms_kit: a Jupyter-first order management, risk and paper-trading kit.
+
+>>> import oms_kit as ok
+>>> oms = await ok.OMS.open()                    # in-memory DuckDB, mock broker, live random-walk prices
+>>> order = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", price=2500)
+"""
+
+from oms_kit.broker.fees import IndiaEquityFees, NoFees
+from oms_kit.broker.mock import MockBroker
+from oms_kit.errors import (
+    InvalidOrderError,
+    InvalidTransition,
+    OmsError,
+    PersistenceUnavailable,
+    StoreError,
+)
+from oms_kit.events import (
+    Event,
+    EventBus,
+    OrderFilled,
+    OrderUpdated,
+    PositionChanged,
+    PriceUpdated,
+    RiskAlertRaised,
+    TradingStateChanged,
+)
+from oms_kit.market.bars import Bar, load_bars
+from oms_kit.market.clock import LiveClock, SimulatedClock
+from oms_kit.market.feeds import RandomWalkFeed, ReplayFeed
+from oms_kit.models import (
+    Fill,
+    Instrument,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    Product,
+    Side,
+    TradingState,
+    Validity,
+    Violation,
+)
+from oms_kit.oms import OMS
+from oms_kit.orders import OrderModifyRejected
+from oms_kit.risk import RiskLimits
+from oms_kit.sync import SyncOMS, open_sync
+
+__all__ = [
+    "OMS",
+    "Bar",
+    "Event",
+    "EventBus",
+    "Fill",
+    "IndiaEquityFees",
+    "Instrument",
+    "InvalidOrderError",
+    "InvalidTransition",
+    "LiveClock",
+    "MockBroker",
+    "NoFees",
+    "OmsError",
+    "Order",
+    "OrderFilled",
+    "OrderModifyRejected",
+    "OrderStatus",
+    "OrderType",
+    "OrderUpdated",
+    "PersistenceUnavailable",
+    "Position",
+    "PositionChanged",
+    "PriceUpdated",
+    "Product",
+    "RandomWalkFeed",
+    "ReplayFeed",
+    "RiskAlertRaised",
+    "RiskLimits",
+    "Side",
+    "SimulatedClock",
+    "StoreError",
+    "SyncOMS",
+    "TradingState",
+    "TradingStateChanged",
+    "Validity",
+    "Violation",
+    "load_bars",
+    "open_sync",
+]

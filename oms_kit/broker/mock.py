@@ -216,7 +216,7 @@ class MockBroker:
             price = e.instrument.round_price(price)
         else:
             limit = e.price
-            if buy and Decimal(str(low)) > limit or not buy and Decimal(str(high)) < limit:  # type: ignore[operator]
+            if (buy and Decimal(str(low)) > limit) or (not buy and Decimal(str(high)) < limit):  # type: ignore[operator]
                 return
             start = e.instrument.round_price(reference)
             price = min(start, limit) if buy else max(start, limit)  # type: ignore[type-var]

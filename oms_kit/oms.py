@@ -1,0 +1,468 @@
+"""The OMS facade: one object that wires store, broker, ledger, validator, feed and events — the public entry point.
+
+Calls that touch I/O (open, close, place, modify, cancel, prices) are async; reads of in-memory state are sync and
+return pandas DataFrames for tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+
+from oms_kit.broker.mock import MockBroker
+from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
+from oms_kit.events import Event, EventBus, PriceUpdated, TradingStateChanged
+from oms_kit.instruments import resolve_instruments
+from oms_kit.ledger import Ledger
+from oms_kit.market.clock import Clock, LiveClock
+from oms_kit.market.feeds import Feed, RandomWalkFeed
+from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_price
+from oms_kit.orders import OrderManager
+from oms_kit.risk import RiskLimits
+from oms_kit.storage import Store, WriteQueue, open_store
+
+log = logging.getLogger("oms_kit")
+
+ORDER_COLUMNS = [
+    "order_id", "client_order_id", "symbol", "side", "order_type", "product", "validity", "quantity", "price",
+    "trigger_price", "filled_quantity", "average_price", "status", "violations", "reason", "tag", "created_at",
+    "updated_at",
+]
+TRADE_COLUMNS = ["trade_id", "order_id", "symbol", "product", "side", "quantity", "price", "fees", "ts"]
+
+# Start prices of the live random-walk feed, near recent NSE levels: enough to look real in a demo.
+RANDOM_WALK_START = {
+    "RELIANCE": 2500.0, "TCS": 3900.0, "INFY": 1500.0, "HDFCBANK": 1650.0, "ICICIBANK": 1250.0, "SBIN": 800.0,
+}
+
+
+class OMS:
+    """An order management system for one account. Open it with ``await OMS.open(...)``.
+
+    See ``DESIGN.md`` for the full list of methods; each is documented where it is defined.
+    """
+
+    def __init__(self, *, store: Store, queue: WriteQueue, manager: OrderManager, bus: EventBus, clock: Clock,
+                 feed: Feed | None, cash: Decimal) -> None:
+        self.store = store
+        self.queue = queue
+        self.manager = manager
+        self.bus = bus
+        self.clock = clock
+        self.feed = feed
+        self.initial_cash = cash
+        self.account = manager.account
+        self.tasks: dict[str, asyncio.Task[Any]] = {}
+        self.alerts: list[Any] = []
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        url: str | None = None,
+        *,
+        account: str = "default",
+        cash: float | Decimal = 1_000_000,
+        limits: RiskLimits | None = None,
+        instruments: Iterable[Instrument] | None = None,
+        feed: str | Feed | None = "random",
+        broker: MockBroker | None = None,
+        fees: str | None = "india_equity",
+        clock: Clock | None = None,
+    ) -> OMS:
+        """Open an OMS on the database ``url`` (in-memory DuckDB by default) and start its feed.
+
+        Parameters
+        ----------
+        url : ``duckdb:///:memory:``, ``duckdb:///file.duckdb`` or ``postgresql://…``; None reads
+            OMS_KIT_DATABASE_URL, then DATABASE_URL, else memory. Migrations are applied on open.
+        account : the account whose orders, positions and limits this OMS keeps.
+        cash : starting cash of the account.
+        limits : pre-trade and risk limits; ``RiskLimits()`` by default.
+        instruments : added to (or replacing, by symbol) the default NSE instrument list.
+        feed : "random" (a live random walk over a few NSE names), None (prices only from ``set_price``) or a Feed.
+        broker : a configured MockBroker; by default one with ``fees``.
+        fees : "india_equity" or None; used when ``broker`` is not given.
+        clock : where "now" comes from; the wall clock by default.
+        """
+        cash_value = parse_price(cash, "cash") if cash else Decimal(0)
+        if isinstance(feed, str) and feed != "random":
+            raise InvalidOrderError("feed", feed, "'random', None or a Feed object")
+        store = await open_store(url)
+        clock = clock or LiveClock()
+        bus = EventBus()
+        manager = OrderManager(
+            account=account,
+            broker=broker or MockBroker(fees=fees),
+            ledger=Ledger(cash_value, account),
+            instruments=resolve_instruments(instruments),
+            limits=limits or RiskLimits(),
+            bus=bus,
+            now=clock.now,
+        )
+        if feed == "random":
+            feed = RandomWalkFeed({s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments})
+        oms = cls(store=store, queue=WriteQueue(store), manager=manager, bus=bus, clock=clock,
+                  feed=feed, cash=cash_value)  # type: ignore[arg-type]
+        manager.pending_rows.append(("accounts", (account, cash_value, clock.now())))
+        await oms._commit()
+        if oms.feed is not None:
+            oms._start_task("oms-kit-feed", oms._run_feed(oms.feed))
+        return oms
+
+    # -- orders -----------------------------------------------------------------------------------------------
+
+    async def place_order(
+        self,
+        symbol: str,
+        side: str | Side,
+        quantity: int,
+        order_type: str = "MARKET",
+        price: float | Decimal | None = None,
+        *,
+        product: str = "MIS",
+        validity: str = "DAY",
+        trigger_price: float | Decimal | None = None,
+        client_order_id: str | None = None,
+        tag: str | None = None,
+    ) -> Order:
+        """Place an order; returns it once its records are committed.
+
+        A well-formed order that breaks a rule comes back REJECTED with ``order.violations``; malformed input
+        raises InvalidOrderError and records nothing. The same ``client_order_id`` with the same payload returns
+        the existing order (a safe retry).
+        """
+        self._check_open()
+        manager = self.manager
+        order, send = manager.prepare(symbol, side, quantity, order_type, price, trigger_price, product, validity,
+                                      client_order_id, tag)
+        try:
+            await self._commit()  # the order is durable before the broker sees it
+        except StoreError as exc:
+            manager.reject_unsent(order, f"PERSISTENCE_UNAVAILABLE: {exc.message}")
+            manager.take_rows()
+            raise PersistenceUnavailable(f"order {order.order_id} refused: the database is unavailable",
+                                         detail=exc.message, hint="check the database; status() shows it") from exc
+        if send:
+            manager.submit(order)
+            await self._commit()
+        return order
+
+    async def modify_order(self, order_id: str, quantity: int | None = None, price: float | Decimal | None = None,
+                           trigger_price: float | Decimal | None = None) -> Order:
+        """Change a working order's quantity, price or trigger; raises OrderModifyRejected when a rule forbids it."""
+        self._check_open()
+        try:
+            return self.manager.modify(order_id, quantity, price, trigger_price)
+        finally:
+            await self._commit()
+
+    async def cancel_order(self, order_id: str, reason: str = "cancelled by user") -> Order:
+        """Cancel a working order; returns it once the cancel is committed."""
+        self._check_open()
+        order = self.manager.cancel(order_id, reason)
+        await self._commit()
+        return order
+
+    async def cancel_all(self, symbol: str | None = None, reason: str = "cancel all") -> list[Order]:
+        """Cancel every working order (of ``symbol`` when given)."""
+        self._check_open()
+        orders = self.manager.cancel_all(symbol, reason)
+        await self._commit()
+        return orders
+
+    async def square_off(self, symbol: str | None = None, reason: str = "square off") -> list[Order]:
+        """Cancel working orders and close open positions (of ``symbol`` when given) with market orders.
+
+        Runs in reduce-only mode, so these orders can only shrink positions, whatever the trading state.
+        """
+        self._check_open()
+        manager = self.manager
+        manager.cancel_all(symbol, reason)
+        state, manager.trading_state = manager.trading_state, TradingState.REDUCING
+        try:
+            orders = [
+                manager.place(sym, side, quantity, "MARKET", product=product, tag="square-off")
+                for sym, product, side, quantity in self.manager.ledger.square_off_orders()
+                if symbol is None or sym == symbol
+            ]
+        finally:
+            manager.trading_state = state
+        await self._commit()
+        return orders
+
+    # -- prices and session -----------------------------------------------------------------------------------
+
+    async def set_price(self, symbol: str, price: float, volume: float | None = None) -> Decimal:
+        """Push a quote for ``symbol``, as a feed would: marks positions and lets resting orders match."""
+        self._check_open()
+        value = float(price)
+        if not value > 0 or value == float("inf"):
+            raise InvalidOrderError("price", price, "a positive finite number")
+        self._on_price(symbol, self.clock.now(), value, value, value, value, volume)
+        await self._commit()
+        return self.manager.prices[symbol]
+
+    async def end_session(self) -> None:
+        """Close the trading day: DAY orders expire."""
+        self.manager.broker.end_session(self.clock.now())
+        await self._commit()
+
+    def _on_price(self, symbol: str, ts: datetime, open: float, high: float, low: float, close: float,
+                  volume: float | None) -> None:
+        price = self.manager.on_price(symbol, ts, open, high, low, close, volume)
+        if self.bus.wants("price"):
+            self.bus.publish(PriceUpdated(ts, symbol, price))
+
+    async def _run_feed(self, feed: Feed) -> None:
+        async for bar in feed.stream():
+            self._on_price(bar.symbol, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            if self.manager.pending_rows:
+                await self._commit()
+
+    # -- kill switch ------------------------------------------------------------------------------------------
+
+    async def kill_switch(self, reason: str, flatten: bool = False, source: str = "user") -> list[Order]:
+        """Halt trading at once: new orders and modifies are rejected, every working order is cancelled, and with
+        ``flatten=True`` every position is squared off. Persisted: a reopened OMS is still halted.
+
+        Returns the square-off orders (empty without ``flatten``).
+        """
+        self._check_open()
+        self._set_trading_state(TradingState.HALTED, reason, source)
+        self.manager.cancel_all(reason=f"kill switch: {reason}")
+        orders = await self.square_off(reason=f"kill switch: {reason}") if flatten else []
+        await self._commit()
+        return orders
+
+    async def reset_kill_switch(self, reason: str, source: str = "user") -> None:
+        """Lift the kill switch: trading state back to ACTIVE. ``reason`` is recorded."""
+        self._check_open()
+        if not reason or not isinstance(reason, str):
+            raise InvalidOrderError("reason", reason, "a non-empty text saying why trading may resume")
+        self._set_trading_state(TradingState.ACTIVE, reason, source)
+        await self._commit()
+
+    @property
+    def trading_state(self) -> TradingState:
+        return self.manager.trading_state
+
+    def _set_trading_state(self, state: TradingState, reason: str, source: str) -> None:
+        manager = self.manager
+        previous = manager.trading_state
+        manager.trading_state = state
+        now = self.clock.now()
+        manager.pending_rows.append(("trading_state", (self.account, state.value, reason, source, now)))
+        manager.pending_rows.append(("trading_state_changes", (
+            f"S-{manager._token}-{now.timestamp():.6f}-{state.value}", self.account, now, previous.value,
+            state.value, reason, source)))
+        self.bus.publish(TradingStateChanged(now, previous, state, reason, source))
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    def get_order(self, order_id: str) -> Order:
+        """The order with this id; raises OmsError when unknown."""
+        return self.manager.get(order_id)
+
+    def find_order(self, client_order_id: str) -> Order | None:
+        """The order placed with this client order id, or None."""
+        return self.manager.find_by_client_id(client_order_id)
+
+    def active_orders(self) -> pd.DataFrame:
+        """Working orders (open, partly filled, waiting for a trigger) as a table."""
+        return _orders_frame(list(self.manager.live.values()))
+
+    def orders(self, symbol: str | None = None, status: str | None = None, side: str | None = None,
+               since: datetime | None = None, until: datetime | None = None, limit: int | None = None) -> pd.DataFrame:
+        """Order history of this session, newest last, filtered by any of the arguments."""
+        status_value = OrderStatus.parse(status, "status") if status else None
+        side_value = Side.parse(side, "side") if side else None
+        chosen = [
+            o for o in self.manager.orders.values()
+            if (symbol is None or o.symbol == symbol) and (status_value is None or o.status is status_value)
+            and (side_value is None or o.side is side_value)
+            and (since is None or o.created_at >= since) and (until is None or o.created_at <= until)  # type: ignore[operator]
+        ]
+        return _orders_frame(chosen[-limit:] if limit else chosen)
+
+    def trades(self, symbol: str | None = None, since: datetime | None = None,
+               until: datetime | None = None) -> pd.DataFrame:
+        """Fills of this session as a table (fees per fill included)."""
+        rows = [f.to_dict() for f in self.manager.trades
+                if (symbol is None or f.symbol == symbol) and (since is None or f.ts >= since)  # type: ignore[operator]
+                and (until is None or f.ts <= until)]  # type: ignore[operator]
+        return pd.DataFrame(rows, columns=TRADE_COLUMNS) if rows else pd.DataFrame(columns=TRADE_COLUMNS)
+
+    def positions(self) -> pd.DataFrame:
+        """Every position of the day, flat ones included with their realized P&L."""
+        return self.manager.ledger.to_frame()
+
+    def position(self, symbol: str) -> int:
+        """Net quantity held in ``symbol`` over all products (negative when short)."""
+        return self.manager.ledger.net_quantity(symbol)
+
+    def validate(self, symbol: str, side: str, quantity: int, order_type: str = "MARKET",
+                 price: float | Decimal | None = None, *, product: str = "MIS", validity: str = "DAY",
+                 trigger_price: float | Decimal | None = None) -> pd.DataFrame:
+        """Dry run: every pre-trade check with pass/fail, value, limit and headroom. Nothing is recorded."""
+        from oms_kit.orders import _Context
+
+        manager = self.manager
+        order = manager._parse(symbol, side, quantity, order_type, price, trigger_price, product, validity, None, None)
+        results = manager.validator.explain(order, _Context(manager, order, self.clock.now()))
+        return pd.DataFrame([r.to_dict() for r in results])
+
+    def risk_summary(self) -> dict[str, Any]:
+        """Trading state, day P&L and each account limit with its current use."""
+        ledger, manager = self.manager.ledger, self.manager
+        limits = manager.limits
+        uses = [
+            ("max_open_orders", len(manager.live), limits.max_open_orders),
+            ("max_gross_exposure", ledger.gross_exposure(), limits.max_gross_exposure),
+            ("daily_loss_limit", max(-ledger.day_pnl(), Decimal(0)), limits.daily_loss_limit),
+        ]
+        table = pd.DataFrame(
+            [{"limit": name, "value": value, "maximum": maximum,
+              "use_pct": float(Decimal(value) / maximum * 100) if maximum else None}
+             for name, value, maximum in uses]
+        )
+        return {
+            "trading_state": manager.trading_state.value,
+            "day_pnl": ledger.day_pnl(),
+            "realized_pnl": ledger.realized_pnl(),
+            "unrealized_pnl": ledger.unrealized_pnl(),
+            "gross_exposure": ledger.gross_exposure(),
+            "cash": ledger.cash,
+            "equity": ledger.equity(),
+            "limits": table,
+            "alerts": list(self.alerts),
+        }
+
+    def risk_alerts(self) -> pd.DataFrame:
+        """Risk alerts raised in this session."""
+        return pd.DataFrame([a.to_dict() for a in self.alerts])
+
+    async def risk_decisions(self) -> pd.DataFrame:
+        """Every pre-trade decision of a real order, from the store."""
+        await self.queue.commit([])
+        return await self.store.fetch_df(
+            "SELECT * FROM risk_decisions WHERE account = $1 ORDER BY ts, decision_id", self.account)
+
+    def stats_today(self) -> dict[str, Any]:
+        """Orders placed, filled, rejected, cancelled; trades, turnover, fees, P&L and win rate."""
+        manager, ledger = self.manager, self.manager.ledger
+        turnover = sum((f.price * f.quantity for f in manager.trades), Decimal(0))
+        return {
+            "orders_placed": manager.counts["placed"],
+            "orders_filled": manager.counts["filled"],
+            "orders_rejected": manager.counts["rejected"],
+            "orders_cancelled": manager.counts["cancelled"],
+            "orders_expired": manager.counts["expired"],
+            "trades": len(manager.trades),
+            "turnover": turnover,
+            "fees": ledger.fees(),
+            "realized_pnl": ledger.realized_pnl(),
+            "unrealized_pnl": ledger.unrealized_pnl(),
+            "win_rate": manager.winning_fills / manager.closing_fills if manager.closing_fills else None,
+        }
+
+    # -- events -----------------------------------------------------------------------------------------------
+
+    def subscribe(
+        self, callback: Callable[[Event], Any], kinds: Iterable[str] | str | None = None
+    ) -> Callable[[], None]:
+        """Call ``callback(event)`` for events of ``kinds`` (order, fill, position, price, risk_alert,
+        trading_state; all when None). Returns a function that unsubscribes."""
+        return self.bus.subscribe(callback, kinds)
+
+    def events(self, kinds: Iterable[str] | str | None = None) -> AsyncIterator[Event]:
+        """``async for event in oms.events(): ...`` — events as they happen."""
+        return self.bus.events(kinds)
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Backend and whether it is durable, broker, feed, trading state, background tasks alive."""
+        return {
+            "account": self.account,
+            "backend": self.store.backend,
+            "url": self.store.url,
+            "durable": self.store.durable,
+            "broker": self.manager.broker.status(),
+            "feed": self.feed.status() if self.feed is not None else None,
+            "trading_state": self.manager.trading_state.value,
+            "tasks": {name: not task.done() for name, task in self.tasks.items()},
+            "writes": self.queue.status(),
+            "closed": self._closed,
+        }
+
+    async def flush(self) -> None:
+        """Wait until every record so far is committed."""
+        await self._commit()
+        await self.queue.commit([])
+
+    async def close(self) -> None:
+        """Stop the feed and background tasks, commit what is pending and close the database."""
+        if self._closed:
+            return
+        for task in self.tasks.values():
+            task.cancel()
+        for task in self.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        try:
+            await self._commit()
+            await self.queue.close()
+        finally:
+            self._closed = True
+            await self.store.close()
+
+    async def __aenter__(self) -> OMS:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return (f"<OMS account={self.account!r} {self.store.backend}{'' if self.store.durable else ' (memory)'} "
+                f"{self.manager.trading_state} orders={len(self.manager.orders)} live={len(self.manager.live)}>")
+
+    # -- internals --------------------------------------------------------------------------------------------
+
+    async def _commit(self) -> None:
+        rows = self.manager.take_rows()
+        if rows:
+            await self.queue.commit(rows)
+
+    def _start_task(self, name: str, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        task.add_done_callback(self._task_done)
+        self.tasks[name] = task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise OmsError("this OMS is closed", hint="open a new one with await OMS.open(...)")
+
+
+def _orders_frame(orders: list[Order]) -> pd.DataFrame:
+    if not orders:
+        return pd.DataFrame(columns=ORDER_COLUMNS)
+    rows = []
+    for o in orders:
+        row = o.to_dict()
+        row["violations"] = ", ".join(v.code for v in o.violations)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=ORDER_COLUMNS)

@@ -1,0 +1,503 @@
+"""OrderManager: places, modifies and cancels orders through the state machine, and turns broker reports into
+order transitions, trades and positions.
+
+Everything here is synchronous and in memory, so a backtest runs at the speed of Python. Each change also leaves
+rows for the store in ``pending_rows``; the async OMS facade commits them (group commit) before it answers.
+
+Placing is two steps so that a durable OMS can commit the order before the broker sees it: :meth:`prepare`
+parses, validates and registers the order (it counts against limits from that moment), :meth:`submit` sends it.
+Between the two nothing can slip in that the checks did not see, because the checks and the registration run
+without an ``await`` between them: one account's calls are serialised by the event loop itself.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from oms_kit.broker.base import Broker
+from oms_kit.errors import InvalidOrderError, OmsError
+from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged
+from oms_kit.fsm import OrderEvent, OrderEventType, apply
+from oms_kit.ledger import Ledger
+from oms_kit.models import (
+    ClientOrderId,
+    Fill,
+    Instrument,
+    Order,
+    OrderId,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+    TradeId,
+    TradingState,
+    Validity,
+    Violation,
+    parse_price,
+    parse_quantity,
+)
+from oms_kit.risk import RiskLimits
+from oms_kit.storage.base import Write
+from oms_kit.validator import PreTradeValidator
+
+E = OrderEventType
+_ZERO = Decimal(0)
+_SECOND = timedelta(seconds=1)
+_MODIFIABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
+
+
+class OrderModifyRejected(OmsError):
+    """A modify broke a rule; the order is unchanged. ``violations`` says which."""
+
+    def __init__(self, order_id: str, violations: Sequence[Violation]) -> None:
+        super().__init__(
+            f"cannot modify order {order_id}: " + "; ".join(str(v) for v in violations),
+            hint="the order keeps its previous quantity and prices",
+        )
+        self.violations = tuple(violations)
+
+
+class OrderManager:
+    """The orders of one account, their lifecycle and what they do to positions and cash."""
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        broker: Broker,
+        ledger: Ledger,
+        instruments: dict[str, Instrument],
+        limits: RiskLimits,
+        bus: EventBus,
+        now: Callable[[], datetime],
+        validator: PreTradeValidator | None = None,
+        record: bool = True,
+    ) -> None:
+        self.account = account
+        self.broker = broker
+        self.ledger = ledger
+        self.instruments = instruments
+        self.limits = limits
+        self.bus = bus
+        self.now = now
+        self.validator = validator or PreTradeValidator()
+        self.record = record  # False: keep no rows for a store (backtests)
+        self.trading_state = TradingState.ACTIVE
+        self.orders: dict[str, Order] = {}
+        self.live: dict[str, Order] = {}  # not terminal: counts against open-order and position limits
+        self.trades: list[Fill] = []
+        self.pending_rows: list[Write] = []
+        self.prices: dict[str, Decimal] = {}
+        self._by_client_id: dict[str, str] = {}
+        self._recent: deque[datetime] = deque()
+        self._similar: dict[tuple[str, Side, int, Decimal | None], datetime] = {}
+        self._limits_by_symbol: dict[str, RiskLimits] = {}
+        self._token = secrets.token_hex(3)
+        self._next_id = 0
+        self._next_trade = 0
+        self.counts = {"placed": 0, "rejected": 0, "filled": 0, "cancelled": 0, "expired": 0}
+        self.closing_fills = 0
+        self.winning_fills = 0
+        broker.attach(self)
+
+    # -- placing ----------------------------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        symbol: str,
+        side: str | Side,
+        quantity: int,
+        order_type: str | OrderType = OrderType.MARKET,
+        price: float | Decimal | None = None,
+        trigger_price: float | Decimal | None = None,
+        product: str | Product = Product.MIS,
+        validity: str | Validity = Validity.DAY,
+        client_order_id: str | None = None,
+        tag: str | None = None,
+    ) -> tuple[Order, bool]:
+        """Parse, check and register an order. Returns ``(order, send)``: ``send`` is False for a rejected order
+        and for an identical retry of a known client order id (then ``order`` is the existing one).
+
+        Raises InvalidOrderError for malformed input; nothing is recorded then.
+        """
+        order = self._parse(symbol, side, quantity, order_type, price, trigger_price, product, validity,
+                            client_order_id, tag)
+        if client_order_id is not None and client_order_id in self._by_client_id:
+            existing = self.orders[self._by_client_id[client_order_id]]
+            if _payload(existing) == _payload(order):
+                return existing, False
+        now = self.now()
+        order.created_at = order.updated_at = now
+        violations = self.validator.validate(order, _Context(self, order, now))
+        self._note_placed(order, now)
+        self.orders[order.order_id] = order
+        self._by_client_id.setdefault(order.client_order_id, order.order_id)
+        self.counts["placed"] += 1
+        if self.record:
+            self._record_created(order, violations)
+        if violations:
+            order.violations = tuple(violations)
+            self.counts["rejected"] += 1
+            self._transition(order, OrderEvent(E.REJECTED, now, reason="; ".join(str(v) for v in violations)))
+            return order, False
+        self.live[order.order_id] = order
+        return order, True
+
+    def submit(self, order: Order) -> None:
+        """Send a prepared order to the broker; its reports arrive through the ``on_*`` methods."""
+        if order.status is not OrderStatus.NEW:
+            return  # resolved meanwhile (e.g. rejected when the kill switch tripped while it was being committed)
+        self.broker.submit(order, self.instruments[order.symbol], self.now())
+
+    def place(self, *args: Any, **kwargs: Any) -> Order:
+        """prepare() and submit() in one step, for callers that need not commit in between (backtests)."""
+        order, send = self.prepare(*args, **kwargs)
+        if send:
+            self.submit(order)
+        return order
+
+    def reject_unsent(self, order: Order, reason: str) -> None:
+        """Refuse a prepared order that has not reached the broker (kill switch, lost database)."""
+        if order.status is OrderStatus.NEW:
+            self.counts["rejected"] += 1
+            self._transition(order, OrderEvent(E.REJECTED, self.now(), reason=reason))
+
+    # -- modify and cancel ------------------------------------------------------------------------------------
+
+    def modify(
+        self,
+        order_id: str,
+        quantity: int | None = None,
+        price: float | Decimal | None = None,
+        trigger_price: float | Decimal | None = None,
+    ) -> Order:
+        """Change quantity, price or trigger of a working order. Raises OrderModifyRejected when a rule forbids it."""
+        order = self.get(order_id)
+        if order.status not in _MODIFIABLE:
+            raise OmsError(f"cannot modify order {order_id}: status is {order.status}",
+                           hint="only open or trigger-pending orders can be modified")
+        changes: dict[str, Any] = {}
+        if quantity is not None:
+            changes["quantity"] = parse_quantity(quantity)
+            if changes["quantity"] <= order.filled_quantity:
+                raise InvalidOrderError("quantity", quantity, f"more than the {order.filled_quantity} already filled",
+                                        hint="to stop the rest, cancel the order")
+        if price is not None:
+            if not order.order_type.needs_price:
+                raise InvalidOrderError("price", price, f"no price for a {order.order_type} order")
+            changes["price"] = parse_price(price)
+        if trigger_price is not None:
+            if not order.order_type.needs_trigger:
+                raise InvalidOrderError("trigger_price", trigger_price, f"no trigger for a {order.order_type} order")
+            changes["trigger_price"] = parse_price(trigger_price, "trigger_price")
+        if not changes:
+            raise InvalidOrderError("quantity/price/trigger_price", None, "at least one new value")
+        now = self.now()
+        candidate = _copy(order)
+        for name, value in changes.items():
+            setattr(candidate, name, value)
+        violations = self.validator.validate(candidate, _Context(self, candidate, now, modify_of=order))
+        self._transition(order, OrderEvent(E.MODIFY_REQUESTED, now, changes=changes))
+        if violations:
+            self._transition(order, OrderEvent(E.MODIFY_REJECTED, now, reason="; ".join(map(str, violations))))
+            raise OrderModifyRejected(order_id, violations)
+        self.broker.modify(order, changes, now)
+        return order
+
+    def cancel(self, order_id: str, reason: str = "cancelled by user") -> Order:
+        order = self.get(order_id)
+        if order.status is OrderStatus.PENDING_CANCEL:
+            return order
+        if order.status is OrderStatus.NEW:
+            self.reject_unsent(order, reason)
+            return order
+        if order.status not in _MODIFIABLE:
+            raise OmsError(f"cannot cancel order {order_id}: status is {order.status}",
+                           hint="only working orders can be cancelled")
+        now = self.now()
+        self._transition(order, OrderEvent(E.CANCEL_REQUESTED, now, reason=reason))
+        self.broker.cancel(order, reason, now)
+        return order
+
+    def cancel_all(self, symbol: str | None = None, reason: str = "cancel all") -> list[Order]:
+        chosen = [o for o in self.live.values() if symbol is None or o.symbol == symbol]
+        return [self.cancel(o.order_id, reason) for o in chosen]
+
+    # -- prices and the session -------------------------------------------------------------------------------
+
+    def on_price(self, symbol: str, ts: datetime, open: float, high: float, low: float, close: float,
+                 volume: float | None = None) -> Decimal:
+        instrument = self.instruments.get(symbol)
+        price = instrument.round_price(close) if instrument else Decimal(str(close))
+        self.prices[symbol] = price
+        self.ledger.mark(symbol, price)
+        self.broker.on_price(symbol, ts, open, high, low, close, volume)
+        return price
+
+    # -- broker reports (BrokerSink) --------------------------------------------------------------------------
+
+    def on_accepted(self, order_id: str, ts: datetime) -> None:
+        self._transition(self.orders[order_id], OrderEvent(E.ACCEPTED, ts))
+
+    def on_rejected(self, order_id: str, reason: str, ts: datetime) -> None:
+        self.counts["rejected"] += 1
+        self._transition(self.orders[order_id], OrderEvent(E.REJECTED, ts, reason=reason))
+
+    def on_triggered(self, order_id: str, ts: datetime) -> None:
+        self._transition(self.orders[order_id], OrderEvent(E.TRIGGERED, ts))
+
+    def on_modified(self, order_id: str, changes: dict[str, Any], ts: datetime) -> None:
+        self._transition(self.orders[order_id], OrderEvent(E.MODIFIED, ts, changes=changes))
+
+    def on_cancelled(self, order_id: str, reason: str, ts: datetime) -> None:
+        order = self.orders[order_id]
+        if order.status is not OrderStatus.PENDING_CANCEL:  # a broker-side cancel: record the request first
+            self._transition(order, OrderEvent(E.CANCEL_REQUESTED, ts, reason=reason))
+        self.counts["cancelled"] += 1
+        self._transition(order, OrderEvent(E.CANCELLED, ts, reason=reason))
+
+    def on_expired(self, order_id: str, reason: str, ts: datetime) -> None:
+        self.counts["expired"] += 1
+        self._transition(self.orders[order_id], OrderEvent(E.EXPIRED, ts, reason=reason))
+
+    def on_fill(self, order_id: str, quantity: int, price: Decimal, fees: Decimal, ts: datetime) -> None:
+        order = self.orders[order_id]
+        complete = quantity == order.remaining_quantity
+        self._transition(order, OrderEvent(E.FILLED if complete else E.PARTIALLY_FILLED, ts, quantity, price))
+        if complete:
+            self.counts["filled"] += 1
+        self._next_trade += 1
+        fill = Fill(TradeId(f"T-{self._token}-{self._next_trade}"), order.order_id, order.symbol, order.side, quantity,
+                    price, fees, ts, order.product, self.account)
+        self.trades.append(fill)
+        realized_before = self._realized(order.symbol, order.product)
+        position = self.ledger.apply_fill(fill)
+        realized = position.realized_pnl - realized_before
+        if realized:
+            self.closing_fills += 1
+            self.winning_fills += realized > 0
+        if self.record:
+            self.pending_rows.append(("trades", (fill.trade_id, fill.order_id, self.account, fill.symbol,
+                                                 fill.product.value, fill.side.value, quantity, price, fees, ts)))
+            self.pending_rows.append(position_row(position, ts))
+            self.pending_rows.append(("accounts", (self.account, self.ledger.cash, ts)))
+        bus = self.bus
+        if bus.wants("fill"):
+            bus.publish(OrderFilled(ts, fill))
+        if bus.wants("position"):
+            bus.publish(PositionChanged(ts, _copy(position)))
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    def get(self, order_id: str) -> Order:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise OmsError(f"unknown order id {order_id!r}", hint="order ids look like the order_id column of orders()")
+        return order
+
+    def find_by_client_id(self, client_order_id: str) -> Order | None:
+        order_id = self._by_client_id.get(client_order_id)
+        return self.orders[order_id] if order_id else None
+
+    def limits_for(self, symbol: str) -> RiskLimits:
+        limits = self._limits_by_symbol.get(symbol)
+        if limits is None:
+            limits = self._limits_by_symbol[symbol] = self.limits.for_symbol(symbol)
+        return limits
+
+    def set_limits(self, limits: RiskLimits) -> None:
+        self.limits = limits
+        self._limits_by_symbol.clear()
+
+    def take_rows(self) -> list[Write]:
+        rows, self.pending_rows = self.pending_rows, []
+        return rows
+
+    # -- internals --------------------------------------------------------------------------------------------
+
+    def _parse(self, symbol: Any, side: Any, quantity: Any, order_type: Any, price: Any, trigger_price: Any,
+               product: Any, validity: Any, client_order_id: Any, tag: Any) -> Order:
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise InvalidOrderError("symbol", symbol, "a non-empty symbol such as 'RELIANCE'")
+        side = Side.parse(side, "side")
+        order_type = OrderType.parse(order_type, "order_type")
+        product = Product.parse(product, "product")
+        validity = Validity.parse(validity, "validity")
+        quantity = parse_quantity(quantity)
+        if order_type.needs_price:
+            if price is None:
+                raise InvalidOrderError("price", None, f"a limit price: {order_type} orders need one")
+            price = parse_price(price)
+        elif price is not None:
+            raise InvalidOrderError("price", price, f"no price for a {order_type} order (None)")
+        if order_type.needs_trigger:
+            if trigger_price is None:
+                raise InvalidOrderError("trigger_price", None, f"a trigger price: {order_type} orders need one")
+            trigger_price = parse_price(trigger_price, "trigger_price")
+        elif trigger_price is not None:
+            raise InvalidOrderError("trigger_price", trigger_price, f"no trigger for a {order_type} order (None)")
+        if client_order_id is not None and (not isinstance(client_order_id, str) or not client_order_id):
+            raise InvalidOrderError("client_order_id", client_order_id, "a non-empty string or None")
+        if tag is not None and not isinstance(tag, str):
+            raise InvalidOrderError("tag", tag, "a string or None")
+        self._next_id += 1
+        order_id = OrderId(f"O-{self._token}-{self._next_id}")
+        return Order(
+            order_id, ClientOrderId(client_order_id or f"C-{self._token}-{self._next_id}"), symbol.strip(), side,
+            quantity, order_type, product, validity, price, trigger_price, tag, self.account,
+        )
+
+    def _note_placed(self, order: Order, now: datetime) -> None:
+        recent = self._recent
+        recent.append(now)
+        while recent and now - recent[0] > _SECOND:
+            recent.popleft()
+        self._similar[(order.symbol, order.side, order.quantity, order.price)] = now
+
+    def _transition(self, order: Order, event: OrderEvent) -> None:
+        previous = apply(order, event)
+        if order.status.is_terminal:
+            self.live.pop(order.order_id, None)
+        if self.record:
+            self.pending_rows.append(order_row(order))
+            detail = {k: v for k, v in (("quantity", event.quantity), ("price", event.price),
+                                        ("reason", event.reason)) if v}
+            if event.changes:
+                detail["changes"] = event.changes
+            self.pending_rows.append(("order_events", (
+                f"{order.order_id}:{order.sequence}", order.order_id, self.account, order.sequence, event.ts,
+                event.type.value, previous.value, order.status.value, json.dumps(detail, default=str))))
+        if self.bus.wants("order"):
+            self.bus.publish(OrderUpdated(event.ts, _copy(order), event.type.value, previous.value))
+
+    def _record_created(self, order: Order, violations: list[Violation]) -> None:
+        now = order.created_at
+        self.pending_rows.append(order_row(order))
+        self.pending_rows.append(("order_events", (f"{order.order_id}:0", order.order_id, self.account, 0, now,
+                                                   "CREATED", None, OrderStatus.NEW.value, "{}")))
+        self.pending_rows.append(("risk_decisions", (f"D-{order.order_id}", self.account, order.order_id, now,
+                                                     not violations, _violations_json(violations))))
+
+    def _realized(self, symbol: str, product: Product) -> Decimal:
+        position = self.ledger.position(symbol, product)
+        return position.realized_pnl if position is not None else _ZERO
+
+
+class _Context:
+    """The account as the pre-trade checks see it; each property is computed only when a check asks."""
+
+    __slots__ = ("instrument", "limits", "manager", "modify_of", "now", "order", "trading_state")
+
+    def __init__(self, manager: OrderManager, order: Order, now: datetime, modify_of: Order | None = None) -> None:
+        self.manager = manager
+        self.order = order
+        self.now = now
+        self.modify_of = modify_of  # the order being modified: not counted twice, not a new placement
+        self.limits = manager.limits_for(order.symbol)
+        self.instrument = manager.instruments.get(order.symbol)
+        self.trading_state = manager.trading_state
+
+    @property
+    def last_price(self) -> Decimal | None:
+        return self.manager.prices.get(self.order.symbol)
+
+    @property
+    def position_quantity(self) -> int:
+        return self.manager.ledger.net_quantity(self.order.symbol)
+
+    def _working(self, side: Side) -> int:
+        symbol, skip = self.order.symbol, self.modify_of
+        return sum(o.remaining_quantity for o in self.manager.live.values()
+                   if o.symbol == symbol and o.side is side and o is not skip)
+
+    @property
+    def working_buy_quantity(self) -> int:
+        return self._working(Side.BUY)
+
+    @property
+    def working_sell_quantity(self) -> int:
+        return self._working(Side.SELL)
+
+    @property
+    def open_order_count(self) -> int:
+        return len(self.manager.live) - (1 if self.modify_of is not None else 0)
+
+    @property
+    def recent_order_times(self) -> Sequence[datetime]:
+        return () if self.modify_of is not None else self.manager._recent
+
+    def last_similar_order_time(self, symbol: str, side: str, quantity: int, price: Decimal | None) -> datetime | None:
+        if self.modify_of is not None:
+            return None
+        return self.manager._similar.get((symbol, Side(side), quantity, price))
+
+    def client_order_id_exists(self, client_order_id: str) -> bool:
+        return self.modify_of is None and client_order_id in self.manager._by_client_id
+
+    @property
+    def gross_exposure(self) -> Decimal:
+        return self.manager.ledger.gross_exposure()
+
+    @property
+    def day_pnl(self) -> Decimal:
+        return self.manager.ledger.day_pnl()
+
+    @property
+    def available_funds(self) -> Decimal:
+        # Equity less the margin that positions and working orders block: CNC in full, MIS/NRML / leverage.
+        manager = self.manager
+        ledger = manager.ledger
+        leverage = manager.limits.mis_leverage
+        blocked = _ZERO
+        for position in ledger.positions:
+            value = abs(position.market_value)
+            blocked += value if position.product is Product.CNC else value / leverage
+        for order in manager.live.values():
+            if order is self.modify_of:
+                continue
+            reference = order.price or order.trigger_price or manager.prices.get(order.symbol) or _ZERO
+            value = reference * order.remaining_quantity
+            blocked += value if order.product is Product.CNC else value / leverage
+        return ledger.equity() - blocked
+
+
+def order_row(order: Order) -> Write:
+    return ("orders", (
+        order.order_id, order.client_order_id, order.account, order.symbol, order.side.value, order.order_type.value,
+        order.product.value, order.validity.value, order.quantity, order.price, order.trigger_price,
+        order.filled_quantity, order.average_price, order.status.value, order.triggered,
+        _violations_json(order.violations), order.reason, order.tag, order.created_at, order.updated_at,
+        order.sequence,
+    ))
+
+
+def position_row(position: Any, ts: datetime) -> Write:
+    return ("positions", (
+        position.account, position.symbol, position.product.value, position.quantity, position.average_price,
+        position.realized_pnl, position.fees, position.last_price, position.bought_quantity,
+        position.sold_quantity, ts,
+    ))
+
+
+def _violations_json(violations: Sequence[Violation]) -> str:
+    return json.dumps([v.to_dict() for v in violations], default=str) if violations else "[]"
+
+
+def _payload(order: Order) -> tuple[Any, ...]:
+    return (order.symbol, order.side, order.quantity, order.order_type, order.price, order.trigger_price,
+            order.product, order.validity, order.tag)
+
+
+def _copy(obj: Any) -> Any:
+    # Events carry snapshots; dataclasses with slots copy fastest through their own fields.
+    cls = type(obj)
+    new = cls.__new__(cls)
+    for name in cls.__slots__:  # type: ignore[attr-defined]
+        object.__setattr__(new, name, getattr(obj, name))
+    return new
