@@ -1,0 +1,27 @@
+"""Market data: bars, clocks and feeds.
+
+- :mod:`~oms_kit.market.bars`: :class:`Bar`, :func:`load_bars` (DataFrame, parquet, csv or DuckDB query),
+  :func:`iter_bars` (the backtest's per-bar path).
+- :mod:`~oms_kit.market.clock`: :class:`Clock`, :class:`LiveClock`, :class:`SimulatedClock`.
+- :mod:`~oms_kit.market.feeds`: :class:`Feed`, :class:`RandomWalkFeed`, :class:`ReplayFeed`, :func:`run_feed`.
+"""
+
+from oms_kit.market.bars import BAR_COLUMNS, Bar, bars_to_frame, iter_bars, load_bars
+from oms_kit.market.clock import Clock, LiveClock, SimulatedClock, as_utc
+from oms_kit.market.feeds import Feed, RandomWalkFeed, ReplayFeed, run_feed
+
+__all__ = [
+    "BAR_COLUMNS",
+    "Bar",
+    "Clock",
+    "Feed",
+    "LiveClock",
+    "RandomWalkFeed",
+    "ReplayFeed",
+    "SimulatedClock",
+    "as_utc",
+    "bars_to_frame",
+    "iter_bars",
+    "load_bars",
+    "run_feed",
+]

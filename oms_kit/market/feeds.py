@@ -1,0 +1,498 @@
+"""Feeds: asynchronous streams of bars that drive marks, matching and strategies.
+
+A feed is consumed by one task (the OMS's, or a paper trader's) with ``async for bar in feed.stream()``; the OMS
+fans the bars out to everyone else through its event bus. Feeds sleep with ``asyncio`` between updates, so they
+run as background tasks in a Jupyter kernel between cells, and ``task.cancel()`` stops them at once.
+
+A feed keeps its place: cancelling the consuming task and calling :meth:`stream` again continues where it stopped
+(a replay resumes at the next bar, a random walk from its last prices). :meth:`ReplayFeed.reset` starts over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from inspect import isawaitable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+from oms_kit.errors import InvalidOrderError
+from oms_kit.market.bars import Bar, iter_bars, load_bars
+from oms_kit.market.clock import Clock, LiveClock
+
+__all__ = ["Feed", "RandomWalkFeed", "ReplayFeed", "run_feed"]
+
+SleepFunction = Callable[[float], Awaitable[object]]
+
+
+@runtime_checkable
+class Feed(Protocol):
+    """A source of price updates: an asynchronous stream of :class:`~oms_kit.market.bars.Bar`.
+
+    Attributes
+    ----------
+    name : str
+        Shown in ``oms.status()`` and used to name the consuming task.
+    """
+
+    name: str
+
+    def stream(self) -> AsyncIterator[Bar]:
+        """Return an async iterator of bars; it ends when the feed has no more (a replay at its last bar)."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """Return at least ``name``, ``kind``, ``running``, ``updates_sent`` and ``last_update_at``."""
+        ...
+
+
+class _FeedState:
+    """Bookkeeping shared by the feeds: one consumer at a time, counters for :meth:`status`."""
+
+    kind = "feed"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._running = False
+        self._finished = False
+        self._updates_sent = 0
+        self._last_update_at: datetime | None = None
+
+    def _begin(self) -> None:
+        if self._running:
+            # Two consumers would each get every other bar. The OMS republishes bars as events for other readers.
+            raise RuntimeError(
+                f"feed {self.name!r} is already streaming to another consumer; cancel that task first, or "
+                "read the bars from the OMS's events (oms.subscribe / oms.events)"
+            )
+        self._running = True
+
+    def _base_status(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "running": self._running,
+            "finished": self._finished,
+            "updates_sent": self._updates_sent,
+            "last_update_at": self._last_update_at,
+        }
+
+    def __aiter__(self) -> AsyncIterator[Bar]:
+        return self.stream()
+
+    def stream(self) -> AsyncIterator[Bar]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+def _positive_finite(value: float, field_name: str, allowed: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise InvalidOrderError(field_name, value, allowed)
+    return float(value)
+
+
+class RandomWalkFeed(_FeedState):
+    """Random-walk prices for a set of symbols: a live-looking feed with no network and no data files.
+
+    Each step moves every price by a normally distributed log return (so prices stay positive) and yields one bar
+    per symbol, in the order the symbols were given, all stamped with the clock's time. The first step yields the
+    start prices unchanged. The same seed gives the same prices.
+
+    Parameters
+    ----------
+    symbols
+        Symbols (each starts at ``start_price``) or a mapping of symbol to start price. None: the symbols of the
+        default instrument list.
+    interval
+        Seconds between steps; 0 runs as fast as possible (still letting other tasks run between steps).
+    volatility
+        Standard deviation of each step's move, in percent (0.05 = 0.05 %).
+    seed
+        Seed of the private random generator; None for a different walk each time.
+    clock
+        Where bar timestamps come from; the wall clock by default.
+    max_steps
+        Stop after this many steps in all (None: run until cancelled).
+    tick_size
+        Prices are rounded to this tick, so a limit order at the last price is on the tick; None: no rounding.
+    start_price
+        The start price of symbols given without one.
+    name
+        Shown in status; "random_walk" by default.
+    sleep
+        The coroutine function that waits between steps; tests pass a fake that records the delays.
+
+    Notes
+    -----
+    A bar's open is the previous close, its close the new price, high and low the larger and smaller of the two.
+    Volume is NaN (unknown): a volume-based fill model should treat it as no volume limit.
+    """
+
+    kind = "random_walk"
+
+    def __init__(
+        self,
+        symbols: Sequence[str] | Mapping[str, float] | None = None,
+        interval: float = 0.5,
+        volatility: float = 0.05,
+        seed: int | None = 0,
+        clock: Clock | None = None,
+        *,
+        max_steps: int | None = None,
+        tick_size: float | None = 0.05,
+        start_price: float = 1000.0,
+        name: str = "random_walk",
+        sleep: SleepFunction = asyncio.sleep,
+    ) -> None:
+        super().__init__(name)
+        if symbols is None:
+            from oms_kit.instruments import default_instruments
+
+            symbols = list(default_instruments())
+        if isinstance(symbols, str):
+            # A bare string would otherwise walk each of its letters.
+            symbols = [symbols]
+        if isinstance(symbols, Mapping):
+            starts = {
+                str(s): _positive_finite(p, f"start price of {s}", "a positive number") for s, p in symbols.items()
+            }
+        else:
+            start_price = _positive_finite(start_price, "start_price", "a positive number")
+            starts = {str(s): start_price for s in symbols}
+        if not starts:
+            raise InvalidOrderError("symbols", symbols, "at least one symbol")
+        for symbol, price in starts.items():
+            if not math.isfinite(price) or price <= 0:
+                raise InvalidOrderError(f"start price of {symbol}", price, "a positive number")
+        self.interval = _positive_finite(interval, "interval", "seconds >= 0")
+        self.volatility = _positive_finite(volatility, "volatility", "a percentage >= 0")
+        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0):
+            raise InvalidOrderError("max_steps", max_steps, "a whole number >= 0, or None")
+        if tick_size is not None:
+            tick_size = _positive_finite(tick_size, "tick_size", "a positive number, or None")
+            if tick_size == 0:
+                raise InvalidOrderError("tick_size", tick_size, "a positive number, or None")
+        self.seed = seed
+        self.max_steps = max_steps
+        self.tick_size = tick_size
+        self.clock: Clock = clock if clock is not None else LiveClock()
+        self._sleep = sleep
+        self._random = random.Random(seed)
+        self._symbols = list(starts)
+        self._prices = dict(starts)  # unrounded, so small prices do not stick to a tick
+        self._last_close = {s: self._round(p) for s, p in starts.items()}
+        self._steps = 0
+        self._pending: list[Bar] = []  # the rest of a step whose consumer was cancelled part-way
+
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols, in the order each step yields them."""
+        return list(self._symbols)
+
+    def last_prices(self) -> dict[str, float]:
+        """The last close sent for each symbol (the start prices before the first step)."""
+        return dict(self._last_close)
+
+    def _round(self, price: float) -> float:
+        if self.tick_size is None:
+            return price
+        ticks = max(1, round(price / self.tick_size))
+        # round(…, 10) trims float noise such as 2500.0500000000002 from the multiplication.
+        return round(ticks * self.tick_size, 10)
+
+    def _step(self) -> list[Bar]:
+        now = self.clock.now()
+        sigma = self.volatility / 100.0
+        first = self._steps == 0
+        bars = []
+        for symbol in self._symbols:
+            if not first:
+                # exp() of a normal return: a geometric walk never reaches zero or goes negative.
+                self._prices[symbol] *= math.exp(sigma * self._random.gauss(0.0, 1.0))
+            open_ = self._last_close[symbol]
+            close = self._round(self._prices[symbol])
+            bars.append(Bar(now, symbol, open_, max(open_, close), min(open_, close), close, math.nan))
+            self._last_close[symbol] = close
+        self._steps += 1
+        return bars
+
+    async def stream(self) -> AsyncIterator[Bar]:
+        """Yield one bar per symbol per step until ``max_steps`` (or forever), waiting ``interval`` between steps.
+
+        Yields
+        ------
+        Bar
+        """
+        self._begin()
+        try:
+            while True:
+                if not self._pending:
+                    if self.max_steps is not None and self._steps >= self.max_steps:
+                        self._finished = True
+                        return
+                    if self._steps > 0:
+                        # Also when interval is 0: sleep(0) lets the OMS's other tasks and the widgets run.
+                        await self._sleep(self.interval)
+                    self._pending = self._step()
+                while self._pending:
+                    bar = self._pending.pop(0)
+                    self._updates_sent += 1
+                    self._last_update_at = bar.timestamp
+                    yield bar
+        finally:
+            self._running = False
+
+    def status(self) -> dict[str, Any]:
+        """Return the feed's state: running, updates sent, last update time, steps, last prices and settings."""
+        return {
+            **self._base_status(),
+            "steps": self._steps,
+            "symbols": self.symbols,
+            "prices": self.last_prices(),
+            "interval": self.interval,
+            "volatility_pct": self.volatility,
+            "seed": self.seed,
+            "max_steps": self.max_steps,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"RandomWalkFeed({len(self._symbols)} symbols, interval={self.interval}, seed={self.seed}, "
+            f"steps={self._steps})"
+        )
+
+
+class ReplayFeed(_FeedState):
+    """Replays historical bars in time order, at a chosen speed.
+
+    Parameters
+    ----------
+    data
+        Anything :func:`~oms_kit.market.bars.load_bars` accepts: a DataFrame, a parquet/csv path or a DuckDB query.
+        It is loaded (and checked) at once, so bad data fails here rather than in a background task.
+    symbol
+        As in :func:`~oms_kit.market.bars.load_bars`: the symbol of a frame without a symbol column, or the one
+        symbol to keep.
+    speed
+        How many seconds of market time pass per second: 1 is real time, 60 plays a minute per second. The gap
+        between two bar timestamps is waited for, divided by ``speed``; bars with the same timestamp come together.
+        None: as fast as possible.
+    progress
+        Show a tqdm progress bar (text, on stderr).
+    max_wait
+        Longest single wait in seconds (None: no limit); with ``speed=60`` a night between two sessions would
+        otherwise take 17 minutes.
+    clock
+        A simulated clock (anything with ``set(datetime)``) to move to each bar's timestamp before the bar is
+        yielded. The OMS can instead set its own clock from ``bar.timestamp``.
+    name
+        Shown in status; the file name, or "replay".
+    yield_every
+        Without pacing (``speed=None``, or bars behind schedule), let other tasks run once per this many bars.
+    sleep, monotonic
+        The wait and the time source of the pacing; tests pass fakes to check the waits without waiting.
+    """
+
+    kind = "replay"
+
+    def __init__(
+        self,
+        data: Any,
+        symbol: str | None = None,
+        speed: float | None = 1.0,
+        *,
+        progress: bool = False,
+        max_wait: float | None = None,
+        clock: Any = None,
+        name: str | None = None,
+        yield_every: int = 100,
+        sleep: SleepFunction = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if name is None:
+            name = Path(data).name if isinstance(data, Path) else "replay"
+            if isinstance(data, str):
+                from oms_kit.storage.files import is_query
+
+                name = "replay" if is_query(data) else Path(data).name
+        super().__init__(name)
+        if speed is not None:
+            speed = _positive_finite(speed, "speed", "a number > 0, or None for as fast as possible")
+            if speed == 0:
+                raise InvalidOrderError("speed", speed, "a number > 0, or None for as fast as possible")
+        if max_wait is not None:
+            max_wait = _positive_finite(max_wait, "max_wait", "seconds >= 0, or None")
+        if isinstance(yield_every, bool) or not isinstance(yield_every, int) or yield_every < 1:
+            raise InvalidOrderError("yield_every", yield_every, "a whole number >= 1")
+        if clock is not None and not callable(getattr(clock, "set", None)):
+            raise InvalidOrderError("clock", clock, "a clock with set(datetime), such as SimulatedClock")
+        self.speed = speed
+        self.progress = progress
+        self.max_wait = max_wait
+        self.clock = clock
+        self.yield_every = yield_every
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._frame = load_bars(data, symbol)
+        stamps = self._frame["timestamp"].array
+        units = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[stamps.unit]
+        # Bar times in seconds, computed once: pacing needs only differences, per bar, in the hot loop.
+        self._seconds: list[float] = (stamps.asi8 / units).tolist()
+        self._symbols: list[str] = sorted(self._frame["symbol"].unique().tolist())
+        self._position = 0
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The bars being replayed, as returned by :func:`~oms_kit.market.bars.load_bars`. Do not modify it."""
+        return self._frame
+
+    @property
+    def timestamps(self) -> pd.Series:
+        """Every bar's timestamp (UTC), in replay order: where a simulated clock will go."""
+        return self._frame["timestamp"]
+
+    @property
+    def start(self) -> datetime | None:
+        """The first bar's timestamp (None without bars)."""
+        return self._frame["timestamp"].iloc[0].to_pydatetime() if len(self._frame) else None
+
+    @property
+    def end(self) -> datetime | None:
+        """The last bar's timestamp (None without bars)."""
+        return self._frame["timestamp"].iloc[-1].to_pydatetime() if len(self._frame) else None
+
+    @property
+    def position(self) -> int:
+        """How many bars have been sent: the index of the next bar."""
+        return self._position
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    def reset(self) -> None:
+        """Rewind to the first bar (not while streaming).
+
+        Raises
+        ------
+        RuntimeError
+            The feed is streaming; cancel the consuming task first.
+        """
+        if self._running:
+            raise RuntimeError(f"feed {self.name!r} is streaming; cancel the consuming task before reset()")
+        self._position = 0
+        self._finished = False
+
+    async def stream(self) -> AsyncIterator[Bar]:
+        """Yield the remaining bars in time order, paced by ``speed``.
+
+        The first bar after a (re)start comes at once; each later one when its gap to that bar, divided by
+        ``speed``, has passed. Bars late against that schedule (a slow consumer) come without waiting.
+
+        Yields
+        ------
+        Bar
+        """
+        self._begin()
+        bar_progress = None
+        try:
+            if self.progress:
+                from tqdm import tqdm  # the text bar: tqdm.auto would import ipywidgets into the core
+
+                bar_progress = tqdm(total=len(self._frame), initial=self._position, unit="bar", desc=self.name)
+            speed, max_wait, sleep, monotonic = self.speed, self.max_wait, self._sleep, self._monotonic
+            seconds = self._seconds
+            anchor_wall = anchor_data = 0.0
+            anchored = False
+            since_yield = 0
+            for bar in iter_bars(self._frame.iloc[self._position :]):
+                index = self._position
+                if speed is not None:
+                    if not anchored:
+                        anchor_wall, anchor_data, anchored = monotonic(), seconds[index], True
+                    else:
+                        delay = anchor_wall + (seconds[index] - anchor_data) / speed - monotonic()
+                        if max_wait is not None and delay > max_wait:
+                            # Skip the rest of a long gap: the schedule restarts from this bar.
+                            delay = max_wait
+                            anchor_wall, anchor_data = monotonic() + max_wait, seconds[index]
+                        if delay > 0:
+                            await sleep(delay)
+                            since_yield = 0
+                if since_yield >= self.yield_every:
+                    # A consumer that never awaits would otherwise hold the event loop for the whole replay.
+                    await sleep(0)
+                    since_yield = 0
+                since_yield += 1
+                if self.clock is not None:
+                    self.clock.set(bar.timestamp)
+                # Counted before the yield: a consumer cancelled while handling this bar has received it.
+                self._position = index + 1
+                self._updates_sent += 1
+                self._last_update_at = bar.timestamp
+                if bar_progress is not None:
+                    bar_progress.update(1)
+                yield bar
+            self._finished = True
+        finally:
+            self._running = False
+            if bar_progress is not None:
+                bar_progress.close()
+
+    def status(self) -> dict[str, Any]:
+        """Return the replay's state: running, bars sent, market time reached, position, total, speed."""
+        total = len(self._frame)
+        return {
+            **self._base_status(),
+            "position": self._position,
+            "total": total,
+            "progress": self._position / total if total else 1.0,
+            "speed": self.speed,
+            "start": self.start,
+            "end": self.end,
+            "symbols": list(self._symbols),
+        }
+
+    def __repr__(self) -> str:
+        return f"ReplayFeed({self.name!r}, {len(self._frame)} bars, speed={self.speed}, position={self._position})"
+
+
+async def run_feed(feed: Feed, on_bar: Callable[[Bar], object]) -> int:
+    """Send every bar of ``feed`` to ``on_bar`` until the feed ends or the task is cancelled.
+
+    Meant to be the body of a named background task, e.g.
+    ``asyncio.create_task(run_feed(feed, oms_on_bar), name=f"oms_kit.feed.{feed.name}")``. The stream is closed
+    on the way out, whatever the reason, so the feed can be streamed again (and resumes where it stopped).
+
+    Parameters
+    ----------
+    feed
+        The feed to consume.
+    on_bar
+        Called with each bar; when it returns an awaitable, that is awaited before the next bar. An exception it
+        raises ends the run and propagates.
+
+    Returns
+    -------
+    int
+        The number of bars handled (when the feed ends by itself).
+    """
+    count = 0
+    bars = feed.stream()
+    try:
+        async for bar in bars:
+            result = on_bar(bar)
+            if isawaitable(result):
+                await result
+            count += 1
+    finally:
+        # An async generator left suspended would stay "running" until garbage collection; a plain async iterator
+        # (a user's own feed) may have no aclose().
+        aclose = getattr(bars, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return count
