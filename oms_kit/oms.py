@@ -268,6 +268,17 @@ class OMS:
 
     # -- reads ------------------------------------------------------------------------------------------------
 
+    def last_price(self, symbol: str) -> Decimal | None:
+        """The latest price of ``symbol`` on its tick, or None before the first quote."""
+        return self.manager.prices.get(symbol)
+
+    def instrument(self, symbol: str) -> Instrument:
+        """The instrument definition of ``symbol`` (tick, lot, freeze quantity)."""
+        found = self.manager.instruments.get(symbol)
+        if found is None:
+            raise InvalidOrderError("symbol", symbol, ", ".join(sorted(self.manager.instruments)))
+        return found
+
     def get_order(self, order_id: str) -> Order:
         """The order with this id; raises OmsError when unknown."""
         return self.manager.get(order_id)
