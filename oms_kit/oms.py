@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
@@ -30,6 +31,7 @@ from oms_kit.risk import RiskLimits
 from oms_kit.storage import Store, WriteQueue, open_store
 
 log = logging.getLogger("oms_kit")
+_state_changes = itertools.count(1)  # numbers trading state changes: two may share one instant (simulated clock)
 
 ORDER_COLUMNS = [
     "order_id", "client_order_id", "symbol", "side", "order_type", "product", "validity", "quantity", "price",
@@ -145,7 +147,12 @@ class OMS:
         order, send = manager.prepare(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                                       client_order_id, tag)
         try:
-            await self._commit()  # the order is durable before the broker sees it
+            # The order is durable before the broker sees it. An identical retry of an order still being committed
+            # (NEW) brings no rows: committing none waits for what is in flight, so the retry returns only once the
+            # original order is committed too.
+            rows = manager.take_rows()
+            if rows or order.status is OrderStatus.NEW:
+                await self.queue.commit(rows)
         except StoreError as exc:
             manager.reject_unsent(order, f"PERSISTENCE_UNAVAILABLE: {exc.message}")
             manager.take_rows()
@@ -262,7 +269,7 @@ class OMS:
         now = self.clock.now()
         manager.pending_rows.append(("trading_state", (self.account, state.value, reason, source, now)))
         manager.pending_rows.append(("trading_state_changes", (
-            f"S-{manager._token}-{now.timestamp():.6f}-{state.value}", self.account, now, previous.value,
+            f"S-{manager._token}-{now.timestamp():.6f}-{next(_state_changes)}", self.account, now, previous.value,
             state.value, reason, source)))
         self.bus.publish(TradingStateChanged(now, previous, state, reason, source))
 

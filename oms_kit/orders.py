@@ -146,6 +146,8 @@ class OrderManager:
             self.counts["rejected"] += 1
             self._transition(order, OrderEvent(E.REJECTED, now, reason="; ".join(str(v) for v in violations)))
             return order, False
+        # Only an accepted order arms the duplicate check: retrying a rejected one is not a duplicate.
+        self._similar[(order.symbol, order.side, order.quantity, order.price)] = now
         self.live[order.order_id] = order
         return order, True
 
@@ -358,7 +360,6 @@ class OrderManager:
         recent.append(now)
         while recent and now - recent[0] > _SECOND:
             recent.popleft()
-        self._similar[(order.symbol, order.side, order.quantity, order.price)] = now
 
     def _transition(self, order: Order, event: OrderEvent) -> None:
         previous = apply(order, event)

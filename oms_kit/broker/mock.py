@@ -45,6 +45,7 @@ class _Resting:
     triggered: bool
     instrument: Instrument
     eligible_at: datetime
+    turnover: Decimal  # traded value of the order's earlier fills: brokerage is capped per order, not per fill
 
 
 class MockBroker:
@@ -106,6 +107,7 @@ class MockBroker:
         entry = _Resting(
             order.order_id, order.symbol, order.side, order.order_type, order.validity, order.product,
             order.remaining_quantity, order.price, order.trigger_price, order.triggered, instrument, ts + self.latency,
+            _turnover(order),
         )
         if self.drop_ack_rate and self._random.random() < self.drop_ack_rate:
             # The broker has the order but its acknowledgement was lost: the OMS must reconcile.
@@ -116,8 +118,10 @@ class MockBroker:
         if self.immediate_market_fills and not self.latency and order.symbol in self._last:
             price = self._last[order.symbol]
             self._match(entry, ts, price, price, price, price, None)
-        if entry.validity is Validity.IOC:
-            self._expire_ioc(entry, ts)
+            if entry.validity is Validity.IOC:
+                self._expire_ioc(entry, ts)
+        # Otherwise an IOC's one chance is the first price it may match on (next bar, or after the latency):
+        # on_price expires its remainder then.
 
     def restore(self, order: Order, instrument: Instrument, ts: datetime) -> None:
         """Put back a working order after a restart, without reporting it again."""
@@ -125,6 +129,7 @@ class MockBroker:
             _Resting(
                 order.order_id, order.symbol, order.side, order.order_type, order.validity, order.product,
                 order.remaining_quantity, order.price, order.trigger_price, order.triggered, instrument, ts,
+                _turnover(order),
             )
         )
 
@@ -176,9 +181,9 @@ class MockBroker:
     def end_session(self, ts: datetime) -> None:
         for book in self._books.values():
             for entry in list(book.values()):
-                if entry.validity is Validity.DAY:
-                    self._remove(entry.order_id)
-                    self.sink.on_expired(entry.order_id, "DAY order expired at the end of the session", ts)
+                # An IOC still booked has not had its chance yet (no price since it was placed): it ends too.
+                self._remove(entry.order_id)
+                self.sink.on_expired(entry.order_id, f"{entry.validity} order expired at the end of the session", ts)
 
     def last_price(self, symbol: str) -> float | None:
         return self._last.get(symbol)
@@ -229,7 +234,8 @@ class MockBroker:
         if e.remaining == 0:
             self._remove(e.order_id)
         self.fills += 1
-        fees = self.fee_model.fees(e.side, e.product, quantity, price)
+        fees = self.fee_model.fees(e.side, e.product, quantity, price, prior_turnover=e.turnover)
+        e.turnover += price * quantity
         self.sink.on_fill(e.order_id, quantity, price, fees, ts)
 
     def _expire_ioc(self, entry: _Resting, ts: datetime) -> None:
@@ -249,3 +255,8 @@ class MockBroker:
             return False
         del self._books[entry.symbol][order_id]
         return True
+
+
+def _turnover(order: Order) -> Decimal:
+    # What the order has traded so far (nothing for a new order; a restored one may be partly filled).
+    return order.filled_quantity * order.average_price if order.average_price is not None else Decimal(0)
