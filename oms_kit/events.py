@@ -116,18 +116,26 @@ class EventBus:
 
         return unsubscribe
 
-    async def events(self, kinds: Iterable[str] | str | None = None) -> AsyncIterator[Event]:
-        """Yield events of ``kinds`` as they are published, until the consumer stops iterating."""
+    def events(self, kinds: Iterable[str] | str | None = None) -> AsyncIterator[Event]:
+        """Yield events of ``kinds`` as they are published, until the consumer stops iterating.
+
+        The subscription starts here, not at the first ``__anext__``, so nothing published in between is lost.
+        Close the iterator (``contextlib.aclosing``, or leave the ``async for`` normally) to unsubscribe.
+        """
         queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
         entry = (queue, _kinds(kinds))
         self._queues.append(entry)
         self._kinds_wanted.clear()
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            self._queues.remove(entry)
-            self._kinds_wanted.clear()
+
+        async def iterate() -> AsyncIterator[Event]:
+            try:
+                while True:
+                    yield await queue.get()
+            finally:
+                self._queues.remove(entry)
+                self._kinds_wanted.clear()
+
+        return iterate()
 
     def publish(self, event: Event) -> None:
         self.published += 1
