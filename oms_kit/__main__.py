@@ -1,0 +1,69 @@
+"""Command line: ``python -m oms_kit db migrate [URL]`` (also installed as ``oms-kit``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from oms_kit.errors import OmsError
+from oms_kit.storage import open_store, read_migrations
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 on success, 1 on an oms_kit error, 2 on bad usage).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name; ``sys.argv[1:]`` when None.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except OmsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m oms_kit", description="oms_kit: order management kit")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(title="database commands", metavar="COMMAND", required=True)
+    migrate = db_commands.add_parser(
+        "migrate",
+        help="apply pending migrations (running it again applies nothing)",
+        description="Apply the schema migrations not applied yet and print the versions applied.",
+    )
+    migrate.add_argument(
+        "url",
+        nargs="?",
+        help="database URL, e.g. postgresql://user@host:5432/db or duckdb:///data/oms.duckdb "
+        "(default: $OMS_KIT_DATABASE_URL, then $DATABASE_URL)",
+    )
+    migrate.set_defaults(run=_migrate)
+    return parser
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    async def run() -> tuple[str, list[int]]:
+        store = await open_store(args.url, migrate=False)
+        try:
+            return store.url, await store.migrate()
+        finally:
+            await store.close()
+
+    url, applied = asyncio.run(run())
+    names = {migration.version: migration.name for migration in read_migrations()}
+    if applied:
+        print(f"{url}: applied " + ", ".join(f"{version:04d}_{names[version]}" for version in applied))
+    else:
+        print(f"{url}: up to date, no migration applied")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

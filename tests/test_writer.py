@@ -1,0 +1,214 @@
+"""WriteQueue (group commit) against a fake store, and the batching helpers of storage/writer.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from oms_kit.errors import PersistenceUnavailable, StoreError
+from oms_kit.storage import Write, WriteQueue
+from oms_kit.storage.schema import TABLES
+from oms_kit.storage.writer import TASK_NAME, group_rows
+
+
+class FakeStore:
+    """Records each write; a test may hold a write in flight (``gate``) or make the next ones fail."""
+
+    backend = "fake"
+    url = "fake://"
+    durable = True
+
+    def __init__(self) -> None:
+        self.writes: list[list[Write]] = []
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+        self.failures: list[Exception] = []
+
+    async def write(self, rows: Sequence[Write]) -> None:
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failures:
+            raise self.failures.pop(0)
+        self.writes.append(list(rows))
+
+    async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        return []
+
+    async def fetch_df(self, sql: str, *params: Any) -> Any:
+        return None
+
+    async def migrate(self) -> list[int]:
+        return []
+
+    async def close(self) -> None:
+        pass
+
+
+def event(n: int) -> Write:
+    return ("order_events", (f"E-{n}", "O-1", "default", n, None, "SUBMITTED", None, "OPEN", "{}"))
+
+
+@pytest.fixture
+async def store() -> FakeStore:
+    return FakeStore()
+
+
+async def test_commit_when_alone_then_writes_one_transaction(store: FakeStore) -> None:
+    async with WriteQueue(store) as queue:
+        await queue.commit([event(1), event(2)])
+
+        assert store.writes == [[event(1), event(2)]]
+        assert queue.status() == {"transactions": 1, "rows": 2, "pending_rows": 0, "running": True}
+    assert queue.status()["running"] is False
+
+
+async def test_commits_queued_during_a_transaction_then_share_the_next_one(store: FakeStore) -> None:
+    store.gate = asyncio.Event()
+    async with WriteQueue(store) as queue:
+        first = queue.commit_nowait([event(1)])
+        await store.entered.wait()  # the first transaction is in flight
+        later = [queue.commit_nowait([event(n)]) for n in range(2, 12)]
+        await asyncio.sleep(0)
+
+        assert not first.done() and not any(f.done() for f in later)
+        store.gate.set()
+        await asyncio.gather(first, *later)
+
+        assert store.writes == [[event(1)], [event(n) for n in range(2, 12)]]
+        assert queue.transactions == 2 and queue.rows == 11
+
+
+async def test_commit_when_transaction_fails_then_its_callers_raise_and_later_ones_commit(store: FakeStore) -> None:
+    store.failures.append(PersistenceUnavailable("database down"))
+    async with WriteQueue(store) as queue:
+        results = await asyncio.gather(queue.commit([event(1)]), queue.commit([event(2)]), return_exceptions=True)
+
+        assert [type(r) for r in results] == [PersistenceUnavailable, PersistenceUnavailable]
+        assert queue.transactions == 0
+        await queue.commit([event(3)])
+        assert store.writes == [[event(3)]]
+
+
+async def test_commit_with_no_rows_then_waits_for_earlier_rows_without_a_transaction(store: FakeStore) -> None:
+    store.gate = asyncio.Event()
+    async with WriteQueue(store) as queue:
+        first = queue.commit_nowait([event(1)])
+        await store.entered.wait()
+        barrier = queue.commit_nowait([])
+        store.gate.set()
+        await barrier
+
+        assert first.done()
+        assert queue.transactions == 1
+
+
+async def test_close_when_rows_are_queued_then_commits_them_first(store: FakeStore) -> None:
+    queue = WriteQueue(store)
+    futures = [queue.commit_nowait([event(n)]) for n in range(5)]
+
+    await queue.close()
+
+    assert all(f.done() and f.exception() is None for f in futures)
+    assert store.writes == [[event(n) for n in range(5)]]
+
+
+async def test_commit_after_close_then_raises_store_error(store: FakeStore) -> None:
+    queue = WriteQueue(store)
+    await queue.close()
+
+    with pytest.raises(StoreError, match="closed"):
+        await queue.commit([event(1)])
+
+
+async def test_background_task_is_named(store: FakeStore) -> None:
+    async with WriteQueue(store) as queue:
+        queue.commit_nowait([event(1)])
+
+        assert any(task.get_name() == TASK_NAME for task in asyncio.all_tasks())
+        await queue.commit([])
+
+
+async def test_commit_when_caller_is_cancelled_then_rows_are_still_written(store: FakeStore) -> None:
+    store.gate = asyncio.Event()
+    async with WriteQueue(store) as queue:
+        caller = asyncio.create_task(queue.commit([event(1)]))
+        await store.entered.wait()
+        caller.cancel()
+        store.gate.set()
+
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        await queue.commit([event(2)])
+        assert store.writes == [[event(1)], [event(2)]]
+
+
+async def test_task_when_cancelled_then_waiters_get_a_store_error_and_next_commit_restarts_it(
+    store: FakeStore,
+) -> None:
+    store.gate = asyncio.Event()
+    queue = WriteQueue(store)
+    in_flight = queue.commit_nowait([event(1)])
+    await store.entered.wait()
+    queued = queue.commit_nowait([event(2)])
+    task = next(t for t in asyncio.all_tasks() if t.get_name() == TASK_NAME)
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    for future in (in_flight, queued):
+        with pytest.raises(StoreError, match="stopped"):
+            await future
+    store.gate.set()
+    await queue.commit([event(3)])
+    await queue.close()
+    assert store.writes[-1] == [event(3)]
+
+
+def test_group_rows_when_upsert_key_repeats_then_last_row_wins() -> None:
+    order_v1 = order_row("O-1", "NEW")
+    order_v2 = order_row("O-1", "OPEN")
+
+    grouped = group_rows([("orders", order_v1), ("orders", order_row("O-2", "NEW")), ("orders", order_v2)])
+
+    assert grouped == {TABLES["orders"]: [order_v2, order_row("O-2", "NEW")]}
+
+
+def test_group_rows_when_append_key_repeats_then_first_row_wins() -> None:
+    retry = ("order_events", (*event(1)[1][:-1], '{"retry": true}'))
+
+    grouped = group_rows([event(1), retry, event(2)])
+
+    assert grouped == {TABLES["order_events"]: [event(1)[1], event(2)[1]]}
+
+
+def test_group_rows_when_composite_key_then_groups_by_all_key_columns() -> None:
+    def position(symbol: str, product: str, quantity: int) -> Write:
+        return ("positions", ("default", symbol, product, quantity, 0, 0, 0, None, 0, 0, None))
+
+    grouped = group_rows([position("SBIN", "MIS", 1), position("SBIN", "CNC", 2), position("SBIN", "MIS", 3)])
+
+    assert [row[3] for row in grouped[TABLES["positions"]]] == [3, 2]
+
+
+def test_group_rows_when_table_unknown_then_raises_store_error() -> None:
+    with pytest.raises(StoreError, match="unknown table 'fills'"):
+        group_rows([("fills", ("F-1",))])
+
+
+def test_group_rows_when_row_has_wrong_width_then_raises_store_error_naming_columns() -> None:
+    with pytest.raises(StoreError, match="has 2 values; the table has 3 columns") as info:
+        group_rows([("accounts", ("default", 1))])
+
+    assert info.value.hint == "columns in order: account, cash, updated_at"
+
+
+def order_row(order_id: str, status: str) -> tuple[Any, ...]:
+    values: list[Any] = [None] * len(TABLES["orders"].columns)
+    values[0] = order_id
+    values[TABLES["orders"].column_names.index("status")] = status
+    return tuple(values)
