@@ -1,4 +1,4 @@
-"""Command line: ``python -m oms_kit db migrate [URL]`` (also installed as ``oms-kit``)."""
+"""Command line: ``python -m oms_kit demo`` and ``python -m oms_kit db migrate [URL]`` (also ``oms-kit``)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m oms_kit", description="oms_kit: order management kit")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
+    demo = commands.add_parser(
+        "demo",
+        help="a short paper-trading session in the terminal (in-memory DuckDB)",
+        description="Random-walk prices, an order of each type, fills, a rejection and a cancel; then the orders, "
+        "fills, positions and P&L as tables.",
+    )
+    demo.add_argument("--seconds", type=float, default=3.0, help="how long prices run before the tables (3)")
+    demo.add_argument("--seed", type=int, default=7, help="seed of the random walk (7)")
+    demo.set_defaults(run=_demo)
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(title="database commands", metavar="COMMAND", required=True)
     migrate = db_commands.add_parser(
@@ -46,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     migrate.set_defaults(run=_migrate)
     return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from oms_kit.demo import run_demo
+
+    asyncio.run(run_demo(seconds=args.seconds, seed=args.seed))
+    return 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
