@@ -34,3 +34,102 @@ def make_event(event_type: OrderEventType, **overrides: Any) -> OrderEvent:
     values: dict[str, Any] = {"type": event_type, "ts": T0}
     values.update(overrides)
     return OrderEvent(**values)
+
+
+async def assert_store_matches(oms: Any) -> None:
+    """Assert that the state rebuilt from ``oms``'s store equals its live state (``oms`` is an ``OMS``).
+
+    Commits what is pending first (``oms.flush()``), then reads back the account's rows and compares: orders
+    with ``manager.orders``, trades with ``manager.trades``, positions and cash with the ledger, one risk decision
+    per order, the trading state, and each order's audit trail (a CREATED row, then one legal transition per
+    ``order.sequence``, chained from status to status and ending at the order's status).
+    """
+    import json
+
+    from oms_kit.fsm import TRANSITIONS
+
+    await oms.flush()
+    store, account, manager, ledger = oms.store, oms.account, oms.manager, oms.manager.ledger
+
+    rows = await store.fetch("SELECT * FROM orders WHERE account = $1", account)
+    stored_orders = {row["order_id"]: row for row in rows}
+    assert len(stored_orders) == len(rows)
+    assert set(stored_orders) == set(manager.orders), "orders table and live orders hold different order ids"
+    for order_id, order in manager.orders.items():
+        row = stored_orders[order_id]
+        live = {
+            "client_order_id": order.client_order_id, "symbol": order.symbol, "side": order.side.value,
+            "order_type": order.order_type.value, "product": order.product.value, "validity": order.validity.value,
+            "quantity": order.quantity, "price": order.price, "trigger_price": order.trigger_price,
+            "filled_quantity": order.filled_quantity, "average_price": order.average_price,
+            "status": order.status.value, "triggered": order.triggered, "reason": order.reason, "tag": order.tag,
+            "created_at": order.created_at, "updated_at": order.updated_at, "sequence": order.sequence,
+            "violations": sorted(v.code for v in order.violations),
+        }
+        restored = {name: row[name] for name in live}
+        restored["violations"] = sorted(v["code"] for v in json.loads(row["violations"]))
+        assert restored == live, f"order {order_id}: stored row differs from the live order"
+
+    rows = await store.fetch(
+        "SELECT order_id, sequence, event_type, from_status, to_status FROM order_events WHERE account = $1", account
+    )
+    trails: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        trails.setdefault(row["order_id"], []).append(row)
+    assert set(trails) == set(manager.orders), "order_events and live orders hold different order ids"
+    for order_id, order in manager.orders.items():
+        trail = sorted(trails[order_id], key=lambda row: row["sequence"])
+        assert [row["sequence"] for row in trail] == list(range(order.sequence + 1)), f"order {order_id} events"
+        first, *transitions = trail
+        assert (first["event_type"], first["from_status"], first["to_status"]) == ("CREATED", None, "NEW")
+        status = first["to_status"]
+        for row in transitions:
+            pair = (OrderStatus(row["from_status"]), OrderEventType(row["event_type"]))
+            assert pair in TRANSITIONS, f"order {order_id}: illegal stored transition {pair}"
+            assert row["from_status"] == status, f"order {order_id}: event {row['sequence']} does not chain"
+            status = row["to_status"]
+        assert status == order.status.value, f"order {order_id}: audit trail ends at {status}"
+
+    rows = await store.fetch(
+        "SELECT trade_id, order_id, symbol, product, side, quantity, price, fees, ts FROM trades WHERE account = $1",
+        account,
+    )
+    stored_trades = {row["trade_id"]: row for row in rows}
+    live_trades = {
+        fill.trade_id: {
+            "trade_id": fill.trade_id, "order_id": fill.order_id, "symbol": fill.symbol,
+            "product": fill.product.value, "side": fill.side.value, "quantity": fill.quantity, "price": fill.price,
+            "fees": fill.fees, "ts": fill.ts,
+        }
+        for fill in manager.trades
+    }
+    assert len(live_trades) == len(manager.trades), "a trade id was used twice"
+    assert stored_trades == live_trades
+
+    rows = await store.fetch(
+        "SELECT symbol, product, quantity, average_price, realized_pnl, fees, bought_quantity, sold_quantity "
+        "FROM positions WHERE account = $1",
+        account,
+    )
+    stored_positions = {(row["symbol"], row["product"]): row for row in rows}
+    live_positions = {
+        (p.symbol, p.product.value): {
+            "symbol": p.symbol, "product": p.product.value, "quantity": p.quantity,
+            "average_price": p.average_price, "realized_pnl": p.realized_pnl, "fees": p.fees,
+            "bought_quantity": p.bought_quantity, "sold_quantity": p.sold_quantity,
+        }
+        for p in ledger.positions
+    }
+    assert stored_positions == live_positions
+
+    rows = await store.fetch("SELECT cash FROM accounts WHERE account = $1", account)
+    assert [row["cash"] for row in rows] == [ledger.cash]
+
+    rows = await store.fetch("SELECT order_id, accepted FROM risk_decisions WHERE account = $1", account)
+    assert sorted((row["order_id"], row["accepted"]) for row in rows) == sorted(
+        (order_id, not order.violations) for order_id, order in manager.orders.items()
+    )
+
+    rows = await store.fetch("SELECT state FROM trading_state WHERE account = $1", account)
+    state = rows[0]["state"] if rows else "ACTIVE"  # no row: the state never changed
+    assert state == manager.trading_state.value
