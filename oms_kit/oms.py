@@ -64,6 +64,7 @@ class OMS:
         self.account = manager.account
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.alerts: list[Any] = []
+        self.write_errors = 0  # failed write-behind transactions (in-memory store only)
         self._closed = False
 
     @classmethod
@@ -152,7 +153,7 @@ class OMS:
             # original order is committed too.
             rows = manager.take_rows()
             if rows or order.status is OrderStatus.NEW:
-                await self.queue.commit(rows)
+                await self._persist(rows)
         except StoreError as exc:
             manager.reject_unsent(order, f"PERSISTENCE_UNAVAILABLE: {exc.message}")
             manager.take_rows()
@@ -370,7 +371,7 @@ class OMS:
 
     async def risk_decisions(self) -> pd.DataFrame:
         """Every pre-trade decision of a real order, from the store."""
-        await self.queue.commit([])
+        await self.flush()
         return await self.store.fetch_df(
             "SELECT * FROM risk_decisions WHERE account = $1 ORDER BY ts, decision_id", self.account)
 
@@ -418,7 +419,7 @@ class OMS:
             "feed": self.feed.status() if self.feed is not None else None,
             "trading_state": self.manager.trading_state.value,
             "tasks": {name: not task.done() for name, task in self.tasks.items()},
-            "writes": self.queue.status(),
+            "writes": {**self.queue.status(), "write_behind": not self.store.durable, "errors": self.write_errors},
             "closed": self._closed,
         }
 
@@ -459,7 +460,20 @@ class OMS:
     async def _commit(self) -> None:
         rows = self.manager.take_rows()
         if rows:
+            await self._persist(rows)
+
+    async def _persist(self, rows: list[Any]) -> None:
+        if self.store.durable:
             await self.queue.commit(rows)
+        else:
+            # In memory nothing survives the process anyway, so waiting would buy no safety: write behind, in
+            # the same group-commit transactions, and keep the order path at the speed of Python. flush() waits.
+            self.queue.commit_nowait(rows).add_done_callback(self._write_behind_done)
+
+    def _write_behind_done(self, future: asyncio.Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.write_errors += 1
+            log.error("write-behind to %s failed", self.store.url, exc_info=future.exception())
 
     def _start_task(self, name: str, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine, name=name)

@@ -98,6 +98,8 @@ class OrderManager:
         self._recent: deque[datetime] = deque()
         self._similar: dict[tuple[str, Side, int, Decimal | None], datetime] = {}
         self._limits_by_symbol: dict[str, RiskLimits] = {}
+        self._blocked: dict[str, Decimal] = {}  # margin held by each working order
+        self.blocked_margin = _ZERO
         self._token = secrets.token_hex(3)
         self._next_id = 0
         self._next_trade = 0
@@ -149,6 +151,7 @@ class OrderManager:
         # Only an accepted order arms the duplicate check: retrying a rejected one is not a duplicate.
         self._similar[(order.symbol, order.side, order.quantity, order.price)] = now
         self.live[order.order_id] = order
+        self._reblock(order)
         return order, True
 
     def submit(self, order: Order) -> None:
@@ -363,6 +366,8 @@ class OrderManager:
 
     def _transition(self, order: Order, event: OrderEvent) -> None:
         previous = apply(order, event)
+        if order.order_id in self._blocked:
+            self._reblock(order)
         if order.status.is_terminal:
             self.live.pop(order.order_id, None)
         if self.record:
@@ -376,6 +381,18 @@ class OrderManager:
                 event.type.value, previous.value, order.status.value, json.dumps(detail, default=str))))
         if self.bus.wants("order"):
             self.bus.publish(OrderUpdated(event.ts, _copy(order), event.type.value, previous.value))
+
+    def _reblock(self, order: Order) -> None:
+        # Margin that a working order holds back, kept as a running total so that the buying-power check costs
+        # the same with one working order or a thousand. Released as the order fills or ends.
+        released = self._blocked.pop(order.order_id, _ZERO)
+        held = _ZERO
+        if not order.status.is_terminal:
+            reference = order.price or order.trigger_price or self.prices.get(order.symbol) or _ZERO
+            value = reference * order.remaining_quantity
+            held = value if order.product is Product.CNC else value / self.limits.mis_leverage
+            self._blocked[order.order_id] = held
+        self.blocked_margin += held - released
 
     def _record_created(self, order: Order, violations: list[Violation]) -> None:
         now = order.created_at
@@ -455,16 +472,11 @@ class _Context:
         manager = self.manager
         ledger = manager.ledger
         leverage = manager.limits.mis_leverage
-        blocked = _ZERO
-        for position in ledger.positions:
+        blocked = manager.blocked_margin - manager._blocked.get(self.modify_of.order_id, _ZERO) \
+            if self.modify_of is not None else manager.blocked_margin
+        for position in ledger.open_positions():
             value = abs(position.market_value)
             blocked += value if position.product is Product.CNC else value / leverage
-        for order in manager.live.values():
-            if order is self.modify_of:
-                continue
-            reference = order.price or order.trigger_price or manager.prices.get(order.symbol) or _ZERO
-            value = reference * order.remaining_quantity
-            blocked += value if order.product is Product.CNC else value / leverage
         return ledger.equity() - blocked
 
 
