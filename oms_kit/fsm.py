@@ -15,6 +15,7 @@ from oms_kit.errors import InvalidTransition
 from oms_kit.models import Order, OrderStatus
 
 S = OrderStatus
+_EIGHT_PLACES = Decimal("0.00000001")  # stored averages are DECIMAL(28, 8)
 
 
 class OrderEventType(StrEnum):
@@ -119,8 +120,8 @@ def apply(order: Order, event: OrderEvent) -> OrderStatus:
     previous = order.status
     if event.type in (E.PARTIALLY_FILLED, E.FILLED):
         filled = order.filled_quantity + event.quantity
-        cost = (order.average_price or Decimal(0)) * order.filled_quantity + event.price * event.quantity  # type: ignore[operator]
-        order.average_price = (cost / filled).quantize(Decimal("0.00000001"))
+        order.filled_value += event.price * event.quantity  # type: ignore[operator]
+        order.average_price = (order.filled_value / filled).quantize(_EIGHT_PLACES)
         order.filled_quantity = filled
     for name, value in changes.items():
         setattr(order, name, value)

@@ -220,6 +220,7 @@ class Order:
     status: OrderStatus = OrderStatus.NEW
     filled_quantity: int = 0
     average_price: Decimal | None = None
+    filled_value: Decimal = Decimal(0)  # exact sum of fill price x quantity: the average is rounded, this is not
     triggered: bool = False
     violations: tuple[Violation, ...] = ()
     reason: str | None = None

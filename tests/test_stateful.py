@@ -387,9 +387,7 @@ class OmsMachine(RuleBasedStateMachine):
             assert sum(q for q, _ in own) == order.filled_quantity, order
             if own:
                 mean = (sum(q * p for q, p in own) / order.filled_quantity).quantize(EIGHT_PLACES)
-                # Within one unit of the 8th place, not equal: fsm.apply averages from the rounded average of the
-                # earlier fills (see test_order_average_price_is_the_rounded_mean_of_its_fills, xfail).
-                assert abs(order.average_price - mean) <= EIGHT_PLACES, (order, own)  # type: ignore[operator]
+                assert order.average_price == mean, (order, own)
             else:
                 assert order.average_price is None
             assert (order.status is S.FILLED) == (order.filled_quantity == order.quantity > 0), order
@@ -459,9 +457,6 @@ def test_order_path_keeps_its_laws_on_postgresql(pg_url: str) -> None:
 # it makes gave the average), kept as failing examples until fixed --
 
 
-@pytest.mark.xfail(strict=True, reason="fsm.apply computes the new average from the previous average, already "
-                   "rounded to 8 places, times the filled quantity: after three or more fills the result can be 1e-8 "
-                   "off the mean of the fills (exact cost needs keeping, e.g. a filled_value field on Order)")
 def test_order_average_price_is_the_rounded_mean_of_its_fills() -> None:
     order = make_order(S.OPEN, quantity=20)
     fills = [(6, Decimal("100.15")), (5, Decimal("100.05")), (3, Decimal("100.00"))]
