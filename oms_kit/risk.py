@@ -1,14 +1,15 @@
-"""Risk limits (and, with the live risk work, the risk monitor and kill switch)."""
+"""Risk limits, and the measures the risk monitor takes of them: limit uses and alerts (WARN 80 %, BREACH 100 %)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
 from oms_kit.errors import InvalidOrderError
+from oms_kit.ledger import Ledger
 from oms_kit.models import TradingState
 
 
@@ -82,3 +83,102 @@ def _positive_decimal(name: str, value: object) -> Decimal:
     if not number.is_finite() or number <= 0:
         raise InvalidOrderError(name, value, "a positive number or None")
     return number
+
+
+WARN_FRACTION = Decimal("0.8")  # a limit 80 % used raises a WARN alert; 100 % a BREACH
+
+
+@dataclass(frozen=True, slots=True)
+class RiskAlert:
+    """A limit found at WARN (80 %) or BREACH (100 %) of its value by the risk monitor."""
+
+    alert_id: str
+    account: str
+    ts: datetime
+    level: str  # "WARN" or "BREACH"
+    limit_name: str
+    symbol: str | None
+    value: Decimal
+    limit_value: Decimal
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.alert_id, self.account, self.ts, self.level, self.limit_name, self.symbol, self.value,
+                self.limit_value, self.message, None)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitUse:
+    """How much of one limit is in use now."""
+
+    limit_name: str
+    symbol: str | None
+    value: Decimal
+    limit_value: Decimal
+
+    @property
+    def fraction(self) -> Decimal:
+        return self.value / self.limit_value
+
+    @property
+    def level(self) -> str | None:
+        if self.value >= self.limit_value:
+            return "BREACH"
+        return "WARN" if self.value >= self.limit_value * WARN_FRACTION else None
+
+
+def limit_uses(limits: RiskLimits, ledger: Ledger, open_orders: int) -> list[LimitUse]:
+    """Every configured limit with its current use: daily loss, gross exposure, open orders, per-symbol positions."""
+    uses = []
+    if limits.daily_loss_limit is not None:
+        uses.append(LimitUse("daily_loss_limit", None, max(-ledger.day_pnl(), Decimal(0)), limits.daily_loss_limit))
+    if limits.max_gross_exposure is not None:
+        uses.append(LimitUse("max_gross_exposure", None, ledger.gross_exposure(), limits.max_gross_exposure))
+    if limits.max_open_orders is not None:
+        uses.append(LimitUse("max_open_orders", None, Decimal(open_orders), Decimal(limits.max_open_orders)))
+    for position in ledger.open_positions():
+        symbol_limits = limits.for_symbol(position.symbol)
+        if symbol_limits.max_position_quantity is not None:
+            quantity = Decimal(abs(ledger.net_quantity(position.symbol)))
+            uses.append(LimitUse("max_position_quantity", position.symbol, quantity,
+                                 Decimal(symbol_limits.max_position_quantity)))
+        if symbol_limits.max_position_value is not None:
+            uses.append(LimitUse("max_position_value", position.symbol, abs(position.market_value),
+                                 symbol_limits.max_position_value))
+    return uses
+
+
+class AlertBook:
+    """Turns limit uses into alerts: one per limit and level until the use falls back below WARN."""
+
+    def __init__(self, account: str) -> None:
+        self.account = account
+        self.active: dict[tuple[str, str | None], str] = {}
+        self._count = 0
+
+    def update(self, uses: list[LimitUse], now: datetime) -> list[RiskAlert]:
+        raised = []
+        seen = set()
+        for use in uses:
+            key = (use.limit_name, use.symbol)
+            seen.add(key)
+            level = use.level
+            if level is None:
+                self.active.pop(key, None)
+                continue
+            if self.active.get(key) == level or (level == "WARN" and self.active.get(key) == "BREACH"):
+                continue  # already raised at this level (a BREACH easing to WARN raises nothing new)
+            self.active[key] = level
+            self._count += 1
+            where = f" {use.symbol}" if use.symbol else ""
+            raised.append(RiskAlert(
+                f"A-{self.account}-{now.timestamp():.6f}-{self._count}", self.account, now, level, use.limit_name,
+                use.symbol, use.value, use.limit_value,
+                f"{level}: {use.limit_name}{where} at {use.value} of {use.limit_value} "
+                f"({float(use.fraction) * 100:.0f} %)"))
+        for key in set(self.active) - seen:
+            del self.active[key]
+        return raised

@@ -1,0 +1,76 @@
+"""Risk limits and the monitor's measures: limit uses and alerts at WARN (80 %) and BREACH (100 %)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from oms_kit.errors import InvalidOrderError
+from oms_kit.ledger import Ledger
+from oms_kit.models import Fill, OrderId, Product, Side, TradeId
+from oms_kit.risk import AlertBook, LimitUse, RiskLimits, limit_uses
+
+T0 = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
+
+
+def _ledger_long(quantity: int, price: str, mark: str) -> Ledger:
+    ledger = Ledger(Decimal(1_000_000))
+    ledger.apply_fill(Fill(TradeId("T-1"), OrderId("O-1"), "SBIN", Side.BUY, quantity, Decimal(price),
+                           Decimal(0), T0, Product.MIS))
+    ledger.mark("SBIN", Decimal(mark))
+    return ledger
+
+
+@pytest.mark.parametrize(("value", "level"), [("79", None), ("80", "WARN"), ("99.99", "WARN"), ("100", "BREACH"),
+                                              ("150", "BREACH")])
+def test_limit_use_level_is_warn_from_80_percent_and_breach_from_100(value, level):
+    assert LimitUse("daily_loss_limit", None, Decimal(value), Decimal(100)).level == level
+
+
+def test_daily_loss_use_is_the_loss_net_of_fees_and_unrealized():
+    ledger = _ledger_long(100, "800", "790")  # unrealized -1000
+
+    uses = {u.limit_name: u for u in limit_uses(RiskLimits(daily_loss_limit=1200), ledger, open_orders=0)}
+
+    assert uses["daily_loss_limit"].value == Decimal(1000)
+    assert uses["daily_loss_limit"].level == "WARN"
+
+
+def test_position_limits_are_measured_per_symbol_with_overrides():
+    ledger = _ledger_long(100, "800", "800")
+    limits = RiskLimits(max_position_quantity=1000, per_symbol={"SBIN": {"max_position_quantity": 100}})
+
+    uses = [u for u in limit_uses(limits, ledger, open_orders=0) if u.limit_name == "max_position_quantity"]
+
+    assert [(u.symbol, u.value, u.limit_value, u.level) for u in uses] == [("SBIN", 100, 100, "BREACH")]
+
+
+def test_alert_is_raised_once_per_limit_and_level_until_it_clears():
+    book = AlertBook("default")
+    warn = [LimitUse("max_gross_exposure", None, Decimal(85), Decimal(100))]
+    breach = [LimitUse("max_gross_exposure", None, Decimal(100), Decimal(100))]
+    clear = [LimitUse("max_gross_exposure", None, Decimal(10), Decimal(100))]
+
+    levels = [[a.level for a in book.update(uses, T0 + timedelta(seconds=i))]
+              for i, uses in enumerate([warn, warn, breach, breach, warn, clear, warn])]
+
+    assert levels == [["WARN"], [], ["BREACH"], [], [], [], ["WARN"]]
+
+
+def test_alert_message_names_the_limit_symbol_and_numbers():
+    (alert,) = AlertBook("acc").update([LimitUse("max_position_value", "TCS", Decimal(95), Decimal(100))], T0)
+
+    assert alert.message == "WARN: max_position_value TCS at 95 of 100 (95 %)"
+    assert alert.row()[0] == alert.alert_id and alert.account == "acc"
+
+
+def test_risk_limits_refuse_a_non_positive_limit_naming_the_field():
+    with pytest.raises(InvalidOrderError, match="max_order_value: -5 was given"):
+        RiskLimits(max_order_value=-5)
+
+
+def test_per_symbol_override_of_an_unknown_field_is_refused():
+    with pytest.raises(InvalidOrderError, match="per_symbol"):
+        RiskLimits(per_symbol={"SBIN": {"max_lots": 3}})
