@@ -65,6 +65,7 @@ class OMS:
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.alerts: list[Any] = []
         self.write_errors = 0  # failed write-behind transactions (in-memory store only)
+        self._write_behind_batch: asyncio.Future[None] | None = None
         self._closed = False
 
     @classmethod
@@ -468,7 +469,10 @@ class OMS:
         else:
             # In memory nothing survives the process anyway, so waiting would buy no safety: write behind, in
             # the same group-commit transactions, and keep the order path at the speed of Python. flush() waits.
-            self.queue.commit_nowait(rows).add_done_callback(self._write_behind_done)
+            batch = self.queue.write_behind(rows)
+            if batch is not self._write_behind_batch:  # one callback per transaction, not per call
+                self._write_behind_batch = batch
+                batch.add_done_callback(self._write_behind_done)
 
     def _write_behind_done(self, future: asyncio.Future[None]) -> None:
         if not future.cancelled() and future.exception() is not None:

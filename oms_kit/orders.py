@@ -48,6 +48,9 @@ from oms_kit.validator import PreTradeValidator
 
 E = OrderEventType
 _ZERO = Decimal(0)
+# Enum members as module globals: ``Product.CNC`` goes through the enum metaclass on every use.
+_CNC = Product.CNC
+_ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
 _SECOND = timedelta(seconds=1)
 _MODIFIABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
 
@@ -248,7 +251,7 @@ class OrderManager:
     # -- broker reports (BrokerSink) --------------------------------------------------------------------------
 
     def on_accepted(self, order_id: str, ts: datetime) -> None:
-        self._transition(self.orders[order_id], OrderEvent(E.ACCEPTED, ts))
+        self._transition(self.orders[order_id], OrderEvent(_ACCEPTED, ts))
 
     def on_rejected(self, order_id: str, reason: str, ts: datetime) -> None:
         self.counts["rejected"] += 1
@@ -274,7 +277,7 @@ class OrderManager:
     def on_fill(self, order_id: str, quantity: int, price: Decimal, fees: Decimal, ts: datetime) -> None:
         order = self.orders[order_id]
         complete = quantity == order.remaining_quantity
-        self._transition(order, OrderEvent(E.FILLED if complete else E.PARTIALLY_FILLED, ts, quantity, price))
+        self._transition(order, OrderEvent(_FILLED if complete else _PARTIALLY_FILLED, ts, quantity, price))
         if complete:
             self.counts["filled"] += 1
         self._next_trade += 1
@@ -289,7 +292,8 @@ class OrderManager:
             self.winning_fills += realized > 0
         if self.record:
             self.pending_rows.append(("trades", (fill.trade_id, fill.order_id, self.account, fill.symbol,
-                                                 fill.product.value, fill.side.value, quantity, price, fees, ts)))
+                                                 fill.product._value_, fill.side._value_, quantity, price, fees,
+                                                 ts)))
             self.pending_rows.append(position_row(position, ts))
             self.pending_rows.append(("accounts", (self.account, self.ledger.cash, ts)))
         bus = self.bus
@@ -372,13 +376,9 @@ class OrderManager:
             self.live.pop(order.order_id, None)
         if self.record:
             self.pending_rows.append(order_row(order))
-            detail = {k: v for k, v in (("quantity", event.quantity), ("price", event.price),
-                                        ("reason", event.reason)) if v}
-            if event.changes:
-                detail["changes"] = event.changes
             self.pending_rows.append(("order_events", (
                 f"{order.order_id}:{order.sequence}", order.order_id, self.account, order.sequence, event.ts,
-                event.type.value, previous.value, order.status.value, json.dumps(detail, default=str))))
+                event.type._value_, previous._value_, order.status._value_, _event_detail(event))))
         if self.bus.wants("order"):
             self.bus.publish(OrderUpdated(event.ts, _copy(order), event.type.value, previous.value))
 
@@ -390,7 +390,7 @@ class OrderManager:
         if not order.status.is_terminal:
             reference = order.price or order.trigger_price or self.prices.get(order.symbol) or _ZERO
             value = reference * order.remaining_quantity
-            held = value if order.product is Product.CNC else value / self.limits.mis_leverage
+            held = value if order.product is _CNC else value / self.limits.mis_leverage
             self._blocked[order.order_id] = held
         self.blocked_margin += held - released
 
@@ -398,7 +398,7 @@ class OrderManager:
         now = order.created_at
         self.pending_rows.append(order_row(order))
         self.pending_rows.append(("order_events", (f"{order.order_id}:0", order.order_id, self.account, 0, now,
-                                                   "CREATED", None, OrderStatus.NEW.value, "{}")))
+                                                   "CREATED", None, "NEW", "{}")))
         self.pending_rows.append(("risk_decisions", (f"D-{order.order_id}", self.account, order.order_id, now,
                                                      not violations, _violations_json(violations))))
 
@@ -480,11 +480,14 @@ class _Context:
         return ledger.equity() - blocked
 
 
+# Rows hold enum values as plain str, read through ``_value_``: ``.value`` is a property of the enum class, several
+# times slower on this path, and a row tuple holding only plain values (not enum members, which the garbage
+# collector tracks) drops out of the collector's sight, which matters with thousands of rows waiting to commit.
 def order_row(order: Order) -> Write:
     return ("orders", (
-        order.order_id, order.client_order_id, order.account, order.symbol, order.side.value, order.order_type.value,
-        order.product.value, order.validity.value, order.quantity, order.price, order.trigger_price,
-        order.filled_quantity, order.average_price, order.status.value, order.triggered,
+        order.order_id, order.client_order_id, order.account, order.symbol, order.side._value_,
+        order.order_type._value_, order.product._value_, order.validity._value_, order.quantity, order.price,
+        order.trigger_price, order.filled_quantity, order.average_price, order.status._value_, order.triggered,
         _violations_json(order.violations), order.reason, order.tag, order.created_at, order.updated_at,
         order.sequence,
     ))
@@ -492,10 +495,24 @@ def order_row(order: Order) -> Write:
 
 def position_row(position: Any, ts: datetime) -> Write:
     return ("positions", (
-        position.account, position.symbol, position.product.value, position.quantity, position.average_price,
+        position.account, position.symbol, position.product._value_, position.quantity, position.average_price,
         position.realized_pnl, position.fees, position.last_price, position.bought_quantity,
         position.sold_quantity, ts,
     ))
+
+
+def _event_detail(event: OrderEvent) -> str:
+    """The event's details as JSON text: the fill, the reason, the changes (only those present)."""
+    quantity, price, reason, changes = event.quantity, event.price, event.reason, event.changes
+    if not reason and not changes:
+        if not quantity and not price:
+            return "{}"
+        if quantity and price:  # a fill, the common case: the same text json.dumps gives, without building a dict
+            return f'{{"quantity": {quantity}, "price": "{price}"}}'
+    detail: dict[str, Any] = {k: v for k, v in (("quantity", quantity), ("price", price), ("reason", reason)) if v}
+    if changes:
+        detail["changes"] = changes
+    return json.dumps(detail, default=str)
 
 
 def _violations_json(violations: Sequence[Violation]) -> str:

@@ -209,10 +209,10 @@ class DuckDBStore:
             connection.execute("BEGIN TRANSACTION")
             try:
                 for table, batch, data in batches:
-                    if table.mode == "upsert":
-                        _delete_stored(connection, table, batch)
                     connection.register("oms_kit_batch", data)
                     try:
+                        if table.mode == "upsert":
+                            _delete_stored(connection, table, batch)
                         connection.execute(_insert_sql(table))
                     finally:
                         connection.unregister("oms_kit_batch")
@@ -331,12 +331,22 @@ _DELETE_CHUNK = 1000
 
 
 def _delete_stored(connection: duckdb.DuckDBPyConnection, table: Table, batch: list[tuple[Any, ...]]) -> None:
+    # The registered batch is ``oms_kit_batch``. Up to _DELETE_CHUNK keys: an IN list of parameters, which the
+    # index answers whatever the table's size (14 ms for 300 keys in 3 million rows, where a join with the batch
+    # scans the table in 36 ms). Beyond, binding the parameters costs more than the scan (20,000 keys: 580 ms in
+    # chunks, 60 ms as one join), so a big batch (write-behind) deletes through a join in one statement.
+    if len(batch) > _DELETE_CHUNK:
+        connection.execute(_delete_joined_sql(table))
+        return
     indexes = table.key_indexes
     keys = [row[i] for row in batch for i in indexes]
-    step = _DELETE_CHUNK * len(indexes)
-    for start in range(0, len(keys), step):
-        chunk = keys[start : start + step]
-        connection.execute(_delete_sql(table, len(chunk) // len(indexes)), chunk)
+    connection.execute(_delete_sql(table, len(batch)), keys)
+
+
+@functools.cache
+def _delete_joined_sql(table: Table) -> str:
+    key = ", ".join(table.key)
+    return f"DELETE FROM {table.name} WHERE ({key}) IN (SELECT {key} FROM oms_kit_batch)"
 
 
 def _delete_sql(table: Table, count: int) -> str:

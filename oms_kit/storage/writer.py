@@ -44,6 +44,7 @@ class WriteQueue:
         self.rows = 0  # rows in those transactions
         self._rows: list[Write] = []
         self._waiters: list[asyncio.Future[None]] = []
+        self._batch: asyncio.Future[None] | None = None  # shared by the write_behind calls of the next transaction
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -68,16 +69,47 @@ class WriteQueue:
         StoreError
             The queue is closed.
         """
-        if self._closing:
-            raise StoreError("the write queue is closed", hint="open a new store and queue to write again")
-        loop = asyncio.get_running_loop()
-        if self._task is None or self._task.done():  # first commit, or the task was cancelled: (re)start it
-            self._task = loop.create_task(self._run(), name=TASK_NAME)
+        loop = self._start()
         future: asyncio.Future[None] = loop.create_future()
         self._rows.extend(rows)
         self._waiters.append(future)
         self._wakeup.set()
         return future
+
+    def write_behind(self, rows: Iterable[Write]) -> asyncio.Future[None]:
+        """Queue ``rows`` for the next transaction without a future of their own.
+
+        For callers that do not wait for the commit (the in-memory store): every call until that transaction starts
+        gets the same future, so a burst of writes costs a list extend each, not a future and a callback each.
+
+        Returns
+        -------
+        asyncio.Future
+            The future of the transaction that will carry the rows, shared with the other ``write_behind`` calls
+            it carries. Add a done callback to it; do not await it from a task that may be cancelled, as that
+            would cancel it for everyone (use :meth:`commit` to wait).
+
+        Raises
+        ------
+        StoreError
+            The queue is closed.
+        """
+        loop = self._start()
+        self._rows.extend(rows)
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = loop.create_future()
+            self._waiters.append(batch)
+            self._wakeup.set()
+        return batch
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        if self._closing:
+            raise StoreError("the write queue is closed", hint="open a new store and queue to write again")
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done():  # first commit, or the task was cancelled: (re)start it
+            self._task = loop.create_task(self._run(), name=TASK_NAME)
+        return loop
 
     async def commit(self, rows: Iterable[Write]) -> None:
         """Queue ``rows`` and return when the transaction carrying them is committed.
@@ -122,6 +154,7 @@ class WriteQueue:
                 self._wakeup.clear()
                 rows, self._rows = self._rows, []
                 waiters, self._waiters = self._waiters, []
+                self._batch = None
                 try:
                     if rows:
                         await self.store.write(rows)
@@ -141,7 +174,7 @@ class WriteQueue:
                 hint="check the store and retry: writes are idempotent",
             )
             _settle(waiters + self._waiters, stopped)
-            self._waiters, self._rows = [], []
+            self._waiters, self._rows, self._batch = [], [], None
 
 
 def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
