@@ -20,14 +20,14 @@ import pandas as pd
 
 from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
-from oms_kit.events import Event, EventBus, PriceUpdated, TradingStateChanged
+from oms_kit.events import Event, EventBus, PriceUpdated, RiskAlertRaised, TradingStateChanged
 from oms_kit.instruments import resolve_instruments
 from oms_kit.ledger import Ledger
 from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feeds import Feed, RandomWalkFeed
 from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_price
 from oms_kit.orders import OrderManager
-from oms_kit.risk import RiskLimits
+from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
 from oms_kit.storage import Store, WriteQueue, open_store
 
 log = logging.getLogger("oms_kit")
@@ -64,6 +64,8 @@ class OMS:
         self.account = manager.account
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         self.alerts: list[Any] = []
+        self.alert_book = AlertBook(self.account)
+        self.monitor_failures = 0
         self.write_errors = 0  # failed write-behind transactions (in-memory store only)
         self._write_behind_batch: asyncio.Future[None] | None = None
         self._closed = False
@@ -81,6 +83,7 @@ class OMS:
         broker: MockBroker | None = None,
         fees: str | None = "india_equity",
         clock: Clock | None = None,
+        risk_interval: float | None = 2.0,
     ) -> OMS:
         """Open an OMS on the database ``url`` (in-memory DuckDB by default) and start its feed.
 
@@ -96,6 +99,8 @@ class OMS:
         broker : a configured MockBroker; by default one with ``fees``.
         fees : "india_equity" or None; used when ``broker`` is not given.
         clock : where "now" comes from; the wall clock by default.
+        risk_interval : seconds between two runs of the risk monitor (None: no monitor task; ``check_risk()``
+            runs it by hand).
         """
         cash_value = parse_price(cash, "cash") if cash else Decimal(0)
         if isinstance(feed, str) and feed != "random":
@@ -120,6 +125,10 @@ class OMS:
         await oms._commit()
         if oms.feed is not None:
             oms._start_task("oms-kit-feed", oms._run_feed(oms.feed))
+        if risk_interval is not None:
+            if not risk_interval > 0:
+                raise InvalidOrderError("risk_interval", risk_interval, "a positive number of seconds or None")
+            oms._start_task("oms-kit-risk-monitor", oms._run_risk_monitor(risk_interval))
         return oms
 
     # -- orders -----------------------------------------------------------------------------------------------
@@ -257,6 +266,11 @@ class OMS:
         self._check_open()
         if not reason or not isinstance(reason, str):
             raise InvalidOrderError("reason", reason, "a non-empty text saying why trading may resume")
+        breach = self._daily_loss_breach()
+        if breach is not None:
+            raise OmsError(f"cannot reset the kill switch: the daily loss {breach.value} is still at or beyond the "
+                           f"limit {breach.limit_value}", hint="close positions or wait for prices to recover, or "
+                           "raise daily_loss_limit")
         self._set_trading_state(TradingState.ACTIVE, reason, source)
         await self._commit()
 
@@ -366,6 +380,50 @@ class OMS:
             "alerts": list(self.alerts),
         }
 
+    async def check_risk(self) -> list[RiskAlert]:
+        """Run the risk monitor once: measure every limit, raise WARN/BREACH alerts (stored, published), and on a
+        daily-loss breach trip the kill switch (``limits.auto_kill_on_daily_loss``). Returns the new alerts."""
+        manager = self.manager
+        now = self.clock.now()
+        alerts = self.alert_book.update(limit_uses(manager.limits, manager.ledger, len(manager.live)), now)
+        for alert in alerts:
+            self.alerts.append(alert)
+            manager.pending_rows.append(("risk_alerts", alert.row()))
+            self.bus.publish(RiskAlertRaised(now, alert))
+        action = manager.limits.auto_kill_on_daily_loss
+        breach = self._daily_loss_breach()
+        if breach is not None and action is not None and manager.trading_state is TradingState.ACTIVE:
+            reason = f"daily loss {breach.value} reached the limit {breach.limit_value}"
+            if action is TradingState.HALTED:
+                await self.kill_switch(reason, source="daily loss")
+            else:
+                self._set_trading_state(TradingState.REDUCING, reason, "daily loss")
+        await self._commit()
+        return alerts
+
+    def _daily_loss_breach(self) -> LimitUse | None:
+        limit = self.manager.limits.daily_loss_limit
+        if limit is None:
+            return None
+        use = LimitUse("daily_loss_limit", None, max(-self.manager.ledger.day_pnl(), Decimal(0)), limit)
+        return use if use.level == "BREACH" else None
+
+    async def _run_risk_monitor(self, interval: float) -> None:
+        # A failed run raises an alert and the loop goes on: the monitor never dies silently.
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.check_risk()
+            except Exception as exc:
+                self.monitor_failures += 1
+                log.exception("risk monitor run failed")
+                now = self.clock.now()
+                alert = RiskAlert(f"A-{self.account}-monitor-{self.monitor_failures}", self.account, now, "BREACH",
+                                  "risk_monitor", None, Decimal(self.monitor_failures), Decimal(1),
+                                  f"risk monitor run failed: {type(exc).__name__}: {exc}")
+                self.alerts.append(alert)
+                self.bus.publish(RiskAlertRaised(now, alert))
+
     def risk_alerts(self) -> pd.DataFrame:
         """Risk alerts raised in this session."""
         return pd.DataFrame([a.to_dict() for a in self.alerts])
@@ -421,6 +479,7 @@ class OMS:
             "trading_state": self.manager.trading_state.value,
             "tasks": {name: not task.done() for name, task in self.tasks.items()},
             "writes": {**self.queue.status(), "write_behind": not self.store.durable, "errors": self.write_errors},
+            "risk_monitor_failures": self.monitor_failures,
             "closed": self._closed,
         }
 

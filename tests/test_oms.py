@@ -71,6 +71,7 @@ async def open_oms(oms_url: str, clock: SimulatedClock) -> AsyncIterator[OpenOms
         options.setdefault("feed", None)
         options.setdefault("fees", None)
         options.setdefault("clock", clock)
+        options.setdefault("risk_interval", None)  # tests run the monitor by hand: check_risk()
         oms = await OMS.open(oms_url, **options)
         opened.append(oms)
         return oms
@@ -1225,3 +1226,67 @@ async def test_modify_without_a_change_or_with_a_malformed_one_raises_invalid_or
 async def test_modify_of_an_unknown_order_raises(oms):
     with pytest.raises(OmsError, match="unknown order id"):
         await oms.modify_order("O-nope", price=2400.0)
+
+
+# == the risk monitor ===========================================================================================
+
+
+async def test_daily_loss_breach_trips_the_kill_switch_end_to_end(open_oms):
+    oms = await open_oms(limits=RiskLimits(daily_loss_limit=500, max_open_orders=None))
+    await oms.set_price("RELIANCE", 2500)
+    await oms.place_order("RELIANCE", "BUY", 100, "MARKET")
+    resting = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
+    await oms.set_price("RELIANCE", 2496)  # -400: 80 % of the limit
+
+    warn = await oms.check_risk()
+    assert [(a.level, a.limit_name) for a in warn] == [("WARN", "daily_loss_limit")]
+    assert oms.trading_state is TradingState.ACTIVE
+
+    await oms.set_price("RELIANCE", 2495)  # -500: the limit
+    breach = await oms.check_risk()
+
+    assert [(a.level, a.limit_name) for a in breach] == [("BREACH", "daily_loss_limit")]
+    assert oms.trading_state is TradingState.HALTED
+    assert oms.get_order(resting.order_id).status is S.CANCELLED
+    refused = await oms.place_order("RELIANCE", "BUY", 1, "MARKET")
+    assert sorted(v.code for v in refused.violations) == ["DAILY_LOSS_LIMIT", "TRADING_HALTED"]
+    with pytest.raises(OmsError, match=r"daily loss 500.* still at or beyond the limit 500"):
+        await oms.reset_kill_switch("try again")
+
+    await oms.set_price("RELIANCE", 2500)  # recovered
+    await oms.reset_kill_switch("prices recovered")
+    assert oms.trading_state is TradingState.ACTIVE
+    stored = await rows(oms, "SELECT level, limit_name FROM risk_alerts ORDER BY ts, level DESC")
+    assert [(r["level"], r["limit_name"]) for r in stored] == [("WARN", "daily_loss_limit"),
+                                                                ("BREACH", "daily_loss_limit")]
+    sources = await rows(oms, "SELECT to_state, source FROM trading_state_changes ORDER BY to_state")
+    assert {(r["to_state"], r["source"]) for r in sources} == {("HALTED", "daily loss"), ("ACTIVE", "user")}
+
+
+async def test_daily_loss_breach_can_switch_to_reducing_instead_of_halting(open_oms):
+    limits = RiskLimits(daily_loss_limit=500, auto_kill_on_daily_loss="REDUCING")
+    oms = await open_oms(limits=limits)
+    await oms.set_price("RELIANCE", 2500)
+    await oms.place_order("RELIANCE", "BUY", 100, "MARKET")
+    await oms.set_price("RELIANCE", 2490)
+
+    await oms.check_risk()
+
+    assert oms.trading_state is TradingState.REDUCING
+    more = await oms.place_order("RELIANCE", "BUY", 1, "MARKET")
+    less = await oms.place_order("RELIANCE", "SELL", 40, "MARKET")
+    assert sorted(v.code for v in more.violations) == ["DAILY_LOSS_LIMIT", "REDUCE_ONLY_WOULD_INCREASE_POSITION"]
+    assert less.status is S.FILLED
+
+
+async def test_background_risk_monitor_raises_alerts_as_an_event(open_oms):
+    oms = await open_oms(limits=RiskLimits(max_gross_exposure=100_000), risk_interval=0.01)
+    raised: asyncio.Queue[Any] = asyncio.Queue()
+    oms.subscribe(lambda event: raised.put_nowait(event.alert), kinds="risk_alert")
+    await oms.set_price("SBIN", 800)
+    await oms.place_order("SBIN", "BUY", 110, "MARKET")  # 88,000 of 100,000: WARN
+
+    alert = await asyncio.wait_for(raised.get(), timeout=10)
+
+    assert (alert.level, alert.limit_name, alert.value) == ("WARN", "max_gross_exposure", Decimal("88000.00"))
+    assert oms.status()["tasks"]["oms-kit-risk-monitor"] is True

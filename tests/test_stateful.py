@@ -95,7 +95,7 @@ class OmsMachine(RuleBasedStateMachine):
             self.oms = self.run(OMS.open(
                 url(), account=f"stateful-{next(_accounts)}", cash=CASH, feed=None, clock=self.clock,
                 broker=MockBroker(participation=0.5, slippage_bps=5, fees="india_equity"), limits=LIMITS,
-                instruments=[LOTS],
+                instruments=[LOTS], risk_interval=None,
             ))
         except BaseException:
             self.loop.close()
@@ -468,7 +468,7 @@ def test_order_average_price_is_the_rounded_mean_of_its_fills() -> None:
 
 
 async def _open_with_a_price(**limits: Any) -> OMS:
-    oms = await OMS.open("duckdb:///:memory:", cash=CASH, feed=None, clock=SimulatedClock(START),
+    oms = await OMS.open("duckdb:///:memory:", cash=CASH, feed=None, clock=SimulatedClock(START), risk_interval=None,
                          broker=MockBroker(fees=None), limits=RiskLimits(**limits))
     await oms.set_price("SBIN", 800.0)
     return oms
