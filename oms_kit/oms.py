@@ -200,22 +200,38 @@ class OMS:
     async def square_off(self, symbol: str | None = None, reason: str = "square off") -> list[Order]:
         """Cancel working orders and close open positions (of ``symbol`` when given) with market orders.
 
-        Runs in reduce-only mode, so these orders can only shrink positions, whatever the trading state.
+        Runs in reduce-only mode, so these orders can only shrink positions, whatever the trading state. A position
+        larger than the maximum order quantity (or the exchange's freeze quantity) is closed in slices, and the
+        rate and duplicate throttles do not hold these orders back.
         """
         self._check_open()
         manager = self.manager
         manager.cancel_all(symbol, reason)
         state, manager.trading_state = manager.trading_state, TradingState.REDUCING
+        manager.squaring_off = True
+        orders = []
         try:
-            orders = [
-                manager.place(sym, side, quantity, "MARKET", product=product, tag="square-off")
-                for sym, product, side, quantity in self.manager.ledger.square_off_orders()
-                if symbol is None or sym == symbol
-            ]
+            for sym, product, side, quantity in manager.ledger.square_off_orders():
+                if symbol is not None and sym != symbol:
+                    continue
+                for size in self._slices(sym, quantity):
+                    orders.append(manager.place(sym, side, size, "MARKET", product=product, tag="square-off"))
         finally:
             manager.trading_state = state
+            manager.squaring_off = False
         await self._commit()
         return orders
+
+    def _slices(self, symbol: str, quantity: int) -> list[int]:
+        instrument = self.manager.instruments.get(symbol)
+        caps = [self.manager.limits_for(symbol).max_order_quantity, instrument.freeze_quantity if instrument else None]
+        cap = min((c for c in caps if c is not None), default=quantity)
+        lot = instrument.lot_size if instrument else 1
+        cap = max(cap - cap % lot, lot)
+        slices = [cap] * (quantity // cap)
+        if quantity % cap:
+            slices.append(quantity % cap)
+        return slices
 
     # -- prices and session -----------------------------------------------------------------------------------
 

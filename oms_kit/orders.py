@@ -92,6 +92,7 @@ class OrderManager:
         self.validator = validator or PreTradeValidator()
         self.record = record  # False: keep no rows for a store (backtests)
         self.trading_state = TradingState.ACTIVE
+        self.squaring_off = False  # square-off orders skip the rate and duplicate throttles
         self.orders: dict[str, Order] = {}
         self.live: dict[str, Order] = {}  # not terminal: counts against open-order and position limits
         self.trades: list[Fill] = []
@@ -448,10 +449,11 @@ class _Context:
 
     @property
     def recent_order_times(self) -> Sequence[datetime]:
-        return () if self.modify_of is not None else self.manager._recent
+        # A modify is no new placement, and a square-off must get out whatever the throttles say.
+        return () if self.modify_of is not None or self.manager.squaring_off else self.manager._recent
 
     def last_similar_order_time(self, symbol: str, side: str, quantity: int, price: Decimal | None) -> datetime | None:
-        if self.modify_of is not None:
+        if self.modify_of is not None or self.manager.squaring_off:
             return None
         return self.manager._similar.get((symbol, Side(side), quantity, price))
 

@@ -1290,3 +1290,16 @@ async def test_background_risk_monitor_raises_alerts_as_an_event(open_oms):
 
     assert (alert.level, alert.limit_name, alert.value) == ("WARN", "max_gross_exposure", Decimal("88000.00"))
     assert oms.status()["tasks"]["oms-kit-risk-monitor"] is True
+
+
+async def test_kill_switch_flatten_gets_out_whatever_the_rate_limit(open_oms):
+    oms = await open_oms(limits=limits(max_orders_per_second=2))
+    await oms.set_price("RELIANCE", 2500)
+    await oms.place_order("RELIANCE", "BUY", 10, "MARKET")
+    await oms.place_order("RELIANCE", "BUY", 5, "MARKET")
+
+    orders = await oms.kill_switch("panic", flatten=True)
+
+    assert [(o.side, o.quantity, o.status) for o in orders] == [("SELL", 15, S.FILLED)]
+    assert oms.position("RELIANCE") == 0
+    assert oms.trading_state is TradingState.HALTED

@@ -493,9 +493,6 @@ async def test_kill_switch_flatten_closes_a_symbol_held_long_as_mis_and_short_as
         await oms.close()
 
 
-@pytest.mark.xfail(strict=True, reason="a square-off order must pass max_order_quantity: a position built from two "
-                   "orders within the limit (60 + 60 > 80) cannot be flattened by the kill switch; it would need "
-                   "slicing or an exemption for reduce-only orders")
 async def test_kill_switch_flatten_closes_a_position_larger_than_max_order_quantity() -> None:
     oms = await _open_with_a_price(max_order_quantity=80)
     try:
@@ -506,6 +503,7 @@ async def test_kill_switch_flatten_closes_a_position_larger_than_max_order_quant
 
         orders = await oms.kill_switch("flatten a large position", flatten=True)
 
+        assert [o.quantity for o in orders] == [80, 40]
         assert all(o.status is S.FILLED for o in orders), [o.violations for o in orders]
         assert oms.position("SBIN") == 0
     finally:
