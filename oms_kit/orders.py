@@ -430,6 +430,10 @@ class _Context:
     def position_quantity(self) -> int:
         return self.manager.ledger.net_quantity(self.order.symbol)
 
+    def product_position_quantity(self, product: Product) -> int:
+        position = self.manager.ledger.position(self.order.symbol, product)
+        return position.quantity if position is not None else 0
+
     def _working(self, side: Side) -> int:
         symbol, skip = self.order.symbol, self.modify_of
         return sum(o.remaining_quantity for o in self.manager.live.values()

@@ -67,6 +67,10 @@ class CheckContext(Protocol):
     @property
     def position_quantity(self) -> int: ...  # signed net position in the symbol, all products
 
+    def product_position_quantity(self, product: Product) -> int:
+        """Signed position in the symbol for one product: what a reduce-only order of that product may close."""
+        ...
+
     @property
     def working_buy_quantity(self) -> int: ...  # remaining quantity of working BUY orders in the symbol
 
@@ -252,11 +256,12 @@ def _trading_state(order: Order, ctx: CheckContext) -> Outcome:
 def _reduce_only(order: Order, ctx: CheckContext) -> Outcome:
     if ctx.trading_state is not _REDUCING:
         return "trading state is not REDUCING"
-    position = ctx.position_quantity
+    # Brokers keep a position per product: a reduce-only order closes the position of its own product.
+    position = ctx.product_position_quantity(order.product)
     if position == 0:
         return Violation("TRADING_STATE_REDUCING", f"trading state is REDUCING: only orders that shrink a position are "
-                         f"accepted, and the {order.symbol} position is flat", 0, order.quantity)
-    before, _ = _projection(order, ctx)
+                         f"accepted, and the {order.symbol} {order.product.value} position is flat", 0, order.quantity)
+    before = position + (ctx.working_buy_quantity if order.side is _BUY else -ctx.working_sell_quantity)
     # How much this order may trade without crossing zero, counting working orders on its side.
     reducible = -before if order.side is _BUY else before
     if reducible < 0:

@@ -453,8 +453,8 @@ def test_order_path_keeps_its_laws_on_postgresql(pg_url: str) -> None:
     _run(lambda: pg_url, examples=25, steps=40)
 
 
-# -- found while building the machine (its square-off orders were refused; a search of fill sequences like the ones
-# it makes gave the average), kept as failing examples until fixed --
+# -- regressions the machine found (its square-off orders were refused; a search of fill sequences like the ones it
+# makes gave the average) --
 
 
 def test_order_average_price_is_the_rounded_mean_of_its_fills() -> None:
@@ -474,10 +474,6 @@ async def _open_with_a_price(**limits: Any) -> OMS:
     return oms
 
 
-@pytest.mark.xfail(strict=True, reason="square-off sends one order per (symbol, product) but the reduce-only check "
-                   "measures the net position over products: with MIS +10 and CNC -4 in SBIN (net +6) the BUY 4 CNC "
-                   "and the SELL 10 MIS are both refused (REDUCE_ONLY_WOULD_INCREASE_POSITION), so the kill switch "
-                   "leaves both positions open")
 async def test_kill_switch_flatten_closes_a_symbol_held_long_as_mis_and_short_as_cnc() -> None:
     oms = await _open_with_a_price()
     try:

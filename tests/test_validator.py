@@ -67,6 +67,9 @@ class FakeContext:
     def client_order_id_exists(self, client_order_id: str) -> bool:
         return client_order_id in self.client_order_ids
 
+    def product_position_quantity(self, product: Product) -> int:
+        return self.position_quantity  # one product in these tests
+
 
 def ctx(**overrides: Any) -> FakeContext:
     limits = overrides.pop("limits", {})
