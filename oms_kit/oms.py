@@ -27,6 +27,7 @@ from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feeds import Feed, RandomWalkFeed
 from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_price
 from oms_kit.orders import OrderManager
+from oms_kit.recovery import restore_account
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
 from oms_kit.storage import Store, WriteQueue, open_store
 
@@ -92,7 +93,7 @@ class OMS:
         url : ``duckdb:///:memory:``, ``duckdb:///file.duckdb`` or ``postgresql://…``; None reads
             OMS_KIT_DATABASE_URL, then DATABASE_URL, else memory. Migrations are applied on open.
         account : the account whose orders, positions and limits this OMS keeps.
-        cash : starting cash of the account.
+        cash : starting cash of the account (a durable store that already holds the account keeps its own).
         limits : pre-trade and risk limits; ``RiskLimits()`` by default.
         instruments : added to (or replacing, by symbol) the default NSE instrument list.
         feed : "random" (a live random walk over a few NSE names), None (prices only from ``set_price``) or a Feed.
@@ -121,7 +122,9 @@ class OMS:
             feed = RandomWalkFeed({s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments})
         oms = cls(store=store, queue=WriteQueue(store), manager=manager, bus=bus, clock=clock,
                   feed=feed, cash=cash_value)  # type: ignore[arg-type]
-        manager.pending_rows.append(("accounts", (account, cash_value, clock.now())))
+        # A durable store that knows the account reopens it as committed (cash argument ignored then).
+        if not (store.durable and await restore_account(store, manager, clock.now())):
+            manager.pending_rows.append(("accounts", (account, cash_value, clock.now())))
         await oms._commit()
         if oms.feed is not None:
             oms._start_task("oms-kit-feed", oms._run_feed(oms.feed))

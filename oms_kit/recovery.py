@@ -1,0 +1,119 @@
+"""Reopening an account on a durable store: cash, positions, working orders (and the broker's book), the trading
+state and today's counts come back as they were committed.
+
+An order recorded but never acknowledged by the broker (NEW at the restart) is rejected with a reason rather than
+sent again: the process that placed it is gone, so nobody is waiting for it, and a resend could double it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from oms_kit.fsm import OrderEvent, OrderEventType
+from oms_kit.models import (
+    ClientOrderId,
+    Order,
+    OrderId,
+    OrderStatus,
+    OrderType,
+    Position,
+    Product,
+    Side,
+    TradingState,
+    Validity,
+    Violation,
+)
+from oms_kit.orders import OrderManager
+from oms_kit.storage.base import Store
+
+_TERMINAL = "('FILLED', 'CANCELLED', 'REJECTED', 'EXPIRED')"
+
+
+async def restore_account(store: Store, manager: OrderManager, now: datetime) -> bool:
+    """Load the account's committed state into ``manager``; False when the store has never seen the account."""
+    account = manager.account
+    cash = await store.fetch("SELECT cash FROM accounts WHERE account = $1", account)
+    if not cash:
+        return False
+    positions = await store.fetch("SELECT * FROM positions WHERE account = $1", account)
+    manager.ledger.restore([_position(row) for row in positions], cash[0]["cash"])
+    for row in positions:
+        if row["last_price"] is not None:
+            manager.prices.setdefault(row["symbol"], row["last_price"])
+
+    state = await store.fetch("SELECT state FROM trading_state WHERE account = $1", account)
+    if state:
+        manager.trading_state = TradingState(state[0]["state"])
+
+    working = await store.fetch(
+        f"SELECT * FROM orders WHERE account = $1 AND status NOT IN {_TERMINAL} ORDER BY created_at, order_id", account)
+    filled_values = {
+        row["order_id"]: row["value"]
+        for row in await store.fetch(
+            f"SELECT t.order_id, SUM(t.price * t.quantity) AS value FROM trades t JOIN orders o USING (order_id) "
+            f"WHERE o.account = $1 AND o.status NOT IN {_TERMINAL} GROUP BY t.order_id", account)
+    }
+    for row in working:
+        _restore_order(manager, _order(row, filled_values.get(row["order_id"], Decimal(0))), now)
+
+    day_start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for row in await store.fetch(
+            "SELECT status, COUNT(*) AS n FROM orders WHERE account = $1 AND created_at >= $2 GROUP BY status",
+            account, day_start):
+        n = int(row["n"])
+        manager.counts["placed"] += n
+        key = {"FILLED": "filled", "REJECTED": "rejected", "CANCELLED": "cancelled", "EXPIRED": "expired"}.get(
+            row["status"])
+        if key:
+            manager.counts[key] += n
+    return True
+
+
+def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
+    manager.orders[order.order_id] = order
+    manager._by_client_id.setdefault(order.client_order_id, order.order_id)
+    manager.live[order.order_id] = order
+    manager._reblock(order)
+    status = order.status
+    if status in (OrderStatus.NEW, OrderStatus.PENDING_SUBMIT):
+        manager.counts["rejected"] += 1
+        manager._transition(order, OrderEvent(OrderEventType.REJECTED, now,
+                                              reason="not acknowledged by the broker before the restart"))
+        return
+    if status is OrderStatus.PENDING_CANCEL:  # the broker's book went with the process: the cancel is done
+        manager.counts["cancelled"] += 1
+        manager._transition(order, OrderEvent(OrderEventType.CANCELLED, now, reason="cancelled across the restart"))
+        return
+    if status is OrderStatus.PENDING_MODIFY:
+        manager._transition(order, OrderEvent(OrderEventType.MODIFY_REJECTED, now,
+                                              reason="modify not confirmed before the restart"))
+    instrument = manager.instruments.get(order.symbol)
+    if instrument is None:
+        manager._transition(order, OrderEvent(OrderEventType.CANCEL_REQUESTED, now))
+        manager._transition(order, OrderEvent(OrderEventType.CANCELLED, now,
+                                              reason=f"instrument {order.symbol} not known after the restart"))
+        return
+    manager.broker.restore(order, instrument, now)  # type: ignore[attr-defined]
+
+
+def _position(row: dict[str, Any]) -> Position:
+    return Position(
+        row["symbol"], Product(row["product"]), row["account"], int(row["quantity"]), row["average_price"],
+        row["realized_pnl"], row["fees"], row["last_price"], int(row["bought_quantity"]), int(row["sold_quantity"]),
+        row["updated_at"],
+    )
+
+
+def _order(row: dict[str, Any], filled_value: Decimal) -> Order:
+    violations = tuple(Violation(v["code"], v["message"], v.get("limit"), v.get("value"))
+                       for v in json.loads(row["violations"]))
+    return Order(
+        OrderId(row["order_id"]), ClientOrderId(row["client_order_id"]), row["symbol"], Side(row["side"]),
+        int(row["quantity"]), OrderType(row["order_type"]), Product(row["product"]), Validity(row["validity"]),
+        row["price"], row["trigger_price"], row["tag"], row["account"], OrderStatus(row["status"]),
+        int(row["filled_quantity"]), row["average_price"], filled_value, bool(row["triggered"]), violations,
+        row["reason"], row["created_at"], row["updated_at"], int(row["sequence"]),
+    )
