@@ -107,6 +107,13 @@ class OMS:
         if isinstance(feed, str) and feed != "random":
             raise InvalidOrderError("feed", feed, "'random', None or a Feed object")
         store = await open_store(url)
+        lock = getattr(store, "lock_account", None)
+        if lock is not None:  # PostgreSQL; a DuckDB file is already held by its own file lock
+            try:
+                await lock(account)
+            except BaseException:
+                await store.close()
+                raise
         clock = clock or LiveClock()
         bus = EventBus()
         manager = OrderManager(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from oms_kit import OMS, MockBroker, OrderStatus, RiskLimits, SimulatedClock, TradingState
+from oms_kit import OMS, MockBroker, OrderStatus, RiskLimits, SimulatedClock, StoreError, TradingState
 from tests.stubs import T0
 
 S = OrderStatus
@@ -103,3 +103,28 @@ async def test_a_fill_after_reopen_keeps_the_exact_average_of_all_fills(durable_
     assert restored.average_price == ((Decimal("1499.95") * 6 + Decimal("1499.90") * 3) / 9).quantize(
         Decimal("0.00000001"))
     await again.close()
+
+
+@pytest.mark.postgres
+async def test_second_writer_of_an_account_on_postgresql_is_refused_until_the_first_closes(pg_url):
+    first = await _open(pg_url)
+    other_account = await _open(pg_url, account="other")
+
+    with pytest.raises(StoreError, match=r"account 'default' .* already open for writing in another session"):
+        await _open(pg_url)
+
+    await first.close()
+    second = await _open(pg_url)
+    assert second.status()["account"] == "default"
+    await second.close()
+    await other_account.close()
+
+
+async def test_second_writer_of_a_duckdb_file_is_refused(tmp_path):
+    url = f"duckdb:///{tmp_path}/oms.duckdb"
+    first = await _open(url)
+
+    with pytest.raises(StoreError):
+        await _open(url)
+
+    await first.close()

@@ -61,6 +61,7 @@ class PostgresStore:
         self.url = url
         self.read_only = read_only
         self._pool = pool
+        self._lock_connection: asyncpg.Connection | None = None
 
     @classmethod
     async def open(cls, url: str, *, read_only: bool = False, migrate: bool = True) -> PostgresStore:
@@ -190,8 +191,33 @@ class PostgresStore:
         except (*_UNREACHABLE, asyncpg.PostgresError) as exc:
             raise StoreError(f"cannot migrate {self.url}", detail=str(exc)) from exc
 
+    async def lock_account(self, account: str) -> None:
+        """Become the one writer of ``account``: a session advisory lock held on a connection of its own until
+        close(), so it goes with the process however the process ends.
+
+        Raises
+        ------
+        StoreError
+            Another session holds the account.
+        """
+        connection = await self._pool.acquire()
+        try:
+            taken = await connection.fetchval("SELECT pg_try_advisory_lock(hashtext('oms_kit.account'), "
+                                              "hashtext($1))", account)
+        except BaseException:
+            await self._pool.release(connection)
+            raise
+        if not taken:
+            await self._pool.release(connection)
+            raise StoreError(f"account {account!r} on {self.url} is already open for writing in another session",
+                             hint="close that OMS first, or use another account")
+        self._lock_connection = connection
+
     async def close(self) -> None:
-        """Close every connection of the pool. Closing twice is harmless."""
+        """Close every connection of the pool (releasing the account lock). Closing twice is harmless."""
+        if self._lock_connection is not None:
+            connection, self._lock_connection = self._lock_connection, None
+            await self._pool.release(connection)  # the pool resets it, which releases the advisory lock
         await self._pool.close()
 
     async def __aenter__(self) -> PostgresStore:
