@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 
-from oms_kit import OMS, MockBroker, OrderStatus, RiskLimits, SimulatedClock, StoreError, TradingState
+from oms_kit import (
+    OMS,
+    MockBroker,
+    OrderStatus,
+    PersistenceUnavailable,
+    RiskLimits,
+    SimulatedClock,
+    StoreError,
+    TradingState,
+)
 from tests.stubs import T0
 
 S = OrderStatus
@@ -128,3 +137,24 @@ async def test_second_writer_of_a_duckdb_file_is_refused(tmp_path):
         await _open(url)
 
     await first.close()
+
+
+@pytest.mark.postgres
+async def test_database_down_refuses_new_orders_and_recovers_when_it_returns(pg_cluster_owned):
+    oms = await _open(pg_cluster_owned.url)
+    await oms.set_price("SBIN", 800)
+    kept = await oms.place_order("SBIN", "BUY", 5, "MARKET")
+
+    pg_cluster_owned.stop()
+    with pytest.raises(PersistenceUnavailable, match="refused: the database is unavailable"):
+        await oms.place_order("SBIN", "BUY", 3, "MARKET")
+    refused = oms.orders(status="REJECTED")
+    assert refused["reason"].str.startswith("PERSISTENCE_UNAVAILABLE").tolist() == [True]
+    assert oms.position("SBIN") == 5  # fail closed: nothing reached the broker
+
+    pg_cluster_owned.start()
+    after = await oms.place_order("SBIN", "BUY", 2, "MARKET")
+    assert after.status is S.FILLED and oms.position("SBIN") == 7
+    stored = await oms.store.fetch("SELECT order_id, status FROM orders ORDER BY created_at")
+    assert [r["order_id"] for r in stored] == [kept.order_id, after.order_id]
+    await oms.close()
