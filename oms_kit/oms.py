@@ -292,7 +292,7 @@ class OMS:
         self._check_open()
         if not reason or not isinstance(reason, str):
             raise InvalidOrderError("reason", reason, "a non-empty text saying why trading may resume")
-        breach = self._daily_loss_breach()
+        breach = _daily_loss_breach(self._limit_uses())
         if breach is not None:
             raise OmsError(f"cannot reset the kill switch: the daily loss {breach.value} is still at or beyond the "
                            f"limit {breach.limit_value}", hint="close positions or wait for prices to recover, or "
@@ -373,26 +373,16 @@ class OMS:
                  price: float | Decimal | None = None, *, product: str = "MIS", validity: str = "DAY",
                  trigger_price: float | Decimal | None = None) -> pd.DataFrame:
         """Dry run: every pre-trade check with pass/fail, value, limit and headroom. Nothing is recorded."""
-        from oms_kit.orders import _Context
-
-        manager = self.manager
-        order = manager._parse(symbol, side, quantity, order_type, price, trigger_price, product, validity, None, None)
-        results = manager.validator.explain(order, _Context(manager, order, self.clock.now()))
+        results = self.manager.explain(symbol, side, quantity, order_type, price, trigger_price, product, validity)
         return pd.DataFrame([r.to_dict() for r in results])
 
     def risk_summary(self) -> dict[str, Any]:
         """Trading state, day P&L and each account limit with its current use."""
         ledger, manager = self.manager.ledger, self.manager
-        limits = manager.limits
-        uses = [
-            ("max_open_orders", len(manager.live), limits.max_open_orders),
-            ("max_gross_exposure", ledger.gross_exposure(), limits.max_gross_exposure),
-            ("daily_loss_limit", max(-ledger.day_pnl(), Decimal(0)), limits.daily_loss_limit),
-        ]
         table = pd.DataFrame(
-            [{"limit": name, "value": value, "maximum": maximum,
-              "use_pct": float(Decimal(value) / maximum * 100) if maximum else None}
-             for name, value, maximum in uses]
+            [{"limit": u.limit_name, "symbol": u.symbol, "value": u.value, "maximum": u.limit_value,
+              "use_pct": float(u.fraction * 100), "level": u.level} for u in self._limit_uses()],
+            columns=["limit", "symbol", "value", "maximum", "use_pct", "level"],
         )
         return {
             "trading_state": manager.trading_state.value,
@@ -411,13 +401,14 @@ class OMS:
         daily-loss breach trip the kill switch (``limits.auto_kill_on_daily_loss``). Returns the new alerts."""
         manager = self.manager
         now = self.clock.now()
-        alerts = self.alert_book.update(limit_uses(manager.limits, manager.ledger, len(manager.live)), now)
+        uses = self._limit_uses()
+        alerts = self.alert_book.update(uses, now)
         for alert in alerts:
             self.alerts.append(alert)
             manager.pending_rows.append(("risk_alerts", alert.row()))
             self.bus.publish(RiskAlertRaised(now, alert))
         action = manager.limits.auto_kill_on_daily_loss
-        breach = self._daily_loss_breach()
+        breach = _daily_loss_breach(uses)
         if breach is not None and action is not None and manager.trading_state is TradingState.ACTIVE:
             reason = f"daily loss {breach.value} reached the limit {breach.limit_value}"
             if action is TradingState.HALTED:
@@ -427,12 +418,8 @@ class OMS:
         await self._commit()
         return alerts
 
-    def _daily_loss_breach(self) -> LimitUse | None:
-        limit = self.manager.limits.daily_loss_limit
-        if limit is None:
-            return None
-        use = LimitUse("daily_loss_limit", None, max(-self.manager.ledger.day_pnl(), Decimal(0)), limit)
-        return use if use.level == "BREACH" else None
+    def _limit_uses(self) -> list[LimitUse]:
+        return limit_uses(self.manager.limits, self.manager.ledger, len(self.manager.live))
 
     async def _run_risk_monitor(self, interval: float) -> None:
         # A failed run raises an alert and the loop goes on: the monitor never dies silently.
@@ -576,6 +563,10 @@ class OMS:
     def _check_open(self) -> None:
         if self._closed:
             raise OmsError("this OMS is closed", hint="open a new one with await OMS.open(...)")
+
+
+def _daily_loss_breach(uses: list[LimitUse]) -> LimitUse | None:
+    return next((u for u in uses if u.limit_name == "daily_loss_limit" and u.level == "BREACH"), None)
 
 
 def _orders_frame(orders: list[Order]) -> pd.DataFrame:

@@ -44,7 +44,7 @@ from oms_kit.models import (
 )
 from oms_kit.risk import RiskLimits
 from oms_kit.storage.base import Write
-from oms_kit.validator import PreTradeValidator
+from oms_kit.validator import CheckResult, PreTradeValidator
 
 E = OrderEventType
 _ZERO = Decimal(0)
@@ -157,6 +157,22 @@ class OrderManager:
         self.live[order.order_id] = order
         self._reblock(order)
         return order, True
+
+    def explain(
+        self,
+        symbol: str,
+        side: str | Side,
+        quantity: int,
+        order_type: str | OrderType = OrderType.MARKET,
+        price: float | Decimal | None = None,
+        trigger_price: float | Decimal | None = None,
+        product: str | Product = Product.MIS,
+        validity: str | Validity = Validity.DAY,
+    ) -> list[CheckResult]:
+        """Dry run: every check on this order as if placed now; nothing is registered or recorded."""
+        order = self._parse(symbol, side, quantity, order_type, price, trigger_price, product, validity, None, None,
+                            dry_run=True)
+        return self.validator.explain(order, _Context(self, order, self.now()))
 
     def submit(self, order: Order) -> None:
         """Send a prepared order to the broker; its reports arrive through the ``on_*`` methods."""
@@ -332,7 +348,7 @@ class OrderManager:
     # -- internals --------------------------------------------------------------------------------------------
 
     def _parse(self, symbol: Any, side: Any, quantity: Any, order_type: Any, price: Any, trigger_price: Any,
-               product: Any, validity: Any, client_order_id: Any, tag: Any) -> Order:
+               product: Any, validity: Any, client_order_id: Any, tag: Any, dry_run: bool = False) -> Order:
         if not isinstance(symbol, str) or not symbol.strip():
             raise InvalidOrderError("symbol", symbol, "a non-empty symbol such as 'RELIANCE'")
         side = Side.parse(side, "side")
@@ -356,10 +372,13 @@ class OrderManager:
             raise InvalidOrderError("client_order_id", client_order_id, "a non-empty string or None")
         if tag is not None and not isinstance(tag, str):
             raise InvalidOrderError("tag", tag, "a string or None")
-        self._next_id += 1
-        order_id = OrderId(f"O-{self._token}-{self._next_id}")
+        if dry_run:  # a dry run takes no order number
+            order_id, generated = OrderId("DRY-RUN"), "DRY-RUN"
+        else:
+            self._next_id += 1
+            order_id, generated = OrderId(f"O-{self._token}-{self._next_id}"), f"C-{self._token}-{self._next_id}"
         return Order(
-            order_id, ClientOrderId(client_order_id or f"C-{self._token}-{self._next_id}"), symbol.strip(), side,
+            order_id, ClientOrderId(client_order_id or generated), symbol.strip(), side,
             quantity, order_type, product, validity, price, trigger_price, tag, self.account,
         )
 

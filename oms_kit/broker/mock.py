@@ -48,6 +48,14 @@ class _Resting:
     turnover: Decimal  # traded value of the order's earlier fills: brokerage is capped per order, not per fill
 
 
+def _resting(order: Order, instrument: Instrument, eligible_at: datetime) -> _Resting:
+    return _Resting(
+        order.order_id, order.symbol, order.side, order.order_type, order.validity, order.product,
+        order.remaining_quantity, order.price, order.trigger_price, order.triggered, instrument, eligible_at,
+        _turnover(order),
+    )
+
+
 class MockBroker:
     """A simulated broker with realistic fills; see the module docstring for the rules.
 
@@ -104,11 +112,7 @@ class MockBroker:
         if self.reject_rate and self._random.random() < self.reject_rate:
             self.sink.on_rejected(order.order_id, "rejected by broker (simulated fault)", ts)
             return
-        entry = _Resting(
-            order.order_id, order.symbol, order.side, order.order_type, order.validity, order.product,
-            order.remaining_quantity, order.price, order.trigger_price, order.triggered, instrument, ts + self.latency,
-            _turnover(order),
-        )
+        entry = _resting(order, instrument, ts + self.latency)
         if self.drop_ack_rate and self._random.random() < self.drop_ack_rate:
             # The broker has the order but its acknowledgement was lost: the OMS must reconcile.
             self._unacknowledged[order.order_id] = entry
@@ -126,11 +130,7 @@ class MockBroker:
     def restore(self, order: Order, instrument: Instrument, ts: datetime) -> None:
         """Put back a working order after a restart, without reporting it again."""
         self._book(
-            _Resting(
-                order.order_id, order.symbol, order.side, order.order_type, order.validity, order.product,
-                order.remaining_quantity, order.price, order.trigger_price, order.triggered, instrument, ts,
-                _turnover(order),
-            )
+            _resting(order, instrument, ts)
         )
 
     def unacknowledged(self) -> list[str]:
