@@ -23,6 +23,7 @@ from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, 
 from oms_kit.events import Event, EventBus, PriceUpdated, RiskAlertRaised, TradingStateChanged
 from oms_kit.instruments import resolve_instruments
 from oms_kit.ledger import Ledger
+from oms_kit.market.bars import Bar
 from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feeds import Feed, RandomWalkFeed
 from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_price
@@ -254,6 +255,13 @@ class OMS:
         self._on_price(symbol, self.clock.now(), value, value, value, value, volume)
         await self._commit()
         return self.manager.prices[symbol]
+
+    async def push_bar(self, bar: Bar) -> None:
+        """Push one bar, as a feed would: marks positions to its close and lets resting orders match on its open,
+        high and low (the backtest's rule). A paper trader drives the OMS with this."""
+        self._check_open()
+        self._on_price(bar.symbol, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        await self._commit()
 
     async def end_session(self) -> None:
         """Close the trading day: DAY orders expire."""
