@@ -486,6 +486,12 @@ class OMS:
         """``async for event in oms.events(): ...`` — events as they happen."""
         return self.bus.events(kinds)
 
+    def dashboard(self, **options: Any) -> Any:
+        """The live ipywidgets dashboard of this OMS (``widgets.Dashboard``); show it as a cell's last line."""
+        from widgets import Dashboard  # here, not at the top: the core never needs ipywidgets to run
+
+        return Dashboard(self, **options)
+
     # -- lifecycle --------------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:

@@ -1,0 +1,586 @@
+"""The dashboard panels on a real OMS (in-memory DuckDB, no feed, prices by set_price): buttons clicked, values read."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import oms_kit as ok
+from oms_kit import OMS, OrderStatus, RiskLimits
+from widgets import (
+    Dashboard,
+    Header,
+    HistoryPanel,
+    OrdersPanel,
+    OrderTicket,
+    PnLChart,
+    PositionsPanel,
+    RiskPanel,
+)
+from widgets.base import Panel
+
+
+@pytest.fixture
+async def open_oms() -> AsyncIterator[Callable[..., Any]]:
+    opened: list[OMS] = []
+
+    async def open_(**options: Any) -> OMS:
+        options.setdefault("feed", None)
+        options.setdefault("fees", None)
+        options.setdefault("risk_interval", None)
+        oms = await ok.OMS.open(**options)
+        opened.append(oms)
+        await oms.set_price("RELIANCE", 2500.0)
+        await oms.set_price("TCS", 3900.0)
+        return oms
+
+    yield open_
+    for oms in opened:
+        await oms.close()
+
+
+@pytest.fixture
+async def oms(open_oms: Callable[..., Any]) -> OMS:
+    return await open_oms()
+
+
+@pytest.fixture
+def shown() -> Any:
+    """Make panels and close them after the test (no ticker task or comm left behind)."""
+    made: list[Any] = []
+
+    def show(kind: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        widget = kind(*args, **kwargs)
+        made.append(widget)
+        return widget
+
+    yield show
+    for widget in made:
+        widget.close()
+
+
+def visible(widget: Any) -> bool:
+    return widget.layout.display != "none"
+
+
+# -- the core stays free of the widgets ---------------------------------------------------------------------------
+
+
+def test_importing_oms_kit_loads_neither_ipywidgets_nor_ipython():
+    code = "import sys, oms_kit; print(sorted(m for m in ('ipywidgets', 'IPython', 'widgets') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+async def test_oms_dashboard_is_a_shortcut_for_dashboard(oms, shown):
+    dashboard = shown(oms.dashboard)
+
+    assert isinstance(dashboard, Dashboard)
+    assert dashboard.header.state.value == "ACTIVE"
+
+
+# -- header -------------------------------------------------------------------------------------------------------
+
+
+async def test_header_shows_state_equity_backend_and_feed(oms, shown):
+    header = shown(Header, oms)
+
+    assert header.state.value == "ACTIVE"
+    assert {"oms-state", "oms-state-ACTIVE"} <= set(header.state._dom_classes)
+    assert "1,000,000.00" in header.equity.value
+    assert "duckdb" in header.backend.value and "not durable" in header.backend.value
+    assert "none" in header.feed.value
+
+
+async def test_header_day_pnl_follows_prices_coloured_by_sign(oms, shown):
+    header = shown(Header, oms)
+    await oms.place_order("RELIANCE", "BUY", 10)
+
+    await oms.set_price("RELIANCE", 2510.0)
+    await header.settle()
+    assert "+100.00" in header.day_pnl.value and "oms-up" in header.day_pnl.value
+
+    await oms.set_price("RELIANCE", 2480.0)
+    await header.settle()
+    assert "-200.00" in header.day_pnl.value and "oms-down" in header.day_pnl.value
+
+
+# -- positions ----------------------------------------------------------------------------------------------------
+
+
+async def test_positions_panel_shows_quantity_average_last_and_pnl_percent(oms, shown):
+    panel = shown(PositionsPanel, oms)
+    await oms.place_order("RELIANCE", "BUY", 10)
+
+    await oms.set_price("RELIANCE", 2525.0)
+    await panel.settle()
+
+    html = panel.table.value
+    assert "RELIANCE" in html and "MIS" in html
+    assert "2,500.00" in html and "2,525.00" in html
+    assert "<span class='oms-up'>+250.00</span>" in html
+    assert "+1.00 %" in html  # 250 on a cost of 25,000
+    assert panel.frame["quantity"].tolist() == [10]
+
+
+async def test_positions_panel_keeps_a_flat_position_with_its_realized_pnl(oms, shown):
+    panel = shown(PositionsPanel, oms)
+    await oms.place_order("RELIANCE", "BUY", 10)
+    await oms.set_price("RELIANCE", 2490.0)
+    await oms.place_order("RELIANCE", "SELL", 10)
+
+    await panel.settle()
+
+    assert "<span class='oms-down'>-100.00</span>" in panel.table.value
+    assert panel.frame["quantity"].tolist() == [0]
+
+
+# -- orders -------------------------------------------------------------------------------------------------------
+
+
+async def test_row_cancel_cancels_that_order_and_no_other(oms, shown):
+    panel = shown(OrdersPanel, oms)
+    first = await oms.place_order("RELIANCE", "BUY", 5, "LIMIT", price=2490)
+    second = await oms.place_order("TCS", "SELL", 3, "LIMIT", price=3950)
+    await panel.settle()
+    assert panel.order_ids == [second.order_id, first.order_id]  # newest first
+
+    row = panel._rows[second.order_id]
+    assert f"oms-order-{second.order_id}" in row.box._dom_classes
+    row.cancel.click()
+    await panel.settle()
+
+    assert oms.get_order(second.order_id).status is OrderStatus.CANCELLED
+    assert oms.get_order(first.order_id).status is OrderStatus.OPEN
+    assert panel.order_ids == [first.order_id]
+    assert second.order_id in panel.last_message and "CANCELLED" in panel.last_message
+
+
+async def test_cancel_all_cancels_every_working_order(oms, shown):
+    panel = shown(OrdersPanel, oms)
+    orders = [await oms.place_order("RELIANCE", "BUY", q, "LIMIT", price=2480 + q) for q in (1, 2, 3)]
+    await panel.settle()
+    assert len(panel.list.children) == 3
+
+    panel.cancel_all_button.click()
+    await panel.settle()
+
+    assert all(oms.get_order(o.order_id).status is OrderStatus.CANCELLED for o in orders)
+    assert panel.order_ids == [] and panel.list.children == ()
+    assert panel.last_message == "cancelled 3 orders"
+
+
+async def test_orders_panel_shows_at_most_max_rows_and_counts_the_rest(oms, shown):
+    panel = shown(OrdersPanel, oms, max_rows=2)
+    for q in (1, 2, 3, 4):
+        await oms.place_order("RELIANCE", "BUY", q, "LIMIT", price=2480)
+    await panel.settle()
+
+    assert len(panel.list.children) == 2
+    assert "2 older working orders not shown" in panel.more.value
+    assert "4 working" in panel.count.value
+
+
+async def test_a_refused_cancel_is_shown_and_offers_the_button_again(oms, shown):
+    panel = shown(OrdersPanel, oms)
+    order = await oms.place_order("RELIANCE", "BUY", 5, "LIMIT", price=2490)
+    await panel.settle()
+    row = panel._rows[order.order_id]
+    await oms.set_price("RELIANCE", 2489.0)  # fills before the click reaches the OMS
+
+    row.cancel.click()
+    await panel.settle()
+
+    assert "refused" in panel.last_message and order.order_id in panel.last_message
+    assert panel.order_ids == []
+
+
+# -- ticket -------------------------------------------------------------------------------------------------------
+
+
+async def test_ticket_validates_as_the_user_types(oms, shown):
+    ticket = shown(OrderTicket, oms)
+    ticket.symbol.value = "RELIANCE"
+    ticket.order_type.value = "LIMIT"
+
+    ticket.price.value = "2500.03"
+    assert "PRICE_NOT_ON_TICK" in ticket.feedback.value and "✗" in ticket.feedback.value
+
+    ticket.price.value = "2500.05"
+    assert "✓ passes all" in ticket.feedback.value
+    assert "PRICE_NOT_ON_TICK" not in ticket.feedback.value
+    assert ticket.checks["passed"].all()
+
+
+async def test_ticket_names_the_field_of_malformed_input(oms, shown):
+    ticket = shown(OrderTicket, oms, symbol="RELIANCE")
+
+    ticket.quantity.value = 0
+    assert "quantity" in ticket.feedback.value and "0" in ticket.feedback.value
+
+    ticket.quantity.value = 5
+    ticket.order_type.value = "LIMIT"
+    ticket.price.value = "abc"
+    assert "invalid price" in ticket.feedback.value and "abc" in ticket.feedback.value
+
+
+async def test_ticket_enables_price_and_trigger_by_order_type(oms, shown):
+    ticket = shown(OrderTicket, oms, symbol="RELIANCE")
+
+    assert ticket.price.disabled and ticket.trigger.disabled
+    ticket.order_type.value = "SL"
+    assert not ticket.price.disabled and not ticket.trigger.disabled
+    ticket.order_type.value = "SL-M"
+    assert ticket.price.disabled and not ticket.trigger.disabled
+    ticket.side.value = "SELL"
+    assert ticket.place_button.description == "Place SELL" and ticket.place_button.button_style == "danger"
+
+
+async def test_ticket_shows_every_violation_after_a_rejection(open_oms, shown):
+    oms = await open_oms(limits=RiskLimits(max_order_quantity=5))
+    ticket = shown(OrderTicket, oms, symbol="RELIANCE")
+    ticket.quantity.value = 10
+    ticket.order_type.value = "LIMIT"
+    ticket.price.value = "2500.03"
+
+    ticket.place_button.click()
+    await ticket.settle()
+
+    assert ticket.last_order.status is OrderStatus.REJECTED
+    assert ticket.last_order.order_id in ticket.result.value and "REJECTED" in ticket.result.value
+    assert "PRICE_NOT_ON_TICK" in ticket.result.value and "QUANTITY_EXCEEDS_MAXIMUM" in ticket.result.value
+    assert not ticket.place_button.disabled
+
+
+async def test_ticket_shows_the_order_id_after_success(oms, shown):
+    ticket = shown(OrderTicket, oms, symbol="TCS")
+    ticket.side.value = "SELL"
+    ticket.quantity.value = 4
+    ticket.order_type.value = "LIMIT"
+    ticket.price.value = "3950"
+    ticket.product.value = "CNC"
+
+    order = await ticket.place()
+
+    assert order is ticket.last_order
+    assert (order.symbol, order.side, order.quantity, order.price, order.product) == (
+        "TCS", ok.Side.SELL, 4, Decimal("3950"), ok.Product.CNC)
+    assert order.status is OrderStatus.OPEN
+    assert f"✓ <b>{order.order_id}</b> OPEN" in ticket.result.value
+
+
+async def test_ticket_place_of_malformed_input_says_why_and_records_nothing(oms, shown):
+    ticket = shown(OrderTicket, oms, symbol="RELIANCE")
+    ticket.order_type.value = "LIMIT"  # no price
+
+    ticket.place_button.click()
+    await ticket.settle()
+
+    assert "refused" in ticket.last_message and "price" in ticket.last_message
+    assert "✗" in ticket.result.value
+    assert len(oms.orders()) == 0
+
+
+# -- risk ---------------------------------------------------------------------------------------------------------
+
+
+async def test_kill_switch_halts_cancels_and_the_header_shows_halted(oms, shown):
+    dashboard = shown(Dashboard, oms)
+    dashboard.ticket.symbol.value = "RELIANCE"
+    order = await oms.place_order("RELIANCE", "BUY", 5, "LIMIT", price=2490)
+    await dashboard.settle()
+    assert dashboard.orders.order_ids == [order.order_id]
+
+    dashboard.risk.kill_button.click()
+    await dashboard.settle()
+
+    assert oms.trading_state is ok.TradingState.HALTED
+    assert oms.get_order(order.order_id).status is OrderStatus.CANCELLED
+    assert dashboard.header.state.value == "HALTED"
+    assert "oms-state-HALTED" in dashboard.header.state._dom_classes
+    assert "oms-state-ACTIVE" not in dashboard.header.state._dom_classes
+    assert dashboard.orders.order_ids == []
+    assert "HALTED" in dashboard.risk.state.value
+    assert "TRADING_HALTED" in dashboard.ticket.feedback.value
+
+
+async def test_square_off_asks_for_confirmation_then_closes_every_position(oms, shown):
+    panel = shown(RiskPanel, oms)
+    await oms.place_order("RELIANCE", "BUY", 10)
+    await oms.place_order("TCS", "SELL", 2)
+
+    panel.square_off_button.click()
+    await panel.settle()
+    assert visible(panel.square_off_ask)
+    assert oms.position("RELIANCE") == 10  # nothing happens before the confirmation
+
+    panel.square_off_confirm.click()
+    await panel.settle()
+
+    assert oms.position("RELIANCE") == 0 and oms.position("TCS") == 0
+    assert not visible(panel.square_off_ask)
+    assert panel.last_message == "square off: 2 closing orders placed"
+
+
+async def test_square_off_abort_keeps_positions(oms, shown):
+    panel = shown(RiskPanel, oms)
+    await oms.place_order("RELIANCE", "BUY", 10)
+
+    panel.square_off_button.click()
+    panel.square_off_abort.click()
+    await panel.settle()
+
+    assert not visible(panel.square_off_ask)
+    assert oms.position("RELIANCE") == 10
+
+
+async def test_reset_needs_a_reason_and_a_confirmation(oms, shown):
+    panel = shown(RiskPanel, oms)
+    await oms.kill_switch("test")
+    await panel.settle()
+    assert not panel.reset_button.disabled
+
+    panel.reset_button.click()  # no reason yet
+    assert "needs a reason" in panel.last_message and not visible(panel.reset_ask)
+
+    panel.reset_reason.value = "checked the positions"
+    panel.reset_button.click()
+    await panel.settle()
+    assert visible(panel.reset_ask)
+    assert oms.trading_state is ok.TradingState.HALTED  # not before the confirmation
+
+    panel.reset_confirm.click()
+    await panel.settle()
+    assert oms.trading_state is ok.TradingState.ACTIVE
+    assert panel.last_message == "trading resumed: ACTIVE"
+    assert panel.reset_button.disabled and panel.reset_reason.value == ""
+
+
+async def test_reset_abort_stays_halted(oms, shown):
+    panel = shown(RiskPanel, oms)
+    await oms.kill_switch("test")
+    panel.reset_reason.value = "maybe"
+
+    panel.reset_button.click()
+    panel.reset_abort.click()
+    await panel.settle()
+
+    assert not visible(panel.reset_ask)
+    assert oms.trading_state is ok.TradingState.HALTED
+
+
+async def test_reset_is_refused_while_the_daily_loss_is_in_breach(open_oms, shown):
+    oms = await open_oms(limits=RiskLimits(daily_loss_limit=100))
+    dashboard = shown(Dashboard, oms)
+    await oms.place_order("RELIANCE", "BUY", 10)
+    await oms.set_price("RELIANCE", 2480.0)  # a loss of 200 against a limit of 100
+    await oms.check_risk()  # the monitor's run: BREACH trips the kill switch
+    await dashboard.settle()
+    risk = dashboard.risk
+    assert dashboard.header.state.value == "HALTED"
+    assert "BREACH" in risk.alerts.value and "daily_loss_limit" in risk.alerts.value
+    bar = risk._rows[("daily_loss_limit", "")].bar
+    assert bar.bar_style == "danger" and bar.value == 100
+
+    risk.reset_reason.value = "try again"
+    risk.reset_button.click()
+    risk.reset_confirm.click()
+    await dashboard.settle()
+
+    assert "reset refused" in risk.last_message and "daily loss" in risk.last_message
+    assert oms.trading_state is ok.TradingState.HALTED
+    assert dashboard.header.state.value == "HALTED"
+
+
+async def test_limit_bars_turn_amber_at_80_percent(open_oms, shown):
+    oms = await open_oms(limits=RiskLimits(max_open_orders=5))
+    panel = shown(RiskPanel, oms)
+    for q in (1, 2, 3):
+        await oms.place_order("RELIANCE", "BUY", q, "LIMIT", price=2480)
+    await panel.settle()
+    bar = panel._rows[("max_open_orders", "")].bar
+    assert (bar.value, bar.bar_style) == (60, "success")
+
+    await oms.place_order("RELIANCE", "BUY", 4, "LIMIT", price=2480)
+    await panel.settle()
+
+    assert (bar.value, bar.bar_style) == (80, "warning")
+    assert "4 / 5" in panel._rows[("max_open_orders", "")].text.value
+
+
+# -- history ------------------------------------------------------------------------------------------------------
+
+
+async def test_history_filters_by_symbol_status_side_and_time(oms, shown):
+    panel = shown(HistoryPanel, oms)
+    bought = await oms.place_order("RELIANCE", "BUY", 10)
+    resting = await oms.place_order("TCS", "SELL", 2, "LIMIT", price=3950)
+    await panel.settle()
+    assert set(panel.orders_frame["order_id"]) == {bought.order_id, resting.order_id}
+    assert panel.trades_frame["order_id"].tolist() == [bought.order_id]
+
+    panel.symbol.value = "TCS"
+    assert panel.orders_frame["order_id"].tolist() == [resting.order_id]
+    assert len(panel.trades_frame) == 0 and "no trades match" in panel.trades_table.value
+    panel.symbol.value = "all"
+
+    panel.status.value = "FILLED"
+    assert panel.orders_frame["order_id"].tolist() == [bought.order_id]
+    panel.status.value = "all"
+
+    panel.side.value = "SELL"
+    assert panel.orders_frame["order_id"].tolist() == [resting.order_id]
+    assert len(panel.trades_frame) == 0
+    panel.side.value = "all"
+
+    panel.since.value = "23:59:59"
+    assert len(panel.orders_frame) == 0 and "no orders match" in panel.orders_table.value
+    panel.since.value = "2000-01-01T00:00"
+    assert len(panel.orders_frame) == 2
+
+
+async def test_history_says_what_a_bad_time_was(oms, shown):
+    panel = shown(HistoryPanel, oms)
+
+    panel.until.value = "half past nine"
+
+    assert "to: 'half past nine' was given" in panel.last_message and "HH:MM" in panel.last_message
+
+
+# -- chart --------------------------------------------------------------------------------------------------------
+
+
+async def test_chart_samples_equity_and_day_pnl_over_time(oms, shown):
+    chart = shown(PnLChart, oms, every=None, min_gap=0)
+    await oms.place_order("RELIANCE", "BUY", 10)
+
+    await oms.set_price("RELIANCE", 2550.0)
+    chart.refresh_now()
+
+    (_, first_equity, first_pnl), *_, (_, equity, pnl) = chart.samples
+    assert (first_equity, first_pnl) == (1_000_000.0, 0.0)
+    assert (equity, pnl) == (1_000_500.0, 500.0)
+    assert chart.figure.value.count("<polyline") == 2 and "+500.00" in chart.figure.value
+
+
+# -- live refresh and errors --------------------------------------------------------------------------------------
+
+
+async def test_a_burst_of_fills_is_coalesced_into_a_few_refreshes(open_oms, shown):
+    oms = await open_oms(limits=RiskLimits(max_orders_per_second=None, duplicate_window_s=None))
+    dashboard = shown(Dashboard, oms)
+    before = {type(p).__name__: p.refreshes for p in dashboard.panels}
+    started = time.monotonic()
+
+    for _ in range(500):
+        await oms.place_order("RELIANCE", "BUY", 1)
+        await oms.place_order("RELIANCE", "SELL", 1)
+    await dashboard.settle()
+
+    elapsed = time.monotonic() - started
+    bound = elapsed / dashboard.positions.interval + 3
+    for panel in dashboard.panels:
+        assert panel.refreshes - before[type(panel).__name__] <= bound, (type(panel).__name__, elapsed)
+    assert len(oms.trades()) == 1000
+    assert dashboard.history.trades_frame["trade_id"].nunique() == dashboard.history.max_rows
+
+
+async def test_an_error_while_refreshing_is_shown_inside_the_panel(oms, shown, monkeypatch):
+    panel = shown(PositionsPanel, oms)
+
+    def broken() -> None:
+        raise RuntimeError("positions unavailable")
+
+    monkeypatch.setattr(oms, "positions", broken)
+    await oms.set_price("RELIANCE", 2501.0)
+    await panel.settle()
+
+    assert panel.errors == ["refresh: RuntimeError: positions unavailable"]
+    assert visible(panel._error_view) and "positions unavailable" in panel._error_view.value
+    panel.clear_errors()
+    assert not visible(panel._error_view)
+
+
+async def test_an_unexpected_error_in_a_button_action_is_shown_inside_the_panel(oms, shown, monkeypatch):
+    panel = shown(OrdersPanel, oms)
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("broker went away")
+
+    monkeypatch.setattr(oms, "cancel_all", broken)
+    panel.cancel_all_button.click()
+    await panel.settle()
+
+    assert panel.errors == ["cancel all: RuntimeError: broker went away"]
+    assert "broker went away" in panel._error_view.value
+
+
+async def test_a_closed_panel_stops_listening(oms, shown):
+    panel = PositionsPanel(oms)
+    panel.close()
+    count = panel.refreshes
+
+    await oms.place_order("RELIANCE", "BUY", 1)
+    await panel.settle()
+
+    assert panel.refreshes == count
+    assert not oms.bus.wants("position") or all(cb != panel._on_event for cb, _ in oms.bus._callbacks)
+
+
+# -- read-only and the blocking facade ----------------------------------------------------------------------------
+
+
+async def test_a_read_only_oms_gets_no_ticket_cancel_or_kill_controls(oms, shown):
+    order = await oms.place_order("RELIANCE", "BUY", 5, "LIMIT", price=2490)
+    oms.read_only = True  # what OMS.open(url, read_only=True) exposes
+
+    dashboard = shown(Dashboard, oms)
+    await dashboard.settle()
+
+    assert not visible(dashboard.ticket)
+    assert not visible(dashboard.orders.cancel_all_button)
+    assert dashboard.orders.order_ids == [order.order_id]
+    assert not visible(dashboard.orders._rows[order.order_id].cancel)
+    controls = next(c for c in dashboard.risk.children if "oms-risk-controls" in c._dom_classes)
+    assert not visible(controls)
+    assert "read-only" in dashboard.header.backend.value
+    assert dashboard.header._ticker is not None  # polled, as its changes come from another process
+
+
+def test_panels_work_with_the_blocking_facade_outside_a_loop():
+    oms = ok.open_sync(feed=None, fees=None, risk_interval=None)
+    dashboard = Dashboard(oms)
+    try:
+        oms.set_price("RELIANCE", 2500.0)
+        order = oms.place_order("RELIANCE", "BUY", 5, "LIMIT", price=2490)
+        wait_for(lambda: dashboard.orders.order_ids == [order.order_id])
+
+        dashboard.risk.kill_button.click()  # runs through the facade: blocks until done
+
+        assert oms.trading_state is ok.TradingState.HALTED
+        assert oms.get_order(order.order_id).status is OrderStatus.CANCELLED
+        wait_for(lambda: dashboard.header.state.value == "HALTED" and dashboard.orders.order_ids == [])
+        assert all(not p.errors for p in dashboard.panels), [p.errors for p in dashboard.panels]
+    finally:
+        dashboard.close()
+        oms.close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_every_panel_is_a_panel():
+    assert all(issubclass(k, Panel) for k in (Header, PositionsPanel, OrdersPanel, OrderTicket, RiskPanel,
+                                              HistoryPanel, PnLChart))

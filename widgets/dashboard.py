@@ -1,0 +1,71 @@
+"""The whole OMS on one screen: header, positions, orders, ticket, risk, P&L chart and history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from widgets.base import DEFAULT_INTERVAL, Panel, classed
+from widgets.chart import PnLChart
+from widgets.header import Header
+from widgets.history import HistoryPanel
+from widgets.orders import OrdersPanel
+from widgets.positions import PositionsPanel
+from widgets.risk import RiskPanel
+from widgets.style import STYLE
+from widgets.ticket import OrderTicket
+
+
+class Dashboard(w.VBox):
+    """A trading terminal for ``oms``, live: display it in a notebook cell, or serve the notebook with Voila.
+
+    Parameters
+    ----------
+    oms : an ``oms_kit.OMS`` or the ``open_sync`` facade; a read-only OMS (``oms.read_only``) shows no ticket,
+        cancel or kill controls.
+    interval : shortest time between two refreshes of a panel, in seconds.
+
+    The panels are attributes: ``header``, ``positions``, ``orders``, ``ticket``, ``risk``, ``chart``, ``history``.
+    """
+
+    def __init__(self, oms: Any, *, interval: float = DEFAULT_INTERVAL) -> None:
+        super().__init__()
+        self.oms = oms
+        self.header = Header(oms, interval=interval)
+        self.positions = PositionsPanel(oms, interval=interval)
+        self.orders = OrdersPanel(oms, interval=interval)
+        self.ticket = OrderTicket(oms, interval=interval)
+        self.risk = RiskPanel(oms, interval=interval)
+        self.chart = PnLChart(oms, interval=interval)
+        self.history = HistoryPanel(oms, interval=interval)
+        left = w.VBox([self.positions, self.orders, self.chart], layout=w.Layout(flex="3 1 0%", min_width="520px"))
+        right = w.VBox([self.ticket, self.risk], layout=w.Layout(flex="2 1 0%", min_width="360px"))
+        if getattr(oms, "read_only", False):
+            self.ticket.layout.display = "none"
+        self.children = (w.HTML(STYLE), self.header, w.HBox([left, right], layout=w.Layout(flex_flow="row wrap")),
+                         self.history)
+        classed(self, "oms-dashboard")
+
+    @property
+    def panels(self) -> list[Panel]:
+        return [self.header, self.positions, self.orders, self.ticket, self.risk, self.chart, self.history]
+
+    async def settle(self) -> None:
+        """Wait for every panel's pending actions and refreshes."""
+        for panel in self.panels:
+            await panel.settle()
+        for panel in self.panels:  # an action in one panel (a cancel) makes others stale
+            await panel.settle()
+
+    def close(self) -> None:
+        """Stop every panel and close the widgets."""
+        for panel in self.panels:
+            panel.close()
+        w.Widget.close(self)
+        for child in self.children:
+            if not isinstance(child, Panel):
+                w.Widget.close(child)
+
+    def __repr__(self) -> str:
+        return f"<Dashboard {self.oms!r}>"

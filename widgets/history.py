@@ -1,0 +1,118 @@
+"""Order and trade history with filters: symbol, status, side and a time range."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from typing import Any
+
+import ipywidgets as w
+
+from widgets.base import DEFAULT_INTERVAL, Panel, classed
+from widgets.format import cell, clock_time, money, table
+
+ALL = "all"
+STATUSES = ["NEW", "OPEN", "TRIGGER_PENDING", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED", "EXPIRED"]
+ORDER_COLUMNS = [("time", "l"), ("order", "l"), ("side", "l"), ("qty", "r"), ("symbol", "l"), ("type", "l"),
+                 ("price", "r"), ("status", "l"), ("filled", "r"), ("avg", "r"), ("reason", "l")]
+TRADE_COLUMNS = [("time", "l"), ("trade", "l"), ("order", "l"), ("side", "l"), ("qty", "r"), ("symbol", "l"),
+                 ("price", "r"), ("fees", "r")]
+_CLOCK = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+
+
+def parse_time(text: str, field_name: str) -> datetime | None:
+    """``HH:MM[:SS]`` (today, local time) or an ISO date-time (naive is local time); empty is None."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        if _CLOCK.match(text):
+            moment = datetime.combine(datetime.now().date(), time(*(int(p) for p in text.split(":"))))
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{field_name}: {text!r} was given; HH:MM, HH:MM:SS or an ISO date-time is allowed") from None
+    return moment.astimezone() if moment.tzinfo is None else moment
+
+
+class HistoryPanel(Panel):
+    """The session's orders and trades, newest first, filtered by symbol, status (orders), side and time.
+
+    ``orders_frame`` and ``trades_frame`` are the tables last shown.
+    """
+
+    kinds = ("order", "fill")
+    title_text = "History"
+    css_class = "oms-history"
+
+    def __init__(self, oms: Any, *, max_rows: int = 200, interval: float = DEFAULT_INTERVAL,
+                 every: float | None = None) -> None:
+        if not (isinstance(max_rows, int) and max_rows > 0):
+            raise ValueError(f"max_rows: {max_rows!r} was given; a positive whole number is allowed")
+        self.max_rows = max_rows
+        super().__init__(oms, interval=interval, every=every)
+
+    def _build(self) -> list[w.Widget]:
+        self.orders_frame: Any = None
+        self.trades_frame: Any = None
+        symbols = sorted(getattr(getattr(self.oms, "manager", None), "instruments", {}) or {})
+        small = w.Layout(width="170px")
+        self.symbol = classed(w.Dropdown(options=[ALL, *symbols], value=ALL, description="symbol", layout=small),
+                              "oms-filter-symbol")
+        self.status = classed(w.Dropdown(options=[ALL, *STATUSES], value=ALL, description="status",
+                                         layout=w.Layout(width="210px")), "oms-filter-status")
+        self.side = classed(w.Dropdown(options=[ALL, "BUY", "SELL"], value=ALL, description="side", layout=small),
+                            "oms-filter-side")
+        self.since = classed(w.Text(placeholder="HH:MM", description="from", layout=small), "oms-filter-since")
+        self.until = classed(w.Text(placeholder="HH:MM", description="to", layout=small), "oms-filter-until")
+        for field in (self.symbol, self.status, self.side, self.since, self.until):
+            field.observe(lambda _: self.refresh_now(), names="value")
+        self.orders_table = classed(w.HTML(), "oms-history-orders")
+        self.trades_table = classed(w.HTML(), "oms-history-trades")
+        self.tabs = w.Tab([self.orders_table, self.trades_table])
+        self.tabs.set_title(0, "Orders")
+        self.tabs.set_title(1, "Trades")
+        filters = w.HBox([self.symbol, self.status, self.side, self.since, self.until],
+                         layout=w.Layout(flex_flow="row wrap"))
+        return [filters, self.tabs]
+
+    def refresh(self) -> None:
+        symbol = None if self.symbol.value == ALL else self.symbol.value
+        side = None if self.side.value == ALL else self.side.value
+        status = None if self.status.value == ALL else self.status.value
+        try:
+            since = parse_time(self.since.value, "from")
+            until = parse_time(self.until.value, "to")
+        except ValueError as exc:
+            self.say(str(exc), "error")
+            return
+        self.say("")
+        orders = self.oms.orders(symbol=symbol, status=status, side=side, since=since, until=until,
+                                 limit=self.max_rows)
+        trades = self.oms.trades(symbol=symbol, since=since, until=until)
+        if side is not None and len(trades):
+            trades = trades[trades["side"] == side]
+        trades = trades.tail(self.max_rows)
+        self.orders_frame, self.trades_frame = orders, trades
+        self.orders_table.value = table(ORDER_COLUMNS, (_order_row(o) for o in orders.iloc[::-1].itertuples(
+            index=False)), empty="no orders match")
+        self.trades_table.value = table(TRADE_COLUMNS, (_trade_row(t) for t in trades.iloc[::-1].itertuples(
+            index=False)), empty="no trades match")
+        self.tabs.set_title(0, f"Orders ({len(orders):,}{'+' if len(orders) >= self.max_rows else ''})")
+        self.tabs.set_title(1, f"Trades ({len(trades):,}{'+' if len(trades) >= self.max_rows else ''})")
+
+
+def _side(side: Any) -> str:
+    return f"<span class='{'oms-up' if side == 'BUY' else 'oms-down'}'>{cell(side)}</span>"
+
+
+def _order_row(o: Any) -> list[str]:
+    reason = o.violations or o.reason
+    return [clock_time(o.created_at), cell(o.order_id), _side(o.side), f"{int(o.quantity):,}", cell(o.symbol),
+            cell(o.order_type), cell(o.price), cell(o.status), f"{int(o.filled_quantity):,}",
+            cell(o.average_price), cell(reason)]
+
+
+def _trade_row(t: Any) -> list[str]:
+    return [clock_time(t.ts), cell(t.trade_id), cell(t.order_id), _side(t.side), f"{int(t.quantity):,}",
+            cell(t.symbol), money(t.price), money(t.fees)]

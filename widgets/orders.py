@@ -1,0 +1,129 @@
+"""Active orders, one row each with its own Cancel button, and Cancel all."""
+
+from __future__ import annotations
+
+import asyncio
+from html import escape
+from typing import Any
+
+import ipywidgets as w
+
+from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, close_tree
+from widgets.format import cell
+
+HEADING = f"{'order':<16} {'side':<4} {'qty':>7} {'symbol':<10} {'type':<6} {'price':>10} {'trigger':>10} " \
+          f"{'prod/val':<8} {'status':<16} {'filled':>13} {'time':>8}"
+
+
+class _Row:
+    """The widgets of one order's row, kept while the order is working so a refresh only changes its text."""
+
+    def __init__(self, panel: OrdersPanel, order_id: str) -> None:
+        self.text = classed(w.HTML(), "oms-row-text")
+        self.cancel = button("✕ Cancel", "oms-cancel", "warning", tooltip=f"cancel {order_id}")
+        self.cancel.on_click(lambda _: panel.cancel(order_id))
+        self.cancel.layout.display = "none" if panel.read_only else None
+        self.box = classed(w.HBox([self.cancel, self.text], layout=w.Layout(align_items="center")),
+                           "oms-order-row", f"oms-order-{order_id}")
+
+
+class OrdersPanel(Panel):
+    """Working orders, newest first, each with a Cancel button; a Cancel all button above them.
+
+    Parameters
+    ----------
+    oms : the OMS (async or ``open_sync``).
+    max_rows : rows shown at most (each row is a few widgets in the browser); the rest are counted.
+
+    ``panel.order_ids`` are the orders shown, in order. ``cancel(order_id)`` and ``cancel_all()`` are the buttons'
+    twins: they return the task running the call (await it for the result) or None when it ran at once.
+    """
+
+    kinds = ("order",)
+    title_text = "Orders"
+    css_class = "oms-orders"
+
+    def __init__(self, oms: Any, *, max_rows: int = 100, interval: float = DEFAULT_INTERVAL,
+                 every: float | None = None) -> None:
+        if not (isinstance(max_rows, int) and max_rows > 0):
+            raise ValueError(f"max_rows: {max_rows!r} was given; a positive whole number is allowed")
+        self.max_rows = max_rows
+        super().__init__(oms, interval=interval, every=every)
+
+    def _build(self) -> list[w.Widget]:
+        self.order_ids: list[str] = []
+        self._rows: dict[str, _Row] = {}
+        self.cancel_all_button = button("✕ Cancel all", "oms-cancel-all", "danger")
+        self.cancel_all_button.on_click(lambda _: self.cancel_all())
+        self.count = classed(w.HTML(), "oms-orders-count")
+        if self.read_only:
+            self.cancel_all_button.layout.display = "none"
+        top = w.HBox([self.cancel_all_button, self.count], layout=w.Layout(align_items="center"))
+        heading = classed(w.HTML(f"<span class='oms-muted'>{escape(HEADING)}</span>"), "oms-row-text")
+        self.heading = w.HBox([w.HTML(layout=w.Layout(width="90px")), heading])
+        self.list = classed(w.VBox(), "oms-orders-list")
+        self.more = classed(w.HTML(), "oms-orders-more")
+        return [top, self.heading, self.list, self.more]
+
+    def refresh(self) -> None:
+        frame = self.oms.active_orders()
+        total = len(frame)
+        shown = frame.iloc[::-1].head(self.max_rows)  # newest first
+        ids = []
+        for o in shown.itertuples(index=False):
+            order_id = str(o.order_id)
+            ids.append(order_id)
+            row = self._rows.get(order_id)
+            if row is None:
+                row = self._rows[order_id] = _Row(self, order_id)
+            text = _row_text(o)
+            if row.text.value != text:
+                row.text.value = text
+        for gone in set(self._rows) - set(ids):
+            close_tree(self._rows.pop(gone).box)
+        if ids != self.order_ids:
+            self.order_ids = ids
+            self.list.children = tuple(self._rows[i].box for i in ids)
+        self.count.value = f"<span class='oms-muted'>{total:,} working</span>"
+        self.more.value = (f"<span class='oms-muted'>… and {total - len(ids):,} older working orders not shown"
+                           "</span>" if total > len(ids) else "")
+        self.heading.layout.display = None if ids else "none"
+
+    # -- actions ----------------------------------------------------------------------------------------------
+
+    def cancel(self, order_id: str) -> asyncio.Task[Any] | None:
+        """Cancel one order (the row's button)."""
+        row = self._rows.get(order_id)
+        if row is not None:
+            row.cancel.disabled = True
+            row.cancel.description = "…"
+
+        def done(order: Any) -> None:
+            self.say(f"{order.order_id} {order.status}", "ok")
+
+        return self._act(f"cancel {order_id}", "cancel_order", order_id, then=done)
+
+    def cancel_all(self) -> asyncio.Task[Any] | None:
+        """Cancel every working order (the Cancel all button)."""
+
+        def done(orders: list[Any]) -> None:
+            self.say(f"cancelled {len(orders)} order{'s' if len(orders) != 1 else ''}", "ok")
+
+        return self._act("cancel all", "cancel_all", then=done)
+
+    def _action_failed(self, what: str, exc: BaseException) -> None:
+        super()._action_failed(what, exc)
+        for row in self._rows.values():  # a refused cancel leaves its order working: offer the button again
+            if row.cancel.disabled:
+                row.cancel.disabled = False
+                row.cancel.description = "✕ Cancel"
+
+
+def _row_text(o: Any) -> str:
+    side_class = "oms-up" if o.side == "BUY" else "oms-down"
+    filled = f"{int(o.filled_quantity):,}/{int(o.quantity):,}"
+    product = f"{o.product}/{o.validity}"
+    first = f"{o.order_id!s:<16} "
+    rest = (f" {int(o.quantity):>7,} {o.symbol!s:<10} {o.order_type!s:<6} {cell(o.price):>10} "
+            f"{cell(o.trigger_price):>10} {product:<8} {o.status!s:<16} {filled:>13} {cell(o.created_at):>8}")
+    return f"{escape(first)}<span class='{side_class}'>{o.side!s:<4}</span>{escape(rest)}"

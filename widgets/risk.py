@@ -1,0 +1,170 @@
+"""Risk: each limit's use as a bar, the alerts, the KILL SWITCH, square-off, and a reset that asks twice."""
+
+from __future__ import annotations
+
+import asyncio
+from html import escape
+from typing import Any
+
+import ipywidgets as w
+
+from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, close_tree
+from widgets.format import clock_time, money
+
+BAR_STYLES = {"WARN": "warning", "BREACH": "danger"}
+COUNT_LIMITS = {"max_open_orders", "max_position_quantity"}  # counts, shown without decimals
+KILL_REASON = "KILL SWITCH pressed in the dashboard"
+
+
+class _LimitRow:
+    def __init__(self, name: str) -> None:
+        self.label = classed(w.HTML(name, layout=w.Layout(width="190px")), "oms-limit-name")
+        self.bar = classed(w.FloatProgress(min=0, max=100, value=0, bar_style="success",
+                                           layout=w.Layout(width="160px")), "oms-limit-bar")
+        self.text = classed(w.HTML(), "oms-limit-use")
+        self.box = classed(w.HBox([self.label, self.bar, self.text], layout=w.Layout(align_items="center")),
+                           "oms-limit")
+
+
+class RiskPanel(Panel):
+    """Limits in use (bars turn amber at 80 %, red at 100 %), recent alerts and the trading controls.
+
+    Controls: KILL SWITCH (one click: HALTED, every working order cancelled), Square off (cancel and close every
+    position, after a confirmation) and Reset (needs a reason and a confirmation; refused while the daily loss is
+    still in breach, and the panel says why). Their twins: ``kill()``, ``square_off()``, ``reset(reason)``.
+    A read-only OMS shows no controls.
+    """
+
+    kinds = ("risk_alert", "trading_state", "position", "price", "order")
+    title_text = "Risk"
+    css_class = "oms-risk"
+
+    def __init__(self, oms: Any, *, max_limits: int = 20, max_alerts: int = 8, interval: float = DEFAULT_INTERVAL,
+                 every: float | None = None) -> None:
+        self.max_limits = max_limits
+        self.max_alerts = max_alerts
+        super().__init__(oms, interval=interval, every=every)
+
+    def _build(self) -> list[w.Widget]:
+        self.summary: dict[str, Any] = {}
+        self._rows: dict[tuple[str, str], _LimitRow] = {}
+        self._row_keys: list[tuple[str, str]] = []
+        self.state = classed(w.HTML(), "oms-risk-state")
+        self.limits = classed(w.VBox(), "oms-limits")
+        self.no_limits = w.HTML("<span class='oms-muted'>no limit in use</span>")
+        self.alerts = classed(w.HTML(), "oms-alerts")
+
+        self.kill_button = button("⛔ KILL SWITCH", "oms-kill", "danger", width="100%",
+                                  tooltip="halt trading now and cancel every working order")
+        self.kill_button.layout.height = "44px"
+        self.kill_button.on_click(lambda _: self.kill())
+        self.square_off_button = button("⏏ Square off all…", "oms-square-off", "warning",
+                                        tooltip="cancel working orders and close every position at market")
+        self.square_off_confirm = button("Confirm square off", "oms-square-off-confirm", "danger")
+        self.square_off_abort = button("Keep positions", "oms-square-off-abort")
+        self.square_off_ask = w.HBox([self.square_off_confirm, self.square_off_abort],
+                                     layout=w.Layout(display="none"))
+        self.square_off_button.on_click(lambda _: self._ask(self.square_off_ask, True))
+        self.square_off_confirm.on_click(lambda _: self.square_off())
+        self.square_off_abort.on_click(lambda _: self._ask(self.square_off_ask, False))
+
+        self.reset_reason = classed(w.Text(placeholder="reason to resume trading", layout=w.Layout(width="220px")),
+                                    "oms-reset-reason")
+        self.reset_button = button("Reset kill switch…", "oms-reset", "info")
+        self.reset_confirm = button("Confirm: resume trading", "oms-reset-confirm", "success")
+        self.reset_abort = button("Stay halted", "oms-reset-abort")
+        self.reset_ask = w.HBox([self.reset_confirm, self.reset_abort], layout=w.Layout(display="none"))
+        self.reset_button.on_click(lambda _: self._ask_reset())
+        self.reset_confirm.on_click(lambda _: self.reset(self.reset_reason.value))
+        self.reset_abort.on_click(lambda _: self._ask(self.reset_ask, False))
+
+        controls = classed(w.VBox([
+            self.kill_button,
+            w.HBox([self.square_off_button, self.square_off_ask]),
+            w.HBox([self.reset_reason, self.reset_button]),
+            self.reset_ask,
+        ]), "oms-risk-controls")
+        if self.read_only:
+            controls.layout.display = "none"
+        return [self.state, controls, self.limits, self.no_limits, self.alerts]
+
+    def refresh(self) -> None:
+        summary = self.oms.risk_summary()
+        self.summary = summary
+        state = str(summary["trading_state"])
+        colour = {"ACTIVE": "oms-up", "HALTED": "oms-down"}.get(state, "")
+        self.state.value = (f"trading <b class='{colour}'>{state}</b> · exposure {money(summary['gross_exposure'])}"
+                            f" · cash {money(summary['cash'])}")
+        self.reset_button.disabled = state == "ACTIVE"
+        self._show_limits(summary["limits"])
+        alerts = list(summary["alerts"])[-self.max_alerts:][::-1]
+        self.alerts.value = "".join(_alert_html(a) for a in alerts) or "<span class='oms-muted'>no alerts</span>"
+
+    def _show_limits(self, limits: Any) -> None:
+        top = limits.sort_values("use_pct", ascending=False).head(self.max_limits) if len(limits) else limits
+        keys = []
+        for u in top.itertuples(index=False):
+            symbol = "" if u.symbol is None or u.symbol != u.symbol else str(u.symbol)
+            key = (str(u.limit), symbol)
+            keys.append(key)
+            row = self._rows.get(key)
+            if row is None:
+                row = self._rows[key] = _LimitRow(f"{key[0]} {symbol}".strip())
+            pct = float(u.use_pct)
+            row.bar.value = min(max(pct, 0.0), 100.0)
+            row.bar.bar_style = BAR_STYLES.get(str(u.level), "success")
+            places = 0 if key[0] in COUNT_LIMITS else 2
+            row.text.value = f"{money(u.value, places)} / {money(u.maximum, places)} <b>({pct:.0f} %)</b>"
+        for gone in set(self._rows) - set(keys):
+            close_tree(self._rows.pop(gone).box)
+        if keys != self._row_keys:
+            self._row_keys = keys
+            self.limits.children = tuple(self._rows[k].box for k in keys)
+        self.no_limits.layout.display = "none" if keys else None
+
+    # -- controls ---------------------------------------------------------------------------------------------
+
+    def kill(self, reason: str = KILL_REASON) -> asyncio.Task[Any] | None:
+        """Halt trading at once and cancel every working order (the KILL SWITCH button)."""
+        return self._act("kill switch", "kill_switch", reason,
+                         then=lambda _: self.say("HALTED: trading stopped, working orders cancelled", "ok"))
+
+    def square_off(self) -> asyncio.Task[Any] | None:
+        """Cancel working orders and close every position at market (the confirmed Square off)."""
+        self._ask(self.square_off_ask, False)
+
+        def done(orders: list[Any]) -> None:
+            self.say(f"square off: {len(orders)} closing order{'s' if len(orders) != 1 else ''} placed", "ok")
+
+        return self._act("square off", "square_off", then=done)
+
+    def reset(self, reason: str) -> asyncio.Task[Any] | None:
+        """Lift the kill switch with ``reason`` (the confirmed Reset); refused while the daily loss is in breach."""
+        self._ask(self.reset_ask, False)
+        if not reason or not reason.strip():
+            self.say("reset needs a reason: type why trading may resume", "error")
+            return None
+
+        def done(_: Any) -> None:
+            self.reset_reason.value = ""
+            self.say("trading resumed: ACTIVE", "ok")
+
+        return self._act("reset", "reset_kill_switch", reason.strip(), then=done)
+
+    def _ask_reset(self) -> None:
+        if not self.reset_reason.value.strip():
+            self.say("reset needs a reason: type why trading may resume", "error")
+            return
+        self._ask(self.reset_ask, True)
+
+    def _ask(self, box: w.Box, show: bool) -> None:
+        box.layout.display = None if show else "none"
+
+
+def _alert_html(alert: Any) -> str:
+    level = getattr(alert, "level", "")
+    colour = "oms-down" if level == "BREACH" else "oms-muted" if level != "WARN" else ""
+    style = "" if colour else " style='color:var(--oms-warn)'"
+    return (f"<div class='oms-alert oms-alert-{escape(level)}'><span class='oms-muted'>"
+            f"{clock_time(getattr(alert, 'ts', None))}</span> <b class='{colour}'{style}>{escape(level)}</b> "
+            f"{escape(str(getattr(alert, 'message', alert)))}</div>")
