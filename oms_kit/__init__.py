@@ -5,8 +5,10 @@
 >>> order = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", price=2500)
 """
 
+from oms_kit.backtest import BacktestResult, backtest
 from oms_kit.broker.fees import IndiaEquityFees, NoFees
 from oms_kit.broker.mock import MockBroker
+from oms_kit.compare import compare
 from oms_kit.errors import (
     InvalidOrderError,
     InvalidTransition,
@@ -42,11 +44,15 @@ from oms_kit.models import (
 )
 from oms_kit.oms import OMS
 from oms_kit.orders import OrderModifyRejected
+from oms_kit.paper import PaperTrader, paper_trade
 from oms_kit.risk import RiskLimits
+from oms_kit.strategy import Strategy, StrategyContext
+from oms_kit.sweep import sweep
 from oms_kit.sync import SyncOMS, open_sync
 
 __all__ = [
     "OMS",
+    "BacktestResult",
     "Bar",
     "Event",
     "EventBus",
@@ -65,6 +71,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "OrderUpdated",
+    "PaperTrader",
     "PersistenceUnavailable",
     "Position",
     "PositionChanged",
@@ -77,11 +84,17 @@ __all__ = [
     "Side",
     "SimulatedClock",
     "StoreError",
+    "Strategy",
+    "StrategyContext",
     "SyncOMS",
     "TradingState",
     "TradingStateChanged",
     "Validity",
     "Violation",
+    "backtest",
+    "compare",
     "load_bars",
     "open_sync",
+    "paper_trade",
+    "sweep",
 ]

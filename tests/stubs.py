@@ -133,3 +133,28 @@ async def assert_store_matches(oms: Any) -> None:
     rows = await store.fetch("SELECT state FROM trading_state WHERE account = $1", account)
     state = rows[0]["state"] if rows else "ACTIVE"  # no row: the state never changed
     assert state == manager.trading_state.value
+
+
+def bar_frame(rows: list[tuple[Any, ...]], symbol: str = "RELIANCE", start: datetime = T0,
+              minutes: int = 1) -> Any:
+    """A bar table from ``(open, high, low, close)`` or ``(symbol, open, high, low, close)`` rows, one timestamp
+    per row ``minutes`` apart (rows naming a symbol share the timestamp of the row before when marked ``"+"``).
+
+    ``bar_frame([(100, 101, 99, 100.5), (100.5, 102, 100, 101)])`` is two RELIANCE bars from 09:15 UTC.
+    """
+    from datetime import timedelta
+
+    import pandas as pd
+
+    records = []
+    ts = start
+    for index, row in enumerate(rows):
+        same_time = len(row) == 6 and row[0] == "+"
+        if same_time:
+            row = row[1:]
+        elif index:
+            ts = ts + timedelta(minutes=minutes)
+        name, prices = (row[0], row[1:]) if len(row) == 5 else (symbol, row)
+        records.append({"timestamp": ts, "symbol": name, "open": prices[0], "high": prices[1], "low": prices[2],
+                        "close": prices[3], "volume": 1_000.0})
+    return pd.DataFrame(records)

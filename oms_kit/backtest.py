@@ -1,0 +1,382 @@
+"""Backtests: a strategy over historical bars, through the real order path, on a simulated clock.
+
+:func:`backtest` wires the same parts as :class:`~oms_kit.oms.OMS` — :class:`~oms_kit.orders.OrderManager` with its
+:class:`~oms_kit.validator.PreTradeValidator`, the order state machine, :class:`~oms_kit.broker.mock.MockBroker`
+and :class:`~oms_kit.ledger.Ledger` — on a :class:`~oms_kit.market.clock.SimulatedClock`, and runs the strategy
+with the :class:`~oms_kit.strategy.StrategyRunner` that paper trading uses too. There is no second "backtest
+broker": every order is checked, goes through its states, fills by the broker's rules and is booked by the ledger.
+
+What a backtest leaves out is the database: state lives in memory while it runs, and :class:`BacktestResult` builds
+its tables from there (``result.to_duckdb()`` writes them to DuckDB afterwards, for SQL).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from oms_kit.broker.fees import FeeModel
+from oms_kit.broker.mock import MockBroker
+from oms_kit.errors import InvalidOrderError
+from oms_kit.events import EventBus
+from oms_kit.instruments import default_instrument, resolve_instruments
+from oms_kit.ledger import Ledger
+from oms_kit.market.bars import Bar, iter_bars, load_bars
+from oms_kit.market.clock import SimulatedClock
+from oms_kit.models import Fill, Instrument, Order, Side, parse_price
+from oms_kit.oms import ORDER_COLUMNS, TRADE_COLUMNS
+from oms_kit.orders import OrderManager
+from oms_kit.risk import RiskLimits
+from oms_kit.strategy import Strategy, StrategyRunner
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["BacktestResult", "backtest"]
+
+# A progress bar for runs longer than this many bars (progress=None); shorter ones finish before it helps.
+PROGRESS_MIN_BARS = 200_000
+_CHUNK = 65_536  # bars converted to Python objects at a time (and progress updates)
+_TRADING_DAYS = 252
+
+
+def backtest(
+    strategy: Strategy,
+    data: Any,
+    *,
+    symbol: str | None = None,
+    cash: float | Decimal = 1_000_000,
+    limits: RiskLimits | None = None,
+    fees: str | FeeModel | None = "india_equity",
+    slippage_bps: float = 0.0,
+    instruments: Iterable[Instrument] | None = None,
+    participation: float | None = None,
+    progress: bool | None = None,
+    account: str = "backtest",
+) -> BacktestResult:
+    """Run ``strategy`` over historical bars and return its orders, trades, positions, equity curve and stats.
+
+    Parameters
+    ----------
+    strategy : Strategy
+        An instance (``MyStrategy(fast=5)``); its hooks run as in paper trading.
+    data : DataFrame, str or Path
+        Bars: a DataFrame, a ``.parquet``/``.csv`` path (globs allowed) or a DuckDB query (``SELECT …``), with
+        columns timestamp, symbol, open, high, low, close, volume. Several symbols are merged by time.
+    symbol : str, optional
+        The symbol of a frame without a symbol column, or the one symbol to keep.
+    cash : number
+        Starting cash.
+    limits : RiskLimits, optional
+        Pre-trade limits; ``RiskLimits()`` (the OMS's defaults) when None. Every check runs on every order.
+    fees : "india_equity", None or a fee model
+        Charges per fill; None for none.
+    slippage_bps : float
+        Market and stop-market fills move this many basis points against the trader.
+    instruments : iterable of Instrument, optional
+        Added to the default NSE list. A symbol of the data found in neither gets tick 0.01 and lot 1, with a
+        warning.
+    participation : float, optional
+        With bar volume known, one bar fills at most this fraction of it (the rest waits: partial fills).
+    progress : bool, optional
+        Show a text progress bar (tqdm, on stderr); None shows one for runs over 200,000 bars.
+    account : str
+        Account name on the orders and fills.
+
+    Returns
+    -------
+    BacktestResult
+
+    Notes
+    -----
+    Fills follow the no-look-ahead rule: a market order placed in ``on_bar`` for bar t fills at the open of the
+    symbol's next bar, moved by the slippage; limit and stop orders fill when a later bar's range crosses their
+    price (see :class:`~oms_kit.broker.mock.MockBroker`). Orders still working when the data ends stay working.
+
+    Raises
+    ------
+    InvalidOrderError
+        Bad data (a missing column, a value that is not a number) or a bad argument; it names the field.
+    """
+    if not isinstance(strategy, Strategy):
+        raise InvalidOrderError("strategy", type(strategy).__name__, "an instance of a Strategy subclass",
+                                hint="pass MyStrategy(), not MyStrategy")
+    frame = load_bars(data, symbol)
+    if frame.empty:
+        raise InvalidOrderError("data", "no bars", "at least one bar")
+    initial_cash = parse_price(cash, "cash")
+    known = resolve_instruments(instruments)
+    symbols = frame["symbol"].unique().tolist()
+    unknown = [s for s in symbols if s not in known]
+    for name in unknown:
+        known[name] = default_instrument(name)
+    if unknown:
+        warnings.warn(f"no instrument definition for {', '.join(map(str, unknown))}: using tick 0.01, lot 1 "
+                      "(pass instruments=[Instrument(...)] to set them)", UserWarning, stacklevel=2)
+    broker = MockBroker(slippage_bps=slippage_bps, fees=fees, participation=participation,
+                        immediate_market_fills=False)
+    first = frame["timestamp"].iloc[0].to_pydatetime()
+    clock = SimulatedClock(first)
+    manager = OrderManager(account=account, broker=broker, ledger=Ledger(initial_cash, account), instruments=known,
+                           limits=limits or RiskLimits(), bus=EventBus(), now=clock.now, record=False)
+    runner = StrategyRunner(strategy, manager, set_clock=clock.set, defer_marks=True)
+
+    show = len(frame) > PROGRESS_MIN_BARS if progress is None else progress
+    bar_progress = None
+    if show:
+        from tqdm import tqdm  # the text bar: tqdm.auto would import ipywidgets into the core
+
+        bar_progress = tqdm(total=len(frame), unit="bar", desc=type(strategy).__name__)
+    started = time.perf_counter()
+    try:
+        runner.start()
+        on_bar, send = runner.on_bar, runner.send
+        for start in range(0, len(frame), _CHUNK):
+            chunk = frame.iloc[start:start + _CHUNK]
+            for bar in iter_bars(chunk):
+                if on_bar(bar):
+                    send()
+            if bar_progress is not None:
+                bar_progress.update(len(chunk))
+        runner.stop()
+    finally:
+        if bar_progress is not None:
+            bar_progress.close()
+    elapsed = time.perf_counter() - started
+    return BacktestResult(strategy=strategy, bars=frame, manager=manager, runner=runner, initial_cash=initial_cash,
+                          elapsed=elapsed)
+
+
+@dataclass(eq=False)
+class BacktestResult:
+    """What a backtest did: orders, trades, positions, the equity curve and summary statistics.
+
+    Tables are built when first read, from the run's in-memory state.
+
+    Attributes
+    ----------
+    strategy : Strategy
+        The strategy instance that ran (with whatever state it kept).
+    bars : DataFrame
+        The bars it ran over (as :func:`~oms_kit.market.bars.load_bars` returns them).
+    manager : OrderManager
+        The account after the run: ``manager.ledger``, ``manager.orders``, ``manager.trades``.
+    initial_cash : Decimal
+    elapsed : float
+        Seconds the run took (building the tables not included).
+    """
+
+    strategy: Strategy
+    bars: pd.DataFrame = field(repr=False)
+    manager: OrderManager = field(repr=False)
+    runner: StrategyRunner = field(repr=False)
+    initial_cash: Decimal
+    elapsed: float
+
+    @property
+    def fills(self) -> list[Fill]:
+        """Every fill of the run, in time order (Fill objects)."""
+        return list(self.manager.trades)
+
+    @property
+    def placed(self) -> list[Order]:
+        """Every order the strategy placed, in placement order (Order objects)."""
+        return list(self.runner.placed)
+
+    @property
+    def bars_per_second(self) -> float:
+        """Bars handled per second of run time."""
+        return len(self.bars) / self.elapsed if self.elapsed > 0 else float("inf")
+
+    @cached_property
+    def orders(self) -> pd.DataFrame:
+        """Every order: the columns of ``OMS.orders()`` (violations as their codes, comma-separated)."""
+        rows = []
+        for order in self.manager.orders.values():
+            row = order.to_dict()
+            row["violations"] = ", ".join(v.code for v in order.violations)
+            rows.append(row)
+        return pd.DataFrame(rows, columns=ORDER_COLUMNS)
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """Every fill: trade_id, order_id, symbol, product, side, quantity, price, fees, ts (money exact)."""
+        rows = [f.to_dict() for f in self.manager.trades]
+        return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+
+    @cached_property
+    def positions(self) -> pd.DataFrame:
+        """The position book at the end, flat positions included (``Ledger.to_frame``)."""
+        return self.manager.ledger.to_frame()
+
+    @cached_property
+    def equity(self) -> pd.DataFrame:
+        """The equity curve: one row per bar time, columns cash, market_value, equity, drawdown, exposure.
+
+        Built from the fills and the bars' closes (on each instrument's tick), as floats. ``drawdown`` is the
+        fraction below the running peak (0 or negative); ``exposure`` is the gross value held.
+        """
+        return _equity_curve(self.bars, self.manager.trades, self.manager.instruments, float(self.initial_cash))
+
+    @cached_property
+    def stats(self) -> pd.Series:
+        """Summary statistics (a Series).
+
+        start, end, bars, initial_cash, final_equity, total_return (fraction), cagr, sharpe (daily returns,
+        252 a year), max_drawdown (fraction, negative), win_rate and profit_factor (over fills that close part
+        of a position, before fees), exposure (fraction of bar times with a position open), fees, trades (fills),
+        orders, rejected_orders, realized_pnl, elapsed_s.
+        """
+        curve = self.equity
+        equity = curve["equity"]
+        initial = float(self.initial_cash)
+        final = float(equity.iloc[-1])
+        start, end = curve.index[0], curve.index[-1]
+        years = (end - start).total_seconds() / (365.25 * 86400)
+        total = final / initial - 1
+        cagr = (final / initial) ** (1 / years) - 1 if years > 0 and final > 0 else float("nan")
+        daily = equity.resample("1D").last().dropna().pct_change().dropna()
+        std = daily.std()
+        sharpe = float(daily.mean() / std * np.sqrt(_TRADING_DAYS)) if len(daily) > 1 and std > 0 else float("nan")
+        wins, losses, gross_win, gross_loss = _closing_results(self.manager.trades)
+        closed = wins + losses
+        manager = self.manager
+        return pd.Series({
+            "start": start,
+            "end": end,
+            "bars": len(self.bars),
+            "initial_cash": initial,
+            "final_equity": final,
+            "total_return": total,
+            "cagr": cagr,
+            "sharpe": sharpe,
+            "max_drawdown": float(curve["drawdown"].min()),
+            "win_rate": wins / closed if closed else float("nan"),
+            "profit_factor": gross_win / gross_loss if gross_loss else (float("inf") if gross_win else float("nan")),
+            "exposure": float((curve["exposure"] > 0).mean()),
+            "fees": float(manager.ledger.fees()),
+            "trades": len(manager.trades),
+            "orders": len(manager.orders),
+            "rejected_orders": manager.counts["rejected"],
+            "realized_pnl": float(manager.ledger.realized_pnl()),
+            "elapsed_s": self.elapsed,
+        }, name=repr(self.strategy), dtype=object)
+
+    def plot(self, title: str | None = None) -> Figure:
+        """Equity curve and drawdown, one above the other (matplotlib); returns the Figure."""
+        import matplotlib.pyplot as plt
+
+        curve = self.equity
+        fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(10, 6), height_ratios=(3, 1))
+        top.plot(curve.index, curve["equity"], linewidth=1)
+        top.set_ylabel("equity")
+        top.set_title(title or f"{self.strategy!r}: total return {self.stats['total_return']:.2%}")
+        top.grid(alpha=0.3)
+        bottom.fill_between(curve.index, curve["drawdown"] * 100, 0, color="tab:red", alpha=0.4, linewidth=0)
+        bottom.set_ylabel("drawdown %")
+        bottom.grid(alpha=0.3)
+        fig.tight_layout()
+        plt.close(fig)  # returned for display; not left open in pyplot's list of figures
+        return fig
+
+    def to_duckdb(self, path: str | Path = ":memory:") -> Any:
+        """Write orders, trades, positions, equity and stats as tables of a DuckDB database; returns the
+        connection, e.g. ``result.to_duckdb().sql("SELECT side, sum(fees) FROM trades GROUP BY side").df()``.
+
+        Money columns are exact ``DECIMAL(38, 8)``; ``equity`` has a timestamp column.
+        """
+        from oms_kit.storage.frames import frames_to_duckdb
+
+        stats = self.stats.to_frame().T.infer_objects()
+        stats.insert(0, "strategy", repr(self.strategy))
+        return frames_to_duckdb({
+            "orders": self.orders, "trades": self.trades, "positions": self.positions, "equity": self.equity,
+            "stats": stats.reset_index(drop=True),
+        }, path)
+
+    def __repr__(self) -> str:
+        manager = self.manager
+        return (f"<BacktestResult {self.strategy!r} bars={len(self.bars)} orders={len(manager.orders)} "
+                f"trades={len(manager.trades)} equity={manager.ledger.equity():.2f} {self.elapsed:.2f}s>")
+
+
+def _equity_curve(bars: pd.DataFrame, fills: list[Fill], instruments: dict[str, Instrument],
+                  initial_cash: float) -> pd.DataFrame:
+    stamps = bars["timestamp"].array
+    unit = stamps.unit
+    ticks = np.asarray(stamps.asi8)
+    grid = np.unique(ticks)
+    rows = np.searchsorted(grid, ticks)
+    codes, names = pd.factorize(bars["symbol"])
+    tick_sizes = np.array([float(instruments[s].tick_size) for s in names])
+    closes = bars["close"].to_numpy()
+    closes = np.round(closes / tick_sizes[codes]) * tick_sizes[codes]  # marks are on the tick, as the ledger's
+    marks = np.full((len(grid), len(names)), np.nan)
+    marks[rows, codes] = closes
+    marks = pd.DataFrame(marks).ffill().to_numpy()
+
+    held = np.zeros((len(grid), len(names)))
+    cash_moves = np.zeros(len(grid))
+    if fills:
+        index = {s: i for i, s in enumerate(names)}
+        fill_ticks = pd.DatetimeIndex([f.ts for f in fills]).as_unit(unit).asi8
+        fill_rows = np.searchsorted(grid, fill_ticks, side="right") - 1
+        fill_codes = np.array([index[f.symbol] for f in fills])
+        signed = np.array([f.quantity if f.side is Side.BUY else -f.quantity for f in fills], dtype=float)
+        prices = np.array([float(f.price) for f in fills])
+        fees = np.array([float(f.fees) for f in fills])
+        np.add.at(held, (fill_rows, fill_codes), signed)
+        np.add.at(cash_moves, fill_rows, -signed * prices - fees)
+    held = np.cumsum(held, axis=0)
+    cash = initial_cash + np.cumsum(cash_moves)
+    values = np.where(held != 0, held * np.nan_to_num(marks), 0.0)
+    market_value = values.sum(axis=1)
+    equity = cash + market_value
+    peak = np.maximum.accumulate(equity)
+    drawdown = np.where(peak > 0, equity / peak - 1, 0.0)
+    index = pd.DatetimeIndex(pd.to_datetime(grid, unit=unit, utc=True), name="timestamp")
+    return pd.DataFrame({"cash": cash, "market_value": market_value, "equity": equity, "drawdown": drawdown,
+                         "exposure": np.abs(values).sum(axis=1)}, index=index)
+
+
+def _closing_results(fills: list[Fill]) -> tuple[int, int, float, float]:
+    # Replays the fills with the ledger's average-price rule to find what each closing fill realized.
+    book: dict[tuple[str, Any], tuple[int, Decimal]] = {}
+    wins = losses = 0
+    gross_win = gross_loss = Decimal(0)
+    for fill in fills:
+        key = (fill.symbol, fill.product)
+        quantity, average = book.get(key, (0, Decimal(0)))
+        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        new = quantity + signed
+        if quantity == 0 or (quantity > 0) == (signed > 0):
+            average = (average * quantity + fill.price * signed) / new
+        else:
+            closed = min(abs(signed), abs(quantity))
+            realized = (fill.price - average) * closed * (1 if quantity > 0 else -1)
+            if realized > 0:
+                wins += 1
+                gross_win += realized
+            elif realized < 0:
+                losses += 1
+                gross_loss -= realized
+            if new == 0:
+                average = Decimal(0)
+            elif (new > 0) != (quantity > 0):
+                average = fill.price
+        book[key] = (new, average)
+    return wins, losses, float(gross_win), float(gross_loss)
+
+
+def bars_of(result: BacktestResult) -> list[Bar]:
+    """The bars of a result as Bar objects (for replays and tests)."""
+    return list(iter_bars(result.bars))

@@ -1,0 +1,209 @@
+"""Paper trading: the same Strategy object, live against an OMS.
+
+:func:`paper_trade` runs a strategy as a background task of the OMS's event loop. Its orders go through
+``OMS``'s order manager — the same validator, state machine, mock broker and ledger as a backtest, with the OMS's
+store, events, widgets and risk monitor (the kill switch stops its orders like anyone's). Bars come from a feed
+(a :class:`~oms_kit.market.feeds.ReplayFeed`, a live feed) pushed into the OMS bar by bar, or, with ``feed=None``,
+from the quotes the OMS already receives.
+
+For a paper run that reproduces a backtest fill for fill (see :func:`oms_kit.compare`), open the OMS without its own
+feed, on a simulated clock, with a broker that fills market orders at the next bar's open, and the same limits,
+fees, slippage and cash as the backtest::
+
+    oms = await ok.OMS.open(feed=None, clock=ok.SimulatedClock(start), risk_interval=None,
+                            broker=ok.MockBroker(immediate_market_fills=False, fees="india_equity"))
+    trader = await ok.paper_trade(MyStrategy(), oms=oms, feed=ok.ReplayFeed(bars, speed=None))
+    await trader          # until the replay ends; trader.stop() ends it early
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+from typing import Any
+
+import pandas as pd
+
+from oms_kit.errors import InvalidOrderError, OmsError
+from oms_kit.events import PriceUpdated
+from oms_kit.market.bars import Bar
+from oms_kit.market.feeds import Feed
+from oms_kit.models import Fill, Order
+from oms_kit.oms import OMS, ORDER_COLUMNS, TRADE_COLUMNS
+from oms_kit.strategy import Strategy, StrategyRunner
+
+__all__ = ["PaperTrader", "paper_trade"]
+
+
+async def paper_trade(strategy: Strategy, *, oms: OMS, feed: Feed | None = None,
+                      name: str | None = None) -> PaperTrader:
+    """Start paper trading ``strategy`` on ``oms``; returns the running :class:`PaperTrader`.
+
+    Parameters
+    ----------
+    strategy : Strategy
+        An instance; the same object a backtest runs.
+    oms : OMS
+        An open OMS. Open it with ``feed=None`` when ``feed`` is given here, so prices do not come twice.
+    feed : Feed, optional
+        The bars to trade on, pushed into the OMS one by one (``OMS.push_bar``). None: the strategy sees the OMS's
+        own quotes as bars (open = high = low = close).
+    name : str, optional
+        Name of the background task (``oms-kit-paper-<Strategy>`` by default).
+
+    Returns
+    -------
+    PaperTrader
+        Already running (``on_start`` has run). ``await trader`` waits for the end of the feed;
+        ``await trader.stop()`` ends it early. Either way ``on_stop`` runs once.
+    """
+    if not isinstance(oms, OMS):
+        raise InvalidOrderError("oms", type(oms).__name__, "an open OMS (await ok.OMS.open(...))")
+    if feed is not None and not callable(getattr(feed, "stream", None)):
+        raise InvalidOrderError("feed", type(feed).__name__, "a Feed (ReplayFeed, RandomWalkFeed) or None")
+    trader = PaperTrader(strategy, oms, feed, name=name)
+    await trader._start()
+    return trader
+
+
+class PaperTrader:
+    """A strategy trading on paper against an OMS; made by :func:`paper_trade`.
+
+    Awaitable: ``await trader`` returns the trader when its feed has ended, and raises what the strategy raised.
+    """
+
+    def __init__(self, strategy: Strategy, oms: OMS, feed: Feed | None, *, name: str | None = None) -> None:
+        self.strategy = strategy
+        self.oms = oms
+        self.feed = feed
+        clock_set = getattr(oms.clock, "set", None)  # a simulated clock follows the bars
+        self.runner = StrategyRunner(strategy, oms.manager, set_clock=clock_set)
+        self.name = name or f"oms-kit-paper-{type(strategy).__name__}"
+        self.task: asyncio.Task[None] | None = None
+        self._events: Any = None
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        self.oms._check_open()
+        # Subscribed now, not when the task first runs, so no quote pushed in between is lost.
+        self._events = self.oms.events("price") if self.feed is None else None
+        self.runner.start()
+        await self._send()
+        self.task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def _run(self) -> None:
+        try:
+            if self.feed is not None:
+                bars = self.feed.stream()
+                try:
+                    async for bar in bars:
+                        await self._handle(bar)
+                finally:
+                    aclose = getattr(bars, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+            elif self._events is not None:
+                events = self._events
+                try:
+                    async for event in events:
+                        assert isinstance(event, PriceUpdated)
+                        price = float(event.price)
+                        await self._handle(Bar(event.ts, event.symbol, price, price, price, price), pushed=True)
+                finally:
+                    await events.aclose()  # type: ignore[attr-defined]
+        finally:
+            await self._finish()
+
+    async def _handle(self, bar: Bar, pushed: bool = False) -> None:
+        runner, oms = self.runner, self.oms
+        runner.begin(bar)
+        if not pushed:
+            await oms.push_bar(bar)  # marks, matching; fills committed
+        if runner.finish(bar):
+            await self._send()
+        elif oms.manager.pending_rows:
+            await oms._commit()
+
+    async def _send(self) -> None:
+        # Orders are committed before the broker sees them, as with OMS.place_order.
+        oms = self.oms
+        if self.runner.pending:
+            await oms._commit()
+            self.runner.send()
+        await oms._commit()
+
+    async def _finish(self) -> None:
+        if not self.runner.stopped and not self.oms._closed:
+            self.runner.stop()
+            await self.oms._commit()
+
+    async def stop(self) -> None:
+        """Stop trading: the feed stops, ``on_stop`` runs; working orders stay working (cancel them with
+        ``ctx.cancel_all`` in ``on_stop``, or ``oms.cancel_all()``)."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await self._finish()
+
+    async def wait(self) -> PaperTrader:
+        """Wait until the feed ends (or the trader is stopped); raises what the strategy raised."""
+        if self.task is None:
+            raise OmsError("the paper trader was not started", hint="use await ok.paper_trade(...)")
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(self.task)
+        if self.task.done() and not self.task.cancelled() and self.task.exception() is not None:
+            raise self.task.exception()  # type: ignore[misc]
+        return self
+
+    def __await__(self) -> Generator[Any, None, PaperTrader]:
+        return self.wait().__await__()
+
+    @property
+    def done(self) -> bool:
+        """True once the feed has ended or the trader was stopped."""
+        return self.task is not None and self.task.done()
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    @property
+    def placed(self) -> list[Order]:
+        """This strategy's orders, in placement order."""
+        return list(self.runner.placed)
+
+    @property
+    def fills(self) -> list[Fill]:
+        """Fills of this strategy's orders, in time order."""
+        own = self.runner.own
+        return [f for f in self.oms.manager.trades if f.order_id in own]
+
+    def orders(self) -> pd.DataFrame:
+        """This strategy's orders as a table (the columns of ``OMS.orders()``)."""
+        rows = []
+        for order in self.runner.placed:
+            row = order.to_dict()
+            row["violations"] = ", ".join(v.code for v in order.violations)
+            rows.append(row)
+        return pd.DataFrame(rows, columns=ORDER_COLUMNS)
+
+    def trades(self) -> pd.DataFrame:
+        """Fills of this strategy's orders as a table (the columns of ``OMS.trades()``)."""
+        return pd.DataFrame([f.to_dict() for f in self.fills], columns=TRADE_COLUMNS)
+
+    def status(self) -> dict[str, Any]:
+        """Running or not, bars seen, orders placed, fills, the feed's status."""
+        return {
+            "strategy": repr(self.strategy),
+            "running": self.task is not None and not self.task.done(),
+            "bars": self.runner.bars_seen,
+            "orders": len(self.runner.placed),
+            "working": sum(1 for o in self.runner.placed if not o.status.is_terminal),
+            "fills": len(self.fills),
+            "feed": self.feed.status() if self.feed is not None else None,
+        }
+
+    def __repr__(self) -> str:
+        state = "running" if self.task is not None and not self.task.done() else "stopped"
+        return f"<PaperTrader {self.strategy!r} {state} bars={self.runner.bars_seen} orders={len(self.runner.placed)}>"

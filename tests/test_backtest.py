@@ -1,0 +1,350 @@
+"""ok.backtest: fills by the no-look-ahead rule through the real order path, data sources, results and stats."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import oms_kit as ok
+from oms_kit.errors import InvalidOrderError
+from oms_kit.models import OrderStatus
+from tests.stubs import T0, bar_frame
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Script(ok.Strategy):
+    """Runs ``actions[i](ctx, bar)`` on the i-th bar (counted over all symbols) and records what it saw."""
+
+    actions: dict | None = None
+
+    def on_start(self, ctx):
+        self.count = 0
+        self.seen = []
+        self.orders = {}
+
+    def on_bar(self, ctx, bar):
+        action = (self.actions or {}).get(self.count)
+        self.count += 1
+        if action is not None:
+            result = action(ctx, bar)
+            if result is not None:
+                self.orders[self.count - 1] = result
+
+
+FIVE_BARS = [
+    (100.0, 101.0, 99.0, 100.5),
+    (100.7, 102.0, 100.0, 101.0),
+    (100.0, 100.5, 99.4, 100.0),
+    (98.0, 99.0, 97.0, 98.5),
+    (98.5, 99.5, 98.0, 99.0),
+]
+
+
+def run(actions, rows=FIVE_BARS, **options):
+    options.setdefault("fees", None)
+    strategy = Script(actions=actions)
+    return strategy, ok.backtest(strategy, bar_frame(rows), **options)
+
+
+def test_market_order_placed_on_a_bar_fills_at_the_next_bars_open():
+    strategy, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 10)})
+
+    order = strategy.orders[0]
+    assert order.status is OrderStatus.FILLED
+    assert [(f.price, f.quantity, f.ts) for f in result.fills] == [(Decimal("100.70"), 10, T0 + timedelta(minutes=1))]
+    assert result.manager.ledger.net_quantity("RELIANCE") == 10
+
+
+def test_market_order_in_backtest_is_new_inside_the_hook_and_goes_to_the_broker_after_it():
+    statuses = []
+
+    def buy(ctx, bar):
+        order = ctx.buy("RELIANCE", 1)
+        statuses.append(order.status)
+        return order
+
+    _strategy, _ = run({0: buy})
+    assert statuses == [OrderStatus.NEW]
+
+
+def test_slippage_moves_market_fills_against_the_trader_onto_the_tick():
+    _, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 10), 2: lambda ctx, bar: ctx.sell("RELIANCE", 10)},
+                    slippage_bps=10)
+    # 100.70 * 1.001 = 100.8007 -> 100.80; then the sell at bar 3's open 98.00 * 0.999 = 97.902 -> 97.90.
+    assert [f.price for f in result.fills] == [Decimal("100.80"), Decimal("97.90")]
+
+
+def test_limit_buy_does_not_fill_on_its_own_bar_and_fills_when_a_later_low_crosses_it():
+    # Bar 0's low (99) is below the limit, but the order was placed after that bar: no look-ahead.
+    strategy, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 5, "LIMIT", price=99.5)})
+
+    assert [(f.price, f.ts) for f in result.fills] == [(Decimal("99.50"), T0 + timedelta(minutes=2))]
+    assert strategy.orders[0].status is OrderStatus.FILLED
+
+
+def test_limit_buy_filled_by_a_gap_down_gets_the_open():
+    _, result = run({2: lambda ctx, bar: ctx.buy("RELIANCE", 5, "LIMIT", price=99.0)})
+    assert [f.price for f in result.fills] == [Decimal("98.00")]  # bar 3 opened at 98, below the limit
+
+
+def test_stop_market_sell_triggers_when_a_later_low_reaches_the_trigger():
+    actions = {
+        0: lambda ctx, bar: ctx.buy("RELIANCE", 10),
+        1: lambda ctx, bar: ctx.sell("RELIANCE", 10, "SL-M", trigger_price=99.5),
+    }
+    _strategy, result = run(actions)
+    # Bar 2 (low 99.4) reaches 99.5 after opening at 100: the stop fills at its trigger.
+    assert [(f.side.value, f.price) for f in result.fills] == [("BUY", Decimal("100.70")), ("SELL", Decimal("99.50"))]
+    assert result.manager.ledger.net_quantity("RELIANCE") == 0
+    assert result.stats["realized_pnl"] == pytest.approx(-12.0)
+
+
+def test_order_for_another_symbol_does_not_fill_on_that_symbols_bar_of_the_same_time():
+    rows = [
+        ("RELIANCE", 100.0, 101.0, 99.0, 100.0),
+        ("+", "TCS", 3900.0, 3910.0, 3890.0, 3905.0),
+        ("RELIANCE", 100.0, 101.0, 99.0, 100.0),  # the strategy buys TCS here...
+        ("+", "TCS", 3910.0, 3930.0, 3905.0, 3925.0),  # ...but this bar began before the order: no fill on it
+        ("RELIANCE", 100.0, 101.0, 99.0, 100.0),
+        ("+", "TCS", 3920.0, 3930.0, 3915.0, 3925.0),
+    ]
+    strategy = Script(actions={2: lambda ctx, bar: ctx.buy("TCS", 1)})
+    result = ok.backtest(strategy, bar_frame(rows), fees=None)
+
+    assert [(f.symbol, f.price, f.ts) for f in result.fills] == [("TCS", Decimal("3920.00"), T0 + timedelta(minutes=2))]
+
+
+def test_market_order_without_any_price_of_its_symbol_is_rejected():
+    strategy, _ = run({0: lambda ctx, bar: ctx.buy("TCS", 1)})
+    assert [v.code for v in strategy.orders[0].violations] == ["NO_REFERENCE_PRICE"]
+
+
+def test_every_pre_trade_check_runs_and_a_breach_is_rejected_with_its_violation():
+    limits = ok.RiskLimits(max_order_quantity=50)
+    strategy, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 60)}, limits=limits)
+
+    order = strategy.orders[0]
+    assert order.status is OrderStatus.REJECTED
+    assert [v.code for v in order.violations] == ["QUANTITY_EXCEEDS_MAXIMUM"]
+    assert result.fills == []
+    assert result.orders["violations"].tolist() == ["QUANTITY_EXCEEDS_MAXIMUM"]
+    assert result.stats["rejected_orders"] == 1
+
+
+def test_buying_power_is_checked_against_the_backtests_cash():
+    strategy, _ = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 100, product="CNC")}, cash=5_000)
+    assert [v.code for v in strategy.orders[0].violations] == ["INSUFFICIENT_FUNDS"]
+
+
+def test_malformed_order_raises_and_records_nothing():
+    with pytest.raises(InvalidOrderError, match="quantity"):
+        run({0: lambda ctx, bar: ctx.buy("RELIANCE", 0)})
+
+
+def test_cancelled_limit_order_goes_through_the_state_machine_to_cancelled():
+    def cancel(ctx, bar):
+        (order,) = ctx.open_orders("RELIANCE")
+        ctx.cancel(order)
+
+    strategy, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 5, "LIMIT", price=95.0), 1: cancel})
+    assert strategy.orders[0].status is OrderStatus.CANCELLED
+    assert result.orders["status"].tolist() == ["CANCELLED"]
+    assert result.fills == []
+
+
+def test_orders_still_working_when_the_data_ends_stay_open():
+    strategy, _result = run({4: lambda ctx, bar: ctx.buy("RELIANCE", 5, "LIMIT", price=95.0)})
+    assert strategy.orders[4].status is OrderStatus.OPEN
+
+
+def test_equity_read_in_a_hook_matches_the_equity_curve_at_that_bar():
+    # ctx.equity reads the ledger (marks applied on demand); the curve is rebuilt from fills and closes.
+    class Recorder(ok.Strategy):
+        def on_start(self, ctx):
+            self.equity = []
+            self.count = 0
+
+        def on_bar(self, ctx, bar):
+            self.count += 1
+            if self.count % 7 == 0:
+                ctx.buy(bar.symbol, 3)
+            elif self.count % 11 == 0:
+                ctx.sell(bar.symbol, 5)
+            self.equity.append((bar.timestamp, bar.symbol, ctx.equity))
+
+    data = pd.read_parquet(ROOT / "data" / "nse_minute.parquet").iloc[:2_000]
+    strategy = Recorder()
+    result = ok.backtest(strategy, data)
+    curve = result.equity["equity"]
+    # After the last symbol of a time, every symbol is marked at that time's close.
+    last_of_time = {}
+    for ts, _, equity in strategy.equity:
+        last_of_time[ts] = equity
+    for ts, equity in last_of_time.items():
+        assert float(equity) == pytest.approx(curve.loc[ts], abs=1e-6)
+    assert float(result.manager.ledger.equity()) == pytest.approx(curve.iloc[-1], abs=1e-6)
+
+
+def test_stats_of_a_known_path():
+    rows = [
+        (100.0, 100.0, 100.0, 100.0),
+        (100.0, 100.0, 100.0, 100.0),  # buy 10 fills at 100
+        (90.0, 90.0, 90.0, 90.0),  # equity 999,900: the drawdown
+        (110.0, 110.0, 110.0, 110.0),
+        (110.0, 110.0, 110.0, 110.0),  # sell 10 fills at 110: +100 realized
+    ]
+    _strategy, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 10), 3: lambda ctx, bar: ctx.sell("RELIANCE", 10)},
+                           rows=rows)
+    stats = result.stats
+    assert stats["final_equity"] == pytest.approx(1_000_100.0)
+    assert stats["total_return"] == pytest.approx(0.0001)
+    assert stats["max_drawdown"] == pytest.approx(999_900 / 1_000_000 - 1)
+    assert stats["trades"] == 2
+    assert stats["win_rate"] == 1.0
+    assert stats["profit_factor"] == math.inf
+    assert stats["exposure"] == pytest.approx(3 / 5)  # held after bars 1, 2 and 3
+    assert result.equity["equity"].tolist() == pytest.approx([1e6, 1e6, 999_900, 1_000_100, 1_000_100])
+
+
+def test_fees_are_charged_per_fill_and_add_up_in_the_stats():
+    _, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 10), 2: lambda ctx, bar: ctx.sell("RELIANCE", 10)},
+                    fees="india_equity")
+    fees = [f.fees for f in result.fills]
+    assert all(fee > 0 for fee in fees)
+    assert result.stats["fees"] == pytest.approx(float(sum(fees)))
+    assert result.trades["fees"].sum() == sum(fees)
+
+
+def test_a_frame_a_parquet_file_a_csv_file_and_a_duckdb_query_give_the_same_run(tmp_path):
+    frame = pd.read_parquet(ROOT / "data" / "nse_minute.parquet")
+    frame = frame[frame["symbol"].isin(["TCS", "SBIN"])].iloc[:1_500]
+    frame.to_csv(tmp_path / "bars.csv", index=False)
+    frame.to_parquet(tmp_path / "bars.parquet", index=False)
+    sources = [frame, str(tmp_path / "bars.csv"), tmp_path / "bars.parquet",
+               f"SELECT * FROM '{tmp_path / 'bars.parquet'}'"]
+
+    runs = [ok.backtest(Crossover(fast=3, slow=8), source) for source in sources]
+
+    expected = [(f.symbol, f.side, f.quantity, f.price, f.ts) for f in runs[0].fills]
+    assert len(expected) > 20
+    for other in runs[1:]:
+        assert [(f.symbol, f.side, f.quantity, f.price, f.ts) for f in other.fills] == expected
+
+
+def test_single_symbol_frame_without_a_symbol_column_takes_symbol():
+    frame = bar_frame(FIVE_BARS).drop(columns=["symbol"])
+    strategy = Script(actions={0: lambda ctx, bar: ctx.buy(bar.symbol, 1)})
+    result = ok.backtest(strategy, frame, symbol="SBIN", fees=None)
+    assert [f.symbol for f in result.fills] == ["SBIN"]
+
+
+def test_symbol_missing_from_the_instrument_list_gets_a_default_instrument_and_a_warning():
+    strategy = Script(actions={0: lambda ctx, bar: ctx.buy("ACME", 1, "LIMIT", price=99.99)})
+    with pytest.warns(UserWarning, match="ACME"):
+        result = ok.backtest(strategy, bar_frame(FIVE_BARS, symbol="ACME"), fees=None)
+    assert result.manager.instruments["ACME"].tick_size == Decimal("0.01")
+    assert strategy.orders[0].status is OrderStatus.FILLED  # 99.99 is on the 0.01 tick
+
+
+def test_missing_price_column_is_refused_naming_it():
+    frame = bar_frame(FIVE_BARS).drop(columns=["low"])
+    with pytest.raises(InvalidOrderError, match="low"):
+        ok.backtest(Script(), frame)
+
+
+def test_strategy_class_instead_of_an_instance_is_refused():
+    with pytest.raises(InvalidOrderError, match="instance"):
+        ok.backtest(Script, bar_frame(FIVE_BARS))
+
+
+def test_participation_splits_a_large_order_over_bars():
+    _, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 250)}, participation=0.1)  # 100 of 1,000 per bar
+    assert [f.quantity for f in result.fills] == [100, 100, 50]
+    assert result.orders["status"].tolist() == ["FILLED"]
+
+
+def test_runs_are_deterministic():
+    data = ROOT / "data" / "nse_minute.parquet"
+    first = ok.backtest(Crossover(), data)
+    second = ok.backtest(Crossover(), data)
+    assert [(f.price, f.ts) for f in first.fills] == [(f.price, f.ts) for f in second.fills]
+    assert first.stats.drop("elapsed_s").equals(second.stats.drop("elapsed_s"))
+
+
+def test_tables_have_the_documented_columns():
+    _, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 10)})
+    for column in ["order_id", "client_order_id", "symbol", "side", "order_type", "product", "validity", "quantity",
+                   "price", "trigger_price", "filled_quantity", "average_price", "status", "violations", "tag",
+                   "created_at", "updated_at"]:
+        assert column in result.orders.columns
+    assert {"trade_id", "order_id", "symbol", "side", "quantity", "price", "fees", "ts"} <= set(result.trades.columns)
+    assert {"symbol", "product", "quantity", "average_price", "last_price", "realized_pnl", "unrealized_pnl",
+            "fees"} <= set(result.positions.columns)
+    assert result.positions["last_price"].tolist() == [Decimal("99.00")]  # marked to the last close
+    assert list(result.equity.columns) == ["cash", "market_value", "equity", "drawdown", "exposure"]
+
+
+def test_to_duckdb_gives_sql_over_the_run():
+    _, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 10), 2: lambda ctx, bar: ctx.sell("RELIANCE", 4)})
+    con = result.to_duckdb()
+    try:
+        rows = con.sql("SELECT side, sum(quantity), sum(price * quantity) FROM trades GROUP BY side ORDER BY side")
+        assert rows.fetchall() == [("BUY", 10, Decimal("1007.00")), ("SELL", 4, Decimal("392.00"))]
+        types = dict(con.sql("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'trades'").fetchall())
+        assert types["price"].startswith("DECIMAL")
+        assert con.execute("SELECT count(*) FROM equity").fetchone() == (5,)
+        assert con.execute("SELECT trades FROM stats").fetchone() == (2,)
+    finally:
+        con.close()
+
+
+def test_plot_draws_equity_and_drawdown():
+    _, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 10)})
+    figure = result.plot()
+    top, bottom = figure.axes
+    assert top.get_ylabel() == "equity" and bottom.get_ylabel() == "drawdown %"
+    assert len(top.lines[0].get_xdata()) == 5
+
+
+def test_progress_bar_on_request(capsys):
+    run({}, progress=True)
+    assert "5/5" in capsys.readouterr().err
+
+
+def test_real_daily_prices_run_end_to_end():
+    aapl = ok.Instrument("AAPL", exchange="NASDAQ", tick_size=Decimal("0.01"))
+    result = ok.backtest(Crossover(fast=10, slow=30, size=100), ROOT / "data" / "us_stocks_daily.parquet",
+                         symbol="AAPL", instruments=[aapl], fees=None, cash=100_000)
+    stats = result.stats
+    assert stats["bars"] == 3270
+    assert stats["start"] == pd.Timestamp("2000-03-01", tz="UTC")
+    assert stats["trades"] > 50
+    assert not math.isnan(stats["sharpe"]) and not math.isnan(stats["cagr"])
+
+
+class Crossover(ok.Strategy):
+    """10/30 moving-average crossover on closes, long and short ``size`` per symbol."""
+
+    fast = 10
+    slow = 30
+    size = 10
+    product = "MIS"
+
+    def on_bar(self, ctx, bar):
+        closes = ctx.closes(bar.symbol, self.slow)
+        if len(closes) < self.slow:
+            return
+        fast = sum(closes[-self.fast:]) / self.fast
+        slow = sum(closes) / self.slow
+        held = ctx.position(bar.symbol)
+        if fast > slow and held <= 0:
+            ctx.buy(bar.symbol, self.size - held, product=self.product)
+        elif fast < slow and held >= 0:
+            ctx.sell(bar.symbol, self.size + held, product=self.product)

@@ -1,0 +1,200 @@
+"""ok.Strategy and its context: parameters, hooks and their order, orders, reads, recent bars."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+import oms_kit as ok
+from oms_kit.errors import InvalidOrderError, OmsError
+from oms_kit.models import OrderStatus
+from tests.stubs import T0, bar_frame
+
+BARS = [
+    (100.0, 101.0, 99.0, 100.5),
+    (100.7, 102.0, 100.0, 101.0),
+    (100.0, 100.5, 99.4, 100.0),
+    (98.0, 99.0, 97.0, 98.5),
+]
+
+
+class Params(ok.Strategy):
+    fast = 10
+    slow = 30
+    label = "x"
+
+    def helper(self):  # a method is no parameter
+        return 1
+
+
+def test_parameters_are_the_public_class_attributes_with_their_defaults():
+    assert Params.parameters() == {"history": 100, "fast": 10, "slow": 30, "label": "x"}
+    strategy = Params(fast=5)
+    assert (strategy.fast, strategy.slow) == (5, 30)
+    assert Params.fast == 10  # the class keeps its default
+    assert repr(strategy) == "Params(fast=5, slow=30, label='x')"
+
+
+def test_unknown_parameter_is_refused_naming_the_allowed_ones():
+    with pytest.raises(InvalidOrderError, match="fast, slow, label") as error:
+        Params(fats=5)
+    assert "fats" in str(error.value)
+
+
+def test_negative_history_is_refused():
+    with pytest.raises(InvalidOrderError, match="history"):
+        Params(history=-1)
+
+
+class Logger(ok.Strategy):
+    def on_start(self, ctx):
+        self.log = [("start", ctx.now)]
+
+    def on_bar(self, ctx, bar):
+        self.log.append(("bar", bar.close))
+        if len(self.log) == 2:
+            ctx.buy(bar.symbol, 3)
+
+    def on_fill(self, ctx, fill):
+        self.log.append(("fill", fill.quantity, fill.price))
+
+    def on_order(self, ctx, order):
+        self.log.append(("order", order.status.value))
+
+    def on_stop(self, ctx):
+        self.log.append(("stop", ctx.position("RELIANCE")))
+
+
+def test_hooks_run_in_order_and_fills_are_reported_before_the_next_on_bar():
+    strategy = Logger()
+    ok.backtest(strategy, bar_frame(BARS), fees=None)
+    assert strategy.log == [
+        ("start", T0),
+        ("bar", 100.5),
+        ("order", "OPEN"),  # reported once the order reached the broker, after the hook that placed it
+        ("fill", 3, Decimal("100.70")),  # within one step, fills come before order changes
+        ("order", "FILLED"),
+        ("bar", 101.0),
+        ("bar", 100.0),
+        ("bar", 98.5),
+        ("stop", 3),
+    ]
+
+
+def test_orders_placed_in_on_fill_are_sent_like_any_other():
+    class Bracket(ok.Strategy):
+        def on_start(self, ctx):
+            self.stops = []
+
+        def on_bar(self, ctx, bar):
+            if ctx.position(bar.symbol) == 0 and not ctx.open_orders():
+                ctx.buy(bar.symbol, 10)
+
+        def on_fill(self, ctx, fill):
+            if fill.side is ok.Side.BUY:
+                self.stops.append(ctx.sell(fill.symbol, 10, "SL-M", trigger_price=99.5))
+
+    strategy = Bracket()
+    result = ok.backtest(strategy, bar_frame(BARS), fees=None)
+    assert strategy.stops[0].status is OrderStatus.FILLED  # bar 2's low 99.4 reached the trigger
+    assert [f.price for f in result.fills][:2] == [Decimal("100.70"), Decimal("99.50")]
+
+
+def test_context_reads_cash_equity_positions_and_open_orders():
+    seen = {}
+
+    class Reader(ok.Strategy):
+        def on_bar(self, ctx, bar):
+            if bar.close == 100.5:
+                ctx.buy(bar.symbol, 10)
+                ctx.buy(bar.symbol, 5, "LIMIT", price=95)
+            elif bar.close == 100.0:
+                seen["cash"] = ctx.cash
+                seen["equity"] = ctx.equity
+                seen["positions"] = ctx.positions()
+                seen["open"] = [(o.order_type.value, o.quantity) for o in ctx.open_orders()]
+                seen["state"] = ctx.trading_state
+                seen["last"] = ctx.last_price(bar.symbol)
+
+    ok.backtest(Reader(), bar_frame(BARS), fees=None, cash=100_000)
+    assert seen["cash"] == Decimal("100000") - Decimal("1007.00")
+    assert seen["equity"] == seen["cash"] + 10 * Decimal("100.00")
+    assert seen["positions"] == {"RELIANCE": 10}
+    assert seen["open"] == [("LIMIT", 5)]
+    assert seen["state"] is ok.TradingState.ACTIVE
+    assert seen["last"] == 100.0
+
+
+def test_recent_bars_are_kept_up_to_history_oldest_first():
+    class Window(ok.Strategy):
+        history = 2
+
+        def on_start(self, ctx):
+            self.windows = []
+
+        def on_bar(self, ctx, bar):
+            self.windows.append((ctx.closes(bar.symbol), [b.close for b in ctx.bars(bar.symbol, 1)]))
+
+    strategy = Window()
+    ok.backtest(strategy, bar_frame(BARS))
+    assert strategy.windows == [
+        ([100.5], [100.5]), ([100.5, 101.0], [101.0]), ([101.0, 100.0], [100.0]), ([100.0, 98.5], [98.5]),
+    ]
+
+
+def test_history_zero_keeps_no_bars():
+    class NoHistory(ok.Strategy):
+        history = 0
+
+        def on_bar(self, ctx, bar):
+            assert ctx.bars(bar.symbol) == []
+
+    ok.backtest(NoHistory(), bar_frame(BARS))
+
+
+def test_an_order_cancelled_in_the_hook_that_placed_it_never_reaches_the_broker():
+    class Regret(ok.Strategy):
+        def on_bar(self, ctx, bar):
+            if bar.close == 100.5:
+                self.order = ctx.buy(bar.symbol, 1)
+                ctx.cancel(self.order)
+
+    strategy = Regret()
+    result = ok.backtest(strategy, bar_frame(BARS), fees=None)
+    assert strategy.order.status is OrderStatus.REJECTED
+    assert strategy.order.reason == "cancelled by strategy"
+    assert result.fills == []
+
+
+def test_a_strategy_cannot_cancel_an_order_it_did_not_place():
+    class Meddler(ok.Strategy):
+        def on_bar(self, ctx, bar):
+            ctx.cancel("O-someone-else-1")
+
+    with pytest.raises(OmsError, match="not placed by this strategy"):
+        ok.backtest(Meddler(), bar_frame(BARS))
+
+
+def test_modify_moves_a_resting_limit_order():
+    class Chaser(ok.Strategy):
+        def on_bar(self, ctx, bar):
+            if bar.close == 100.5:
+                self.order = ctx.buy(bar.symbol, 2, "LIMIT", price=95)
+            elif bar.close == 101.0:
+                ctx.modify(self.order, price=ctx.round_price(bar.symbol, 99.52))
+
+    strategy = Chaser()
+    result = ok.backtest(strategy, bar_frame(BARS), fees=None)
+    assert strategy.order.price == Decimal("99.50")
+    assert [f.price for f in result.fills] == [Decimal("99.50")]
+
+
+def test_round_price_puts_a_float_on_the_instruments_tick():
+    class Rounder(ok.Strategy):
+        def on_bar(self, ctx, bar):
+            self.rounded = ctx.round_price("RELIANCE", 800 * 1.001)
+
+    strategy = Rounder()
+    ok.backtest(strategy, bar_frame(BARS))
+    assert strategy.rounded == Decimal("800.80")
