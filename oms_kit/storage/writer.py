@@ -206,22 +206,34 @@ def group_rows(rows: Sequence[Write]) -> dict[Table, list[tuple[Any, ...]]]:
     StoreError
         A row names an unknown table or has the wrong number of values.
     """
-    by_table: dict[str, dict[Any, tuple[Any, ...]]] = {}
-    for name, values in rows:
+    by_name: dict[str, list[tuple[Any, ...]]] = {}
+    for name, values in rows:  # the one loop over every row; the rest works a table at a time, in C
+        batch = by_name.get(name)
+        if batch is None:
+            batch = by_name[name] = []
+        batch.append(values)
+    grouped = {}
+    for name, batch in by_name.items():
         layout = _LAYOUT.get(name)
         if layout is None:
             raise StoreError(f"unknown table {name!r}", hint="tables: " + ", ".join(TABLES))
         width, key, keep_first = layout
-        if len(values) != width:
+        widths = set(map(len, batch))
+        if widths != {width}:
+            wrong = next(w for w in widths if w != width)
             raise StoreError(
-                f"a row for {name} has {len(values)} values; the table has {width} columns",
+                f"a row for {name} has {wrong} values; the table has {width} columns",
                 hint="columns in order: " + ", ".join(TABLES[name].column_names),
             )
-        latest = by_table.get(name)
-        if latest is None:
-            latest = by_table[name] = {}
-        if keep_first:
-            latest.setdefault(key(values), values)
+        # A dict keeps each key where it was first seen and holds the value last given for it.
+        latest = dict(zip(map(key, batch), batch, strict=True))
+        if len(latest) == len(batch):
+            grouped[TABLES[name]] = batch  # every key once (the usual case)
+        elif keep_first:
+            first: dict[Any, tuple[Any, ...]] = {}
+            for values in batch:
+                first.setdefault(key(values), values)
+            grouped[TABLES[name]] = list(first.values())
         else:
-            latest[key(values)] = values
-    return {TABLES[name]: list(latest.values()) for name, latest in by_table.items()}
+            grouped[TABLES[name]] = list(latest.values())
+    return grouped
