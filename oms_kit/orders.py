@@ -2,7 +2,10 @@
 order transitions, trades and positions.
 
 Everything here is synchronous and in memory, so a backtest runs at the speed of Python. Each change also leaves
-rows for the store in ``pending_rows``; the async OMS facade commits them (group commit) before it answers.
+rows for the store; the async OMS facade takes them (:meth:`OrderManager.take_rows`) and commits them (group commit)
+before it answers. Events, trades and decisions are rows in ``pending_rows`` at once; the current state of an
+order, a position and the cash is written as one row per take, built when the rows are taken, since only the
+latest state is kept.
 
 Placing is two steps so that a durable OMS can commit the order before the broker sees it: :meth:`prepare`
 parses, validates and registers the order (it counts against limits from that moment), :meth:`submit` sends it.
@@ -26,6 +29,7 @@ from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged
 from oms_kit.fsm import OrderEvent, OrderEventType, apply
 from oms_kit.ledger import Ledger
 from oms_kit.models import (
+    TERMINAL_STATUSES,
     ClientOrderId,
     Fill,
     Instrument,
@@ -33,6 +37,7 @@ from oms_kit.models import (
     OrderId,
     OrderStatus,
     OrderType,
+    Position,
     Product,
     Side,
     TradeId,
@@ -97,6 +102,11 @@ class OrderManager:
         self.live: dict[str, Order] = {}  # not terminal: counts against open-order and position limits
         self.trades: list[Fill] = []
         self.pending_rows: list[Write] = []
+        # Orders and positions changed since the last take_rows(), and the time of the last cash change: their rows
+        # (latest state only) are built by take_rows, not once per transition.
+        self._unsaved_orders: dict[str, Order] = {}
+        self._unsaved_positions: dict[tuple[str, Product], tuple[Position, datetime]] = {}
+        self._cash_changed: datetime | None = None
         self.prices: dict[str, Decimal] = {}
         self._by_client_id: dict[str, str] = {}
         self._recent: deque[datetime] = deque()
@@ -311,8 +321,8 @@ class OrderManager:
             self.pending_rows.append(("trades", (fill.trade_id, fill.order_id, self.account, fill.symbol,
                                                  fill.product._value_, fill.side._value_, quantity, price, fees,
                                                  ts)))
-            self.pending_rows.append(position_row(position, ts))
-            self.pending_rows.append(("accounts", (self.account, self.ledger.cash, ts)))
+            self._unsaved_positions[(position.symbol, position.product)] = (position, ts)
+            self._cash_changed = ts
         bus = self.bus
         if bus.wants("fill"):
             bus.publish(OrderFilled(ts, fill))
@@ -342,7 +352,18 @@ class OrderManager:
         self._limits_by_symbol.clear()
 
     def take_rows(self) -> list[Write]:
+        """The rows to commit since the last call: events, trades, decisions, and the current state of every
+        order and position that changed (one row each), and of the cash when it changed."""
         rows, self.pending_rows = self.pending_rows, []
+        if self._unsaved_orders:
+            rows.extend(map(order_row, self._unsaved_orders.values()))
+            self._unsaved_orders = {}
+        if self._unsaved_positions:
+            rows.extend(position_row(position, ts) for position, ts in self._unsaved_positions.values())
+            self._unsaved_positions = {}
+        if self._cash_changed is not None:
+            rows.append(("accounts", (self.account, self.ledger.cash, self._cash_changed)))
+            self._cash_changed = None
         return rows
 
     # -- internals --------------------------------------------------------------------------------------------
@@ -390,12 +411,13 @@ class OrderManager:
 
     def _transition(self, order: Order, event: OrderEvent) -> None:
         previous = apply(order, event)
-        if order.order_id in self._blocked:
+        # An acceptance changes neither the quantity nor the price the margin was held for.
+        if order.order_id in self._blocked and event.type is not _ACCEPTED:
             self._reblock(order)
-        if order.status.is_terminal:
+        if order.status in TERMINAL_STATUSES:
             self.live.pop(order.order_id, None)
         if self.record:
-            self.pending_rows.append(order_row(order))
+            self._unsaved_orders[order.order_id] = order
             self.pending_rows.append(("order_events", (
                 f"{order.order_id}:{order.sequence}", order.order_id, self.account, order.sequence, event.ts,
                 event.type._value_, previous._value_, order.status._value_, _event_detail(event))))
@@ -416,7 +438,7 @@ class OrderManager:
 
     def _record_created(self, order: Order, violations: list[Violation]) -> None:
         now = order.created_at
-        self.pending_rows.append(order_row(order))
+        self._unsaved_orders[order.order_id] = order
         self.pending_rows.append(("order_events", (f"{order.order_id}:0", order.order_id, self.account, 0, now,
                                                    "CREATED", None, "NEW", "{}")))
         self.pending_rows.append(("risk_decisions", (f"D-{order.order_id}", self.account, order.order_id, now,

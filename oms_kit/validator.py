@@ -181,6 +181,10 @@ class Check:
         ``str.format`` template with ``{value}`` and ``{limit}`` for the dry run's message on a pass.
     has_headroom : bool
         Whether ``limit - value`` means "how much more would pass".
+    limit_fields : tuple of str
+        The :class:`~oms_kit.risk.RiskLimits` fields without which the check does not apply: while any of them is
+        None, :meth:`PreTradeValidator.validate` skips it (the dry run still reports it, as skipped). Empty for a
+        check that always runs.
     """
 
     name: str
@@ -188,6 +192,11 @@ class Check:
     measure: Measure
     passed_text: str
     has_headroom: bool = False
+    limit_fields: tuple[str, ...] = ()
+
+    def applies(self, limits: RiskLimits) -> bool:
+        """Whether the check can report anything under ``limits`` (every field it needs is set)."""
+        return all(getattr(limits, name) is not None for name in self.limit_fields)
 
     def __call__(self, order: Order, ctx: CheckContext) -> Violation | None:
         outcome = self.measure(order, ctx)
@@ -314,7 +323,8 @@ def market_hours_check(timezone: str | tzinfo = "Asia/Kolkata") -> Check:
                              f"session is {session}", session, local.isoformat("seconds"))
         return local.isoformat("seconds"), session
 
-    return Check("market_hours", "MARKET_CLOSED", _market_hours, "{value} is within the session {limit}")
+    return Check("market_hours", "MARKET_CLOSED", _market_hours, "{value} is within the session {limit}",
+                 limit_fields=("session_start", "session_end"))
 
 
 def _tick_size(order: Order, ctx: CheckContext) -> Outcome:
@@ -554,29 +564,37 @@ check_lot_size = Check("lot_size", "QUANTITY_NOT_LOT_MULTIPLE", _lot_size,
 check_order_quantity = Check("max_order_quantity", "QUANTITY_EXCEEDS_MAXIMUM", _order_quantity,
                              "quantity {value} is within the maximum {limit}", has_headroom=True)
 check_order_value = Check("max_order_value", "NOTIONAL_EXCEEDS_MAXIMUM", _order_value,
-                          "order value {value:.2f} is within the maximum {limit:.2f}", has_headroom=True)
+                          "order value {value:.2f} is within the maximum {limit:.2f}", has_headroom=True,
+                          limit_fields=("max_order_value",))
 check_price_collar = Check("price_collar", "PRICE_OUTSIDE_COLLAR", _price_collar,
-                           "price is {value} from the last price, within the collar band of {limit}", has_headroom=True)
+                           "price is {value} from the last price, within the collar band of {limit}", has_headroom=True,
+                           limit_fields=("price_collar_pct",))
 check_reference_price = Check("reference_price", "NO_REFERENCE_PRICE", _reference_price_known,
                               "last price {value} values the order")
 check_client_order_id = Check("client_order_id", "DUPLICATE_CLIENT_ORDER_ID", _client_order_id,
                               "client order id {value} is new")
 check_possible_duplicate = Check("possible_duplicate", "POSSIBLE_DUPLICATE", _possible_duplicate,
-                                 "no similar order within the last {limit} s")
+                                 "no similar order within the last {limit} s", limit_fields=("duplicate_window_s",))
 check_order_rate = Check("max_orders_per_second", "RATE_LIMIT_EXCEEDED", _order_rate,
-                         "order {value} in the last second, within {limit} per second", has_headroom=True)
+                         "order {value} in the last second, within {limit} per second", has_headroom=True,
+                         limit_fields=("max_orders_per_second",))
 check_open_orders = Check("max_open_orders", "MAX_OPEN_ORDERS", _open_orders,
-                          "open order {value}, within the maximum {limit}", has_headroom=True)
+                          "open order {value}, within the maximum {limit}", has_headroom=True,
+                          limit_fields=("max_open_orders",))
 check_position_quantity = Check("max_position_quantity", "POSITION_LIMIT_EXCEEDED", _position_quantity,
-                                "position {value} is within the maximum {limit}", has_headroom=True)
+                                "position {value} is within the maximum {limit}", has_headroom=True,
+                                limit_fields=("max_position_quantity",))
 check_position_value = Check("max_position_value", "POSITION_LIMIT_EXCEEDED", _position_value,
-                             "position value {value:.2f} is within the maximum {limit:.2f}", has_headroom=True)
+                             "position value {value:.2f} is within the maximum {limit:.2f}", has_headroom=True,
+                             limit_fields=("max_position_value",))
 check_gross_exposure = Check("max_gross_exposure", "GROSS_EXPOSURE_EXCEEDED", _gross_exposure,
-                             "gross exposure {value:.2f} is within the maximum {limit:.2f}", has_headroom=True)
+                             "gross exposure {value:.2f} is within the maximum {limit:.2f}", has_headroom=True,
+                             limit_fields=("max_gross_exposure",))
 check_buying_power = Check("buying_power", "INSUFFICIENT_FUNDS", _buying_power,
                            "required funds {value:.2f} are within the available {limit:.2f}", has_headroom=True)
 check_daily_loss = Check("daily_loss_limit", "DAILY_LOSS_LIMIT", _daily_loss,
-                         "day's loss {value:.2f} is below the limit {limit:.2f}", has_headroom=True)
+                         "day's loss {value:.2f} is below the limit {limit:.2f}", has_headroom=True,
+                         limit_fields=("daily_loss_limit",))
 
 
 def default_checks(exchange_timezone: str | tzinfo = "Asia/Kolkata") -> tuple[Check, ...]:
@@ -615,7 +633,18 @@ class PreTradeValidator:
     def __init__(self, checks: Iterable[Check] | None = None, *,
                  exchange_timezone: str | tzinfo = "Asia/Kolkata") -> None:
         self.checks: tuple[Check, ...] = tuple(checks) if checks is not None else default_checks(exchange_timezone)
-        self._measures = tuple(check.measure for check in self.checks)
+        # Per limits object (by identity, the object kept alongside so a reused id cannot match): the measures of
+        # the checks that apply under it. An account has one limits object per symbol at most, so this stays small.
+        self._measures: dict[int, tuple[RiskLimits, tuple[Measure, ...]]] = {}
+
+    def _measures_for(self, limits: RiskLimits) -> tuple[Measure, ...]:
+        cached = self._measures.get(id(limits))
+        if cached is None or cached[0] is not limits:
+            if len(self._measures) > 1000:  # limits built afresh for every order: do not grow without bound
+                self._measures.clear()
+            cached = self._measures[id(limits)] = (
+                limits, tuple(check.measure for check in self.checks if check.applies(limits)))
+        return cached[1]
 
     def validate(self, order: Order, ctx: CheckContext) -> list[Violation]:
         """Every violation of ``order``; an empty list means it may be placed.
@@ -633,7 +662,8 @@ class PreTradeValidator:
             In the order of :attr:`checks`.
         """
         violations: list[Violation] = []
-        for measure in self._measures:
+        # Only the checks that apply under these limits: a check whose limit is None would only say so.
+        for measure in self._measures_for(ctx.limits):
             outcome = measure(order, ctx)
             if type(outcome) is Violation:
                 violations.append(outcome)

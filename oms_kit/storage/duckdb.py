@@ -21,7 +21,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from operator import itemgetter
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -38,15 +38,13 @@ from oms_kit.storage.writer import group_rows
 
 T = TypeVar("T")
 
-_DECIMAL = pa.decimal128(28, 8)  # DECIMAL(28, 8) in the migrations
+_SQL_DECIMAL = "DECIMAL(28, 8)"  # as in the migrations
 _ARROW_TYPES = {
     "text": pa.string(),
     "int": pa.int64(),
     "bool": pa.bool_(),
-    "decimal": _DECIMAL,
     "timestamp": pa.timestamp("us", tz="UTC"),
 }
-_EIGHT_PLACES = Decimal("1E-8")
 
 SCHEMA_MIGRATIONS = (
     "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -358,27 +356,28 @@ def _delete_sql(table: Table, count: int) -> str:
 @functools.cache
 def _insert_sql(table: Table) -> str:
     columns = ", ".join(table.column_names)
-    insert = f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM oms_kit_batch"
+    # Decimals arrive as text (see _to_arrow); the cast rounds to 8 places half away from zero, as PostgreSQL's
+    # NUMERIC(28, 8) does, so both stores keep the same value.
+    values = ", ".join(f"CAST({name} AS {_SQL_DECIMAL})" if kind == "decimal" else name for name, kind in table.columns)
+    insert = f"INSERT INTO {table.name} ({columns}) SELECT {values} FROM oms_kit_batch"
     # Upsert tables: the rows this batch replaces were deleted just before.
     return f"{insert} ON CONFLICT DO NOTHING" if table.mode == "append" else insert
 
 
 def _to_arrow(table: Table, rows: list[tuple[Any, ...]]) -> pa.Table:
     arrays = []
-    for (name, kind), values in zip(table.columns, zip(*rows, strict=True), strict=True):
+    # Column by column through itemgetter: zip(*rows) over tens of thousands of rows costs ten times as much.
+    for index, (name, kind) in enumerate(table.columns):
+        values = list(map(itemgetter(index), rows))
         try:
-            arrays.append(_decimals(values) if kind == "decimal" else pa.array(values, _ARROW_TYPES[kind]))
-        except (pa.ArrowException, InvalidOperation, TypeError, AttributeError) as exc:
+            if kind == "decimal":
+                # Arrow converts a Decimal object in about 5 µs, its text in 0.2 µs: decimals travel as text and
+                # DuckDB casts them, exactly, in the INSERT.
+                arrays.append(pa.array([v if v is None else str(v) for v in values], pa.string()))
+            else:
+                arrays.append(pa.array(values, _ARROW_TYPES[kind]))
+        except (pa.ArrowException, TypeError) as exc:
             raise StoreError(
                 f"cannot write {table.name}.{name} as {kind}", detail=f"{type(exc).__name__}: {exc}"
             ) from exc
     return pa.Table.from_arrays(arrays, names=list(table.column_names))
-
-
-def _decimals(values: tuple[Any, ...]) -> pa.Array:
-    try:
-        return pa.array(values, _DECIMAL)
-    except pa.ArrowInvalid:
-        # More than 8 decimal places (an average price such as 7501 / 3): round as PostgreSQL's NUMERIC(28, 8)
-        # does, half away from zero, so both stores keep the same value. Rare, so the common path stays fast.
-        return pa.array([None if v is None else v.quantize(_EIGHT_PLACES, ROUND_HALF_UP) for v in values], _DECIMAL)
