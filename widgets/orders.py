@@ -9,10 +9,13 @@ from typing import Any
 import ipywidgets as w
 
 from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, close_tree
-from widgets.format import cell
+from widgets.format import is_missing, money
 
-HEADING = f"{'order':<16} {'side':<4} {'qty':>7} {'symbol':<10} {'type':<6} {'price':>10} {'trigger':>10} " \
-          f"{'prod/val':<8} {'status':<16} {'filled':>13} {'time':>8}"
+HEADING = f"{'order':<13} {'side':<4} {'qty':>6} {'symbol':<10} {'type':<6} {'price':>10} {'prod/val':<8} " \
+          f"{'status':<9} {'filled':>11}"
+# Working statuses in a column of nine characters.
+SHORT_STATUS = {"PARTIALLY_FILLED": "PARTIAL", "TRIGGER_PENDING": "TRIGGER", "PENDING_CANCEL": "CANCELING",
+                "PENDING_MODIFY": "MODIFYING", "PENDING_SUBMIT": "SENDING"}
 
 
 class _Row:
@@ -20,7 +23,8 @@ class _Row:
 
     def __init__(self, panel: OrdersPanel, order_id: str) -> None:
         self.text = classed(w.HTML(), "oms-row-text")
-        self.cancel = button("✕ Cancel", "oms-cancel", "warning", tooltip=f"cancel {order_id}")
+        self.cancel = button("✕ Cancel", "oms-cancel", "warning", tooltip=f"cancel {order_id}", width="84px")
+        self.cancel.layout.flex = "0 0 auto"
         self.cancel.on_click(lambda _: panel.cancel(order_id))
         self.cancel.layout.display = "none" if panel.read_only else None
         self.box = classed(w.HBox([self.cancel, self.text], layout=w.Layout(align_items="center")),
@@ -60,8 +64,9 @@ class OrdersPanel(Panel):
             self.cancel_all_button.layout.display = "none"
         top = w.HBox([self.cancel_all_button, self.count], layout=w.Layout(align_items="center"))
         heading = classed(w.HTML(f"<span class='oms-muted'>{escape(HEADING)}</span>"), "oms-row-text")
-        self.heading = w.HBox([w.HTML(layout=w.Layout(width="90px")), heading])
-        self.list = classed(w.VBox(), "oms-orders-list")
+        self.heading = w.HBox([w.HTML(layout=w.Layout(width="84px", flex="0 0 auto")), heading],
+                              layout=w.Layout(overflow="hidden"))
+        self.list = classed(w.VBox(layout=w.Layout(overflow="auto")), "oms-orders-list")
         self.more = classed(w.HTML(), "oms-orders-more")
         return [top, self.heading, self.list, self.more]
 
@@ -123,7 +128,12 @@ def _row_text(o: Any) -> str:
     side_class = "oms-up" if o.side == "BUY" else "oms-down"
     filled = f"{int(o.filled_quantity):,}/{int(o.quantity):,}"
     product = f"{o.product}/{o.validity}"
-    first = f"{o.order_id!s:<16} "
-    rest = (f" {int(o.quantity):>7,} {o.symbol!s:<10} {o.order_type!s:<6} {cell(o.price):>10} "
-            f"{cell(o.trigger_price):>10} {product:<8} {o.status!s:<16} {filled:>13} {cell(o.created_at):>8}")
+    # A stop order shows its trigger where a market order has no price: "SL-M  ▲2,390.00", "SL  2,400.00▲2,390.00".
+    price = "" if is_missing(o.price) else money(o.price)
+    if not is_missing(o.trigger_price):
+        price += f"▲{money(o.trigger_price)}"
+    status = SHORT_STATUS.get(str(o.status), str(o.status))
+    first = f"{o.order_id!s:<13} "
+    rest = (f" {int(o.quantity):>6,} {o.symbol!s:<10} {o.order_type!s:<6} {price or '—':>10} {product:<8} "
+            f"{status:<9} {filled:>11}")
     return f"{escape(first)}<span class='{side_class}'>{o.side!s:<4}</span>{escape(rest)}"

@@ -12,16 +12,15 @@ from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, close_tree
 from widgets.format import clock_time, money
 
 BAR_STYLES = {"WARN": "warning", "BREACH": "danger"}
-COUNT_LIMITS = {"max_open_orders", "max_position_quantity"}  # counts, shown without decimals
 KILL_REASON = "KILL SWITCH pressed in the dashboard"
 
 
 class _LimitRow:
     def __init__(self, name: str) -> None:
-        self.label = classed(w.HTML(name, layout=w.Layout(width="190px")), "oms-limit-name")
+        self.label = classed(w.HTML(name, layout=w.Layout(width="175px", flex="0 0 auto")), "oms-limit-name")
         self.bar = classed(w.FloatProgress(min=0, max=100, value=0, bar_style="success",
-                                           layout=w.Layout(width="160px")), "oms-limit-bar")
-        self.text = classed(w.HTML(), "oms-limit-use")
+                                           layout=w.Layout(width="110px", flex="0 0 auto")), "oms-limit-bar")
+        self.text = classed(w.HTML(layout=w.Layout(flex="0 0 auto")), "oms-limit-use")
         self.box = classed(w.HBox([self.label, self.bar, self.text], layout=w.Layout(align_items="center")),
                            "oms-limit")
 
@@ -54,7 +53,7 @@ class RiskPanel(Panel):
         self.no_limits = w.HTML("<span class='oms-muted'>no limit in use</span>")
         self.alerts = classed(w.HTML(), "oms-alerts")
 
-        self.kill_button = button("⛔ KILL SWITCH", "oms-kill", "danger", width="100%",
+        self.kill_button = button("■ KILL SWITCH", "oms-kill", "danger", width="100%",
                                   tooltip="halt trading now and cancel every working order")
         self.kill_button.layout.height = "44px"
         self.kill_button.on_click(lambda _: self.kill())
@@ -113,8 +112,8 @@ class RiskPanel(Panel):
             pct = float(u.use_pct)
             row.bar.value = min(max(pct, 0.0), 100.0)
             row.bar.bar_style = BAR_STYLES.get(str(u.level), "success")
-            places = 0 if key[0] in COUNT_LIMITS else 2
-            row.text.value = f"{money(u.value, places)} / {money(u.maximum, places)} <b>({pct:.0f} %)</b>"
+            # Whole units: the bar and the percentage carry the detail, and the row stays on one line.
+            row.text.value = f"{money(u.value, 0)} / {money(u.maximum, 0)} <b>({pct:.0f} %)</b>"
         for gone in set(self._rows) - set(keys):
             close_tree(self._rows.pop(gone).box)
         if keys != self._row_keys:

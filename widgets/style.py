@@ -19,7 +19,7 @@ STYLE = """<style>
 .oms-up { color: var(--oms-up); }
 .oms-down { color: var(--oms-down); }
 .oms-muted { color: var(--jp-ui-font-color3, #8c959f); }
-.oms-row-text { font-family: var(--jp-code-font-family, monospace); font-size: 12px; white-space: pre; }
+.oms-row-text { font-family: var(--jp-code-font-family, monospace); font-size: 11.5px; white-space: pre; }
 .oms-figure { font-family: var(--jp-code-font-family, monospace); font-size: 13px; margin-right: 14px; }
 .oms-state { font-weight: 700; letter-spacing: 0.06em; padding: 0 12px; border-radius: 4px; text-align: center; }
 .oms-kill button, button.oms-kill { font-weight: 700; letter-spacing: 0.05em; }
