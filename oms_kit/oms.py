@@ -31,6 +31,7 @@ from oms_kit.orders import OrderManager
 from oms_kit.recovery import restore_account
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
 from oms_kit.storage import Store, WriteQueue, open_store
+from oms_kit.watch import Watch
 
 log = logging.getLogger("oms_kit")
 _state_changes = itertools.count(1)  # numbers trading state changes: two may share one instant (simulated clock)
@@ -71,6 +72,8 @@ class OMS:
         self.write_errors = 0  # failed write-behind transactions (in-memory store only)
         self._write_behind_batch: asyncio.Future[None] | None = None
         self._closed = False
+        self.read_only = False
+        self.watch: Watch | None = None  # set when read-only
 
     @classmethod
     async def open(
@@ -86,6 +89,7 @@ class OMS:
         fees: str | None = "india_equity",
         clock: Clock | None = None,
         risk_interval: float | None = 2.0,
+        read_only: bool = False,
     ) -> OMS:
         """Open an OMS on the database ``url`` (in-memory DuckDB by default) and start its feed.
 
@@ -103,13 +107,17 @@ class OMS:
         clock : where "now" comes from; the wall clock by default.
         risk_interval : seconds between two runs of the risk monitor (None: no monitor task; ``check_risk()``
             runs it by hand).
+        read_only : watch an account that another session writes (a dashboard in another kernel): its committed
+            state is loaded, and on PostgreSQL followed live (LISTEN/NOTIFY) with the changes published as events.
+            Nothing is written and no feed or monitor runs; trading methods raise OmsError. A DuckDB file can be
+            watched only once its writer has closed it (its file lock); ``refresh()`` reloads it.
         """
         cash_value = parse_price(cash, "cash") if cash else Decimal(0)
         if isinstance(feed, str) and feed != "random":
             raise InvalidOrderError("feed", feed, "'random', None or a Feed object")
-        store = await open_store(url)
+        store = await open_store(url, read_only=read_only)
         lock = getattr(store, "lock_account", None)
-        if lock is not None:  # PostgreSQL; a DuckDB file is already held by its own file lock
+        if lock is not None and not read_only:  # PostgreSQL; a DuckDB file is already held by its own file lock
             try:
                 await lock(account)
             except BaseException:
@@ -130,6 +138,20 @@ class OMS:
             feed = RandomWalkFeed({s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments})
         oms = cls(store=store, queue=WriteQueue(store), manager=manager, bus=bus, clock=clock,
                   feed=feed, cash=cash_value)  # type: ignore[arg-type]
+        oms.queue.on_overflow = oms._on_write_overflow
+        oms.queue.on_available = oms._on_write_available
+        if read_only:
+            oms.read_only = True
+            oms.watch = Watch(store, manager, bus, oms.alerts)
+            try:
+                await oms.watch.refresh()
+                listen = getattr(store, "listen", None)
+                if listen is not None:
+                    await listen(oms.watch.notify)
+            except BaseException:
+                await store.close()
+                raise
+            return oms
         # A durable store that knows the account reopens it as committed (cash argument ignored then).
         if not (store.durable and await restore_account(store, manager, clock.now())):
             manager.pending_rows.append(("accounts", (account, cash_value, clock.now())))
@@ -164,7 +186,7 @@ class OMS:
         raises InvalidOrderError and records nothing. The same ``client_order_id`` with the same payload returns
         the existing order (a safe retry).
         """
-        self._check_open()
+        self._check_writable()
         manager = self.manager
         order, send = manager.prepare(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                                       client_order_id, tag)
@@ -177,7 +199,7 @@ class OMS:
                 await self._persist(rows)
         except StoreError as exc:
             manager.reject_unsent(order, f"PERSISTENCE_UNAVAILABLE: {exc.message}")
-            manager.take_rows()
+            await self._commit()  # the rejection is recorded too (buffered while the database is down)
             raise PersistenceUnavailable(f"order {order.order_id} refused: the database is unavailable",
                                          detail=exc.message, hint="check the database; status() shows it") from exc
         if send:
@@ -187,8 +209,14 @@ class OMS:
 
     async def modify_order(self, order_id: str, quantity: int | None = None, price: float | Decimal | None = None,
                            trigger_price: float | Decimal | None = None) -> Order:
-        """Change a working order's quantity, price or trigger; raises OrderModifyRejected when a rule forbids it."""
-        self._check_open()
+        """Change a working order's quantity, price or trigger; raises OrderModifyRejected when a rule forbids it.
+
+        Refused with PersistenceUnavailable while the database is unreachable, like a new order (cancels pass).
+        """
+        self._check_writable()
+        if self.queue.unavailable is not None:
+            raise PersistenceUnavailable(f"modify of {order_id} refused: the database is unavailable",
+                                         detail=str(self.queue.unavailable), hint="status() shows the outage")
         try:
             return self.manager.modify(order_id, quantity, price, trigger_price)
         finally:
@@ -196,14 +224,14 @@ class OMS:
 
     async def cancel_order(self, order_id: str, reason: str = "cancelled by user") -> Order:
         """Cancel a working order; returns it once the cancel is committed."""
-        self._check_open()
+        self._check_writable()
         order = self.manager.cancel(order_id, reason)
         await self._commit()
         return order
 
     async def cancel_all(self, symbol: str | None = None, reason: str = "cancel all") -> list[Order]:
         """Cancel every working order (of ``symbol`` when given)."""
-        self._check_open()
+        self._check_writable()
         orders = self.manager.cancel_all(symbol, reason)
         await self._commit()
         return orders
@@ -215,7 +243,7 @@ class OMS:
         larger than the maximum order quantity (or the exchange's freeze quantity) is closed in slices, and the
         rate and duplicate throttles do not hold these orders back.
         """
-        self._check_open()
+        self._check_writable()
         manager = self.manager
         manager.cancel_all(symbol, reason)
         state, manager.trading_state = manager.trading_state, TradingState.REDUCING
@@ -248,7 +276,7 @@ class OMS:
 
     async def set_price(self, symbol: str, price: float, volume: float | None = None) -> Decimal:
         """Push a quote for ``symbol``, as a feed would: marks positions and lets resting orders match."""
-        self._check_open()
+        self._check_writable()
         value = float(price)
         if not value > 0 or value == float("inf"):
             raise InvalidOrderError("price", price, "a positive finite number")
@@ -265,6 +293,7 @@ class OMS:
 
     async def end_session(self) -> None:
         """Close the trading day: DAY orders expire."""
+        self._check_writable()
         self.manager.broker.end_session(self.clock.now())
         await self._commit()
 
@@ -288,7 +317,7 @@ class OMS:
 
         Returns the square-off orders (empty without ``flatten``).
         """
-        self._check_open()
+        self._check_writable()
         self._set_trading_state(TradingState.HALTED, reason, source)
         self.manager.cancel_all(reason=f"kill switch: {reason}")
         orders = await self.square_off(reason=f"kill switch: {reason}") if flatten else []
@@ -297,7 +326,7 @@ class OMS:
 
     async def reset_kill_switch(self, reason: str, source: str = "user") -> None:
         """Lift the kill switch: trading state back to ACTIVE. ``reason`` is recorded."""
-        self._check_open()
+        self._check_writable()
         if not reason or not isinstance(reason, str):
             raise InvalidOrderError("reason", reason, "a non-empty text saying why trading may resume")
         breach = _daily_loss_breach(self._limit_uses())
@@ -407,6 +436,7 @@ class OMS:
     async def check_risk(self) -> list[RiskAlert]:
         """Run the risk monitor once: measure every limit, raise WARN/BREACH alerts (stored, published), and on a
         daily-loss breach trip the kill switch (``limits.auto_kill_on_daily_loss``). Returns the new alerts."""
+        self._check_writable()
         manager = self.manager
         now = self.clock.now()
         uses = self._limit_uses()
@@ -507,8 +537,18 @@ class OMS:
             "tasks": {name: not task.done() for name, task in self.tasks.items()},
             "writes": {**self.queue.status(), "write_behind": not self.store.durable, "errors": self.write_errors},
             "risk_monitor_failures": self.monitor_failures,
+            "read_only": self.read_only,
+            "watch": self.watch.status() if self.watch is not None else None,
             "closed": self._closed,
         }
+
+    async def refresh(self) -> None:
+        """Read-only OMS: reload what the writer committed since the last refresh (on PostgreSQL this happens by
+        itself after every commit; on a DuckDB file call it by hand)."""
+        self._check_open()
+        if self.watch is None:
+            raise OmsError("refresh() is for a read-only OMS", hint="this OMS is the writer: its state is current")
+        await self.watch.refresh()
 
     async def flush(self) -> None:
         """Wait until every record so far is committed."""
@@ -519,6 +559,8 @@ class OMS:
         """Stop the feed and background tasks, commit what is pending and close the database."""
         if self._closed:
             return
+        if self.watch is not None:
+            await self.watch.stop()
         for task in self.tasks.values():
             task.cancel()
         for task in self.tasks.values():
@@ -547,7 +589,31 @@ class OMS:
     async def _commit(self) -> None:
         rows = self.manager.take_rows()
         if rows:
-            await self._persist(rows)
+            # Fills, cancels and state changes have already happened at the broker: while the database is down
+            # their rows stay in the write queue's buffer and are written once it returns. Only new orders and
+            # modifies fail closed (place_order, modify_order).
+            with contextlib.suppress(PersistenceUnavailable):
+                await self._persist(rows)
+
+    def _on_write_overflow(self) -> None:
+        # The buffer of unwritten rows passed its bound: stop making more. The rows are kept, not dropped.
+        log.error("write buffer overflow while %s is unreachable: halting trading", self.store.url)
+        self._start_task("oms-kit-overflow-halt", self.kill_switch(
+            f"write buffer passed {self.queue.max_buffered_rows} rows while the database is unreachable",
+            source="persistence"))
+
+    def _on_write_available(self) -> None:
+        # A PostgreSQL restart ends every session, the one holding this account's writer lock included.
+        if getattr(self.store, "lock_account", None) is not None:
+            self._start_task("oms-kit-relock", self._relock())
+
+    async def _relock(self) -> None:
+        try:
+            await self.store.lock_account(self.account)  # type: ignore[attr-defined]
+        except StoreError as exc:
+            log.error("lost the writer lock of %s: %s", self.account, exc)
+            await self.kill_switch(f"lost the writer lock after a database outage: {exc.message}",
+                                   source="persistence")
 
     async def _persist(self, rows: list[Any]) -> None:
         if self.store.durable:
@@ -577,6 +643,12 @@ class OMS:
     def _check_open(self) -> None:
         if self._closed:
             raise OmsError("this OMS is closed", hint="open a new one with await OMS.open(...)")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.read_only:
+            raise OmsError(f"this OMS watches account {self.account!r} read-only: it cannot trade",
+                           hint="open it without read_only=True in the session that owns the account")
 
 
 def _daily_loss_breach(uses: list[LimitUse]) -> LimitUse | None:

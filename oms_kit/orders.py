@@ -157,6 +157,8 @@ class OrderManager:
         self.counts["placed"] += 1
         if self.record:
             self._record_created(order, violations)
+        if self.bus.wants("order"):  # one event per stored order event, creation included
+            self.bus.publish(OrderUpdated(now, _copy(order), "CREATED", None))
         if violations:
             order.violations = tuple(violations)
             self.counts["rejected"] += 1

@@ -39,7 +39,7 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     if not cash:
         return False
     positions = await store.fetch("SELECT * FROM positions WHERE account = $1", account)
-    manager.ledger.restore([_position(row) for row in positions], cash[0]["cash"])
+    manager.ledger.restore([position_from_row(row) for row in positions], cash[0]["cash"])
     for row in positions:
         if row["last_price"] is not None:
             manager.prices.setdefault(row["symbol"], row["last_price"])
@@ -57,7 +57,7 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
             f"WHERE o.account = $1 AND o.status NOT IN {_TERMINAL} GROUP BY t.order_id", account)
     }
     for row in working:
-        _restore_order(manager, _order(row, filled_values.get(row["order_id"], Decimal(0))), now)
+        _restore_order(manager, order_from_row(row, filled_values.get(row["order_id"], Decimal(0))), now)
 
     day_start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     for row in await store.fetch(
@@ -99,7 +99,8 @@ def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
     manager.broker.restore(order, instrument, now)  # type: ignore[attr-defined]
 
 
-def _position(row: dict[str, Any]) -> Position:
+def position_from_row(row: dict[str, Any]) -> Position:
+    """A Position from a row of the positions table."""
     return Position(
         row["symbol"], Product(row["product"]), row["account"], int(row["quantity"]), row["average_price"],
         row["realized_pnl"], row["fees"], row["last_price"], int(row["bought_quantity"]), int(row["sold_quantity"]),
@@ -107,7 +108,9 @@ def _position(row: dict[str, Any]) -> Position:
     )
 
 
-def _order(row: dict[str, Any], filled_value: Decimal) -> Order:
+def order_from_row(row: dict[str, Any], filled_value: Decimal) -> Order:
+    """An Order from a row of the orders table; ``filled_value`` (sum of price x quantity of its trades) is not
+    stored in the row."""
     violations = tuple(Violation(v["code"], v["message"], v.get("limit"), v.get("value"))
                        for v in json.loads(row["violations"]))
     return Order(

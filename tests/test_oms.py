@@ -874,9 +874,10 @@ async def test_subscriber_receives_order_fill_position_price_and_trading_state_e
     await oms.kill_switch("test")
 
     kinds = [e.kind for e in received]
-    assert kinds == ["price", "order", "order", "fill", "position", "trading_state"]
-    price, accepted, filled, fill, position, state = received
+    assert kinds == ["price", "order", "order", "order", "fill", "position", "trading_state"]
+    price, created, accepted, filled, fill, position, state = received
     assert isinstance(price, PriceUpdated) and (price.symbol, price.price) == ("RELIANCE", D("2501.00"))
+    assert (created.event_type, created.previous_status, created.order.status) == ("CREATED", None, S.NEW)
     assert isinstance(accepted, OrderUpdated) and (accepted.event_type, accepted.previous_status) == ("ACCEPTED", "NEW")
     assert accepted.order.status is S.OPEN  # a snapshot of that moment, not the order as it is now
     assert isinstance(filled, OrderUpdated) and filled.order.status is S.FILLED
@@ -930,7 +931,7 @@ async def test_async_iteration_over_events_sees_the_order_path(oms):
     _, order = await asyncio.gather(watch(), oms.place_order("RELIANCE", "SELL", 10))
 
     assert [(e.kind, getattr(e, "event_type", None)) for e in seen] == [
-        ("order", "ACCEPTED"), ("order", "FILLED"), ("fill", None)]
+        ("order", "CREATED"), ("order", "ACCEPTED"), ("order", "FILLED"), ("fill", None)]
     assert seen[-1].fill.order_id == order.order_id  # type: ignore[attr-defined]
 
 

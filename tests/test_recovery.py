@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -151,10 +152,125 @@ async def test_database_down_refuses_new_orders_and_recovers_when_it_returns(pg_
     refused = oms.orders(status="REJECTED")
     assert refused["reason"].str.startswith("PERSISTENCE_UNAVAILABLE").tolist() == [True]
     assert oms.position("SBIN") == 5  # fail closed: nothing reached the broker
+    writes = oms.status()["writes"]
+    assert writes["available"] is False and "unreachable" in writes["last_error"] and writes["pending_rows"] > 0
 
     pg_cluster_owned.start()
     after = await oms.place_order("SBIN", "BUY", 2, "MARKET")
     assert after.status is S.FILLED and oms.position("SBIN") == 7
-    stored = await oms.store.fetch("SELECT order_id, status FROM orders ORDER BY created_at")
-    assert [r["order_id"] for r in stored] == [kept.order_id, after.order_id]
+    assert oms.status()["writes"]["available"] is True
+    # The refused order is on record too, as it ended: every state change is stored.
+    stored = await oms.store.fetch("SELECT order_id, status FROM orders ORDER BY created_at, order_id")
+    assert [(r["order_id"], r["status"]) for r in stored] == [
+        (kept.order_id, "FILLED"), (refused["order_id"].iloc[0], "REJECTED"), (after.order_id, "FILLED")]
+    await oms.close()
+
+
+async def _count(oms: OMS, sql: str, *params: Any) -> int:
+    return int((await oms.store.fetch(sql, *params))[0]["n"])
+
+
+async def test_database_stopped_mid_run_buffers_fills_and_cancels_and_writes_them_exactly_once(pg_cluster_owned):
+    oms = await _open(pg_cluster_owned.url)
+    emitted: list[Any] = []
+    oms.subscribe(emitted.append, kinds=["order", "fill"])
+    await oms.set_price("SBIN", 800)
+    resting = await oms.place_order("SBIN", "BUY", 5, "LIMIT", 795.0)
+    other = await oms.place_order("SBIN", "BUY", 3, "LIMIT", 780.0)
+
+    pg_cluster_owned.stop()
+    await oms.set_price("SBIN", 794)  # fills `resting` while the database is down
+    cancelled = await oms.cancel_order(other.order_id)  # a cancel passes
+    assert (oms.get_order(resting.order_id).status, cancelled.status) == (S.FILLED, S.CANCELLED)
+    writes = oms.status()["writes"]
+    assert writes["available"] is False and writes["pending_rows"] > 0
+    with pytest.raises(PersistenceUnavailable):  # modifies fail closed like new orders
+        await oms.modify_order(other.order_id, price=781.0)
+
+    pg_cluster_owned.start()
+    await oms.flush()
+    await oms.tasks["oms-kit-relock"]  # the restart ended the session holding the writer lock: taken again
+
+    assert await _count(oms, "SELECT COUNT(*) AS n FROM trades") == 1
+    stored = {r["order_id"]: r["status"] for r in await oms.store.fetch("SELECT order_id, status FROM orders")}
+    assert stored == {resting.order_id: "FILLED", other.order_id: "CANCELLED"}
+    order_events = [e for e in emitted if e.kind == "order"]
+    assert await _count(oms, "SELECT COUNT(*) AS n FROM order_events") == len(order_events)
+    with pytest.raises(StoreError, match="already open for writing"):
+        await _open(pg_cluster_owned.url)
+    await oms.close()
+
+    again = await _open(pg_cluster_owned.url)
+    assert again.position("SBIN") == 5 and again.active_orders().empty
+    await again.close()
+
+
+async def test_write_buffer_overflow_halts_trading_and_loses_nothing(pg_cluster_owned):
+    oms = await _open(pg_cluster_owned.url)
+    oms.queue.max_buffered_rows = 10
+    await oms.set_price("INFY", 1500)
+    orders = [await oms.place_order("INFY", "BUY", 1, "LIMIT", 1500.0 - i) for i in range(1, 6)]
+
+    pg_cluster_owned.stop()
+    for i in range(1, 6):  # each price fills one more resting order: trade, position, cash and event rows pile up
+        await oms.set_price("INFY", 1500.0 - i - 0.05)
+    for _ in range(100):
+        if oms.trading_state is TradingState.HALTED:
+            break
+        await asyncio.sleep(0.01)
+    assert oms.trading_state is TradingState.HALTED
+    assert oms.status()["writes"]["overflowed"] is True
+
+    pg_cluster_owned.start()
+    await oms.flush()
+    # The halt cancelled what had not filled yet; every fill before it and every cancel is stored.
+    fills = len(oms.manager.trades)
+    assert 0 < fills < len(orders)
+    assert await _count(oms, "SELECT COUNT(*) AS n FROM trades") == fills
+    stored = {r["order_id"]: r["status"] for r in await oms.store.fetch("SELECT order_id, status FROM orders")}
+    assert stored == {o.order_id: oms.get_order(o.order_id).status.value for o in orders}
+    assert sorted(stored.values()) == ["CANCELLED"] * (len(orders) - fills) + ["FILLED"] * fills
+    changes = await oms.store.fetch("SELECT to_state, source FROM trading_state_changes")
+    assert changes == [{"to_state": "HALTED", "source": "persistence"}]
+    await oms.close()
+
+
+class _LostCommitAck:
+    """A real store whose next write commits and then reports the connection lost, as when the server's answer
+    to COMMIT never arrives: the writer cannot know the outcome and must retry without doubling anything."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.armed = False
+
+    async def write(self, rows: Any) -> None:
+        await self.store.write(rows)
+        if self.armed:
+            self.armed = False
+            raise PersistenceUnavailable("connection lost during COMMIT")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+async def test_commit_with_unknown_outcome_is_retried_without_doubling_records(durable_url):
+    oms = await _open(durable_url)
+    emitted: list[Any] = []
+    oms.subscribe(emitted.append, kinds=["order", "fill"])
+    flaky = _LostCommitAck(oms.store)
+    oms.queue.store = flaky
+    await oms.set_price("TCS", 3900)
+    order = await oms.place_order("TCS", "BUY", 2, "LIMIT", 3895.0)
+
+    flaky.armed = True
+    await oms.set_price("TCS", 3894)  # the fill's transaction commits, but the writer is told it may not have
+    assert oms.status()["writes"]["available"] is False
+    await oms.flush()  # retried: the same rows again
+
+    assert oms.status()["writes"]["retries"] == 1
+    assert await _count(oms, "SELECT COUNT(*) AS n FROM trades") == 1
+    assert await _count(oms, "SELECT COUNT(*) AS n FROM order_events") == len(
+        [e for e in emitted if e.kind == "order"])
+    stored = await oms.store.fetch("SELECT status, filled_quantity FROM orders WHERE order_id = $1", order.order_id)
+    assert stored == [{"status": "FILLED", "filled_quantity": 2}]
     await oms.close()

@@ -364,6 +364,10 @@ class OmsMachine(RuleBasedStateMachine):
         # Each transition published is legal and starts where the order's previous one ended.
         for update in self.updates[self.updates_seen:]:
             order_id = update.order.order_id
+            if update.event_type == "CREATED":  # the order's first record: no transition, nothing before it
+                assert update.previous_status is None and order_id not in self.last_status
+                assert update.order.status is S.NEW
+                continue
             pair = (OrderStatus(update.previous_status), OrderEventType(update.event_type))
             assert pair in TRANSITIONS, f"illegal transition {pair} of {order_id}"
             assert update.previous_status == self.last_status.get(order_id, S.NEW.value), f"{order_id} does not chain"

@@ -62,7 +62,9 @@ async def test_commit_when_alone_then_writes_one_transaction(store: FakeStore) -
         await queue.commit([event(1), event(2)])
 
         assert store.writes == [[event(1), event(2)]]
-        assert queue.status() == {"transactions": 1, "rows": 2, "pending_rows": 0, "running": True}
+        status = queue.status()
+        assert {k: status[k] for k in ("transactions", "rows", "pending_rows", "running", "available")} == {
+            "transactions": 1, "rows": 2, "pending_rows": 0, "running": True, "available": True}
     assert queue.status()["running"] is False
 
 
@@ -82,15 +84,69 @@ async def test_commits_queued_during_a_transaction_then_share_the_next_one(store
         assert queue.transactions == 2 and queue.rows == 11
 
 
-async def test_commit_when_transaction_fails_then_its_callers_raise_and_later_ones_commit(store: FakeStore) -> None:
+async def test_commit_when_database_unreachable_then_callers_raise_and_rows_are_written_once_it_returns(
+    store: FakeStore,
+) -> None:
     store.failures.append(PersistenceUnavailable("database down"))
     async with WriteQueue(store) as queue:
         results = await asyncio.gather(queue.commit([event(1)]), queue.commit([event(2)]), return_exceptions=True)
 
         assert [type(r) for r in results] == [PersistenceUnavailable, PersistenceUnavailable]
-        assert queue.transactions == 0
-        await queue.commit([event(3)])
-        assert store.writes == [[event(3)]]
+        status = queue.status()
+        assert (status["available"], status["pending_rows"], status["outages"]) == (False, 2, 1)
+        assert "database down" in status["last_error"]
+        await queue.commit([event(3)])  # the database is back: buffered rows first, in order, then the new one
+        assert store.writes == [[event(1), event(2), event(3)]]
+        assert queue.status()["available"] is True
+
+
+async def test_retry_when_nobody_commits_then_buffered_rows_go_out_on_the_timer(store: FakeStore) -> None:
+    store.failures.extend([PersistenceUnavailable("down"), PersistenceUnavailable("still down")])
+    async with WriteQueue(store) as queue:
+        with pytest.raises(PersistenceUnavailable):
+            await queue.commit([event(1)])
+        for _ in range(200):  # retries pause 0.05 s, then 0.1 s
+            if store.writes:
+                break
+            await asyncio.sleep(0.01)
+        assert store.writes == [[event(1)]]
+        assert queue.status()["retries"] == 2
+
+
+async def test_commit_when_a_row_does_not_fit_then_that_transaction_is_dropped_not_retried(store: FakeStore) -> None:
+    store.failures.append(StoreError("value too long"))
+    async with WriteQueue(store) as queue:
+        with pytest.raises(StoreError, match="value too long"):
+            await queue.commit([event(1)])
+        await queue.commit([event(2)])
+        assert store.writes == [[event(2)]]
+
+
+async def test_buffer_when_past_its_bound_then_on_overflow_is_called_once_and_rows_are_kept(
+    store: FakeStore,
+) -> None:
+    store.failures.extend(PersistenceUnavailable("down") for _ in range(3))
+    overflows = []
+    async with WriteQueue(store, max_buffered_rows=3, on_overflow=lambda: overflows.append(1)) as queue:
+        for n in range(1, 4):
+            with pytest.raises(PersistenceUnavailable):
+                await queue.commit([event(2 * n - 1), event(2 * n)])
+        assert overflows == [1] and queue.status()["overflowed"] is True
+        await queue.commit([])
+        assert store.writes == [[event(n) for n in range(1, 7)]]
+        assert queue.status()["overflowed"] is False
+
+
+async def test_close_when_database_still_unreachable_then_raises_with_the_count_of_rows_not_written(
+    store: FakeStore,
+) -> None:
+    store.failures.extend(PersistenceUnavailable("down") for _ in range(2))
+    queue = WriteQueue(store)
+    with pytest.raises(PersistenceUnavailable):
+        await queue.commit([event(1), event(2)])
+    with pytest.raises(PersistenceUnavailable, match="2 rows could not be written"):
+        await queue.close()
+    assert queue.status()["running"] is False
 
 
 async def test_commit_with_no_rows_then_waits_for_earlier_rows_without_a_transaction(store: FakeStore) -> None:

@@ -6,8 +6,9 @@ second in batches of 1,000, against 3,400 with one commit per row (DESIGN.md, "S
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -28,6 +29,9 @@ SCHEMA_MIGRATIONS = (
 # Key of the transaction-level advisory lock that serializes migrations across processes ("oms_kit" in ASCII).
 MIGRATION_LOCK = 0x6F6D735F6B6974
 CONNECT_TIMEOUT_SECONDS = 10.0
+# Channel of the commit notifications that read-only watchers listen to.
+CHANNEL = "oms_kit_commits"
+NOTIFY = f"NOTIFY {CHANNEL}"
 
 # Errors that mean the server cannot be reached or dropped the connection, rather than that a statement was
 # wrong: the OMS then fails closed (PersistenceUnavailable) and may retry the idempotent write later.
@@ -62,6 +66,7 @@ class PostgresStore:
         self.read_only = read_only
         self._pool = pool
         self._lock_connection: asyncpg.Connection | None = None
+        self._listen_connection: asyncpg.Connection | None = None
 
     @classmethod
     async def open(cls, url: str, *, read_only: bool = False, migrate: bool = True) -> PostgresStore:
@@ -123,6 +128,8 @@ class PostgresStore:
                 for table, batch in batches.items():
                     # One statement per table with the rows as column arrays: a third faster than executemany.
                     await connection.execute(_insert(table), *(list(column) for column in zip(*batch, strict=True)))
+                # Read-only watchers (OMS.open(url, read_only=True)) LISTEN on this channel; delivered on commit.
+                await connection.execute(NOTIFY)
         except _UNREACHABLE as exc:
             raise PersistenceUnavailable(
                 f"cannot write to {self.url}: the database is unreachable", detail=str(exc)
@@ -195,11 +202,20 @@ class PostgresStore:
         """Become the one writer of ``account``: a session advisory lock held on a connection of its own until
         close(), so it goes with the process however the process ends.
 
+        Called again after a database outage (a server restart ends the session that held the lock), it drops the
+        dead connection and takes the lock anew.
+
         Raises
         ------
         StoreError
             Another session holds the account.
         """
+        if self._lock_connection is not None:
+            old, self._lock_connection = self._lock_connection, None
+            # Its session is gone (or about to be, with the lock); the pool may already have taken it back.
+            with contextlib.suppress(asyncpg.InterfaceError):
+                old.terminate()
+                await self._pool.release(old)
         connection = await self._pool.acquire()
         try:
             taken = await connection.fetchval("SELECT pg_try_advisory_lock(hashtext('oms_kit.account'), "
@@ -213,8 +229,27 @@ class PostgresStore:
                              hint="close that OMS first, or use another account")
         self._lock_connection = connection
 
+    async def listen(self, callback: Callable[..., None]) -> None:
+        """Call ``callback()`` after every commit any writer makes to this database (``NOTIFY oms_kit_commits``),
+        on a connection of its own kept until close()."""
+        connection = await self._pool.acquire()
+        try:
+            await connection.add_listener(CHANNEL, callback)
+        except BaseException:
+            await self._pool.release(connection)
+            raise
+        self._listen_connection = connection
+
+    @property
+    def listening(self) -> bool:
+        """True while a :meth:`listen` connection is open."""
+        return self._listen_connection is not None and not self._listen_connection.is_closed()
+
     async def close(self) -> None:
         """Close every connection of the pool (releasing the account lock). Closing twice is harmless."""
+        if self._listen_connection is not None:
+            connection, self._listen_connection = self._listen_connection, None
+            await self._pool.release(connection)  # the pool's reset ends the LISTEN
         if self._lock_connection is not None:
             connection, self._lock_connection = self._lock_connection, None
             await self._pool.release(connection)  # the pool resets it, which releases the advisory lock

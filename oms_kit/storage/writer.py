@@ -8,16 +8,19 @@ orders costs a few transactions, not one each.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from types import TracebackType
 from typing import Any
 
-from oms_kit.errors import StoreError
+from oms_kit.errors import PersistenceUnavailable, StoreError
 from oms_kit.storage.base import Store, Write
 from oms_kit.storage.schema import TABLES, Table
 
 TASK_NAME = "oms-kit-group-commit"
+# Retry pause after the database could not be reached: doubles from the first value up to the second.
+RETRY_SECONDS = (0.05, 2.0)
 
 
 class WriteQueue:
@@ -26,10 +29,26 @@ class WriteQueue:
     One background task (named ``"oms-kit-group-commit"``, started on the first commit) writes, in one
     ``store.write`` call, every row queued while the previous transaction was in flight.
 
+    When the database cannot be reached (:class:`~oms_kit.errors.PersistenceUnavailable`, which includes a commit
+    whose outcome is unknown because the connection broke during COMMIT), the rows are kept, in order, and the
+    transaction is retried with a growing pause until it succeeds; writes are idempotent (keyed by ids), so a retry
+    of a transaction that did commit changes nothing. Callers waiting on a failed attempt get its error (a new
+    commit during the outage triggers one attempt at once, so nobody hangs), but their rows stay queued: they are
+    written exactly once when the database returns. Any other error (a row that does not fit) drops that
+    transaction's rows and is raised to its callers, as retrying could never succeed.
+
     Parameters
     ----------
     store : Store
         Where the rows go.
+    max_buffered_rows : int
+        Rows kept while the database is unreachable before ``on_overflow`` is called (once per outage). The rows
+        are still kept: dropping them would lose acknowledged records, so the caller must stop making more
+        (the OMS halts trading).
+    on_overflow : callable, optional
+        Called with no arguments when the buffer passes ``max_buffered_rows``.
+    on_available : callable, optional
+        Called with no arguments when a transaction succeeds after an outage.
 
     Examples
     --------
@@ -38,10 +57,21 @@ class WriteQueue:
     >>> await queue.close()
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, max_buffered_rows: int = 100_000,
+                 on_overflow: Callable[[], None] | None = None,
+                 on_available: Callable[[], None] | None = None) -> None:
         self.store = store
+        self.max_buffered_rows = max_buffered_rows
+        self.on_overflow = on_overflow
+        self.on_available = on_available
         self.transactions = 0  # committed store.write calls
         self.rows = 0  # rows in those transactions
+        self.unavailable: PersistenceUnavailable | None = None  # the last error while the database is unreachable
+        self.unavailable_since: float | None = None  # loop time of the first failure of this outage
+        self.retries = 0  # failed attempts, all outages
+        self.outages = 0
+        self.overflowed = False
+        self.lost_rows = 0  # rows given up on close while the database was still unreachable
         self._rows: list[Write] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._batch: asyncio.Future[None] | None = None  # shared by the write_behind calls of the next transaction
@@ -72,6 +102,10 @@ class WriteQueue:
         loop = self._start()
         future: asyncio.Future[None] = loop.create_future()
         self._rows.extend(rows)
+        if self.unavailable is not None:
+            self._check_overflow()
+        # While the database is down this wakes an immediate retry: the caller learns within one attempt whether
+        # it is back, instead of waiting out the retry pause.
         self._waiters.append(future)
         self._wakeup.set()
         return future
@@ -96,6 +130,8 @@ class WriteQueue:
         """
         loop = self._start()
         self._rows.extend(rows)
+        if self.unavailable is not None:
+            self._check_overflow()
         batch = self._batch
         if batch is None:
             batch = self._batch = loop.create_future()
@@ -123,20 +159,45 @@ class WriteQueue:
         await self.commit_nowait(rows)
 
     async def close(self) -> None:
-        """Commit everything queued, then stop the background task. The store stays open."""
+        """Commit everything queued, then stop the background task. The store stays open.
+
+        Raises
+        ------
+        PersistenceUnavailable
+            The database was still unreachable: the rows that could not be written are counted in ``lost_rows``.
+        """
         self._closing = True
         if self._task is not None:
             self._wakeup.set()
             await self._task
+        if self.lost_rows:
+            raise PersistenceUnavailable(
+                f"{self.lost_rows} rows could not be written before closing: the database is unreachable",
+                detail=str(self.unavailable), hint="these records are lost; the store holds the state before them")
 
     def status(self) -> dict[str, Any]:
-        """Counters for ``OMS.status()``: transactions and rows committed, rows waiting, task alive."""
+        """Counters for ``OMS.status()``: transactions and rows committed, rows waiting, task alive, and whether
+        the database is reachable (with the last error and how long it has been down)."""
+        loop_time = asyncio.get_running_loop().time() if self.unavailable_since is not None else None
         return {
             "transactions": self.transactions,
             "rows": self.rows,
             "pending_rows": len(self._rows),
             "running": self._task is not None and not self._task.done(),
+            "available": self.unavailable is None,
+            "unavailable_for_s": None if loop_time is None else round(loop_time - self.unavailable_since, 3),
+            "last_error": None if self.unavailable is None else str(self.unavailable),
+            "retries": self.retries,
+            "outages": self.outages,
+            "overflowed": self.overflowed,
+            "max_buffered_rows": self.max_buffered_rows,
         }
+
+    def _check_overflow(self) -> None:
+        if not self.overflowed and len(self._rows) > self.max_buffered_rows:
+            self.overflowed = True
+            if self.on_overflow is not None:
+                self.on_overflow()
 
     async def __aenter__(self) -> WriteQueue:
         return self
@@ -148,9 +209,15 @@ class WriteQueue:
 
     async def _run(self) -> None:
         waiters: list[asyncio.Future[None]] = []
+        pause = RETRY_SECONDS[0]
         try:
-            while self._waiters or not self._closing:
-                await self._wakeup.wait()
+            while self._waiters or self._rows or not self._closing:
+                if self.unavailable is None:
+                    await self._wakeup.wait()
+                else:  # retry on a timer, whether or not anything new arrives
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), pause)
+                    pause = min(pause * 2, RETRY_SECONDS[1])
                 self._wakeup.clear()
                 rows, self._rows = self._rows, []
                 waiters, self._waiters = self._waiters, []
@@ -158,12 +225,31 @@ class WriteQueue:
                 try:
                     if rows:
                         await self.store.write(rows)
+                except PersistenceUnavailable as exc:
+                    self._rows[:0] = rows  # kept ahead of newer rows, for the retry
+                    self.retries += 1
+                    if self.unavailable is None:
+                        self.outages += 1
+                        self.unavailable_since = asyncio.get_running_loop().time()
+                    self.unavailable = exc
+                    _settle(waiters, exc)
+                    self._check_overflow()
+                    if self._closing:  # one last attempt failed: give up rather than hang close()
+                        self.lost_rows, self._rows = len(self._rows), []
+                        _settle(self._waiters, exc)
+                        self._waiters = []
                 except Exception as exc:
                     _settle(waiters, exc)
                 else:
                     if rows:
                         self.transactions += 1
                         self.rows += len(rows)
+                    if self.unavailable is not None:
+                        self.unavailable = self.unavailable_since = None
+                        self.overflowed = False
+                        if self.on_available is not None:
+                            self.on_available()
+                    pause = RETRY_SECONDS[0]
                     _settle(waiters, None)
                 waiters = []
         finally:
