@@ -466,7 +466,8 @@ class StrategyRunner:
             while events:
                 event = events.pop(0)
                 order = event.order  # type: ignore[attr-defined]
-                if order.order_id in own:
+                # on_order reports changes of an order the strategy placed; its creation (NEW) is not news to it.
+                if order.order_id in own and event.event_type != "CREATED":  # type: ignore[attr-defined]
                     strategy.on_order(ctx, order)
 
     # -- internals --------------------------------------------------------------------------------------------
