@@ -139,12 +139,9 @@ def backtest(
     started = time.perf_counter()
     try:
         runner.start()
-        on_bar, send = runner.on_bar, runner.send
         for start in range(0, len(frame), _CHUNK):
             chunk = frame.iloc[start:start + _CHUNK]
-            for bar in iter_bars(chunk):
-                if on_bar(bar):
-                    send()
+            runner.run(iter_bars(chunk))
             if bar_progress is not None:
                 bar_progress.update(len(chunk))
         runner.stop()

@@ -349,6 +349,43 @@ class StrategyRunner:
         self.strategy.on_bar(self.ctx, bar)
         return bool(self.pending)
 
+    def run(self, bars: Iterable[Bar]) -> None:
+        """:meth:`on_bar` and :meth:`send` for each bar, as one loop with its state bound to local names: the
+        backtest's hot path. Same steps, same order; the parity test holds the two ways to each other."""
+        manager = self.manager
+        live, apply_price, set_clock = manager.live, self.apply_price, self.set_clock
+        strategy_on_bar, ctx, dispatch, send = self.strategy.on_bar, self.ctx, self.dispatch, self.send
+        last_bar, stale, held, pending = self.last_bar, self.stale, self.held, self.pending
+        history, keep, factory, defer = self.history, self.keep_history, self._history_factory, self.defer_marks
+        count = 0
+        try:
+            for bar in bars:
+                symbol, ts = bar.symbol, bar.timestamp
+                self.current_ts = ts
+                if set_clock is not None:
+                    set_clock(ts)
+                count += 1
+                if held:
+                    self._release(symbol, ts)
+                last_bar[symbol] = bar
+                if defer and not live:
+                    stale[symbol] = bar
+                else:
+                    if stale:
+                        stale.pop(symbol, None)
+                    apply_price(symbol, ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+                    dispatch()
+                if keep:
+                    kept = history.get(symbol)
+                    if kept is None:
+                        kept = history[symbol] = factory()  # type: ignore[misc]
+                    kept.append(bar)
+                strategy_on_bar(ctx, bar)
+                if pending:
+                    send()
+        finally:
+            self.bars_seen += count
+
     # The same step in two halves, for paper trading, which awaits the OMS in between (prices in, fills committed).
 
     def begin(self, bar: Bar) -> None:
@@ -377,7 +414,8 @@ class StrategyRunner:
     def send(self) -> None:
         """Give the orders placed since the last call to the broker, then report what that caused."""
         while self.pending:
-            pending, self.pending = self.pending, []
+            pending = self.pending[:]
+            self.pending.clear()  # cleared in place: the backtest's loop holds the list
             manager, last_bar, now = self.manager, self.last_bar, self.current_ts
             for order in pending:
                 if order.status is not _NEW:
@@ -396,7 +434,8 @@ class StrategyRunner:
             return
         self.stopped = True
         try:
-            held, self.held = self.held, []
+            held = self.held[:]
+            self.held.clear()
             for order, _ in held:
                 if order.status is _NEW:
                     self.manager.submit(order)
@@ -431,7 +470,7 @@ class StrategyRunner:
         self.sync_marks()
         order = self.manager.get(order_id)
         if order.status is _NEW:
-            self.held = [(o, t) for o, t in self.held if o is not order]
+            self.held[:] = [(o, t) for o, t in self.held if o is not order]
         return self.manager.cancel(order_id, reason)
 
     def modify(self, order_id: str, quantity: Any, price: Any, trigger_price: Any) -> Order:
@@ -444,8 +483,9 @@ class StrategyRunner:
     def sync_marks(self) -> None:
         """Apply the deferred marks (see ``defer_marks``)."""
         if self.stale:
-            stale, self.stale = self.stale, {}
-            for bar in stale.values():
+            stale = list(self.stale.values())
+            self.stale.clear()  # cleared in place: the backtest's loop holds the dict
+            for bar in stale:
                 self.apply_price(bar.symbol, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume)
 
     def dispatch(self) -> None:
@@ -481,7 +521,7 @@ class StrategyRunner:
                     self.manager.submit(order)
             else:
                 keep.append((order, placed_at))
-        self.held = keep
+        self.held[:] = keep
 
 
 def hooks_of(strategy: Strategy) -> Iterable[str]:
