@@ -169,13 +169,13 @@ class Watch:
 
     def _apply_positions(self, rows: list[dict[str, Any]], cash: Decimal) -> list[Any]:
         manager = self.manager
-        before = {(p.symbol, p.product): p for p in manager.ledger.positions()}
+        before = {(p.symbol, p.product): p for p in manager.ledger.positions}
         positions = [position_from_row(row) for row in rows]
         manager.ledger.restore(positions, cash)
         for row in rows:
             if row["last_price"] is not None:
                 manager.prices[row["symbol"]] = row["last_price"]
-        return [p for p in manager.ledger.positions() if before.get((p.symbol, p.product)) != p]
+        return [p for p in manager.ledger.positions if before.get((p.symbol, p.product)) != p]
 
     def _apply_state(self, row: dict[str, Any] | None) -> TradingStateChanged | None:
         if row is None:

@@ -67,6 +67,7 @@ class PostgresStore:
         self._pool = pool
         self._lock_connection: asyncpg.Connection | None = None
         self._listen_connection: asyncpg.Connection | None = None
+        self._listener: Callable[..., None] | None = None
 
     @classmethod
     async def open(cls, url: str, *, read_only: bool = False, migrate: bool = True) -> PostgresStore:
@@ -238,7 +239,7 @@ class PostgresStore:
         except BaseException:
             await self._pool.release(connection)
             raise
-        self._listen_connection = connection
+        self._listen_connection, self._listener = connection, callback
 
     @property
     def listening(self) -> bool:
@@ -249,7 +250,9 @@ class PostgresStore:
         """Close every connection of the pool (releasing the account lock). Closing twice is harmless."""
         if self._listen_connection is not None:
             connection, self._listen_connection = self._listen_connection, None
-            await self._pool.release(connection)  # the pool's reset ends the LISTEN
+            with contextlib.suppress(*_UNREACHABLE, asyncpg.InterfaceError):  # a dead connection listens no more
+                await connection.remove_listener(CHANNEL, self._listener)
+            await self._pool.release(connection)
         if self._lock_connection is not None:
             connection, self._lock_connection = self._lock_connection, None
             await self._pool.release(connection)  # the pool resets it, which releases the advisory lock

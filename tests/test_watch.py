@@ -1,0 +1,95 @@
+"""A read-only OMS watching an account that another session writes (OMS.open(url, read_only=True))."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from oms_kit import OMS, MockBroker, OmsError, OrderStatus, RiskLimits, SimulatedClock, StoreError, TradingState
+from tests.stubs import T0
+
+LIMITS = RiskLimits(max_orders_per_second=None, duplicate_window_s=None)
+
+
+async def _open(url: str, **options: Any) -> OMS:
+    options.setdefault("clock", SimulatedClock(T0))
+    return await OMS.open(url, feed=None, risk_interval=None, limits=LIMITS, broker=MockBroker(fees="india_equity"),
+                          **options)
+
+
+async def _until(condition: Callable[[], bool], what: str, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the watcher did not see {what} within {seconds} s")
+
+
+def _book(oms: OMS) -> tuple[Any, ...]:
+    positions = oms.positions()[["symbol", "product", "quantity", "average_price", "realized_pnl", "fees"]]
+    orders = oms.orders()[["order_id", "status", "filled_quantity", "average_price"]]
+    return (positions.to_dict("records"), sorted(orders.to_dict("records"), key=lambda r: r["order_id"]),
+            oms.manager.ledger.cash, oms.trading_state)
+
+
+@pytest.mark.postgres
+async def test_watcher_on_postgresql_follows_the_writer_live(pg_url):
+    writer = await _open(pg_url)
+    await writer.set_price("RELIANCE", 2500)
+    first = await writer.place_order("RELIANCE", "BUY", 10, "MARKET")
+
+    watcher = await _open(pg_url, read_only=True)
+    assert watcher.read_only and watcher.status()["watch"]["live"] is True
+    assert watcher.get_order(first.order_id).status is OrderStatus.FILLED
+    assert watcher.position("RELIANCE") == 10
+    seen: list[Any] = []
+    watcher.subscribe(seen.append)
+
+    resting = await writer.place_order("RELIANCE", "SELL", 4, "LIMIT", 2510.0)
+    await _until(lambda: resting.order_id in set(watcher.active_orders()["order_id"]), "the resting order")
+    await writer.set_price("RELIANCE", 2511)  # the writer's fill
+    await _until(lambda: watcher.position("RELIANCE") == 6, "the fill")
+    fills = [e for e in seen if e.kind == "fill"]
+    assert [(f.fill.order_id, f.fill.quantity) for f in fills] == [(resting.order_id, 4)]
+    assert any(e.kind == "position" for e in seen)
+
+    await writer.kill_switch("watched halt")
+    await _until(lambda: watcher.trading_state is TradingState.HALTED, "the halt")
+    assert [e.reason for e in seen if e.kind == "trading_state"] == ["watched halt"]
+    assert _book(watcher) == _book(writer)
+    assert watcher.stats_today()["orders_placed"] == writer.stats_today()["orders_placed"] == 2
+
+    with pytest.raises(OmsError, match="read-only"):
+        await watcher.place_order("RELIANCE", "BUY", 1, "MARKET")
+    with pytest.raises(OmsError, match="read-only"):
+        await watcher.kill_switch("not mine")
+    assert watcher.status()["watch"]["error"] is None
+    await watcher.close()
+    await writer.close()
+
+
+async def test_watcher_on_a_duckdb_file_loads_what_the_writer_left(tmp_path):
+    url = f"duckdb:///{tmp_path}/oms.duckdb"
+    writer = await _open(url)
+    await writer.set_price("SBIN", 800)
+    await writer.place_order("SBIN", "BUY", 5, "MARKET")
+    await writer.place_order("SBIN", "BUY", 5, "LIMIT", 790.0)
+    with pytest.raises(StoreError):  # the writer holds the file
+        await _open(url, read_only=True)
+    book = _book(writer)
+    await writer.close()
+
+    watcher = await _open(url, read_only=True)
+    assert _book(watcher) == book
+    assert watcher.status()["watch"]["live"] is False
+    await watcher.refresh()
+    assert _book(watcher) == book
+    await watcher.close()
+
+
+async def test_read_only_in_memory_is_refused_with_a_reason():
+    with pytest.raises(StoreError, match="read-only"):
+        await _open("duckdb:///:memory:", read_only=True)
