@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -74,3 +75,33 @@ def test_risk_limits_refuse_a_non_positive_limit_naming_the_field():
 def test_per_symbol_override_of_an_unknown_field_is_refused():
     with pytest.raises(InvalidOrderError, match="per_symbol"):
         RiskLimits(per_symbol={"SBIN": {"max_lots": 3}})
+
+
+async def test_monitor_run_that_fails_raises_an_alert_shows_in_status_and_the_monitor_goes_on():
+    from oms_kit import OMS
+
+    oms = await OMS.open(feed=None, risk_interval=0.01, limits=RiskLimits(max_gross_exposure=100_000))
+    real, failures = oms._limit_uses, [RuntimeError("marks unavailable")]
+
+    def flaky() -> list[LimitUse]:
+        if failures:
+            raise failures.pop()
+        return real()
+
+    oms._limit_uses = flaky  # type: ignore[method-assign]
+    alerts: list[object] = []
+    oms.subscribe(lambda event: alerts.append(event.alert), kinds="risk_alert")
+    await oms.set_price("SBIN", 800)
+    await oms.place_order("SBIN", "BUY", 110, "MARKET")  # 88,000 of 100,000: WARN, once the monitor runs again
+    for _ in range(500):
+        if len(alerts) >= 2:
+            break
+        await asyncio.sleep(0.01)
+
+    failed, warn = alerts[:2]
+    assert (failed.limit_name, failed.level) == ("risk_monitor", "BREACH")
+    assert "RuntimeError: marks unavailable" in failed.message
+    assert (warn.limit_name, warn.level) == ("max_gross_exposure", "WARN")
+    status = oms.status()
+    assert status["risk_monitor_failures"] == 1 and status["tasks"]["oms-kit-risk-monitor"] is True
+    await oms.close()
