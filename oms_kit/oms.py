@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -34,6 +35,12 @@ from oms_kit.storage import Store, WriteQueue, open_store
 from oms_kit.watch import Watch
 
 log = logging.getLogger("oms_kit")
+
+# RiskLimits.session_start/session_end are exchange local times; the validator's market hours check uses the same
+# zone by default (validator.default_checks).
+EXCHANGE_TIMEZONE = ZoneInfo("Asia/Kolkata")
+# Seconds (on the OMS clock) a sent order may wait for the broker's acknowledgement before the monitor asks.
+ACK_TIMEOUT_S = 1.0
 _state_changes = itertools.count(1)  # numbers trading state changes: two may share one instant (simulated clock)
 
 ORDER_COLUMNS = [
@@ -73,6 +80,7 @@ class OMS:
         self._write_behind_batch: asyncio.Future[None] | None = None
         self._closed = False
         self.read_only = False
+        self._awaiting_ack: dict[str, datetime] = {}  # order id -> when it was sent, until the broker answers
         self.watch: Watch | None = None  # set when read-only
 
     @classmethod
@@ -204,6 +212,7 @@ class OMS:
                                          detail=exc.message, hint="check the database; status() shows it") from exc
         if send:
             manager.submit(order)
+            self._sent(order)
             await self._commit()
         return order
 
@@ -254,7 +263,9 @@ class OMS:
                 if symbol is not None and sym != symbol:
                     continue
                 for size in self._slices(sym, quantity):
-                    orders.append(manager.place(sym, side, size, "MARKET", product=product, tag="square-off"))
+                    order = manager.place(sym, side, size, "MARKET", product=product, tag="square-off")
+                    self._sent(order)
+                    orders.append(order)
         finally:
             manager.trading_state = state
             manager.squaring_off = False
@@ -435,10 +446,19 @@ class OMS:
 
     async def check_risk(self) -> list[RiskAlert]:
         """Run the risk monitor once: measure every limit, raise WARN/BREACH alerts (stored, published), and on a
-        daily-loss breach trip the kill switch (``limits.auto_kill_on_daily_loss``). Returns the new alerts."""
+        daily-loss breach trip the kill switch (``limits.auto_kill_on_daily_loss``). Returns the new alerts.
+
+        It also keeps the order book honest: an order sent to the broker whose acknowledgement has not come within
+        ``ACK_TIMEOUT_S`` is looked up at the broker (accepted if it has it, rejected if not), and when a market
+        session is configured (``limits.session_start``/``session_end``) the working DAY orders expire once it is
+        over.
+        """
         self._check_writable()
         manager = self.manager
         now = self.clock.now()
+        self._reconcile(now)
+        if manager.live and manager.limits.session_open(now, EXCHANGE_TIMEZONE) is False:
+            manager.broker.end_session(now)
         uses = self._limit_uses()
         alerts = self.alert_book.update(uses, now)
         for alert in alerts:
@@ -455,6 +475,22 @@ class OMS:
                 self._set_trading_state(TradingState.REDUCING, reason, "daily loss")
         await self._commit()
         return alerts
+
+    def _sent(self, order: Order) -> None:
+        # Still NEW after the broker took it: the acknowledgement has not come (a lost message, at a real broker).
+        if order.status is OrderStatus.NEW:
+            self._awaiting_ack[order.order_id] = self.clock.now()
+
+    def _reconcile(self, now: datetime) -> None:
+        manager = self.manager
+        for order_id, sent in list(self._awaiting_ack.items()):
+            if manager.orders[order_id].status is not OrderStatus.NEW:
+                del self._awaiting_ack[order_id]
+            elif (now - sent).total_seconds() >= ACK_TIMEOUT_S:
+                del self._awaiting_ack[order_id]
+                known = getattr(manager.broker, "acknowledge", None)  # the broker's order status query
+                if known is None or not known(order_id, now):
+                    manager.on_rejected(order_id, "no acknowledgement, and the broker does not know the order", now)
 
     def _limit_uses(self) -> list[LimitUse]:
         return limit_uses(self.manager.limits, self.manager.ledger, len(self.manager.live))

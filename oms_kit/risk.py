@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +37,15 @@ class RiskLimits:
     session_start: time | None = None  # market hours check, off while either is None (exchange local time)
     session_end: time | None = None
     per_symbol: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def session_open(self, now: datetime, zone: tzinfo) -> bool | None:
+        """Whether the market session holds at ``now`` (a naive time is UTC) in the exchange time zone ``zone``;
+        None while no session is configured. A session whose end is before its start runs overnight."""
+        start, end = self.session_start, self.session_end
+        if start is None or end is None:
+            return None
+        local = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(zone).time()
+        return start <= local < end if start <= end else (local >= start or local < end)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -105,3 +105,59 @@ async def test_monitor_run_that_fails_raises_an_alert_shows_in_status_and_the_mo
     status = oms.status()
     assert status["risk_monitor_failures"] == 1 and status["tasks"]["oms-kit-risk-monitor"] is True
     await oms.close()
+
+
+async def _memory_oms(**options: object):
+    from oms_kit import OMS, SimulatedClock
+
+    clock = SimulatedClock(T0)  # 09:30 in Kolkata
+    oms = await OMS.open(feed=None, risk_interval=None, fees=None, clock=clock, **options)
+    return oms, clock
+
+
+async def test_day_orders_expire_when_the_configured_session_is_over():
+    from datetime import time
+
+    oms, clock = await _memory_oms(limits=RiskLimits(session_start=time(9, 15), session_end=time(15, 30)))
+    await oms.set_price("SBIN", 800)
+    day = await oms.place_order("SBIN", "BUY", 5, "LIMIT", 790.0)
+    clock.set(T0 + timedelta(hours=5, minutes=59))  # 15:29, still open
+    await oms.check_risk()
+    assert oms.get_order(day.order_id).status.value == "OPEN"
+
+    clock.set(T0 + timedelta(hours=6))  # 15:30: the session is over
+    await oms.check_risk()
+    expired = oms.get_order(day.order_id)
+    assert (expired.status.value, expired.reason) == ("EXPIRED", "DAY order expired at the end of the session")
+    assert oms.active_orders().empty and oms.stats_today()["orders_expired"] == 1
+    await oms.close()
+
+
+async def test_order_whose_acknowledgement_was_lost_is_reconciled_with_the_broker():
+    from oms_kit import MockBroker
+
+    broker = MockBroker(fees=None, drop_ack_rate=1.0)
+    oms, clock = await _memory_oms(broker=broker)
+    await oms.set_price("SBIN", 800)
+    order = await oms.place_order("SBIN", "BUY", 5, "LIMIT", 795.0)
+    assert order.status.value == "NEW" and broker.unacknowledged() == [order.order_id]
+    await oms.check_risk()  # too early to ask
+    assert order.status.value == "NEW"
+
+    clock.set(T0 + timedelta(seconds=2))
+    await oms.check_risk()
+    assert order.status.value == "OPEN" and broker.unacknowledged() == []
+    await oms.set_price("SBIN", 794)
+    assert order.status.value == "FILLED"
+
+    lost = await oms.place_order("SBIN", "BUY", 1, "LIMIT", 790.0)
+    broker._unacknowledged.clear()  # the broker never got it
+    clock.set(T0 + timedelta(seconds=4))
+    await oms.check_risk()
+    assert (lost.status.value, lost.reason) == (
+        "REJECTED", "no acknowledgement, and the broker does not know the order")
+    await oms.flush()
+    events = await oms.store.fetch("SELECT event_type FROM order_events WHERE order_id = $1 ORDER BY sequence",
+                                   order.order_id)
+    assert [e["event_type"] for e in events] == ["CREATED", "ACCEPTED", "FILLED"]
+    await oms.close()
