@@ -128,7 +128,7 @@ async def test_positions_panel_shows_quantity_average_last_and_pnl_percent(oms, 
     assert "2,500.00" in html and "2,525.00" in html
     assert "<span class='oms-up'>+250.00</span>" in html
     assert "+1.00 %" in html  # 250 on a cost of 25,000
-    assert panel.frame["quantity"].tolist() == [10]
+    assert [p.quantity for p in panel.rows] == [10]
 
 
 async def test_positions_panel_keeps_a_flat_position_with_its_realized_pnl(oms, shown):
@@ -140,7 +140,7 @@ async def test_positions_panel_keeps_a_flat_position_with_its_realized_pnl(oms, 
     await panel.settle()
 
     assert "<span class='oms-down'>-100.00</span>" in panel.table.value
-    assert panel.frame["quantity"].tolist() == [0]
+    assert [p.quantity for p in panel.rows] == [0]
 
 
 # -- orders -------------------------------------------------------------------------------------------------------
@@ -424,27 +424,45 @@ async def test_history_filters_by_symbol_status_side_and_time(oms, shown):
     bought = await oms.place_order("RELIANCE", "BUY", 10)
     resting = await oms.place_order("TCS", "SELL", 2, "LIMIT", price=3950)
     await panel.settle()
-    assert set(panel.orders_frame["order_id"]) == {bought.order_id, resting.order_id}
-    assert panel.trades_frame["order_id"].tolist() == [bought.order_id]
+
+    def orders() -> list[str]:
+        return [o.order_id for o in panel.orders_shown]
+
+    assert orders() == [resting.order_id, bought.order_id]  # newest first
+    assert [t.order_id for t in panel.trades_shown] == [bought.order_id]
+    assert resting.order_id in panel.orders_table.value and "OPEN" in panel.orders_table.value
 
     panel.symbol.value = "TCS"
-    assert panel.orders_frame["order_id"].tolist() == [resting.order_id]
-    assert len(panel.trades_frame) == 0 and "no trades match" in panel.trades_table.value
+    assert orders() == [resting.order_id]
+    assert panel.trades_shown == []
     panel.symbol.value = "all"
 
     panel.status.value = "FILLED"
-    assert panel.orders_frame["order_id"].tolist() == [bought.order_id]
+    assert orders() == [bought.order_id]
     panel.status.value = "all"
 
     panel.side.value = "SELL"
-    assert panel.orders_frame["order_id"].tolist() == [resting.order_id]
-    assert len(panel.trades_frame) == 0
+    assert orders() == [resting.order_id]
+    assert panel.trades_shown == []
     panel.side.value = "all"
 
     panel.since.value = "23:59:59"
-    assert len(panel.orders_frame) == 0 and "no orders match" in panel.orders_table.value
+    assert orders() == [] and "no orders match" in panel.orders_table.value
     panel.since.value = "2000-01-01T00:00"
-    assert len(panel.orders_frame) == 2
+    assert len(orders()) == 2
+
+
+async def test_history_draws_the_open_tab(oms, shown):
+    panel = shown(HistoryPanel, oms)
+    order = await oms.place_order("RELIANCE", "BUY", 10)
+    await panel.settle()
+    assert panel.trades_table.value == ""
+
+    panel.tabs.selected_index = 1
+
+    trade = oms.trades()["trade_id"].tolist()[0]
+    assert trade in panel.trades_table.value and order.order_id in panel.trades_table.value
+    assert panel.tabs.titles == ("Orders (1)", "Trades (1)")
 
 
 async def test_history_says_what_a_bad_time_was(oms, shown):
@@ -490,16 +508,16 @@ async def test_a_burst_of_fills_is_coalesced_into_a_few_refreshes(open_oms, show
     for panel in dashboard.panels:
         assert panel.refreshes - before[type(panel).__name__] <= bound, (type(panel).__name__, elapsed)
     assert len(oms.trades()) == 1000
-    assert dashboard.history.trades_frame["trade_id"].nunique() == dashboard.history.max_rows
+    assert len(dashboard.history.trades_shown) == dashboard.history.max_rows
 
 
 async def test_an_error_while_refreshing_is_shown_inside_the_panel(oms, shown, monkeypatch):
     panel = shown(PositionsPanel, oms)
 
-    def broken() -> None:
+    def broken(oms: Any) -> None:
         raise RuntimeError("positions unavailable")
 
-    monkeypatch.setattr(oms, "positions", broken)
+    monkeypatch.setattr("widgets.source.positions", broken)
     await oms.set_price("RELIANCE", 2501.0)
     await panel.settle()
 
@@ -533,6 +551,47 @@ async def test_a_closed_panel_stops_listening(oms, shown):
 
     assert panel.refreshes == count
     assert not oms.bus.wants("position") or all(cb != panel._on_event for cb, _ in oms.bus._callbacks)
+
+
+class PublicOnly:
+    """An OMS seen only through its documented methods (no ``manager``): the panels read its tables."""
+
+    def __init__(self, oms: OMS) -> None:
+        self._oms = oms
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "manager":
+            raise AttributeError(name)
+        return getattr(self._oms, name)
+
+
+async def test_panels_read_an_oms_without_its_objects_through_its_tables(open_oms, shown):
+    oms = await open_oms(limits=RiskLimits(max_position_quantity=50, daily_loss_limit=1000))
+    await oms.place_order("RELIANCE", "BUY", 10)
+    resting = await oms.place_order("TCS", "SELL", 2, "LIMIT", price=3950)
+    rejected = await oms.place_order("TCS", "BUY", 1, "LIMIT", price=3900.01)
+    await oms.set_price("RELIANCE", 2510.0)
+    direct = shown(Dashboard, oms)
+    tables = shown(Dashboard, PublicOnly(oms))
+
+    await direct.settle()
+    await tables.settle()
+
+    for panel in ("header", "positions", "orders", "history"):
+        assert not getattr(tables, panel).errors
+    assert tables.header.equity.value == direct.header.equity.value
+    assert tables.header.day_pnl.value == direct.header.day_pnl.value
+    assert tables.positions.table.value == direct.positions.table.value
+    assert tables.orders.order_ids == direct.orders.order_ids == [resting.order_id]
+    assert tables.orders._rows[resting.order_id].text.value == direct.orders._rows[resting.order_id].text.value
+    assert tables.history.orders_table.value == direct.history.orders_table.value
+    assert "PRICE_NOT_ON_TICK" in tables.history.orders_table.value
+    assert tables.history.orders_shown[0].order_id == rejected.order_id
+    assert tables.risk._row_keys == direct.risk._row_keys == [  # most used first
+        ("max_position_quantity", "RELIANCE"), ("max_open_orders", ""), ("daily_loss_limit", "")]
+    for key in direct.risk._row_keys:
+        assert tables.risk._rows[key].text.value == direct.risk._rows[key].text.value
+    assert tables.risk.state.value == direct.risk.state.value
 
 
 # -- read-only and the blocking facade ----------------------------------------------------------------------------

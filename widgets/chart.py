@@ -10,6 +10,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from widgets import source
 from widgets.base import DEFAULT_INTERVAL, Panel, classed
 from widgets.format import clock_time, money, signed
 
@@ -22,6 +23,7 @@ class PnLChart(Panel):
 
     A sample is taken at each refresh (every ``every`` seconds and after fills), at most one per ``min_gap``
     seconds; ``max_samples`` are kept. ``samples`` is the list of (time, equity, day P&L).
+    Equity and day P&L come from the OMS's ledger (``oms.risk_summary()`` when it has none).
     """
 
     kinds = ("fill", "position", "trading_state")
@@ -45,7 +47,7 @@ class PnLChart(Panel):
 
     def sample(self) -> None:
         """Record equity and day P&L now."""
-        summary = self.oms.risk_summary()
+        summary = source.account(self.oms)
         self._samples.append((self.oms.clock.now(), float(summary["equity"]), float(summary["day_pnl"])))
         self._sampled_at = _time.monotonic()
 

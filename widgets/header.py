@@ -6,6 +6,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from widgets import source
 from widgets.base import DEFAULT_INTERVAL, Panel, classed
 from widgets.format import clock_time, money, pnl_html
 
@@ -40,7 +41,7 @@ class Header(Panel):
     def refresh(self) -> None:
         oms = self.oms
         status = oms.status()
-        summary = oms.risk_summary()
+        summary = source.account(oms)
         state = str(status["trading_state"])
         if state != self._shown_state:
             if self._shown_state:

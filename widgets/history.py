@@ -8,6 +8,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from widgets import source
 from widgets.base import DEFAULT_INTERVAL, Panel, classed
 from widgets.format import cell, clock_time, money, table
 
@@ -38,14 +39,15 @@ def parse_time(text: str, field_name: str) -> datetime | None:
 class HistoryPanel(Panel):
     """The session's orders and trades, newest first, filtered by symbol, status (orders), side and time.
 
-    ``orders_frame`` and ``trades_frame`` are the tables last shown.
+    At most ``max_rows`` of each are shown; only the open tab is drawn. ``orders_shown`` and ``trades_shown`` are
+    the rows last found for the filters.
     """
 
     kinds = ("order", "fill")
     title_text = "History"
     css_class = "oms-history"
 
-    def __init__(self, oms: Any, *, max_rows: int = 200, interval: float = DEFAULT_INTERVAL,
+    def __init__(self, oms: Any, *, max_rows: int = 100, interval: float = DEFAULT_INTERVAL,
                  every: float | None = None) -> None:
         if not (isinstance(max_rows, int) and max_rows > 0):
             raise ValueError(f"max_rows: {max_rows!r} was given; a positive whole number is allowed")
@@ -53,9 +55,9 @@ class HistoryPanel(Panel):
         super().__init__(oms, interval=interval, every=every)
 
     def _build(self) -> list[w.Widget]:
-        self.orders_frame: Any = None
-        self.trades_frame: Any = None
-        symbols = sorted(getattr(getattr(self.oms, "manager", None), "instruments", {}) or {})
+        self.orders_shown: list[Any] = []
+        self.trades_shown: list[Any] = []
+        symbols = source.instruments(self.oms)
         small = w.Layout(width="170px")
         self.symbol = classed(w.Dropdown(options=[ALL, *symbols], value=ALL, description="symbol", layout=small),
                               "oms-filter-symbol")
@@ -72,6 +74,7 @@ class HistoryPanel(Panel):
         self.tabs = w.Tab([self.orders_table, self.trades_table])
         self.tabs.set_title(0, "Orders")
         self.tabs.set_title(1, "Trades")
+        self.tabs.observe(lambda _: self.refresh_now(), names="selected_index")
         filters = w.HBox([self.symbol, self.status, self.side, self.since, self.until],
                          layout=w.Layout(flex_flow="row wrap"))
         return [filters, self.tabs]
@@ -87,19 +90,18 @@ class HistoryPanel(Panel):
             self.say(str(exc), "error")
             return
         self.say("")
-        orders = self.oms.orders(symbol=symbol, status=status, side=side, since=since, until=until,
-                                 limit=self.max_rows)
-        trades = self.oms.trades(symbol=symbol, since=since, until=until)
-        if side is not None and len(trades):
-            trades = trades[trades["side"] == side]
-        trades = trades.tail(self.max_rows)
-        self.orders_frame, self.trades_frame = orders, trades
-        self.orders_table.value = table(ORDER_COLUMNS, (_order_row(o) for o in orders.iloc[::-1].itertuples(
-            index=False)), empty="no orders match")
-        self.trades_table.value = table(TRADE_COLUMNS, (_trade_row(t) for t in trades.iloc[::-1].itertuples(
-            index=False)), empty="no trades match")
-        self.tabs.set_title(0, f"Orders ({len(orders):,}{'+' if len(orders) >= self.max_rows else ''})")
-        self.tabs.set_title(1, f"Trades ({len(trades):,}{'+' if len(trades) >= self.max_rows else ''})")
+        limit = self.max_rows
+        orders = source.order_history(self.oms, symbol=symbol, status=status, side=side, since=since, until=until,
+                                      limit=limit)
+        trades = source.trade_history(self.oms, symbol=symbol, side=side, since=since, until=until, limit=limit)
+        self.orders_shown, self.trades_shown = orders, trades
+        # Only the open tab is drawn: the other one's table would be sent to the browser for nothing.
+        if self.tabs.selected_index == 1:
+            self.trades_table.value = table(TRADE_COLUMNS, map(_trade_row, trades), empty="no trades match")
+        else:
+            self.orders_table.value = table(ORDER_COLUMNS, map(_order_row, orders), empty="no orders match")
+        self.tabs.set_title(0, f"Orders ({len(orders):,}{'+' if len(orders) >= limit else ''})")
+        self.tabs.set_title(1, f"Trades ({len(trades):,}{'+' if len(trades) >= limit else ''})")
 
 
 def _side(side: Any) -> str:
@@ -107,7 +109,10 @@ def _side(side: Any) -> str:
 
 
 def _order_row(o: Any) -> list[str]:
-    reason = o.violations or o.reason
+    violations = o.violations  # Violation objects, or their codes joined when read from a table
+    if isinstance(violations, tuple | list):
+        violations = ", ".join(v.code for v in violations)
+    reason = violations or o.reason
     return [clock_time(o.created_at), cell(o.order_id), _side(o.side), f"{int(o.quantity):,}", cell(o.symbol),
             cell(o.order_type), cell(o.price), cell(o.status), f"{int(o.filled_quantity):,}",
             cell(o.average_price), cell(reason)]

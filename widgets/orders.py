@@ -8,6 +8,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from widgets import source
 from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, close_tree
 from widgets.format import is_missing, money
 
@@ -47,7 +48,7 @@ class OrdersPanel(Panel):
     title_text = "Orders"
     css_class = "oms-orders"
 
-    def __init__(self, oms: Any, *, max_rows: int = 100, interval: float = DEFAULT_INTERVAL,
+    def __init__(self, oms: Any, *, max_rows: int = 50, interval: float = DEFAULT_INTERVAL,
                  every: float | None = None) -> None:
         if not (isinstance(max_rows, int) and max_rows > 0):
             raise ValueError(f"max_rows: {max_rows!r} was given; a positive whole number is allowed")
@@ -71,11 +72,10 @@ class OrdersPanel(Panel):
         return [top, self.heading, self.list, self.more]
 
     def refresh(self) -> None:
-        frame = self.oms.active_orders()
-        total = len(frame)
-        shown = frame.iloc[::-1].head(self.max_rows)  # newest first
+        working = source.working_orders(self.oms)
+        total = len(working)
         ids = []
-        for o in shown.itertuples(index=False):
+        for o in working[: -self.max_rows - 1 : -1]:  # newest first
             order_id = str(o.order_id)
             ids.append(order_id)
             row = self._rows.get(order_id)

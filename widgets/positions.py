@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import ipywidgets as w
-import pandas as pd
 
+from widgets import source
 from widgets.base import Panel, classed
 from widgets.format import cell, is_missing, money, pnl_html, table
 
@@ -18,7 +18,7 @@ COLUMNS = [("symbol", "l"), ("product", "l"), ("qty", "r"), ("avg price", "r"), 
 class PositionsPanel(Panel):
     """The day's position book, flat positions included with their realized P&L, and a total line.
 
-    ``panel.frame`` is the table last shown (``oms.positions()``).
+    ``panel.rows`` are the positions last shown.
     """
 
     kinds = ("position", "fill", "price")
@@ -26,16 +26,15 @@ class PositionsPanel(Panel):
     css_class = "oms-positions"
 
     def _build(self) -> list[w.Widget]:
-        self.frame = pd.DataFrame()
+        self.rows: list[Any] = []
         self.table = classed(w.HTML(), "oms-positions-table")
         return [self.table]
 
     def refresh(self) -> None:
-        frame = self.oms.positions()
-        self.frame = frame
+        self.rows = source.positions(self.oms)
         rows = []
         unrealized_total = realized_total = Decimal(0)
-        for p in frame.itertuples(index=False):
+        for p in self.rows:
             quantity, unrealized, realized = int(p.quantity), p.unrealized_pnl, p.realized_pnl
             cost = p.average_price * abs(quantity) if quantity else 0
             pct = unrealized / cost * 100 if cost else None

@@ -8,6 +8,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from widgets import source
 from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, close_tree
 from widgets.format import clock_time, money
 
@@ -88,7 +89,7 @@ class RiskPanel(Panel):
         return [self.state, controls, self.limits, self.no_limits, self.alerts]
 
     def refresh(self) -> None:
-        summary = self.oms.risk_summary()
+        summary = source.risk(self.oms)
         self.summary = summary
         state = str(summary["trading_state"])
         colour = {"ACTIVE": "oms-up", "HALTED": "oms-down"}.get(state, "")
@@ -99,10 +100,9 @@ class RiskPanel(Panel):
         alerts = list(summary["alerts"])[-self.max_alerts:][::-1]
         self.alerts.value = "".join(_alert_html(a) for a in alerts) or "<span class='oms-muted'>no alerts</span>"
 
-    def _show_limits(self, limits: Any) -> None:
-        top = limits.sort_values("use_pct", ascending=False).head(self.max_limits) if len(limits) else limits
+    def _show_limits(self, limits: list[Any]) -> None:
         keys = []
-        for u in top.itertuples(index=False):
+        for u in limits[: self.max_limits]:
             symbol = "" if u.symbol is None or u.symbol != u.symbol else str(u.symbol)
             key = (str(u.limit), symbol)
             keys.append(key)

@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as w
 
 from oms_kit.errors import OmsError
+from widgets import source
 from widgets.base import DEFAULT_INTERVAL, Panel, button, classed
 from widgets.format import money
 
@@ -38,8 +39,7 @@ class OrderTicket(Panel):
     def _build(self) -> list[w.Widget]:
         self.last_order: Any = None
         self.checks: Any = None  # the last dry run (oms.validate), a DataFrame
-        manager = getattr(self.oms, "manager", None)
-        symbols = sorted(getattr(manager, "instruments", {}) or {})
+        symbols = source.instruments(self.oms)
         narrow, wide = w.Layout(width="150px"), w.Layout(width="230px")
         self.symbol = classed(w.Combobox(value=self._initial_symbol, options=symbols, placeholder="symbol",
                                          description="symbol", ensure_option=False, continuous_update=True,
