@@ -240,6 +240,10 @@ class OrderManager:
         for name, value in changes.items():
             setattr(candidate, name, value)
         violations = self.validator.validate(candidate, _Context(self, candidate, now, modify_of=order))
+        if self.record:  # a modify is a pre-trade decision too; keyed by the sequence of its MODIFY_REQUESTED event
+            self.pending_rows.append(("risk_decisions", (f"D-{order.order_id}-{order.sequence + 1}", self.account,
+                                                         order.order_id, now, not violations,
+                                                         _violations_json(violations))))
         self._transition(order, OrderEvent(E.MODIFY_REQUESTED, now, changes=changes))
         if violations:
             self._transition(order, OrderEvent(E.MODIFY_REJECTED, now, reason="; ".join(map(str, violations))))

@@ -1006,6 +1006,21 @@ async def test_every_decision_of_a_real_order_is_stored_and_queryable_as_a_dataf
     assert set(decisions["account"]) == {"default"}
 
 
+async def test_each_modify_decision_is_stored_with_its_violations(open_oms):
+    oms = await open_oms(limits=limits(max_order_quantity=100))
+    await oms.set_price("RELIANCE", 2500.0)
+    order = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2490.0)
+    await oms.modify_order(order.order_id, price=2495.0)
+    with pytest.raises(OrderModifyRejected):
+        await oms.modify_order(order.order_id, quantity=150)
+
+    decisions = await oms.risk_decisions()
+
+    assert list(decisions["order_id"]) == [order.order_id] * 3
+    assert [bool(a) for a in decisions["accepted"]] == [True, True, False]
+    assert [v["code"] for v in json.loads(decisions["violations"].iloc[2])] == ["QUANTITY_EXCEEDS_MAXIMUM"]
+
+
 # == kill switch, square-off, cancel all ========================================================================
 
 
