@@ -64,7 +64,7 @@ def workdir(tmp_path: Path) -> Path:
 
 def server_env(workdir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTEST_CURRENT_TEST", "OMS_KIT_DATABASE_URL", "DATABASE_URL")}
+           if k not in ("PYTEST_CURRENT_TEST", "OMS_KIT_DATABASE_URL", "DATABASE_URL", "OMS_KIT_WATCH_URL")}
     env.update(
         # The kernel imports this checkout's packages; the notebook stays live (it closes only under pytest).
         PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
@@ -85,12 +85,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(command: list[str], probe: str, workdir: Path, name: str) -> Iterator[None]:
+def server(command: list[str], probe: str, workdir: Path, name: str,
+           env: dict[str, str] | None = None) -> Iterator[None]:
     """Run a server until the block ends; ready when ``probe`` answers 200. Its output goes to test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"{name}-server.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=workdir, env=server_env(workdir), stdout=log,
+        process = subprocess.Popen(command, cwd=workdir, env={**server_env(workdir), **(env or {})}, stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + SERVER_START_S
@@ -195,13 +196,57 @@ def test_dashboard_in_jupyterlab(chromium: Path, workdir: Path) -> None:
         drive_dashboard(page, "lab")
 
 
+def voila(port: int) -> list[str]:
+    return [sys.executable, "-m", "voila", f"notebooks/{NOTEBOOK.name}", "--no-browser", f"--port={port}",
+            "--Voila.ip=127.0.0.1"]
+
+
 def test_dashboard_as_a_voila_app(chromium: Path, workdir: Path) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "voila", f"notebooks/{NOTEBOOK.name}", "--no-browser", f"--port={port}",
-               "--Voila.ip=127.0.0.1"]
+    command = voila(port)
     base = f"http://127.0.0.1:{port}"
     # Not GET /: each load of the page runs the notebook in a new kernel.
     with server(command, f"{base}/voila/static/voila.js", workdir, "voila"), browser_page(chromium, "voila",
                                                                                                height=1700) as page:
         page.goto(base, timeout=STEP_MS)  # type: ignore[attr-defined]
         drive_dashboard(page, "voila")
+
+
+@pytest.mark.postgres
+def test_read_only_voila_dashboard_follows_a_session_trading_elsewhere(chromium: Path, workdir: Path,
+                                                                      pg_url: str) -> None:
+    """The Voila app watching (OMS_KIT_WATCH_URL) an account that this process trades through PostgreSQL."""
+    from playwright.sync_api import expect
+
+    import oms_kit as ok
+
+    writer = ok.open_sync(pg_url, feed=None, risk_interval=None)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        writer.set_price("RELIANCE", 2500.0)
+        writer.place_order("RELIANCE", "BUY", 10, "MARKET")
+        with server(voila(port), f"{base}/voila/static/voila.js", workdir, "voila-watch",
+                    env={"OMS_KIT_WATCH_URL": pg_url}), browser_page(chromium, "voila-watch", height=1700) as page:
+            page.goto(base, timeout=STEP_MS)  # type: ignore[attr-defined]
+            dashboard = page.locator(".oms-dashboard")  # type: ignore[attr-defined]
+            expect(dashboard, "the dashboard never appeared").to_be_visible(timeout=STEP_MS)
+            expect(dashboard.locator(".oms-backend"), "the header should say read-only").to_contain_text(
+                "read-only", timeout=STEP_MS)
+            expect(dashboard.locator(".oms-kill"), "a watcher has no KILL SWITCH").to_be_hidden()
+            expect(dashboard.locator(".oms-place"), "a watcher has no order ticket").to_be_hidden()
+            expect(dashboard.locator(".oms-positions-table"), "the writer's position").to_contain_text("RELIANCE")
+
+            resting = writer.place_order("RELIANCE", "SELL", 4, "LIMIT", price=2510)
+            row = dashboard.locator(f".oms-orders .oms-order-{resting.order_id}")
+            expect(row, "the writer's new order should appear live").to_be_visible(timeout=STEP_MS)
+            expect(row.locator(".oms-cancel"), "a watcher cannot cancel").to_be_hidden()
+            shot(page, "voila-watch-1-order")
+
+            writer.kill_switch("halted by the trading session")
+            expect(dashboard.locator(".oms-header .oms-state"), "the writer's halt").to_have_text(
+                "HALTED", timeout=STEP_MS)
+            expect(row, "the cancelled order should leave the panel").to_have_count(0, timeout=STEP_MS)
+            shot(page, "voila-watch-2-halted")
+    finally:
+        writer.close()

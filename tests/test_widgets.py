@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -612,6 +613,38 @@ async def test_a_read_only_oms_gets_no_ticket_cancel_or_kill_controls(oms, shown
     assert not visible(controls)
     assert "read-only" in dashboard.header.backend.value
     assert dashboard.header._ticker is not None  # polled, as its changes come from another process
+
+
+@pytest.mark.postgres
+async def test_a_read_only_dashboard_follows_a_session_in_another_process_through_postgresql(pg_url, shown):
+    writer = await ok.OMS.open(pg_url, feed=None, risk_interval=None)
+    watcher = await ok.OMS.open(pg_url, feed=None, risk_interval=None, read_only=True)
+    try:
+        dashboard = shown(Dashboard, watcher)
+        assert "postgresql" in dashboard.header.backend.value and "read-only" in dashboard.header.backend.value
+        assert not visible(dashboard.ticket)
+        await writer.set_price("RELIANCE", 2500.0)
+        await writer.place_order("RELIANCE", "BUY", 10)
+        resting = await writer.place_order("RELIANCE", "SELL", 4, "LIMIT", price=2510)
+
+        await until(lambda: dashboard.orders.order_ids == [resting.order_id], "the writer's resting order")
+        await until(lambda: [p.quantity for p in dashboard.positions.rows] == [10], "the writer's position")
+        assert not visible(dashboard.orders._rows[resting.order_id].cancel)
+
+        await writer.kill_switch("halted by the writer")
+        await until(lambda: dashboard.header.state.value == "HALTED" and dashboard.orders.order_ids == [],
+                    "the halt and the cancel")
+        assert all(not p.errors for p in dashboard.panels), [p.errors for p in dashboard.panels]
+    finally:
+        await watcher.close()
+        await writer.close()
+
+
+async def until(condition: Callable[[], bool], what: str, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"the dashboard did not show {what} within {seconds} s"
+        await asyncio.sleep(0.05)
 
 
 def test_panels_work_with_the_blocking_facade_outside_a_loop():

@@ -65,8 +65,9 @@ class OrdersPanel(Panel):
             self.cancel_all_button.layout.display = "none"
         top = w.HBox([self.cancel_all_button, self.count], layout=w.Layout(align_items="center"))
         heading = classed(w.HTML(f"<span class='oms-muted'>{escape(HEADING)}</span>"), "oms-row-text")
-        self.heading = w.HBox([w.HTML(layout=w.Layout(width="84px", flex="0 0 auto")), heading],
-                              layout=w.Layout(overflow="hidden"))
+        # Over the rows' Cancel buttons: no gap when there are none (read-only).
+        gap = w.HTML(layout=w.Layout(width="84px", flex="0 0 auto", display="none" if self.read_only else None))
+        self.heading = w.HBox([gap, heading], layout=w.Layout(overflow="hidden"))
         self.list = classed(w.VBox(layout=w.Layout(overflow="auto")), "oms-orders-list")
         self.more = classed(w.HTML(), "oms-orders-more")
         return [top, self.heading, self.list, self.more]
