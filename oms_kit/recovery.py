@@ -39,10 +39,10 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     if not cash:
         return False
     positions = await store.fetch("SELECT * FROM positions WHERE account = $1", account)
-    manager.ledger.restore([position_from_row(row) for row in positions], cash[0]["cash"])
-    for row in positions:
-        if row["last_price"] is not None:
-            manager.prices.setdefault(row["symbol"], row["last_price"])
+    manager.ledger.restore([position_from_row(row) for row in positions], stored_decimal(cash[0]["cash"]))
+    # The stored last prices mark the positions, but they are not quotes: a price from before the restart may be
+    # hours old, so market orders wait for a fresh one (NO_REFERENCE_PRICE until then) and the broker matches
+    # nothing against it.
 
     state = await store.fetch("SELECT state FROM trading_state WHERE account = $1", account)
     if state:
@@ -99,12 +99,25 @@ def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
     manager.broker.restore(order, instrument, now)  # type: ignore[attr-defined]
 
 
+_CENT = Decimal("0.01")
+
+
+def stored_decimal(value: Decimal | None) -> Decimal | None:
+    """A money or price value as read back: the database keeps 8 decimal places (``1480.00000000``); give it
+    the two decimals of a price or an amount when that loses nothing, else its exact digits."""
+    if value is None:
+        return None
+    cents = value.quantize(_CENT)
+    return cents if cents == value else value.normalize()
+
+
 def position_from_row(row: dict[str, Any]) -> Position:
     """A Position from a row of the positions table."""
+    d = stored_decimal
     return Position(
-        row["symbol"], Product(row["product"]), row["account"], int(row["quantity"]), row["average_price"],
-        row["realized_pnl"], row["fees"], row["last_price"], int(row["bought_quantity"]), int(row["sold_quantity"]),
-        row["updated_at"],
+        row["symbol"], Product(row["product"]), row["account"], int(row["quantity"]), d(row["average_price"]),
+        d(row["realized_pnl"]), d(row["fees"]), d(row["last_price"]), int(row["bought_quantity"]),
+        int(row["sold_quantity"]), row["updated_at"],
     )
 
 
@@ -116,7 +129,8 @@ def order_from_row(row: dict[str, Any], filled_value: Decimal) -> Order:
     return Order(
         OrderId(row["order_id"]), ClientOrderId(row["client_order_id"]), row["symbol"], Side(row["side"]),
         int(row["quantity"]), OrderType(row["order_type"]), Product(row["product"]), Validity(row["validity"]),
-        row["price"], row["trigger_price"], row["tag"], row["account"], OrderStatus(row["status"]),
-        int(row["filled_quantity"]), row["average_price"], filled_value, bool(row["triggered"]), violations,
+        stored_decimal(row["price"]), stored_decimal(row["trigger_price"]), row["tag"], row["account"],
+        OrderStatus(row["status"]), int(row["filled_quantity"]), stored_decimal(row["average_price"]),
+        stored_decimal(filled_value), bool(row["triggered"]), violations,
         row["reason"], row["created_at"], row["updated_at"], int(row["sequence"]),
     )

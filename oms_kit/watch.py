@@ -18,7 +18,7 @@ from typing import Any
 from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged, RiskAlertRaised, TradingStateChanged
 from oms_kit.models import Fill, OrderStatus, Product, Side, TradeId, TradingState
 from oms_kit.orders import OrderManager
-from oms_kit.recovery import order_from_row, position_from_row
+from oms_kit.recovery import order_from_row, position_from_row, stored_decimal
 from oms_kit.risk import RiskAlert
 from oms_kit.storage.base import Store
 
@@ -106,7 +106,8 @@ class Watch:
         # Everything read first, then applied: a failed read leaves the previous view whole.
         fills = self._new_fills(trades)
         changed_orders = self._apply_orders(orders)
-        changed_positions = self._apply_positions(positions, cash[0]["cash"] if cash else manager.ledger.cash)
+        changed_positions = self._apply_positions(
+            positions, stored_decimal(cash[0]["cash"]) if cash else manager.ledger.cash)
         state_change = self._apply_state(state[0] if state else None)
         new_alerts = self._apply_alerts(alerts)
         self.refreshes += 1
@@ -133,7 +134,8 @@ class Watch:
                 continue
             self._trade_ids.add(trade_id)
             fill = Fill(TradeId(trade_id), row["order_id"], row["symbol"], Side(row["side"]), int(row["quantity"]),
-                        row["price"], row["fees"], row["ts"], Product(row["product"]), row["account"])
+                        stored_decimal(row["price"]), stored_decimal(row["fees"]), row["ts"], Product(row["product"]),
+                        row["account"])
             fills.append(fill)
             self.manager.trades.append(fill)
             self._filled_values[fill.order_id] = (self._filled_values.get(fill.order_id, Decimal(0))
@@ -174,7 +176,7 @@ class Watch:
         manager.ledger.restore(positions, cash)
         for row in rows:
             if row["last_price"] is not None:
-                manager.prices[row["symbol"]] = row["last_price"]
+                manager.prices[row["symbol"]] = stored_decimal(row["last_price"])
         return [p for p in manager.ledger.positions if before.get((p.symbol, p.product)) != p]
 
     def _apply_state(self, row: dict[str, Any] | None) -> TradingStateChanged | None:

@@ -59,6 +59,13 @@ async def test_reopen_restores_working_orders_positions_cash_and_the_halted_stat
     stats = again.stats_today()
     assert (stats["orders_placed"], stats["orders_filled"]) == (before[2]["orders_placed"],
                                                                 before[2]["orders_filled"])
+    # Read back with the decimals a price or an amount has, not the database's eight.
+    assert [str(again.get_order(o).price) for o in (resting.order_id,)] == ["2450.00"]
+    assert str(again.manager.ledger.position("RELIANCE", again.get_order(resting.order_id).product).average_price) \
+        == "2500.00"
+    # A stored last price is no quote: a market order waits for a fresh one.
+    stale = await again.place_order("SBIN", "BUY", 1, "MARKET")
+    assert [v.code for v in stale.violations] == ["NO_REFERENCE_PRICE"]
     # The broker's book came back too: the restored orders still fill.
     await again.set_price("RELIANCE", 2449)
     await again.set_price("SBIN", 821)
@@ -70,7 +77,7 @@ async def test_reopen_restores_working_orders_positions_cash_and_the_halted_stat
 
     halted = await _open(durable_url)
     assert halted.trading_state is TradingState.HALTED
-    refused = await halted.place_order("RELIANCE", "BUY", 1, "MARKET")
+    refused = await halted.place_order("RELIANCE", "BUY", 1, "LIMIT", 2450.0)
     assert [v.code for v in refused.violations] == ["TRADING_HALTED"]
     await halted.close()
 
