@@ -168,6 +168,7 @@ def drive_dashboard(page: object, name: str) -> None:
     expect(row, f"order {order_id} should be in the orders panel").to_be_visible(timeout=STEP_MS)
     expect(row).to_contain_text("RELIANCE")
     shot(page, f"{name}-2-order-placed")
+    dashboard.screenshot(path=str(ARTIFACTS / f"{name}-dashboard-live.png"))
 
     dashboard.locator(".oms-kill").click()
     expect(state, "the header should say HALTED after KILL SWITCH").to_have_text("HALTED", timeout=STEP_MS)
@@ -177,6 +178,7 @@ def drive_dashboard(page: object, name: str) -> None:
                                                                                         timeout=STEP_MS)
     expect(dashboard.locator(".oms-error:visible"), "no panel should show an error").to_have_count(0)
     shot(page, f"{name}-3-halted")
+    dashboard.screenshot(path=str(ARTIFACTS / f"{name}-dashboard-halted.png"))
 
 
 def test_dashboard_in_jupyterlab(chromium: Path, workdir: Path) -> None:

@@ -22,8 +22,9 @@ class _LimitRow:
         self.bar = classed(w.FloatProgress(min=0, max=100, value=0, bar_style="success",
                                            layout=w.Layout(width="110px", flex="0 0 auto")), "oms-limit-bar")
         self.text = classed(w.HTML(layout=w.Layout(flex="0 0 auto")), "oms-limit-use")
-        self.box = classed(w.HBox([self.label, self.bar, self.text], layout=w.Layout(align_items="center")),
-                           "oms-limit")
+        # In a narrow column the figures go under the bar rather than out of sight.
+        self.box = classed(w.HBox([self.label, self.bar, self.text],
+                                  layout=w.Layout(align_items="center", flex_flow="row wrap")), "oms-limit")
 
 
 class RiskPanel(Panel):
