@@ -115,12 +115,18 @@ class RiskPanel(Panel):
             row.bar.bar_style = BAR_STYLES.get(str(u.level), "success")
             # Whole units: the bar and the percentage carry the detail, and the row stays on one line.
             row.text.value = f"{money(u.value, 0)} / {money(u.maximum, 0)} <b>({pct:.0f} %)</b>"
-        for gone in set(self._rows) - set(keys):
-            close_tree(self._rows.pop(gone).box)
+        # Rows that leave the top are kept, hidden, for when they come back: as prices move, the most used
+        # per-symbol limits change places often, and making a row's widgets costs far more than updating them.
         if keys != self._row_keys:
             self._row_keys = keys
             self.limits.children = tuple(self._rows[k].box for k in keys)
         self.no_limits.layout.display = "none" if keys else None
+
+    def close(self) -> None:
+        """Stop listening and close the panel's widgets, the hidden limit rows included."""
+        for row in self._rows.values():
+            close_tree(row.box)
+        super().close()
 
     # -- controls ---------------------------------------------------------------------------------------------
 
