@@ -244,6 +244,7 @@ def test_read_only_voila_dashboard_follows_a_session_trading_elsewhere(chromium:
             expect(row, "the writer's new order should appear live").to_be_visible(timeout=STEP_MS)
             expect(row.locator(".oms-cancel"), "a watcher cannot cancel").to_be_hidden()
             shot(page, "voila-watch-1-order")
+            dashboard.screenshot(path=str(ARTIFACTS / "voila-watch-dashboard.png"))
 
             writer.kill_switch("halted by the trading session")
             expect(dashboard.locator(".oms-header .oms-state"), "the writer's halt").to_have_text(
