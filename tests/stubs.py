@@ -125,10 +125,20 @@ async def assert_store_matches(oms: Any) -> None:
     rows = await store.fetch("SELECT cash FROM accounts WHERE account = $1", account)
     assert [row["cash"] for row in rows] == [ledger.cash]
 
-    rows = await store.fetch("SELECT order_id, accepted FROM risk_decisions WHERE account = $1", account)
-    assert sorted((row["order_id"], row["accepted"]) for row in rows) == sorted(
+    # One decision per order (D-<order id>), and one per modify (D-<order id>-<sequence of its MODIFY_REQUESTED>),
+    # refused when the next event is MODIFY_REJECTED.
+    rows = await store.fetch("SELECT decision_id, order_id, accepted FROM risk_decisions WHERE account = $1", account)
+    placed = [row for row in rows if row["decision_id"] == f"D-{row['order_id']}"]
+    assert sorted((row["order_id"], row["accepted"]) for row in placed) == sorted(
         (order_id, not order.violations) for order_id, order in manager.orders.items()
     )
+    events = {(row["order_id"], row["sequence"]): row["event_type"] for trail in trails.values() for row in trail}
+    modifies = {
+        f"D-{order_id}-{sequence}": events.get((order_id, sequence + 1)) != "MODIFY_REJECTED"
+        for (order_id, sequence), event_type in events.items() if event_type == "MODIFY_REQUESTED"
+    }
+    placed_ids = {row["decision_id"] for row in placed}
+    assert {row["decision_id"]: row["accepted"] for row in rows if row["decision_id"] not in placed_ids} == modifies
 
     rows = await store.fetch("SELECT state FROM trading_state WHERE account = $1", account)
     state = rows[0]["state"] if rows else "ACTIVE"  # no row: the state never changed

@@ -263,10 +263,17 @@ async def _mismatches(oms: OMS, emitted: Emitted, rows: dict[str, int]) -> list[
     cash = await store.fetch("SELECT cash FROM accounts")
     differ("cash stored vs live", [row["cash"] for row in cash], [ledger.cash])
 
-    decisions = await store.fetch("SELECT order_id, accepted FROM risk_decisions")
+    decisions = await store.fetch("SELECT decision_id, order_id, accepted FROM risk_decisions")
     rows["risk_decisions"] = len(decisions)
-    differ("risk decisions vs orders", sorted((d["order_id"], d["accepted"]) for d in decisions),
+    placed = [d for d in decisions if d["decision_id"] == f"D-{d['order_id']}"]
+    modifies = [d for d in decisions if d["decision_id"] != f"D-{d['order_id']}"]
+    differ("risk decisions of orders vs orders", sorted((d["order_id"], d["accepted"]) for d in placed),
            sorted((o.order_id, not o.violations) for o in manager.orders.values()))
+    # One decision per modify, refused when the modify was: as many as MODIFY_REQUESTED and MODIFY_REJECTED events.
+    modified = Counter(key[2] for key in emitted.transitions if key[2] in ("MODIFY_REQUESTED", "MODIFY_REJECTED"))
+    differ("risk decisions of modifies (all, refused) vs modify events",
+           (len(modifies), sum(not d["accepted"] for d in modifies)),
+           (modified["MODIFY_REQUESTED"], modified["MODIFY_REJECTED"]))
     changes = await store.fetch("SELECT count(*) AS n FROM trading_state_changes")
     differ("trading state changes stored vs emitted", changes[0]["n"], emitted.state_changes)
     return found
