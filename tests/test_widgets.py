@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -664,6 +665,46 @@ def test_panels_work_with_the_blocking_facade_outside_a_loop():
     finally:
         dashboard.close()
         oms.close()
+
+
+KERNEL_SESSION = """
+import asyncio
+import oms_kit as ok
+from widgets import Dashboard
+oms = ok.open_sync(feed=None, fees=None, risk_interval=None)   # the blocking facade, inside the kernel's loop
+oms.set_price("RELIANCE", 2500.0)
+order = oms.place_order("RELIANCE", "BUY", 5, "LIMIT", price=2490)
+dashboard = Dashboard(oms)
+dashboard.risk.kill_button.click()    # schedules the kill switch on the kernel's loop, does not block it
+"""
+KERNEL_CHECK = """
+await dashboard.settle()
+assert oms.trading_state is ok.TradingState.HALTED
+assert oms.get_order(order.order_id).status is ok.OrderStatus.CANCELLED
+assert dashboard.header.state.value == "HALTED" and dashboard.orders.order_ids == []
+assert not any(p.errors for p in dashboard.panels), [p.errors for p in dashboard.panels]
+dashboard.close()
+oms.close()
+print("KERNEL-OK")
+"""
+
+
+def test_the_dashboard_of_the_blocking_facade_in_a_real_kernel():
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(KERNEL_SESSION),
+                                               nbformat.v4.new_code_cell(KERNEL_CHECK)])
+    root = str(Path(__file__).resolve().parent.parent)
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3")
+
+    # The kernel imports this checkout's packages, as the tests do.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", root)
+        client.execute()
+
+    outputs = notebook.cells[1].outputs
+    assert any("KERNEL-OK" in out.get("text", "") for out in outputs), outputs
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
