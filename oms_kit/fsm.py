@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from oms_kit.errors import InvalidTransition
-from oms_kit.models import Order, OrderStatus
+from oms_kit.models import Order, OrderStatus, OrderType
 
 S = OrderStatus
 _EIGHT_PLACES = Decimal("0.00000001")  # stored averages are DECIMAL(28, 8)
@@ -90,14 +90,19 @@ def allowed_events(status: OrderStatus) -> set[str]:
     return {event.value for (state, event) in TRANSITIONS if state is status}
 
 
+_TRIGGER_TYPES = frozenset({OrderType.SL, OrderType.SL_M})
+_FILLS = frozenset({E.PARTIALLY_FILLED, E.FILLED})
+_ENDINGS_WITH_REASON = frozenset({E.REJECTED, E.CANCELLED, E.EXPIRED})
+
+
 def next_status(order: Order, event: OrderEvent) -> OrderStatus:
     """The status ``event`` leads to from the order's current one; raises InvalidTransition when not allowed."""
     target = TRANSITIONS.get((order.status, event.type))
     if target is None:
         raise InvalidTransition(order.order_id, order.status.value, event.type.value, allowed_events(order.status))
-    if target != WORKING:
+    if target is not WORKING:
         return target  # type: ignore[return-value]
-    if order.order_type.needs_trigger and not order.triggered:
+    if order.order_type in _TRIGGER_TYPES and not order.triggered:
         return S.TRIGGER_PENDING
     return S.PARTIALLY_FILLED if order.filled_quantity > 0 else S.OPEN
 
@@ -108,26 +113,26 @@ def apply(order: Order, event: OrderEvent) -> OrderStatus:
     Every check happens before the first change, so an event that is refused leaves the order untouched.
     """
     new_status = next_status(order, event)
-    if event.type in (E.PARTIALLY_FILLED, E.FILLED):
-        _check_fill(order, event)
-    changes = event.changes if event.type is E.MODIFIED else {}
-    if changes.get("quantity", order.quantity) <= order.filled_quantity:
-        # A modify may not shrink an order to what has already filled: that is a cancel.
-        raise InvalidTransition(
-            order.order_id, order.status.value, f"MODIFIED(quantity={changes['quantity']})", {E.CANCEL_REQUESTED}
-        )
-
+    kind = event.type
     previous = order.status
-    if event.type in (E.PARTIALLY_FILLED, E.FILLED):
+    if kind in _FILLS:
+        _check_fill(order, event)
         filled = order.filled_quantity + event.quantity
         order.filled_value += event.price * event.quantity  # type: ignore[operator]
         order.average_price = (order.filled_value / filled).quantize(_EIGHT_PLACES)
         order.filled_quantity = filled
-    for name, value in changes.items():
-        setattr(order, name, value)
-    if event.type is E.TRIGGERED:
+    elif kind is E.MODIFIED:
+        changes = event.changes
+        if changes.get("quantity", order.quantity) <= order.filled_quantity:
+            # A modify may not shrink an order to what has already filled: that is a cancel.
+            raise InvalidTransition(
+                order.order_id, order.status.value, f"MODIFIED(quantity={changes['quantity']})", {E.CANCEL_REQUESTED}
+            )
+        for name, value in changes.items():
+            setattr(order, name, value)
+    elif kind is E.TRIGGERED:
         order.triggered = True
-    if event.reason is not None and event.type in (E.REJECTED, E.CANCELLED, E.EXPIRED):
+    elif event.reason is not None and kind in _ENDINGS_WITH_REASON:
         order.reason = event.reason
     order.status = new_status
     order.updated_at = event.ts

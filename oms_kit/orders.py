@@ -57,6 +57,14 @@ _ZERO = Decimal(0)
 _CNC = Product.CNC
 _ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
 _SECOND = timedelta(seconds=1)
+# Spellings the order path sees most, to their members; a StrEnum member hashes and compares as its value, so the
+# members themselves are found too.
+_SIDES: dict[Any, Side] = {m.value: m for m in Side}
+_ORDER_TYPES: dict[Any, OrderType] = {m.value: m for m in OrderType}
+_PRODUCTS: dict[Any, Product] = {m.value: m for m in Product}
+_VALIDITIES: dict[Any, Validity] = {m.value: m for m in Validity}
+_PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
+_TRIGGERED = frozenset({OrderType.SL, OrderType.SL_M})
 _MODIFIABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
 
 
@@ -376,20 +384,24 @@ class OrderManager:
 
     def _parse(self, symbol: Any, side: Any, quantity: Any, order_type: Any, price: Any, trigger_price: Any,
                product: Any, validity: Any, client_order_id: Any, tag: Any, dry_run: bool = False) -> Order:
-        if not isinstance(symbol, str) or not symbol.strip():
+        if not isinstance(symbol, str) or not (symbol := symbol.strip()):
             raise InvalidOrderError("symbol", symbol, "a non-empty symbol such as 'RELIANCE'")
-        side = Side.parse(side, "side")
-        order_type = OrderType.parse(order_type, "order_type")
-        product = Product.parse(product, "product")
-        validity = Validity.parse(validity, "validity")
+        try:  # the usual spellings (and the members themselves) by one dict lookup each
+            side, order_type = _SIDES[side], _ORDER_TYPES[order_type]
+            product, validity = _PRODUCTS[product], _VALIDITIES[validity]
+        except (KeyError, TypeError):  # anything else through parse(), which also words the error
+            side = Side.parse(side, "side")
+            order_type = OrderType.parse(order_type, "order_type")
+            product = Product.parse(product, "product")
+            validity = Validity.parse(validity, "validity")
         quantity = parse_quantity(quantity)
-        if order_type.needs_price:
+        if order_type in _PRICED:
             if price is None:
                 raise InvalidOrderError("price", None, f"a limit price: {order_type} orders need one")
             price = parse_price(price)
         elif price is not None:
             raise InvalidOrderError("price", price, f"no price for a {order_type} order (None)")
-        if order_type.needs_trigger:
+        if order_type in _TRIGGERED:
             if trigger_price is None:
                 raise InvalidOrderError("trigger_price", None, f"a trigger price: {order_type} orders need one")
             trigger_price = parse_price(trigger_price, "trigger_price")
@@ -405,7 +417,7 @@ class OrderManager:
             self._next_id += 1
             order_id, generated = OrderId(f"O-{self._token}-{self._next_id}"), f"C-{self._token}-{self._next_id}"
         return Order(
-            order_id, ClientOrderId(client_order_id or generated), symbol.strip(), side,
+            order_id, ClientOrderId(client_order_id or generated), symbol, side,
             quantity, order_type, product, validity, price, trigger_price, tag, self.account,
         )
 

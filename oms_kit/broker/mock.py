@@ -97,6 +97,9 @@ class MockBroker:
         self._entries: dict[str, _Resting] = {}
         self._unacknowledged: dict[str, _Resting] = {}
         self._last: dict[str, float] = {}
+        # Per symbol: (float price, instrument, that price on the instrument's tick). A live quote is matched by
+        # every order placed until the next one, so it is rounded once, not once per order.
+        self._rounded: dict[str, tuple[float, Instrument, Decimal]] = {}
         self.fills = 0
 
     def attach(self, sink: BrokerSink) -> None:
@@ -217,13 +220,14 @@ class MockBroker:
         else:
             reference = open
         if e.order_type in (OrderType.MARKET, OrderType.SL_M):
-            price = e.instrument.round_price(reference) * (1 + self.slippage if buy else 1 - self.slippage)
-            price = e.instrument.round_price(price)
+            price = self._on_tick(e, reference)
+            if self.slippage:
+                price = e.instrument.round_price(price * (1 + self.slippage if buy else 1 - self.slippage))
         else:
             limit = e.price
             if (buy and Decimal(str(low)) > limit) or (not buy and Decimal(str(high)) < limit):  # type: ignore[operator]
                 return
-            start = e.instrument.round_price(reference)
+            start = self._on_tick(e, reference)
             price = min(start, limit) if buy else max(start, limit)  # type: ignore[type-var]
         quantity = e.remaining
         if self.participation is not None and volume is not None and not math.isnan(volume) and volume > 0:
@@ -237,6 +241,14 @@ class MockBroker:
         fees = self.fee_model.fees(e.side, e.product, quantity, price, prior_turnover=e.turnover)
         e.turnover += price * quantity
         self.sink.on_fill(e.order_id, quantity, price, fees, ts)
+
+    def _on_tick(self, e: _Resting, price: float) -> Decimal:
+        cached = self._rounded.get(e.symbol)
+        if cached is not None and cached[0] == price and cached[1] is e.instrument:
+            return cached[2]
+        rounded = e.instrument.round_price(price)
+        self._rounded[e.symbol] = (price, e.instrument, rounded)
+        return rounded
 
     def _expire_ioc(self, entry: _Resting, ts: datetime) -> None:
         if self._remove(entry.order_id):
