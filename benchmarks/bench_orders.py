@@ -3,6 +3,7 @@
     python benchmarks/bench_orders.py                     # DuckDB in memory, and PostgreSQL when a URL is known
     python benchmarks/bench_orders.py --orders 50000 --pg postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/bench_orders.py --pg auto           # start a throwaway PostgreSQL cluster (tests/pgcluster.py)
+    python benchmarks/bench_orders.py --only memory,postgresql --pg auto   # some backends only
 
 Each order is a MARKET order that fills at once (alternating BUY and SELL so positions stay small), with the
 Indian equity fee model and every pre-trade check on except the throttles that would stop a benchmark by design
@@ -73,13 +74,21 @@ def main() -> int:
     parser.add_argument("--pg", default=os.environ.get("OMS_KIT_DATABASE_URL") or
                         os.environ.get("OMS_KIT_TEST_DATABASE_URL"),
                         help="PostgreSQL URL, or 'auto' to start a throwaway cluster (default: env URLs)")
+    parser.add_argument("--only", default="memory,file,postgresql",
+                        help="comma-separated backends to run: memory, file, postgresql (default: all)")
     args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",")}
 
-    backends: list[tuple[str, str]] = [("duckdb memory", "duckdb:///:memory:")]
+    backends: list[tuple[str, str]] = []
+    if "memory" in only:
+        backends.append(("duckdb memory", "duckdb:///:memory:"))
     cluster = None
     tmp = tempfile.mkdtemp(prefix="oms_kit_bench_")
-    backends.append(("duckdb file", f"duckdb:///{tmp}/bench.duckdb"))
-    if args.pg == "auto":
+    if "file" in only:
+        backends.append(("duckdb file", f"duckdb:///{tmp}/bench.duckdb"))
+    if "postgresql" not in only:
+        args.pg = None
+    elif args.pg == "auto":
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
         from pgcluster import PgCluster
 
@@ -87,7 +96,7 @@ def main() -> int:
         args.pg = cluster.start()
     if args.pg:
         backends.append(("postgresql", args.pg))
-    else:
+    elif "postgresql" in only:
         print("PostgreSQL: no URL (pass --pg URL or --pg auto); skipped")
 
     print(f"{'backend':<15} {'callers':>7} {'orders':>7} {'orders/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'commits':>8}")

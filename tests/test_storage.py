@@ -123,6 +123,22 @@ async def test_write_when_nullable_columns_are_none_then_reads_none(store: Store
     assert await select_all(store, "orders") == [market_order]
 
 
+@pytest.mark.parametrize("text", ["", "\x1f", "a\x1fb", "\x1e", "tab\tnew line\nquote'\"", "{1,2}", "NULL"])
+async def test_write_when_text_is_empty_or_holds_control_characters_then_reads_back_exactly(
+    store: Store, text: str
+) -> None:
+    # PostgreSQL gets each column as one text split on a separator: no value may be mistaken for one, alone in
+    # its column or beside others.
+    alone = replace("orders", sample_row("orders", 1), tag=text, reason=None)
+    beside = [replace("orders", sample_row("orders", n), tag=text if n == 2 else "plain", reason=text)
+              for n in (2, 3)]
+
+    await store.write([("orders", alone)])
+    await store.write([("orders", row) for row in beside])
+
+    assert await select_all(store, "orders") == [alone, *beside]
+
+
 async def test_write_when_upsert_key_exists_then_replaces_row(store: Store) -> None:
     new = sample_row("orders")
     filled = replace("orders", new, status="FILLED", filled_quantity=10, average_price=Decimal("2500.1"))
