@@ -384,8 +384,9 @@ class OrderManager:
 
     def _parse(self, symbol: Any, side: Any, quantity: Any, order_type: Any, price: Any, trigger_price: Any,
                product: Any, validity: Any, client_order_id: Any, tag: Any, dry_run: bool = False) -> Order:
-        if not isinstance(symbol, str) or not (symbol := symbol.strip()):
+        if not isinstance(symbol, str) or not symbol.strip():
             raise InvalidOrderError("symbol", symbol, "a non-empty symbol such as 'RELIANCE'")
+        symbol = symbol.strip()
         try:  # the usual spellings (and the members themselves) by one dict lookup each
             side, order_type = _SIDES[side], _ORDER_TYPES[order_type]
             product, validity = _PRODUCTS[product], _VALIDITIES[validity]
