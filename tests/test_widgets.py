@@ -389,8 +389,9 @@ async def test_reset_is_refused_while_the_daily_loss_is_in_breach(open_oms, show
     risk = dashboard.risk
     assert dashboard.header.state.value == "HALTED"
     assert "BREACH" in risk.alerts.value and "daily_loss_limit" in risk.alerts.value
-    bar = risk._rows[("daily_loss_limit", "")].bar
-    assert bar.bar_style == "danger" and bar.value == 100
+    daily = limit_row(risk, "daily_loss_limit")
+    assert daily["level"] == "BREACH" and daily["pct"] == 200
+    assert "oms-level-BREACH" in risk.limits.value and "width:100.0%" in risk.limits.value
 
     risk.reset_reason.value = "try again"
     risk.reset_button.click()
@@ -408,14 +409,19 @@ async def test_limit_bars_turn_amber_at_80_percent(open_oms, shown):
     for q in (1, 2, 3):
         await oms.place_order("RELIANCE", "BUY", q, "LIMIT", price=2480)
     await panel.settle()
-    bar = panel._rows[("max_open_orders", "")].bar
-    assert (bar.value, bar.bar_style) == (60, "success")
+    assert (limit_row(panel, "max_open_orders")["pct"], limit_row(panel, "max_open_orders")["level"]) == (60, "OK")
+    assert "width:60.0%" in panel.limits.value
 
     await oms.place_order("RELIANCE", "BUY", 4, "LIMIT", price=2480)
     await panel.settle()
 
-    assert (bar.value, bar.bar_style) == (80, "warning")
-    assert "4 / 5" in panel._rows[("max_open_orders", "")].text.value
+    row = limit_row(panel, "max_open_orders")
+    assert (row["pct"], row["level"], row["text"]) == (80, "WARN", "4 / 5")
+    assert "oms-level-WARN" in panel.limits.value and "width:80.0%" in panel.limits.value
+
+
+def limit_row(panel: RiskPanel, limit: str, symbol: str = "") -> dict[str, Any]:
+    return next(r for r in panel.limit_rows if (r["limit"], r["symbol"]) == (limit, symbol))
 
 
 # -- history ------------------------------------------------------------------------------------------------------
@@ -589,10 +595,10 @@ async def test_panels_read_an_oms_without_its_objects_through_its_tables(open_om
     assert tables.history.orders_table.value == direct.history.orders_table.value
     assert "PRICE_NOT_ON_TICK" in tables.history.orders_table.value
     assert tables.history.orders_shown[0].order_id == rejected.order_id
-    assert tables.risk._row_keys == direct.risk._row_keys == [  # most used first
+    assert [(r["limit"], r["symbol"]) for r in direct.risk.limit_rows] == [  # most used first
         ("max_position_quantity", "RELIANCE"), ("max_open_orders", ""), ("daily_loss_limit", "")]
-    for key in direct.risk._row_keys:
-        assert tables.risk._rows[key].text.value == direct.risk._rows[key].text.value
+    assert tables.risk.limit_rows == direct.risk.limit_rows
+    assert tables.risk.limits.value == direct.risk.limits.value
     assert tables.risk.state.value == direct.risk.state.value
 
 

@@ -55,6 +55,7 @@ class HistoryPanel(Panel):
         super().__init__(oms, interval=interval, every=every)
 
     def _build(self) -> list[w.Widget]:
+        self._rows: dict[tuple[Any, ...], list[str]] = {}
         self.orders_shown: list[Any] = []
         self.trades_shown: list[Any] = []
         symbols = source.instruments(self.oms)
@@ -97,11 +98,25 @@ class HistoryPanel(Panel):
         self.orders_shown, self.trades_shown = orders, trades
         # Only the open tab is drawn: the other one's table would be sent to the browser for nothing.
         if self.tabs.selected_index == 1:
-            self.trades_table.value = table(TRADE_COLUMNS, map(_trade_row, trades), empty="no trades match")
+            rows = [self._cached(("trade", t.trade_id), _trade_row, t) for t in trades]
+            self.trades_table.value = table(TRADE_COLUMNS, rows, empty="no trades match")
         else:
-            self.orders_table.value = table(ORDER_COLUMNS, map(_order_row, orders), empty="no orders match")
+            rows = [self._cached(("order", o.order_id, str(o.status), o.filled_quantity, o.reason), _order_row, o)
+                    for o in orders]
+            self.orders_table.value = table(ORDER_COLUMNS, rows, empty="no orders match")
         self.tabs.set_title(0, f"Orders ({len(orders):,}{'+' if len(orders) >= limit else ''})")
         self.tabs.set_title(1, f"Trades ({len(trades):,}{'+' if len(trades) >= limit else ''})")
+
+
+    def _cached(self, key: tuple[Any, ...], render: Any, item: Any) -> list[str]:
+        # A row is formatted once per state of its order (trades never change): a redraw during a burst of fills
+        # formats the few new rows, not the hundred shown.
+        row = self._rows.get(key)
+        if row is None:
+            if len(self._rows) > 4 * self.max_rows:
+                self._rows.clear()
+            row = self._rows[key] = render(item)
+        return row
 
 
 def _side(side: Any) -> str:

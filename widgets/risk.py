@@ -9,22 +9,11 @@ from typing import Any
 import ipywidgets as w
 
 from widgets import source
-from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, close_tree
+from widgets.base import DEFAULT_INTERVAL, Panel, button, classed
 from widgets.format import clock_time, money
 
-BAR_STYLES = {"WARN": "warning", "BREACH": "danger"}
+BAR_COLOURS = {"WARN": "var(--oms-warn)", "BREACH": "var(--oms-down)"}
 KILL_REASON = "KILL SWITCH pressed in the dashboard"
-
-
-class _LimitRow:
-    def __init__(self, name: str) -> None:
-        self.label = classed(w.HTML(name, layout=w.Layout(width="175px", flex="0 0 auto")), "oms-limit-name")
-        self.bar = classed(w.FloatProgress(min=0, max=100, value=0, bar_style="success",
-                                           layout=w.Layout(width="110px", flex="0 0 auto")), "oms-limit-bar")
-        self.text = classed(w.HTML(layout=w.Layout(flex="0 0 auto")), "oms-limit-use")
-        # In a narrow column the figures go under the bar rather than out of sight.
-        self.box = classed(w.HBox([self.label, self.bar, self.text],
-                                  layout=w.Layout(align_items="center", flex_flow="row wrap")), "oms-limit")
 
 
 class RiskPanel(Panel):
@@ -48,11 +37,9 @@ class RiskPanel(Panel):
 
     def _build(self) -> list[w.Widget]:
         self.summary: dict[str, Any] = {}
-        self._rows: dict[tuple[str, str], _LimitRow] = {}
-        self._row_keys: list[tuple[str, str]] = []
+        self.limit_rows: list[dict[str, Any]] = []
         self.state = classed(w.HTML(), "oms-risk-state")
-        self.limits = classed(w.VBox(), "oms-limits")
-        self.no_limits = w.HTML("<span class='oms-muted'>no limit in use</span>")
+        self.limits = classed(w.HTML(), "oms-limits")
         self.alerts = classed(w.HTML(), "oms-alerts")
 
         self.kill_button = button("■ KILL SWITCH", "oms-kill", "danger", width="100%",
@@ -87,7 +74,7 @@ class RiskPanel(Panel):
         ]), "oms-risk-controls")
         if self.read_only:
             controls.layout.display = "none"
-        return [self.state, controls, self.limits, self.no_limits, self.alerts]
+        return [self.state, controls, self.limits, self.alerts]
 
     def refresh(self) -> None:
         summary = source.risk(self.oms)
@@ -102,31 +89,21 @@ class RiskPanel(Panel):
         self.alerts.value = "".join(_alert_html(a) for a in alerts) or "<span class='oms-muted'>no alerts</span>"
 
     def _show_limits(self, limits: list[Any]) -> None:
-        keys = []
+        # One HTML table of bars, not a progress widget per limit: a redraw is one message however many limits
+        # are in use, and the most used per-symbol limits may change places at every price.
+        rows = []
         for u in limits[: self.max_limits]:
             symbol = "" if u.symbol is None or u.symbol != u.symbol else str(u.symbol)
-            key = (str(u.limit), symbol)
-            keys.append(key)
-            row = self._rows.get(key)
-            if row is None:
-                row = self._rows[key] = _LimitRow(f"{key[0]} {symbol}".strip())
             pct = float(u.use_pct)
-            row.bar.value = min(max(pct, 0.0), 100.0)
-            row.bar.bar_style = BAR_STYLES.get(str(u.level), "success")
-            # Whole units: the bar and the percentage carry the detail, and the row stays on one line.
-            row.text.value = f"{money(u.value, 0)} / {money(u.maximum, 0)} <b>({pct:.0f} %)</b>"
-        # Rows that leave the top are kept, hidden, for when they come back: as prices move, the most used
-        # per-symbol limits change places often, and making a row's widgets costs far more than updating them.
-        if keys != self._row_keys:
-            self._row_keys = keys
-            self.limits.children = tuple(self._rows[k].box for k in keys)
-        self.no_limits.layout.display = "none" if keys else None
-
-    def close(self) -> None:
-        """Stop listening and close the panel's widgets, the hidden limit rows included."""
-        for row in self._rows.values():
-            close_tree(row.box)
-        super().close()
+            level = str(u.level) if u.level in BAR_COLOURS else "OK"
+            rows.append({"limit": str(u.limit), "symbol": symbol, "pct": pct, "level": level,
+                         "text": f"{money(u.value, 0)} / {money(u.maximum, 0)}"})
+        self.limit_rows = rows
+        if not rows:
+            self.limits.value = "<span class='oms-muted'>no limit in use</span>"
+            return
+        self.limits.value = "<table class='oms-table oms-limits-table'>" + "".join(_limit_html(r) for r in rows) + \
+            "</table>"
 
     # -- controls ---------------------------------------------------------------------------------------------
 
@@ -165,6 +142,16 @@ class RiskPanel(Panel):
 
     def _ask(self, box: w.Box, show: bool) -> None:
         box.layout.display = None if show else "none"
+
+
+def _limit_html(row: dict[str, Any]) -> str:
+    width = min(max(row["pct"], 0.0), 100.0)
+    colour = BAR_COLOURS.get(row["level"], "var(--oms-up)")
+    name = escape(f"{row['limit']} {row['symbol']}".strip())
+    return (f"<tr class='oms-limit oms-level-{row['level']}'><td class='l'>{name}</td>"
+            f"<td class='l' style='width:30%'><div class='oms-bar'><div class='oms-limit-bar' "
+            f"style='width:{width:.1f}%;background:{colour}'></div></div></td>"
+            f"<td>{escape(row['text'])} <b>({row['pct']:.0f} %)</b></td></tr>")
 
 
 def _alert_html(alert: Any) -> str:

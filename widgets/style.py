@@ -22,5 +22,8 @@ STYLE = """<style>
 .oms-row-text { font-family: var(--jp-code-font-family, monospace); font-size: 11.5px; white-space: pre; }
 .oms-figure { font-family: var(--jp-code-font-family, monospace); font-size: 13px; margin-right: 14px; }
 .oms-state { font-weight: 700; letter-spacing: 0.06em; padding: 0 12px; border-radius: 4px; text-align: center; }
+.oms-bar { background: var(--jp-layout-color3, #eaeef2); height: 10px; border-radius: 3px; min-width: 60px; }
+.oms-limit-bar { height: 100%; border-radius: 3px; }
+.oms-limits-table td.l { white-space: normal; }
 .oms-kill button, button.oms-kill { font-weight: 700; letter-spacing: 0.05em; }
 </style>"""
