@@ -549,6 +549,19 @@ async def test_an_unexpected_error_in_a_button_action_is_shown_inside_the_panel(
     assert "broker went away" in panel._error_view.value
 
 
+async def test_an_error_raised_by_a_button_itself_is_shown_inside_the_panel(oms, shown, monkeypatch):
+    panel = shown(RiskPanel, oms)
+
+    def broken() -> None:
+        raise RuntimeError("no kill today")
+
+    monkeypatch.setattr(panel, "kill", broken)
+    panel.kill_button.click()
+
+    assert panel.errors == ["kill switch: RuntimeError: no kill today"]
+    assert visible(panel._error_view)
+
+
 async def test_a_closed_panel_stops_listening(oms, shown):
     panel = PositionsPanel(oms)
     panel.close()

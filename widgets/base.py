@@ -164,6 +164,17 @@ class Panel(w.VBox):
         if self._handle is not None:
             self.refresh_now()
 
+    def handler(self, what: str, action: Callable[[], Any]) -> Callable[[Any], None]:
+        """A widget callback (``on_click``, ``observe``) running ``action``; what it raises is shown in the panel."""
+
+        def run(_: Any) -> None:
+            try:
+                action()
+            except Exception as exc:
+                self.report(exc, what)
+
+        return run
+
     # -- actions ----------------------------------------------------------------------------------------------
 
     def _act(self, what: str, method: str, *args: Any, then: Callable[[Any], None] | None = None,

@@ -69,13 +69,13 @@ class HistoryPanel(Panel):
         self.since = classed(w.Text(placeholder="HH:MM", description="from", layout=small), "oms-filter-since")
         self.until = classed(w.Text(placeholder="HH:MM", description="to", layout=small), "oms-filter-until")
         for field in (self.symbol, self.status, self.side, self.since, self.until):
-            field.observe(lambda _: self.refresh_now(), names="value")
+            field.observe(self.handler("filter", self.refresh_now), names="value")
         self.orders_table = classed(w.HTML(), "oms-history-orders")
         self.trades_table = classed(w.HTML(), "oms-history-trades")
         self.tabs = w.Tab([self.orders_table, self.trades_table])
         self.tabs.set_title(0, "Orders")
         self.tabs.set_title(1, "Trades")
-        self.tabs.observe(lambda _: self.refresh_now(), names="selected_index")
+        self.tabs.observe(self.handler("tab", self.refresh_now), names="selected_index")
         filters = w.HBox([self.symbol, self.status, self.side, self.since, self.until],
                          layout=w.Layout(flex_flow="row wrap"))
         return [filters, self.tabs]

@@ -26,7 +26,7 @@ class _Row:
         self.text = classed(w.HTML(), "oms-row-text")
         self.cancel = button("✕ Cancel", "oms-cancel", "warning", tooltip=f"cancel {order_id}", width="84px")
         self.cancel.layout.flex = "0 0 auto"
-        self.cancel.on_click(lambda _: panel.cancel(order_id))
+        self.cancel.on_click(panel.handler(f"cancel {order_id}", lambda: panel.cancel(order_id)))
         self.cancel.layout.display = "none" if panel.read_only else None
         self.box = classed(w.HBox([self.cancel, self.text], layout=w.Layout(align_items="center")),
                            "oms-order-row", f"oms-order-{order_id}")
@@ -59,7 +59,7 @@ class OrdersPanel(Panel):
         self.order_ids: list[str] = []
         self._rows: dict[str, _Row] = {}
         self.cancel_all_button = button("✕ Cancel all", "oms-cancel-all", "danger")
-        self.cancel_all_button.on_click(lambda _: self.cancel_all())
+        self.cancel_all_button.on_click(self.handler("cancel all", lambda: self.cancel_all()))
         self.count = classed(w.HTML(), "oms-orders-count")
         if self.read_only:
             self.cancel_all_button.layout.display = "none"

@@ -45,16 +45,16 @@ class RiskPanel(Panel):
         self.kill_button = button("■ KILL SWITCH", "oms-kill", "danger", width="100%",
                                   tooltip="halt trading now and cancel every working order")
         self.kill_button.layout.height = "44px"
-        self.kill_button.on_click(lambda _: self.kill())
+        self.kill_button.on_click(self.handler("kill switch", lambda: self.kill()))
         self.square_off_button = button("⏏ Square off all…", "oms-square-off", "warning",
                                         tooltip="cancel working orders and close every position at market")
         self.square_off_confirm = button("Confirm square off", "oms-square-off-confirm", "danger")
         self.square_off_abort = button("Keep positions", "oms-square-off-abort")
         self.square_off_ask = w.HBox([self.square_off_confirm, self.square_off_abort],
                                      layout=w.Layout(display="none"))
-        self.square_off_button.on_click(lambda _: self._ask(self.square_off_ask, True))
-        self.square_off_confirm.on_click(lambda _: self.square_off())
-        self.square_off_abort.on_click(lambda _: self._ask(self.square_off_ask, False))
+        self.square_off_button.on_click(self.handler("square off", lambda: self._ask(self.square_off_ask, True)))
+        self.square_off_confirm.on_click(self.handler("square off", lambda: self.square_off()))
+        self.square_off_abort.on_click(self.handler("square off", lambda: self._ask(self.square_off_ask, False)))
 
         self.reset_reason = classed(w.Text(placeholder="reason to resume trading", layout=w.Layout(width="220px")),
                                     "oms-reset-reason")
@@ -62,9 +62,9 @@ class RiskPanel(Panel):
         self.reset_confirm = button("Confirm: resume trading", "oms-reset-confirm", "success")
         self.reset_abort = button("Stay halted", "oms-reset-abort")
         self.reset_ask = w.HBox([self.reset_confirm, self.reset_abort], layout=w.Layout(display="none"))
-        self.reset_button.on_click(lambda _: self._ask_reset())
-        self.reset_confirm.on_click(lambda _: self.reset(self.reset_reason.value))
-        self.reset_abort.on_click(lambda _: self._ask(self.reset_ask, False))
+        self.reset_button.on_click(self.handler("reset", lambda: self._ask_reset()))
+        self.reset_confirm.on_click(self.handler("reset", lambda: self.reset(self.reset_reason.value)))
+        self.reset_abort.on_click(self.handler("reset", lambda: self._ask(self.reset_ask, False)))
 
         controls = classed(w.VBox([
             self.kill_button,

@@ -59,13 +59,13 @@ class OrderTicket(Panel):
         self.validity = classed(w.Dropdown(options=VALIDITIES, value="DAY", description="validity", layout=narrow),
                                 "oms-validity")
         self.place_button = button("Place BUY", "oms-place", "success", width="230px")
-        self.place_button.on_click(lambda _: self.place())
+        self.place_button.on_click(self.handler("place order", lambda: self.place()))
         self.feedback = classed(w.HTML(), "oms-ticket-feedback")
         self.result = classed(w.HTML(), "oms-ticket-result")
         fields = (self.symbol, self.side, self.quantity, self.order_type, self.price, self.trigger, self.product,
                   self.validity)
         for field in fields:
-            field.observe(self._on_input, names="value")
+            field.observe(self.handler("ticket input", self.refresh_now), names="value")
         form = w.VBox([self.symbol, self.side, self.quantity, self.order_type, self.price, self.trigger,
                        w.HBox([self.product, self.validity]), self.place_button])
         if self.read_only:
@@ -89,12 +89,6 @@ class OrderTicket(Panel):
             "validity": self.validity.value,
             "trigger_price": (self.trigger.value.strip() or None) if order_type in ("SL", "SL-M") else None,
         }
-
-    def _on_input(self, change: Any) -> None:
-        try:
-            self.refresh_now()
-        except Exception as exc:  # refresh_now reports its own errors; this guards the observer itself
-            self.report(exc, "ticket input")
 
     def refresh(self) -> None:
         order_type = self.order_type.value
