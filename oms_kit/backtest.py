@@ -30,7 +30,7 @@ from oms_kit.errors import InvalidOrderError
 from oms_kit.events import EventBus
 from oms_kit.instruments import default_instrument, resolve_instruments
 from oms_kit.ledger import Ledger
-from oms_kit.market.bars import Bar, iter_bars, load_bars
+from oms_kit.market.bars import iter_bars, load_bars
 from oms_kit.market.clock import SimulatedClock
 from oms_kit.models import Fill, Instrument, Order, Side, parse_price
 from oms_kit.oms import ORDER_COLUMNS, TRADE_COLUMNS
@@ -373,7 +373,3 @@ def _closing_results(fills: list[Fill]) -> tuple[int, int, float, float]:
         book[key] = (new, average)
     return wins, losses, float(gross_win), float(gross_loss)
 
-
-def bars_of(result: BacktestResult) -> list[Bar]:
-    """The bars of a result as Bar objects (for replays and tests)."""
-    return list(iter_bars(result.bars))
