@@ -244,12 +244,15 @@ def run_backtrader(workload: str, bars: pd.DataFrame) -> dict[str, Any]:
 NAUTILUS = Path(__file__).with_name("bench_backtest_nautilus.py")
 
 
-def run_nautilus(workload: str, bars: pd.DataFrame, python: str) -> dict[str, Any]:
+def run_nautilus(workload: str, bars: pd.DataFrame, python: str, timeout: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bars.parquet"
         bars.to_parquet(path, index=False)
-        done = subprocess.run([python, str(NAUTILUS), workload, str(path)], capture_output=True, text=True,
-                              check=False)
+        try:
+            done = subprocess.run([python, str(NAUTILUS), workload, str(path)], capture_output=True, text=True,
+                                  check=False, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"not finished after {timeout:.0f} s") from None
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -266,6 +269,8 @@ def main() -> None:
     parser.add_argument("--workloads", default="crossover,nothing,every_bar")
     parser.add_argument("--nautilus-python", default=sys.executable,
                         help="a Python with nautilus_trader installed (default: this one)")
+    parser.add_argument("--nautilus-timeout", type=float, default=900, help="seconds before a NautilusTrader run is "
+                        "given up")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of oms_kit's runs")
     args = parser.parse_args()
 
@@ -285,7 +290,7 @@ def main() -> None:
                 elif engine == "backtrader":
                     figures = run_backtrader(workload, data)
                 elif engine == "nautilus":
-                    figures = run_nautilus(workload, data, args.nautilus_python)
+                    figures = run_nautilus(workload, data, args.nautilus_python, args.nautilus_timeout)
                 else:
                     raise SystemExit(f"unknown engine {engine!r}")
             except ImportError as error:
