@@ -241,3 +241,20 @@ async def test_an_exception_in_the_strategy_ends_the_run_and_is_raised_by_await(
 async def test_paper_trade_refuses_what_is_not_an_oms():
     with pytest.raises(ok.InvalidOrderError, match="oms"):
         await ok.paper_trade(Busy(), oms=object())  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+async def test_parity_holds_on_postgresql_where_every_order_is_committed_before_the_broker_sees_it(pg_url):
+    data = sample(450)
+    result = ok.backtest(Busy(), data)
+    oms = await open_replay_oms(data, url=pg_url)
+    try:
+        trader = await ok.paper_trade(Busy(), oms=oms, feed=ok.ReplayFeed(data, speed=None))
+        await trader
+        assert len(result.fills) > 10
+        assert fill_rows(trader.fills) == fill_rows(result.fills)
+        assert set(ok.compare(result, trader)["status"]) == {"same"}
+        stored = await oms.store.fetch_df("SELECT count(*) AS n FROM trades")
+        assert int(stored["n"].iloc[0]) == len(result.fills)
+    finally:
+        await oms.close()
