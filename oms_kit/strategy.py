@@ -326,28 +326,13 @@ class StrategyRunner:
 
     def on_bar(self, bar: Bar) -> bool:
         """Apply one bar and call the strategy on it; returns True when orders wait for :meth:`send`."""
-        symbol, ts = bar.symbol, bar.timestamp
-        self.current_ts = ts
-        if self.set_clock is not None:
-            self.set_clock(ts)
-        self.bars_seen += 1
-        if self.held:
-            self._release(symbol, ts)
-        self.last_bar[symbol] = bar
+        self.begin(bar)
         if self.defer_marks and not self.manager.live:
-            self.stale[symbol] = bar
+            self.stale[bar.symbol] = bar
         else:
-            if self.stale:
-                self.stale.pop(symbol, None)
-            self.apply_price(symbol, ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
-            self.dispatch()
-        if self.keep_history:
-            kept = self.history.get(symbol)
-            if kept is None:
-                kept = self.history[symbol] = self._history_factory()  # type: ignore[misc]
-            kept.append(bar)
-        self.strategy.on_bar(self.ctx, bar)
-        return bool(self.pending)
+            self.stale.pop(bar.symbol, None)
+            self.apply_price(bar.symbol, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        return self.finish(bar)
 
     def run(self, bars: Iterable[Bar]) -> None:
         """:meth:`on_bar` and :meth:`send` for each bar, as one loop with its state bound to local names: the
