@@ -198,3 +198,50 @@ def test_round_price_puts_a_float_on_the_instruments_tick():
     strategy = Rounder()
     ok.backtest(strategy, bar_frame(BARS))
     assert strategy.rounded == Decimal("800.80")
+
+
+def test_runner_step_by_step_gives_what_the_backtests_loop_gives():
+    # StrategyRunner.on_bar + send is the reference; run() is its hot-path twin.
+    from pathlib import Path
+
+    import pandas as pd
+
+    from oms_kit.broker.mock import MockBroker
+    from oms_kit.events import EventBus
+    from oms_kit.instruments import resolve_instruments
+    from oms_kit.ledger import Ledger
+    from oms_kit.market.bars import iter_bars
+    from oms_kit.orders import OrderManager
+    from oms_kit.strategy import StrategyRunner
+
+    class Flipper(ok.Strategy):
+        def on_start(self, ctx):
+            self.count = 0
+
+        def on_bar(self, ctx, bar):
+            self.count += 1
+            if self.count % 5 == 0:
+                held = ctx.position(bar.symbol)
+                ctx.order(bar.symbol, "SELL" if held > 0 else "BUY", 4)
+            elif self.count % 7 == 0:
+                ctx.buy(bar.symbol, 2, "LIMIT", price=ctx.round_price(bar.symbol, bar.close * 0.999))
+
+    frame = ok.load_bars(pd.read_parquet(Path(__file__).resolve().parents[1] / "data" / "nse_minute.parquet")
+                         .iloc[:3_000])
+    result = ok.backtest(Flipper(), frame)
+
+    clock = ok.SimulatedClock(frame["timestamp"].iloc[0].to_pydatetime())
+    manager = OrderManager(account="backtest", broker=MockBroker(immediate_market_fills=False),
+                           ledger=Ledger(1_000_000, "backtest"), instruments=resolve_instruments(None),
+                           limits=ok.RiskLimits(), bus=EventBus(), now=clock.now, record=False)
+    runner = StrategyRunner(Flipper(), manager, set_clock=clock.set, defer_marks=True)
+    runner.start()
+    for bar in iter_bars(frame):
+        if runner.on_bar(bar):
+            runner.send()
+    runner.stop()
+
+    assert len(result.fills) > 100
+    assert [(f.symbol, f.side, f.quantity, f.price, f.fees, f.ts) for f in manager.trades] == \
+        [(f.symbol, f.side, f.quantity, f.price, f.fees, f.ts) for f in result.fills]
+    assert manager.ledger.equity() == result.manager.ledger.equity()
