@@ -130,7 +130,8 @@ class PostgresStore:
         if not rows:
             return
         batches = group_rows(rows)
-        columns = [texts for table, batch in batches.items() for texts in _column_texts(table, batch)]
+        stamps: dict[int, str] = {}  # shared by every timestamp column of this write
+        columns = [column for table, batch in batches.items() for column in _column_texts(table, batch, stamps)]
         separator, null, joined = _join(columns)
         try:
             await self._pool.execute(_write_sql(tuple(batches)), separator, null, *joined)
@@ -288,6 +289,7 @@ class PostgresStore:
 _SEPARATOR = "\x1f"  # ASCII unit separator: between the values of a column
 _NULL = "\x1e"  # ASCII record separator: a value that is NULL
 _BOOLEAN = {True: "t", False: "f"}
+_Column = tuple[str, str, list[Any]]  # "table.column", its kind, its values as texts (None for NULL)
 _CASTS = {"text": "", "int": "::bigint[]", "bool": "::boolean[]", "decimal": "::numeric[]",
           "timestamp": "::timestamptz[]"}
 
@@ -316,17 +318,16 @@ def _write_sql(tables: tuple[Table, ...]) -> str:
     return f"WITH {', '.join(parts)} SELECT pg_notify('{CHANNEL}', '')"
 
 
-def _column_texts(table: Table, rows: list[tuple[Any, ...]]) -> Iterator[list[str | None]]:
-    # Each column as a list of texts, None where the value is NULL; _join then joins them.
+def _column_texts(table: Table, rows: list[tuple[Any, ...]], stamps: dict[int, str]) -> Iterator[_Column]:
+    # Each column as a list of texts, None where the value is NULL; _join then joins them (and finds a value of
+    # a text column that is no str).
     for index, (name, kind) in enumerate(table.columns):
         values = list(map(itemgetter(index), rows))
         try:
             if kind == "text":
                 texts = values
-                if not all(isinstance(v, str) for v in values if v is not None):
-                    raise TypeError("a value is not a str")
             elif kind == "timestamp":
-                texts = _timestamps(values)
+                texts = _timestamps(values, stamps)
             elif kind == "bool":
                 texts = [None if v is None else _BOOLEAN[v] for v in values]
             else:  # int and decimal: their text is what PostgreSQL reads back exactly
@@ -334,13 +335,13 @@ def _column_texts(table: Table, rows: list[tuple[Any, ...]]) -> Iterator[list[st
         except (TypeError, KeyError, AttributeError) as exc:
             raise StoreError(f"cannot write {table.name}.{name} as {kind}",
                              detail=f"{type(exc).__name__}: {exc}") from exc
-        yield texts
+        yield f"{table.name}.{name}", kind, texts
 
 
-def _timestamps(values: list[Any]) -> list[str | None]:
-    # Rows of one commit share a handful of datetime objects (an order's fill stamps its trade, position and
-    # events alike): each is formatted once. The rows hold them alive, so an id is not reused meanwhile.
-    texts: dict[int, str] = {}
+def _timestamps(values: list[Any], texts: dict[int, str]) -> list[str | None]:
+    # Rows of one commit share a handful of datetime objects (an order's creation stamps its row, its first
+    # event and its decision; a fill its trade, position and events): each is formatted once per write. The rows
+    # hold them alive, so an id is not reused meanwhile.
     out: list[str | None] = []
     for value in values:
         if value is None:
@@ -356,7 +357,7 @@ def _timestamps(values: list[Any]) -> list[str | None]:
     return out
 
 
-def _join(columns: list[list[str | None]]) -> tuple[str, str, list[str]]:
+def _join(columns: list[_Column]) -> tuple[str, str, list[str]]:
     """Each column joined into one text: returns the separator, the NULL marker and the texts.
 
     A value that holds the separator or equals the marker is caught by counting; the batch is then joined again
@@ -371,15 +372,18 @@ def _join(columns: list[list[str | None]]) -> tuple[str, str, list[str]]:
     raise StoreError("cannot find a separator that no value of the batch holds")
 
 
-def _joined(columns: list[list[str | None]], separator: str, null: str) -> list[str] | None:
+def _joined(columns: list[_Column], separator: str, null: str) -> list[str] | None:
     joined = []
-    for texts in columns:
+    for name, kind, texts in columns:
         if null in texts:
             return None
         if None in texts:
             texts = [null if t is None else t for t in texts]
-        # A leading separator, so that one empty text reads back as one element rather than an empty array.
-        text = separator + separator.join(texts)  # type: ignore[arg-type]  # no None left
+        try:
+            # A leading separator, so that one empty text reads back as one element rather than an empty array.
+            text = separator + separator.join(texts)  # type: ignore[arg-type]  # no None left
+        except TypeError as exc:  # a value of a text column that is no str
+            raise StoreError(f"cannot write {name} as {kind}", detail=f"TypeError: {exc}") from exc
         if text.count(separator) != len(texts):
             return None  # a value holds the separator
         joined.append(text)
