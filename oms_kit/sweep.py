@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from typing import Any
 
 import pandas as pd
@@ -22,7 +22,7 @@ _worker_bars: pd.DataFrame | None = None  # the bars, sent once to each worker p
 
 def sweep(strategy_class: type[Strategy], grid: Mapping[str, Iterable[Any]] | Iterable[Mapping[str, Any]], *,
           data: Any, executor: Executor | None = None, max_workers: int | None = None,
-          **backtest_options: Any) -> pd.DataFrame:
+          progress: bool = False, **backtest_options: Any) -> pd.DataFrame:
     """Backtest ``strategy_class`` once per parameter set and return one row of stats per set.
 
     Parameters
@@ -42,6 +42,8 @@ def sweep(strategy_class: type[Strategy], grid: Mapping[str, Iterable[Any]] | It
         notebook cell, for process pools that do not fork).
     max_workers : int, optional
         Size of the default process pool.
+    progress : bool
+        Show a text progress bar (tqdm, on stderr) that ticks as each backtest finishes.
     **backtest_options
         Passed to every :func:`~oms_kit.backtest.backtest`: cash, limits, fees, slippage_bps, instruments, ...
 
@@ -71,14 +73,24 @@ def sweep(strategy_class: type[Strategy], grid: Mapping[str, Iterable[Any]] | It
         with ProcessPoolExecutor(max_workers=min(workers, len(sets)), initializer=_receive_bars,
                                  initargs=(bars,)) as pool:
             futures = [pool.submit(_run_one, strategy_class, params, None, options) for params in sets]
-            stats = [f.result() for f in futures]
+            stats = _results(futures, progress)
     else:
         # A path goes as it is: each worker loads the file (with options["symbol"], if any).
         payload = data if isinstance(data, str | os.PathLike) else load_bars(data, options.pop("symbol", None))
         futures = [executor.submit(_run_one, strategy_class, params, payload, options) for params in sets]
-        stats = [f.result() for f in futures]
+        stats = _results(futures, progress)
     table = pd.DataFrame([{**params, **row} for params, row in zip(sets, stats, strict=True)])
     return table
+
+
+def _results(futures: list[Future[dict[str, Any]]], progress: bool) -> list[dict[str, Any]]:
+    if progress:
+        from tqdm import tqdm  # the text bar: tqdm.auto would import ipywidgets into the core
+
+        with tqdm(total=len(futures), unit="backtest", desc="sweep") as bar:
+            for _ in as_completed(futures):
+                bar.update(1)
+    return [f.result() for f in futures]
 
 
 def _parameter_sets(grid: Any) -> list[dict[str, Any]]:

@@ -49,10 +49,11 @@ def test_sweep_runs_every_combination_in_processes_and_matches_single_backtests(
             "bars_per_second"} <= set(table.columns)
 
 
-def test_sweep_takes_any_executor_and_a_list_of_parameter_sets():
+def test_sweep_takes_any_executor_and_a_list_of_parameter_sets(capsys):
     with ThreadPoolExecutor(max_workers=2) as executor:
         table = ok.sweep(Crossover, [{"fast": 3, "slow": 12}, {"fast": 4}], data=str(DATA), symbol="SBIN",
-                         executor=executor)
+                         executor=executor, progress=True)
+    assert "2/2" in capsys.readouterr().err
     assert table["fast"].tolist() == [3, 4]
     assert table["slow"].tolist()[0] == 12 and pd.isna(table["slow"].tolist()[1])
     assert (table["bars"] == 7_500).all()
