@@ -10,6 +10,9 @@ Three workloads, each as the engines' users would write it:
 * every bar: a market order on every bar (buy when flat, sell when long) over ``--order-bars`` bars; every order
   fills at the next bar's open.
 
+``seconds`` is the run; ``with_stats_s`` adds building the results' statistics (oms_kit builds its equity curve and
+stats after the run, when first read; backtesting.py computes them inside ``run()``).
+
 No fees, no slippage. oms_kit runs every order through the full pre-trade validator (its default limits), the
 order state machine, the mock broker and the ledger. Other engines run when importable: backtesting.py and
 backtrader (``pip install -e '.[bench]'``) and NautilusTrader (``nautilus_trader``; it wants pandas < 3, so it
@@ -302,6 +305,7 @@ def main() -> None:
             seconds = figures["seconds"]
             rate = (figures["filled_orders"] or 0) / seconds if workload == "every_bar" else len(data) / seconds
             rows.append({"workload": workload, "engine": engine, "bars": len(data), "seconds": round(seconds, 2),
+                         "with_stats_s": round(figures["seconds_with_stats"], 2),
                          "rate": round(rate), "unit": "filled orders/s" if workload == "every_bar" else "bars/s",
                          "fills": figures["fills"], "rejected": figures["rejected"]})
             print(f"  {workload:10} {engine:12} {seconds:8.2f} s  {rate:12,.0f} "
