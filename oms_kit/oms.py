@@ -326,14 +326,32 @@ class OMS:
         """Halt trading at once: new orders and modifies are rejected, every working order is cancelled, and with
         ``flatten=True`` every position is squared off. Persisted: a reopened OMS is still halted.
 
-        Returns the square-off orders (empty without ``flatten``).
+        Returns the square-off orders (empty without ``flatten``). A position that is still open afterwards (its
+        closing order rejected, or working because no price has come) is reported as a BREACH alert named
+        ``kill_switch_residual``, stored and published like any risk alert.
         """
         self._check_writable()
         self._set_trading_state(TradingState.HALTED, reason, source)
         self.manager.cancel_all(reason=f"kill switch: {reason}")
         orders = await self.square_off(reason=f"kill switch: {reason}") if flatten else []
+        if flatten:
+            self._report_residual(orders)
         await self._commit()
         return orders
+
+    def _report_residual(self, orders: list[Order]) -> None:
+        manager, now = self.manager, self.clock.now()
+        for position in manager.ledger.open_positions():
+            closing = [f"{o.order_id} {o.status}" + (f" ({o.violations[0].code})" if o.violations else "")
+                       for o in orders if (o.symbol, o.product) == (position.symbol, position.product)]
+            alert = RiskAlert(
+                f"A-{self.account}-residual-{len(self.alerts) + 1}", self.account, now, "BREACH",
+                "kill_switch_residual", position.symbol, Decimal(abs(position.quantity)), Decimal(0),
+                f"flatten left {position.quantity:+d} {position.symbol} {position.product} open; closing orders: "
+                + (", ".join(closing) or "none"))
+            self.alerts.append(alert)
+            manager.pending_rows.append(("risk_alerts", alert.row()))
+            self.bus.publish(RiskAlertRaised(now, alert))
 
     async def reset_kill_switch(self, reason: str, source: str = "user") -> None:
         """Lift the kill switch: trading state back to ACTIVE. ``reason`` is recorded."""

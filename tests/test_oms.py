@@ -1098,6 +1098,27 @@ async def test_kill_switch_with_flatten_squares_off_every_position(oms, clock):
     assert [(r["symbol"], int(r["quantity"])) for r in stored] == [("RELIANCE", 0), ("TCS", 0)]
 
 
+async def test_kill_switch_flatten_reports_a_position_it_could_not_close_yet(open_oms):
+    oms = await open_oms(broker=MockBroker(fees=None, immediate_market_fills=False))  # market orders wait a quote
+    await oms.set_price("SBIN", 800.0)
+    await oms.place_order("SBIN", "BUY", 7, "MARKET")
+    await oms.set_price("SBIN", 801.0)
+    assert oms.position("SBIN") == 7
+    alerts: list[Any] = []
+    oms.subscribe(lambda event: alerts.append(event.alert), kinds="risk_alert")
+
+    (closing,) = await oms.kill_switch("flatten", flatten=True)
+
+    assert closing.status is S.OPEN and oms.position("SBIN") == 7
+    (alert,) = alerts
+    assert (alert.limit_name, alert.level, alert.symbol, alert.value) == ("kill_switch_residual", "BREACH", "SBIN", 7)
+    assert alert.message == f"flatten left +7 SBIN MIS open; closing orders: {closing.order_id} OPEN"
+    stored = await rows(oms, "SELECT limit_name, symbol FROM risk_alerts")
+    assert stored == [{"limit_name": "kill_switch_residual", "symbol": "SBIN"}]
+    await oms.set_price("SBIN", 799.0)  # the closing order goes through on the next quote
+    assert oms.position("SBIN") == 0
+
+
 async def test_square_off_flattens_positions_and_cancels_working_orders(oms, clock):
     await fill_at(oms, clock, "RELIANCE", 10, 2500.0)
     await fill_at(oms, clock, "RELIANCE", 3, 2500.0, product="CNC")
