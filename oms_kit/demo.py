@@ -53,13 +53,15 @@ async def run_demo(seconds: float = 3.0, seed: int = 7, url: str | None = "duckd
         rejected = await oms.place_order("TCS", "BUY", 1000, "LIMIT", price=last["TCS"], tag="demo")
         say(f"LIMIT buy 1000 TCS: {rejected.status} — " + "; ".join(str(v) for v in rejected.violations))
 
+        cheap = _tick(last["TCS"] * Decimal("0.97"))
+        unwanted = await oms.place_order("TCS", "BUY", 5, "LIMIT", price=cheap, tag="demo")
+        await oms.cancel_order(unwanted.order_id, "demo: no longer wanted")
+        say(f"LIMIT buy 5 TCS at {cheap}, 3% below the market, then cancelled: {unwanted.status}")
+
         steps = max(1, int(seconds / 0.05))
         for _ in tqdm(range(steps), desc="paper trading", unit="tick", leave=False):
             await asyncio.sleep(0.05)
 
-        if oms.get_order(resting.order_id).is_working:
-            await oms.cancel_order(resting.order_id, "demo: no longer wanted")
-            say(f"cancelled {resting.order_id}: {oms.get_order(resting.order_id).status}")
         await oms.square_off(reason="demo: end of session")
         await oms.flush()
         _print_tables(oms)

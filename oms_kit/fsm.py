@@ -16,6 +16,7 @@ from oms_kit.models import Order, OrderStatus, OrderType
 
 S = OrderStatus
 _EIGHT_PLACES = Decimal("0.00000001")  # stored averages are DECIMAL(28, 8)
+_CENT = Decimal("0.01")
 
 
 class OrderEventType(StrEnum):
@@ -119,7 +120,10 @@ def apply(order: Order, event: OrderEvent) -> OrderStatus:
         _check_fill(order, event)
         filled = order.filled_quantity + event.quantity
         order.filled_value += event.price * event.quantity  # type: ignore[operator]
-        order.average_price = (order.filled_value / filled).quantize(_EIGHT_PLACES)
+        average = (order.filled_value / filled).quantize(_EIGHT_PLACES)
+        cents = average.quantize(_CENT)
+        # Shown as a price (2500.00) when it is one, with eight places only when the fills make it fractional.
+        order.average_price = cents if cents == average else average
         order.filled_quantity = filled
     elif kind is E.MODIFIED:
         changes = event.changes
