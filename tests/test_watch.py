@@ -93,3 +93,22 @@ async def test_watcher_on_a_duckdb_file_loads_what_the_writer_left(tmp_path):
 async def test_read_only_in_memory_is_refused_with_a_reason():
     with pytest.raises(StoreError, match="read-only"):
         await _open("duckdb:///:memory:", read_only=True)
+
+
+async def test_watcher_listens_again_after_a_postgresql_restart_and_catches_up(pg_cluster_owned):
+    writer = await _open(pg_cluster_owned.url)
+    await writer.set_price("SBIN", 800)
+    watcher = await _open(pg_cluster_owned.url, read_only=True)
+
+    pg_cluster_owned.stop()
+    await _until(lambda: watcher.status()["watch"]["live"] is False, "the lost connection")
+    pg_cluster_owned.start()
+    order = await writer.place_order("SBIN", "BUY", 5, "MARKET")  # committed once the server is back
+
+    await _until(lambda: watcher.position("SBIN") == 5, "the order placed after the restart")
+    assert watcher.get_order(order.order_id).status is OrderStatus.FILLED
+    await _until(lambda: watcher.status()["watch"]["live"] is True, "listening again")
+    later = await writer.place_order("SBIN", "SELL", 2, "MARKET")
+    await _until(lambda: later.order_id in set(watcher.orders()["order_id"]), "a notification after the restart")
+    await watcher.close()
+    await writer.close()

@@ -10,6 +10,7 @@ core, does the parsing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import secrets
@@ -38,6 +39,8 @@ MIGRATION_LOCK = 0x6F6D735F6B6974
 CONNECT_TIMEOUT_SECONDS = 10.0
 # Channel of the commit notifications that read-only watchers listen to.
 CHANNEL = "oms_kit_commits"
+# Pause before listening again after the connection was lost: doubles from the first value up to the second.
+LISTEN_RETRY_SECONDS = (0.2, 2.0)
 
 # Errors that mean the server cannot be reached or dropped the connection, rather than that a statement was
 # wrong: the OMS then fails closed (PersistenceUnavailable) and may retry the idempotent write later.
@@ -73,7 +76,9 @@ class PostgresStore:
         self._pool = pool
         self._lock_connection: asyncpg.Connection | None = None
         self._listen_connection: asyncpg.Connection | None = None
-        self._listener: Callable[..., None] | None = None
+        self._listener: Callable[..., None] = _ignore
+        self._relisten: asyncio.Task[None] | None = None
+        self._closing = False
 
     @classmethod
     async def open(cls, url: str, *, read_only: bool = False, migrate: bool = True) -> PostgresStore:
@@ -236,14 +241,49 @@ class PostgresStore:
 
     async def listen(self, callback: Callable[..., None]) -> None:
         """Call ``callback()`` after every commit any writer makes to this database (``NOTIFY oms_kit_commits``),
-        on a connection of its own kept until close()."""
+        on a connection of its own kept until close().
+
+        If that connection is lost (a server restart), it is opened again as soon as the server answers, and
+        ``callback()`` is called once then, for the commits made while nobody listened.
+        """
+        self._listener = callback
+        await self._listen()
+
+    async def _listen(self) -> None:
         connection = await self._pool.acquire()
         try:
-            await connection.add_listener(CHANNEL, callback)
+            await connection.add_listener(CHANNEL, self._listener)
+            connection.add_termination_listener(self._listen_lost)
         except BaseException:
-            await self._pool.release(connection)
+            await self._release_listen(connection)
             raise
-        self._listen_connection, self._listener = connection, callback
+        self._listen_connection = connection
+
+    def _listen_lost(self, _: object) -> None:
+        if self._closing or (self._relisten is not None and not self._relisten.done()):
+            return
+        self._listen_connection = None  # the pool has taken the dead connection back
+        self._relisten = asyncio.get_running_loop().create_task(self._listen_again(), name="oms-kit-listen")
+
+    async def _listen_again(self) -> None:
+        pause = LISTEN_RETRY_SECONDS[0]
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                await self._listen()
+            except (*_UNREACHABLE, asyncpg.PostgresError, asyncpg.InterfaceError):
+                pause = min(pause * 2, LISTEN_RETRY_SECONDS[1])
+                continue
+            self._listener()  # catch up with what was committed while nobody listened
+            return
+
+    async def _release_listen(self, connection: asyncpg.Connection) -> None:
+        # Listeners outlive a pool's reset: remove them, or the next user of the connection would get them.
+        with contextlib.suppress(*_UNREACHABLE, asyncpg.InterfaceError):
+            connection.remove_termination_listener(self._listen_lost)
+            await connection.remove_listener(CHANNEL, self._listener)
+        with contextlib.suppress(asyncpg.InterfaceError):  # already taken back if it died
+            await self._pool.release(connection)
 
     @property
     def listening(self) -> bool:
@@ -252,11 +292,13 @@ class PostgresStore:
 
     async def close(self) -> None:
         """Close every connection of the pool (releasing the account lock). Closing twice is harmless."""
+        self._closing = True
+        if self._relisten is not None:
+            self._relisten.cancel()
+            await asyncio.gather(self._relisten, return_exceptions=True)
         if self._listen_connection is not None:
             connection, self._listen_connection = self._listen_connection, None
-            with contextlib.suppress(*_UNREACHABLE, asyncpg.InterfaceError):  # a dead connection listens no more
-                await connection.remove_listener(CHANNEL, self._listener)
-            await self._pool.release(connection)
+            await self._release_listen(connection)
         if self._lock_connection is not None:
             connection, self._lock_connection = self._lock_connection, None
             await self._pool.release(connection)  # the pool resets it, which releases the advisory lock
@@ -410,3 +452,7 @@ def _query_error(masked: str, exc: BaseException) -> StoreError:
     if isinstance(exc, _UNREACHABLE):
         return PersistenceUnavailable(message + ": the database is unreachable", detail=str(exc))
     return StoreError(message, detail=f"{type(exc).__name__}: {exc}")
+
+
+def _ignore(*_: object) -> None:
+    pass
