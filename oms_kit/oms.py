@@ -15,7 +15,6 @@ from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
@@ -36,9 +35,6 @@ from oms_kit.watch import Watch
 
 log = logging.getLogger("oms_kit")
 
-# RiskLimits.session_start/session_end are exchange local times; the validator's market hours check uses the same
-# zone by default (validator.default_checks).
-EXCHANGE_TIMEZONE = ZoneInfo("Asia/Kolkata")
 # Seconds (on the OMS clock) a sent order may wait for the broker's acknowledgement before the monitor asks.
 ACK_TIMEOUT_S = 1.0
 _state_changes = itertools.count(1)  # numbers trading state changes: two may share one instant (simulated clock)
@@ -475,7 +471,7 @@ class OMS:
         manager = self.manager
         now = self.clock.now()
         self._reconcile(now)
-        if manager.live and manager.limits.session_open(now, EXCHANGE_TIMEZONE) is False:
+        if manager.live and manager.limits.session_open(now, manager.validator.exchange_timezone) is False:
             manager.broker.end_session(now)
         uses = self._limit_uses()
         alerts = self.alert_book.update(uses, now)

@@ -311,12 +311,13 @@ def market_hours_check(timezone: str | tzinfo = "Asia/Kolkata") -> Check:
     zone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
 
     def _market_hours(order: Order, ctx: CheckContext) -> Outcome:
-        start, end = ctx.limits.session_start, ctx.limits.session_end
+        limits = ctx.limits
+        start, end = limits.session_start, limits.session_end
         if start is None or end is None:
             return _NO_LIMIT
         now = ctx.now
+        is_open = limits.session_open(now, zone)
         local = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(zone).time()
-        is_open = start <= local < end if start <= end else (local >= start or local < end)
         session = f"{start.isoformat()}-{end.isoformat()}"
         if not is_open:
             return Violation("MARKET_CLOSED", f"the market is closed at {local.isoformat('seconds')} ({zone}); the "
@@ -628,10 +629,13 @@ class PreTradeValidator:
         Time zone of the session hours in :class:`~oms_kit.risk.RiskLimits`; used when ``checks`` is not given.
     """
 
-    __slots__ = ("_measures", "checks")
+    __slots__ = ("_measures", "checks", "exchange_timezone")
 
     def __init__(self, checks: Iterable[Check] | None = None, *,
                  exchange_timezone: str | tzinfo = "Asia/Kolkata") -> None:
+        # Also where the OMS reads the session's end (DAY orders expire then), so both agree on the zone.
+        zone = ZoneInfo(exchange_timezone) if isinstance(exchange_timezone, str) else exchange_timezone
+        self.exchange_timezone: tzinfo = zone
         self.checks: tuple[Check, ...] = tuple(checks) if checks is not None else default_checks(exchange_timezone)
         # Per limits object (by identity, the object kept alongside so a reused id cannot match): the measures of
         # the checks that apply under it. An account has one limits object per symbol at most, so this stays small.

@@ -48,6 +48,13 @@ def close_tree(widget: w.Widget) -> None:
     w.Widget.close(widget)
 
 
+def row_count(name: str, value: Any) -> int:
+    """``value`` checked as a panel's row limit (``max_rows`` and the like): a positive whole number."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name}: {value!r} was given; a positive whole number is allowed")
+    return value
+
+
 def running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()

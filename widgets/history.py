@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as w
 
 from widgets import source
-from widgets.base import DEFAULT_INTERVAL, Panel, classed
+from widgets.base import DEFAULT_INTERVAL, Panel, classed, row_count
 from widgets.format import cell, clock_time, money, table
 
 ALL = "all"
@@ -49,9 +49,7 @@ class HistoryPanel(Panel):
 
     def __init__(self, oms: Any, *, max_rows: int = 100, interval: float = DEFAULT_INTERVAL,
                  every: float | None = None) -> None:
-        if not (isinstance(max_rows, int) and max_rows > 0):
-            raise ValueError(f"max_rows: {max_rows!r} was given; a positive whole number is allowed")
-        self.max_rows = max_rows
+        self.max_rows = row_count("max_rows", max_rows)
         super().__init__(oms, interval=interval, every=every)
 
     def _build(self) -> list[w.Widget]:

@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as w
 
 from widgets import source
-from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, close_tree
+from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, close_tree, row_count
 from widgets.format import is_missing, money
 
 HEADING = f"{'order':<13} {'side':<4} {'qty':>6} {'symbol':<10} {'type':<6} {'price':>10} {'prod/val':<8} " \
@@ -50,9 +50,7 @@ class OrdersPanel(Panel):
 
     def __init__(self, oms: Any, *, max_rows: int = 50, interval: float = DEFAULT_INTERVAL,
                  every: float | None = None) -> None:
-        if not (isinstance(max_rows, int) and max_rows > 0):
-            raise ValueError(f"max_rows: {max_rows!r} was given; a positive whole number is allowed")
-        self.max_rows = max_rows
+        self.max_rows = row_count("max_rows", max_rows)
         super().__init__(oms, interval=interval, every=every)
 
     def _build(self) -> list[w.Widget]:

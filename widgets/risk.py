@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as w
 
 from widgets import source
-from widgets.base import DEFAULT_INTERVAL, Panel, button, classed
+from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, row_count
 from widgets.format import clock_time, money
 
 BAR_COLOURS = {"WARN": "var(--oms-warn)", "BREACH": "var(--oms-down)"}
@@ -31,8 +31,8 @@ class RiskPanel(Panel):
 
     def __init__(self, oms: Any, *, max_limits: int = 20, max_alerts: int = 8, interval: float = DEFAULT_INTERVAL,
                  every: float | None = None) -> None:
-        self.max_limits = max_limits
-        self.max_alerts = max_alerts
+        self.max_limits = row_count("max_limits", max_limits)
+        self.max_alerts = row_count("max_alerts", max_alerts)
         super().__init__(oms, interval=interval, every=every)
 
     def _build(self) -> list[w.Widget]:
