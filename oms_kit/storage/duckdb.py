@@ -359,29 +359,66 @@ def _delete_sql(table: Table, count: int) -> str:
 @functools.cache
 def _insert_sql(table: Table) -> str:
     columns = ", ".join(table.column_names)
-    # Decimals arrive as text (see _to_arrow); the cast rounds to 8 places half away from zero, as PostgreSQL's
-    # NUMERIC(28, 8) does, so both stores keep the same value.
+    # Decimals arrive as DECIMAL(28, 8) or, when Arrow could not take them exactly, as text (see _decimals): the
+    # cast is then the rounding.
     values = ", ".join(f"CAST({name} AS {_SQL_DECIMAL})" if kind == "decimal" else name for name, kind in table.columns)
     insert = f"INSERT INTO {table.name} ({columns}) SELECT {values} FROM oms_kit_batch"
     # Upsert tables: the rows this batch replaces were deleted just before.
     return f"{insert} ON CONFLICT DO NOTHING" if table.mode == "append" else insert
 
 
+# Arrow types of the values as they travel; a decimal that Arrow cannot take exactly travels as text (see _decimals).
+_DECIMAL = pa.decimal128(28, 8)
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+_DURATION = pa.duration("us")
+
+
+def _column(kind: str, values: list[Any]) -> pa.Array:
+    if not values:
+        return pa.array([], _ARROW_TYPES.get(kind, _DECIMAL))
+    first = values[0]
+    # A column with one value throughout (the account, an empty tag, an order type) is sent once and repeated by
+    # Arrow in C. Only text and None qualify: ``count`` compares with ==, and 1 == True == 1.0 would let a wrong
+    # type through in other kinds, where a str equals only a str and None only None.
+    if (first is None or (kind == "text" and type(first) is str)) and values.count(first) == len(values):
+        arrow_type = _ARROW_TYPES.get(kind, _DECIMAL)
+        size = len(values)
+        return pa.nulls(size, arrow_type) if first is None else pa.repeat(pa.scalar(first, arrow_type), size)
+    if kind == "decimal":
+        return _decimals(values)
+    if kind == "timestamp":
+        return _timestamps(values)
+    return pa.array(values, _ARROW_TYPES[kind])
+
+
+def _decimals(values: list[Any]) -> pa.Array:
+    # Arrow takes a Decimal with at most 8 places and 20 integer digits exactly (0.25 µs), and refuses the others
+    # rather than round them. Those travel as text, which DuckDB's cast in the INSERT rounds half away from zero
+    # as PostgreSQL's NUMERIC(28, 8) does, or refuses (NaN, too large), so both stores keep the same value.
+    try:
+        return pa.array(values, _DECIMAL)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([v if v is None else str(v) for v in values], pa.string())
+
+
+def _timestamps(values: list[Any]) -> pa.Array:
+    # Arrow converts an aware datetime in about 0.4 µs (it calls utcoffset()); the difference from the epoch, a
+    # timedelta, it reads in C, and an aware datetime on the same tzinfo subtracts without utcoffset() either.
+    # None (NotImplemented here) and naive datetimes (TypeError) take the slower loop.
+    try:
+        return pa.array(list(map(_EPOCH.__rsub__, values)), _DURATION).view(_TIMESTAMP)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return pa.array(_microseconds(values), _TIMESTAMP)
+
+
 def _microseconds(values: list[Any]) -> list[int | None]:
-    # Arrow converts an aware datetime in about 0.5 µs. The rows of one commit share a handful of datetime
-    # objects (a fill stamps its trade, position and events alike), so each is converted once, by id: the rows
-    # hold them alive, so an id is not reused meanwhile.
-    done: dict[int, int] = {}
     out: list[int | None] = []
     for value in values:
         if value is None:
             out.append(None)
-            continue
-        micros = done.get(id(value))
-        if micros is None:
+        else:
             aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # naive means UTC
-            micros = done[id(value)] = (aware - _EPOCH) // _MICROSECOND
-        out.append(micros)
+            out.append((aware - _EPOCH) // _MICROSECOND)
     return out
 
 
@@ -389,16 +426,8 @@ def _to_arrow(table: Table, rows: list[tuple[Any, ...]]) -> pa.Table:
     arrays = []
     # Column by column through itemgetter: zip(*rows) over tens of thousands of rows costs ten times as much.
     for index, (name, kind) in enumerate(table.columns):
-        values = list(map(itemgetter(index), rows))
         try:
-            if kind == "decimal":
-                # Arrow converts a Decimal object in about 5 µs, its text in 0.2 µs: decimals travel as text and
-                # DuckDB casts them, exactly, in the INSERT.
-                arrays.append(pa.array([v if v is None else str(v) for v in values], pa.string()))
-            elif kind == "timestamp":
-                arrays.append(pa.array(_microseconds(values), _ARROW_TYPES[kind]))
-            else:
-                arrays.append(pa.array(values, _ARROW_TYPES[kind]))
+            arrays.append(_column(kind, list(map(itemgetter(index), rows))))
         except (pa.ArrowException, TypeError, AttributeError) as exc:
             raise StoreError(
                 f"cannot write {table.name}.{name} as {kind}", detail=f"{type(exc).__name__}: {exc}"
