@@ -311,15 +311,17 @@ def group_rows(rows: Sequence[Write]) -> dict[Table, list[tuple[Any, ...]]]:
                 f"a row for {name} has {wrong} values; the table has {width} columns",
                 hint="columns in order: " + ", ".join(TABLES[name].column_names),
             )
+        if keep_first:
+            # Every key once is the usual case; a set tells it faster than a dict would.
+            if len(set(map(key, batch))) == len(batch):
+                grouped[TABLES[name]] = batch
+            else:
+                first: dict[Any, tuple[Any, ...]] = {}
+                for values in batch:
+                    first.setdefault(key(values), values)
+                grouped[TABLES[name]] = list(first.values())
+            continue
         # A dict keeps each key where it was first seen and holds the value last given for it.
         latest = dict(zip(map(key, batch), batch, strict=True))
-        if len(latest) == len(batch):
-            grouped[TABLES[name]] = batch  # every key once (the usual case)
-        elif keep_first:
-            first: dict[Any, tuple[Any, ...]] = {}
-            for values in batch:
-                first.setdefault(key(values), values)
-            grouped[TABLES[name]] = list(first.values())
-        else:
-            grouped[TABLES[name]] = list(latest.values())
+        grouped[TABLES[name]] = batch if len(latest) == len(batch) else list(latest.values())
     return grouped
