@@ -133,3 +133,14 @@ def _order() -> tuple[Any, ...]:
               "triggered": False, "violations": "[]", "reason": None, "tag": None, "created_at": T0,
               "updated_at": T0, "sequence": 1}  # fmt: skip
     return tuple(values[name] for name in TABLES["orders"].column_names)
+
+
+async def test_write_when_batch_repeats_a_stored_trade_then_the_rest_is_written_once(store: Store) -> None:
+    await store.write([("orders", _order()), trade(1)])
+    filled = tuple("FILLED" if name == "status" else value
+                   for name, value in zip(TABLES["orders"].column_names, _order(), strict=True))  # fmt: skip
+
+    await store.write([("orders", filled), trade(1, quantity=999), trade(2)])
+
+    assert await column(store, "orders", "status", "order_id") == ["FILLED"]
+    assert await column(store, "trades", "quantity", "trade_id") == [1, 2]
