@@ -1,7 +1,10 @@
-"""Rows per second through WriteQueue (group commit) with 100 concurrent writers.
+"""Rows per second through WriteQueue (group commit) with 100 concurrent writers; the cost of a write-behind burst.
 
 Each writer places orders one after another as the OMS does: it commits an order, its first event and its
-risk decision (3 rows) and waits for the commit before the next one. Prints figures; asserts nothing.
+risk decision (3 rows) and waits for the commit before the next one. Then, for DuckDB in memory, the one
+transaction that carries a burst of 20,000 filled orders written behind (9 rows each, as the OMS makes them: the
+order twice, three events, the decision, the trade, the position and the cash), split into grouping by table,
+conversion to Arrow and DuckDB's own work. Prints figures; asserts nothing.
 
     python benchmarks/bench_store.py [POSTGRESQL_URL]
 
@@ -21,9 +24,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from oms_kit.storage import Write, WriteQueue, open_store
+from oms_kit.storage.duckdb import _to_arrow
+from oms_kit.storage.writer import group_rows
 
 WRITERS = 100
 ORDERS_PER_WRITER = 50
+BURST_ORDERS = 20_000
+SYMBOLS = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "SBIN"]
 
 
 def order_rows(run: str, writer: int, n: int) -> list[Write]:
@@ -62,7 +69,61 @@ async def measure(url: str) -> None:
     )
 
 
+def burst_rows(orders: int) -> list[Write]:
+    """The rows of ``orders`` market orders filled at once, in the order and shape the OMS queues them."""
+    rows: list[Write] = []
+    cash = Decimal(10**12)
+    for n in range(orders):
+        created, filled = datetime.now(UTC), datetime.now(UTC)
+        order_id, symbol, price, fees = f"O-b-{n}", SYMBOLS[n % 5], Decimal(1000 + 100 * (n % 5)), Decimal("0.42")
+        side, quantity = ("BUY", 1 + n % 3) if n % 2 == 0 else ("SELL", 1 + (n - 1) % 3)
+        order = [order_id, f"C-b-{n}", "default", symbol, side, "MARKET", "MIS", "DAY", quantity, None, None, 0,
+                 None, "NEW", False, "[]", None, None, created, created, 0]
+        rows += [
+            ("order_events", (f"{order_id}:0", order_id, "default", 0, created, "CREATED", None, "NEW", "{}")),
+            ("risk_decisions", (f"D-{order_id}", "default", order_id, created, True, "[]")),
+            ("orders", tuple(order)),
+            ("order_events", (f"{order_id}:1", order_id, "default", 1, filled, "ACCEPTED", "NEW", "OPEN", "{}")),
+            ("order_events", (f"{order_id}:2", order_id, "default", 2, filled, "FILLED", "OPEN", "FILLED",
+                              f'{{"quantity": {quantity}, "price": "{price}"}}')),
+            ("trades", (f"T-b-{n}", order_id, "default", symbol, "MIS", side, quantity, price, fees, filled)),
+        ]
+        order[11:14], order[19:21] = [quantity, price, "FILLED"], [filled, 2]
+        cash -= fees
+        rows += [
+            ("orders", tuple(order)),
+            ("positions", ("default", symbol, "MIS", n % 3, price, Decimal("12.5"), fees * n, price, n, n, filled)),
+            ("accounts", ("default", cash, filled)),
+        ]
+    return rows
+
+
+async def measure_burst() -> None:
+    rows = burst_rows(BURST_ORDERS)
+    start = time.perf_counter()
+    grouped = group_rows(rows)
+    grouping = time.perf_counter() - start
+    start = time.perf_counter()
+    for table, batch in grouped.items():
+        _to_arrow(table, batch)
+    conversion = time.perf_counter() - start
+    store = await open_store("duckdb:///:memory:")
+    try:
+        start = time.perf_counter()
+        await store.write(rows)
+        total = time.perf_counter() - start
+    finally:
+        await store.close()
+    per_order = 1e6 / BURST_ORDERS
+    print(
+        f"write-behind burst of {BURST_ORDERS:,} orders ({len(rows):,} rows) in one transaction, DuckDB in memory: "
+        f"{total:.2f} s, {total * per_order:.1f} µs per order = grouping {grouping * per_order:.1f} + Arrow "
+        f"conversion {conversion * per_order:.1f} + DuckDB {(total - grouping - conversion) * per_order:.1f}"
+    )
+
+
 async def main() -> None:
+    await measure_burst()
     print(f"{WRITERS} writers x {ORDERS_PER_WRITER} orders, 3 rows each, each commit awaited")
     await measure("duckdb:///:memory:")
     with tempfile.TemporaryDirectory() as directory:
