@@ -89,30 +89,31 @@ class EventBus:
         self._callbacks: list[tuple[Callback, frozenset[str] | None]] = []
         self._queues: list[tuple[asyncio.Queue[Event], frozenset[str] | None]] = []
         self._queue_size = queue_size
-        self._kinds_wanted: dict[str, bool] = {}
+        # The kinds someone listens to, recomputed on (un)subscribe: publishers test ``kind in bus.wanted`` before
+        # building an event nobody reads, a set lookup on the order path rather than a method call.
+        self.wanted: frozenset[str] = frozenset()
         self.published = 0
         self.dropped = 0
         self.errors = 0
 
     def wants(self, kind: str) -> bool:
         """Whether anyone listens to ``kind``: publishers skip building events nobody reads."""
-        wanted = self._kinds_wanted.get(kind)
-        if wanted is None:
-            subscriptions = [k for _, k in self._callbacks] + [k for _, k in self._queues]
-            wanted = any(k is None or kind in k for k in subscriptions)
-            self._kinds_wanted[kind] = wanted
-        return wanted
+        return kind in self.wanted
+
+    def _subscriptions_changed(self) -> None:
+        subscriptions = [k for _, k in self._callbacks] + [k for _, k in self._queues]
+        self.wanted = EVENT_KINDS if None in subscriptions else frozenset().union(*subscriptions)
 
     def subscribe(self, callback: Callback, kinds: Iterable[str] | str | None = None) -> Callable[[], None]:
         """Call ``callback(event)`` for every event of ``kinds`` (all when None); returns the unsubscribe function."""
         entry = (callback, _kinds(kinds))
         self._callbacks.append(entry)
-        self._kinds_wanted.clear()
+        self._subscriptions_changed()
 
         def unsubscribe() -> None:
             if entry in self._callbacks:
                 self._callbacks.remove(entry)
-                self._kinds_wanted.clear()
+                self._subscriptions_changed()
 
         return unsubscribe
 
@@ -125,7 +126,7 @@ class EventBus:
         queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
         entry = (queue, _kinds(kinds))
         self._queues.append(entry)
-        self._kinds_wanted.clear()
+        self._subscriptions_changed()
 
         async def iterate() -> AsyncIterator[Event]:
             try:
@@ -133,7 +134,7 @@ class EventBus:
                     yield await queue.get()
             finally:
                 self._queues.remove(entry)
-                self._kinds_wanted.clear()
+                self._subscriptions_changed()
 
         return iterate()
 

@@ -5,7 +5,7 @@ Pure: no I/O, no clock. Time comes in with the event.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -75,7 +75,9 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderEventType], OrderStatus | str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: two of these are made for every order, and a frozen dataclass sets each field through
+# object.__setattr__, twice as slow. Nothing keeps or changes them after apply().
+@dataclass(slots=True)
 class OrderEvent:
     """Something that happened to an order. ``quantity``/``price`` describe a fill; ``changes`` a modify."""
 
@@ -84,7 +86,7 @@ class OrderEvent:
     quantity: int = 0
     price: Decimal | None = None
     reason: str | None = None
-    changes: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any] | None = None
 
 
 def allowed_events(status: OrderStatus) -> set[str]:
@@ -118,15 +120,23 @@ def apply(order: Order, event: OrderEvent) -> OrderStatus:
     previous = order.status
     if kind in _FILLS:
         _check_fill(order, event)
-        filled = order.filled_quantity + event.quantity
-        order.filled_value += event.price * event.quantity  # type: ignore[operator]
-        average = (order.filled_value / filled).quantize(_EIGHT_PLACES)
-        cents = average.quantize(_CENT)
-        # Shown as a price (2500.00) when it is one, with eight places only when the fills make it fractional.
+        price, quantity = event.price, event.quantity
+        filled = order.filled_quantity + quantity
+        if filled == quantity:  # the first fill: its price is the average, no division needed
+            order.filled_value = price * quantity  # type: ignore[operator]
+            average = price
+        else:
+            order.filled_value += price * quantity  # type: ignore[operator]
+            average = order.filled_value / filled
+        # Shown as a price (2500.00) when it is one, with eight places (as stored) only when the fills make it
+        # fractional.
+        cents = average.quantize(_CENT)  # type: ignore[union-attr]
+        if cents != average:
+            average = average.quantize(_EIGHT_PLACES)  # type: ignore[union-attr]
         order.average_price = cents if cents == average else average
         order.filled_quantity = filled
     elif kind is E.MODIFIED:
-        changes = event.changes
+        changes = event.changes or {}
         if changes.get("quantity", order.quantity) <= order.filled_quantity:
             # A modify may not shrink an order to what has already filled: that is a cancel.
             raise InvalidTransition(

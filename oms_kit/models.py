@@ -7,7 +7,7 @@ stays ``float``: :class:`Instrument` is the one place where a float becomes a pr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -165,12 +165,14 @@ class Instrument:
     lot_size: int = 1
     freeze_quantity: int | None = None
     name: str = ""
+    _tick: float = field(init=False, repr=False, compare=False, default=0.0)  # tick_size as a float
 
     def __post_init__(self) -> None:
         if not self.symbol or not isinstance(self.symbol, str):
             raise InvalidOrderError("symbol", self.symbol, "a non-empty string")
         tick = parse_price(self.tick_size, "tick_size")
         object.__setattr__(self, "tick_size", tick)
+        object.__setattr__(self, "_tick", float(tick))
         lot = parse_quantity(self.lot_size, "lot_size")
         object.__setattr__(self, "lot_size", lot)
         if self.freeze_quantity is not None:
@@ -178,6 +180,14 @@ class Instrument:
 
     def round_price(self, value: float | Decimal) -> Decimal:
         """Market data (float) to an exact price on the nearest tick."""
+        if type(value) is float:
+            # Every bar goes through here. In floats the nearest tick is the exact one unless the value lies within
+            # float error of half a tick (or is too large for an exact count of ticks): those take the exact path.
+            ticks = value / self._tick
+            if 0 < ticks < 1e12:
+                count = round(ticks)
+                if abs(ticks - count) < 0.4999:
+                    return Decimal(count) * self.tick_size
         ticks = (Decimal(str(value)) / self.tick_size).to_integral_value()
         return (ticks * self.tick_size).quantize(self.tick_size)
 

@@ -194,6 +194,14 @@ class OMS:
         manager = self.manager
         order, send = manager.prepare(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                                       client_order_id, tag)
+        if not self.store.durable:
+            # In memory there is nothing to make durable first: the order's rows go with its fill's, in one take
+            # (its row built once, in its latest state).
+            if send:
+                manager.submit(order)
+                self._sent(order)
+            await self._commit()
+            return order
         try:
             # The order is durable before the broker sees it. An identical retry of an order still being committed
             # (NEW) brings no rows: committing none waits for what is in flight, so the retry returns only once the

@@ -120,8 +120,12 @@ class OrderManager:
         self._recent: deque[datetime] = deque()
         self._similar: dict[tuple[str, Side, int, Decimal | None], datetime] = {}
         self._limits_by_symbol: dict[str, RiskLimits] = {}
-        self._blocked: dict[str, Decimal] = {}  # margin held by each working order
+        # Per working order: the margin it holds and the remaining quantity it was counted with; the totals per
+        # account and per (symbol, side) are kept running, so the buying-power and position checks cost the same
+        # with one working order or a thousand.
+        self._blocked: dict[str, tuple[Decimal, int]] = {}
         self.blocked_margin = _ZERO
+        self._working_quantity: dict[tuple[str, Side], int] = {}
         self._token = secrets.token_hex(3)
         self._next_id = 0
         self._next_trade = 0
@@ -165,7 +169,7 @@ class OrderManager:
         self.counts["placed"] += 1
         if self.record:
             self._record_created(order, violations)
-        if self.bus.wants("order"):  # one event per stored order event, creation included
+        if "order" in self.bus.wanted:  # one event per stored order event, creation included
             self.bus.publish(OrderUpdated(now, _copy(order), "CREATED", None))
         if violations:
             order.violations = tuple(violations)
@@ -338,9 +342,9 @@ class OrderManager:
             self._unsaved_positions[(position.symbol, position.product)] = (position, ts)
             self._cash_changed = ts
         bus = self.bus
-        if bus.wants("fill"):
+        if "fill" in bus.wanted:
             bus.publish(OrderFilled(ts, fill))
-        if bus.wants("position"):
+        if "position" in bus.wanted:
             bus.publish(PositionChanged(ts, _copy(position)))
 
     # -- reads ------------------------------------------------------------------------------------------------
@@ -440,20 +444,30 @@ class OrderManager:
             self.pending_rows.append(("order_events", (
                 f"{order.order_id}:{order.sequence}", order.order_id, self.account, order.sequence, event.ts,
                 event.type._value_, previous._value_, order.status._value_, _event_detail(event))))
-        if self.bus.wants("order"):
+        if "order" in self.bus.wanted:
             self.bus.publish(OrderUpdated(event.ts, _copy(order), event.type.value, previous.value))
 
+    def working_quantity(self, symbol: str, side: Side) -> int:
+        """Remaining quantity of the working orders on one side of ``symbol``."""
+        return self._working_quantity.get((symbol, side), 0)
+
     def _reblock(self, order: Order) -> None:
-        # Margin that a working order holds back, kept as a running total so that the buying-power check costs
-        # the same with one working order or a thousand. Released as the order fills or ends.
-        released = self._blocked.pop(order.order_id, _ZERO)
-        held = _ZERO
-        if not order.status.is_terminal:
+        # Recount what a working order holds (margin, remaining quantity) after a change; released as it fills or
+        # ends.
+        key = (order.symbol, order.side)
+        working = self._working_quantity
+        before = self._blocked.pop(order.order_id, None)
+        if before is not None:
+            self.blocked_margin -= before[0]
+            working[key] -= before[1]
+        if order.status not in TERMINAL_STATUSES:
+            remaining = order.remaining_quantity
             reference = order.price or order.trigger_price or self.prices.get(order.symbol) or _ZERO
-            value = reference * order.remaining_quantity
+            value = reference * remaining
             held = value if order.product is _CNC else value / self.limits.mis_leverage
-            self._blocked[order.order_id] = held
-        self.blocked_margin += held - released
+            self._blocked[order.order_id] = (held, remaining)
+            self.blocked_margin += held
+            working[key] = working.get(key, 0) + remaining
 
     def _record_created(self, order: Order, violations: list[Violation]) -> None:
         now = order.created_at
@@ -495,9 +509,11 @@ class _Context:
         return position.quantity if position is not None else 0
 
     def _working(self, side: Side) -> int:
-        symbol, skip = self.order.symbol, self.modify_of
-        return sum(o.remaining_quantity for o in self.manager.live.values()
-                   if o.symbol == symbol and o.side is side and o is not skip)
+        manager, symbol, skip = self.manager, self.order.symbol, self.modify_of
+        quantity = manager._working_quantity.get((symbol, side), 0)
+        if skip is not None and skip.symbol == symbol and skip.side is side:  # the order being modified
+            quantity -= manager._blocked.get(skip.order_id, (_ZERO, 0))[1]
+        return quantity
 
     @property
     def working_buy_quantity(self) -> int:
@@ -538,7 +554,7 @@ class _Context:
         manager = self.manager
         ledger = manager.ledger
         leverage = manager.limits.mis_leverage
-        blocked = manager.blocked_margin - manager._blocked.get(self.modify_of.order_id, _ZERO) \
+        blocked = manager.blocked_margin - manager._blocked.get(self.modify_of.order_id, (_ZERO, 0))[0] \
             if self.modify_of is not None else manager.blocked_margin
         for position in ledger.open_positions():
             value = abs(position.market_value)
