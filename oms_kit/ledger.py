@@ -56,6 +56,7 @@ POSITION_COLUMNS: tuple[str, ...] = (
 
 _AVERAGE_PLACES = Decimal("1E-8")
 _ZERO = Decimal(0)
+_CNC = Product.CNC
 
 
 class SquareOff(NamedTuple):
@@ -104,11 +105,13 @@ class Ledger:
     __slots__ = (
         "_by_symbol",
         "_cost",
+        "_delivery_gross",
         "_dirty",
         "_fees",
         "_gross",
         "_market_value",
         "_marks",
+        "_net",
         "_positions",
         "_realized",
         "_symbol_totals",
@@ -126,6 +129,7 @@ class Ledger:
         # Latest mark per symbol, so a position opened after the mark starts marked.
         self._marks: dict[str, Decimal] = {}
         self._trade_ids: set[str] = set()
+        self._net: dict[str, int] = {}  # signed quantity per symbol, all products
         # Totals over the book for the reads the pre-trade checks make on every order (day P&L, gross exposure,
         # equity), so those do not walk the whole book each time. Realized P&L and fees are running sums. Values
         # move with every fill and every mark, so apply_fill and mark only note the symbol as dirty (a set add) and
@@ -134,10 +138,12 @@ class Ledger:
         self._realized = _ZERO  # sum of realized_pnl
         self._fees = _ZERO  # sum of fees
         self._dirty: set[str] = set()
-        self._symbol_totals: dict[str, tuple[Decimal, Decimal, Decimal]] = {}  # symbol: (cost, value, gross)
+        # symbol: (cost, value, gross, gross of its CNC positions)
+        self._symbol_totals: dict[str, tuple[Decimal, Decimal, Decimal, Decimal]] = {}
         self._cost = _ZERO  # sum of quantity * average_price
         self._market_value = _ZERO  # sum of quantity * (last_price, or average_price when unmarked)
         self._gross = _ZERO  # sum of |quantity| * (last_price, or average_price when unmarked)
+        self._delivery_gross = _ZERO  # the same over CNC positions: the margin they block is their whole value
 
     def __repr__(self) -> str:
         open_count = sum(1 for p in self._positions.values() if p.quantity)
@@ -219,6 +225,7 @@ class Ledger:
             average = price
         position.quantity = new
         position.average_price = average
+        self._net[fill.symbol] = self._net.get(fill.symbol, 0) + signed
         self._dirty.add(fill.symbol)  # its value totals are recounted on the next read
         fees = fill.fees
         if fees:
@@ -313,16 +320,19 @@ class Ledger:
         self._realized = sum((p.realized_pnl for p in self._positions.values()), _ZERO)
         self._fees = sum((p.fees for p in self._positions.values()), _ZERO)
         self._symbol_totals = {}
-        self._cost = self._market_value = self._gross = _ZERO
+        self._cost = self._market_value = self._gross = self._delivery_gross = _ZERO
+        self._net = {}
+        for p in self._positions.values():
+            self._net[p.symbol] = self._net.get(p.symbol, 0) + p.quantity
         self._dirty = set(self._by_symbol)
         self._refresh()
 
     def _refresh(self) -> None:
         # Recount the value totals of the symbols touched since the last read.
         totals = self._symbol_totals
-        cost, market_value, gross = self._cost, self._market_value, self._gross
+        cost, market_value, gross, delivery = self._cost, self._market_value, self._gross, self._delivery_gross
         for symbol in self._dirty:
-            symbol_cost = symbol_value = symbol_gross = _ZERO
+            symbol_cost = symbol_value = symbol_gross = symbol_delivery = _ZERO
             for p in self._by_symbol[symbol]:
                 quantity = p.quantity
                 if quantity:
@@ -330,17 +340,22 @@ class Ledger:
                     value = quantity * (average if p.last_price is None else p.last_price)
                     symbol_cost += quantity * average
                     symbol_value += value
-                    symbol_gross += abs(value)
+                    size = abs(value)
+                    symbol_gross += size
+                    if p.product is _CNC:
+                        symbol_delivery += size
             old = totals.get(symbol)
             if old is not None:
                 cost -= old[0]
                 market_value -= old[1]
                 gross -= old[2]
-            totals[symbol] = (symbol_cost, symbol_value, symbol_gross)
+                delivery -= old[3]
+            totals[symbol] = (symbol_cost, symbol_value, symbol_gross, symbol_delivery)
             cost += symbol_cost
             market_value += symbol_value
             gross += symbol_gross
-        self._cost, self._market_value, self._gross = cost, market_value, gross
+            delivery += symbol_delivery
+        self._cost, self._market_value, self._gross, self._delivery_gross = cost, market_value, gross, delivery
         self._dirty.clear()
 
     # -- reads ---------------------------------------------------------------------------------------------------
@@ -405,7 +420,7 @@ class Ledger:
 
     def net_quantity(self, symbol: str) -> int:
         """Signed quantity held in ``symbol``, summed over products (0 when none)."""
-        return sum(p.quantity for p in self._by_symbol.get(symbol, ()))
+        return self._net.get(symbol, 0)
 
     def last_price(self, symbol: str) -> Decimal | None:
         """The latest mark of ``symbol``, or None if it was never marked."""
@@ -420,6 +435,12 @@ class Ledger:
         if self._dirty:
             self._refresh()
         return self._gross
+
+    def margin_blocked(self, leverage: Decimal) -> Decimal:
+        """Margin the open positions block: CNC (delivery) in full, other products their value / ``leverage``."""
+        if self._dirty:
+            self._refresh()
+        return self._delivery_gross + (self._gross - self._delivery_gross) / leverage
 
     def realized_pnl(self) -> Decimal:
         """Realized P&L of every position (before fees)."""

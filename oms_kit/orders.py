@@ -535,7 +535,7 @@ class _Context:
     def last_similar_order_time(self, symbol: str, side: str, quantity: int, price: Decimal | None) -> datetime | None:
         if self.modify_of is not None or self.manager.squaring_off:
             return None
-        return self.manager._similar.get((symbol, Side(side), quantity, price))
+        return self.manager._similar.get((symbol, side, quantity, price))  # a Side hashes as its str value
 
     def client_order_id_exists(self, client_order_id: str) -> bool:
         return self.modify_of is None and client_order_id in self.manager._by_client_id
@@ -553,13 +553,9 @@ class _Context:
         # Equity less the margin that positions and working orders block: CNC in full, MIS/NRML / leverage.
         manager = self.manager
         ledger = manager.ledger
-        leverage = manager.limits.mis_leverage
         blocked = manager.blocked_margin - manager._blocked.get(self.modify_of.order_id, (_ZERO, 0))[0] \
             if self.modify_of is not None else manager.blocked_margin
-        for position in ledger.open_positions():
-            value = abs(position.market_value)
-            blocked += value if position.product is Product.CNC else value / leverage
-        return ledger.equity() - blocked
+        return ledger.equity() - blocked - ledger.margin_blocked(manager.limits.mis_leverage)
 
 
 # Rows hold enum values as plain str, read through ``_value_``: ``.value`` is a property of the enum class, several

@@ -185,6 +185,9 @@ class Check:
         The :class:`~oms_kit.risk.RiskLimits` fields without which the check does not apply: while any of them is
         None, :meth:`PreTradeValidator.validate` skips it (the dry run still reports it, as skipped). Empty for a
         check that always runs.
+    only_in : TradingState or None
+        The one trading state in which the check can fail (HALTED for the trading state check, REDUCING for
+        reduce-only); :meth:`PreTradeValidator.validate` does not run it in other states.
     """
 
     name: str
@@ -193,9 +196,13 @@ class Check:
     passed_text: str
     has_headroom: bool = False
     limit_fields: tuple[str, ...] = ()
+    only_in: TradingState | None = None
 
-    def applies(self, limits: RiskLimits) -> bool:
-        """Whether the check can report anything under ``limits`` (every field it needs is set)."""
+    def applies(self, limits: RiskLimits, state: TradingState | None = None) -> bool:
+        """Whether the check can report anything under ``limits`` (every field it needs is set) and, when
+        ``state`` is given, in that trading state (see ``only_in``)."""
+        if state is not None and self.only_in is not None and state is not self.only_in:
+            return False
         return all(getattr(limits, name) is not None for name in self.limit_fields)
 
     def __call__(self, order: Order, ctx: CheckContext) -> Violation | None:
@@ -554,9 +561,11 @@ def _daily_loss(order: Order, ctx: CheckContext) -> Outcome:
     return loss, maximum
 
 
-check_trading_state = Check("trading_state", "TRADING_HALTED", _trading_state, "trading state is {value}")
+check_trading_state = Check("trading_state", "TRADING_HALTED", _trading_state, "trading state is {value}",
+                            only_in=_HALTED)
 check_reduce_only = Check("reduce_only", "REDUCE_ONLY_WOULD_INCREASE_POSITION", _reduce_only,
-                          "quantity {value} reduces the position (at most {limit})", has_headroom=True)
+                          "quantity {value} reduces the position (at most {limit})", has_headroom=True,
+                          only_in=_REDUCING)
 check_instrument = Check("instrument", "INSTRUMENT_NOT_FOUND", _instrument, "{value} is a known instrument")
 check_market_hours = market_hours_check()
 check_tick_size = Check("tick_size", "PRICE_NOT_ON_TICK", _tick_size, "prices are on the tick size {limit}")
@@ -637,17 +646,19 @@ class PreTradeValidator:
         zone = ZoneInfo(exchange_timezone) if isinstance(exchange_timezone, str) else exchange_timezone
         self.exchange_timezone: tzinfo = zone
         self.checks: tuple[Check, ...] = tuple(checks) if checks is not None else default_checks(exchange_timezone)
-        # Per limits object (by identity, the object kept alongside so a reused id cannot match): the measures of
-        # the checks that apply under it. An account has one limits object per symbol at most, so this stays small.
-        self._measures: dict[int, tuple[RiskLimits, tuple[Measure, ...]]] = {}
+        # Per limits object (by identity, the object kept alongside so a reused id cannot match) and trading state:
+        # the measures of the checks that apply. An account has one limits object per symbol at most, so this
+        # stays small.
+        self._measures: dict[tuple[int, TradingState], tuple[RiskLimits, tuple[Measure, ...]]] = {}
 
-    def _measures_for(self, limits: RiskLimits) -> tuple[Measure, ...]:
-        cached = self._measures.get(id(limits))
+    def _measures_for(self, limits: RiskLimits, state: TradingState) -> tuple[Measure, ...]:
+        key = (id(limits), state)
+        cached = self._measures.get(key)
         if cached is None or cached[0] is not limits:
             if len(self._measures) > 1000:  # limits built afresh for every order: do not grow without bound
                 self._measures.clear()
-            cached = self._measures[id(limits)] = (
-                limits, tuple(check.measure for check in self.checks if check.applies(limits)))
+            cached = self._measures[key] = (
+                limits, tuple(check.measure for check in self.checks if check.applies(limits, state)))
         return cached[1]
 
     def validate(self, order: Order, ctx: CheckContext) -> list[Violation]:
@@ -667,7 +678,7 @@ class PreTradeValidator:
         """
         violations: list[Violation] = []
         # Only the checks that apply under these limits: a check whose limit is None would only say so.
-        for measure in self._measures_for(ctx.limits):
+        for measure in self._measures_for(ctx.limits, ctx.trading_state):
             outcome = measure(order, ctx)
             if type(outcome) is Violation:
                 violations.append(outcome)

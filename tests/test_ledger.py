@@ -527,6 +527,10 @@ def test_running_totals_match_a_recount_of_the_positions(steps):
         assert ledger.gross_exposure() == sum((abs(p.market_value) for p in positions), D(0))
         assert ledger.equity() == ledger.cash + ledger.market_value()
         assert ledger.day_pnl() == ledger.realized_pnl() + ledger.unrealized_pnl() - ledger.fees()
+        for symbol in SYMBOLS:
+            assert ledger.net_quantity(symbol) == sum(p.quantity for p in positions if p.symbol == symbol)
+        delivery = sum((abs(p.market_value) for p in positions if p.product is Product.CNC), D(0))
+        assert ledger.margin_blocked(D(4)) == delivery + (ledger.gross_exposure() - delivery) / 4
 
 
 @given(sequence=fills, data=st.data())

@@ -36,7 +36,7 @@ from oms_kit.errors import InvalidOrderError, OmsError
 from oms_kit.events import Event, OrderUpdated
 from oms_kit.fsm import TRANSITIONS, OrderEventType, apply
 from oms_kit.market.clock import SimulatedClock
-from oms_kit.models import Instrument, Order, OrderStatus, OrderType, TradingState
+from oms_kit.models import Instrument, Order, OrderStatus, OrderType, Side, TradingState
 from oms_kit.oms import OMS
 from oms_kit.orders import OrderModifyRejected
 from oms_kit.risk import RiskLimits
@@ -396,6 +396,12 @@ class OmsMachine(RuleBasedStateMachine):
                 assert order.average_price is None
             assert (order.status is S.FILLED) == (order.filled_quantity == order.quantity > 0), order
             assert (order.order_id in self.manager.live) == (not order.is_terminal), order
+        # The running working quantities the position and buying-power checks read, against a recount.
+        for symbol in {o.symbol for o in self.manager.orders.values()}:
+            for side in Side:
+                working = sum(o.remaining_quantity for o in self.manager.live.values()
+                              if o.symbol == symbol and o.side is side)
+                assert self.manager.working_quantity(symbol, side) == working, (symbol, side)
             if order.order_id in self.manager.live and order.validity.value == "IOC":
                 assert order.symbol not in self.manager.prices, "an IOC order's chance is the first price"
         statuses = Counter(order.status for order in self.manager.orders.values())
