@@ -56,7 +56,7 @@ POSITION_COLUMNS: tuple[str, ...] = (
 
 _AVERAGE_PLACES = Decimal("1E-8")
 _ZERO = Decimal(0)
-_CNC = Product.CNC
+_CNC, _BUY = Product.CNC, Side.BUY
 
 
 class SquareOff(NamedTuple):
@@ -194,7 +194,7 @@ class Ledger:
 
         price = fill.price
         quantity = fill.quantity
-        if fill.side is Side.BUY:
+        if fill.side is _BUY:
             signed = quantity
             position.bought_quantity += quantity
         else:

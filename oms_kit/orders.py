@@ -30,7 +30,6 @@ from oms_kit.fsm import OrderEvent, OrderEventType, apply
 from oms_kit.ledger import Ledger
 from oms_kit.models import (
     TERMINAL_STATUSES,
-    ClientOrderId,
     Fill,
     Instrument,
     Order,
@@ -40,7 +39,6 @@ from oms_kit.models import (
     Position,
     Product,
     Side,
-    TradeId,
     TradingState,
     Validity,
     Violation,
@@ -54,7 +52,7 @@ from oms_kit.validator import CheckResult, PreTradeValidator
 E = OrderEventType
 _ZERO = Decimal(0)
 # Enum members as module globals: ``Product.CNC`` goes through the enum metaclass on every use.
-_CNC = Product.CNC
+_CNC, _NEW, _BUY, _SELL = Product.CNC, OrderStatus.NEW, Side.BUY, Side.SELL
 _ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
 _SECOND = timedelta(seconds=1)
 # Spellings the order path sees most, to their members; a StrEnum member hashes and compares as its value, so the
@@ -200,7 +198,7 @@ class OrderManager:
 
     def submit(self, order: Order) -> None:
         """Send a prepared order to the broker; its reports arrive through the ``on_*`` methods."""
-        if order.status is not OrderStatus.NEW:
+        if order.status is not _NEW:
             return  # resolved meanwhile (e.g. rejected when the kill switch tripped while it was being committed)
         self.broker.submit(order, self.instruments[order.symbol], self.now())
 
@@ -321,15 +319,16 @@ class OrderManager:
 
     def on_fill(self, order_id: str, quantity: int, price: Decimal, fees: Decimal, ts: datetime) -> None:
         order = self.orders[order_id]
-        complete = quantity == order.remaining_quantity
+        complete = quantity == order.quantity - order.filled_quantity
         self._transition(order, OrderEvent(_FILLED if complete else _PARTIALLY_FILLED, ts, quantity, price))
         if complete:
             self.counts["filled"] += 1
         self._next_trade += 1
-        fill = Fill(TradeId(f"T-{self._token}-{self._next_trade}"), order.order_id, order.symbol, order.side, quantity,
-                    price, fees, ts, order.product, self.account)
+        fill = Fill(f"T-{self._token}-{self._next_trade}", order.order_id, order.symbol,  # type: ignore[arg-type]
+                    order.side, quantity, price, fees, ts, order.product, self.account)
         self.trades.append(fill)
-        realized_before = self._realized(order.symbol, order.product)
+        before = self.ledger.position(order.symbol, order.product)
+        realized_before = before.realized_pnl if before is not None else _ZERO
         position = self.ledger.apply_fill(fill)
         realized = position.realized_pnl - realized_before
         if realized:
@@ -420,9 +419,10 @@ class OrderManager:
             order_id, generated = OrderId("DRY-RUN"), "DRY-RUN"
         else:
             self._next_id += 1
-            order_id, generated = OrderId(f"O-{self._token}-{self._next_id}"), f"C-{self._token}-{self._next_id}"
+            # Plain str: ids are str at run time, and calling a NewType costs a Python call per order.
+            order_id, generated = f"O-{self._token}-{self._next_id}", f"C-{self._token}-{self._next_id}"
         return Order(
-            order_id, ClientOrderId(client_order_id or generated), symbol, side,
+            order_id, client_order_id or generated, symbol, side,  # type: ignore[arg-type]
             quantity, order_type, product, validity, price, trigger_price, tag, self.account,
         )
 
@@ -461,7 +461,7 @@ class OrderManager:
             self.blocked_margin -= before[0]
             working[key] -= before[1]
         if order.status not in TERMINAL_STATUSES:
-            remaining = order.remaining_quantity
+            remaining = order.quantity - order.filled_quantity
             reference = order.price or order.trigger_price or self.prices.get(order.symbol) or _ZERO
             value = reference * remaining
             held = value if order.product is _CNC else value / self.limits.mis_leverage
@@ -476,10 +476,6 @@ class OrderManager:
                                                    "CREATED", None, "NEW", "{}")))
         self.pending_rows.append(("risk_decisions", (f"D-{order.order_id}", self.account, order.order_id, now,
                                                      not violations, _violations_json(violations))))
-
-    def _realized(self, symbol: str, product: Product) -> Decimal:
-        position = self.ledger.position(symbol, product)
-        return position.realized_pnl if position is not None else _ZERO
 
 
 class _Context:
@@ -517,11 +513,11 @@ class _Context:
 
     @property
     def working_buy_quantity(self) -> int:
-        return self._working(Side.BUY)
+        return self._working(_BUY)
 
     @property
     def working_sell_quantity(self) -> int:
-        return self._working(Side.SELL)
+        return self._working(_SELL)
 
     @property
     def open_order_count(self) -> int:

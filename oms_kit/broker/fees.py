@@ -27,6 +27,7 @@ __all__ = ["FEE_MODELS", "FeeModel", "IndiaEquityFees", "NoFees", "fee_model"]
 
 _CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
+_BUY, _CNC = Side.BUY, Product.CNC
 _CHARGE_NAMES = ("brokerage", "stt", "exchange_transaction_charge", "sebi_fee", "stamp_duty", "gst")
 
 
@@ -206,8 +207,8 @@ class IndiaEquityFees:
     ) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]:
         # One tuple in _CHARGE_NAMES order; fees() sums it without building a dict (it runs once per fill).
         turnover = price * quantity
-        buy = side is Side.BUY
-        if product is Product.CNC:
+        buy = side is _BUY
+        if product is _CNC:
             brokerage_rate = self.delivery_brokerage_rate
             stt = _round(turnover * self.delivery_stt_rate)
             stamp = _round(turnover * self.delivery_stamp_duty_rate) if buy else _ZERO
