@@ -119,9 +119,11 @@ def apply(order: Order, event: OrderEvent) -> OrderStatus:
 
     Every check happens before the first change, so an event that is refused leaves the order untouched.
     """
-    new_status = next_status(order, event)
     kind = event.type
     previous = order.status
+    new_status = TRANSITIONS.get((previous, kind))
+    if new_status is None or new_status is WORKING:
+        new_status = next_status(order, event)
     if kind in _FILLS:
         _check_fill(order, event)
         price, quantity = event.price, event.quantity

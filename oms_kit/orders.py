@@ -481,7 +481,7 @@ class OrderManager:
 class _Context:
     """The account as the pre-trade checks see it; each property is computed only when a check asks."""
 
-    __slots__ = ("instrument", "limits", "manager", "modify_of", "now", "order", "trading_state")
+    __slots__ = ("instrument", "last_price", "limits", "manager", "modify_of", "now", "order", "trading_state")
 
     def __init__(self, manager: OrderManager, order: Order, now: datetime, modify_of: Order | None = None) -> None:
         self.manager = manager
@@ -491,10 +491,7 @@ class _Context:
         self.limits = manager.limits_for(order.symbol)
         self.instrument = manager.instruments.get(order.symbol)
         self.trading_state = manager.trading_state
-
-    @property
-    def last_price(self) -> Decimal | None:
-        return self.manager.prices.get(self.order.symbol)
+        self.last_price = manager.prices.get(order.symbol)  # read by several checks: looked up once
 
     @property
     def position_quantity(self) -> int:

@@ -54,10 +54,11 @@ class _Resting:
 
 
 def _resting(order: Order, instrument: Instrument, eligible_at: datetime) -> _Resting:
+    filled = order.filled_quantity
     return _Resting(
         order.order_id, order.symbol, order.side, order.order_type, order.validity, order.product,
-        order.remaining_quantity, order.price, order.trigger_price, order.triggered, instrument, eligible_at,
-        _turnover(order),
+        order.quantity - filled, order.price, order.trigger_price, order.triggered, instrument, eligible_at,
+        _turnover(order) if filled else _ZERO,
     )
 
 
