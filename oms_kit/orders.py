@@ -161,7 +161,10 @@ class OrderManager:
         now = self.now()
         order.created_at = order.updated_at = now
         violations = self.validator.validate(order, _Context(self, order, now))
-        self._note_placed(order, now)
+        recent = self._recent  # placement times in the last second, for the order-rate check
+        recent.append(now)
+        while now - recent[0] > _SECOND:
+            recent.popleft()
         self.orders[order.order_id] = order
         self._by_client_id.setdefault(order.client_order_id, order.order_id)
         self.counts["placed"] += 1
@@ -426,12 +429,6 @@ class OrderManager:
             quantity, order_type, product, validity, price, trigger_price, tag, self.account,
         )
 
-    def _note_placed(self, order: Order, now: datetime) -> None:
-        recent = self._recent
-        recent.append(now)
-        while recent and now - recent[0] > _SECOND:
-            recent.popleft()
-
     def _transition(self, order: Order, event: OrderEvent) -> None:
         previous = apply(order, event)
         # An acceptance changes neither the quantity nor the price the margin was held for.
@@ -488,7 +485,7 @@ class _Context:
         self.order = order
         self.now = now
         self.modify_of = modify_of  # the order being modified: not counted twice, not a new placement
-        self.limits = manager.limits_for(order.symbol)
+        self.limits = manager._limits_by_symbol.get(order.symbol) or manager.limits_for(order.symbol)
         self.instrument = manager.instruments.get(order.symbol)
         self.trading_state = manager.trading_state
         self.last_price = manager.prices.get(order.symbol)  # read by several checks: looked up once

@@ -678,7 +678,10 @@ class PreTradeValidator:
         """
         violations: list[Violation] = []
         # Only the checks that apply under these limits: a check whose limit is None would only say so.
-        for measure in self._measures_for(ctx.limits, ctx.trading_state):
+        limits, state = ctx.limits, ctx.trading_state
+        cached = self._measures.get((id(limits), state))
+        measures = cached[1] if cached is not None and cached[0] is limits else self._measures_for(limits, state)
+        for measure in measures:
             outcome = measure(order, ctx)
             if type(outcome) is Violation:
                 violations.append(outcome)
