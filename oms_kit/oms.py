@@ -196,11 +196,13 @@ class OMS:
                                       client_order_id, tag)
         if not self.store.durable:
             # In memory there is nothing to make durable first: the order's rows go with its fill's, in one take
-            # (its row built once, in its latest state).
+            # (its row built once, in its latest state), written behind without a coroutine per call.
             if send:
                 manager.submit(order)
                 self._sent(order)
-            await self._commit()
+            rows = manager.take_rows()
+            if rows:
+                self._write_behind(rows)
             return order
         try:
             # The order is durable before the broker sees it. An identical retry of an order still being committed
@@ -677,12 +679,15 @@ class OMS:
         if self.store.durable:
             await self.queue.commit(rows)
         else:
-            # In memory nothing survives the process anyway, so waiting would buy no safety: write behind, in
-            # the same group-commit transactions, and keep the order path at the speed of Python. flush() waits.
-            batch = self.queue.write_behind(rows)
-            if batch is not self._write_behind_batch:  # one callback per transaction, not per call
-                self._write_behind_batch = batch
-                batch.add_done_callback(self._write_behind_done)
+            self._write_behind(rows)
+
+    def _write_behind(self, rows: list[Any]) -> None:
+        # In memory nothing survives the process anyway, so waiting would buy no safety: write behind, in the same
+        # group-commit transactions, and keep the order path at the speed of Python. flush() waits.
+        batch = self.queue.write_behind(rows)
+        if batch is not self._write_behind_batch:  # one callback per transaction, not per call
+            self._write_behind_batch = batch
+            batch.add_done_callback(self._write_behind_done)
 
     def _write_behind_done(self, future: asyncio.Future[None]) -> None:
         if not future.cancelled() and future.exception() is not None:
