@@ -31,11 +31,6 @@ _BUY, _CNC = Side.BUY, Product.CNC
 _CHARGE_NAMES = ("brokerage", "stt", "exchange_transaction_charge", "sebi_fee", "stamp_duty", "gst")
 
 
-def _round(value: Decimal) -> Decimal:
-    # Contract notes show each charge in paise, rounded half up.
-    return value.quantize(_CENT, rounding=ROUND_HALF_UP)
-
-
 @runtime_checkable
 class FeeModel(Protocol):
     """What the broker needs from a fee model.
@@ -205,28 +200,29 @@ class IndiaEquityFees:
     def _charges(
         self, side: Side, product: Product, quantity: int, price: Decimal, prior_turnover: Decimal
     ) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]:
-        # One tuple in _CHARGE_NAMES order; fees() sums it without building a dict (it runs once per fill).
+        # One tuple in _CHARGE_NAMES order; fees() sums it without building a dict (it runs once per fill). Contract
+        # notes show each charge in paise, rounded half up: quantize(_CENT, ROUND_HALF_UP) on each.
         turnover = price * quantity
         buy = side is _BUY
         if product is _CNC:
             brokerage_rate = self.delivery_brokerage_rate
-            stt = _round(turnover * self.delivery_stt_rate)
-            stamp = _round(turnover * self.delivery_stamp_duty_rate) if buy else _ZERO
+            stt = (turnover * self.delivery_stt_rate).quantize(_CENT, ROUND_HALF_UP)
+            stamp = (turnover * self.delivery_stamp_duty_rate).quantize(_CENT, ROUND_HALF_UP) if buy else _ZERO
         else:
             brokerage_rate = self.intraday_brokerage_rate
-            stt = _ZERO if buy else _round(turnover * self.intraday_stt_rate)
-            stamp = _round(turnover * self.intraday_stamp_duty_rate) if buy else _ZERO
+            stt = _ZERO if buy else (turnover * self.intraday_stt_rate).quantize(_CENT, ROUND_HALF_UP)
+            stamp = (turnover * self.intraday_stamp_duty_rate).quantize(_CENT, ROUND_HALF_UP) if buy else _ZERO
         if brokerage_rate:
             cap = self.brokerage_cap
             # The order's brokerage after this fill, less what its earlier fills paid: the cap binds per order.
-            brokerage = _round(min(cap, (prior_turnover + turnover) * brokerage_rate))
+            brokerage = min(cap, (prior_turnover + turnover) * brokerage_rate).quantize(_CENT, ROUND_HALF_UP)
             if prior_turnover:
-                brokerage -= _round(min(cap, prior_turnover * brokerage_rate))
+                brokerage -= min(cap, prior_turnover * brokerage_rate).quantize(_CENT, ROUND_HALF_UP)
         else:
             brokerage = _ZERO
-        exchange = _round(turnover * self.exchange_transaction_rate)
-        sebi = _round(turnover * self.sebi_fee_rate)
-        gst = _round((brokerage + exchange + sebi) * self.gst_rate)
+        exchange = (turnover * self.exchange_transaction_rate).quantize(_CENT, ROUND_HALF_UP)
+        sebi = (turnover * self.sebi_fee_rate).quantize(_CENT, ROUND_HALF_UP)
+        gst = ((brokerage + exchange + sebi) * self.gst_rate).quantize(_CENT, ROUND_HALF_UP)
         return brokerage, stt, exchange, sebi, stamp, gst
 
     def fees(
