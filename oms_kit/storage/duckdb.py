@@ -223,20 +223,18 @@ class DuckDBStore:
         connection = self._connection
         connection.execute("BEGIN TRANSACTION")
         try:
-            for table, batch, data in batches:
-                connection.register("oms_kit_batch", data)  # replaces the previous table's
+            # The SQL reads ``oms_kit_batch``, the loop's variable: DuckDB finds a Python object that is not a
+            # table by its name in the calling frame (a replacement scan), which costs no statement, where
+            # register() and unregister() cost about 1 ms each per table.
+            for table, batch, oms_kit_batch in batches:
                 if table.mode == "upsert":
-                    _delete_stored(connection, table, batch)
+                    _delete_stored(connection, table, batch, oms_kit_batch)
                 connection.execute(_insert_sql(table, skip_known))
             connection.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
                 connection.execute("ROLLBACK")
             raise
-        finally:
-            # After the ROLLBACK: a failed statement leaves the transaction refusing everything else.
-            with contextlib.suppress(duckdb.Error):
-                connection.unregister("oms_kit_batch")
 
     def _fetch(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         try:
@@ -342,11 +340,14 @@ def _release(claimed: str | None) -> None:
 _DELETE_CHUNK = 1000
 
 
-def _delete_stored(connection: duckdb.DuckDBPyConnection, table: Table, batch: list[tuple[Any, ...]]) -> None:
-    # The registered batch is ``oms_kit_batch``. Up to _DELETE_CHUNK keys: an IN list of parameters, which the
-    # index answers whatever the table's size (14 ms for 300 keys in 3 million rows, where a join with the batch
-    # scans the table in 36 ms). Beyond, binding the parameters costs more than the scan (20,000 keys: 580 ms in
-    # chunks, 60 ms as one join), so a big batch (write-behind) deletes through a join in one statement.
+def _delete_stored(
+    connection: duckdb.DuckDBPyConnection, table: Table, batch: list[tuple[Any, ...]], oms_kit_batch: pa.Table
+) -> None:
+    # ``oms_kit_batch`` is the batch as Arrow, read by name in the joined DELETE (see _transaction). Up to
+    # _DELETE_CHUNK keys: an IN list of parameters, which the index answers whatever the table's size (14 ms for
+    # 300 keys in 3 million rows, where a join with the batch scans the table in 36 ms). Beyond, binding the
+    # parameters costs more than the scan (20,000 keys: 580 ms in chunks, 60 ms as one join), so a big batch
+    # (write-behind) deletes through a join in one statement.
     if len(batch) > _DELETE_CHUNK:
         connection.execute(_delete_joined_sql(table))
         return
