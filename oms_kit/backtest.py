@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +38,7 @@ from oms_kit.oms import ORDER_COLUMNS, TRADE_COLUMNS
 from oms_kit.orders import OrderManager
 from oms_kit.risk import RiskLimits
 from oms_kit.strategy import Strategy, StrategyRunner
+from oms_kit.validator import PreTradeValidator
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -62,6 +64,7 @@ def backtest(
     participation: float | None = None,
     progress: bool | None = None,
     account: str = "backtest",
+    exchange_timezone: str | tzinfo = "Asia/Kolkata",
 ) -> BacktestResult:
     """Run ``strategy`` over historical bars and return its orders, trades, positions, equity curve and stats.
 
@@ -91,6 +94,9 @@ def backtest(
         Show a text progress bar (tqdm, on stderr); None shows one for runs over 200,000 bars.
     account : str
         Account name on the orders and fills.
+    exchange_timezone : str or tzinfo
+        Where the exchange's day is reckoned (DAY orders expire and the day's P&L starts again at its midnight) and
+        the session hours of ``limits``: ``"America/New_York"`` for US data.
 
     Returns
     -------
@@ -110,6 +116,7 @@ def backtest(
     if not isinstance(strategy, Strategy):
         raise InvalidOrderError("strategy", type(strategy).__name__, "an instance of a Strategy subclass",
                                 hint="pass MyStrategy(), not MyStrategy")
+    validator = PreTradeValidator(exchange_timezone=exchange_timezone)
     frame = load_bars(data, symbol)
     if frame.empty:
         raise InvalidOrderError("data", "no bars", "at least one bar")
@@ -127,7 +134,8 @@ def backtest(
     first = frame["timestamp"].iloc[0].to_pydatetime()
     clock = SimulatedClock(first)
     manager = OrderManager(account=account, broker=broker, ledger=Ledger(initial_cash, account), instruments=known,
-                           limits=limits or RiskLimits(), bus=EventBus(), now=clock.now, record=False)
+                           limits=limits or RiskLimits(), bus=EventBus(), now=clock.now, validator=validator,
+                           record=False)
     runner = StrategyRunner(strategy, manager, set_clock=clock.set, defer_marks=True)
 
     show = len(frame) > PROGRESS_MIN_BARS if progress is None else progress

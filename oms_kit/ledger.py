@@ -105,6 +105,7 @@ class Ledger:
     __slots__ = (
         "_by_symbol",
         "_cost",
+        "_day_base",
         "_delivery_gross",
         "_dirty",
         "_fees",
@@ -136,6 +137,7 @@ class Ledger:
         # the next read recounts just the dirty symbols. Decimal sums are exact: the totals never drift from a full
         # recount (a property test holds them to it).
         self._realized = _ZERO  # sum of realized_pnl
+        self._day_base = _ZERO  # realized + unrealized - fees when the day began (start_day)
         self._fees = _ZERO  # sum of fees
         self._dirty: set[str] = set()
         # symbol: (cost, value, gross, gross of its CNC positions)
@@ -458,10 +460,20 @@ class Ledger:
         return self._fees
 
     def day_pnl(self) -> Decimal:
-        """Realized + unrealized - fees: what the daily loss limit is measured against."""
+        """Realized + unrealized - fees since the day began (:meth:`start_day`; until the first call, since the
+        ledger began): what the daily loss limit is measured against."""
         if self._dirty:
             self._refresh()
-        return self._realized + self._market_value - self._cost - self._fees
+        return self._realized + self._market_value - self._cost - self._fees - self._day_base
+
+    def start_day(self) -> None:
+        """Begin a new trading day: :meth:`day_pnl` counts from the account as it stands now, at its last marks.
+
+        Positions carried over keep their averages; only the day's result starts again from zero.
+        """
+        if self._dirty:
+            self._refresh()
+        self._day_base = self._realized + self._market_value - self._cost - self._fees
 
     def market_value(self) -> Decimal:
         """Sum of ``quantity * price`` over positions (shorts negative), at the last mark or the average price."""

@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -31,6 +31,7 @@ from oms_kit.orders import OrderManager
 from oms_kit.recovery import restore_account
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
 from oms_kit.storage import Store, WriteQueue, open_store
+from oms_kit.validator import PreTradeValidator
 from oms_kit.watch import Watch
 
 log = logging.getLogger("oms_kit")
@@ -94,6 +95,7 @@ class OMS:
         clock: Clock | None = None,
         risk_interval: float | None = 2.0,
         read_only: bool = False,
+        exchange_timezone: str | tzinfo = "Asia/Kolkata",
     ) -> OMS:
         """Open an OMS on the database ``url`` (in-memory DuckDB by default) and start its feed.
 
@@ -115,7 +117,10 @@ class OMS:
             state is loaded, and on PostgreSQL followed live (LISTEN/NOTIFY) with the changes published as events.
             Nothing is written and no feed or monitor runs; trading methods raise OmsError. A DuckDB file can be
             watched only once its writer has closed it (its file lock); ``refresh()`` reloads it.
+        exchange_timezone : where the exchange's day and session hours (``RiskLimits.session_start``/``_end``) are
+            reckoned: an IANA name such as ``"America/New_York"``, or a tzinfo.
         """
+        validator = PreTradeValidator(exchange_timezone=exchange_timezone)
         cash_value = parse_price(cash, "cash") if cash else Decimal(0)
         if isinstance(feed, str) and feed != "random":
             raise InvalidOrderError("feed", feed, "'random', None or a Feed object")
@@ -137,6 +142,7 @@ class OMS:
             limits=limits or RiskLimits(),
             bus=bus,
             now=clock.now,
+            validator=validator,
         )
         if feed == "random":
             feed = RandomWalkFeed({s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments})

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -279,6 +279,11 @@ class StrategyRunner:
         apply the latest per symbol before anything reads them (an order's checks, ``ctx.equity``, the end of the
         run). The account then looks exactly as if every bar had been applied — with no working order the broker
         has nothing to match and only the last mark of a symbol counts — at a fraction of the cost per bar.
+
+    Days: the first bar of a new day (midnight in the exchange's time zone, ``manager.validator.exchange_timezone``)
+    ends the previous one. DAY orders that have had a bar to trade on expire (``broker.end_day``: on daily bars an
+    order placed on one day's bar has the next day's bar, the session it was placed for) and the ledger starts the
+    day's P&L again (``ledger.start_day``), so the daily loss limit measures each day on its own.
     """
 
     def __init__(self, strategy: Strategy, manager: OrderManager, *,
@@ -311,6 +316,7 @@ class StrategyRunner:
             self._unsubscribe = manager.bus.subscribe(self._order_events.append, "order")
         # Time of the bar being handled: orders placed now may fill only on later bars (before any bar: the first).
         self.current_ts = _BEFORE_ANY_BAR
+        self.day_end = _BEFORE_ANY_BAR  # first instant (UTC) of the day after the current bar's; see new_day
         self.bars_seen = 0
         self.started = False
         self.stopped = False
@@ -343,9 +349,13 @@ class StrategyRunner:
         last_bar, stale, held, pending = self.last_bar, self.stale, self.held, self.pending
         history, keep, factory, defer = self.history, self.keep_history, self._history_factory, self.defer_marks
         count = 0
+        day_end = self.day_end
         try:
             for bar in bars:
                 symbol, ts = bar.symbol, bar.timestamp
+                if ts >= day_end:
+                    self.new_day(ts)
+                    day_end = self.day_end
                 self.current_ts = ts
                 if set_clock is not None:
                     set_clock(ts)
@@ -376,6 +386,8 @@ class StrategyRunner:
     def begin(self, bar: Bar) -> None:
         """First half of :meth:`on_bar`: clock, and held orders of the bar's symbol to the broker."""
         symbol, ts = bar.symbol, bar.timestamp
+        if ts >= self.day_end:
+            self.new_day(ts)
         self.current_ts = ts
         if self.set_clock is not None:
             self.set_clock(ts)
@@ -395,6 +407,19 @@ class StrategyRunner:
             kept.append(bar)
         self.strategy.on_bar(self.ctx, bar)
         return bool(self.pending)
+
+    def new_day(self, ts: datetime) -> None:
+        """``ts``, a bar's time, falls on a later day than the bars before it: end their day (see the class notes)
+        and note when the new one ends."""
+        manager = self.manager
+        if self.current_ts is not _BEFORE_ANY_BAR:
+            if manager.live:
+                manager.broker.end_day(manager.now())  # still the previous bar's time in a backtest
+            manager.ledger.start_day()
+            self.dispatch()  # the strategy hears of its expired orders before the new day's first bar
+        zone = manager.validator.exchange_timezone
+        tomorrow = ts.astimezone(zone).date() + timedelta(days=1)
+        self.day_end = datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
 
     def send(self) -> None:
         """Give the orders placed since the last call to the broker, then report what that caused."""

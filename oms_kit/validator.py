@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from oms_kit.errors import InvalidOrderError
 from oms_kit.models import Instrument, Order, OrderType, Product, Side, TradingState, Violation
 from oms_kit.risk import RiskLimits
 
@@ -627,6 +628,17 @@ def default_checks(exchange_timezone: str | tzinfo = "Asia/Kolkata") -> tuple[Ch
 CHECKS = default_checks()
 
 
+def exchange_zone(value: str | tzinfo) -> tzinfo:
+    """An exchange time zone from its IANA name (``"Asia/Kolkata"``) or a tzinfo; InvalidOrderError otherwise."""
+    if isinstance(value, tzinfo):
+        return value
+    try:
+        return ZoneInfo(value)
+    except (KeyError, ValueError, TypeError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise InvalidOrderError("exchange_timezone", value, "an IANA time zone name such as 'Asia/Kolkata' or "
+                                "'America/New_York', or a tzinfo") from None
+
+
 class PreTradeValidator:
     """Runs every pre-trade check on an order and reports all violations together.
 
@@ -643,7 +655,7 @@ class PreTradeValidator:
     def __init__(self, checks: Iterable[Check] | None = None, *,
                  exchange_timezone: str | tzinfo = "Asia/Kolkata") -> None:
         # Also where the OMS reads the session's end (DAY orders expire then), so both agree on the zone.
-        zone = ZoneInfo(exchange_timezone) if isinstance(exchange_timezone, str) else exchange_timezone
+        zone = exchange_zone(exchange_timezone)
         self.exchange_timezone: tzinfo = zone
         self.checks: tuple[Check, ...] = tuple(checks) if checks is not None else default_checks(exchange_timezone)
         # Per limits object (by identity, the object kept alongside so a reused id cannot match) and trading state:

@@ -348,3 +348,83 @@ class Crossover(ok.Strategy):
             ctx.buy(bar.symbol, self.size - held, product=self.product)
         elif fast < slow and held >= 0:
             ctx.sell(bar.symbol, self.size + held, product=self.product)
+
+
+# -- days: DAY orders expire, the day's P&L starts again ---------------------------------------------------------
+
+DAY = timedelta(days=1)
+
+
+def two_days(first, second):
+    """Minute bars on two trading days (09:15 UTC is 14:45 in Kolkata, the default exchange time zone)."""
+    return pd.concat([bar_frame(first), bar_frame(second, start=T0 + DAY)], ignore_index=True)
+
+
+def test_day_limit_order_expires_when_the_next_trading_day_begins():
+    strategy = Script(actions={
+        0: lambda ctx, bar: ctx.buy("RELIANCE", 5, "LIMIT", price=92.0),  # far below: rests all day
+        2: lambda ctx, bar: ctx.buy("RELIANCE", 5, "LIMIT", price=99.0),  # on the day's last bar: no bar to trade on
+    })
+    result = ok.backtest(strategy, two_days(FIVE_BARS[:3], FIVE_BARS[3:]), fees=None)
+
+    resting, late = strategy.orders[0], strategy.orders[2]
+    assert resting.status is OrderStatus.EXPIRED
+    assert resting.updated_at == T0 + timedelta(minutes=2)  # the end of its day: the day's last bar
+    assert resting.reason == "DAY order expired at the end of its trading day"
+    # Placed on the last bar of day one, the other order first trades on day two's first bar (low 97): filled there.
+    assert late.status is OrderStatus.FILLED
+    assert [(f.price, f.ts) for f in result.fills] == [(Decimal("98.00"), T0 + DAY)]
+
+
+def test_on_daily_bars_a_limit_order_has_the_next_session_and_then_expires():
+    rows = [(100.0, 101.0, 99.0, 100.5), (100.7, 102.0, 100.0, 101.0), (100.0, 100.5, 99.0, 100.0),
+            (100.0, 100.5, 98.0, 99.0)]
+    strategy = Script(actions={
+        0: lambda ctx, bar: ctx.buy("RELIANCE", 5, "LIMIT", price=99.5),  # day 2's low is 100: not reached
+        1: lambda ctx, bar: ctx.buy("RELIANCE", 5, "LIMIT", price=99.5),  # day 3's low 99 reaches it
+    })
+    result = ok.backtest(strategy, bar_frame(rows, minutes=24 * 60), fees=None)
+
+    assert strategy.orders[0].status is OrderStatus.EXPIRED  # at day 3, before day 4's low of 98 could fill it
+    assert strategy.orders[1].status is OrderStatus.FILLED
+    assert [(f.price, f.ts) for f in result.fills] == [(Decimal("99.50"), T0 + 2 * DAY)]
+
+
+def test_daily_loss_limit_measures_each_day_on_its_own():
+    # Day one: bought 100 at 100.70, marked at 80.00: a loss of 2,070 against a limit of 1,000. Day two starts from
+    # there, flat prices: no loss today, so the same opening order passes.
+    first = [(100.0, 100.0, 100.0, 100.0), (100.7, 100.7, 100.7, 100.7), (80.0, 80.0, 80.0, 80.0),
+             (80.0, 80.0, 80.0, 80.0)]
+    second = [(80.0, 80.0, 80.0, 80.0), (80.0, 80.0, 80.0, 80.0)]
+    strategy = Script(actions={
+        0: lambda ctx, bar: ctx.buy("RELIANCE", 100),
+        3: lambda ctx, bar: ctx.buy("RELIANCE", 1),
+        4: lambda ctx, bar: ctx.buy("RELIANCE", 1),
+    })
+    limits = ok.RiskLimits(daily_loss_limit=1_000)
+    result = ok.backtest(strategy, two_days(first, second), fees=None, limits=limits)
+
+    assert [v.code for v in strategy.orders[3].violations] == ["DAILY_LOSS_LIMIT"]
+    assert strategy.orders[4].status is OrderStatus.FILLED
+    assert result.manager.ledger.net_quantity("RELIANCE") == 101
+    # Bought at 80.00 and marked at 80.00 today: nothing, but for the position's average kept to eight places.
+    assert abs(result.manager.ledger.day_pnl()) < Decimal("0.000001")
+
+
+def test_the_day_is_reckoned_in_the_exchange_time_zone():
+    # 17:45 to 18:45 UTC is one afternoon in New York but crosses midnight in Kolkata (18:30 UTC).
+    evening = bar_frame(FIVE_BARS, start=T0.replace(hour=17, minute=45), minutes=15)
+
+    def resting(zone):
+        strategy = Script(actions={0: lambda ctx, bar: ctx.buy("RELIANCE", 5, "LIMIT", price=92.0)})
+        ok.backtest(strategy, evening, fees=None, exchange_timezone=zone)
+        return strategy.orders[0].status
+
+    assert resting("Asia/Kolkata") is OrderStatus.EXPIRED
+    assert resting("America/New_York") is OrderStatus.OPEN
+
+
+def test_unknown_exchange_time_zone_is_refused_naming_it():
+    with pytest.raises(InvalidOrderError, match="exchange_timezone") as caught:
+        run({}, exchange_timezone="Mars/Olympus")
+    assert "Mars/Olympus" in str(caught.value)

@@ -161,6 +161,22 @@ def test_unrealized_pnl_follows_the_mark():
     assert ledger.day_pnl() == D("8")
 
 
+def test_start_day_counts_the_days_pnl_from_there_and_keeps_the_positions():
+    ledger = Ledger(D(100_000))
+    ledger.apply_fill(make_fill(BUY, 10, "100"))
+    ledger.mark("RELIANCE", D("98"))
+    assert ledger.day_pnl() == D("-20")
+
+    ledger.start_day()
+    assert ledger.day_pnl() == D("0")
+    ledger.mark("RELIANCE", D("99"))
+    ledger.apply_fill(make_fill(SELL, 4, "101", trade_id="T-2"))
+    # Today: the mark from 98 to 99 on 10 (+10), then 4 sold at 101, 2 above that mark (+8).
+    assert ledger.day_pnl() == D("18")
+    assert ledger.realized_pnl() == D("4")  # positions keep their averages: (101 - 100) x 4
+    assert ledger.net_quantity("RELIANCE") == 6
+
+
 def test_unmarked_position_has_no_unrealized_pnl_and_counts_at_its_average():
     ledger = Ledger(D(100_000))
     ledger.apply_fill(make_fill(BUY, 10, "100"))

@@ -1340,3 +1340,15 @@ async def test_kill_switch_flatten_gets_out_whatever_the_rate_limit(open_oms):
     assert [(o.side, o.quantity, o.status) for o in orders] == [("SELL", 15, S.FILLED)]
     assert oms.position("RELIANCE") == 0
     assert oms.trading_state is TradingState.HALTED
+
+
+async def test_exchange_time_zone_is_checked_at_open_and_reaches_the_session_rules():
+    with pytest.raises(InvalidOrderError) as error:
+        await OMS.open(feed=None, exchange_timezone="Mars/Olympus")
+    assert error.value.field == "exchange_timezone"
+
+    oms = await OMS.open(feed=None, risk_interval=None, exchange_timezone="America/New_York")
+    try:
+        assert str(oms.manager.validator.exchange_timezone) == "America/New_York"
+    finally:
+        await oms.close()

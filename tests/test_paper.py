@@ -88,7 +88,8 @@ async def test_paper_replay_at_full_speed_gives_the_backtests_orders_and_fills()
         await trader
 
         assert len(result.fills) > 100 and result.stats["rejected_orders"] == 0
-        assert {o.status for o in result.placed} >= {OrderStatus.FILLED, OrderStatus.CANCELLED}
+        # The sample spans days: stops still resting when one ends expire, in both runs alike.
+        assert {o.status for o in result.placed} >= {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
         assert order_rows(trader.placed) == order_rows(result.placed)
         assert fill_rows(trader.fills) == fill_rows(result.fills)
         assert fill_rows(live.fills) == fill_rows(reference.fills)

@@ -10,7 +10,8 @@ rule serves backtests and live paper trading:
 * SL and SL-M wait (TRIGGER_PENDING) until a bar reaches the trigger; then SL acts as a limit at its price and SL-M
   as a market order whose reference is the trigger, or the open when the bar gapped through it.
 * ``participation``: with bar volume known, one bar fills at most that fraction of it; the rest waits (partial fill).
-* IOC gets one chance to match and its remainder expires; DAY orders expire at :meth:`end_session`.
+* IOC gets one chance to match and its remainder expires; DAY orders expire at :meth:`end_session`, or at
+  :meth:`end_day` once they have had a price to trade on (a backtest's day boundary).
 * ``latency`` (seconds on the OMS clock): an order can first match on a price at or after placement + latency.
 * ``reject_rate`` and ``drop_ack_rate``: seeded random faults for tests, off by default.
 """
@@ -31,7 +32,7 @@ from oms_kit.models import Instrument, Order, OrderType, Side, Validity
 _BPS = Decimal("0.0001")
 _ZERO = Decimal(0)
 # Members as globals: ``Side.BUY`` goes through the enum's metaclass, ten times slower, on every fill.
-_BUY, _IOC = Side.BUY, Validity.IOC
+_BUY, _DAY, _IOC = Side.BUY, Validity.DAY, Validity.IOC
 _TRIGGERED_TYPES = frozenset({OrderType.SL, OrderType.SL_M})
 _MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.SL_M})
 
@@ -51,6 +52,7 @@ class _Resting:
     instrument: Instrument
     eligible_at: datetime
     turnover: Decimal  # traded value of the order's earlier fills: brokerage is capped per order, not per fill
+    offered: bool = False  # has had a price to trade on: a DAY order that has expires when its day ends
 
 
 def _resting(order: Order, instrument: Instrument, eligible_at: datetime) -> _Resting:
@@ -130,6 +132,7 @@ class MockBroker:
         self._book(entry)
         if self.immediate_market_fills and not self.latency and order.symbol in self._last:
             price = self._last[order.symbol]
+            entry.offered = True
             self._match(entry, ts, price, price, price, price, None)
             if entry.validity is _IOC:
                 self._expire_ioc(entry, ts)
@@ -166,6 +169,7 @@ class MockBroker:
         self.sink.on_modified(order.order_id, changes, ts)
         if self.immediate_market_fills and ts >= entry.eligible_at and entry.symbol in self._last:
             price = self._last[entry.symbol]
+            entry.offered = True
             self._match(entry, ts, price, price, price, price, None)
 
     def cancel(self, order: Order, reason: str, ts: datetime) -> None:
@@ -183,6 +187,7 @@ class MockBroker:
         for entry in list(book.values()):
             if entry.order_id not in book or ts < entry.eligible_at:
                 continue
+            entry.offered = True
             self._match(entry, ts, open, high, low, close, volume)
             if entry.validity is _IOC:
                 self._expire_ioc(entry, ts)
@@ -193,6 +198,18 @@ class MockBroker:
                 # An IOC still booked has not had its chance yet (no price since it was placed): it ends too.
                 self._remove(entry.order_id)
                 self.sink.on_expired(entry.order_id, f"{entry.validity} order expired at the end of the session", ts)
+
+    def end_day(self, ts: datetime) -> None:
+        """A trading day ended: DAY orders that have had at least one price to trade on expire.
+
+        An order placed on a day's last bar has had none yet (it can first match on the next bar), so it lives
+        on into the next day's first bars; on daily bars that is the one session it was placed for.
+        """
+        for book in self._books.values():
+            for entry in list(book.values()):
+                if entry.offered and entry.validity is _DAY:
+                    self._remove(entry.order_id)
+                    self.sink.on_expired(entry.order_id, "DAY order expired at the end of its trading day", ts)
 
     def last_price(self, symbol: str) -> float | None:
         return self._last.get(symbol)
