@@ -128,7 +128,7 @@ class MockBroker:
             # The broker has the order but its acknowledgement was lost: the OMS must reconcile.
             self._unacknowledged[order.order_id] = entry
             return
-        self.sink.on_accepted(order.order_id, ts)
+        (self._sink or self.sink).on_accepted(order.order_id, ts)  # the property only to word the error
         self._book(entry)
         if self.immediate_market_fills and not self.latency and order.symbol in self._last:
             price = self._last[order.symbol]
@@ -263,7 +263,7 @@ class MockBroker:
         self.fills += 1
         fees = self.fee_model.fees(e.side, e.product, quantity, price, prior_turnover=e.turnover)
         e.turnover += price * quantity
-        self.sink.on_fill(e.order_id, quantity, price, fees, ts)
+        (self._sink or self.sink).on_fill(e.order_id, quantity, price, fees, ts)
 
     def _on_tick(self, e: _Resting, price: float) -> Decimal:
         cached = self._rounded.get(e.symbol)
