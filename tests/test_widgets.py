@@ -279,6 +279,20 @@ async def test_ticket_shows_the_order_id_after_success(oms, shown):
     assert f"✓ <b>{order.order_id}</b> OPEN" in ticket.result.value
 
 
+async def test_ticket_result_follows_the_order_placed_until_it_ends(oms, shown):
+    ticket = shown(OrderTicket, oms, symbol="RELIANCE")
+    ticket.order_type.value = "LIMIT"
+    ticket.price.value = "2480"
+    order = await ticket.place()
+    assert f"✓ <b>{order.order_id}</b> OPEN" in ticket.result.value
+
+    await oms.cancel_order(order.order_id)
+    await ticket.settle()
+
+    assert f"<b>{order.order_id}</b> CANCELLED" in ticket.result.value
+    assert "OPEN" not in ticket.result.value
+
+
 async def test_ticket_place_of_malformed_input_says_why_and_records_nothing(oms, shown):
     ticket = shown(OrderTicket, oms, symbol="RELIANCE")
     ticket.order_type.value = "LIMIT"  # no price

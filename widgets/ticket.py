@@ -23,7 +23,8 @@ class OrderTicket(Panel):
 
     While the user types, ``oms.validate`` runs on the ticket's values and ``feedback`` shows the checks that would
     fail (or that all pass); after Place, ``result`` shows the order id and status, or every violation of a
-    rejection. ``last_order`` is the order placed last. ``place()`` is the button's twin.
+    rejection, and follows that order as it fills or is cancelled. ``last_order`` is the order placed last.
+    ``place()`` is the button's twin.
     A read-only OMS shows no ticket.
     """
 
@@ -38,6 +39,7 @@ class OrderTicket(Panel):
 
     def _build(self) -> list[w.Widget]:
         self.last_order: Any = None
+        self._shown: Any = None  # the order whose outcome ``result`` shows, kept up to date by refresh()
         self.checks: Any = None  # the last dry run (oms.validate), a DataFrame
         symbols = source.instruments(self.oms)
         narrow, wide = w.Layout(width="150px"), w.Layout(width="230px")
@@ -100,6 +102,8 @@ class OrderTicket(Panel):
         if self.read_only:
             return
         self.feedback.value = self._feedback()
+        if self._shown is not None:  # the order placed from here filled, was cancelled, expired…
+            self.result.value = _outcome(self._shown)
 
     def _feedback(self) -> str:
         values = self.values()
@@ -130,12 +134,13 @@ class OrderTicket(Panel):
     def place(self) -> asyncio.Task[Any] | None:
         """Place the order on the ticket (the Place button). Returns the task (its result is the order)."""
         values = self.values()
+        self._shown = None
         self.result.value = "<span class='oms-muted'>placing…</span>"
         self.place_button.disabled = True
 
         def done(order: Any) -> None:
             self.place_button.disabled = False
-            self.last_order = order
+            self.last_order = self._shown = order
             self.result.value = _outcome(order)
 
         task = self._act("place order", "place_order", **values, then=done)
