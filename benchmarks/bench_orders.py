@@ -9,8 +9,14 @@ Each order is a MARKET order that fills at once (alternating BUY and SELL so pos
 Indian equity fee model and every pre-trade check on except the throttles that would stop a benchmark by design
 (orders per second, duplicate window, open orders). ``place_order`` returns once the order's records — the order,
 its transitions, the decision, the trade, the position and cash — are committed, so the figure includes the
-database. Sequential: one caller awaits each order. Concurrent: N callers at once, which group commit turns into
-few transactions. Prints a table; asserts nothing.
+database. Sequential: one caller awaits each order. Concurrent: N callers at once (``--callers 100,1000``), which
+group commit turns into few transactions. Each run uses an account of its own, so it starts empty even on a database
+that earlier runs filled.
+
+Columns: orders/s; p50/p99 latency of ``place_order``; commits (transactions) and rows per commit; commit p50, the
+median time of one ``Store.write`` (encoding, server work and the commit's flush to disk); client CPU per order, the
+process's CPU time (all its threads) over the run divided by the orders, which on PostgreSQL is the Python side alone
+(the server runs in its own processes). Prints a table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +28,10 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import oms_kit as ok
 
@@ -32,11 +41,20 @@ LIMITS = ok.RiskLimits(max_orders_per_second=None, duplicate_window_s=None, max_
 
 
 async def run(url: str, orders: int, callers: int) -> dict[str, float]:
-    oms = await ok.OMS.open(url, feed=None, limits=LIMITS, cash=10**12)
+    oms = await ok.OMS.open(url, feed=None, limits=LIMITS, cash=10**12, account=f"bench-{uuid.uuid4().hex[:8]}")
     for i, symbol in enumerate(SYMBOLS):
         await oms.set_price(symbol, 1000.0 + i * 100)
     latencies: list[float] = []
+    commit_seconds: list[float] = []
     per_caller = orders // callers
+    write = oms.store.write
+
+    async def timed_write(rows: Sequence[Any]) -> None:
+        start = time.perf_counter()
+        try:
+            await write(rows)
+        finally:
+            commit_seconds.append(time.perf_counter() - start)
 
     async def caller(k: int) -> None:
         for i in range(per_caller):
@@ -48,12 +66,16 @@ async def run(url: str, orders: int, callers: int) -> dict[str, float]:
             if order.status is not ok.OrderStatus.FILLED:
                 raise RuntimeError(f"benchmark order not filled: {order!r} {order.violations}")
 
-    transactions = oms.queue.transactions
+    await oms.flush()
+    oms.store.write = timed_write  # type: ignore[method-assign]  # the queue looks it up on each transaction
+    transactions, rows = oms.queue.transactions, oms.queue.rows
+    cpu = time.process_time()
     start = time.perf_counter()
     await asyncio.gather(*(caller(k) for k in range(callers)))
     await oms.flush()  # in memory the OMS writes behind: the run ends when the last record is committed
     elapsed = time.perf_counter() - start
-    transactions = oms.queue.transactions - transactions
+    cpu = time.process_time() - cpu
+    transactions, rows = oms.queue.transactions - transactions, oms.queue.rows - rows
     await oms.close()
     latencies.sort()
     done = per_caller * callers
@@ -64,13 +86,17 @@ async def run(url: str, orders: int, callers: int) -> dict[str, float]:
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
         "transactions": transactions,
+        "rows_per_commit": rows / max(transactions, 1),
+        "commit_p50_ms": statistics.median(commit_seconds) * 1000 if commit_seconds else 0.0,
+        "cpu_us_per_order": cpu / done * 1e6,
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=20_000)
-    parser.add_argument("--callers", type=int, default=100)
+    parser.add_argument("--callers", default="1,100",
+                        help="comma-separated numbers of concurrent callers, one run each (default: 1,100)")
     parser.add_argument("--pg", default=os.environ.get("OMS_KIT_DATABASE_URL") or
                         os.environ.get("OMS_KIT_TEST_DATABASE_URL"),
                         help="PostgreSQL URL, or 'auto' to start a throwaway cluster (default: env URLs)")
@@ -78,6 +104,12 @@ def main() -> int:
                         help="comma-separated backends to run: memory, file, postgresql (default: all)")
     args = parser.parse_args()
     only = {name.strip() for name in args.only.split(",")}
+    try:
+        caller_counts = [int(n) for n in args.callers.split(",")]
+    except ValueError:
+        caller_counts = []
+    if not caller_counts or min(caller_counts) < 1:
+        parser.error(f"--callers was {args.callers!r}: give comma-separated positive integers such as 1,100,1000")
 
     backends: list[tuple[str, str]] = []
     if "memory" in only:
@@ -99,14 +131,16 @@ def main() -> int:
     elif "postgresql" in only:
         print("PostgreSQL: no URL (pass --pg URL or --pg auto); skipped")
 
-    print(f"{'backend':<15} {'callers':>7} {'orders':>7} {'orders/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'commits':>8}")
+    print(f"{'backend':<15} {'callers':>7} {'orders':>7} {'orders/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'commits':>8} "
+          f"{'rows/commit':>11} {'commit p50 ms':>13} {'CPU us/order':>12}")
     try:
         for name, url in backends:
-            for callers in (1, args.callers):
+            for callers in caller_counts:
                 orders = args.orders if callers > 1 else max(args.orders // 4, 1)
                 r = asyncio.run(run(url, orders, callers))
                 print(f"{name:<15} {callers:>7} {r['orders']:>7} {r['orders_per_s']:>10,.0f} {r['p50_ms']:>8.2f} "
-                      f"{r['p99_ms']:>8.2f} {r['transactions']:>8}")
+                      f"{r['p99_ms']:>8.2f} {r['transactions']:>8} {r['rows_per_commit']:>11.1f} "
+                      f"{r['commit_p50_ms']:>13.2f} {r['cpu_us_per_order']:>12.0f}", flush=True)
                 if url.startswith("duckdb:///") and not url.endswith(":memory:"):
                     Path(url.removeprefix("duckdb:///")).unlink(missing_ok=True)
     finally:

@@ -225,6 +225,23 @@ async def test_task_when_cancelled_then_waiters_get_a_store_error_and_next_commi
     assert store.writes[-1] == [event(3)]
 
 
+
+async def test_commit_when_every_caller_waited_on_one_transaction_then_half_go_next_while_the_rest_run(
+    store: FakeStore,
+) -> None:
+    # Four callers commit twice. All four are in the first transaction and nothing arrives meanwhile: the writer
+    # wakes the first two and sends their rows at once, and the other two queue theirs while that transaction is
+    # in flight, so the server never waits for every caller's Python work.
+    async def caller(queue: WriteQueue, n: int) -> None:
+        await queue.commit([event(n)])
+        await queue.commit([event(n + 4)])
+
+    async with WriteQueue(store) as queue:
+        await asyncio.gather(*(caller(queue, n) for n in range(1, 5)))
+
+    assert store.writes == [[event(1), event(2), event(3), event(4)], [event(5), event(6)], [event(7), event(8)]]
+
+
 def test_group_rows_when_upsert_key_repeats_then_last_row_wins() -> None:
     order_v1 = order_row("O-1", "NEW")
     order_v2 = order_row("O-1", "OPEN")

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import functools
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from types import TracebackType
@@ -70,11 +70,16 @@ class PostgresStore:
     backend = "postgresql"
     durable = True
 
-    def __init__(self, pool: asyncpg.Pool, url: str, *, read_only: bool) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, *, read_only: bool,
+                 connect: Callable[[], Awaitable[asyncpg.Connection]] | None = None) -> None:
         self.url = url
         self.read_only = read_only
         self._pool = pool
+        self._connect = connect
         self._lock_connection: asyncpg.Connection | None = None
+        # Writes go through one connection of their own, outside the pool: a pool resets a connection each time
+        # it takes it back (RESET ALL, UNLISTEN *, …), a second round trip and server work per transaction.
+        self._write_connection: asyncpg.Connection | None = None
         self._listen_connection: asyncpg.Connection | None = None
         self._listener: Callable[..., None] = _ignore
         self._relisten: asyncio.Task[None] | None = None
@@ -110,7 +115,8 @@ class PostgresStore:
             )
         except (*_UNREACHABLE, asyncpg.PostgresError, ValueError) as exc:
             raise _connect_error(target.masked, exc) from exc
-        store = cls(pool, target.masked, read_only=read_only)
+        connect = functools.partial(asyncpg.connect, target.target, timeout=CONNECT_TIMEOUT_SECONDS)
+        store = cls(pool, target.masked, read_only=read_only, connect=None if read_only else connect)
         if migrate:
             try:
                 await store.migrate()
@@ -135,17 +141,30 @@ class PostgresStore:
         if not rows:
             return
         batches = group_rows(rows)
-        stamps: dict[int, str] = {}  # shared by every timestamp column of this write
-        columns = [column for table, batch in batches.items() for column in _column_texts(table, batch, stamps)]
-        separator, null, joined = _join(columns)
+        if self._closing or self._connect is None:
+            raise StoreError(f"{self.url} is closed", hint="open the store again to write")
         try:
-            await self._pool.execute(_write_sql(tuple(batches)), separator, null, *joined)
+            connection = self._write_connection
+            if connection is None or connection.is_closed():
+                self._write_connection = None
+                connection = self._write_connection = await self._connect()
+            await _upsert(connection, batches)
+        except asyncio.CancelledError:
+            self._drop_write_connection()  # mid-protocol, outcome unknown: never reused
+            raise
         except _UNREACHABLE as exc:
+            self._drop_write_connection()
             raise PersistenceUnavailable(
                 f"cannot write to {self.url}: the database is unreachable", detail=str(exc)
             ) from exc
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"cannot write to {self.url}", detail=f"{type(exc).__name__}: {exc}") from exc
+
+    def _drop_write_connection(self) -> None:
+        # A connection that failed mid-write is of no further use; the next write opens a fresh one.
+        connection, self._write_connection = self._write_connection, None
+        if connection is not None:
+            connection.terminate()
 
     async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """Run a query with ``$1``, ``$2``… parameters; return its rows as dicts (Decimal, aware datetime…)."""
@@ -299,6 +318,12 @@ class PostgresStore:
         if self._listen_connection is not None:
             connection, self._listen_connection = self._listen_connection, None
             await self._release_listen(connection)
+        if self._write_connection is not None:
+            connection, self._write_connection = self._write_connection, None
+            try:
+                await connection.close(timeout=CONNECT_TIMEOUT_SECONDS)
+            except (*_UNREACHABLE, asyncpg.PostgresError, asyncpg.InterfaceError):
+                connection.terminate()
         if self._lock_connection is not None:
             connection, self._lock_connection = self._lock_connection, None
             await self._pool.release(connection)  # the pool resets it, which releases the advisory lock
@@ -334,6 +359,14 @@ _BOOLEAN = {True: "t", False: "f"}
 _Column = tuple[str, str, list[Any]]  # "table.column", its kind, its values as texts (None for NULL)
 _CASTS = {"text": "", "int": "::bigint[]", "bool": "::boolean[]", "decimal": "::numeric[]",
           "timestamp": "::timestamptz[]"}
+
+
+async def _upsert(connection: asyncpg.Connection, batches: dict[Table, list[tuple[Any, ...]]]) -> None:
+    # Every table in one statement, so one round trip and its own transaction.
+    stamps: dict[int, str] = {}  # shared by every timestamp column of this write
+    columns = [column for table, batch in batches.items() for column in _column_texts(table, batch, stamps)]
+    separator, null, joined = _join(columns)
+    await connection.execute(_write_sql(tuple(batches)), separator, null, *joined)
 
 
 @functools.cache
