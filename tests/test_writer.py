@@ -242,6 +242,23 @@ async def test_commit_when_every_caller_waited_on_one_transaction_then_half_go_n
     assert store.writes == [[event(1), event(2), event(3), event(4)], [event(5), event(6)], [event(7), event(8)]]
 
 
+
+async def test_close_when_a_barrier_waits_behind_a_transaction_in_flight_then_returns_once_both_are_done(
+    store: FakeStore,
+) -> None:
+    store.gate = asyncio.Event()
+    queue = WriteQueue(store)
+    in_flight = queue.commit_nowait([event(1)])
+    await store.entered.wait()
+    barrier = queue.commit_nowait([])
+    closing = asyncio.create_task(queue.close())
+    await asyncio.sleep(0)
+
+    store.gate.set()
+    await asyncio.wait_for(closing, 2)
+
+    assert in_flight.done() and barrier.done() and store.writes == [[event(1)]]
+
 def test_group_rows_when_upsert_key_repeats_then_last_row_wins() -> None:
     order_v1 = order_row("O-1", "NEW")
     order_v2 = order_row("O-1", "OPEN")

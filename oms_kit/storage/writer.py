@@ -232,7 +232,8 @@ class WriteQueue:
                 if committed:
                     pass  # the woken half has queued (or not) its rows: go on without waiting
                 elif self.unavailable is None:
-                    await self._wakeup.wait()
+                    if not self._closing:  # close() sets the event once; a pass above may have cleared it
+                        await self._wakeup.wait()
                 else:  # retry on a timer, whether or not anything new arrives
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), pause)
