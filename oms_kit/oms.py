@@ -196,7 +196,8 @@ class OMS:
         raises InvalidOrderError and records nothing. The same ``client_order_id`` with the same payload returns
         the existing order (a safe retry).
         """
-        self._check_writable()
+        if self._closed or self.read_only:
+            self._check_writable()  # raises, with the reason
         manager = self.manager
         order, send = manager.prepare(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                                       client_order_id, tag)
@@ -205,7 +206,8 @@ class OMS:
             # (its row built once, in its latest state), written behind without a coroutine per call.
             if send:
                 manager.submit(order)
-                self._sent(order)
+                if order.status is OrderStatus.NEW:  # as _sent(), inline on the in-memory path
+                    self._sent(order)
             rows = manager.take_rows()
             if rows:
                 self._write_behind(rows)

@@ -441,7 +441,8 @@ class OrderManager:
             self._unsaved_orders[order.order_id] = order
             self.pending_rows.append(("order_events", (
                 f"{order.order_id}:{order.sequence}", order.order_id, self.account, order.sequence, event.ts,
-                event.type._value_, previous._value_, order.status._value_, _event_detail(event))))
+                event.type._value_, previous._value_, order.status._value_,
+                _event_detail(event) if event.quantity or event.price or event.reason or event.changes else "{}")))
         if "order" in self.bus.wanted:
             self.bus.publish(OrderUpdated(event.ts, _copy(order), event.type.value, previous.value))
 
@@ -557,8 +558,8 @@ def order_row(order: Order) -> Write:
         order.order_id, order.client_order_id, order.account, order.symbol, order.side._value_,
         order.order_type._value_, order.product._value_, order.validity._value_, order.quantity, order.price,
         order.trigger_price, order.filled_quantity, order.average_price, order.status._value_, order.triggered,
-        _violations_json(order.violations), order.reason, order.tag, order.created_at, order.updated_at,
-        order.sequence,
+        _violations_json(order.violations) if order.violations else "[]", order.reason, order.tag,
+        order.created_at, order.updated_at, order.sequence,
     ))
 
 
