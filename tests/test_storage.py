@@ -188,6 +188,22 @@ async def test_write_when_append_key_exists_then_keeps_first_row(store: Store) -
     assert await select_all(store, "trades") == [trade]
 
 
+
+async def test_write_when_a_retry_mixes_known_and_new_rows_then_writes_the_new_and_keeps_the_known(
+    store: Store,
+) -> None:
+    # A transaction retried after it did commit, with rows queued since: nothing is doubled, nothing is lost.
+    first = [("trades", sample_row("trades", 1)), ("order_events", sample_row("order_events", 1)),
+             ("orders", sample_row("orders", 1))]
+    await store.write(first)
+    newer_order = replace("orders", sample_row("orders", 1), status="FILLED")
+
+    await store.write([*first[:2], ("trades", sample_row("trades", 2)), ("orders", newer_order)])
+
+    assert await select_all(store, "trades") == [sample_row("trades", 1), sample_row("trades", 2)]
+    assert await select_all(store, "order_events") == [sample_row("order_events", 1)]
+    assert await select_all(store, "orders") == [newer_order]
+
 async def test_write_when_decimal_has_more_than_eight_places_then_rounds_half_away_from_zero(store: Store) -> None:
     account = sample_row("accounts")
     await store.write([("accounts", replace("accounts", account, cash=Decimal("-1.123456785")))])
