@@ -158,6 +158,7 @@ class Watch:
                 manager.live.pop(order.order_id, None)
             else:
                 manager.live[order.order_id] = order
+            manager._reblock(order)  # the margin and working quantity a dry run (oms.validate) reads
             changed.append((order, None if previous is None else previous.status.value))
         if changed:
             counts = dict.fromkeys(manager.counts, 0)

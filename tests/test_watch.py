@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +88,12 @@ async def test_watcher_on_a_duckdb_file_loads_what_the_writer_left(tmp_path):
     assert watcher.status()["watch"]["live"] is False
     await watcher.refresh()
     assert _book(watcher) == book
+    # A dry run on the watcher counts the resting buy like the writer's would: 5 held + 5 working + 20 more.
+    limits = watcher.manager.limits
+    watcher.manager.set_limits(dataclasses.replace(limits, max_position_quantity=25))
+    checks = watcher.validate("SBIN", "BUY", 20, "LIMIT", 790.0).set_index("name")
+    assert not checks.loc["max_position_quantity", "passed"]
+    assert checks.loc["max_position_quantity", "value"] == 30
     await watcher.close()
 
 
