@@ -301,7 +301,7 @@ class Order:
         return f"<table>{rows}</table>"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Fill:
     """One execution (a trade) of part or all of an order."""
 
@@ -316,6 +316,32 @@ class Fill:
     product: Product = Product.MIS
     account: str = "default"
 
+    # A frozen dataclass's generated __init__ calls object.__setattr__ once per field: 3 µs a fill, a twentieth of
+    # the order path. Setting the slots through their descriptors keeps it frozen at a third of the cost (as Bar).
+    def __init__(
+        self,
+        trade_id: TradeId,
+        order_id: OrderId,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        price: Decimal,
+        fees: Decimal = Decimal(0),
+        ts: datetime | None = None,
+        product: Product = Product.MIS,
+        account: str = "default",
+    ) -> None:
+        _fill_trade_id(self, trade_id)
+        _fill_order_id(self, order_id)
+        _fill_symbol(self, symbol)
+        _fill_side(self, side)
+        _fill_quantity(self, quantity)
+        _fill_price(self, price)
+        _fill_fees(self, fees)
+        _fill_ts(self, ts)
+        _fill_product(self, product)
+        _fill_account(self, account)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "trade_id": self.trade_id,
@@ -329,6 +355,11 @@ class Fill:
             "fees": self.fees,
             "ts": self.ts,
         }
+
+
+# The slot descriptors of the final class (slots=True builds a new class, so look them up after decoration).
+(_fill_trade_id, _fill_order_id, _fill_symbol, _fill_side, _fill_quantity, _fill_price, _fill_fees, _fill_ts,
+ _fill_product, _fill_account) = (Fill.__dict__[f].__set__ for f in Fill.__dataclass_fields__)
 
 
 @dataclass(slots=True)
