@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import field as dataclass_field
+from decimal import Decimal
 from typing import ClassVar, Protocol, runtime_checkable
 
 from oms_kit.errors import InvalidOrderError
@@ -25,10 +26,15 @@ from oms_kit.models import Product, Side
 
 __all__ = ["FEE_MODELS", "FeeModel", "IndiaEquityFees", "NoFees", "fee_model"]
 
-_CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
 _BUY, _CNC = Side.BUY, Product.CNC
 _CHARGE_NAMES = ("brokerage", "stt", "exchange_transaction_charge", "sebi_fee", "stamp_duty", "gst")
+
+
+def _paise(numerator: int, denominator: int, rate: tuple[int, int]) -> int:
+    # (numerator / denominator) rupees x rate, in paise rounded half up; every value here is >= 0.
+    top, bottom = 100 * numerator * rate[0], denominator * rate[1]
+    return (2 * top + bottom) // (2 * bottom)
 
 
 @runtime_checkable
@@ -155,11 +161,15 @@ class IndiaEquityFees:
     intraday_stamp_duty_rate: Decimal = Decimal("0.00003")
     # GST: 18 % on the services (brokerage, exchange and SEBI charges); not on STT or stamp duty, which are taxes.
     gst_rate: Decimal = Decimal("0.18")
+    # Every rate (and the cap) as an exact fraction (numerator, denominator), for _charges.
+    _ratios: dict[str, tuple[int, int]] = dataclass_field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # Rates come from configuration (YAML, notebooks) as str or float as often as Decimal; floats go through
         # str() so 0.0003 stays 0.0003 and does not become 0.000299999...
         for field in fields(self):
+            if not field.init:
+                continue
             value = getattr(self, field.name)
             try:
                 rate = value if isinstance(value, Decimal) else Decimal(str(value))
@@ -168,6 +178,7 @@ class IndiaEquityFees:
             if isinstance(value, bool) or not rate.is_finite() or rate < 0:
                 raise InvalidOrderError(field.name, value, "a finite number >= 0")
             object.__setattr__(self, field.name, rate)
+            self._ratios[field.name] = rate.as_integer_ratio()
 
     def breakdown(
         self, side: Side, product: Product, quantity: int, price: Decimal, *, prior_turnover: Decimal = _ZERO
@@ -195,34 +206,42 @@ class IndiaEquityFees:
             ``brokerage``, ``stt``, ``exchange_transaction_charge``, ``sebi_fee``, ``stamp_duty`` and ``gst``,
             each rounded to 0.01; their sum is :meth:`fees`.
         """
-        return dict(zip(_CHARGE_NAMES, self._charges(side, product, quantity, price, prior_turnover), strict=True))
+        charges = self._charges(side, product, quantity, price, prior_turnover)
+        return {name: Decimal(paise).scaleb(-2) for name, paise in zip(_CHARGE_NAMES, charges, strict=True)}
 
     def _charges(
         self, side: Side, product: Product, quantity: int, price: Decimal, prior_turnover: Decimal
-    ) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]:
-        # One tuple in _CHARGE_NAMES order; fees() sums it without building a dict (it runs once per fill). Contract
-        # notes show each charge in paise, rounded half up: quantize(_CENT, ROUND_HALF_UP) on each.
-        turnover = price * quantity
+    ) -> tuple[int, int, int, int, int, int]:
+        # In paise, in _CHARGE_NAMES order. Contract notes show each charge rounded half up to the paisa; here the
+        # turnover and the rates are exact fractions of integers (Decimal.as_integer_ratio), so each charge is one
+        # integer division, the same value Decimal's quantize(ROUND_HALF_UP) gives at a fifth of the cost.
+        rates = self._ratios
+        price_num, price_den = price.as_integer_ratio()
+        turnover = price_num * quantity  # rupees: turnover / price_den
         buy = side is _BUY
         if product is _CNC:
-            brokerage_rate = self.delivery_brokerage_rate
-            stt = (turnover * self.delivery_stt_rate).quantize(_CENT, ROUND_HALF_UP)
-            stamp = (turnover * self.delivery_stamp_duty_rate).quantize(_CENT, ROUND_HALF_UP) if buy else _ZERO
+            brokerage_rate = rates["delivery_brokerage_rate"]
+            stt = _paise(turnover, price_den, rates["delivery_stt_rate"])
+            stamp = _paise(turnover, price_den, rates["delivery_stamp_duty_rate"]) if buy else 0
         else:
-            brokerage_rate = self.intraday_brokerage_rate
-            stt = _ZERO if buy else (turnover * self.intraday_stt_rate).quantize(_CENT, ROUND_HALF_UP)
-            stamp = (turnover * self.intraday_stamp_duty_rate).quantize(_CENT, ROUND_HALF_UP) if buy else _ZERO
-        if brokerage_rate:
-            cap = self.brokerage_cap
+            brokerage_rate = rates["intraday_brokerage_rate"]
+            stt = 0 if buy else _paise(turnover, price_den, rates["intraday_stt_rate"])
+            stamp = _paise(turnover, price_den, rates["intraday_stamp_duty_rate"]) if buy else 0
+        if brokerage_rate[0]:
             # The order's brokerage after this fill, less what its earlier fills paid: the cap binds per order.
-            brokerage = min(cap, (prior_turnover + turnover) * brokerage_rate).quantize(_CENT, ROUND_HALF_UP)
+            # Rounding keeps order, so rounding the smaller of cap and charge is the smaller of the two rounded.
+            cap = _paise(*rates["brokerage_cap"], (1, 1))
             if prior_turnover:
-                brokerage -= min(cap, prior_turnover * brokerage_rate).quantize(_CENT, ROUND_HALF_UP)
+                prior_num, prior_den = prior_turnover.as_integer_ratio()
+                total = _paise(prior_num * price_den + turnover * prior_den, prior_den * price_den, brokerage_rate)
+                brokerage = min(cap, total) - min(cap, _paise(prior_num, prior_den, brokerage_rate))
+            else:
+                brokerage = min(cap, _paise(turnover, price_den, brokerage_rate))
         else:
-            brokerage = _ZERO
-        exchange = (turnover * self.exchange_transaction_rate).quantize(_CENT, ROUND_HALF_UP)
-        sebi = (turnover * self.sebi_fee_rate).quantize(_CENT, ROUND_HALF_UP)
-        gst = ((brokerage + exchange + sebi) * self.gst_rate).quantize(_CENT, ROUND_HALF_UP)
+            brokerage = 0
+        exchange = _paise(turnover, price_den, rates["exchange_transaction_rate"])
+        sebi = _paise(turnover, price_den, rates["sebi_fee_rate"])
+        gst = _paise(brokerage + exchange + sebi, 100, rates["gst_rate"])
         return brokerage, stt, exchange, sebi, stamp, gst
 
     def fees(
@@ -240,8 +259,7 @@ class IndiaEquityFees:
         Decimal
             The sum of the breakdown, in rupees, with two decimal places.
         """
-        brokerage, stt, exchange, sebi, stamp, gst = self._charges(side, product, quantity, price, prior_turnover)
-        return brokerage + stt + exchange + sebi + stamp + gst
+        return Decimal(sum(self._charges(side, product, quantity, price, prior_turnover))).scaleb(-2)
 
 
 FEE_MODELS: dict[str, Callable[[], FeeModel]] = {IndiaEquityFees.name: IndiaEquityFees, NoFees.name: NoFees}
