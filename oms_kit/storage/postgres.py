@@ -1,7 +1,8 @@
-"""PostgresStore: the Store on PostgreSQL through an asyncpg pool.
+"""PostgresStore: the Store on PostgreSQL through an asyncpg pool for reads and one connection of its own for writes.
 
 A write is one statement, so one round trip and its own transaction: each table's rows are an
-``INSERT … SELECT … FROM unnest(…) ON CONFLICT …`` in a ``WITH`` clause, and each column travels as one text
+``INSERT … SELECT … FROM unnest(…)`` in a ``WITH`` clause (``ON CONFLICT … DO UPDATE`` for upsert tables; append
+tables skip known keys only when a retry meets one), and each column travels as one text
 value, its values joined by a separator and split again by the server (``string_to_array``), then cast to the
 column's type. asyncpg encodes an array element in 0.3–2 µs (decimals and timestamps the dearest), and one long
 text in nanoseconds per value, so the client's share of a commit shrinks several times; the server, on its own
