@@ -222,3 +222,44 @@ def test_brokerage_of_fills_with_prior_turnover_adds_up_to_the_whole_orders(side
         prior += price * quantity
 
     assert paid == FEES.breakdown(side, product, sum(parts), price)["brokerage"]
+
+
+def _reference_breakdown(model: IndiaEquityFees, side: Side, product: Product, quantity: int, price: Decimal,
+                         prior: Decimal) -> dict[str, Decimal]:
+    # The contract note's arithmetic written plainly in Decimal: each charge turnover x rate, rounded half up to
+    # the paisa; brokerage capped per order; GST on the rounded charges.
+    def rounded(value: Decimal) -> Decimal:
+        return value.quantize(D("0.01"), rounding="ROUND_HALF_UP")
+
+    turnover = price * quantity
+    delivery = product is Product.CNC
+    buy = side is Side.BUY
+    stt_rate = model.delivery_stt_rate if delivery else (model.intraday_stt_rate if not buy else D(0))
+    stamp_rate = (model.delivery_stamp_duty_rate if delivery else model.intraday_stamp_duty_rate) if buy else D(0)
+    rate = model.delivery_brokerage_rate if delivery else model.intraday_brokerage_rate
+    brokerage = rounded(min(model.brokerage_cap, (prior + turnover) * rate)) - rounded(
+        min(model.brokerage_cap, prior * rate))
+    exchange = rounded(turnover * model.exchange_transaction_rate)
+    sebi = rounded(turnover * model.sebi_fee_rate)
+    return {"brokerage": brokerage, "stt": rounded(turnover * stt_rate), "exchange_transaction_charge": exchange,
+            "sebi_fee": sebi, "stamp_duty": rounded(turnover * stamp_rate),
+            "gst": rounded((brokerage + exchange + sebi) * model.gst_rate)}
+
+
+@given(
+    side=st.sampled_from(Side),
+    product=st.sampled_from(Product),
+    quantity=st.integers(min_value=1, max_value=10**6),
+    price=st.builds(lambda ticks, tick: D(ticks) * D(tick), st.integers(1, 10**7),
+                    st.sampled_from(["0.05", "0.01", "0.0025", "1"])),
+    prior=st.sampled_from([D(0), D("66666.6675"), D("100"), D("2500000.05")]),
+    rates=st.sampled_from([{}, {"intraday_brokerage_rate": "0.0005", "brokerage_cap": "17.5", "gst_rate": 0.2},
+                           {"delivery_brokerage_rate": "0.001"}]),
+)
+def test_charges_equal_the_contract_note_arithmetic_in_decimal(side, product, quantity, price, prior, rates):
+    model = IndiaEquityFees(**rates)
+    expected = _reference_breakdown(model, side, product, quantity, price, prior)
+    breakdown = model.breakdown(side, product, quantity, price, prior_turnover=prior)
+    assert breakdown == expected
+    assert [str(v) for v in breakdown.values()] == [str(v) for v in expected.values()]  # two places each
+    assert model.fees(side, product, quantity, price, prior_turnover=prior) == sum(expected.values())
