@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from oms_kit.broker import FEE_MODELS, FeeModel, IndiaEquityFees, NoFees, fee_model
@@ -246,6 +246,7 @@ def _reference_breakdown(model: IndiaEquityFees, side: Side, product: Product, q
             "gst": rounded((brokerage + exchange + sebi) * model.gst_rate)}
 
 
+@example(side=Side.BUY, product=Product.CNC, quantity=10, price=D("2500"), prior=D(0), rates={})  # SEBI 0.025
 @given(
     side=st.sampled_from(Side),
     product=st.sampled_from(Product),
