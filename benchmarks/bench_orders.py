@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -144,6 +145,7 @@ def main() -> int:
                 if url.startswith("duckdb:///") and not url.endswith(":memory:"):
                     Path(url.removeprefix("duckdb:///")).unlink(missing_ok=True)
     finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if cluster is not None:
             cluster.stop()
             cluster.remove()
