@@ -52,6 +52,15 @@ def event(n: int) -> Write:
     return ("order_events", (f"E-{n}", "O-1", "default", n, None, "SUBMITTED", None, "OPEN", "{}"))
 
 
+async def first_commit_held(store: FakeStore) -> tuple[WriteQueue, asyncio.Future[None]]:
+    """A queue whose first transaction (event 1) is in flight and held there until ``store.gate`` is set."""
+    store.gate = asyncio.Event()
+    queue = WriteQueue(store)
+    in_flight = queue.commit_nowait([event(1)])
+    await store.entered.wait()
+    return queue, in_flight
+
+
 @pytest.fixture
 async def store() -> FakeStore:
     return FakeStore()
@@ -205,10 +214,7 @@ async def test_commit_when_caller_is_cancelled_then_rows_are_still_written(store
 async def test_task_when_cancelled_then_waiters_get_a_store_error_and_next_commit_restarts_it(
     store: FakeStore,
 ) -> None:
-    store.gate = asyncio.Event()
-    queue = WriteQueue(store)
-    in_flight = queue.commit_nowait([event(1)])
-    await store.entered.wait()
+    queue, in_flight = await first_commit_held(store)
     queued = queue.commit_nowait([event(2)])
     task = next(t for t in asyncio.all_tasks() if t.get_name() == TASK_NAME)
 
@@ -223,7 +229,6 @@ async def test_task_when_cancelled_then_waiters_get_a_store_error_and_next_commi
     await queue.commit([event(3)])
     await queue.close()
     assert store.writes[-1] == [event(3)]
-
 
 
 async def test_commit_when_every_caller_waited_on_one_transaction_then_half_go_next_while_the_rest_run(
@@ -242,14 +247,10 @@ async def test_commit_when_every_caller_waited_on_one_transaction_then_half_go_n
     assert store.writes == [[event(1), event(2), event(3), event(4)], [event(5), event(6)], [event(7), event(8)]]
 
 
-
 async def test_close_when_a_barrier_waits_behind_a_transaction_in_flight_then_returns_once_both_are_done(
     store: FakeStore,
 ) -> None:
-    store.gate = asyncio.Event()
-    queue = WriteQueue(store)
-    in_flight = queue.commit_nowait([event(1)])
-    await store.entered.wait()
+    queue, in_flight = await first_commit_held(store)
     barrier = queue.commit_nowait([])
     closing = asyncio.create_task(queue.close())
     await asyncio.sleep(0)
