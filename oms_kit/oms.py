@@ -206,8 +206,7 @@ class OMS:
             # (its row built once, in its latest state), written behind without a coroutine per call.
             if send:
                 manager.submit(order)
-                if order.status is OrderStatus.NEW:  # as _sent(), inline on the in-memory path
-                    self._sent(order)
+                self._sent(order)
             rows = manager.take_rows()
             if rows:
                 self._write_behind(rows)

@@ -301,6 +301,17 @@ def _instrument(order: Order, ctx: CheckContext) -> Outcome:
     return order.symbol, None
 
 
+def exchange_zone(value: str | tzinfo) -> tzinfo:
+    """An exchange time zone from its IANA name (``"Asia/Kolkata"``) or a tzinfo; InvalidOrderError otherwise."""
+    if isinstance(value, tzinfo):
+        return value
+    try:
+        return ZoneInfo(value)
+    except (KeyError, ValueError, TypeError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise InvalidOrderError("exchange_timezone", value, "an IANA time zone name such as 'Asia/Kolkata' or "
+                                "'America/New_York', or a tzinfo") from None
+
+
 def market_hours_check(timezone: str | tzinfo = "Asia/Kolkata") -> Check:
     """The market hours check for an exchange in ``timezone``.
 
@@ -316,7 +327,7 @@ def market_hours_check(timezone: str | tzinfo = "Asia/Kolkata") -> Check:
         Reports ``MARKET_CLOSED`` outside ``[session_start, session_end)``; a session whose end is before its
         start runs overnight. Off while either bound is None.
     """
-    zone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+    zone = exchange_zone(timezone)
 
     def _market_hours(order: Order, ctx: CheckContext) -> Outcome:
         limits = ctx.limits
@@ -626,17 +637,6 @@ def default_checks(exchange_timezone: str | tzinfo = "Asia/Kolkata") -> tuple[Ch
 
 
 CHECKS = default_checks()
-
-
-def exchange_zone(value: str | tzinfo) -> tzinfo:
-    """An exchange time zone from its IANA name (``"Asia/Kolkata"``) or a tzinfo; InvalidOrderError otherwise."""
-    if isinstance(value, tzinfo):
-        return value
-    try:
-        return ZoneInfo(value)
-    except (KeyError, ValueError, TypeError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        raise InvalidOrderError("exchange_timezone", value, "an IANA time zone name such as 'Asia/Kolkata' or "
-                                "'America/New_York', or a tzinfo") from None
 
 
 class PreTradeValidator:
