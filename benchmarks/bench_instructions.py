@@ -8,8 +8,8 @@ under 1 %, so it shows whether a change to the order path made it cheaper. Each 
 ``valgrind --tool=callgrind`` (Debian package ``valgrind``), once without its orders, and the difference is divided
 by the number of orders, so imports and start-up cancel out. Valgrind runs Python about 50x slower: a few minutes.
 
-* ``oms``: ``OMS.place_order`` on DuckDB in memory, MARKET orders that fill at once (as bench_orders.py), the
-  records taken and queued for the write-behind but not written (bench_store.py measures the write).
+* ``oms``: ``OMS.place_order`` on DuckDB in memory, MARKET orders that fill at once (as bench_orders.py), and the
+  write of their records (the write-behind, committed when the OMS closes).
 * ``backtest``: ``ok.backtest`` with a market order on every bar (as bench_backtest.py's every_bar workload).
 
 Prints a table; asserts nothing.
@@ -53,7 +53,6 @@ def child(workload: str, orders: int) -> None:
         for i in range(orders):
             side = "BUY" if i % 2 == 0 else "SELL"
             await oms.place_order(bench_orders.SYMBOLS[i % 5], side, 1 + i % 3 if side == "BUY" else 1 + (i - 1) % 3)
-        oms.queue._rows.clear()  # the write is not part of this figure
         await oms.close()
 
     asyncio.run(run())

@@ -202,14 +202,12 @@ class OMS:
         order, send = manager.prepare(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                                       client_order_id, tag)
         if not self.store.durable:
-            # In memory there is nothing to make durable first: the order's rows go with its fill's, in one take
-            # (its row built once, in its latest state), written behind without a coroutine per call.
+            # In memory there is nothing to make durable first: the rows are written behind, taken once per
+            # transaction, without a coroutine per call.
             if send:
                 manager.submit(order)
                 self._sent(order)
-            rows = manager.take_rows()
-            if rows:
-                self._write_behind(rows)
+            self._write_behind()
             return order
         try:
             # The order is durable before the broker sees it. An identical retry of an order still being committed
@@ -217,7 +215,7 @@ class OMS:
             # original order is committed too.
             rows = manager.take_rows()
             if rows or order.status is OrderStatus.NEW:
-                await self._persist(rows)
+                await self.queue.commit(rows)
         except StoreError as exc:
             manager.reject_unsent(order, f"PERSISTENCE_UNAVAILABLE: {exc.message}")
             await self._commit()  # the rejection is recorded too (buffered while the database is down)
@@ -654,13 +652,16 @@ class OMS:
     # -- internals --------------------------------------------------------------------------------------------
 
     async def _commit(self) -> None:
+        if not self.store.durable:
+            self._write_behind()
+            return
         rows = self.manager.take_rows()
         if rows:
             # Fills, cancels and state changes have already happened at the broker: while the database is down
             # their rows stay in the write queue's buffer and are written once it returns. Only new orders and
             # modifies fail closed (place_order, modify_order).
             with contextlib.suppress(PersistenceUnavailable):
-                await self._persist(rows)
+                await self.queue.commit(rows)
 
     def _on_write_overflow(self) -> None:
         # The buffer of unwritten rows passed its bound: stop making more. The rows are kept, not dropped.
@@ -682,16 +683,10 @@ class OMS:
             await self.kill_switch(f"lost the writer lock after a database outage: {exc.message}",
                                    source="persistence")
 
-    async def _persist(self, rows: list[Any]) -> None:
-        if self.store.durable:
-            await self.queue.commit(rows)
-        else:
-            self._write_behind(rows)
-
-    def _write_behind(self, rows: list[Any]) -> None:
+    def _write_behind(self) -> None:
         # In memory nothing survives the process anyway, so waiting would buy no safety: write behind, in the same
         # group-commit transactions, and keep the order path at the speed of Python. flush() waits.
-        batch = self.queue.write_behind(rows)
+        batch = self.queue.write_behind(self.manager.take_rows)
         if batch is not self._write_behind_batch:  # one callback per transaction, not per call
             self._write_behind_batch = batch
             batch.add_done_callback(self._write_behind_done)

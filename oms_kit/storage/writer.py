@@ -79,6 +79,7 @@ class WriteQueue:
         self._rows: list[Write] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._batch: asyncio.Future[None] | None = None  # shared by the write_behind calls of the next transaction
+        self._take: Callable[[], list[Write]] | None = None  # where that transaction takes its rows from
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -114,11 +115,12 @@ class WriteQueue:
         self._wakeup.set()
         return future
 
-    def write_behind(self, rows: Iterable[Write]) -> asyncio.Future[None]:
-        """Queue ``rows`` for the next transaction without a future of their own.
+    def write_behind(self, take: Callable[[], list[Write]]) -> asyncio.Future[None]:
+        """Have the next transaction take its rows from ``take()`` when it starts, without a future per call.
 
         For callers that do not wait for the commit (the in-memory store): every call until that transaction starts
-        gets the same future, so a burst of writes costs a list extend each, not a future and a callback each.
+        gets the same future and costs a few attribute reads, and rows are built once per transaction, not once per
+        call (an order's row in its latest state, one row per changed position).
 
         Returns
         -------
@@ -132,15 +134,13 @@ class WriteQueue:
         StoreError
             The queue is closed.
         """
-        loop = self._start()
-        self._rows.extend(rows)
-        if self.unavailable is not None:
-            self._check_overflow()
         batch = self._batch
         if batch is None:
+            loop = self._start()
             batch = self._batch = loop.create_future()
             self._waiters.append(batch)
             self._wakeup.set()
+        self._take = take
         return batch
 
     def _start(self) -> asyncio.AbstractEventLoop:
@@ -240,6 +240,11 @@ class WriteQueue:
                     pause = min(pause * 2, RETRY_SECONDS[1])
                 self._wakeup.clear()
                 rows, self._rows = self._rows, []
+                if self._take is not None:
+                    take, self._take = self._take, None
+                    rows.extend(take())
+                    if self.unavailable is not None:
+                        self._check_overflow()
                 waiters, self._waiters = self._waiters, []
                 self._batch = None
                 # The transaction's first step (encoding, sending) runs before the callers woken here.
@@ -285,7 +290,7 @@ class WriteQueue:
                 hint="check the store and retry: writes are idempotent",
             )
             _settle(waiters + self._waiters, stopped)
-            self._waiters, self._rows, self._batch = [], [], None
+            self._waiters, self._rows, self._batch, self._take = [], [], None, None
 
 
 def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
