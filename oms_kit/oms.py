@@ -480,12 +480,15 @@ class OMS:
         It also keeps the order book honest: an order sent to the broker whose acknowledgement has not come within
         ``ACK_TIMEOUT_S`` is looked up at the broker (accepted if it has it, rejected if not), and when a market
         session is configured (``limits.session_start``/``session_end``) the working DAY orders expire once it is
-        over.
+        over. At the first run on a new exchange-local day the previous day ends (``OrderManager.roll_day``): its
+        DAY orders expire, day P&L and today's counts start again.
         """
         self._check_writable()
         manager = self.manager
         now = self.clock.now()
         self._reconcile(now)
+        if manager.roll_day(now):
+            log.info("account %s: a new trading day began at %s", self.account, now)
         if manager.live and manager.limits.session_open(now, manager.validator.exchange_timezone) is False:
             manager.broker.end_session(now)
         uses = self._limit_uses()
@@ -551,21 +554,29 @@ class OMS:
             "SELECT * FROM risk_decisions WHERE account = $1 ORDER BY ts, decision_id", self.account)
 
     def stats_today(self) -> dict[str, Any]:
-        """Orders placed, filled, rejected, cancelled; trades, turnover, fees, P&L and win rate."""
+        """Today's orders placed, filled, rejected, cancelled and expired; trades, turnover and fees; the account's
+        realized and unrealized P&L, its P&L since the day began, and the win rate of today's closing fills.
+
+        The day is the exchange's (``exchange_timezone``): the risk monitor starts a new one after midnight there.
+        """
         manager, ledger = self.manager, self.manager.ledger
-        turnover = sum((f.price * f.quantity for f in manager.trades), Decimal(0))
+        counts, start = manager.counts, manager.day_start_counts
+        trades = manager.trades[manager.day_first_trade:]
+        closing = manager.closing_fills - manager.day_start_closing[0]
+        winning = manager.winning_fills - manager.day_start_closing[1]
         return {
-            "orders_placed": manager.counts["placed"],
-            "orders_filled": manager.counts["filled"],
-            "orders_rejected": manager.counts["rejected"],
-            "orders_cancelled": manager.counts["cancelled"],
-            "orders_expired": manager.counts["expired"],
-            "trades": len(manager.trades),
-            "turnover": turnover,
-            "fees": ledger.fees(),
+            "orders_placed": counts["placed"] - start["placed"],
+            "orders_filled": counts["filled"] - start["filled"],
+            "orders_rejected": counts["rejected"] - start["rejected"],
+            "orders_cancelled": counts["cancelled"] - start["cancelled"],
+            "orders_expired": counts["expired"] - start["expired"],
+            "trades": len(trades),
+            "turnover": sum((f.price * f.quantity for f in trades), Decimal(0)),
+            "fees": sum((f.fees for f in trades), Decimal(0)),
             "realized_pnl": ledger.realized_pnl(),
             "unrealized_pnl": ledger.unrealized_pnl(),
-            "win_rate": manager.winning_fills / manager.closing_fills if manager.closing_fills else None,
+            "day_pnl": ledger.day_pnl(),
+            "win_rate": winning / closing if closing else None,
         }
 
     # -- events -----------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import json
 import secrets
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +55,7 @@ _ZERO = Decimal(0)
 _CNC, _NEW, _BUY, _SELL = Product.CNC, OrderStatus.NEW, Side.BUY, Side.SELL
 _ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
 _SECOND = timedelta(seconds=1)
+_NO_DAY = datetime.min.replace(tzinfo=UTC)  # before the first roll_day
 # Spellings the order path sees most, to their members; a StrEnum member hashes and compares as its value, so the
 # members themselves are found too.
 _SIDES: dict[Any, Side] = {m.value: m for m in Side}
@@ -130,6 +131,12 @@ class OrderManager:
         self.counts = {"placed": 0, "rejected": 0, "filled": 0, "cancelled": 0, "expired": 0}
         self.closing_fills = 0
         self.winning_fills = 0
+        # The current exchange-local day (roll_day): when it ends, and the counters, trades and closing fills as
+        # they stood when it began, which today's figures start from.
+        self.day_end = _NO_DAY
+        self.day_start_counts = dict.fromkeys(self.counts, 0)
+        self.day_first_trade = 0
+        self.day_start_closing = (0, 0)
         broker.attach(self)
 
     # -- placing ----------------------------------------------------------------------------------------------
@@ -293,6 +300,29 @@ class OrderManager:
         self.ledger.mark(symbol, price)
         self.broker.on_price(symbol, ts, open, high, low, close, volume)
         return price
+
+    def roll_day(self, ts: datetime) -> bool:
+        """Begin the exchange-local day of ``ts`` when it is later than the current one; True when a day ended.
+
+        The day ends: DAY orders that have had a price to trade on expire (``broker.end_day``, at this manager's
+        clock), the ledger starts the day's P&L again (so the daily loss limit measures each day on its own) and
+        today's counts start from zero. The first call only notes the day. A backtest's runner calls this at each
+        new day's first bar, the OMS's risk monitor on its clock; whichever comes first ends the day, once.
+        """
+        if ts < self.day_end:
+            return False
+        ended = self.day_end is not _NO_DAY
+        if ended:
+            if self.live:
+                self.broker.end_day(self.now())
+            self.ledger.start_day()
+            self.day_start_counts = dict(self.counts)
+            self.day_first_trade = len(self.trades)
+            self.day_start_closing = (self.closing_fills, self.winning_fills)
+        zone = self.validator.exchange_timezone
+        tomorrow = ts.astimezone(zone).date() + timedelta(days=1)
+        self.day_end = datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
+        return ended
 
     # -- broker reports (BrokerSink) --------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ sent again: the process that placed it is gone, so nobody is waiting for it, and
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -60,7 +60,9 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     for row in working:
         _restore_order(manager, order_from_row(row, filled_values.get(row["order_id"], Decimal(0))), now)
 
-    day_start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Today is the exchange's day, as the risk monitor rolls it (OrderManager.roll_day).
+    zone = manager.validator.exchange_timezone
+    day_start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone).astimezone(UTC)
     for row in await store.fetch(
             "SELECT status, COUNT(*) AS n FROM orders WHERE account = $1 AND created_at >= $2 GROUP BY status",
             account, day_start):

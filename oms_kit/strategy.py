@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -316,7 +316,7 @@ class StrategyRunner:
             self._unsubscribe = manager.bus.subscribe(self._order_events.append, "order")
         # Time of the bar being handled: orders placed now may fill only on later bars (before any bar: the first).
         self.current_ts = _BEFORE_ANY_BAR
-        self.day_end = _BEFORE_ANY_BAR  # first instant (UTC) of the day after the current bar's; see new_day
+        self.day_end = _BEFORE_ANY_BAR  # the manager's day_end as last read: the first bar reads it; see new_day
         self.bars_seen = 0
         self.started = False
         self.stopped = False
@@ -409,17 +409,11 @@ class StrategyRunner:
         return bool(self.pending)
 
     def new_day(self, ts: datetime) -> None:
-        """``ts``, a bar's time, falls on a later day than the bars before it: end their day (see the class notes)
-        and note when the new one ends."""
-        manager = self.manager
-        if self.current_ts is not _BEFORE_ANY_BAR:
-            if manager.live:
-                manager.broker.end_day(manager.now())  # still the previous bar's time in a backtest
-            manager.ledger.start_day()
+        """``ts``, a bar's time, falls on or after the end of the day noted so far: the manager ends that day (see
+        the class notes and ``OrderManager.roll_day``; the OMS may have done so already) and notes the new one."""
+        if self.manager.roll_day(ts):
             self.dispatch()  # the strategy hears of its expired orders before the new day's first bar
-        zone = manager.validator.exchange_timezone
-        tomorrow = ts.astimezone(zone).date() + timedelta(days=1)
-        self.day_end = datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
+        self.day_end = self.manager.day_end
 
     def send(self) -> None:
         """Give the orders placed since the last call to the broker, then report what that caused."""

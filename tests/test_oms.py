@@ -588,6 +588,36 @@ async def test_day_orders_expire_at_the_end_of_the_session(oms):
     assert oms.stats_today()["orders_expired"] == 2
 
 
+async def test_the_risk_monitor_begins_a_new_day_after_midnight_at_the_exchange(oms, clock):
+    await oms.check_risk()  # notes the day: Monday 09:30 in Mumbai
+    await fill_at(oms, clock, "RELIANCE", 10, 2500.0)
+    await fill_at(oms, clock, "RELIANCE", 10, 2400.0)  # bought 20 at 2450 on average, marked at 2400: -1000
+    day_order = await oms.place_order("TCS", "BUY", 5, "LIMIT", 3800.0)
+    await oms.set_price("TCS", 3890.0)  # the DAY order has had a price to trade on
+    assert day_order.status is S.OPEN
+    assert oms.stats_today()["day_pnl"] == D("-1000.00")
+
+    clock.set(datetime(2026, 1, 5, 18, 29, 59, tzinfo=UTC))  # 23:59:59 in Mumbai: still Monday
+    await oms.check_risk()
+    assert day_order.status is S.OPEN
+    clock.set(datetime(2026, 1, 5, 18, 30, 1, tzinfo=UTC))  # Tuesday 00:00:01 in Mumbai
+    await oms.check_risk()
+
+    assert day_order.status is S.EXPIRED
+    assert [e[1] for e in await stored_events(oms, day_order.order_id)][-1] == "EXPIRED"
+    stats = oms.stats_today()
+    assert (stats["orders_placed"], stats["orders_filled"], stats["orders_expired"], stats["trades"],
+            stats["turnover"], stats["day_pnl"]) == (0, 0, 0, 0, D(0), D(0))
+    assert stats["realized_pnl"] == D(0) and stats["unrealized_pnl"] == D("-1000.00")  # the position carries over
+    await fill_at(oms, clock, "RELIANCE", 20, 2410.0, side="SELL")
+    stats = oms.stats_today()
+    assert (stats["orders_placed"], stats["orders_filled"], stats["trades"], stats["turnover"]) == (
+        1, 1, 1, D("48200.00"))
+    assert (stats["day_pnl"], stats["realized_pnl"], stats["win_rate"]) == (D("200.00"), D("-800.00"), 0.0)
+    await oms.check_risk()  # the same day: nothing more ends
+    assert oms.stats_today()["orders_placed"] == 1
+
+
 async def test_participation_fills_a_day_order_in_parts_over_several_prices(open_oms):
     oms = await open_oms(limits=NO_LIMITS, broker=MockBroker(fees=None, participation=0.1))
     await oms.set_price("RELIANCE", 2500.0)
@@ -957,6 +987,7 @@ async def test_stats_today_counts_orders_trades_turnover_and_pnl(oms, clock):
         "fees": D("0"),
         "realized_pnl": D("200.00"),
         "unrealized_pnl": D("0"),
+        "day_pnl": D("200.00"),
         "win_rate": 1.0,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -281,3 +282,24 @@ async def test_commit_with_unknown_outcome_is_retried_without_doubling_records(d
     stored = await oms.store.fetch("SELECT status, filled_quantity FROM orders WHERE order_id = $1", order.order_id)
     assert stored == [{"status": "FILLED", "filled_quantity": 2}]
     await oms.close()
+
+
+async def test_todays_counts_come_back_by_the_exchanges_day(durable_url):
+    # 00:30 in Mumbai on 5 January is still 4 January in UTC: the exchange's day decides what "today" is.
+    clock = SimulatedClock(datetime(2026, 1, 4, 18, 45, tzinfo=UTC))  # 5 January, 00:15 in Mumbai
+    oms = await _open(durable_url, clock=clock)
+    await oms.set_price("RELIANCE", 2500)
+    await oms.place_order("RELIANCE", "BUY", 1)  # 4 January, 18:45 UTC: today at the exchange
+    clock.set(datetime(2026, 1, 5, 4, 0, tzinfo=UTC))  # 09:30 in Mumbai, the same day
+    await oms.place_order("RELIANCE", "SELL", 1)
+    await oms.close()
+
+    again = await _open(durable_url, clock=SimulatedClock(datetime(2026, 1, 5, 5, 0, tzinfo=UTC)))
+    stats = again.stats_today()
+    await again.close()
+    tomorrow = await _open(durable_url, clock=SimulatedClock(datetime(2026, 1, 5, 18, 31, tzinfo=UTC)))
+    next_day = tomorrow.stats_today()
+    await tomorrow.close()
+
+    assert (stats["orders_placed"], stats["orders_filled"]) == (2, 2)
+    assert (next_day["orders_placed"], next_day["orders_filled"]) == (0, 0)  # 00:01 on 6 January in Mumbai
