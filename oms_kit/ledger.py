@@ -466,14 +466,23 @@ class Ledger:
             self._refresh()
         return self._realized + self._market_value - self._cost - self._fees - self._day_base
 
-    def start_day(self) -> None:
+    def start_day(self, base: Decimal | None = None) -> None:
         """Begin a new trading day: :meth:`day_pnl` counts from the account as it stands now, at its last marks.
 
-        Positions carried over keep their averages; only the day's result starts again from zero.
+        Positions carried over keep their averages; only the day's result starts again from zero. ``base``, the
+        :attr:`day_base` of a day begun earlier (as stored before a restart), continues that day instead.
         """
+        if base is not None:
+            self._day_base = base
+            return
         if self._dirty:
             self._refresh()
         self._day_base = self._realized + self._market_value - self._cost - self._fees
+
+    @property
+    def day_base(self) -> Decimal:
+        """Realized + unrealized - fees when the day began: what :meth:`day_pnl` counts from."""
+        return self._day_base
 
     def market_value(self) -> Decimal:
         """Sum of ``quantity * price`` over positions (shorts negative), at the last mark or the average price."""

@@ -164,7 +164,7 @@ class OMS:
             return oms
         # A durable store that knows the account reopens it as committed (cash argument ignored then).
         if not (store.durable and await restore_account(store, manager, clock.now())):
-            manager.pending_rows.append(("accounts", (account, cash_value, clock.now())))
+            manager.pending_rows.append(manager.account_row(clock.now()))
         await oms._commit()
         if oms.feed is not None:
             oms._start_task("oms-kit-feed", oms._run_feed(oms.feed))

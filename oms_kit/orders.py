@@ -113,7 +113,7 @@ class OrderManager:
         # (latest state only) are built by take_rows, not once per transition.
         self._unsaved_orders: dict[str, Order] = {}
         self._unsaved_positions: dict[tuple[str, Product], tuple[Position, datetime]] = {}
-        self._cash_changed: datetime | None = None
+        self._account_changed: datetime | None = None
         self.prices: dict[str, Decimal] = {}
         self._by_client_id: dict[str, str] = {}
         self._recent: deque[datetime] = deque()
@@ -134,6 +134,7 @@ class OrderManager:
         # The current exchange-local day (roll_day): when it ends, and the counters, trades and closing fills as
         # they stood when it began, which today's figures start from.
         self.day_end = _NO_DAY
+        self.day_began: datetime | None = None  # midnight at the exchange (UTC) that began it
         self.day_start_counts = dict.fromkeys(self.counts, 0)
         self.day_first_trade = 0
         self.day_start_closing = (0, 0)
@@ -319,10 +320,18 @@ class OrderManager:
             self.day_start_counts = dict(self.counts)
             self.day_first_trade = len(self.trades)
             self.day_start_closing = (self.closing_fills, self.winning_fills)
-        zone = self.validator.exchange_timezone
-        tomorrow = ts.astimezone(zone).date() + timedelta(days=1)
-        self.day_end = datetime.combine(tomorrow, time(0), tzinfo=zone).astimezone(UTC)
+        self.note_day(ts)
+        if self.record:  # the account's row carries the day, so that a restart keeps it
+            self._account_changed = ts
         return ended
+
+    def note_day(self, ts: datetime) -> None:
+        """Make the exchange-local day of ``ts`` the current one, without ending the one before (see
+        :meth:`roll_day`)."""
+        zone = self.validator.exchange_timezone
+        day = ts.astimezone(zone).date()
+        self.day_began = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        self.day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 
     # -- broker reports (BrokerSink) --------------------------------------------------------------------------
 
@@ -372,7 +381,7 @@ class OrderManager:
                                                  fill.product._value_, fill.side._value_, quantity, price, fees,
                                                  ts)))
             self._unsaved_positions[(position.symbol, position.product)] = (position, ts)
-            self._cash_changed = ts
+            self._account_changed = ts
         bus = self.bus
         if "fill" in bus.wanted:
             bus.publish(OrderFilled(ts, fill))
@@ -411,10 +420,16 @@ class OrderManager:
         if self._unsaved_positions:
             rows.extend(position_row(position, ts) for position, ts in self._unsaved_positions.values())
             self._unsaved_positions = {}
-        if self._cash_changed is not None:
-            rows.append(("accounts", (self.account, self.ledger.cash, self._cash_changed)))
-            self._cash_changed = None
+        if self._account_changed is not None:
+            rows.append(self.account_row(self._account_changed))
+            self._account_changed = None
         return rows
+
+    def account_row(self, ts: datetime) -> Write:
+        """The account's row: cash, and the current day with the P&L base it began with (None before the first)."""
+        began = self.day_began
+        return ("accounts", (self.account, self.ledger.cash, ts, began,
+                             self.ledger.day_base if began is not None else None))
 
     # -- internals --------------------------------------------------------------------------------------------
 

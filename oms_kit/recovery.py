@@ -8,7 +8,7 @@ sent again: the process that placed it is gone, so nobody is waiting for it, and
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,11 +37,20 @@ _IDS_PER_QUERY = 1000
 async def restore_account(store: Store, manager: OrderManager, now: datetime) -> bool:
     """Load the account's committed state into ``manager``; False when the store has never seen the account."""
     account = manager.account
-    cash = await store.fetch("SELECT cash FROM accounts WHERE account = $1", account)
-    if not cash:
+    stored = await store.fetch("SELECT cash, day_began, day_base FROM accounts WHERE account = $1", account)
+    if not stored:
         return False
     positions = await store.fetch("SELECT * FROM positions WHERE account = $1", account)
-    manager.ledger.restore([position_from_row(row) for row in positions], stored_decimal(cash[0]["cash"]))
+    ledger = manager.ledger
+    ledger.restore([position_from_row(row) for row in positions], stored_decimal(stored[0]["cash"]))
+    # Today is the exchange's day. Restarted on the day stored, the day goes on: its P&L counts from the stored
+    # base, so a restart does not reset the daily loss limit. On a later day (or none stored) today begins now.
+    manager.note_day(now)
+    if stored[0]["day_began"] == manager.day_began and stored[0]["day_base"] is not None:
+        ledger.start_day(stored[0]["day_base"])
+    else:
+        ledger.start_day()
+        manager._account_changed = now  # store the new day
     # The stored last prices mark the positions, but they are not quotes: a price from before the restart may be
     # hours old, so market orders wait for a fresh one (NO_REFERENCE_PRICE until then) and the broker matches
     # nothing against it.
@@ -60,12 +69,9 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     for row in working:
         _restore_order(manager, order_from_row(row, filled_values.get(row["order_id"], Decimal(0))), now)
 
-    # Today is the exchange's day, as the risk monitor rolls it (OrderManager.roll_day).
-    zone = manager.validator.exchange_timezone
-    day_start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone).astimezone(UTC)
     for row in await store.fetch(
             "SELECT status, COUNT(*) AS n FROM orders WHERE account = $1 AND created_at >= $2 GROUP BY status",
-            account, day_start):
+            account, manager.day_began):
         n = int(row["n"])
         manager.counts["placed"] += n
         key = {"FILLED": "filled", "REJECTED": "rejected", "CANCELLED": "cancelled", "EXPIRED": "expired"}.get(
@@ -107,6 +113,11 @@ def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
     if status is OrderStatus.PENDING_MODIFY:
         manager._transition(order, OrderEvent(OrderEventType.MODIFY_REJECTED, now,
                                               reason="modify not confirmed before the restart"))
+    if order.validity is Validity.DAY and order.created_at < manager.day_began:  # type: ignore[operator]
+        manager.counts["expired"] += 1
+        manager._transition(order, OrderEvent(OrderEventType.EXPIRED, now,
+                                              reason="DAY order of an earlier trading day, expired at the restart"))
+        return
     instrument = manager.instruments.get(order.symbol)
     if instrument is None:
         manager._transition(order, OrderEvent(OrderEventType.CANCEL_REQUESTED, now))

@@ -99,7 +99,7 @@ class Watch:
             "SELECT * FROM orders WHERE account = $1 AND updated_at >= $2 ORDER BY updated_at, order_id",
             account, self._seen_orders - _OVERLAP)
         positions = await store.fetch("SELECT * FROM positions WHERE account = $1", account)
-        cash = await store.fetch("SELECT cash FROM accounts WHERE account = $1", account)
+        cash = await store.fetch("SELECT cash, day_base FROM accounts WHERE account = $1", account)
         state = await store.fetch("SELECT * FROM trading_state WHERE account = $1", account)
         alerts = await store.fetch("SELECT * FROM risk_alerts WHERE account = $1 AND ts >= $2 ORDER BY ts, alert_id",
                                    account, self._seen_alerts - _OVERLAP)
@@ -108,6 +108,8 @@ class Watch:
         changed_orders = self._apply_orders(orders)
         changed_positions = self._apply_positions(
             positions, stored_decimal(cash[0]["cash"]) if cash else manager.ledger.cash)
+        if cash and cash[0]["day_base"] is not None:  # the owner's day: day P&L as the owner sees it
+            manager.ledger.start_day(cash[0]["day_base"])
         state_change = self._apply_state(state[0] if state else None)
         new_alerts = self._apply_alerts(alerts)
         self.refreshes += 1

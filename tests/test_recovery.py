@@ -303,3 +303,32 @@ async def test_todays_counts_come_back_by_the_exchanges_day(durable_url):
 
     assert (stats["orders_placed"], stats["orders_filled"]) == (2, 2)
     assert (next_day["orders_placed"], next_day["orders_filled"]) == (0, 0)  # 00:01 on 6 January in Mumbai
+
+
+async def test_a_restart_on_the_same_day_keeps_the_days_pnl_and_a_later_day_ends_it(durable_url):
+    clock = SimulatedClock(datetime(2026, 1, 5, 4, 0, tzinfo=UTC))  # Monday 09:30 in Mumbai
+    oms = await _open(durable_url, clock=clock)
+    await oms.set_price("RELIANCE", 2500)
+    await oms.place_order("RELIANCE", "BUY", 10)
+    await oms.check_risk()  # notes the day
+    await oms.set_price("RELIANCE", 2400)
+    day_order = await oms.place_order("RELIANCE", "BUY", 5, "LIMIT", 2300.0)
+    before = oms.stats_today()["day_pnl"]
+    await oms.close()
+
+    clock.set(datetime(2026, 1, 5, 6, 0, tzinfo=UTC))  # Monday 11:30: the same day
+    again = await _open(durable_url, clock=clock)
+    await again.set_price("RELIANCE", 2400)  # marks are not stored on every tick: the same mark as before
+    same_day = again.stats_today()["day_pnl"], again.get_order(day_order.order_id).status
+    await again.close()
+    clock.set(datetime(2026, 1, 6, 4, 0, tzinfo=UTC))  # Tuesday 09:30
+    tuesday = await _open(durable_url, clock=clock)
+    next_day = tuesday.stats_today()["day_pnl"], tuesday.get_order(day_order.order_id).status
+    events = await tuesday.store.fetch("SELECT event_type, detail FROM order_events WHERE order_id = $1 "
+                                       "ORDER BY sequence", day_order.order_id)
+    await tuesday.close()
+
+    assert before == Decimal("-1010.51")  # bought 10 at 2500 (fees 10.51), marked at 2400
+    assert same_day == (before, S.OPEN)  # a restart does not reset the daily loss limit
+    assert next_day == (Decimal(0), S.EXPIRED)
+    assert events[-1]["event_type"] == "EXPIRED" and "earlier trading day" in events[-1]["detail"]

@@ -20,6 +20,7 @@ import pytest
 import oms_kit.storage as storage
 from oms_kit.errors import PersistenceUnavailable, StoreError
 from oms_kit.storage import Store, WriteQueue, mask_password, open_store, parse_url, resolve_url
+from oms_kit.storage.duckdb import SCHEMA_MIGRATIONS
 from oms_kit.storage.schema import TABLES
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -263,8 +264,29 @@ async def test_migrate_when_run_twice_then_second_run_applies_nothing(url: str) 
     finally:
         await store.close()
 
-    assert (first, second) == ([1], [])
-    assert recorded == [{"version": 1, "name": "initial"}]
+    assert (first, second) == ([1, 2], [])
+    assert sorted(recorded, key=lambda r: r["version"]) == [{"version": 1, "name": "initial"},
+                                                             {"version": 2, "name": "trading_day"}]
+
+
+async def test_migrate_upgrades_a_database_of_the_first_schema_keeping_its_rows(url: str) -> None:
+    store = await open_store(url, migrate=False)
+    try:
+        # The database as the first release left it: migration 1 only, and an account.
+        initial = storage.read_migrations()[0]
+        body = "\n".join(line for line in initial.sql.splitlines() if not line.startswith("--"))
+        for statement in [SCHEMA_MIGRATIONS, *body.split(";")]:
+            if statement.strip():
+                await store.fetch(statement)
+        await store.fetch("INSERT INTO schema_migrations VALUES (1, 'initial', now())")
+        await store.fetch("INSERT INTO accounts VALUES ('old', 12.5, now())")
+        applied = await store.migrate()
+        rows = await store.fetch("SELECT account, cash, day_began, day_base FROM accounts")
+    finally:
+        await store.close()
+
+    assert applied == [2]
+    assert rows == [{"account": "old", "cash": Decimal("12.50000000"), "day_began": None, "day_base": None}]
 
 
 async def test_open_runs_migrations(store: Store) -> None:
@@ -347,7 +369,7 @@ def test_cli_db_migrate_when_run_twice_then_second_run_applies_nothing(durable_u
     second = run_cli("db", "migrate", durable_url)
 
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith("applied 0001_initial")
+    assert first.stdout.strip().endswith("applied 0001_initial, 0002_trading_day")
     assert second.returncode == 0, second.stderr
     assert "up to date, no migration applied" in second.stdout
 
@@ -526,7 +548,7 @@ async def test_postgres_when_three_connections_migrate_at_once_then_each_migrati
         for s in stores:
             await s.close()
 
-    assert sorted(applied) == [[], [], [1]]
+    assert sorted(version for versions in applied for version in versions) == [1, 2]
 
 
 @pytest.mark.postgres

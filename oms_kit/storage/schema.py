@@ -70,7 +70,8 @@ TABLES: dict[str, Table] = {
             "account:text symbol:text product:text quantity:int average_price:decimal realized_pnl:decimal "
             "fees:decimal last_price:decimal bought_quantity:int sold_quantity:int updated_at:timestamp",
         ),
-        _table("accounts", ("account",), "upsert", "account:text cash:decimal updated_at:timestamp"),
+        _table("accounts", ("account",), "upsert",
+               "account:text cash:decimal updated_at:timestamp day_began:timestamp day_base:decimal"),
         _table(
             "risk_alerts",
             ("alert_id",),
