@@ -167,13 +167,13 @@ def main() -> int:
     elif "postgresql" in only:
         print("PostgreSQL: no URL (pass --pg URL or --pg auto); skipped")
 
-    print(f"{'backend':<15} {'callers':>7} {'orders':>7} {'orders/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'commits':>8} "
-          f"{'rows/commit':>11} {'commit p50 ms':>13} {'CPU us/order':>12}")
     try:
         if args.pg:
             single_rate, batched_rate = asyncio.run(scale(args.pg))
             print(f"This PostgreSQL: {single_rate:,.0f} single-row autocommit inserts/s, {batched_rate:,.0f} rows/s in "
                   "200-row executemany transactions (where the targets were set: about 3,300 and 100,000)")
+        print(f"{'backend':<15} {'callers':>7} {'orders':>7} {'orders/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'commits':>8} {'rows/commit':>11} {'commit p50 ms':>13} {'CPU us/order':>12}")
         for name, url in backends:
             for callers in caller_counts:
                 orders = args.orders if callers > 1 else max(args.orders // 4, 1)
