@@ -562,6 +562,7 @@ class OMS:
         manager, ledger = self.manager, self.manager.ledger
         counts, start = manager.counts, manager.day_start_counts
         trades = manager.trades[manager.day_first_trade:]
+        restored_trades, restored_turnover, restored_fees = manager.day_trades_restored
         closing = manager.closing_fills - manager.day_start_closing[0]
         winning = manager.winning_fills - manager.day_start_closing[1]
         return {
@@ -570,9 +571,9 @@ class OMS:
             "orders_rejected": counts["rejected"] - start["rejected"],
             "orders_cancelled": counts["cancelled"] - start["cancelled"],
             "orders_expired": counts["expired"] - start["expired"],
-            "trades": len(trades),
-            "turnover": sum((f.price * f.quantity for f in trades), Decimal(0)),
-            "fees": sum((f.fees for f in trades), Decimal(0)),
+            "trades": restored_trades + len(trades),
+            "turnover": sum((f.price * f.quantity for f in trades), restored_turnover),
+            "fees": sum((f.fees for f in trades), restored_fees),
             "realized_pnl": ledger.realized_pnl(),
             "unrealized_pnl": ledger.unrealized_pnl(),
             "day_pnl": ledger.day_pnl(),

@@ -138,6 +138,8 @@ class OrderManager:
         self.day_start_counts = dict.fromkeys(self.counts, 0)
         self.day_first_trade = 0
         self.day_start_closing = (0, 0)
+        # Today's trades committed before a restart (not in ``trades``): count, turnover, fees.
+        self.day_trades_restored: tuple[int, Decimal, Decimal] = (0, _ZERO, _ZERO)
         broker.attach(self)
 
     # -- placing ----------------------------------------------------------------------------------------------
@@ -320,6 +322,7 @@ class OrderManager:
             self.day_start_counts = dict(self.counts)
             self.day_first_trade = len(self.trades)
             self.day_start_closing = (self.closing_fills, self.winning_fills)
+            self.day_trades_restored = (0, _ZERO, _ZERO)
         self.note_day(ts)
         if self.record:  # the account's row carries the day, so that a restart keeps it
             self._account_changed = ts

@@ -78,6 +78,11 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
             row["status"])
         if key:
             manager.counts[key] += n
+    (traded,) = await store.fetch(
+        "SELECT COUNT(*) AS n, SUM(price * quantity) AS turnover, SUM(fees) AS fees FROM trades "
+        "WHERE account = $1 AND ts >= $2", account, manager.day_began)
+    manager.day_trades_restored = (int(traded["n"]), stored_decimal(traded["turnover"]) or Decimal(0),
+                                   stored_decimal(traded["fees"]) or Decimal(0))
     return True
 
 

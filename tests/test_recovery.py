@@ -58,8 +58,9 @@ async def test_reopen_restores_working_orders_positions_cash_and_the_halted_stat
     assert {o for o in again.active_orders()["order_id"]} == {resting.order_id, stop.order_id}
     assert again.get_order(stop.order_id).status is S.TRIGGER_PENDING
     stats = again.stats_today()
-    assert (stats["orders_placed"], stats["orders_filled"]) == (before[2]["orders_placed"],
-                                                                before[2]["orders_filled"])
+    kept = ("orders_placed", "orders_filled", "trades", "turnover", "fees")
+    assert [stats[k] for k in kept] == [before[2][k] for k in kept]
+    assert stats["trades"] == 2 and stats["fees"] > 0
     # Read back with the decimals a price or an amount has, not the database's eight.
     assert [str(again.get_order(o).price) for o in (resting.order_id,)] == ["2450.00"]
     assert str(again.manager.ledger.position("RELIANCE", again.get_order(resting.order_id).product).average_price) \
