@@ -292,10 +292,10 @@ def test_group_rows_when_table_unknown_then_raises_store_error() -> None:
 
 
 def test_group_rows_when_row_has_wrong_width_then_raises_store_error_naming_columns() -> None:
-    with pytest.raises(StoreError, match="has 2 values; the table has 3 columns") as info:
+    with pytest.raises(StoreError, match="has 2 values; the table has 5 columns") as info:
         group_rows([("accounts", ("default", 1))])
 
-    assert info.value.hint == "columns in order: account, cash, updated_at"
+    assert info.value.hint == "columns in order: account, cash, updated_at, day_began, day_base"
 
 
 def order_row(order_id: str, status: str) -> tuple[Any, ...]:
