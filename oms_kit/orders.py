@@ -324,8 +324,6 @@ class OrderManager:
             self.day_start_closing = (self.closing_fills, self.winning_fills)
             self.day_trades_restored = (0, _ZERO, _ZERO)
         self.note_day(ts)
-        if self.record:  # the account's row carries the day, so that a restart keeps it
-            self._account_changed = ts
         return ended
 
     def note_day(self, ts: datetime) -> None:
@@ -335,6 +333,8 @@ class OrderManager:
         day = ts.astimezone(zone).date()
         self.day_began = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
         self.day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+        if self.record:  # the account's row carries the day, so that a restart keeps it
+            self._account_changed = ts
 
     # -- broker reports (BrokerSink) --------------------------------------------------------------------------
 

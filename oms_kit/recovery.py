@@ -50,7 +50,6 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
         ledger.start_day(stored[0]["day_base"])
     else:
         ledger.start_day()
-        manager._account_changed = now  # store the new day
     # The stored last prices mark the positions, but they are not quotes: a price from before the restart may be
     # hours old, so market orders wait for a fresh one (NO_REFERENCE_PRICE until then) and the broker matches
     # nothing against it.
