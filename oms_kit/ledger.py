@@ -466,23 +466,24 @@ class Ledger:
             self._refresh()
         return self._realized + self._market_value - self._cost - self._fees - self._day_base
 
-    def start_day(self, base: Decimal | None = None) -> None:
+    def start_day(self) -> None:
         """Begin a new trading day: :meth:`day_pnl` counts from the account as it stands now, at its last marks.
 
-        Positions carried over keep their averages; only the day's result starts again from zero. ``base``, the
-        :attr:`day_base` of a day begun earlier (as stored before a restart), continues that day instead.
+        Positions carried over keep their averages; only the day's result starts again from zero.
         """
-        if base is not None:
-            self._day_base = base
-            return
         if self._dirty:
             self._refresh()
         self._day_base = self._realized + self._market_value - self._cost - self._fees
 
     @property
     def day_base(self) -> Decimal:
-        """Realized + unrealized - fees when the day began: what :meth:`day_pnl` counts from."""
+        """Realized + unrealized - fees when the day began: what :meth:`day_pnl` counts from. Set it to continue a
+        day begun earlier (as stored before a restart)."""
         return self._day_base
+
+    @day_base.setter
+    def day_base(self, value: Decimal) -> None:
+        self._day_base = value
 
     def market_value(self) -> Decimal:
         """Sum of ``quantity * price`` over positions (shorts negative), at the last mark or the average price."""

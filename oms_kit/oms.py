@@ -665,7 +665,8 @@ class OMS:
 
     async def _commit(self) -> None:
         if not self.store.durable:
-            self._write_behind()
+            if self.manager.has_rows():  # a quote that changed nothing stored schedules no transaction
+                self._write_behind()
             return
         rows = self.manager.take_rows()
         if rows:

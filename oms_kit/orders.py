@@ -413,6 +413,11 @@ class OrderManager:
         self.limits = limits
         self._limits_by_symbol.clear()
 
+    def has_rows(self) -> bool:
+        """Whether :meth:`take_rows` has anything to give."""
+        return bool(self.pending_rows or self._unsaved_orders or self._unsaved_positions
+                    or self._account_changed is not None)
+
     def take_rows(self) -> list[Write]:
         """The rows to commit since the last call: events, trades, decisions, and the current state of every
         order and position that changed (one row each), and of the cash when it changed."""
