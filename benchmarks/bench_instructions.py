@@ -1,7 +1,8 @@
 """CPU instructions per order, counted by valgrind: a figure the machine's load does not move.
 
-    python benchmarks/bench_instructions.py              # both workloads, 3,000 orders each
+    python benchmarks/bench_instructions.py              # oms and backtest, 3,000 orders each
     python benchmarks/bench_instructions.py --orders 2000 --workloads oms
+    python benchmarks/bench_instructions.py --workloads backtest,backtesting   # next to backtesting.py
 
 Wall-clock figures on a shared 2-core machine move by a third between runs; an instruction count moves by well
 under 1 %, so it shows whether a change to the order path made it cheaper. Each workload runs twice under
@@ -11,6 +12,9 @@ by the number of orders, so imports and start-up cancel out. Valgrind runs Pytho
 * ``oms``: ``OMS.place_order`` on DuckDB in memory, MARKET orders that fill at once (as bench_orders.py), and the
   write of their records (the write-behind, committed when the OMS closes).
 * ``backtest``: ``ok.backtest`` with a market order on every bar (as bench_backtest.py's every_bar workload).
+* ``backtesting``: the same workload on backtesting.py (``pip install -e '.[bench]'``), the engine the speed targets
+  were set against: its count is the work the reference does per order, on any machine. Its baseline is a run of
+  BASE_ORDERS bars, as importing it and its first run cost more than a few thousand orders.
 
 Prints a table; asserts nothing.
 """
@@ -26,7 +30,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKLOADS = ("oms", "backtest")
+WORKLOADS = ("oms", "backtest", "backtesting")
+BASE_ORDERS = 300
 
 
 def child(workload: str, orders: int) -> None:
@@ -36,11 +41,14 @@ def child(workload: str, orders: int) -> None:
     sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
     import oms_kit as ok
 
-    if workload == "backtest":
+    if workload in ("backtest", "backtesting"):
         import bench_backtest
 
-        bars = ok.load_bars(bench_backtest.make_bars(max(orders, 1) + 1))
-        if orders:
+        frame = bench_backtest.make_bars(max(orders, 1) + 1)
+        if workload == "backtesting":  # imports and a run of BASE_ORDERS bars even for the baseline
+            bench_backtest.run_backtesting("every_bar", frame)
+        elif orders:
+            bars = ok.load_bars(frame)
             ok.backtest(bench_backtest.EveryBar(), bars, cash=bench_backtest.CASH, fees=None, progress=False)
         return
 
@@ -73,7 +81,7 @@ def count(workload: str, orders: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=3_000)
-    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--workloads", default="oms,backtest")
     parser.add_argument("--child", choices=WORKLOADS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -86,7 +94,8 @@ def main() -> int:
     for workload in (name.strip() for name in args.workloads.split(",")):
         if workload not in WORKLOADS:
             parser.error(f"unknown workload {workload!r}: choose from {', '.join(WORKLOADS)}")
-        per_order = (count(workload, args.orders) - count(workload, 0)) / args.orders
+        base = BASE_ORDERS if workload == "backtesting" else 0
+        per_order = (count(workload, args.orders) - count(workload, base)) / (args.orders - base)
         print(f"{workload:<10} {args.orders:>7} {per_order:>19,.0f}")
     return 0
 

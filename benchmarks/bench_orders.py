@@ -21,7 +21,11 @@ process's CPU time (all its threads) over the run divided by the orders, which o
 With PostgreSQL, the run also measures the database itself, in the two figures the order-path targets were set
 against (on the machine they were set on, about 3,300 single-row autocommit inserts a second through asyncpg, and
 about 100,000 rows a second in 200-row executemany transactions): the machine's speed moves from day to day on
-shared hardware, and these two say how fast it is today.
+shared hardware, and these two say how fast it is today. The in-memory figure is Python's speed alone, so when
+backtesting.py is installed (``pip install -e '.[bench]'``) the run also times it on a market order every bar over
+100,000 bars, bench_backtest.py's every_bar workload (about 47,000 filled orders/s where the targets were set; its
+cost per bar grows with the bars, so the size matters). The last lines scale each target by these figures: what
+it asks of this machine on this day.
 """
 
 from __future__ import annotations
@@ -128,6 +132,22 @@ async def scale(url: str, singles: int = 3_000, batched: int = 60_000) -> tuple[
         await connection.close()
 
 
+def python_scale(bars: int = 100_000) -> float | None:
+    """backtesting.py's filled orders a second with a market order every bar, or None when it is not installed."""
+    try:
+        import backtesting  # noqa: F401
+    except ImportError:
+        return None
+    import contextlib
+    import io
+
+    import bench_backtest
+
+    with contextlib.redirect_stderr(io.StringIO()):  # its progress bar
+        figures = bench_backtest.run_backtesting("every_bar", bench_backtest.make_bars(bars))
+    return figures["filled_orders"] / figures["seconds"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=20_000)
@@ -172,6 +192,10 @@ def main() -> int:
             single_rate, batched_rate = asyncio.run(scale(args.pg))
             print(f"This PostgreSQL: {single_rate:,.0f} single-row autocommit inserts/s, {batched_rate:,.0f} rows/s in "
                   "200-row executemany transactions (where the targets were set: about 3,300 and 100,000)")
+        python_rate = python_scale() if "memory" in only else None
+        if python_rate is not None:
+            print(f"This Python: backtesting.py fills {python_rate:,.0f} orders/s with a market order every bar "
+                  "(where the targets were set: about 47,000)")
         print(f"{'backend':<15} {'callers':>7} {'orders':>7} {'orders/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'commits':>8} {'rows/commit':>11} {'commit p50 ms':>13} {'CPU us/order':>12}")
         for name, url in backends:
@@ -183,6 +207,12 @@ def main() -> int:
                       f"{r['commit_p50_ms']:>13.2f} {r['cpu_us_per_order']:>12.0f}", flush=True)
                 if url.startswith("duckdb:///") and not url.endswith(":memory:"):
                     Path(url.removeprefix("duckdb:///")).unlink(missing_ok=True)
+        if python_rate is not None:
+            print(f"Target for DuckDB in memory, scaled to this Python: 20,000 x {python_rate:,.0f} / 47,000 = "
+                  f"{20_000 * python_rate / 47_000:,.0f} orders/s")
+        if args.pg:
+            print(f"Target for PostgreSQL, scaled to this server: 10,000 x {batched_rate:,.0f} / 100,000 = "
+                  f"{10_000 * batched_rate / 100_000:,.0f} orders/s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if cluster is not None:
