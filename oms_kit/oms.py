@@ -481,7 +481,8 @@ class OMS:
         ``ACK_TIMEOUT_S`` is looked up at the broker (accepted if it has it, rejected if not), and when a market
         session is configured (``limits.session_start``/``session_end``) the working DAY orders expire once it is
         over. At the first run on a new exchange-local day the previous day ends (``OrderManager.roll_day``): its
-        DAY orders expire, day P&L and today's counts start again.
+        DAY orders expire, day P&L and today's counts start again. Positions whose mark moved since their row was
+        written are written again, so that a restart and a read-only watcher value them at recent prices.
         """
         self._check_writable()
         manager = self.manager
@@ -497,6 +498,7 @@ class OMS:
             self.alerts.append(alert)
             manager.pending_rows.append(("risk_alerts", alert.row()))
             self.bus.publish(RiskAlertRaised(now, alert))
+        manager.save_marks(now)  # positions at today's prices for a restart and for read-only watchers
         action = manager.limits.auto_kill_on_daily_loss
         breach = _daily_loss_breach(uses)
         if breach is not None and action is not None and manager.trading_state is TradingState.ACTIVE:

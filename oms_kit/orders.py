@@ -113,6 +113,11 @@ class OrderManager:
         # (latest state only) are built by take_rows, not once per transition.
         self._unsaved_orders: dict[str, Order] = {}
         self._unsaved_positions: dict[tuple[str, Product], tuple[Position, datetime]] = {}
+        # The mark each position's row was last written with. Rows follow fills; marks move with every price, so
+        # save_marks() writes the positions whose mark moved, on the risk monitor's beat: a restart and a read-only
+        # watcher then value positions at prices seconds old, for a row per position every few seconds rather
+        # than one per tick.
+        self._saved_marks: dict[tuple[str, Product], Decimal | None] = {}
         self._account_changed: datetime | None = None
         self.prices: dict[str, Decimal] = {}
         self._by_client_id: dict[str, str] = {}
@@ -426,12 +431,29 @@ class OrderManager:
             rows.extend(map(order_row, self._unsaved_orders.values()))
             self._unsaved_orders = {}
         if self._unsaved_positions:
-            rows.extend(position_row(position, ts) for position, ts in self._unsaved_positions.values())
+            saved = self._saved_marks
+            for position, ts in self._unsaved_positions.values():
+                saved[(position.symbol, position.product)] = position.last_price
+                rows.append(position_row(position, ts))
             self._unsaved_positions = {}
         if self._account_changed is not None:
             rows.append(self.account_row(self._account_changed))
             self._account_changed = None
         return rows
+
+    def save_marks(self, ts: datetime) -> None:
+        """Have the next :meth:`take_rows` write every open position whose mark moved since its row was written."""
+        if not self.record:
+            return
+        saved = self._saved_marks
+        for position in self.ledger.open_positions():
+            key = (position.symbol, position.product)
+            if position.last_price != saved.get(key) and key not in self._unsaved_positions:
+                self._unsaved_positions[key] = (position, ts)
+
+    def marks_saved(self) -> None:
+        """Take the ledger's current marks as written (after its positions were restored from their rows)."""
+        self._saved_marks = {(p.symbol, p.product): p.last_price for p in self.ledger.positions}
 
     def account_row(self, ts: datetime) -> Write:
         """The account's row: cash, and the current day with the P&L base it began with (None before the first)."""

@@ -333,3 +333,32 @@ async def test_a_restart_on_the_same_day_keeps_the_days_pnl_and_a_later_day_ends
     assert same_day == (before, S.OPEN)  # a restart does not reset the daily loss limit
     assert next_day == (Decimal(0), S.EXPIRED)
     assert events[-1]["event_type"] == "EXPIRED" and "earlier trading day" in events[-1]["detail"]
+
+
+async def test_the_risk_monitor_stores_moved_marks_so_a_restart_values_positions_at_them(durable_url):
+    oms = await _open(durable_url)
+    await oms.set_price("RELIANCE", 2500)
+    await oms.set_price("SBIN", 800)
+    await oms.place_order("RELIANCE", "BUY", 10)
+    await oms.place_order("SBIN", "SELL", 5)
+    await oms.set_price("RELIANCE", 2450)  # moves after the fill: the position's row still says 2500
+    before = await oms.store.fetch("SELECT symbol, last_price FROM positions WHERE account = $1 ORDER BY symbol",
+                                   oms.account)
+    await oms.check_risk()
+    after = await oms.store.fetch("SELECT symbol, last_price FROM positions WHERE account = $1 ORDER BY symbol",
+                                  oms.account)
+    rows = oms.queue.rows
+    await oms.check_risk()  # no mark moved since: nothing is written
+    rows_unmoved = oms.queue.rows - rows
+    unrealized = oms.positions().set_index("symbol")["unrealized_pnl"].to_dict()
+    await oms.close()
+
+    again = await _open(durable_url)
+    restored = again.positions().set_index("symbol")["unrealized_pnl"].to_dict()
+    await again.close()
+
+    assert [(r["symbol"], r["last_price"]) for r in before] == [("RELIANCE", 2500), ("SBIN", 800)]
+    assert [(r["symbol"], r["last_price"]) for r in after] == [("RELIANCE", 2450), ("SBIN", 800)]
+    assert rows_unmoved == 0
+    assert unrealized == {"RELIANCE": Decimal(-500), "SBIN": Decimal(0)}
+    assert restored == unrealized  # without the monitor's write, RELIANCE would come back at 0

@@ -72,6 +72,24 @@ async def test_watcher_on_postgresql_follows_the_writer_live(pg_url):
     await writer.close()
 
 
+@pytest.mark.postgres
+async def test_watcher_values_positions_at_the_marks_the_writers_monitor_stores(pg_url):
+    writer = await _open(pg_url)
+    await writer.set_price("RELIANCE", 2500)
+    await writer.place_order("RELIANCE", "BUY", 10, "MARKET")
+    watcher = await _open(pg_url, read_only=True)
+    unrealized = lambda: watcher.positions().set_index("symbol")["unrealized_pnl"]["RELIANCE"]  # noqa: E731
+    assert unrealized() == 0
+
+    await writer.set_price("RELIANCE", 2530)  # a watcher has no feed: it sees prices through the stored marks
+    await writer.check_risk()
+    await _until(lambda: unrealized() == 300, "the moved mark")
+
+    assert watcher.positions()["last_price"].tolist() == writer.positions()["last_price"].tolist()
+    await watcher.close()
+    await writer.close()
+
+
 async def test_watcher_on_a_duckdb_file_loads_what_the_writer_left(tmp_path):
     url = f"duckdb:///{tmp_path}/oms.duckdb"
     writer = await _open(url)
