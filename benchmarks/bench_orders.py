@@ -4,6 +4,7 @@
     python benchmarks/bench_orders.py --orders 50000 --pg postgresql://postgres@127.0.0.1:5432/postgres
     python benchmarks/bench_orders.py --pg auto           # start a throwaway PostgreSQL cluster (tests/pgcluster.py)
     python benchmarks/bench_orders.py --only memory,postgresql --pg auto   # some backends only
+    python benchmarks/bench_orders.py --pairs 6           # in memory against backtesting.py, run for run
 
 Each order is a MARKET order that fills at once (alternating BUY and SELL so positions stay small), with the
 Indian equity fee model and every pre-trade check on except the throttles that would stop a benchmark by design
@@ -148,6 +149,25 @@ def python_scale(bars: int = 100_000) -> float | None:
     return figures["filled_orders"] / figures["seconds"]
 
 
+def pairs(count: int, callers: int, orders: int) -> int:
+    """Alternate backtesting.py's every-bar run and the in-memory OMS ``count`` times; print each pair's ratio and
+    the median, next to the targets' ratio (20,000 / 47,000): the machine's drift moves both runs of a pair alike."""
+    if python_scale(1_000) is None:
+        print("--pairs needs backtesting.py: pip install -e '.[bench]'")
+        return 1
+    target = 20_000 / 47_000
+    print(f"{'pair':>4} {'backtesting.py orders/s':>24} {'oms_kit memory orders/s':>24} {'ratio':>7}")
+    ratios = []
+    for k in range(1, count + 1):
+        reference = python_scale()
+        assert reference is not None
+        ours = asyncio.run(run("duckdb:///:memory:", orders, callers))["orders_per_s"]
+        ratios.append(ours / reference)
+        print(f"{k:>4} {reference:>24,.0f} {ours:>24,.0f} {ratios[-1]:>7.3f}", flush=True)
+    print(f"median ratio {statistics.median(ratios):.3f}; the targets' ratio is 20,000 / 47,000 = {target:.3f}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=20_000)
@@ -158,6 +178,9 @@ def main() -> int:
                         help="PostgreSQL URL, or 'auto' to start a throwaway cluster (default: env URLs)")
     parser.add_argument("--only", default="memory,file,postgresql",
                         help="comma-separated backends to run: memory, file, postgresql (default: all)")
+    parser.add_argument("--pairs", type=int, default=0,
+                        help="instead of the table: this many alternating runs of backtesting.py and the in-memory "
+                             "OMS (with the last --callers count), and their ratios")
     args = parser.parse_args()
     only = {name.strip() for name in args.only.split(",")}
     try:
@@ -166,6 +189,8 @@ def main() -> int:
         caller_counts = []
     if not caller_counts or min(caller_counts) < 1:
         parser.error(f"--callers was {args.callers!r}: give comma-separated positive integers such as 1,100,1000")
+    if args.pairs:
+        return pairs(args.pairs, caller_counts[-1], args.orders)
 
     backends: list[tuple[str, str]] = []
     if "memory" in only:
