@@ -78,7 +78,10 @@ async def test_watcher_values_positions_at_the_marks_the_writers_monitor_stores(
     await writer.set_price("RELIANCE", 2500)
     await writer.place_order("RELIANCE", "BUY", 10, "MARKET")
     watcher = await _open(pg_url, read_only=True)
-    unrealized = lambda: watcher.positions().set_index("symbol")["unrealized_pnl"]["RELIANCE"]  # noqa: E731
+
+    def unrealized() -> Any:
+        return watcher.positions().set_index("symbol")["unrealized_pnl"]["RELIANCE"]
+
     assert unrealized() == 0
 
     await writer.set_price("RELIANCE", 2530)  # a watcher has no feed: it sees prices through the stored marks
