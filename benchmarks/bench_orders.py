@@ -152,15 +152,15 @@ def python_scale(bars: int = 100_000) -> float | None:
 def pairs(count: int, callers: int, orders: int) -> int:
     """Alternate backtesting.py's every-bar run and the in-memory OMS ``count`` times; print each pair's ratio and
     the median, next to the targets' ratio (20,000 / 47,000): the machine's drift moves both runs of a pair alike."""
-    if python_scale(1_000) is None:
-        print("--pairs needs backtesting.py: pip install -e '.[bench]'")
-        return 1
     target = 20_000 / 47_000
-    print(f"{'pair':>4} {'backtesting.py orders/s':>24} {'oms_kit memory orders/s':>24} {'ratio':>7}")
-    ratios = []
+    ratios: list[float] = []
     for k in range(1, count + 1):
         reference = python_scale()
-        assert reference is not None
+        if reference is None:
+            print("--pairs needs backtesting.py: pip install -e '.[bench]'")
+            return 1
+        if k == 1:
+            print(f"{'pair':>4} {'backtesting.py orders/s':>24} {'oms_kit memory orders/s':>24} {'ratio':>7}")
         ours = asyncio.run(run("duckdb:///:memory:", orders, callers))["orders_per_s"]
         ratios.append(ours / reference)
         print(f"{k:>4} {reference:>24,.0f} {ours:>24,.0f} {ratios[-1]:>7.3f}", flush=True)

@@ -105,7 +105,6 @@ class Ledger:
     __slots__ = (
         "_by_symbol",
         "_cost",
-        "_day_base",
         "_delivery_gross",
         "_dirty",
         "_fees",
@@ -119,6 +118,7 @@ class Ledger:
         "_trade_ids",
         "account",
         "cash",
+        "day_base",
     )
 
     def __init__(self, cash: Decimal | int | float | str, account: str = "default") -> None:
@@ -137,7 +137,9 @@ class Ledger:
         # the next read recounts just the dirty symbols. Decimal sums are exact: the totals never drift from a full
         # recount (a property test holds them to it).
         self._realized = _ZERO  # sum of realized_pnl
-        self._day_base = _ZERO  # realized + unrealized - fees when the day began (start_day)
+        # Realized + unrealized - fees when the day began (start_day): what day_pnl() counts from. Set it to go on
+        # with a day begun earlier (as stored before a restart).
+        self.day_base: Decimal = _ZERO
         self._fees = _ZERO  # sum of fees
         self._dirty: set[str] = set()
         # symbol: (cost, value, gross, gross of its CNC positions)
@@ -464,7 +466,7 @@ class Ledger:
         ledger began): what the daily loss limit is measured against."""
         if self._dirty:
             self._refresh()
-        return self._realized + self._market_value - self._cost - self._fees - self._day_base
+        return self._realized + self._market_value - self._cost - self._fees - self.day_base
 
     def start_day(self) -> None:
         """Begin a new trading day: :meth:`day_pnl` counts from the account as it stands now, at its last marks.
@@ -473,17 +475,7 @@ class Ledger:
         """
         if self._dirty:
             self._refresh()
-        self._day_base = self._realized + self._market_value - self._cost - self._fees
-
-    @property
-    def day_base(self) -> Decimal:
-        """Realized + unrealized - fees when the day began: what :meth:`day_pnl` counts from. Set it to continue a
-        day begun earlier (as stored before a restart)."""
-        return self._day_base
-
-    @day_base.setter
-    def day_base(self, value: Decimal) -> None:
-        self._day_base = value
+        self.day_base = self._realized + self._market_value - self._cost - self._fees
 
     def market_value(self) -> Decimal:
         """Sum of ``quantity * price`` over positions (shorts negative), at the last mark or the average price."""

@@ -48,7 +48,7 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     # base, so a restart does not reset the daily loss limit. On a later day (or none stored) today begins now.
     manager.note_day(now)
     if stored[0]["day_began"] == manager.day_began and stored[0]["day_base"] is not None:
-        ledger.day_base = stored[0]["day_base"]
+        ledger.day_base = stored_decimal(stored[0]["day_base"])  # type: ignore[assignment]
     else:
         ledger.start_day()
     # The stored last prices mark the positions, but they are not quotes: a price from before the restart may be

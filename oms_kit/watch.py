@@ -109,7 +109,7 @@ class Watch:
         changed_positions = self._apply_positions(
             positions, stored_decimal(cash[0]["cash"]) if cash else manager.ledger.cash)
         if cash and cash[0]["day_base"] is not None:  # the owner's day: day P&L as the owner sees it
-            manager.ledger.day_base = cash[0]["day_base"]
+            manager.ledger.day_base = stored_decimal(cash[0]["day_base"])  # type: ignore[assignment]
         state_change = self._apply_state(state[0] if state else None)
         new_alerts = self._apply_alerts(alerts)
         self.refreshes += 1
