@@ -12,8 +12,8 @@ its tables from there (``result.to_duckdb()`` writes them to DuckDB afterwards, 
 
 from __future__ import annotations
 
+import json
 import time
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -29,7 +29,7 @@ from oms_kit.broker.fees import FeeModel
 from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import InvalidOrderError
 from oms_kit.events import EventBus
-from oms_kit.instruments import default_instrument, resolve_instruments
+from oms_kit.instruments import missing_instruments, resolve_instruments
 from oms_kit.ledger import Ledger
 from oms_kit.market.bars import iter_bars, load_bars
 from oms_kit.market.clock import SimulatedClock
@@ -102,6 +102,13 @@ def backtest(
     -------
     BacktestResult
 
+    Warns
+    -----
+    UserWarning
+        A symbol of the data has no instrument definition (it trades on tick 0.01, lot 1); and, when the run has
+        ended, if any order was rejected: how many, the counts by code and one example (``stats["rejections"]``
+        keeps the counts).
+
     Notes
     -----
     Fills follow the no-look-ahead rule: a market order placed in ``on_bar`` for bar t fills at the open of the
@@ -122,13 +129,8 @@ def backtest(
         raise InvalidOrderError("data", "no bars", "at least one bar")
     initial_cash = parse_price(cash, "cash")
     known = resolve_instruments(instruments)
-    symbols = frame["symbol"].unique().tolist()
-    unknown = [s for s in symbols if s not in known]
-    for name in unknown:
-        known[name] = default_instrument(name)
-    if unknown:
-        warnings.warn(f"no instrument definition for {', '.join(map(str, unknown))}: using tick 0.01, lot 1 "
-                      "(pass instruments=[Instrument(...)] to set them)", UserWarning, stacklevel=2)
+    for instrument in missing_instruments(frame["symbol"].unique().tolist(), known, stacklevel=2):
+        known[instrument.symbol] = instrument
     broker = MockBroker(slippage_bps=slippage_bps, fees=fees, participation=participation,
                         immediate_market_fills=False)
     first = frame["timestamp"].iloc[0].to_pydatetime()
@@ -157,6 +159,7 @@ def backtest(
         if bar_progress is not None:
             bar_progress.close()
     elapsed = time.perf_counter() - started
+    runner.warn_rejections(stacklevel=2)
     return BacktestResult(strategy=strategy, bars=frame, manager=manager, runner=runner, initial_cash=initial_cash,
                           elapsed=elapsed)
 
@@ -239,7 +242,9 @@ class BacktestResult:
         start, end, bars, initial_cash, final_equity, total_return (fraction), cagr, sharpe (daily returns,
         252 a year), max_drawdown (fraction, negative), win_rate and profit_factor (over fills that close part
         of a position, before fees), exposure (fraction of bar times with a position open), fees, trades (fills),
-        orders, rejected_orders, realized_pnl, elapsed_s.
+        orders, rejected_orders (every order that ended REJECTED, those the strategy cancelled before they were
+        sent included), rejections (a dict: code -> orders refused with it, most frequent first, empty when none;
+        see :meth:`~oms_kit.strategy.StrategyRunner.rejections`), realized_pnl, elapsed_s.
         """
         curve = self.equity
         equity = curve["equity"]
@@ -272,6 +277,7 @@ class BacktestResult:
             "trades": len(manager.trades),
             "orders": len(manager.orders),
             "rejected_orders": manager.counts["rejected"],
+            "rejections": self.runner.rejections(),
             "realized_pnl": float(manager.ledger.realized_pnl()),
             "elapsed_s": self.elapsed,
         }, name=repr(self.strategy), dtype=object)
@@ -297,11 +303,14 @@ class BacktestResult:
         """Write orders, trades, positions, equity and stats as tables of a DuckDB database; returns the
         connection, e.g. ``result.to_duckdb().sql("SELECT side, sum(fees) FROM trades GROUP BY side").df()``.
 
-        Money columns are exact ``DECIMAL(38, 8)``; ``equity`` has a timestamp column.
+        Money columns are exact ``DECIMAL(38, 8)``; ``equity`` has a timestamp column; the ``rejections`` stat
+        is JSON text (``{"INSTRUMENT_NOT_FOUND": 3}``), one column type whatever the codes.
         """
         from oms_kit.storage.frames import frames_to_duckdb
 
-        stats = self.stats.to_frame().T.infer_objects()
+        stats = self.stats.copy()
+        stats["rejections"] = json.dumps(stats["rejections"])
+        stats = stats.to_frame().T.infer_objects()
         stats.insert(0, "strategy", repr(self.strategy))
         return frames_to_duckdb({
             "orders": self.orders, "trades": self.trades, "positions": self.positions, "equity": self.equity,

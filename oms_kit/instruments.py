@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import cache
@@ -23,11 +24,12 @@ __all__ = [
     "DEFAULT_TICK_SIZE",
     "default_instrument",
     "default_instruments",
+    "missing_instruments",
     "read_instruments",
     "resolve_instruments",
 ]
 
-# For symbols a backtest finds in its data but not in the instrument list (DESIGN.md: tick 0.01, lot 1).
+# For symbols a backtest or a replay finds in its data but not in the instrument list: tick 0.01, lot 1.
 DEFAULT_TICK_SIZE = Decimal("0.01")
 _REQUIRED_COLUMNS = ("symbol", "tick_size", "lot_size")
 
@@ -157,7 +159,8 @@ def resolve_instruments(
 def default_instrument(symbol: str, exchange: str = "NSE") -> Instrument:
     """Return the stand-in instrument for a symbol missing from the list: tick 0.01, lot 1.
 
-    A backtest uses it for symbols found in the data but not in the instrument list (and warns).
+    Backtests and paper replays use it for symbols found in the data but not in the instrument list (see
+    :func:`missing_instruments`).
 
     Parameters
     ----------
@@ -167,3 +170,33 @@ def default_instrument(symbol: str, exchange: str = "NSE") -> Instrument:
         The exchange to record; NSE by default.
     """
     return Instrument(symbol=symbol, exchange=exchange, tick_size=DEFAULT_TICK_SIZE, lot_size=1)
+
+
+def missing_instruments(symbols: Iterable[str], known: Mapping[str, Instrument], *,
+                        stacklevel: int = 2) -> list[Instrument]:
+    """Stand-in instruments (:func:`default_instrument`) for the symbols of the data that ``known`` lacks.
+
+    A backtest and a paper replay both call this before their first bar, so data whose symbols are not in the
+    instrument list trade on the same defaults, with the same warning, in either.
+
+    Parameters
+    ----------
+    symbols
+        The symbols the data holds.
+    known
+        The instrument definitions in use, keyed by symbol.
+    stacklevel
+        Passed to :func:`warnings.warn`, counted from the caller of this function (2: its caller's caller).
+
+    Returns
+    -------
+    list of Instrument
+        One per missing symbol, in the order of ``symbols`` (each once); empty when none is missing. When some
+        are, one ``UserWarning`` names them all.
+    """
+    missing = [default_instrument(s) for s in dict.fromkeys(symbols) if s not in known]
+    if missing:
+        names = ", ".join(str(i.symbol) for i in missing)
+        warnings.warn(f"no instrument definition for {names}: using tick {DEFAULT_TICK_SIZE}, lot 1 "
+                      "(pass instruments=[Instrument(...)] to set them)", UserWarning, stacklevel=stacklevel + 1)
+    return missing

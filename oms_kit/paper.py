@@ -14,6 +14,11 @@ fees, slippage and cash as the backtest::
                             broker=ok.MockBroker(immediate_market_fills=False, fees="india_equity"))
     trader = await ok.paper_trade(MyStrategy(), oms=oms, feed=ok.ReplayFeed(bars, speed=None))
     await trader          # until the replay ends; trader.stop() ends it early
+
+Symbols of a replay that the OMS has no instrument for are defined before the first bar with tick 0.01 and lot 1,
+with the warning a backtest gives for them (:func:`oms_kit.instruments.missing_instruments`), so the user's own
+data trades the same way on both paths. When the run ends, rejected orders are reported as a backtest reports
+them: a ``UserWarning`` with the counts by code and one example; ``trader.stats`` carries the counts.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ import pandas as pd
 
 from oms_kit.errors import InvalidOrderError, OmsError
 from oms_kit.events import PriceUpdated
+from oms_kit.instruments import missing_instruments
 from oms_kit.market.bars import Bar
-from oms_kit.market.feeds import Feed
-from oms_kit.models import Fill, Order
+from oms_kit.market.feeds import Feed, RandomWalkFeed, ReplayFeed
+from oms_kit.models import Fill, Order, OrderStatus
 from oms_kit.oms import OMS, ORDER_COLUMNS, TRADE_COLUMNS
 from oms_kit.strategy import Strategy, StrategyRunner
 
@@ -57,14 +63,33 @@ async def paper_trade(strategy: Strategy, *, oms: OMS, feed: Feed | None = None,
     PaperTrader
         Already running (``on_start`` has run). ``await trader`` waits for the end of the feed;
         ``await trader.stop()`` ends it early. Either way ``on_stop`` runs once.
+
+    Warns
+    -----
+    UserWarning
+        Symbols of the feed (a replay's, a random walk's) with no instrument definition in the OMS: they are
+        defined on it with tick 0.01 and lot 1, as a backtest does. And when the run ends, if orders of the
+        strategy were rejected: how many, the counts by code and one example.
     """
     if not isinstance(oms, OMS):
         raise InvalidOrderError("oms", type(oms).__name__, "an open OMS (await ok.OMS.open(...))")
     if feed is not None and not callable(getattr(feed, "stream", None)):
         raise InvalidOrderError("feed", type(feed).__name__, "a Feed (ReplayFeed, RandomWalkFeed) or None")
     trader = PaperTrader(strategy, oms, feed, name=name)
+    symbols = _symbols_of(feed)
+    if symbols:
+        oms.define_instruments(missing_instruments(symbols, oms.manager.instruments, stacklevel=2))
     await trader._start()
     return trader
+
+
+def _symbols_of(feed: Feed | None) -> list[str]:
+    # The symbols a feed will send, when it knows them before it runs (a live feed may not).
+    if isinstance(feed, ReplayFeed):
+        return feed.frame["symbol"].unique().tolist()
+    if isinstance(feed, RandomWalkFeed):
+        return feed.symbols
+    return []
 
 
 class PaperTrader:
@@ -138,6 +163,7 @@ class PaperTrader:
         if not self.runner.stopped and not self.oms._closed:
             self.runner.stop()
             await self.oms._commit()
+            self.runner.warn_rejections()  # last: with warnings as errors, the run is complete before it raises
 
     async def stop(self) -> None:
         """Stop trading: the feed stops, ``on_stop`` runs; working orders stay working (cancel them with
@@ -192,14 +218,29 @@ class PaperTrader:
         """Fills of this strategy's orders as a table (the columns of ``OMS.trades()``)."""
         return pd.DataFrame([f.to_dict() for f in self.fills], columns=TRADE_COLUMNS)
 
+    @property
+    def stats(self) -> dict[str, Any]:
+        """This strategy's orders so far: ``orders`` (placed), ``filled`` (filled completely), ``rejected``,
+        ``rejections`` (code -> orders refused with it, most frequent first; see
+        :meth:`~oms_kit.strategy.StrategyRunner.rejections`) and ``fills``."""
+        runner = self.runner
+        return {
+            "orders": len(runner.placed),
+            "filled": sum(1 for o in runner.placed if o.status is OrderStatus.FILLED),
+            "rejected": runner.rejected_orders(),
+            "rejections": runner.rejections(),
+            "fills": len(self.fills),
+        }
+
     def status(self) -> dict[str, Any]:
-        """Running or not, bars seen, orders placed, fills, the feed's status."""
+        """Running or not, bars seen, orders placed, working and rejected, fills, the feed's status."""
         return {
             "strategy": repr(self.strategy),
             "running": self.task is not None and not self.task.done(),
             "bars": self.runner.bars_seen,
             "orders": len(self.runner.placed),
             "working": sum(1 for o in self.runner.placed if not o.status.is_terminal),
+            "rejected": self.runner.rejected_orders(),
             "fills": len(self.fills),
             "feed": self.feed.status() if self.feed is not None else None,
         }

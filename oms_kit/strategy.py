@@ -17,10 +17,15 @@ Timing rules (the same in both):
 * ``on_fill`` and ``on_order`` are called after the step that caused them (a bar's matching, or sending orders),
   never from inside the broker, so they may place orders freely; within one step fills come first, then order
   changes. A bar's fills are reported before its ``on_bar``.
+
+Rejections are not silent: when a run ends, a ``UserWarning`` gives the strategy's rejected orders by code with one
+example (:meth:`StrategyRunner.warn_rejections`), and the run's stats carry the counts
+(:meth:`StrategyRunner.rejections`).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -36,6 +41,7 @@ from oms_kit.orders import OrderManager
 __all__ = ["Strategy", "StrategyContext", "StrategyRunner"]
 
 _NEW = OrderStatus.NEW
+_REJECTED = OrderStatus.REJECTED
 _BEFORE_ANY_BAR = datetime.min.replace(tzinfo=UTC)
 _HOOKS = ("on_start", "on_bar", "on_fill", "on_order", "on_stop")
 
@@ -280,6 +286,12 @@ class StrategyRunner:
         run). The account then looks exactly as if every bar had been applied — with no working order the broker
         has nothing to match and only the last mark of a symbol counts — at a fraction of the cost per bar.
 
+    Rejections: :meth:`rejections` counts this strategy's rejected orders by code, and :meth:`warn_rejections`
+    reports them when a run ends. A rejection by the pre-trade checks is counted as it happens (one dict increment;
+    accepted orders cost nothing more); the rare rejection after the checks (by the broker, or the OMS when the
+    database is down) is found only when the counts are read, and only when the account's count of rejections
+    says there is one.
+
     Days: the first bar of a new day (midnight in the exchange's time zone, ``manager.validator.exchange_timezone``)
     ends the previous one. DAY orders that have had a bar to trade on expire (``broker.end_day``: on daily bars an
     order placed on one day's bar has the next day's bar, the session it was placed for) and the ledger starts the
@@ -312,6 +324,12 @@ class StrategyRunner:
         self._wants_fill = _overrides(strategy, "on_fill")
         self._order_events: list[Event] | None = [] if _overrides(strategy, "on_order") else None
         self._unsubscribe: Callable[[], None] | None = None
+        # Rejections by the pre-trade checks, counted as placed: violation code -> orders, and the first one's story.
+        self._check_rejections: dict[str, int] = {}
+        self._checked_rejected = 0
+        self._first_rejection: str | None = None
+        self._withdrawn: set[str] = set()  # cancelled by the strategy before they were sent (REJECTED, not refused)
+        self._rejected_before = manager.counts["rejected"]  # the account's count when this runner began
         if self._order_events is not None:
             self._unsubscribe = manager.bus.subscribe(self._order_events.append, "order")
         # Time of the bar being handled: orders placed now may fill only on later bars (before any bar: the first).
@@ -460,11 +478,15 @@ class StrategyRunner:
         self.sync_marks()  # the checks read prices, equity and exposure
         order, send = self.manager.prepare(symbol, side, quantity, order_type, price, trigger_price, product,
                                            validity, client_order_id, tag)
-        if order.order_id not in self.own:
+        if send:  # always a new order
             self.own.add(order.order_id)
             self.placed.append(order)
-        if send:
             self.pending.append(order)
+        elif order.order_id not in self.own:  # rejected, or an identical retry of an order placed elsewhere
+            self.own.add(order.order_id)
+            self.placed.append(order)
+            if order.violations:
+                self._count_rejection(order)
         return order
 
     def cancel(self, order_id: str, reason: str) -> Order:
@@ -475,6 +497,7 @@ class StrategyRunner:
         order = self.manager.get(order_id)
         if order.status is _NEW:
             self.held[:] = [(o, t) for o, t in self.held if o is not order]
+            self._withdrawn.add(order_id)
         return self.manager.cancel(order_id, reason)
 
     def modify(self, order_id: str, quantity: Any, price: Any, trigger_price: Any) -> Order:
@@ -514,6 +537,70 @@ class StrategyRunner:
                 if order.order_id in own and event.event_type != "CREATED":  # type: ignore[attr-defined]
                     strategy.on_order(ctx, order)
 
+    # -- rejections -------------------------------------------------------------------------------------------
+
+    def rejections(self) -> dict[str, int]:
+        """This strategy's rejected orders by code, most frequent first (empty when none was rejected).
+
+        A code is a violation code of the pre-trade checks (``INSTRUMENT_NOT_FOUND``); an order that broke several
+        rules counts under each. An order refused after the checks counts under the code its reason starts with
+        (``PERSISTENCE_UNAVAILABLE``), else ``BROKER_REJECTED``. An order the strategy cancelled before it was sent
+        ends REJECTED too, but is not counted: the strategy withdrew it.
+        """
+        counts, _, _ = self._rejection_summary()
+        return counts
+
+    def rejected_orders(self) -> int:
+        """How many of this strategy's orders were rejected (counted as in :meth:`rejections`, each order once)."""
+        _, rejected, _ = self._rejection_summary()
+        return rejected
+
+    def rejection_message(self) -> str | None:
+        """The end-of-run report of rejections: how many orders, the counts by code and one example; None when no
+        order of this strategy was rejected."""
+        counts, rejected, example = self._rejection_summary()
+        if not rejected:
+            return None
+        codes = ", ".join(f"{code} {count}" for code, count in counts.items())
+        return (f"{self.strategy!r}: {rejected} of {len(self.placed)} orders rejected ({codes}); "
+                f"for example {example}")
+
+    def warn_rejections(self, stacklevel: int = 2) -> None:
+        """Warn (``UserWarning``, :meth:`rejection_message`) when orders of this strategy were rejected; a run with
+        none stays quiet. Backtests and paper trading call it once, when the run has ended.
+
+        ``stacklevel`` counts from the caller of this method, as in :func:`warnings.warn`.
+        """
+        message = self.rejection_message()
+        if message is not None:
+            warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+
+    def _count_rejection(self, order: Order) -> None:
+        counts = self._check_rejections
+        for violation in order.violations:
+            counts[violation.code] = counts.get(violation.code, 0) + 1
+        self._checked_rejected += 1
+        if self._first_rejection is None:
+            self._first_rejection = _describe(order)
+
+    def _rejection_summary(self) -> tuple[dict[str, int], int, str | None]:
+        counts = dict(self._check_rejections)
+        rejected, example = self._checked_rejected, self._first_rejection
+        # The account's count covers every rejection: more than the checks' and the withdrawn orders means an order
+        # was refused after its checks; only then are this strategy's orders looked through for it.
+        later = self.manager.counts["rejected"] - self._rejected_before - rejected - len(self._withdrawn)
+        if later > 0:
+            withdrawn = self._withdrawn
+            for order in self.placed:
+                if order.status is _REJECTED and not order.violations and order.order_id not in withdrawn:
+                    head = (order.reason or "").partition(":")[0]
+                    code = head if head.isidentifier() and head.isupper() else "BROKER_REJECTED"
+                    counts[code] = counts.get(code, 0) + 1
+                    rejected += 1
+                    if example is None:
+                        example = _describe(order)
+        return dict(sorted(counts.items(), key=lambda item: -item[1])), rejected, example
+
     # -- internals --------------------------------------------------------------------------------------------
 
     def _release(self, symbol: str, ts: datetime) -> None:
@@ -526,6 +613,11 @@ class StrategyRunner:
             else:
                 keep.append((order, placed_at))
         self.held[:] = keep
+
+
+def _describe(order: Order) -> str:
+    # One rejected order, as the end-of-run warning shows it: what was asked, then why it was refused.
+    return f"{order.side.value} {order.quantity} {order.symbol} {order.order_type.value}: {order.reason}"
 
 
 def hooks_of(strategy: Strategy) -> Iterable[str]:

@@ -121,13 +121,15 @@ def test_order_for_another_symbol_does_not_fill_on_that_symbols_bar_of_the_same_
 
 
 def test_market_order_without_any_price_of_its_symbol_is_rejected():
-    strategy, _ = run({0: lambda ctx, bar: ctx.buy("TCS", 1)})
+    with pytest.warns(UserWarning, match=r"1 of 1 orders rejected \(NO_REFERENCE_PRICE 1\)"):
+        strategy, _ = run({0: lambda ctx, bar: ctx.buy("TCS", 1)})
     assert [v.code for v in strategy.orders[0].violations] == ["NO_REFERENCE_PRICE"]
 
 
 def test_every_pre_trade_check_runs_and_a_breach_is_rejected_with_its_violation():
     limits = ok.RiskLimits(max_order_quantity=50)
-    strategy, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 60)}, limits=limits)
+    with pytest.warns(UserWarning, match=r"QUANTITY_EXCEEDS_MAXIMUM 1"):
+        strategy, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 60)}, limits=limits)
 
     order = strategy.orders[0]
     assert order.status is OrderStatus.REJECTED
@@ -135,10 +137,12 @@ def test_every_pre_trade_check_runs_and_a_breach_is_rejected_with_its_violation(
     assert result.fills == []
     assert result.orders["violations"].tolist() == ["QUANTITY_EXCEEDS_MAXIMUM"]
     assert result.stats["rejected_orders"] == 1
+    assert result.stats["rejections"] == {"QUANTITY_EXCEEDS_MAXIMUM": 1}
 
 
 def test_buying_power_is_checked_against_the_backtests_cash():
-    strategy, _ = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 100, product="CNC")}, cash=5_000)
+    with pytest.warns(UserWarning, match=r"INSUFFICIENT_FUNDS 1"):
+        strategy, _ = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 100, product="CNC")}, cash=5_000)
     assert [v.code for v in strategy.orders[0].violations] == ["INSUFFICIENT_FUNDS"]
 
 
@@ -402,7 +406,8 @@ def test_daily_loss_limit_measures_each_day_on_its_own():
         4: lambda ctx, bar: ctx.buy("RELIANCE", 1),
     })
     limits = ok.RiskLimits(daily_loss_limit=1_000)
-    result = ok.backtest(strategy, two_days(first, second), fees=None, limits=limits)
+    with pytest.warns(UserWarning, match=r"1 of 3 orders rejected \(DAILY_LOSS_LIMIT 1\)"):
+        result = ok.backtest(strategy, two_days(first, second), fees=None, limits=limits)
 
     assert [v.code for v in strategy.orders[3].violations] == ["DAILY_LOSS_LIMIT"]
     assert strategy.orders[4].status is OrderStatus.FILLED

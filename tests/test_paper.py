@@ -187,9 +187,12 @@ async def test_the_kill_switch_stops_a_paper_strategys_orders():
     try:
         await oms.kill_switch("test")
         strategy = BuyEveryBar()
-        await (await ok.paper_trade(strategy, oms=oms, feed=ok.ReplayFeed(data, speed=None)))
+        with pytest.warns(UserWarning, match=r"5 of 5 orders rejected \(TRADING_HALTED 5\)"):
+            trader = await ok.paper_trade(strategy, oms=oms, feed=ok.ReplayFeed(data, speed=None))
+            await trader
         assert {o.status for o in strategy.orders} == {OrderStatus.REJECTED}
         assert strategy.orders[0].violations[0].code == "TRADING_HALTED"
+        assert trader.stats["rejections"] == {"TRADING_HALTED": 5}
     finally:
         await oms.close()
 
