@@ -405,6 +405,27 @@ class OMS:
             raise InvalidOrderError("symbol", symbol, ", ".join(sorted(self.manager.instruments)))
         return found
 
+    def define_instruments(self, instruments: Iterable[Instrument]) -> None:
+        """Define instruments for symbols the OMS does not know yet (``paper_trade`` does so for a replay's symbols).
+
+        A symbol already defined the same way is left as it is. Definitions live in memory, like the list given to
+        :meth:`open`; pass them there to have them on every open.
+
+        Raises
+        ------
+        InvalidOrderError
+            An item is not an Instrument, two items share a symbol but differ, or an item redefines a known symbol
+            differently: tick and lot decide which orders are valid, so a definition does not change under orders.
+        """
+        given = resolve_instruments(instruments, replace=True)
+        known = self.manager.instruments
+        for symbol, instrument in given.items():
+            current = known.get(symbol)
+            if current is not None and current != instrument:
+                raise InvalidOrderError(f"instruments (symbol {symbol} is already defined)", instrument,
+                                        f"the definition in use, {current!r}, or a symbol not yet defined")
+        known.update(given)
+
     def get_order(self, order_id: str) -> Order:
         """The order with this id; raises OmsError when unknown."""
         return self.manager.get(order_id)
