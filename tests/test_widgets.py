@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 import sys
 import time
@@ -514,19 +515,90 @@ async def test_chart_samples_equity_and_day_pnl_over_time(oms, shown):
 # -- live refresh and errors --------------------------------------------------------------------------------------
 
 
+# The bounds of a panel's redraws, on a loop that yields between events as a live session does (a feed, a
+# strategy, button clicks): at most four a second, a burst folded into them, and a slow panel waiting nine times
+# its redraw's duration. Times are read from time.monotonic, the clock the panels schedule by.
+FOUR_A_SECOND = 0.25  # seconds: the shortest gap between two redraws of a panel
+SLOW_FACTOR = 9  # a panel whose redraw took t seconds of CPU waits 9 t before the next one
+TIMER_SLACK = 0.002  # seconds a timer may fire early or a measurement differ by
+
+
+class Probe(Panel):
+    """A panel that notes when each redraw starts and ends and its CPU time, and can be made slow (``busy``)."""
+
+    kinds = ("price",)
+
+    def __init__(self, oms: Any, *, busy: float = 0.0, **options: Any) -> None:
+        self.busy = busy
+        self.spans: list[tuple[float, float, float]] = []  # (start, end, CPU seconds) of each redraw
+        super().__init__(oms, **options)
+
+    def _build(self) -> list[Any]:
+        return []
+
+    def refresh(self) -> None:
+        start, cpu = time.monotonic(), time.thread_time()
+        while time.thread_time() - cpu < self.busy:  # CPU work, as a large table's redraw is
+            pass
+        self.spans.append((start, time.monotonic(), time.thread_time() - cpu))
+
+
+async def stream_prices(oms: OMS, seconds: float) -> int:
+    """Quote RELIANCE again and again for ``seconds``, yielding to the loop after each quote; returns the count."""
+    started = time.monotonic()
+    quotes = 0
+    while time.monotonic() - started < seconds:
+        await oms.set_price("RELIANCE", 2500.0 + (quotes % 20) * 0.05)
+        quotes += 1
+        await asyncio.sleep(0)
+    return quotes
+
+
+async def test_a_stream_of_events_is_redrawn_at_most_four_times_a_second(oms, shown):
+    probe = shown(Probe, oms)
+    started = time.monotonic()
+
+    quotes = await stream_prices(oms, 1.5)
+
+    elapsed = time.monotonic() - started
+    spans = probe.spans[1:]  # after the first redraw, made when the panel was built
+    assert quotes > 100 * len(spans), (quotes, len(spans))  # many events folded into each redraw
+    assert len(spans) <= elapsed / FOUR_A_SECOND + 1, (len(spans), elapsed)
+    assert len(spans) >= 3, "the panel kept redrawing while the events went on"
+    for (_, end, _), (start, _, _) in itertools.pairwise(probe.spans):
+        assert start - end >= FOUR_A_SECOND - TIMER_SLACK, probe.spans
+
+
+async def test_a_slow_panel_waits_nine_times_its_redraw_and_leaves_the_loop_to_the_rest(oms, shown):
+    probe = shown(Probe, oms, busy=0.04)  # 0.04 s of CPU a redraw: 0.36 s before the next, beyond the 0.25 s
+    started = time.monotonic()
+
+    quotes = await stream_prices(oms, 2.0)
+
+    elapsed = time.monotonic() - started
+    assert len(probe.spans) >= 3, probe.spans
+    for (_, end, cost), (start, _, _) in itertools.pairwise(probe.spans):
+        assert cost >= probe.busy
+        assert start - end >= SLOW_FACTOR * cost - TIMER_SLACK, probe.spans
+    redrawing = sum(cost for _, _, cost in probe.spans[1:])
+    assert redrawing <= elapsed / (SLOW_FACTOR + 1) + probe.busy, (redrawing, elapsed)  # about a tenth at most
+    assert quotes > 100
+
+
 async def test_a_burst_of_fills_is_coalesced_into_a_few_refreshes(open_oms, shown):
     oms = await open_oms(limits=RiskLimits(max_orders_per_second=None, duplicate_window_s=None))
     dashboard = shown(Dashboard, oms)
     before = {type(p).__name__: p.refreshes for p in dashboard.panels}
     started = time.monotonic()
 
-    for _ in range(500):
+    for _ in range(500):  # yielding between orders, as a strategy or the feed does: the panels' timers run
         await oms.place_order("RELIANCE", "BUY", 1)
         await oms.place_order("RELIANCE", "SELL", 1)
+        await asyncio.sleep(0)
     await dashboard.settle()
 
     elapsed = time.monotonic() - started
-    bound = elapsed / dashboard.positions.interval + 3
+    bound = elapsed / FOUR_A_SECOND + 2  # one per interval, the settle's, and one for a partial interval
     for panel in dashboard.panels:
         assert panel.refreshes - before[type(panel).__name__] <= bound, (type(panel).__name__, elapsed)
     assert len(oms.trades()) == 1000
