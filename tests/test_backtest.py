@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import warnings
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -138,6 +140,55 @@ def test_every_pre_trade_check_runs_and_a_breach_is_rejected_with_its_violation(
     assert result.orders["violations"].tolist() == ["QUANTITY_EXCEEDS_MAXIMUM"]
     assert result.stats["rejected_orders"] == 1
     assert result.stats["rejections"] == {"QUANTITY_EXCEEDS_MAXIMUM": 1}
+
+
+def test_a_run_whose_every_order_is_rejected_warns_with_the_codes_counts_and_an_example():
+    every_bar = dict.fromkeys(range(len(FIVE_BARS)), lambda ctx, bar: ctx.buy("NOPE", 1))  # no such instrument
+    with pytest.warns(UserWarning) as caught:
+        strategy, result = run(every_bar)
+
+    (warning,) = caught
+    message = str(warning.message)
+    assert "5 of 5 orders rejected (INSTRUMENT_NOT_FOUND 5, NO_REFERENCE_PRICE 5)" in message
+    assert f"for example BUY 1 NOPE MARKET: {strategy.orders[0].reason}" in message
+    assert warning.filename == __file__  # it points at the call of run(), not into the kit
+    assert result.stats["rejections"] == {"INSTRUMENT_NOT_FOUND": 5, "NO_REFERENCE_PRICE": 5}
+    assert result.stats["rejected_orders"] == 5 and result.fills == []
+
+
+def test_an_order_breaking_several_rules_counts_once_per_code_and_the_codes_come_most_frequent_first():
+    limits = ok.RiskLimits(max_order_quantity=50, max_order_value=4_000)
+    actions = {0: lambda ctx, bar: ctx.buy("RELIANCE", 60), 1: lambda ctx, bar: ctx.buy("RELIANCE", 45),
+               2: lambda ctx, bar: ctx.buy("RELIANCE", 1)}
+    with pytest.warns(UserWarning, match=r"2 of 3 orders rejected \(NOTIONAL_EXCEEDS_MAXIMUM 2, "
+                                         r"QUANTITY_EXCEEDS_MAXIMUM 1\)"):
+        strategy, result = run(actions, limits=limits)
+
+    codes = [[v.code for v in strategy.orders[i].violations] for i in range(3)]
+    assert codes == [["QUANTITY_EXCEEDS_MAXIMUM", "NOTIONAL_EXCEEDS_MAXIMUM"], ["NOTIONAL_EXCEEDS_MAXIMUM"], []]
+    assert list(result.stats["rejections"].items()) == [("NOTIONAL_EXCEEDS_MAXIMUM", 2),
+                                                         ("QUANTITY_EXCEEDS_MAXIMUM", 1)]
+
+
+def test_an_order_the_strategy_cancels_before_it_is_sent_is_not_reported_as_a_rejection():
+    def place_and_withdraw(ctx, bar):
+        order = ctx.buy("RELIANCE", 5, "LIMIT", price=95.0)
+        ctx.cancel(order)
+        return order
+
+    strategy, result = run({0: place_and_withdraw})  # no warning: pytest turns warnings into errors
+    assert strategy.orders[0].status is OrderStatus.REJECTED
+    assert result.stats["rejected_orders"] == 1
+    assert result.stats["rejections"] == {}
+    assert result.runner.rejection_message() is None
+
+
+def test_a_clean_run_does_not_warn_and_has_no_rejections():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 10), 2: lambda ctx, bar: ctx.sell("RELIANCE", 10)})
+    assert len(result.fills) == 2
+    assert result.stats["rejections"] == {} and result.stats["rejected_orders"] == 0
 
 
 def test_buying_power_is_checked_against_the_backtests_cash():
@@ -307,6 +358,20 @@ def test_to_duckdb_gives_sql_over_the_run():
         assert con.execute("SELECT trades FROM stats").fetchone() == (2,)
     finally:
         con.close()
+
+
+def test_to_duckdb_keeps_the_rejections_as_json_text():
+    limits = ok.RiskLimits(max_order_quantity=50)
+    with pytest.warns(UserWarning, match="QUANTITY_EXCEEDS_MAXIMUM"):
+        _, rejected = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 60)}, limits=limits)
+    _, clean = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 1)})
+    for result in (rejected, clean):
+        con = result.to_duckdb()
+        try:
+            (text,) = con.execute("SELECT rejections FROM stats").fetchone()
+            assert json.loads(text) == result.stats["rejections"]
+        finally:
+            con.close()
 
 
 def test_plot_draws_equity_and_drawdown():

@@ -100,6 +100,123 @@ async def test_paper_replay_at_full_speed_gives_the_backtests_orders_and_fills()
         assert set(drift["status"]) == {"same"}
         assert set(ok.compare(result, oms)["status"]) == {"same"}  # the OMS holds only this strategy's orders
         assert live.stopped == 1
+        filled = sum(o.status is OrderStatus.FILLED for o in result.placed)
+        assert trader.stats == {"orders": len(result.placed), "filled": filled, "rejected": 0, "rejections": {},
+                                "fills": len(result.fills)}
+    finally:
+        await oms.close()
+
+
+def unknown_symbols(data: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with its symbols renamed to ones missing from the default instrument list."""
+    renamed = data.copy()
+    renamed["symbol"] = "MY" + renamed["symbol"]
+    return renamed
+
+
+async def test_a_replay_of_the_users_own_symbols_trades_as_the_backtest_does_with_the_same_warning():
+    data = unknown_symbols(sample(900))
+    with pytest.warns(UserWarning) as from_backtest:
+        result = ok.backtest(Busy(), data)
+
+    feed = ok.ReplayFeed(data, speed=None)
+    # Opened as the README shows it (the risk monitor running too).
+    oms = await ok.OMS.open(feed=None, clock=ok.SimulatedClock(feed.start),
+                            broker=ok.MockBroker(immediate_market_fills=False))
+    try:
+        with pytest.warns(UserWarning) as from_paper:
+            trader = await ok.paper_trade(Busy(), oms=oms, feed=feed)
+            await trader
+
+        assert [str(w.message) for w in from_paper] == [str(w.message) for w in from_backtest]
+        (message,) = {str(w.message) for w in from_paper}
+        assert "no instrument definition for " in message and "tick 0.01, lot 1" in message
+        assert sorted(message.split(": ")[0].removeprefix("no instrument definition for ").split(", ")) == sorted(
+            data["symbol"].unique())
+        assert from_paper[0].filename == __file__
+        for symbol in data["symbol"].unique():
+            assert oms.instrument(symbol) == result.manager.instruments[symbol]
+        assert len(result.fills) > 50 and trader.stats["rejected"] == 0
+        assert fill_rows(trader.fills) == fill_rows(result.fills)
+        drift = ok.compare(result, trader)
+        assert len(drift) == len(result.fills) and set(drift["status"]) == {"same"}
+    finally:
+        await oms.close()
+
+
+async def test_a_replay_symbol_the_oms_defines_keeps_its_definition_without_a_warning():
+    data = unknown_symbols(sample(300))
+    mine = [ok.Instrument(symbol, tick_size="0.05") for symbol in data["symbol"].unique()]
+    oms = await open_replay_oms(data, instruments=mine)
+    try:
+        trader = await ok.paper_trade(Busy(), oms=oms, feed=ok.ReplayFeed(data, speed=None))  # errors on a warning
+        await trader
+        assert [oms.instrument(i.symbol) for i in mine] == mine
+        assert {f.price % Decimal("0.05") for f in trader.fills} == {0}
+    finally:
+        await oms.close()
+
+
+async def test_define_instruments_adds_new_symbols_and_refuses_to_change_a_known_one():
+    oms = await ok.OMS.open(feed=None, risk_interval=None)
+    try:
+        acme = ok.Instrument("ACME", tick_size="0.01", lot_size=10)
+        oms.define_instruments([acme])
+        oms.define_instruments([acme, oms.instrument("SBIN")])  # the same definitions again: nothing changes
+        assert oms.instrument("ACME") == acme
+        with pytest.raises(ok.InvalidOrderError, match="SBIN") as caught:
+            oms.define_instruments([ok.Instrument("SBIN", tick_size="0.01")])
+        assert "already defined" in str(caught.value)
+        assert oms.instrument("SBIN").tick_size == Decimal("0.05")
+        with pytest.raises(ok.InvalidOrderError, match="instruments"):
+            oms.define_instruments(["ACME"])  # type: ignore[list-item]
+    finally:
+        await oms.close()
+
+
+class BuyEveryBar(ok.Strategy):
+    symbol: str | None = None  # None: the bar's own symbol
+
+    def on_start(self, ctx):
+        self.orders = []
+
+    def on_bar(self, ctx, bar):
+        self.orders.append(ctx.buy(self.symbol or bar.symbol, 1))
+
+
+async def test_a_paper_run_whose_every_order_is_rejected_warns_as_the_backtest_does_and_its_stats_say_why():
+    data = bar_frame([(100.0, 101.0, 99.0, 100.0)] * 6)
+    with pytest.warns(UserWarning) as from_backtest:
+        result = ok.backtest(BuyEveryBar(symbol="NOPE"), data)  # a symbol neither in the data nor in the list
+    oms = await open_replay_oms(data)
+    try:
+        with pytest.warns(UserWarning) as from_paper:
+            trader = await ok.paper_trade(BuyEveryBar(symbol="NOPE"), oms=oms, feed=ok.ReplayFeed(data, speed=None))
+            await trader
+
+        (warning,) = from_paper
+        assert [str(w.message) for w in from_backtest] == [str(warning.message)]
+        assert "6 of 6 orders rejected (INSTRUMENT_NOT_FOUND 6, NO_REFERENCE_PRICE 6)" in str(warning.message)
+        assert trader.placed[0].reason in str(warning.message)
+        assert trader.stats == {"orders": 6, "filled": 0, "rejected": 6, "fills": 0,
+                                "rejections": {"INSTRUMENT_NOT_FOUND": 6, "NO_REFERENCE_PRICE": 6}}
+        assert trader.stats["rejections"] == result.stats["rejections"]
+        assert trader.status()["rejected"] == 6
+    finally:
+        await oms.close()
+
+
+async def test_orders_the_broker_refuses_after_the_checks_are_reported_too():
+    data = bar_frame([(100.0, 101.0, 99.0, 100.0)] * 4)
+    oms = await open_replay_oms(data, broker=ok.MockBroker(immediate_market_fills=False, reject_rate=1.0))
+    try:
+        await oms.place_order("RELIANCE", "BUY", 1, "LIMIT", 0.05)  # another order of the account, not counted
+        with pytest.warns(UserWarning, match=r"4 of 4 orders rejected \(BROKER_REJECTED 4\); for example BUY 1 "
+                                             r"RELIANCE MARKET: rejected by broker \(simulated fault\)"):
+            trader = await ok.paper_trade(BuyEveryBar(), oms=oms, feed=ok.ReplayFeed(data, speed=None))
+            await trader
+        assert trader.stats["rejected"] == 4 and trader.stats["rejections"] == {"BROKER_REJECTED": 4}
+        assert oms.manager.counts["rejected"] == 5
     finally:
         await oms.close()
 
@@ -175,14 +292,6 @@ async def test_stop_ends_trading_and_runs_on_stop_once():
 
 async def test_the_kill_switch_stops_a_paper_strategys_orders():
     data = bar_frame([(100.0, 101.0, 99.0, 100.0)] * 5)
-
-    class BuyEveryBar(ok.Strategy):
-        def on_start(self, ctx):
-            self.orders = []
-
-        def on_bar(self, ctx, bar):
-            self.orders.append(ctx.buy(bar.symbol, 1))
-
     oms = await open_replay_oms(data)
     try:
         await oms.kill_switch("test")

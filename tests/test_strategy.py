@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import oms_kit as ok
 from oms_kit.errors import InvalidOrderError, OmsError
@@ -245,3 +249,61 @@ def test_runner_step_by_step_gives_what_the_backtests_loop_gives():
     assert [(f.symbol, f.side, f.quantity, f.price, f.fees, f.ts) for f in manager.trades] == \
         [(f.symbol, f.side, f.quantity, f.price, f.fees, f.ts) for f in result.fills]
     assert manager.ledger.equity() == result.manager.ledger.equity()
+
+
+# -- rejections: counted as they happen, reported once at the end ---------------------------------------------
+
+
+def _buy(ctx, bar):
+    ctx.buy("RELIANCE", 1)
+
+
+def _too_big(ctx, bar):
+    ctx.buy("RELIANCE", 60)  # over max_order_quantity=50 and over the cash (margin 1,200 of 1,000): two codes
+
+
+def _unknown(ctx, bar):
+    ctx.buy("NOPE", 1)
+
+
+def _withdrawn(ctx, bar):
+    ctx.cancel(ctx.buy("RELIANCE", 1, "LIMIT", price=ctx.round_price("RELIANCE", bar.close * 0.99)))
+
+
+def _retried(ctx, bar):
+    ctx.buy("NOPE", 2, client_order_id="again")  # after the first, the same rejected order comes back
+
+
+class Mixed(ok.Strategy):
+    steps: tuple = ()
+
+    def on_bar(self, ctx, bar):
+        self.steps[self.bars](ctx, bar)
+        self.bars += 1
+
+    def on_start(self, ctx):
+        self.bars = 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=st.lists(st.sampled_from([_buy, _too_big, _unknown, _withdrawn, _retried]), min_size=1, max_size=12))
+def test_rejection_counts_are_the_codes_of_the_rejected_orders_each_counted_once(steps):
+    data = bar_frame([(100.0, 101.0, 99.0, 100.0)] * len(steps))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = ok.backtest(Mixed(steps=tuple(steps)), data, cash=1_000, fees=None,
+                             limits=ok.RiskLimits(max_order_quantity=50))
+
+    refused = [o for o in result.placed if o.violations]
+    expected = Counter(v.code for o in refused for v in o.violations)
+    assert result.runner.rejections() == dict(expected)
+    assert list(result.stats["rejections"].values()) == sorted(expected.values(), reverse=True)
+    assert result.runner.rejected_orders() == len(refused)
+    withdrawn = sum(o.status is OrderStatus.REJECTED and not o.violations for o in result.placed)
+    assert result.stats["rejected_orders"] == len(refused) + withdrawn
+    reports = [str(w.message) for w in caught if "rejected" in str(w.message)]
+    if refused:
+        assert reports == [result.runner.rejection_message()]
+        assert reports[0].startswith(f"{result.strategy!r}: {len(refused)} of {len(result.placed)} orders rejected")
+    else:
+        assert reports == []
