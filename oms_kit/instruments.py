@@ -29,7 +29,8 @@ __all__ = [
     "resolve_instruments",
 ]
 
-# For symbols a backtest or a replay finds in its data but not in the instrument list: tick 0.01, lot 1.
+# For symbols a backtest or a replay finds in its data but not in the instrument list: tick 0.01, lot 1
+# (docs/ARCHITECTURE.md, "Rules the code relies on").
 DEFAULT_TICK_SIZE = Decimal("0.01")
 _REQUIRED_COLUMNS = ("symbol", "tick_size", "lot_size")
 

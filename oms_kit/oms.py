@@ -56,7 +56,7 @@ RANDOM_WALK_START = {
 class OMS:
     """An order management system for one account. Open it with ``await OMS.open(...)``.
 
-    See ``DESIGN.md`` for the full list of methods; each is documented where it is defined.
+    ``docs/ARCHITECTURE.md`` ("The OMS facade") lists its methods by group; each is documented where it is defined.
     """
 
     def __init__(self, *, store: Store, queue: WriteQueue, manager: OrderManager, bus: EventBus, clock: Clock,

@@ -3,7 +3,8 @@
 DuckDB's API is synchronous, so every call runs on one dedicated worker thread (as aiosqlite does for
 SQLite): the event loop never waits on the database, and the connection is only ever used from that thread.
 Rows are written through Arrow, never row by row: DuckDB inserts about 2,000 rows/s one by one (executemany
-included) and hundreds of thousands per second from an Arrow table (see DESIGN.md, "Speed facts").
+included) and hundreds of thousands per second from an Arrow table (see ``docs/ARCHITECTURE.md``, "Speed facts
+behind the storage").
 
 Append tables use ``INSERT … ON CONFLICT DO NOTHING``, which looks keys up in the primary-key index. Upsert
 tables do not use ``ON CONFLICT DO UPDATE``: DuckDB 2.0 runs it as a MERGE that joins the batch with the whole
