@@ -115,7 +115,7 @@ async def fill(stores: list[Store], account: str, orders: int, working: int) -> 
             else:
                 history.working(i - ended)
         rows = history.manager.take_rows()
-        rows.append(("accounts", (account, history.manager.ledger.cash, history.clock.now())))
+        rows.append(history.manager.account_row(history.clock.now()))
         for k, store in enumerate(stores):
             begun = time.perf_counter()
             await store.write(rows)

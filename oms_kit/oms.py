@@ -19,14 +19,15 @@ from typing import Any
 import pandas as pd
 
 from oms_kit.broker.mock import MockBroker
-from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
+from oms_kit.errors import ConfigError, DataError, InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
 from oms_kit.events import Event, EventBus, PriceUpdated, RiskAlertRaised, TradingStateChanged
+from oms_kit.history import History, parse_limit, parse_moment
 from oms_kit.instruments import resolve_instruments
 from oms_kit.ledger import Ledger
 from oms_kit.market.bars import Bar
 from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feeds import Feed, RandomWalkFeed
-from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_price
+from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_cash, parse_price
 from oms_kit.orders import OrderManager
 from oms_kit.recovery import restore_account
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
@@ -79,6 +80,9 @@ class OMS:
         self.read_only = False
         self._awaiting_ack: dict[str, datetime] = {}  # order id -> when it was sent, until the broker answers
         self.watch: Watch | None = None  # set when read-only
+        # Orders and trades from before the day a durable OMS was opened on are in the store only (None: memory
+        # holds the account's whole history).
+        self.history: History | None = None
 
     @classmethod
     async def open(
@@ -121,9 +125,12 @@ class OMS:
             reckoned: an IANA name such as ``"America/New_York"``, or a tzinfo.
         """
         validator = PreTradeValidator(exchange_timezone=exchange_timezone)
-        cash_value = parse_price(cash, "cash") if cash else Decimal(0)
+        cash_value = parse_cash(cash)
         if isinstance(feed, str) and feed != "random":
-            raise InvalidOrderError("feed", feed, "'random', None or a Feed object")
+            raise ConfigError("feed", feed, "'random', None or a Feed object")
+        if risk_interval is not None and (isinstance(risk_interval, bool) or not isinstance(risk_interval, int | float)
+                                          or not 0 < risk_interval < float("inf")):
+            raise ConfigError("risk_interval", risk_interval, "a positive number of seconds or None")
         store = await open_store(url, read_only=read_only)
         lock = getattr(store, "lock_account", None)
         if lock is not None and not read_only:  # PostgreSQL; a DuckDB file is already held by its own file lock
@@ -144,8 +151,10 @@ class OMS:
             now=clock.now,
             validator=validator,
         )
+        start_prices: dict[str, float] = {}
         if feed == "random":
-            feed = RandomWalkFeed({s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments})
+            start_prices = {s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments}
+            feed = RandomWalkFeed(start_prices)
         oms = cls(store=store, queue=WriteQueue(store), manager=manager, bus=bus, clock=clock,
                   feed=feed, cash=cash_value)  # type: ignore[arg-type]
         oms.queue.on_overflow = oms._on_write_overflow
@@ -164,13 +173,19 @@ class OMS:
             return oms
         # A durable store that knows the account reopens it as committed (cash argument ignored then).
         if not (store.durable and await restore_account(store, manager, clock.now())):
+            manager.note_day(clock.now())  # the day begins now: a reopen later today keeps its P&L base
             manager.pending_rows.append(manager.account_row(clock.now()))
+        if store.durable:
+            oms.history = History(store, account, manager.day_began)  # type: ignore[arg-type]
+        # The walk's first step repeats its start prices: quoting them now means a market order placed as soon as
+        # open() returns has a reference price, instead of NO_REFERENCE_PRICE until the feed task first runs.
+        now = clock.now()
+        for symbol, price in start_prices.items():
+            oms._on_price(symbol, now, price, price, price, price, None)
         await oms._commit()
         if oms.feed is not None:
             oms._start_task("oms-kit-feed", oms._run_feed(oms.feed))
         if risk_interval is not None:
-            if not risk_interval > 0:
-                raise InvalidOrderError("risk_interval", risk_interval, "a positive number of seconds or None")
             oms._start_task("oms-kit-risk-monitor", oms._run_risk_monitor(risk_interval))
         return oms
 
@@ -296,12 +311,23 @@ class OMS:
 
     # -- prices and session -----------------------------------------------------------------------------------
 
-    async def set_price(self, symbol: str, price: float, volume: float | None = None) -> Decimal:
-        """Push a quote for ``symbol``, as a feed would: marks positions and lets resting orders match."""
+    async def set_price(self, symbol: str, price: float | Decimal, volume: float | None = None) -> Decimal:
+        """Push a quote for ``symbol``, as a feed would: marks positions and lets resting orders match.
+
+        Raises DataError for a symbol that is not an instrument of this OMS, a price that is not a number above 0
+        and at most ``MAX_PRICE``, or a volume that is not a finite number >= 0; nothing changes then.
+        """
         self._check_writable()
-        value = float(price)
-        if not value > 0 or value == float("inf"):
-            raise InvalidOrderError("price", price, "a positive finite number")
+        if not isinstance(symbol, str) or symbol not in self.manager.instruments:
+            raise DataError("symbol", symbol, "an instrument of this OMS (oms.instrument(symbol) tells)",
+                            hint="define it with OMS.open(instruments=[ok.Instrument(symbol, ...)])")
+        try:
+            value = float(parse_price(price, "price"))
+        except InvalidOrderError as exc:
+            raise DataError("price", price, exc.allowed) from None
+        if volume is not None and (isinstance(volume, bool) or not isinstance(volume, int | float)
+                                   or not 0 <= volume < float("inf")):
+            raise DataError("volume", volume, "a finite number >= 0, or None")
         self._on_price(symbol, self.clock.now(), value, value, value, value, volume)
         await self._commit()
         return self.manager.prices[symbol]
@@ -427,8 +453,14 @@ class OMS:
         known.update(given)
 
     def get_order(self, order_id: str) -> Order:
-        """The order with this id; raises OmsError when unknown."""
-        return self.manager.get(order_id)
+        """The order with this id, of any day: the day's and the working orders from memory, older ones read from
+        the store. Raises OmsError when the account has no such order."""
+        if not isinstance(order_id, str):
+            raise InvalidOrderError("order_id", order_id, "an order id string, as in the order_id column of orders()")
+        order = self.manager.orders.get(order_id)
+        if order is None and self.history is not None:
+            order = self.history.order(order_id)
+        return order if order is not None else self.manager.get(order_id)
 
     def find_order(self, client_order_id: str) -> Order | None:
         """The order placed with this client order id, or None."""
@@ -439,25 +471,60 @@ class OMS:
         return _orders_frame(list(self.manager.live.values()))
 
     def orders(self, symbol: str | None = None, status: str | None = None, side: str | None = None,
-               since: datetime | None = None, until: datetime | None = None, limit: int | None = None) -> pd.DataFrame:
-        """Order history of this session, newest last, filtered by any of the arguments."""
-        status_value = OrderStatus.parse(status, "status") if status else None
-        side_value = Side.parse(side, "side") if side else None
+               since: datetime | str | None = None, until: datetime | str | None = None,
+               limit: int | None = None) -> pd.DataFrame:
+        """Orders in the order they were placed (newest last), filtered by any of the arguments.
+
+        Without ``since``/``until`` this is the book in memory: the trading day (a reopened account shows every
+        order of the day, in any status) and the working orders. A window reaching back before that (``since`` or
+        ``until`` earlier than the day a reopened OMS began with) is read from the store too; ``limit`` keeps the
+        newest that many, so older pages come with ``until=`` the oldest time shown. Times are datetimes, dates or
+        ISO strings; naive ones are exchange-local.
+        """
+        symbol, status_value, side_value, since, until, limit = self._query(symbol, status, side, since, until, limit)
         chosen = [
             o for o in self.manager.orders.values()
             if (symbol is None or o.symbol == symbol) and (status_value is None or o.status is status_value)
             and (side_value is None or o.side is side_value)
             and (since is None or o.created_at >= since) and (until is None or o.created_at <= until)  # type: ignore[operator]
         ]
-        return _orders_frame(chosen[-limit:] if limit else chosen)
+        if limit is not None:
+            chosen = chosen[-limit:]
+        if self.history is not None and self.history.reaches_back(since, until) and (limit is None or
+                                                                                       len(chosen) < limit):
+            older = self.history.orders(symbol=symbol, status=status_value, side=side_value, since=since,
+                                        until=until, limit=None if limit is None else limit - len(chosen),
+                                        skip=self.manager.orders)
+            chosen = sorted(older + chosen, key=_placed)
+        return _orders_frame(chosen)
 
-    def trades(self, symbol: str | None = None, since: datetime | None = None,
-               until: datetime | None = None) -> pd.DataFrame:
-        """Fills of this session as a table (fees per fill included)."""
-        rows = [f.to_dict() for f in self.manager.trades
-                if (symbol is None or f.symbol == symbol) and (since is None or f.ts >= since)  # type: ignore[operator]
-                and (until is None or f.ts <= until)]  # type: ignore[operator]
+    def trades(self, symbol: str | None = None, since: datetime | str | None = None,
+               until: datetime | str | None = None, limit: int | None = None) -> pd.DataFrame:
+        """Fills as a table (fees per fill included), oldest first: the trading day's from memory, and, like
+        :meth:`orders`, older ones from the store when ``since``/``until`` reach back before it."""
+        symbol, _, _, since, until, limit = self._query(symbol, None, None, since, until, limit)
+        chosen = [f for f in self.manager.trades
+                  if (symbol is None or f.symbol == symbol) and (since is None or f.ts >= since)  # type: ignore[operator]
+                  and (until is None or f.ts <= until)]  # type: ignore[operator]
+        if limit is not None:
+            chosen = chosen[-limit:]
+        if self.history is not None and self.history.reaches_back(since, until) and (limit is None or
+                                                                                       len(chosen) < limit):
+            chosen = self.history.trades(symbol=symbol, since=since, until=until,
+                                         limit=None if limit is None else limit - len(chosen)) + chosen
+        rows = [f.to_dict() for f in chosen]
         return pd.DataFrame(rows, columns=TRADE_COLUMNS) if rows else pd.DataFrame(columns=TRADE_COLUMNS)
+
+    def _query(self, symbol: Any, status: Any, side: Any, since: Any, until: Any,
+               limit: Any) -> tuple[str | None, OrderStatus | None, Side | None, datetime | None, datetime | None,
+                                    int | None]:
+        # The filters of orders() and trades(), checked at the door like an order's fields.
+        if symbol is not None and not isinstance(symbol, str):
+            raise ConfigError("symbol", symbol, "a symbol string or None")
+        zone = self.manager.validator.exchange_timezone
+        return (symbol, OrderStatus.parse(status, "status") if status else None,
+                Side.parse(side, "side") if side else None, parse_moment(since, "since", zone),
+                parse_moment(until, "until", zone), parse_limit(limit))
 
     def positions(self) -> pd.DataFrame:
         """Every position of the day, flat ones included with their realized P&L."""
@@ -585,7 +652,6 @@ class OMS:
         manager, ledger = self.manager, self.manager.ledger
         counts, start = manager.counts, manager.day_start_counts
         trades = manager.trades[manager.day_first_trade:]
-        restored_trades, restored_turnover, restored_fees = manager.day_trades_restored
         closing = manager.closing_fills - manager.day_start_closing[0]
         winning = manager.winning_fills - manager.day_start_closing[1]
         return {
@@ -594,9 +660,9 @@ class OMS:
             "orders_rejected": counts["rejected"] - start["rejected"],
             "orders_cancelled": counts["cancelled"] - start["cancelled"],
             "orders_expired": counts["expired"] - start["expired"],
-            "trades": restored_trades + len(trades),
-            "turnover": sum((f.price * f.quantity for f in trades), restored_turnover),
-            "fees": sum((f.fees for f in trades), restored_fees),
+            "trades": len(trades),
+            "turnover": sum((f.price * f.quantity for f in trades), Decimal(0)),
+            "fees": sum((f.fees for f in trades), Decimal(0)),
             "realized_pnl": ledger.realized_pnl(),
             "unrealized_pnl": ledger.unrealized_pnl(),
             "day_pnl": ledger.day_pnl(),
@@ -754,6 +820,13 @@ class OMS:
 
 def _daily_loss_breach(uses: list[LimitUse]) -> LimitUse | None:
     return next((u for u in uses if u.limit_name == "daily_loss_limit" and u.level == "BREACH"), None)
+
+
+def _placed(order: Order) -> tuple[datetime, str, int]:
+    # Placement order: by creation time, then by the order's number within its session ("O-ab12cd-9" before
+    # "O-ab12cd-10").
+    prefix, _, number = order.order_id.rpartition("-")
+    return order.created_at, prefix, int(number) if number.isdigit() else 0  # type: ignore[return-value]
 
 
 def _orders_frame(orders: list[Order]) -> pd.DataFrame:

@@ -143,8 +143,6 @@ class OrderManager:
         self.day_start_counts = dict.fromkeys(self.counts, 0)
         self.day_first_trade = 0
         self.day_start_closing = (0, 0)
-        # Today's trades committed before a restart (not in ``trades``): count, turnover, fees.
-        self.day_trades_restored: tuple[int, Decimal, Decimal] = (0, _ZERO, _ZERO)
         broker.attach(self)
 
     # -- placing ----------------------------------------------------------------------------------------------
@@ -327,7 +325,6 @@ class OrderManager:
             self.day_start_counts = dict(self.counts)
             self.day_first_trade = len(self.trades)
             self.day_start_closing = (self.closing_fills, self.winning_fills)
-            self.day_trades_restored = (0, _ZERO, _ZERO)
         self.note_day(ts)
         return ended
 
@@ -399,6 +396,8 @@ class OrderManager:
     # -- reads ------------------------------------------------------------------------------------------------
 
     def get(self, order_id: str) -> Order:
+        if not isinstance(order_id, str):
+            raise InvalidOrderError("order_id", order_id, "an order id string, as in the order_id column of orders()")
         order = self.orders.get(order_id)
         if order is None:
             raise OmsError(f"unknown order id {order_id!r}", hint="order ids look like the order_id column of orders()")
@@ -456,10 +455,30 @@ class OrderManager:
         self._saved_marks = {(p.symbol, p.product): p.last_price for p in self.ledger.positions}
 
     def account_row(self, ts: datetime) -> Write:
-        """The account's row: cash, and the current day with the P&L base it began with (None before the first)."""
+        """The account's row: cash, and the current day with the P&L base it began with and today's closing and
+        winning fills (None before the first day)."""
         began = self.day_began
-        return ("accounts", (self.account, self.ledger.cash, ts, began,
-                             self.ledger.day_base if began is not None else None))
+        if began is None:
+            return ("accounts", (self.account, self.ledger.cash, ts, None, None, None, None))
+        closing, winning = self.day_start_closing
+        return ("accounts", (self.account, self.ledger.cash, ts, began, self.ledger.day_base,
+                             self.closing_fills - closing, self.winning_fills - winning))
+
+    def adopt(self, order: Order, *, working: bool) -> None:
+        """Take in an order read back from the store (a reopen, a watched account) as it stands: known by its id
+        and client id, and when ``working`` counted against the limits (margin, working quantity, open orders)."""
+        self.orders[order.order_id] = order
+        self._by_client_id[order.client_order_id] = order.order_id
+        if working and not order.is_terminal:
+            self.live[order.order_id] = order
+        else:
+            self.live.pop(order.order_id, None)
+        self._reblock(order)
+
+    def transition(self, order: Order, event: OrderEvent) -> None:
+        """Apply ``event`` to ``order`` through the state machine, with its rows and events (a reopen resolving
+        what the restart interrupted)."""
+        self._transition(order, event)
 
     # -- internals --------------------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Reopening an account on a durable store: cash, positions, working orders (and the broker's book), the trading
-state and today's counts come back as they were committed.
+state and the whole trading day (its orders in any status, its trades, its counts) come back as they were committed.
 
 An order recorded but never acknowledged by the broker (NEW at the restart) is rejected with a reason rather than
 sent again: the process that placed it is gone, so nobody is waiting for it, and a resend could double it.
@@ -15,6 +15,7 @@ from typing import Any
 from oms_kit.fsm import OrderEvent, OrderEventType
 from oms_kit.models import (
     ClientOrderId,
+    Fill,
     Order,
     OrderId,
     OrderStatus,
@@ -22,6 +23,7 @@ from oms_kit.models import (
     Position,
     Product,
     Side,
+    TradeId,
     TradingState,
     Validity,
     Violation,
@@ -35,20 +37,32 @@ _IDS_PER_QUERY = 1000
 
 
 async def restore_account(store: Store, manager: OrderManager, now: datetime) -> bool:
-    """Load the account's committed state into ``manager``; False when the store has never seen the account."""
+    """Load the account's committed state into ``manager``; False when the store has never seen the account.
+
+    Besides cash, positions, the trading state and the working orders, the whole trading day comes back: every
+    order created since the day began, in any status, and every trade since then, in the order they happened, so
+    that ``orders()``, ``trades()`` and ``stats_today()`` show the day as they did before the restart. Older
+    history stays in the store (``OMS.orders(since=...)`` reads it there).
+    """
     account = manager.account
-    stored = await store.fetch("SELECT cash, day_began, day_base FROM accounts WHERE account = $1", account)
+    stored = await store.fetch(
+        "SELECT cash, day_began, day_base, day_closing_fills, day_winning_fills FROM accounts WHERE account = $1",
+        account)
     if not stored:
         return False
+    (row,) = stored
     positions = await store.fetch("SELECT * FROM positions WHERE account = $1", account)
     ledger = manager.ledger
-    ledger.restore([position_from_row(row) for row in positions], stored_decimal(stored[0]["cash"]))
+    ledger.restore([position_from_row(p) for p in positions], stored_decimal(row["cash"]))
     manager.marks_saved()
     # Today is the exchange's day. Restarted on the day stored, the day goes on: its P&L counts from the stored
     # base, so a restart does not reset the daily loss limit. On a later day (or none stored) today begins now.
     manager.note_day(now)
-    if stored[0]["day_began"] == manager.day_began and stored[0]["day_base"] is not None:
-        ledger.day_base = stored_decimal(stored[0]["day_base"])  # type: ignore[assignment]
+    same_day = row["day_began"] == manager.day_began and row["day_base"] is not None
+    if same_day:
+        ledger.day_base = stored_decimal(row["day_base"])  # type: ignore[assignment]
+        manager.closing_fills = int(row["day_closing_fills"] or 0)
+        manager.winning_fills = int(row["day_winning_fills"] or 0)
     else:
         ledger.start_day()
     # The stored last prices mark the positions, but they are not quotes: a price from before the restart may be
@@ -59,36 +73,56 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     if state:
         manager.trading_state = TradingState(state[0]["state"])
 
-    # Both conditions on purpose: PostgreSQL answers the IN list from the (account, status) index, where NOT IN
-    # alone scans every order (3 ms against 60 ms for 500 working orders among 100,000); DuckDB filters the NOT IN
-    # inside its scan, where it would join every row with a long IN list (benchmarks/bench_restart.py).
+    began = manager.day_began
+    # The day's orders by the (account, created_at) index; the working ones by the (account, status) index, with
+    # both conditions on purpose: PostgreSQL answers the IN list from the index, where NOT IN alone scans every order
+    # (3 ms against 60 ms for 500 working orders among 100,000); DuckDB filters the NOT IN inside its scan, where it
+    # would join every row with a long IN list (benchmarks/bench_restart.py).
+    today = await store.fetch("SELECT * FROM orders WHERE account = $1 AND created_at >= $2", account, began)
     working = await store.fetch(
-        f"SELECT * FROM orders WHERE account = $1 AND status IN {_NOT_TERMINAL} AND status NOT IN {_TERMINAL} "
-        "ORDER BY created_at, order_id", account)
-    filled_values = await _filled_values(store, account, [row["order_id"] for row in working if row["filled_quantity"]])
-    for row in working:
-        _restore_order(manager, order_from_row(row, filled_values.get(row["order_id"], Decimal(0))), now)
-
-    for row in await store.fetch(
-            "SELECT status, COUNT(*) AS n FROM orders WHERE account = $1 AND created_at >= $2 GROUP BY status",
-            account, manager.day_began):
-        n = int(row["n"])
-        manager.counts["placed"] += n
-        key = {"FILLED": "filled", "REJECTED": "rejected", "CANCELLED": "cancelled", "EXPIRED": "expired"}.get(
-            row["status"])
+        f"SELECT * FROM orders WHERE account = $1 AND status IN {_NOT_TERMINAL} AND status NOT IN {_TERMINAL}",
+        account)
+    trade_rows = await store.fetch("SELECT * FROM trades WHERE account = $1 AND ts >= $2", account, began)
+    fills = sorted(map(fill_from_row, trade_rows), key=lambda f: (f.ts, *_numbered(f.trade_id)))
+    values: dict[str, Decimal] = {}
+    for fill in fills:
+        values[fill.order_id] = values.get(fill.order_id, Decimal(0)) + fill.price * fill.quantity
+    by_id = {r["order_id"]: r for r in today}
+    older = [r["order_id"] for r in working if r["order_id"] not in by_id and r["filled_quantity"]]
+    values.update(await _filled_values(store, account, older))
+    by_id.update((r["order_id"], r) for r in working)
+    rows = sorted(by_id.values(), key=lambda r: (r["created_at"], *_numbered(r["order_id"])))
+    for order_row in rows:
+        order = order_from_row(order_row, values.get(order_row["order_id"], Decimal(0)))
+        if order.is_terminal:
+            manager.adopt(order, working=False)
+        else:
+            _restore_order(manager, order, now)
+    manager.trades.extend(fills)
+    # Today's counts from the day's orders as they now stand (what the restart resolved included).
+    counts = manager.counts
+    for order_row in today:
+        counts["placed"] += 1
+        key = _COUNTED.get(manager.orders[order_row["order_id"]].status)
         if key:
-            manager.counts[key] += n
-    (traded,) = await store.fetch(
-        "SELECT COUNT(*) AS n, SUM(price * quantity) AS turnover, SUM(fees) AS fees FROM trades "
-        "WHERE account = $1 AND ts >= $2", account, manager.day_began)
-    manager.day_trades_restored = (int(traded["n"]), stored_decimal(traded["turnover"]) or Decimal(0),
-                                   stored_decimal(traded["fees"]) or Decimal(0))
+            counts[key] += 1
     return True
 
 
+_COUNTED = {OrderStatus.FILLED: "filled", OrderStatus.REJECTED: "rejected", OrderStatus.CANCELLED: "cancelled",
+            OrderStatus.EXPIRED: "expired"}
+
+
+def _numbered(identifier: str) -> tuple[str, int]:
+    # Ids are "<kind>-<session token>-<number>": within one instant, a session's orders and trades in the order
+    # they were numbered ("O-ab12cd-9" before "O-ab12cd-10"), which is how they happened.
+    prefix, _, number = identifier.rpartition("-")
+    return (prefix, int(number)) if number.isdigit() else (identifier, 0)
+
+
 async def _filled_values(store: Store, account: str, order_ids: list[str]) -> dict[str, Decimal]:
-    # The exact traded value of each part-filled working order (its stored average is rounded). Only those orders'
-    # trades are read, not a join of every trade with the orders.
+    # The exact traded value of each part-filled working order of an earlier day (its stored average is rounded).
+    # Only those orders' trades are read, not a join of every trade with the orders.
     values: dict[str, Decimal] = {}
     for start in range(0, len(order_ids), _IDS_PER_QUERY):
         chunk = order_ids[start:start + _IDS_PER_QUERY]
@@ -101,33 +135,27 @@ async def _filled_values(store: Store, account: str, order_ids: list[str]) -> di
 
 
 def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
-    manager.orders[order.order_id] = order
-    manager._by_client_id.setdefault(order.client_order_id, order.order_id)
-    manager.live[order.order_id] = order
-    manager._reblock(order)
+    manager.adopt(order, working=True)
     status = order.status
     if status in (OrderStatus.NEW, OrderStatus.PENDING_SUBMIT):
-        manager.counts["rejected"] += 1
-        manager._transition(order, OrderEvent(OrderEventType.REJECTED, now,
-                                              reason="not acknowledged by the broker before the restart"))
+        manager.transition(order, OrderEvent(OrderEventType.REJECTED, now,
+                                             reason="not acknowledged by the broker before the restart"))
         return
     if status is OrderStatus.PENDING_CANCEL:  # the broker's book went with the process: the cancel is done
-        manager.counts["cancelled"] += 1
-        manager._transition(order, OrderEvent(OrderEventType.CANCELLED, now, reason="cancelled across the restart"))
+        manager.transition(order, OrderEvent(OrderEventType.CANCELLED, now, reason="cancelled across the restart"))
         return
     if status is OrderStatus.PENDING_MODIFY:
-        manager._transition(order, OrderEvent(OrderEventType.MODIFY_REJECTED, now,
-                                              reason="modify not confirmed before the restart"))
+        manager.transition(order, OrderEvent(OrderEventType.MODIFY_REJECTED, now,
+                                             reason="modify not confirmed before the restart"))
     if order.validity is Validity.DAY and order.created_at < manager.day_began:  # type: ignore[operator]
-        manager.counts["expired"] += 1
-        manager._transition(order, OrderEvent(OrderEventType.EXPIRED, now,
-                                              reason="DAY order of an earlier trading day, expired at the restart"))
+        manager.transition(order, OrderEvent(OrderEventType.EXPIRED, now,
+                                             reason="DAY order of an earlier trading day, expired at the restart"))
         return
     instrument = manager.instruments.get(order.symbol)
     if instrument is None:
-        manager._transition(order, OrderEvent(OrderEventType.CANCEL_REQUESTED, now))
-        manager._transition(order, OrderEvent(OrderEventType.CANCELLED, now,
-                                              reason=f"instrument {order.symbol} not known after the restart"))
+        manager.transition(order, OrderEvent(OrderEventType.CANCEL_REQUESTED, now))
+        manager.transition(order, OrderEvent(OrderEventType.CANCELLED, now,
+                                             reason=f"instrument {order.symbol} not known after the restart"))
         return
     manager.broker.restore(order, instrument, now)  # type: ignore[attr-defined]
 
@@ -152,6 +180,13 @@ def position_from_row(row: dict[str, Any]) -> Position:
         d(row["realized_pnl"]), d(row["fees"]), d(row["last_price"]), int(row["bought_quantity"]),
         int(row["sold_quantity"]), row["updated_at"],
     )
+
+
+def fill_from_row(row: dict[str, Any]) -> Fill:
+    """A Fill from a row of the trades table."""
+    return Fill(TradeId(row["trade_id"]), OrderId(row["order_id"]), row["symbol"], Side(row["side"]),
+                int(row["quantity"]), stored_decimal(row["price"]), stored_decimal(row["fees"]),  # type: ignore[arg-type]
+                row["ts"], Product(row["product"]), row["account"])
 
 
 def order_from_row(row: dict[str, Any], filled_value: Decimal) -> Order:

@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged, RiskAlertRaised, TradingStateChanged
-from oms_kit.models import Fill, OrderStatus, Product, Side, TradeId, TradingState
+from oms_kit.models import Fill, OrderStatus, TradingState
 from oms_kit.orders import OrderManager
-from oms_kit.recovery import order_from_row, position_from_row, stored_decimal
+from oms_kit.recovery import fill_from_row, order_from_row, position_from_row, stored_decimal
 from oms_kit.risk import RiskAlert
 from oms_kit.storage.base import Store
 
@@ -135,9 +135,7 @@ class Watch:
             if trade_id in self._trade_ids:
                 continue
             self._trade_ids.add(trade_id)
-            fill = Fill(TradeId(trade_id), row["order_id"], row["symbol"], Side(row["side"]), int(row["quantity"]),
-                        stored_decimal(row["price"]), stored_decimal(row["fees"]), row["ts"], Product(row["product"]),
-                        row["account"])
+            fill = fill_from_row(row)
             fills.append(fill)
             self.manager.trades.append(fill)
             self._filled_values[fill.order_id] = (self._filled_values.get(fill.order_id, Decimal(0))
@@ -154,13 +152,7 @@ class Watch:
             previous = manager.orders.get(order.order_id)
             if previous is not None and previous == order:
                 continue
-            manager.orders[order.order_id] = order
-            manager._by_client_id[order.client_order_id] = order.order_id
-            if order.is_terminal:
-                manager.live.pop(order.order_id, None)
-            else:
-                manager.live[order.order_id] = order
-            manager._reblock(order)  # the margin and working quantity a dry run (oms.validate) reads
+            manager.adopt(order, working=True)  # with the margin and working quantity a dry run reads
             changed.append((order, None if previous is None else previous.status.value))
         if changed:
             counts = dict.fromkeys(manager.counts, 0)

@@ -285,7 +285,7 @@ async def test_migrate_upgrades_a_database_of_the_first_schema_keeping_its_rows(
     finally:
         await store.close()
 
-    assert applied == [2]
+    assert applied == [2, 3]
     assert rows == [{"account": "old", "cash": Decimal("12.50000000"), "day_began": None, "day_base": None}]
 
 

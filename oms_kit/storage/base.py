@@ -28,6 +28,10 @@ class Store(Protocol):
         """Run a query (parameters as ``$1``, ``$2``…, understood by both backends) and return its rows."""
         ...
 
+    def fetch_blocking(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """:meth:`fetch` that blocks the calling thread: for reads from plain (not async) methods."""
+        ...
+
     async def fetch_df(self, sql: str, *params: Any) -> Any:
         """Run a query and return a pandas DataFrame."""
         ...

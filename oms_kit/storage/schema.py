@@ -71,7 +71,8 @@ TABLES: dict[str, Table] = {
             "fees:decimal last_price:decimal bought_quantity:int sold_quantity:int updated_at:timestamp",
         ),
         _table("accounts", ("account",), "upsert",
-               "account:text cash:decimal updated_at:timestamp day_began:timestamp day_base:decimal"),
+               "account:text cash:decimal updated_at:timestamp day_began:timestamp day_base:decimal "
+               "day_closing_fills:int day_winning_fills:int"),
         _table(
             "risk_alerts",
             ("alert_id",),
