@@ -13,10 +13,11 @@ from importlib import resources
 from oms_kit.errors import StoreError
 from oms_kit.storage.base import Store, Write
 from oms_kit.storage.url import mask_password, parse_url, resolve_url
-from oms_kit.storage.writer import WriteQueue
+from oms_kit.storage.writer import RowError, WriteQueue
 
 __all__ = [
     "Migration",
+    "RowError",
     "Store",
     "Write",
     "WriteQueue",

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import numbers
+import reprlib
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from operator import itemgetter
 from types import TracebackType
 from typing import Any
@@ -21,6 +26,36 @@ from oms_kit.storage.schema import TABLES, Table
 TASK_NAME = "oms-kit-group-commit"
 # Retry pause after the database could not be reached: doubles from the first value up to the second.
 RETRY_SECONDS = (0.05, 2.0)
+
+log = logging.getLogger("oms_kit.storage")
+
+
+class RowError(StoreError):
+    """A row its table cannot hold: a value outside its column's type or range, a row of the wrong shape.
+
+    Retrying the same row can never succeed, unlike a write that failed because the database could not be
+    reached. :class:`WriteQueue` then writes the other callers' rows without it and raises this error only to the
+    caller whose row it is.
+
+    Attributes
+    ----------
+    table, column : str or None
+        Where the value was to go, when known.
+    value : object
+        The value, when known (else None).
+    """
+
+    def __init__(self, message: str, *, table: str | None = None, column: str | None = None, value: object = None,
+                 detail: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, detail=detail, hint=hint)
+        self.table = table
+        self.column = column
+        self.value = value
+
+
+# One part of a transaction: the future of whoever waits for these rows, the rows, and whether they must be
+# written all or none (a commit() caller's rows) or may be written row by row (the rows of write_behind()).
+_Part = tuple[asyncio.Future[None], list[Write], bool]
 
 
 class WriteQueue:
@@ -38,8 +73,16 @@ class WriteQueue:
     transaction is retried with a growing pause until it succeeds; writes are idempotent (keyed by ids), so a retry
     of a transaction that did commit changes nothing. Callers waiting on a failed attempt get its error (a new
     commit during the outage triggers one attempt at once, so nobody hangs), but their rows stay queued: they are
-    written exactly once when the database returns. Any other error (a row that does not fit) drops that
-    transaction's rows and is raised to its callers, as retrying could never succeed.
+    written exactly once when the database returns. The outage is logged once when it begins (logger
+    ``oms_kit.storage``, ERROR) and once when the database is back (WARNING), not at every retry.
+
+    When a transaction fails for a row's sake (:class:`RowError`: a value its column cannot hold), retrying it
+    whole could never succeed, and one caller's bad row must not cost the others their records: the transaction
+    is written again split in halves, and the failing halves split again, in order. The rows of one ``commit``
+    call are never split (all of them are stored or none), so only the callers whose rows do not fit get the
+    error. Rows taken by :meth:`write_behind` are split down to single rows: those that fit are stored and the
+    transaction's future fails with a RowError naming the others. Any other error (the store is closed or
+    read-only) drops that transaction's rows and is raised to its callers.
 
     Parameters
     ----------
@@ -70,6 +113,7 @@ class WriteQueue:
         self.on_available = on_available
         self.transactions = 0  # committed store.write calls
         self.rows = 0  # rows in those transactions
+        self.rejected_rows = 0  # rows refused because their table cannot hold them (RowError)
         self.unavailable: PersistenceUnavailable | None = None  # the last error while the database is unreachable
         self.unavailable_since: float | None = None  # loop time of the first failure of this outage
         self.retries = 0  # failed attempts, all outages
@@ -78,6 +122,11 @@ class WriteQueue:
         self.lost_rows = 0  # rows given up on close while the database was still unreachable
         self._rows: list[Write] = []
         self._waiters: list[asyncio.Future[None]] = []
+        # Per waiter, where its rows end in _rows (None for the write_behind future, whose rows are taken when the
+        # transaction starts): a transaction that fails for a row's sake is split along these bounds.
+        self._ends: list[int | None] = []
+        self._held: list[_Part] = []  # the parts of a transaction that could not reach the database, for the retry
+        self._held_rows = 0
         self._batch: asyncio.Future[None] | None = None  # shared by the write_behind calls of the next transaction
         self._take: Callable[[], list[Write]] | None = None  # where that transaction takes its rows from
         self._wakeup = asyncio.Event()
@@ -90,14 +139,14 @@ class WriteQueue:
         Parameters
         ----------
         rows : iterable of (table, values)
-            Rows as :meth:`Store.write` takes them. An empty iterable gives a barrier: its future completes
-            once everything queued before it is committed.
+            Rows as :meth:`Store.write` takes them, written all in one transaction or not at all. An empty
+            iterable gives a barrier: its future completes once everything queued before it is done.
 
         Returns
         -------
         asyncio.Future
-            Done with None on commit; raises the store's error (``StoreError``, ``PersistenceUnavailable``) if
-            that transaction failed.
+            Done with None on commit; raises the store's error (``RowError`` when one of these rows does not fit
+            its table, ``PersistenceUnavailable``, ``StoreError``) if they could not be committed.
 
         Raises
         ------
@@ -112,6 +161,7 @@ class WriteQueue:
         # While the database is down this wakes an immediate retry: the caller learns within one attempt whether
         # it is back, instead of waiting out the retry pause.
         self._waiters.append(future)
+        self._ends.append(len(self._rows))
         self._wakeup.set()
         return future
 
@@ -127,7 +177,8 @@ class WriteQueue:
         asyncio.Future
             The future of the transaction that will carry the rows, shared with the other ``write_behind`` calls
             it carries. Add a done callback to it; do not await it from a task that may be cancelled, as that
-            would cancel it for everyone (use :meth:`commit` to wait).
+            would cancel it for everyone (use :meth:`commit` to wait). It fails with a ``RowError`` naming the rows
+            that could not be stored when some do not fit their table (the others are stored).
 
         Raises
         ------
@@ -139,6 +190,7 @@ class WriteQueue:
             loop = self._start()
             batch = self._batch = loop.create_future()
             self._waiters.append(batch)
+            self._ends.append(None)
             self._wakeup.set()
         self._take = take
         return batch
@@ -156,6 +208,8 @@ class WriteQueue:
 
         Raises
         ------
+        RowError
+            One of ``rows`` does not fit its table: none of them is stored (the other callers' rows are).
         StoreError
             The transaction failed (``PersistenceUnavailable`` when the database could not be reached), or the
             queue is closed.
@@ -180,13 +234,15 @@ class WriteQueue:
                 detail=str(self.unavailable), hint="these records are lost; the store holds the state before them")
 
     def status(self) -> dict[str, Any]:
-        """Counters for ``OMS.status()``: transactions and rows committed, rows waiting, task alive, and whether
-        the database is reachable (with the last error and how long it has been down)."""
+        """Counters for ``OMS.status()``: transactions and rows committed, rows waiting or refused as not fitting
+        their table, task alive, and whether the database is reachable (with the last error and for how long it
+        has been down)."""
         loop_time = asyncio.get_running_loop().time() if self.unavailable_since is not None else None
         return {
             "transactions": self.transactions,
             "rows": self.rows,
-            "pending_rows": len(self._rows),
+            "pending_rows": len(self._rows) + self._held_rows,
+            "rejected_rows": self.rejected_rows,
             "running": self._task is not None and not self._task.done(),
             "available": self.unavailable is None,
             "unavailable_for_s": None if loop_time is None else round(loop_time - self.unavailable_since, 3),
@@ -197,8 +253,8 @@ class WriteQueue:
             "max_buffered_rows": self.max_buffered_rows,
         }
 
-    def _check_overflow(self) -> None:
-        if not self.overflowed and len(self._rows) > self.max_buffered_rows:
+    def _check_overflow(self, in_flight: int = 0) -> None:
+        if not self.overflowed and len(self._rows) + self._held_rows + in_flight > self.max_buffered_rows:
             self.overflowed = True
             if self.on_overflow is not None:
                 self.on_overflow()
@@ -212,7 +268,6 @@ class WriteQueue:
         await self.close()
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         waiters: list[asyncio.Future[None]] = []
         # Callers whose transaction committed, woken only once the next transaction is on its way: their Python
         # work (the next order, the fill) then runs while the server executes and commits it, instead of the
@@ -220,7 +275,7 @@ class WriteQueue:
         committed: list[asyncio.Future[None]] = []
         pause = RETRY_SECONDS[0]
         try:
-            while self._waiters or self._rows or committed or not self._closing:
+            while self._waiters or self._rows or self._held or committed or not self._closing:
                 if committed and not self._waiters:
                     # Nothing arrived during the last transaction (every caller was waiting on it): wake half of
                     # them and send their rows as soon as they have queued them, while the other half runs. The
@@ -239,45 +294,40 @@ class WriteQueue:
                         await asyncio.wait_for(self._wakeup.wait(), pause)
                     pause = min(pause * 2, RETRY_SECONDS[1])
                 self._wakeup.clear()
+                held, offset = self._held, self._held_rows  # offset: where the commit() callers' rows will start
+                self._held, self._held_rows = [], 0
                 rows, self._rows = self._rows, []
-                if self._take is not None:
-                    take, self._take = self._take, None
-                    rows.extend(take())
-                    if self.unavailable is not None:
-                        self._check_overflow()
+                ends, self._ends = self._ends, []
                 waiters, self._waiters = self._waiters, []
                 self._batch = None
+                taken: list[Write] = []
+                if self._take is not None:
+                    take, self._take = self._take, None
+                    taken = take()
+                    rows.extend(taken)
+                    if self.unavailable is not None:
+                        self._check_overflow(offset + len(rows))
+                if held:  # kept from attempts that could not reach the database: ahead of newer rows
+                    rows[:0] = [row for _, part, _ in held for row in part]
                 # The transaction's first step (encoding, sending) runs before the callers woken here.
-                write = loop.create_task(self.store.write(rows)) if rows else None
+                write = asyncio.get_running_loop().create_task(self.store.write(rows)) if rows else None
                 _settle(committed, None)
                 committed = []
                 try:
                     if write is not None:
                         await write
                 except PersistenceUnavailable as exc:
-                    self._rows[:0] = rows  # kept ahead of newer rows, for the retry
-                    self.retries += 1
-                    if self.unavailable is None:
-                        self.outages += 1
-                        self.unavailable_since = loop.time()
-                    self.unavailable = exc
-                    _settle(waiters, exc)
-                    self._check_overflow()
-                    if self._closing:  # one last attempt failed: give up rather than hang close()
-                        self.lost_rows, self._rows = len(self._rows), []
-                        _settle(self._waiters, exc)
-                        self._waiters = []
+                    self._unreachable(exc, _parts(held, waiters, ends, rows, offset, taken), waiters)
+                except RowError as exc:
+                    if await self._write_apart(_parts(held, waiters, ends, rows, offset, taken), exc):
+                        pause = RETRY_SECONDS[0]
                 except Exception as exc:
                     _settle(waiters, exc)
                 else:
                     if rows:
                         self.transactions += 1
                         self.rows += len(rows)
-                    if self.unavailable is not None:
-                        self.unavailable = self.unavailable_since = None
-                        self.overflowed = False
-                        if self.on_available is not None:
-                            self.on_available()
+                    self._reachable(len(rows))
                     pause = RETRY_SECONDS[0]
                     committed = waiters
                 waiters = []
@@ -290,7 +340,132 @@ class WriteQueue:
                 hint="check the store and retry: writes are idempotent",
             )
             _settle(waiters + self._waiters, stopped)
-            self._waiters, self._rows, self._batch, self._take = [], [], None, None
+            self._waiters, self._ends, self._rows, self._batch, self._take = [], [], [], None, None
+            self._held, self._held_rows = [], 0
+
+    def _unreachable(self, error: PersistenceUnavailable, parts: list[_Part],
+                     waiters: list[asyncio.Future[None]]) -> None:
+        # The rows stay, ahead of newer ones, for the retry; their callers learn of the outage now.
+        self._held = [part for part in parts if part[1]]
+        self._held_rows = sum(len(part[1]) for part in self._held)
+        self.retries += 1
+        if self.unavailable is None:
+            self.outages += 1
+            self.unavailable_since = asyncio.get_running_loop().time()
+            # Said once per outage, not at each retry: the retries go on quietly until the database answers.
+            log.error(
+                "%s is unreachable: writes are buffered (%d rows so far) and retried until it answers. Meanwhile "
+                "the OMS refuses new orders and modifies; fills, cancels and state changes are kept in the buffer "
+                "and written when it returns. status()['writes'] shows the outage.\n  cause: %s",
+                self.store.url, self._held_rows + len(self._rows), error.detail or error.message,
+            )
+        self.unavailable = error
+        _settle(waiters, error)
+        self._check_overflow()
+        if self._closing:  # one last attempt failed: give up rather than hang close()
+            self.lost_rows = self._held_rows + len(self._rows)
+            self._held, self._held_rows, self._rows, self._ends = [], 0, [], []
+            _settle(self._waiters, error)
+            self._waiters = []
+
+    def _reachable(self, written: int) -> None:
+        if self.unavailable is None or self.unavailable_since is None:
+            return
+        down = asyncio.get_running_loop().time() - self.unavailable_since
+        # WARNING rather than INFO so that a notebook without logging set up shows it after the outage message.
+        log.warning("%s is back after %.1f s unreachable: %d buffered rows written", self.store.url, down, written)
+        self.unavailable = self.unavailable_since = None
+        self.overflowed = False
+        if self.on_available is not None:
+            self.on_available()
+
+    async def _write_apart(self, parts: list[_Part], error: RowError) -> bool:
+        """Write a transaction that failed with ``error`` in halves, splitting each failing half again, in order.
+
+        A ``commit`` call's rows are one unit (stored all or none); rows taken by ``write_behind`` are a unit each.
+        Settles every part's future; returns False if the database became unreachable meanwhile (the rows not
+        written yet are then held for the retry, as after any failed attempt).
+        """
+        units: list[_Part] = []
+        for owner, rows, whole in parts:
+            if whole:
+                units.append((owner, rows, whole))
+            else:
+                units.extend((owner, [row], whole) for row in rows)
+        rejected: dict[asyncio.Future[None], list[RowError]] = {}
+        written = 0
+        stop: Exception | None = None
+        remaining: list[_Part] = []
+        todo: list[tuple[list[_Part], RowError | None]] = [(units, error)]  # popped from the end: first half first
+        while todo:
+            group, failure = todo.pop()
+            if failure is None:
+                rows = [row for _, unit_rows, _ in group for row in unit_rows]
+                try:
+                    if rows:
+                        await self.store.write(rows)
+                except RowError as exc:
+                    failure = exc
+                except Exception as exc:  # unreachable now, or a failure that no split can help
+                    stop = exc
+                    remaining = group + [unit for later, _ in reversed(todo) for unit in later]
+                    break
+                else:
+                    if rows:
+                        self.transactions += 1
+                        self.rows += len(rows)
+                        written += len(rows)
+                    continue
+            if len(group) == 1:
+                rejected.setdefault(group[0][0], []).append(failure)
+                self.rejected_rows += len(group[0][1])
+                continue
+            half = len(group) // 2
+            todo += [(group[half:], None), (group[:half], None)]
+        owners = list(dict.fromkeys(owner for owner, _, _ in parts))
+        if isinstance(stop, PersistenceUnavailable):
+            self._unreachable(stop, remaining, list(dict.fromkeys(owner for owner, _, _ in remaining)))
+        elif stop is not None:
+            _settle([owner for owner, _, _ in remaining], stop)
+        else:
+            self._reachable(written)
+        wholes = {owner for owner, _, whole in parts if whole}
+        for owner in owners:
+            errors = rejected.get(owner)
+            failed = None if errors is None else errors[0] if owner in wholes else _behind_error(errors)
+            if owner.done():
+                if failed is not None:  # its caller no longer waits (it stopped, or got an outage's error)
+                    log.error("rows dropped, their table cannot hold them: %s", failed)
+            elif failed is None:
+                owner.set_result(None)
+            else:
+                owner.set_exception(failed)
+        return not isinstance(stop, PersistenceUnavailable)
+
+
+def _parts(held: list[_Part], waiters: list[asyncio.Future[None]], ends: list[int | None], rows: list[Write],
+           offset: int, taken: list[Write]) -> list[_Part]:
+    # A transaction's rows by who waits for them: the held parts, then each commit() caller's rows (from
+    # ``offset``, bounded by ``ends``), then the write_behind rows (``taken``).
+    parts = list(held)
+    start = offset
+    for waiter, end in zip(waiters, ends, strict=True):
+        if end is None:
+            parts.append((waiter, taken, False))
+        else:
+            parts.append((waiter, rows[start:offset + end], True))
+            start = offset + end
+    return parts
+
+
+def _behind_error(errors: list[RowError]) -> RowError:
+    first = errors[0]
+    shown = "\n".join(error.message for error in errors[:10])
+    more = f"\n… and {len(errors) - 10} more" if len(errors) > 10 else ""
+    return RowError(
+        f"{len(errors)} row(s) written behind could not be stored (the others were): {first.message}",
+        table=first.table, column=first.column, value=first.value, detail=shown + more, hint=first.hint,
+    )
 
 
 def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
@@ -319,7 +494,7 @@ def group_rows(rows: Sequence[Write]) -> dict[Table, list[tuple[Any, ...]]]:
 
     Raises
     ------
-    StoreError
+    RowError
         A row names an unknown table or has the wrong number of values.
     """
     by_name: dict[str, list[tuple[Any, ...]]] = {}
@@ -332,13 +507,13 @@ def group_rows(rows: Sequence[Write]) -> dict[Table, list[tuple[Any, ...]]]:
     for name, batch in by_name.items():
         layout = _LAYOUT.get(name)
         if layout is None:
-            raise StoreError(f"unknown table {name!r}", hint="tables: " + ", ".join(TABLES))
+            raise RowError(f"unknown table {name!r}", table=name, hint="tables: " + ", ".join(TABLES))
         width, key, keep_first = layout
         widths = set(map(len, batch))
         if widths != {width}:
             wrong = next(w for w in widths if w != width)
-            raise StoreError(
-                f"a row for {name} has {wrong} values; the table has {width} columns",
+            raise RowError(
+                f"a row for {name} has {wrong} values; the table has {width} columns", table=name,
                 hint="columns in order: " + ", ".join(TABLES[name].column_names),
             )
         if keep_first:
@@ -355,3 +530,68 @@ def group_rows(rows: Sequence[Write]) -> dict[Table, list[tuple[Any, ...]]]:
         latest = dict(zip(map(key, batch), batch, strict=True))
         grouped[TABLES[name]] = batch if len(latest) == len(batch) else list(latest.values())
     return grouped
+
+
+# What the columns hold (see the migrations): BIGINT, and DECIMAL(28, 8) after rounding half away from zero to 8
+# places, so a magnitude from 99999999999999999999.999999995 on rounds to 10**20, one digit too many.
+_BIGINT = 2**63
+_DECIMAL_BOUND = Decimal("99999999999999999999.999999995")
+_ALLOWED = {
+    "text": "a str that UTF-8 can encode, without NUL characters",
+    "int": f"an integer from {-_BIGINT} to {_BIGINT - 1} (BIGINT)",
+    "bool": "True or False",
+    "decimal": "a finite number below 10**20 in magnitude (DECIMAL(28, 8), rounded to 8 decimal places)",
+    "timestamp": "a datetime",
+}
+_SHORT = reprlib.Repr()  # a value in a message, cut short if long
+_SHORT.maxstring = _SHORT.maxlong = _SHORT.maxother = 80
+
+
+def fits(kind: str, value: object) -> bool:
+    """Whether a column of ``kind`` (see ``schema.Kind``) can hold ``value``; None fits every column."""
+    if value is None:
+        return True
+    if kind == "text":
+        if not isinstance(value, str) or "\x00" in value:
+            return False
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate
+            return False
+        return True
+    if kind == "int":
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool) and -_BIGINT <= value < _BIGINT
+    if kind == "decimal":
+        if isinstance(value, bool) or not isinstance(value, (Decimal, numbers.Integral, float)):
+            return False
+        number = value if isinstance(value, Decimal) else Decimal(str(value))  # as both stores read it
+        return number.is_finite() and abs(number) < _DECIMAL_BOUND
+    if kind == "bool":
+        return isinstance(value, bool)
+    return isinstance(value, datetime)
+
+
+def row_error(url: str, rows: Sequence[Write], cause: BaseException) -> RowError:
+    """The error to raise when writing ``rows`` to ``url`` failed with ``cause`` because of a value in them.
+
+    It names the first value that its column cannot hold (table, column, value and what is allowed), found by
+    checking ``rows`` against the schema; called only once a write has failed, so writes that succeed pay
+    nothing for it. When every value looks right (a constraint the check does not know), the message says so
+    and the detail carries ``cause``.
+    """
+    detail = cause.detail if isinstance(cause, RowError) else f"{type(cause).__name__}: {cause}"
+    for name, values in rows:
+        table = TABLES.get(name)
+        if table is None or len(values) != len(table.columns):
+            return RowError(f"cannot write a row of {name} to {url}: it does not fit the table", table=name,
+                            detail=detail)
+        for (column, kind), value in zip(table.columns, values, strict=True):
+            if not fits(kind, value):
+                return RowError(
+                    f"cannot write {name}.{column} = {_SHORT.repr(value)} to {url} (allowed: {_ALLOWED[kind]})",
+                    table=name, column=column, value=value, detail=detail,
+                )
+    if isinstance(cause, RowError):  # raised while converting: it knows the column
+        return RowError(f"{cause.message} to {url}", table=cause.table, column=cause.column, detail=detail)
+    return RowError(f"cannot write to {url}: a row does not fit its table", detail=detail,
+                    hint="the detail says which constraint or value the database refused")
