@@ -18,6 +18,7 @@ import pytest
 from oms_kit.errors import StoreError
 from oms_kit.storage import Store, open_store
 from oms_kit.storage.schema import TABLES
+from oms_kit.storage.writer import RowError
 
 IST = timezone(timedelta(hours=5, minutes=30))
 T0 = datetime(2026, 1, 5, 9, 15, 0, 123456, tzinfo=UTC)
@@ -94,8 +95,9 @@ async def test_write_when_a_column_holds_one_value_or_none_throughout_then_every
 async def test_write_when_a_column_holds_one_value_of_the_wrong_type_then_error_names_the_column() -> None:
     store = await open_store("duckdb:///:memory:")
     try:
-        with pytest.raises(StoreError, match=r"trades\.symbol as text"):
+        with pytest.raises(RowError, match=r"cannot write trades\.symbol = 7 to .*\(allowed: a str") as info:
             await store.write([trade(n, symbol=7) for n in range(3)])
+        assert (info.value.table, info.value.column, info.value.value) == ("trades", "symbol", 7)
         assert await store.fetch("SELECT * FROM trades") == []
     finally:
         await store.close()

@@ -36,7 +36,7 @@ from oms_kit.storage import read_migrations
 from oms_kit.storage.base import Write
 from oms_kit.storage.schema import Table
 from oms_kit.storage.url import DEFAULT_URL, StoreUrl, parse_url
-from oms_kit.storage.writer import group_rows
+from oms_kit.storage.writer import RowError, group_rows, row_error
 
 T = TypeVar("T")
 
@@ -146,8 +146,11 @@ class DuckDBStore:
 
         Raises
         ------
+        RowError
+            A value does not fit its column (out of range, wrong type) or breaks a constraint: the message names
+            the table, the column and the value when it can. Nothing of this call was written.
         StoreError
-            A row does not fit its table, or the store is read-only.
+            The store is read-only or closed.
         PersistenceUnavailable
             The database file could not be written (disk full, file gone).
         """
@@ -205,7 +208,10 @@ class DuckDBStore:
 
     def _write(self, rows: Sequence[Write]) -> None:
         # Convert before BEGIN: a value that does not fit its column fails without touching the database.
-        batches = [(table, batch, _to_arrow(table, batch)) for table, batch in group_rows(rows).items()]
+        try:
+            batches = [(table, batch, _to_arrow(table, batch)) for table, batch in group_rows(rows).items()]
+        except RowError as exc:
+            raise row_error(self.url, rows, exc) from exc
         try:
             try:
                 # Append tables first with a plain INSERT, a fifth cheaper than ON CONFLICT DO NOTHING: a key is
@@ -217,6 +223,8 @@ class DuckDBStore:
                 self._transaction(batches, skip_known=True)
         except (duckdb.IOException, duckdb.FatalException) as exc:
             raise PersistenceUnavailable(f"cannot write to {self.url}", detail=str(exc)) from exc
+        except (duckdb.DataError, duckdb.IntegrityError) as exc:  # a value out of range, a broken constraint
+            raise row_error(self.url, rows, exc) from exc
         except duckdb.Error as exc:
             raise StoreError(f"cannot write to {self.url}", detail=str(exc)) from exc
 
@@ -459,8 +467,8 @@ def _slice_to_arrow(table: Table, rows: list[tuple[Any, ...]]) -> pa.Table:
     for index, (name, kind) in enumerate(table.columns):
         try:
             arrays.append(_column(kind, list(map(itemgetter(index), rows))))
-        except (pa.ArrowException, TypeError, AttributeError) as exc:
-            raise StoreError(
-                f"cannot write {table.name}.{name} as {kind}", detail=f"{type(exc).__name__}: {exc}"
-            ) from exc
+        # OverflowError: an int beyond int64; ValueError: a str that UTF-8 cannot encode (ArrowInvalid is one too).
+        except (pa.ArrowException, TypeError, AttributeError, OverflowError, ValueError) as exc:
+            raise RowError(f"cannot write {table.name}.{name} as {kind}", table=table.name, column=name,
+                           detail=f"{type(exc).__name__}: {exc}") from exc
     return pa.Table.from_arrays(arrays, names=list(table.column_names))

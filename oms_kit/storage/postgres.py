@@ -29,7 +29,7 @@ from oms_kit.storage import read_migrations
 from oms_kit.storage.base import Write
 from oms_kit.storage.schema import Table
 from oms_kit.storage.url import parse_url
-from oms_kit.storage.writer import group_rows
+from oms_kit.storage.writer import RowError, group_rows, row_error
 
 SCHEMA_MIGRATIONS = (
     "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -134,14 +134,20 @@ class PostgresStore:
         PersistenceUnavailable
             The server could not be reached or dropped the connection; nothing of this call was committed
             (unless the connection broke during COMMIT itself, which writes being idempotent makes safe to retry).
+        RowError
+            A value does not fit its column (out of range, wrong type) or breaks a constraint: the message names
+            the table, the column and the value when it can. Nothing of this call was committed.
         StoreError
-            A row does not fit its table, or the store is read-only.
+            The store is read-only or closed.
         """
         if self.read_only:
             raise StoreError(f"{self.url} was opened read-only", hint="open it without read_only=True to write")
         if not rows:
             return
-        batches = group_rows(rows)
+        try:
+            batches = group_rows(rows)
+        except RowError as exc:
+            raise row_error(self.url, rows, exc) from exc
         if self._closing or self._connect is None:
             raise StoreError(f"{self.url} is closed", hint="open the store again to write")
         try:
@@ -150,6 +156,8 @@ class PostgresStore:
                 self._write_connection = None
                 connection = self._write_connection = await self._connect()
             await _upsert(connection, batches)
+        except RowError as exc:  # a value that could not be put into text
+            raise row_error(self.url, rows, exc) from exc
         except asyncio.CancelledError:
             self._drop_write_connection()  # mid-protocol, outcome unknown: never reused
             raise
@@ -158,7 +166,12 @@ class PostgresStore:
             raise PersistenceUnavailable(
                 f"cannot write to {self.url}: the database is unreachable", detail=str(exc)
             ) from exc
+        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
+            # SQLSTATE classes 22 and 23: a value out of range or malformed, a broken constraint.
+            raise row_error(self.url, rows, exc) from exc
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            if isinstance(exc, ValueError):  # asyncpg could not encode an argument (the driver's own DataError)
+                raise row_error(self.url, rows, exc) from exc
             raise StoreError(f"cannot write to {self.url}", detail=f"{type(exc).__name__}: {exc}") from exc
 
     def _drop_write_connection(self) -> None:
@@ -418,8 +431,8 @@ def _column_texts(table: Table, rows: list[tuple[Any, ...]], stamps: dict[int, s
             else:  # int and decimal: their text is what PostgreSQL reads back exactly
                 texts = [None if v is None else str(v) for v in values]
         except (TypeError, KeyError, AttributeError) as exc:
-            raise StoreError(f"cannot write {table.name}.{name} as {kind}",
-                             detail=f"{type(exc).__name__}: {exc}") from exc
+            raise RowError(f"cannot write {table.name}.{name} as {kind}", table=table.name, column=name,
+                           detail=f"{type(exc).__name__}: {exc}") from exc
         yield f"{table.name}.{name}", kind, texts
 
 
@@ -468,7 +481,9 @@ def _joined(columns: list[_Column], separator: str, null: str) -> list[str] | No
             # A leading separator, so that one empty text reads back as one element rather than an empty array.
             text = separator + separator.join(texts)  # type: ignore[arg-type]  # no None left
         except TypeError as exc:  # a value of a text column that is no str
-            raise StoreError(f"cannot write {name} as {kind}", detail=f"TypeError: {exc}") from exc
+            table, column = name.split(".")
+            raise RowError(f"cannot write {name} as {kind}", table=table, column=column,
+                           detail=f"TypeError: {exc}") from exc
         if text.count(separator) != len(texts):
             return None  # a value holds the separator
         joined.append(text)
