@@ -9,8 +9,9 @@ worker processes (``ok.sweep``).
 
 A statement whose line carries a comment showing what it gives (``order.status  # FILLED``) is evaluated, and what
 the comment states that can be checked for real is: order statuses, trading states and violation codes named in
-the comment appear in the value; a comment written as a violation (``CODE: message``) is the text of one of the
-value's items. Amounts are not compared: live prices move.
+the comment appear in the value; ``Decimal(…)`` in the comment needs a Decimal among the values, "DataFrame" or
+"Series" needs every value to be one; a comment written as a violation (``CODE: message``) is the text of one of
+the value's items. Amounts are not compared: live prices move.
 
 Shell blocks (```bash) are not run. A section that continues another (``CONTINUES``) runs that one's blocks first.
 Whatever a section leaves open (paper traders, OMS objects, figures) is stopped and closed at the end.
