@@ -10,6 +10,8 @@ from oms_kit.broker.fees import IndiaEquityFees, NoFees
 from oms_kit.broker.mock import MockBroker
 from oms_kit.compare import compare
 from oms_kit.errors import (
+    ConfigError,
+    DataError,
     InvalidOrderError,
     InvalidTransition,
     OmsError,
@@ -54,6 +56,8 @@ __all__ = [
     "OMS",
     "BacktestResult",
     "Bar",
+    "ConfigError",
+    "DataError",
     "Event",
     "EventBus",
     "Fill",

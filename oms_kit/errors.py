@@ -27,17 +27,58 @@ class OmsError(Exception):
         return text
 
 
-class InvalidOrderError(OmsError, ValueError):
-    """Malformed order input, refused at the door; nothing is recorded.
+class _InvalidInput(OmsError, ValueError):
+    """Input refused at the door: ``field``, ``value`` and ``allowed`` say what was wrong and what would have been
+    accepted. A ``ValueError`` too, so code that catches ValueError keeps working."""
+
+    def __init__(
+        self, field: str, value: object, allowed: str, *, hint: str | None = None, detail: str | None = None
+    ) -> None:
+        super().__init__(f"invalid {field}: {value!r} was given; allowed: {allowed}", detail=detail, hint=hint)
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+
+
+class InvalidOrderError(_InvalidInput):
+    """Malformed order input (symbol, side, quantity, prices, product, validity, ids, tag), refused at the door;
+    nothing is recorded.
 
     ``field``, ``value`` and ``allowed`` say what was wrong and what would have been accepted.
     """
 
-    def __init__(self, field: str, value: object, allowed: str, *, hint: str | None = None) -> None:
-        super().__init__(f"invalid {field}: {value!r} was given; allowed: {allowed}", hint=hint)
-        self.field = field
-        self.value = value
-        self.allowed = allowed
+
+class DataError(_InvalidInput):
+    """Market data that cannot be used: bars with a missing column, an unreadable, non-finite or impossible value
+    (``high`` below ``low``, a price <= 0), duplicate bars; a data file or query that cannot be read.
+
+    ``field`` names the column, ``value`` the first offending value, ``allowed`` what would have been accepted;
+    ``detail`` says where the first offender is (row, timestamp, symbol) and how many rows are bad. ``row`` (the
+    first bad row's position in the data as given) and ``count`` (how many rows are bad) are None when the error
+    is not about rows (a missing column, an unreadable file).
+    """
+
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        allowed: str,
+        *,
+        hint: str | None = None,
+        detail: str | None = None,
+        row: object = None,
+        count: int | None = None,
+    ) -> None:
+        super().__init__(field, value, allowed, hint=hint, detail=detail)
+        self.row = row
+        self.count = count
+
+
+class ConfigError(_InvalidInput):
+    """A bad argument or setting: of ``OMS.open``, a backtest, a feed, risk limits, fees, a sweep and so on.
+
+    ``field`` names the argument or setting, ``value`` what was given and ``allowed`` what would have been accepted.
+    """
 
 
 class InvalidTransition(OmsError):

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import oms_kit.market as market
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError, DataError, InvalidOrderError
 from oms_kit.market import (
     Bar,
     Clock,
@@ -253,14 +253,15 @@ def test_load_bars_query_can_name_a_dataframe_of_the_caller():
 
 @pytest.mark.parametrize("column", ["timestamp", "open", "high", "low", "close"])
 def test_load_bars_missing_column_error_names_it(column):
-    with pytest.raises(InvalidOrderError, match=f"missing: {column}") as caught:
+    with pytest.raises(DataError, match=f"missing: {column}") as caught:
         load_bars(minute_bars().drop(columns=column))
-    assert isinstance(caught.value, ValueError)
+    assert isinstance(caught.value, ValueError)  # code that catches ValueError keeps working
+    assert not isinstance(caught.value, InvalidOrderError)  # bad data is not a bad order
     assert caught.value.missing == [column]
 
 
 def test_load_bars_missing_symbol_error_says_to_pass_symbol():
-    with pytest.raises(InvalidOrderError, match="missing: symbol") as caught:
+    with pytest.raises(DataError, match="missing: symbol") as caught:
         load_bars(minute_bars(symbol=None))
     assert "symbol=" in str(caught.value)
 
@@ -299,9 +300,20 @@ def test_load_bars_merges_several_symbols_by_time_then_symbol():
     ]
 
 
-def test_load_bars_sort_is_stable_for_rows_with_the_same_time_and_symbol():
-    source = pd.concat([minute_bars("TCS", count=1, price=1.0), minute_bars("TCS", count=1, price=2.0)])
-    assert load_bars(source)["open"].tolist() == [1.0, 2.0]
+def test_load_bars_refuses_two_bars_of_one_symbol_at_one_time_naming_both_rows():
+    source = pd.concat([minute_bars("TCS", count=3), minute_bars("INFY", count=3), minute_bars("TCS", count=2)])
+    with pytest.raises(DataError, match="timestamp/symbol") as caught:
+        load_bars(source)
+    error = caught.value
+    assert error.value == (pd.Timestamp(T0), "TCS")
+    assert error.allowed == "one bar per symbol and timestamp"
+    assert (error.row, error.count) == (6, 2)  # rows 6 and 7 repeat rows 0 and 1
+    assert "row 6 repeats row 0" in error.hint and "2 bad rows" in error.detail
+
+
+def test_load_bars_allows_one_time_for_several_symbols_and_one_symbol_at_several_times():
+    frame = load_bars(pd.concat([minute_bars("TCS", count=3), minute_bars("INFY", count=3)]))
+    assert len(frame) == 6
 
 
 def test_load_bars_symbol_argument_selects_from_a_multi_symbol_frame():
@@ -310,8 +322,16 @@ def test_load_bars_symbol_argument_selects_from_a_multi_symbol_frame():
 
 
 def test_load_bars_symbol_argument_not_in_data_raises():
-    with pytest.raises(InvalidOrderError, match="symbol"):
+    with pytest.raises(ConfigError, match="symbol") as caught:
         load_bars(minute_bars("TCS"), symbol="INFY")
+    assert caught.value.value == "INFY"
+
+
+@pytest.mark.parametrize("symbol", ["", 5])
+def test_load_bars_without_a_symbol_column_needs_a_symbol_argument(symbol):
+    with pytest.raises(ConfigError, match="symbol") as caught:
+        load_bars(minute_bars(symbol=None), symbol=symbol)
+    assert caught.value.value == symbol
 
 
 def test_load_bars_unsupported_file_type_raises(tmp_path):
@@ -333,22 +353,116 @@ def test_load_bars_bad_query_raises_with_duckdb_message():
 
 
 def test_load_bars_refuses_other_data_types():
-    with pytest.raises(InvalidOrderError, match="DataFrame"):
+    with pytest.raises(DataError, match="DataFrame"):
         load_bars([1, 2, 3])
 
 
 def test_load_bars_refuses_non_finite_prices_naming_the_column():
     source = minute_bars()
     source.loc[1, "close"] = float("nan")
-    with pytest.raises(InvalidOrderError, match="close") as caught:
+    with pytest.raises(DataError, match="close") as caught:
         load_bars(source)
     assert "row 1" in str(caught.value)
+    assert (caught.value.field, caught.value.row, caught.value.count) == ("close", 1, 1)
+
+
+@pytest.mark.parametrize("bad", [0.0, -100.0, math.inf, -math.inf, "abc", None])
+def test_load_bars_refuses_prices_that_are_not_finite_and_positive_naming_row_time_symbol_and_count(bad):
+    source = pd.concat([minute_bars("TCS", count=4), minute_bars("INFY", count=4)], ignore_index=True)
+    source["open"] = source["open"].astype(object)
+    source.loc[[5, 7], "open"] = [bad, bad]
+    with pytest.raises(DataError) as caught:
+        load_bars(source)
+    error = caught.value
+    assert (error.field, error.row, error.count) == ("open", 5, 2)
+    assert error.allowed == "a finite number > 0"
+    assert error.value is bad or error.value == bad
+    assert "INFY" in error.detail and str(pd.Timestamp(T0 + timedelta(minutes=1))) in error.detail
+
+
+def test_load_bars_refuses_a_high_below_the_open_or_close_and_a_low_above_them():
+    high_low_swapped = minute_bars()
+    high_low_swapped.loc[2, ["high", "low"]] = [high_low_swapped.loc[2, "low"], high_low_swapped.loc[2, "high"]]
+    with pytest.raises(DataError, match=r"invalid high: 101\.0") as caught:
+        load_bars(high_low_swapped)
+    assert caught.value.row == 2 and "close 102.5" in caught.value.hint
+
+    low_above_close = minute_bars()
+    low_above_close.loc[0, "low"] = 100.75  # open 100, close 100.5
+    with pytest.raises(DataError, match=r"invalid low: 100\.75") as caught:
+        load_bars(low_above_close)
+    assert caught.value.row == 0
+
+
+def test_load_bars_accepts_a_bar_where_every_price_is_the_same():
+    flat = minute_bars(count=1)
+    flat.loc[0, ["open", "high", "low", "close"]] = 100.0
+    assert load_bars(flat)["high"].tolist() == [100.0]
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.inf, "lots"])
+def test_load_bars_refuses_a_negative_infinite_or_unreadable_volume(bad):
+    source = minute_bars()
+    source["volume"] = source["volume"].astype(object)
+    source.loc[1, "volume"] = bad
+    with pytest.raises(DataError, match="volume") as caught:
+        load_bars(source)
+    assert caught.value.row == 1 and caught.value.value == bad
+
+
+def test_load_bars_keeps_a_missing_volume_as_nan():
+    source = minute_bars()
+    source["volume"] = [1000.0, None, 0.0]
+    assert load_bars(source)["volume"].tolist()[::2] == [1000.0, 0.0]
+    assert math.isnan(load_bars(source)["volume"][1])
+
+
+@pytest.mark.parametrize("bad", [None, ""])
+def test_load_bars_refuses_a_row_without_a_symbol(bad):
+    source = minute_bars()
+    source["symbol"] = ["TCS", bad, "TCS"]
+    with pytest.raises(DataError, match="symbol") as caught:
+        load_bars(source)
+    assert caught.value.row == 1
+
+
+def test_load_bars_refuses_a_row_without_a_timestamp():
+    source = minute_bars()
+    source["timestamp"] = source["timestamp"].astype(object)
+    source.loc[2, "timestamp"] = None
+    with pytest.raises(DataError, match="timestamp") as caught:
+        load_bars(source)
+    assert (caught.value.row, caught.value.count) == (2, 1)
+
+
+def test_load_bars_refuses_a_number_among_datetimes():
+    source = minute_bars()
+    source["timestamp"] = source["timestamp"].astype(object)
+    source.loc[1, "timestamp"] = 1767584760
+    with pytest.raises(DataError, match="timestamp") as caught:
+        load_bars(source)
+    assert (caught.value.row, caught.value.value) == (1, 1767584760)
+
+
+def test_iter_bars_checks_the_values_of_a_frame_that_looks_loaded():
+    frame = load_bars(minute_bars())
+    frame.loc[1, "low"] = -5.0  # the dtypes and order still say "loaded"
+    with pytest.raises(DataError, match="low") as caught:
+        list(iter_bars(frame))
+    assert caught.value.row == 1
+
+
+def test_iter_bars_loads_a_frame_with_repeated_bars_and_refuses_it():
+    frame = load_bars(minute_bars())
+    repeated = pd.concat([frame, frame.iloc[[1]]]).sort_values("timestamp", kind="stable", ignore_index=True)
+    with pytest.raises(DataError, match="one bar per symbol and timestamp"):
+        list(iter_bars(repeated))
 
 
 def test_load_bars_refuses_epoch_numbers_as_timestamps():
     source = minute_bars()
     source["timestamp"] = [1767584700, 1767584760, 1767584820]
-    with pytest.raises(InvalidOrderError, match="unit='s'"):
+    with pytest.raises(DataError, match="unit='s'"):
         load_bars(source)
 
 
@@ -356,7 +470,7 @@ def test_load_bars_refuses_epoch_numbers_as_timestamps():
 def test_load_bars_refuses_timestamps_that_are_not_iso_8601(stamps):
     source = minute_bars()
     source["timestamp"] = stamps
-    with pytest.raises(InvalidOrderError, match="timestamp"):
+    with pytest.raises(DataError, match="timestamp"):
         load_bars(source)
 
 
@@ -502,7 +616,7 @@ def test_random_walk_takes_one_symbol_as_a_string():
     ],
 )
 def test_random_walk_refuses_bad_settings(kwargs):
-    with pytest.raises(InvalidOrderError):
+    with pytest.raises(ConfigError):
         RandomWalkFeed(**{"symbols": ["TCS"], **kwargs})
 
 
@@ -652,13 +766,18 @@ def test_replay_named_after_its_file(tmp_path):
 
 @pytest.mark.parametrize("kwargs", [{"speed": 0}, {"speed": -1}, {"max_wait": -1}, {"yield_every": 0}])
 def test_replay_refuses_bad_settings(kwargs):
-    with pytest.raises(InvalidOrderError):
+    with pytest.raises(ConfigError):
         ReplayFeed(minute_bars(), **kwargs)
 
 
 def test_replay_checks_the_data_at_once():
-    with pytest.raises(InvalidOrderError, match="missing: close"):
+    with pytest.raises(DataError, match="missing: close"):
         ReplayFeed(minute_bars().drop(columns="close"))
+    hostile = minute_bars()
+    hostile.loc[1, "close"] = -1.0
+    with pytest.raises(DataError, match="close") as caught:
+        ReplayFeed(hostile)
+    assert caught.value.row == 1
 
 
 # --- run_feed --------------------------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ float; :class:`~oms_kit.models.Instrument` turns a float into an exact price whe
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError, DataError
 
 __all__ = ["BAR_COLUMNS", "Bar", "bars_to_frame", "iter_bars", "load_bars"]
 
@@ -28,6 +28,10 @@ _PRICE_COLUMNS = ("open", "high", "low", "close")
 # no "timestamp" column.
 _TIMESTAMP_ALIASES = ("datetime", "date", "time", "ts")
 _ALLOWED_DATA = "a pandas DataFrame, a .parquet or .csv file path, or a DuckDB query (SELECT …)"
+_ALLOWED_TIMESTAMPS = "datetimes or ISO 8601 strings such as 2026-01-05 09:15:00+05:30"
+_ALLOWED_PRICE = "a finite number > 0"
+# What pandas.api.types.infer_dtype may say of an object column of timestamps; anything else holds other types.
+_TIMESTAMP_KINDS = frozenset({"string", "datetime", "datetime64", "date", "empty"})
 # iter_bars converts this many rows at a time: python objects for a whole large frame at once would cost memory
 # and delay the first bar.
 _CHUNK_ROWS = 65_536
@@ -83,8 +87,8 @@ _set_timestamp, _set_symbol, _set_open, _set_high, _set_low, _set_close, _set_vo
 )
 
 
-def _columns_error(missing: list[str], present: list[str], hint: str) -> InvalidOrderError:
-    error = InvalidOrderError(
+def _columns_error(missing: list[str], present: list[str], hint: str) -> DataError:
+    error = DataError(
         f"bar columns (missing: {', '.join(missing)})",
         present,
         "timestamp, symbol, open, high, low, close and optionally volume",
@@ -103,59 +107,176 @@ def _read(data: Any) -> pd.DataFrame:
 
         return read_table(data)
     if isinstance(data, pd.Series):
-        raise InvalidOrderError("data", type(data).__name__, _ALLOWED_DATA, hint="pass series.to_frame() instead")
-    raise InvalidOrderError("data", type(data).__name__, _ALLOWED_DATA)
+        raise DataError("data", type(data).__name__, _ALLOWED_DATA, hint="pass series.to_frame() instead")
+    raise DataError("data", type(data).__name__, _ALLOWED_DATA)
 
 
-def _normalise_timestamps(values: pd.Series) -> pd.Series:
+def _plain(value: Any) -> Any:
+    # np.float64(-1.0) would show as "np.float64(-1.0)" in the message; the user wrote -1.0.
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _refuse(
+    frame: pd.DataFrame, bad: np.ndarray, field: str, allowed: str, hint: str, *, source: pd.Series | None = None,
+    value: Any = None,
+) -> DataError:
+    """A DataError for the rows marked ``bad``: the first one's row, time and symbol, and how many there are.
+
+    The offending value is ``value``, else the first bad row's in ``source``, else in the column ``field``.
+    """
+    positions = np.flatnonzero(bad)
+    first = int(positions[0])
+    if value is None:
+        value = (source if source is not None else frame[field]).iloc[first]
+    row = _plain(frame.index[first])
+    place = [str(frame[c].iloc[first]) for c in ("timestamp", "symbol") if c in frame.columns and c != field]
+    where = f"row {row}" + (f" ({', '.join(place)})" if place else "")
+    count = len(positions)
+    detail = f"{where}; {count} bad row{'s' if count != 1 else ''} in all"
+    return DataError(field, _plain(value), allowed, detail=detail, hint=hint, row=row, count=count)
+
+
+def _normalise_timestamps(frame: pd.DataFrame) -> pd.Series:
+    values = frame["timestamp"]
     if pd.api.types.is_numeric_dtype(values):
         # Epoch numbers are ambiguous (seconds? milliseconds?); guessing would silently shift every bar.
-        raise InvalidOrderError(
+        raise DataError(
             "timestamp",
             f"numbers of dtype {values.dtype}",
             "datetimes or date-time strings",
             hint="convert epoch numbers first, e.g. pd.to_datetime(frame['timestamp'], unit='s', utc=True)",
         )
+    if values.dtype == object:
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if kind not in _TIMESTAMP_KINDS:
+            # Numbers among datetimes would be read as epoch nanoseconds (or, by pandas 4, refused late).
+            unreadable = ~values.map(_timestamp_like).to_numpy(dtype=bool)
+            if unreadable.any():
+                raise _refuse(frame, unreadable, "timestamp", _ALLOWED_TIMESTAMPS,
+                              "every timestamp must be a date-time or an ISO 8601 string")
     # Text must be ISO 8601: pandas would otherwise guess per element, and read the Indian 05-01-2026 as 1 May.
     text = pd.api.types.is_string_dtype(values) or values.dtype == object
     try:
         # utc=True converts aware values to UTC and takes naive ones as UTC (the kit's convention).
         stamps = pd.to_datetime(values, utc=True, format="ISO8601" if text else None)
-    except (ValueError, TypeError) as error:
-        raise InvalidOrderError(
-            "timestamp", str(error), "datetimes or ISO 8601 strings such as 2026-01-05 09:15:00+05:30"
-        ) from error
-    if stamps.isna().any():
-        first = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-        raise InvalidOrderError(
-            "timestamp",
-            values.iloc[first],
-            "a date and time (row has none)",
-            hint=f"row {first} has no timestamp; drop such rows first",
-        )
+    except (ValueError, TypeError, OverflowError) as error:
+        raise DataError("timestamp", str(error), _ALLOWED_TIMESTAMPS) from error
+    missing = stamps.isna().to_numpy()
+    if missing.any():
+        raise _refuse(frame, missing, "timestamp", "a date and time (row has none)",
+                      "drop the rows without a timestamp first")
     return stamps
 
 
-def _normalise_prices(frame: pd.DataFrame, column: str) -> None:
+def _timestamp_like(value: Any) -> bool:
+    # Missing values pass here: the check after parsing refuses them with its own message.
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return isinstance(value, str | datetime | date | np.datetime64)
+
+
+def _to_float(values: pd.Series) -> np.ndarray:
+    """The column as float64, NaN where a value is not a number (the checks after this refuse those)."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_complex_dtype(values):
+        return np.full(len(values), math.nan)
     try:
-        values = pd.to_numeric(frame[column]).astype("float64")
-    except (ValueError, TypeError) as error:
-        raise InvalidOrderError(column, str(error), "numbers") from error
-    array = values.to_numpy()
-    bad = ~np.isfinite(array)
+        numbers = pd.to_numeric(values, errors="coerce")
+        if pd.api.types.is_complex_dtype(numbers):
+            return np.full(len(values), math.nan)
+        return numbers.to_numpy(dtype="float64", na_value=math.nan)
+    except (ValueError, TypeError, OverflowError):
+        # A value to_numeric cannot even coerce (an int beyond float range): one by one, on this rare path only.
+        return np.array([_float_or_nan(v) for v in values], dtype="float64")
+
+
+def _float_or_nan(value: Any) -> float:
+    try:
+        return float(value)
+    except (ValueError, TypeError, OverflowError):
+        return math.nan
+
+
+def _check_values(frame: pd.DataFrame, originals: Mapping[str, pd.Series] | None = None) -> None:
+    """Refuse a bar table whose prices or volumes are unusable; ``frame`` has float64 price and volume columns.
+
+    ``originals`` holds the columns as given, so the error shows the value the user wrote ("abc", None). Each
+    check is one reduction over a column; the per-row masks that find the offenders are built only on failure.
+    """
+    originals = originals or {}
+    arrays = {c: frame[c].to_numpy() for c in (*_PRICE_COLUMNS, "volume")}
+    for column in _PRICE_COLUMNS:
+        values = arrays[column]
+        # min() and max() propagate NaN, so NaN fails here too; inf fails the second test, 0 and below the first.
+        if len(values) and not (values.min() > 0 and values.max() < math.inf):
+            bad = ~((values > 0) & (values < math.inf))
+            raise _refuse(frame, bad, column, _ALLOWED_PRICE,
+                          f"drop the rows without a usable {column} price, or fill them", source=originals.get(column))
+    opens, highs, lows, closes = (arrays[c] for c in _PRICE_COLUMNS)
+    bad = highs < np.maximum(opens, closes)
     if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise InvalidOrderError(
-            column,
-            frame[column].iloc[first],
-            "finite numbers",
-            hint=f"row {first} (and {int(bad.sum()) - 1} more) has no usable {column} price; drop or fill such rows",
-        )
-    frame[column] = values
+        raise _refuse(frame, bad, "high", "a price >= the bar's open, close and low",
+                      _bar_text(frame, bad) + "; high is the highest price of the bar")
+    bad = lows > np.minimum(opens, closes)
+    if bad.any():
+        raise _refuse(frame, bad, "low", "a price <= the bar's open, close and high",
+                      _bar_text(frame, bad) + "; low is the lowest price of the bar")
+    volumes = arrays["volume"]
+    given = originals.get("volume")
+    # Text or objects that are not numbers became NaN; NaN itself (volume unknown) is allowed.
+    unreadable = given is not None and not pd.api.types.is_float_dtype(given)
+    # fmin/fmax skip NaN (and do not warn when every volume is NaN).
+    if len(volumes) and (unreadable or np.fmin.reduce(volumes) < 0 or np.fmax.reduce(volumes) == math.inf):
+        bad = (volumes < 0) | (volumes == math.inf)
+        if unreadable:
+            bad |= np.isnan(volumes) & given.notna().to_numpy()
+        if bad.any():
+            raise _refuse(frame, bad, "volume", "a finite number >= 0, or NaN/missing when unknown",
+                          "drop or fix the rows, or leave out the volume column if the data has none", source=given)
+
+
+def _bar_text(frame: pd.DataFrame, bad: np.ndarray) -> str:
+    row = int(np.flatnonzero(bad)[0])
+    return "the bar has " + ", ".join(f"{c} {_plain(frame[c].iloc[row])!r}" for c in _PRICE_COLUMNS)
+
+
+def _in_order(frame: pd.DataFrame) -> bool:
+    """Whether the rows are sorted by (timestamp, symbol) with no symbol twice at one time: as load_bars leaves them.
+
+    Data from files and frames from load_bars mostly are, and this test (two vectorised comparisons) is far
+    cheaper than the sort it saves.
+    """
+    ticks = frame["timestamp"].array.asi8
+    if len(ticks) < 2:
+        return True
+    later = ticks[1:] > ticks[:-1]
+    if later.all():
+        return True
+    same_time = ticks[1:] == ticks[:-1]
+    if not (later | same_time).all():
+        return False
+    symbols = frame["symbol"].array
+    return bool(np.asarray(symbols[1:] > symbols[:-1], dtype=bool)[same_time].all())
+
+
+def _check_unique(frame: pd.DataFrame) -> None:
+    """Refuse two bars of one symbol at one time; ``frame`` is sorted by (timestamp, symbol)."""
+    ticks = frame["timestamp"].array.asi8
+    same_time = ticks[1:] == ticks[:-1]
+    if not same_time.any():
+        return
+    symbols = frame["symbol"].array
+    repeated = np.zeros(len(frame), dtype=bool)
+    repeated[1:] = same_time & np.asarray(symbols[1:] == symbols[:-1], dtype=bool)
+    if repeated.any():
+        first = int(np.flatnonzero(repeated)[0])
+        raise _refuse(frame, repeated, "timestamp/symbol", "one bar per symbol and timestamp",
+                      f"row {_plain(frame.index[first])} repeats row {_plain(frame.index[first - 1])}; drop the "
+                      "duplicates (e.g. frame.drop_duplicates(['timestamp', 'symbol'])) or aggregate them",
+                      value=(frame["timestamp"].iloc[first], symbols[first]))
 
 
 def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
-    """Load bars into a normalised DataFrame, sorted by (timestamp, symbol).
+    """Load bars into a normalised DataFrame, sorted by (timestamp, symbol), and check them.
 
     Parameters
     ----------
@@ -173,13 +294,19 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
     pandas.DataFrame
         Columns timestamp (``datetime64[…, UTC]``; naive input is taken as UTC), symbol (str), open, high, low,
         close, volume (float64; NaN where volume was missing), then any extra columns of the input unchanged. Rows
-        are sorted by (timestamp, symbol), stably, on a fresh RangeIndex.
+        are sorted by (timestamp, symbol) on a fresh RangeIndex.
 
     Raises
     ------
-    InvalidOrderError
-        A required column is missing (the message names it), a value cannot be read, the file type is not
-        supported, or ``symbol`` selects no rows. It is a ``ValueError``.
+    DataError
+        A required column is missing (the message names it), a value cannot be read, or the bars are impossible:
+        every row needs a timestamp and a symbol; prices must be finite and > 0, with high >= open, close and
+        low, and low <= open and close; volume finite and >= 0 (NaN or no volume column when unknown); one bar
+        per (symbol, timestamp). The error names the column, the first offending value, its row (the position
+        in ``data``), time and symbol, and how many rows are bad. Also for a file type that is not supported.
+        It is a ``ValueError``.
+    ConfigError
+        ``symbol`` is not a non-empty string where one is needed, or selects no rows.
     FileNotFoundError
         The path names no file.
     """
@@ -187,7 +314,7 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if frame.columns.duplicated().any():
         duplicated = sorted(set(frame.columns[frame.columns.duplicated()]))
-        raise InvalidOrderError("bar columns", duplicated, "each column once (names ignore case)")
+        raise DataError("bar columns", duplicated, "each column once (names ignore case)")
     if "timestamp" not in frame.columns:
         alias = next((a for a in _TIMESTAMP_ALIASES if a in frame.columns), None)
         if alias is not None:
@@ -195,6 +322,8 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
         elif isinstance(frame.index, pd.DatetimeIndex):
             # pandas time series (resample output, yfinance) keep the time in the index.
             frame = frame.reset_index(names="timestamp")
+    # Errors name a row by its position in the data as given: labels survive the symbol filter and the sort.
+    frame.index = pd.RangeIndex(len(frame))
 
     missing = [c for c in ("timestamp", *_PRICE_COLUMNS) if c not in frame.columns]
     if "symbol" not in frame.columns and symbol is None:
@@ -206,36 +335,40 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
         raise _columns_error(sorted(missing, key=BAR_COLUMNS.index), list(frame.columns), hint)
 
     if "symbol" in frame.columns:
+        no_symbol = frame["symbol"].isna().to_numpy()
+        if no_symbol.any():
+            raise _refuse(frame, no_symbol, "symbol", "a symbol on every row", "drop or fill those rows")
         frame["symbol"] = frame["symbol"].astype(str)
+        empty = (frame["symbol"] == "").to_numpy(dtype=bool)
+        if empty.any():
+            raise _refuse(frame, empty, "symbol", "a symbol on every row", "drop or fill those rows")
         if symbol is not None:
             frame = frame[frame["symbol"] == symbol]
             if frame.empty:
-                raise InvalidOrderError("symbol", symbol, "a symbol found in the data")
+                raise ConfigError("symbol", symbol, "a symbol found in the data")
     else:
         if not isinstance(symbol, str) or not symbol:
-            raise InvalidOrderError("symbol", symbol, "a non-empty string")
+            raise ConfigError("symbol", symbol, "a non-empty string")
         frame["symbol"] = symbol
 
-    frame["timestamp"] = _normalise_timestamps(frame["timestamp"])
+    frame["timestamp"] = _normalise_timestamps(frame)
+    originals = {c: frame[c] for c in (*_PRICE_COLUMNS, "volume") if c in frame.columns}
     for column in _PRICE_COLUMNS:
-        _normalise_prices(frame, column)
-    if "volume" in frame.columns:
-        try:
-            frame["volume"] = pd.to_numeric(frame["volume"]).astype("float64")
-        except (ValueError, TypeError) as error:
-            raise InvalidOrderError("volume", str(error), "numbers (or no volume column)") from error
-    else:
-        frame["volume"] = math.nan
+        frame[column] = _to_float(frame[column])
+    frame["volume"] = _to_float(frame["volume"]) if "volume" in frame.columns else math.nan
+    _check_values(frame, originals)
 
     extra = [c for c in frame.columns if c not in BAR_COLUMNS]
     frame = frame[[*BAR_COLUMNS, *extra]]
-    # Several sort keys make pandas use lexsort, which is stable: rows with equal (timestamp, symbol) keep their order.
-    frame = frame.sort_values(["timestamp", "symbol"], kind="stable", ignore_index=True)
+    if not _in_order(frame):
+        frame = frame.sort_values(["timestamp", "symbol"], kind="stable")
+        _check_unique(frame)  # after the sort, the two bars of a (timestamp, symbol) are neighbours
+    frame.index = pd.RangeIndex(len(frame))
     return frame
 
 
 def _is_normalised(frame: Any) -> bool:
-    # Cheap checks (dtypes, time order) that a frame came from load_bars, so iter_bars need not load it again.
+    # Cheap checks (dtypes, order) that a frame came from load_bars, so iter_bars need not load it again.
     if not isinstance(frame, pd.DataFrame) or any(c not in frame.columns for c in BAR_COLUMNS):
         return False
     dtype = frame["timestamp"].dtype
@@ -243,7 +376,9 @@ def _is_normalised(frame: Any) -> bool:
         return False
     if any(frame[c].dtype != "float64" for c in BAR_COLUMNS[2:]):
         return False
-    return bool(frame["timestamp"].is_monotonic_increasing)
+    if not pd.api.types.is_string_dtype(frame["symbol"]) or frame["symbol"].hasnans:
+        return False
+    return _in_order(frame)
 
 
 _UNITS_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
@@ -288,7 +423,9 @@ def iter_bars(frame: Any) -> Iterator[Bar]:
     ------
     Bar
     """
-    if not _is_normalised(frame):
+    if _is_normalised(frame):
+        _check_values(frame)  # dtypes and order say nothing of the values
+    else:
         frame = load_bars(frame)
     timestamps = frame["timestamp"]
     columns = [frame[name] for name in BAR_COLUMNS[1:]]

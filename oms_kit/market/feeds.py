@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError
 from oms_kit.market.bars import Bar, iter_bars, load_bars
 from oms_kit.market.clock import Clock, LiveClock
 
@@ -92,7 +92,7 @@ class _FeedState:
 
 def _positive_finite(value: float, field_name: str, allowed: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise InvalidOrderError(field_name, value, allowed)
+        raise ConfigError(field_name, value, allowed)
     return float(value)
 
 
@@ -165,18 +165,18 @@ class RandomWalkFeed(_FeedState):
             start_price = _positive_finite(start_price, "start_price", "a positive number")
             starts = {str(s): start_price for s in symbols}
         if not starts:
-            raise InvalidOrderError("symbols", symbols, "at least one symbol")
+            raise ConfigError("symbols", symbols, "at least one symbol")
         for symbol, price in starts.items():
             if not math.isfinite(price) or price <= 0:
-                raise InvalidOrderError(f"start price of {symbol}", price, "a positive number")
+                raise ConfigError(f"start price of {symbol}", price, "a positive number")
         self.interval = _positive_finite(interval, "interval", "seconds >= 0")
         self.volatility = _positive_finite(volatility, "volatility", "a percentage >= 0")
         if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0):
-            raise InvalidOrderError("max_steps", max_steps, "a whole number >= 0, or None")
+            raise ConfigError("max_steps", max_steps, "a whole number >= 0, or None")
         if tick_size is not None:
             tick_size = _positive_finite(tick_size, "tick_size", "a positive number, or None")
             if tick_size == 0:
-                raise InvalidOrderError("tick_size", tick_size, "a positive number, or None")
+                raise ConfigError("tick_size", tick_size, "a positive number, or None")
         self.seed = seed
         self.max_steps = max_steps
         self.tick_size = tick_size
@@ -274,7 +274,8 @@ class ReplayFeed(_FeedState):
     ----------
     data
         Anything :func:`~oms_kit.market.bars.load_bars` accepts: a DataFrame, a parquet/csv path or a DuckDB query.
-        It is loaded (and checked) at once, so bad data fails here rather than in a background task.
+        It is loaded (and checked) at once, so bad data raises :class:`~oms_kit.errors.DataError` here rather
+        than in a background task; a bad setting raises :class:`~oms_kit.errors.ConfigError`.
     symbol
         As in :func:`~oms_kit.market.bars.load_bars`: the symbol of a frame without a symbol column, or the one
         symbol to keep.
@@ -324,13 +325,13 @@ class ReplayFeed(_FeedState):
         if speed is not None:
             speed = _positive_finite(speed, "speed", "a number > 0, or None for as fast as possible")
             if speed == 0:
-                raise InvalidOrderError("speed", speed, "a number > 0, or None for as fast as possible")
+                raise ConfigError("speed", speed, "a number > 0, or None for as fast as possible")
         if max_wait is not None:
             max_wait = _positive_finite(max_wait, "max_wait", "seconds >= 0, or None")
         if isinstance(yield_every, bool) or not isinstance(yield_every, int) or yield_every < 1:
-            raise InvalidOrderError("yield_every", yield_every, "a whole number >= 1")
+            raise ConfigError("yield_every", yield_every, "a whole number >= 1")
         if clock is not None and not callable(getattr(clock, "set", None)):
-            raise InvalidOrderError("clock", clock, "a clock with set(datetime), such as SimulatedClock")
+            raise ConfigError("clock", clock, "a clock with set(datetime), such as SimulatedClock")
         self.speed = speed
         self.progress = progress
         self.max_wait = max_wait
