@@ -88,7 +88,7 @@ class PostgresStore:
 
     @classmethod
     async def open(cls, url: str, *, read_only: bool = False, migrate: bool = True) -> PostgresStore:
-        """Connect to PostgreSQL (a pool of 1 to 4 connections) and apply pending migrations.
+        """Connect to PostgreSQL (a pool of up to 4 connections) and apply pending migrations.
 
         Parameters
         ----------
@@ -111,9 +111,11 @@ class PostgresStore:
             raise StoreError(f"{target.masked!r} is not a PostgreSQL URL", hint="open it with open_store(url)")
         settings = {"default_transaction_read_only": "on"} if read_only else None
         try:
-            pool = await asyncpg.create_pool(
-                target.target, min_size=1, max_size=4, timeout=CONNECT_TIMEOUT_SECONDS, server_settings=settings
-            )
+            # One connection at once, so a wrong URL fails here; no floor to keep (min_size=0): with one, the pool
+            # would try to restore it all through an outage, logging a warning with a traceback at each attempt,
+            # while the write queue already says once that the database is unreachable and again when it is back.
+            pool = await asyncpg.create_pool(target.target, init_size=1, min_size=0, max_size=4,
+                                             timeout=CONNECT_TIMEOUT_SECONDS, server_settings=settings)
         except (*_UNREACHABLE, asyncpg.PostgresError, ValueError) as exc:
             raise _connect_error(target.masked, exc) from exc
         connect = functools.partial(asyncpg.connect, target.target, timeout=CONNECT_TIMEOUT_SECONDS)
