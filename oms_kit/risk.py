@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError, InvalidOrderError
 from oms_kit.ledger import Ledger
 from oms_kit.models import TradingState
 
@@ -19,6 +21,10 @@ class RiskLimits:
 
     Money values are in the account currency. ``per_symbol`` overrides fields for one symbol, e.g.
     ``RiskLimits(max_order_quantity=1000, per_symbol={"SBIN": {"max_order_quantity": 5000}})``.
+
+    Raises :class:`~oms_kit.errors.ConfigError` naming the field, the value and what is allowed for a limit that
+    is not a positive number (or None), an unknown or bad per-symbol override, or a session time that is not a
+    ``datetime.time``.
     """
 
     max_order_quantity: int | None = 100_000
@@ -55,19 +61,37 @@ class RiskLimits:
             elif f.name in _COUNTS and value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value <= 0
             ):
-                raise InvalidOrderError(f.name, value, "a positive whole number or None")
-        if self.duplicate_window_s is not None and not self.duplicate_window_s > 0:
-            raise InvalidOrderError("duplicate_window_s", self.duplicate_window_s, "a positive number or None")
+                raise ConfigError(f.name, value, "a positive whole number or None")
+        window = self.duplicate_window_s
+        if window is not None and (
+            isinstance(window, bool) or not isinstance(window, int | float) or not 0 < window < math.inf
+        ):
+            raise ConfigError("duplicate_window_s", window, "a positive number of seconds or None")
+        for name in ("session_start", "session_end"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), time):
+                raise ConfigError(name, getattr(self, name), "a datetime.time in exchange local time, or None")
         if self.auto_kill_on_daily_loss is not None:
-            state = TradingState.parse(self.auto_kill_on_daily_loss, "auto_kill_on_daily_loss")
-            if state is TradingState.ACTIVE:
-                raise InvalidOrderError("auto_kill_on_daily_loss", state.value, "HALTED, REDUCING or None")
+            try:
+                state = TradingState.parse(self.auto_kill_on_daily_loss, "auto_kill_on_daily_loss")
+            except InvalidOrderError:  # the parser speaks of orders; this is a setting
+                state = None
+            if state is None or state is TradingState.ACTIVE:
+                raise ConfigError("auto_kill_on_daily_loss", self.auto_kill_on_daily_loss, "HALTED, REDUCING or None")
             object.__setattr__(self, "auto_kill_on_daily_loss", state)
+        if not isinstance(self.per_symbol, Mapping):
+            raise ConfigError("per_symbol", self.per_symbol, "a dict of symbol to a dict of limit overrides")
         names = {f.name for f in dataclasses.fields(self)} - {"per_symbol"}
         for symbol, overrides in self.per_symbol.items():
+            if not isinstance(overrides, Mapping):
+                raise ConfigError(f"per_symbol[{symbol!r}]", overrides, "a dict of limit overrides")
             unknown = set(overrides) - names
             if unknown:
-                raise InvalidOrderError(f"per_symbol[{symbol!r}]", sorted(unknown), ", ".join(sorted(names)))
+                raise ConfigError(f"per_symbol[{symbol!r}]", sorted(unknown), ", ".join(sorted(names)))
+            try:
+                # Checked now, not at the symbol's first order.
+                dataclasses.replace(self, per_symbol={}, **overrides)
+            except ConfigError as error:
+                raise ConfigError(f"per_symbol[{symbol!r}].{error.field}", error.value, error.allowed) from None
 
     def for_symbol(self, symbol: str) -> RiskLimits:
         """The limits that apply to ``symbol``: these, with its per-symbol overrides."""
@@ -87,10 +111,13 @@ _COUNTS = {"max_order_quantity", "max_position_quantity", "max_open_orders", "ma
 
 def _positive_decimal(name: str, value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise InvalidOrderError(name, value, "a positive number or None")
-    number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+        raise ConfigError(name, value, "a positive number or None")
+    try:
+        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except ArithmeticError:  # decimal.InvalidOperation: text that is not a number
+        raise ConfigError(name, value, "a positive number or None") from None
     if not number.is_finite() or number <= 0:
-        raise InvalidOrderError(name, value, "a positive number or None")
+        raise ConfigError(name, value, "a positive number or None")
     return number
 
 

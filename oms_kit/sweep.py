@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from oms_kit.backtest import backtest
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError
 from oms_kit.market.bars import load_bars
 from oms_kit.strategy import Strategy
 
@@ -54,17 +54,17 @@ def sweep(strategy_class: type[Strategy], grid: Mapping[str, Iterable[Any]] | It
 
     Raises
     ------
-    InvalidOrderError
+    ConfigError
         The class is not a Strategy subclass, the grid is empty or names a parameter the class does not have.
     """
     if not (isinstance(strategy_class, type) and issubclass(strategy_class, Strategy)):
-        raise InvalidOrderError("strategy_class", strategy_class, "a Strategy subclass (the class itself)")
+        raise ConfigError("strategy_class", strategy_class, "a Strategy subclass (the class itself)")
     sets = _parameter_sets(grid)
     allowed = strategy_class.parameters()
     for params in sets:
         unknown = [name for name in params if name not in allowed]
         if unknown:
-            raise InvalidOrderError("grid", unknown, ", ".join(allowed) or "no parameters",
+            raise ConfigError("grid", unknown, ", ".join(allowed) or "no parameters",
                                     hint=f"parameters of {strategy_class.__name__} are its class attributes")
     options = {"progress": False, **backtest_options}
     if executor is None:
@@ -106,9 +106,9 @@ def _parameter_sets(grid: Any) -> list[dict[str, Any]]:
     elif isinstance(grid, Iterable) and not isinstance(grid, str):
         sets = [dict(params) for params in grid]
     else:
-        raise InvalidOrderError("grid", type(grid).__name__, "a dict of parameter lists or a list of dicts")
+        raise ConfigError("grid", type(grid).__name__, "a dict of parameter lists or a list of dicts")
     if not sets:
-        raise InvalidOrderError("grid", grid, "at least one parameter set")
+        raise ConfigError("grid", grid, "at least one parameter set")
     return sets
 
 

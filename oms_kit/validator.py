@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError
 from oms_kit.models import Instrument, Order, OrderType, Product, Side, TradingState, Violation
 from oms_kit.risk import RiskLimits
 
@@ -302,13 +302,13 @@ def _instrument(order: Order, ctx: CheckContext) -> Outcome:
 
 
 def exchange_zone(value: str | tzinfo) -> tzinfo:
-    """An exchange time zone from its IANA name (``"Asia/Kolkata"``) or a tzinfo; InvalidOrderError otherwise."""
+    """An exchange time zone from its IANA name (``"Asia/Kolkata"``) or a tzinfo; ConfigError otherwise."""
     if isinstance(value, tzinfo):
         return value
     try:
         return ZoneInfo(value)
     except (KeyError, ValueError, TypeError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        raise InvalidOrderError("exchange_timezone", value, "an IANA time zone name such as 'Asia/Kolkata' or "
+        raise ConfigError("exchange_timezone", value, "an IANA time zone name such as 'Asia/Kolkata' or "
                                 "'America/New_York', or a tzinfo") from None
 
 

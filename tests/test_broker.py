@@ -11,6 +11,7 @@ import pytest
 
 from oms_kit.broker.fees import IndiaEquityFees
 from oms_kit.broker.mock import MockBroker
+from oms_kit.errors import ConfigError
 from oms_kit.models import Instrument, Order, OrderId, OrderType, Product, Side, Validity
 from tests.stubs import T0, make_order
 
@@ -513,3 +514,28 @@ def test_broker_without_a_sink_says_it_is_not_attached():
     with pytest.raises(RuntimeError, match="not attached"):
         broker.submit(order(), INSTRUMENT, T0)
 
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("slippage_bps", -1),
+        ("slippage_bps", float("nan")),
+        ("slippage_bps", "5"),
+        ("latency", float("inf")),
+        ("participation", 0),
+        ("participation", 1.5),
+        ("reject_rate", 2),
+        ("drop_ack_rate", True),
+        ("fees", "zerodha_pro"),
+    ],
+)
+def test_a_bad_setting_is_refused_with_a_config_error_naming_it(setting, value):
+    with pytest.raises(ConfigError) as caught:
+        MockBroker(**{setting: value})
+    assert caught.value.field == setting and caught.value.value is value
+    assert isinstance(caught.value, ValueError)
+
+
+def test_the_edges_of_each_setting_are_allowed():
+    broker = MockBroker(slippage_bps=0, latency=0, participation=1, reject_rate=1.0, drop_ack_rate=0)
+    assert broker.participation == 1 and broker.reject_rate == 1.0

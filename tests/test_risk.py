@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError, InvalidOrderError
 from oms_kit.ledger import Ledger
 from oms_kit.models import Fill, OrderId, Product, Side, TradeId
 from oms_kit.risk import AlertBook, LimitUse, RiskLimits, limit_uses
@@ -68,13 +68,43 @@ def test_alert_message_names_the_limit_symbol_and_numbers():
 
 
 def test_risk_limits_refuse_a_non_positive_limit_naming_the_field():
-    with pytest.raises(InvalidOrderError, match="max_order_value: -5 was given"):
+    with pytest.raises(ConfigError, match="max_order_value: -5 was given") as caught:
         RiskLimits(max_order_value=-5)
+    assert isinstance(caught.value, ValueError) and not isinstance(caught.value, InvalidOrderError)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_order_value", "lots"),
+        ("daily_loss_limit", float("nan")),
+        ("max_open_orders", 2.5),
+        ("max_orders_per_second", True),
+        ("duplicate_window_s", "1"),
+        ("duplicate_window_s", float("inf")),
+        ("duplicate_window_s", 0),
+        ("session_start", "09:15"),
+        ("auto_kill_on_daily_loss", "ACTIVE"),
+        ("auto_kill_on_daily_loss", "PANIC"),
+    ],
+)
+def test_risk_limits_refuse_a_bad_setting_with_a_config_error_naming_it(field, value):
+    with pytest.raises(ConfigError) as caught:
+        RiskLimits(**{field: value})
+    assert caught.value.field == field and caught.value.value is value
 
 
 def test_per_symbol_override_of_an_unknown_field_is_refused():
-    with pytest.raises(InvalidOrderError, match="per_symbol"):
+    with pytest.raises(ConfigError, match="per_symbol"):
         RiskLimits(per_symbol={"SBIN": {"max_lots": 3}})
+
+
+def test_per_symbol_override_with_a_bad_value_is_refused_at_once_naming_symbol_and_field():
+    with pytest.raises(ConfigError) as caught:
+        RiskLimits(per_symbol={"SBIN": {"max_order_quantity": -1}})
+    assert caught.value.field == "per_symbol['SBIN'].max_order_quantity" and caught.value.value == -1
+    with pytest.raises(ConfigError, match="per_symbol"):
+        RiskLimits(per_symbol=[("SBIN", {})])  # type: ignore[arg-type]
 
 
 async def test_monitor_run_that_fails_raises_an_alert_shows_in_status_and_the_monitor_goes_on():

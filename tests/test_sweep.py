@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import oms_kit as ok
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "nse_minute.parquet"
@@ -60,12 +60,15 @@ def test_sweep_takes_any_executor_and_a_list_of_parameter_sets(capsys):
 
 
 def test_sweep_refuses_an_unknown_parameter_naming_the_known_ones():
-    with pytest.raises(InvalidOrderError, match="fast, slow"):
+    with pytest.raises(ConfigError, match="fast, slow"):
         ok.sweep(Crossover, {"fsat": [1]}, data=small_data())
 
 
 def test_sweep_refuses_an_instance_and_an_empty_grid():
-    with pytest.raises(InvalidOrderError, match="strategy_class"):
+    with pytest.raises(ConfigError, match="strategy_class"):
         ok.sweep(Crossover(), {"fast": [1]}, data=small_data())  # type: ignore[arg-type]
-    with pytest.raises(InvalidOrderError, match="grid"):
+    with pytest.raises(ConfigError, match="grid"):
         ok.sweep(Crossover, [], data=small_data())
+    with pytest.raises(ConfigError, match="grid") as caught:
+        ok.sweep(Crossover, 42, data=small_data())  # type: ignore[arg-type]
+    assert caught.value.value == "int"

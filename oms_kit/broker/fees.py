@@ -21,7 +21,7 @@ from dataclasses import field as dataclass_field
 from decimal import Decimal
 from typing import ClassVar, Protocol, runtime_checkable
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError
 from oms_kit.models import Product, Side
 
 __all__ = ["FEE_MODELS", "FeeModel", "IndiaEquityFees", "NoFees", "fee_model"]
@@ -176,7 +176,7 @@ class IndiaEquityFees:
             except ArithmeticError:
                 rate = Decimal("NaN")
             if isinstance(value, bool) or not rate.is_finite() or rate < 0:
-                raise InvalidOrderError(field.name, value, "a finite number >= 0")
+                raise ConfigError(field.name, value, "a finite number >= 0")
             object.__setattr__(self, field.name, rate)
             self._ratios[field.name] = rate.as_integer_ratio()
 
@@ -287,7 +287,7 @@ def fee_model(spec: str | FeeModel | None) -> FeeModel:
 
     Raises
     ------
-    InvalidOrderError
+    ConfigError
         For an unknown name or an object that is not a fee model; the error names the field ``fees``, the value
         and what is allowed.
     """
@@ -296,11 +296,11 @@ def fee_model(spec: str | FeeModel | None) -> FeeModel:
     if isinstance(spec, str):
         factory = FEE_MODELS.get(spec.strip().lower())
         if factory is None:
-            raise InvalidOrderError("fees", spec, _allowed())
+            raise ConfigError("fees", spec, _allowed())
         return factory()
     if isinstance(spec, type):
         # A class has the methods too, so the protocol check alone would let IndiaEquityFees (uncalled) through.
-        raise InvalidOrderError("fees", spec, _allowed(), hint=f"pass an instance: {spec.__name__}()")
+        raise ConfigError("fees", spec, _allowed(), hint=f"pass an instance: {spec.__name__}()")
     if isinstance(spec, FeeModel):
         return spec
-    raise InvalidOrderError("fees", spec, _allowed())
+    raise ConfigError("fees", spec, _allowed())

@@ -27,6 +27,7 @@ from typing import Any
 
 from oms_kit.broker.base import BrokerSink
 from oms_kit.broker.fees import FeeModel, fee_model
+from oms_kit.errors import ConfigError
 from oms_kit.models import Instrument, Order, OrderType, Side, Validity
 
 _BPS = Decimal("0.0001")
@@ -64,6 +65,16 @@ def _resting(order: Order, instrument: Instrument, eligible_at: datetime) -> _Re
     )
 
 
+_PARTICIPATION = "a fraction of a bar's volume above 0 and at most 1, or None for no cap"
+
+
+def _setting(name: str, value: object, most: float, allowed: str) -> float:
+    # A NaN or a string here would surface much later, as a broken fill or a TypeError in the middle of a run.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= most or value == math.inf:
+        raise ConfigError(name, value, allowed)
+    return value
+
+
 class MockBroker:
     """A simulated broker with realistic fills; see the module docstring for the rules.
 
@@ -76,6 +87,8 @@ class MockBroker:
     immediate_market_fills : fill marketable orders at the current price when placed (live); a backtest sets
         False so they wait for the next bar's open.
     reject_rate, drop_ack_rate : probability of a simulated rejection / lost acknowledgement, drawn from ``seed``.
+
+    A setting out of range raises :class:`~oms_kit.errors.ConfigError` naming it.
     """
 
     name = "mock"
@@ -92,13 +105,16 @@ class MockBroker:
         drop_ack_rate: float = 0.0,
         seed: int | None = 0,
     ) -> None:
-        self.slippage = Decimal(str(slippage_bps)) * _BPS
+        slippage = _setting("slippage_bps", slippage_bps, math.inf, "a finite number of basis points >= 0")
+        self.slippage = Decimal(str(slippage)) * _BPS
         self.fee_model = fee_model(fees)
-        self.latency = timedelta(seconds=latency)
+        self.latency = timedelta(seconds=_setting("latency", latency, math.inf, "a finite number of seconds >= 0"))
+        if participation is not None and _setting("participation", participation, 1.0, _PARTICIPATION) == 0:
+            raise ConfigError("participation", participation, _PARTICIPATION)
         self.participation = participation
         self.immediate_market_fills = immediate_market_fills
-        self.reject_rate = reject_rate
-        self.drop_ack_rate = drop_ack_rate
+        self.reject_rate = _setting("reject_rate", reject_rate, 1.0, "a probability from 0 to 1")
+        self.drop_ack_rate = _setting("drop_ack_rate", drop_ack_rate, 1.0, "a probability from 0 to 1")
         self._random = random.Random(seed)
         self._sink: BrokerSink | None = None
         self._books: dict[str, dict[str, _Resting]] = {}  # per symbol, in time priority
