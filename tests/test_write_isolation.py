@@ -105,6 +105,24 @@ async def test_commit_when_several_callers_have_bad_rows_then_each_gets_its_own_
     assert await stored(store, "orders", "order_id") == [i for i in ids if i not in bad_values]
 
 
+async def test_commit_when_a_row_breaks_a_constraint_then_halving_finds_its_caller_and_stores_the_rest(
+    store: Store,
+) -> None:
+    # A NULL quantity is a value of the column's type, so only the database's NOT NULL constraint refuses it: the
+    # queue cannot tell the row beforehand and finds it by writing the transaction again in halves.
+    ids = [f"O-{n:02d}" for n in range(21)]
+    async with WriteQueue(store) as queue:
+        futures = [queue.commit_nowait(placed(i, quantity=None if i == "O-13" else 10)) for i in ids]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        transactions = queue.transactions
+
+    failed = [(i, r) for i, r in zip(ids, results, strict=True) if r is not None]
+    assert [(i, type(r)) for i, r in failed] == [("O-13", RowError)]
+    assert "a row does not fit its table" in str(failed[0][1]) and "quantity" in str(failed[0][1]).lower()
+    assert await stored(store, "orders", "order_id") == [i for i in ids if i != "O-13"]
+    assert 1 < transactions <= 10  # halves, not one transaction per caller
+
+
 async def test_commit_when_a_transaction_is_split_then_later_states_of_an_order_still_win(store: Store) -> None:
     # Callers commit states of the same order in turn, with a bad caller between them: written apart, the
     # transaction keeps the callers' order, so the newest state is the one stored.

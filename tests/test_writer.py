@@ -328,3 +328,48 @@ def order_row(order_id: str, status: str) -> tuple[Any, ...]:
     values[0] = order_id
     values[TABLES["orders"].column_names.index("status")] = status
     return tuple(values)
+
+
+async def test_split_when_the_database_goes_down_meanwhile_then_unwritten_rows_are_kept_for_the_retry(
+    store: FakeStore,
+) -> None:
+    # The first transaction fails for a row's sake; while it is written again in halves the database goes away:
+    # what was not written yet is kept, and written once it answers, as after any outage.
+    from oms_kit.storage import RowError
+
+    store.failures.extend([RowError("a row does not fit"), PersistenceUnavailable("down")])
+    async with WriteQueue(store) as queue:
+        results = await asyncio.gather(queue.commit([event(1)]), queue.commit([event(2), event(3)]),
+                                       return_exceptions=True)  # fmt: skip
+
+        assert [type(r) for r in results] == [PersistenceUnavailable, PersistenceUnavailable]
+        assert (queue.status()["available"], queue.status()["pending_rows"]) == (False, 3)
+        await queue.commit([event(4)])
+        assert store.writes == [[event(n) for n in range(1, 5)]]
+
+
+async def test_split_when_one_caller_is_refused_then_no_caller_has_its_rows_divided(store: FakeStore) -> None:
+    # The store refuses any transaction holding event 5: the halving stops at whole callers.
+    from oms_kit.storage import RowError
+
+    refused = event(5)
+
+    async def write(rows: Sequence[Write]) -> None:
+        if refused in rows:
+            raise RowError("event 5 does not fit")
+        store.writes.append(list(rows))
+
+    store.write = write  # type: ignore[method-assign]
+    callers = [[event(1), event(2)], [event(3)], [event(4), refused, event(6)], [event(7), event(8)]]
+    async with WriteQueue(store) as queue:
+        futures = [queue.commit_nowait(rows) for rows in callers]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+
+    assert [type(r).__name__ for r in results] == ["NoneType", "NoneType", "RowError", "NoneType"]
+    written = [row for rows in store.writes for row in rows]
+    assert written == [*callers[0], *callers[1], *callers[3]]
+
+    def in_one_write(rows: list[Write]) -> bool:
+        return any(write[i:i + len(rows)] == rows for write in store.writes for i in range(len(write)))
+
+    assert all(in_one_write(rows) for rows in (callers[0], callers[1], callers[3]))

@@ -386,17 +386,24 @@ class WriteQueue:
         Settles every part's future; returns False if the database became unreachable meanwhile (the rows not
         written yet are then held for the retry, as after any failed attempt).
         """
+        rejected: dict[asyncio.Future[None], list[RowError]] = {}
         units: list[_Part] = []
         for owner, rows, whole in parts:
-            if whole:
-                units.append((owner, rows, whole))
-            else:
-                units.extend((owner, [row], whole) for row in rows)
-        rejected: dict[asyncio.Future[None], list[RowError]] = {}
+            for unit in [(owner, rows, whole)] if whole else [(owner, [row], whole) for row in rows]:
+                # A value the schema cannot hold is refused without a round trip: only a failure the check does
+                # not foresee (a constraint) costs the halving, where every bad row costs a transaction or more.
+                found = misfit(self.store.url, unit[1])
+                if found is None:
+                    units.append(unit)
+                else:
+                    rejected.setdefault(owner, []).append(found)
+                    self.rejected_rows += len(unit[1])
         written = 0
         stop: Exception | None = None
         remaining: list[_Part] = []
-        todo: list[tuple[list[_Part], RowError | None]] = [(units, error)]  # popped from the end: first half first
+        # Popped from the end, first half first. The units left are tried once more as a whole, unless none was
+        # taken out (then they fail as before).
+        todo: list[tuple[list[_Part], RowError | None]] = [(units, None if rejected else error)]
         while todo:
             group, failure = todo.pop()
             if failure is None:
@@ -571,26 +578,34 @@ def fits(kind: str, value: object) -> bool:
     return isinstance(value, datetime)
 
 
-def row_error(url: str, rows: Sequence[Write], cause: BaseException) -> RowError:
-    """The error to raise when writing ``rows`` to ``url`` failed with ``cause`` because of a value in them.
-
-    It names the first value that its column cannot hold (table, column, value and what is allowed), found by
-    checking ``rows`` against the schema; called only once a write has failed, so writes that succeed pay
-    nothing for it. When every value looks right (a constraint the check does not know), the message says so
-    and the detail carries ``cause``.
-    """
-    detail = cause.detail if isinstance(cause, RowError) else f"{type(cause).__name__}: {cause}"
+def misfit(url: str, rows: Sequence[Write]) -> RowError | None:
+    """The error naming the first value of ``rows`` that its column cannot hold (table, column, value and what is
+    allowed), checked against the schema; None when every value fits."""
     for name, values in rows:
         table = TABLES.get(name)
         if table is None or len(values) != len(table.columns):
-            return RowError(f"cannot write a row of {name} to {url}: it does not fit the table", table=name,
-                            detail=detail)
+            return RowError(f"cannot write a row of {name} to {url}: it does not fit the table", table=name)
         for (column, kind), value in zip(table.columns, values, strict=True):
             if not fits(kind, value):
                 return RowError(
                     f"cannot write {name}.{column} = {_SHORT.repr(value)} to {url} (allowed: {_ALLOWED[kind]})",
-                    table=name, column=column, value=value, detail=detail,
+                    table=name, column=column, value=value,
                 )
+    return None
+
+
+def row_error(url: str, rows: Sequence[Write], cause: BaseException) -> RowError:
+    """The error to raise when writing ``rows`` to ``url`` failed with ``cause`` because of a value in them.
+
+    It names the value (see :func:`misfit`); checked only once a write has failed, so writes that succeed pay
+    nothing for it. When every value fits the schema (a constraint the check does not know), the message says so
+    and the detail carries ``cause``.
+    """
+    detail = cause.detail if isinstance(cause, RowError) else f"{type(cause).__name__}: {cause}"
+    found = misfit(url, rows)
+    if found is not None:
+        found.detail = detail
+        return found
     if isinstance(cause, RowError):  # raised while converting: it knows the column
         return RowError(f"{cause.message} to {url}", table=cause.table, column=cause.column, detail=detail)
     return RowError(f"cannot write to {url}: a row does not fit its table", detail=detail,
