@@ -27,7 +27,7 @@ import pandas as pd
 
 from oms_kit.broker.fees import FeeModel
 from oms_kit.broker.mock import MockBroker
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError, DataError
 from oms_kit.events import EventBus
 from oms_kit.instruments import missing_instruments, resolve_instruments
 from oms_kit.ledger import Ledger
@@ -117,16 +117,20 @@ def backtest(
 
     Raises
     ------
+    DataError
+        Bad data: no bars, a missing column, a value that is not a number or an impossible bar; it names the field.
+    ConfigError
+        A bad argument (``strategy`` a class instead of an instance, ``exchange_timezone``, ``fees``, ``limits``…).
     InvalidOrderError
-        Bad data (a missing column, a value that is not a number) or a bad argument; it names the field.
+        A bad ``cash`` or ``instruments``.
     """
     if not isinstance(strategy, Strategy):
-        raise InvalidOrderError("strategy", type(strategy).__name__, "an instance of a Strategy subclass",
+        raise ConfigError("strategy", type(strategy).__name__, "an instance of a Strategy subclass",
                                 hint="pass MyStrategy(), not MyStrategy")
     validator = PreTradeValidator(exchange_timezone=exchange_timezone)
     frame = load_bars(data, symbol)
     if frame.empty:
-        raise InvalidOrderError("data", "no bars", "at least one bar")
+        raise DataError("data", "no bars", "at least one bar")
     initial_cash = parse_price(cash, "cash")
     known = resolve_instruments(instruments)
     for instrument in missing_instruments(frame["symbol"].unique().tolist(), known, stacklevel=2):

@@ -309,12 +309,17 @@ def test_symbol_missing_from_the_instrument_list_gets_a_default_instrument_and_a
 
 def test_missing_price_column_is_refused_naming_it():
     frame = bar_frame(FIVE_BARS).drop(columns=["low"])
-    with pytest.raises(InvalidOrderError, match="low"):
+    with pytest.raises(ok.DataError, match="low"):
         ok.backtest(Script(), frame)
 
 
+def test_data_without_bars_is_refused():
+    with pytest.raises(ok.DataError, match="at least one bar"):
+        ok.backtest(Script(), bar_frame(FIVE_BARS).iloc[:0])
+
+
 def test_strategy_class_instead_of_an_instance_is_refused():
-    with pytest.raises(InvalidOrderError, match="instance"):
+    with pytest.raises(ok.ConfigError, match="instance"):
         ok.backtest(Script, bar_frame(FIVE_BARS))
 
 
@@ -495,6 +500,6 @@ def test_the_day_is_reckoned_in_the_exchange_time_zone():
 
 
 def test_unknown_exchange_time_zone_is_refused_naming_it():
-    with pytest.raises(InvalidOrderError, match="exchange_timezone") as caught:
+    with pytest.raises(ok.ConfigError, match="exchange_timezone") as caught:
         run({}, exchange_timezone="Mars/Olympus")
     assert "Mars/Olympus" in str(caught.value)
