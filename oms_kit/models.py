@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NewType, Self
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError, InvalidOrderError
 
 OrderId = NewType("OrderId", str)
 ClientOrderId = NewType("ClientOrderId", str)
@@ -124,10 +124,22 @@ class TradingState(_ParsableEnum):
     HALTED = "HALTED"  # kill switch: no new orders, working orders cancelled
 
 
+# The largest quantity and price an order may carry. The store keeps quantities as BIGINT and prices and money as
+# DECIMAL(28, 8) (below 10**20, eight decimals): with both bounds an order's value (at most 10**18) and its fees fit
+# too, so a value refused here is one that could never have been stored. No listed instrument comes near either.
+MAX_QUANTITY = 10**9
+MAX_PRICE = Decimal(10**9)
+PRICE_PLACES = 8
+_PLACES = Decimal(1).scaleb(-PRICE_PLACES)
+_QUANTITY_ALLOWED = f"a whole number from 1 to {MAX_QUANTITY:,}"
+_PRICE_ALLOWED = f"a finite number above 0 and at most {MAX_PRICE:,}, with at most {PRICE_PLACES} decimal places"
+
+
 def parse_quantity(value: object, field_name: str = "quantity") -> int:
-    """A positive whole number of units; floats such as 10.0 are accepted, 10.5 or True are not."""
+    """A whole number of units from 1 to :data:`MAX_QUANTITY`; floats such as 10.0 are accepted, 10.5 or True are
+    not."""
     if isinstance(value, bool):
-        raise InvalidOrderError(field_name, value, "a positive whole number")
+        raise InvalidOrderError(field_name, value, _QUANTITY_ALLOWED)
     if isinstance(value, int):
         quantity = value
     elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
@@ -135,24 +147,53 @@ def parse_quantity(value: object, field_name: str = "quantity") -> int:
     elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
         quantity = int(value)
     else:
-        raise InvalidOrderError(field_name, value, "a positive whole number")
-    if quantity <= 0:
-        raise InvalidOrderError(field_name, value, "a positive whole number")
+        raise InvalidOrderError(field_name, value, _QUANTITY_ALLOWED)
+    if not 0 < quantity <= MAX_QUANTITY:
+        raise InvalidOrderError(field_name, value, _QUANTITY_ALLOWED)
     return quantity
 
 
 def parse_price(value: object, field_name: str = "price") -> Decimal:
-    """An exact positive finite price, as given: a user's price is never rounded (off-tick is a violation)."""
+    """An exact price above 0 and at most :data:`MAX_PRICE`, as given: a user's price is never rounded (off-tick is
+    a violation), so it may have at most :data:`PRICE_PLACES` decimals, what the store keeps."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise InvalidOrderError(field_name, value, "a positive finite number")
+        raise InvalidOrderError(field_name, value, _PRICE_ALLOWED)
     try:
         # str() of a float is its shortest round-trip form: 2500.05 stays 2500.05, not 2500.0499999...
-        price = value if isinstance(value, Decimal) else Decimal(str(value))
+        price = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except InvalidOperation:
-        raise InvalidOrderError(field_name, value, "a positive finite number") from None
-    if not price.is_finite() or price <= 0:
-        raise InvalidOrderError(field_name, value, "a positive finite number")
+        raise InvalidOrderError(field_name, value, _PRICE_ALLOWED) from None
+    # The bounds before any arithmetic: Decimal("1e400") compares fine but fails to quantize or add later.
+    if not price.is_finite() or not 0 < price <= MAX_PRICE or price.quantize(_PLACES) != price:
+        raise InvalidOrderError(field_name, value, _PRICE_ALLOWED)
     return price
+
+
+def parse_text(value: object, field_name: str, max_length: int) -> str:
+    """A non-empty text of at most ``max_length`` characters without control characters (symbols, ids, tags,
+    reasons): the store keeps it as it is (PostgreSQL's text cannot hold a NUL) and a table shows it on one line."""
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length or not value.isprintable():
+        raise InvalidOrderError(field_name, value if not isinstance(value, str) or len(value) <= 80 else
+                                value[:80] + "…", f"a non-empty text of at most {max_length} printable characters")
+    return value
+
+
+MAX_CASH = Decimal(10**15)
+
+
+def parse_cash(value: object, field_name: str = "cash") -> Decimal:
+    """An account's starting cash: a finite amount from 0 to :data:`MAX_CASH` with at most
+    :data:`PRICE_PLACES` decimals. Raises ConfigError."""
+    allowed = f"a finite amount from 0 to {MAX_CASH:,} with at most {PRICE_PLACES} decimal places"
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise ConfigError(field_name, value, allowed)
+    try:
+        cash = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ConfigError(field_name, value, allowed) from None
+    if not cash.is_finite() or not 0 <= cash <= MAX_CASH or cash.quantize(_PLACES) != cash:
+        raise ConfigError(field_name, value, allowed)
+    return cash
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,8 @@ from oms_kit.ledger import Ledger
 from oms_kit.market.bars import Bar
 from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feeds import Feed, RandomWalkFeed
-from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_cash, parse_price
-from oms_kit.orders import OrderManager
+from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_cash, parse_price, parse_text
+from oms_kit.orders import MAX_REASON, OrderManager
 from oms_kit.recovery import restore_account
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
 from oms_kit.storage import Store, WriteQueue, open_store
@@ -368,6 +368,8 @@ class OMS:
         ``kill_switch_residual``, stored and published like any risk alert.
         """
         self._check_writable()
+        # A kill switch never fails for its wording: whatever the reason, it is kept as printable text.
+        reason = "".join(c if c.isprintable() else " " for c in str(reason))[:MAX_REASON] or "kill switch"
         self._set_trading_state(TradingState.HALTED, reason, source)
         self.manager.cancel_all(reason=f"kill switch: {reason}")
         orders = await self.square_off(reason=f"kill switch: {reason}") if flatten else []
@@ -393,8 +395,7 @@ class OMS:
     async def reset_kill_switch(self, reason: str, source: str = "user") -> None:
         """Lift the kill switch: trading state back to ACTIVE. ``reason`` is recorded."""
         self._check_writable()
-        if not reason or not isinstance(reason, str):
-            raise InvalidOrderError("reason", reason, "a non-empty text saying why trading may resume")
+        parse_text(reason, "reason", MAX_REASON)  # why trading may resume
         breach = _daily_loss_breach(self._limit_uses())
         if breach is not None:
             raise OmsError(f"cannot reset the kill switch: the daily loss {breach.value} is still at or beyond the "

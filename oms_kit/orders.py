@@ -29,6 +29,7 @@ from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged
 from oms_kit.fsm import OrderEvent, OrderEventType, apply
 from oms_kit.ledger import Ledger
 from oms_kit.models import (
+    MAX_QUANTITY,
     TERMINAL_STATUSES,
     Fill,
     Instrument,
@@ -44,6 +45,7 @@ from oms_kit.models import (
     Violation,
     parse_price,
     parse_quantity,
+    parse_text,
 )
 from oms_kit.risk import RiskLimits
 from oms_kit.storage.base import Write
@@ -64,6 +66,9 @@ _PRODUCTS: dict[Any, Product] = {m.value: m for m in Product}
 _VALIDITIES: dict[Any, Validity] = {m.value: m for m in Validity}
 _PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
 _TRIGGERED = frozenset({OrderType.SL, OrderType.SL_M})
+MAX_SYMBOL = 64  # characters of a symbol; NSE's longest are about 30 (an option's full name)
+MAX_TEXT = 255  # of a client order id or a tag
+MAX_REASON = 1000  # of a cancel's reason, shown in the order's history
 _MODIFIABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
 
 
@@ -278,7 +283,10 @@ class OrderManager:
         return order
 
     def cancel(self, order_id: str, reason: str = "cancelled by user") -> Order:
+        """Cancel a working order (at the broker; an order not sent yet is rejected). Raises OmsError for an order
+        that is not working, InvalidOrderError for a bad id or reason."""
         order = self.get(order_id)
+        parse_text(reason, "reason", MAX_REASON)
         if order.status is OrderStatus.PENDING_CANCEL:
             return order
         if order.status is OrderStatus.NEW:
@@ -484,8 +492,9 @@ class OrderManager:
 
     def _parse(self, symbol: Any, side: Any, quantity: Any, order_type: Any, price: Any, trigger_price: Any,
                product: Any, validity: Any, client_order_id: Any, tag: Any, dry_run: bool = False) -> Order:
-        if not isinstance(symbol, str) or not symbol.strip():
-            raise InvalidOrderError("symbol", symbol, "a non-empty symbol such as 'RELIANCE'")
+        if not isinstance(symbol, str) or not symbol.isprintable() or len(symbol) > MAX_SYMBOL or not symbol.strip():
+            raise InvalidOrderError("symbol", symbol, f"a symbol such as 'RELIANCE': at most {MAX_SYMBOL} printable "
+                                    "characters")
         symbol = symbol.strip()
         try:  # the usual spellings (and the members themselves) by one dict lookup each
             side, order_type = _SIDES[side], _ORDER_TYPES[order_type]
@@ -495,7 +504,8 @@ class OrderManager:
             order_type = OrderType.parse(order_type, "order_type")
             product = Product.parse(product, "product")
             validity = Validity.parse(validity, "validity")
-        if type(quantity) is not int or quantity <= 0:  # the usual case in one test; the rest is parsed and worded
+        # The usual case in one test; the rest is parsed and worded.
+        if type(quantity) is not int or not 0 < quantity <= MAX_QUANTITY:
             quantity = parse_quantity(quantity)
         if order_type in _PRICED:
             if price is None:
@@ -509,10 +519,10 @@ class OrderManager:
             trigger_price = parse_price(trigger_price, "trigger_price")
         elif trigger_price is not None:
             raise InvalidOrderError("trigger_price", trigger_price, f"no trigger for a {order_type} order (None)")
-        if client_order_id is not None and (not isinstance(client_order_id, str) or not client_order_id):
-            raise InvalidOrderError("client_order_id", client_order_id, "a non-empty string or None")
-        if tag is not None and not isinstance(tag, str):
-            raise InvalidOrderError("tag", tag, "a string or None")
+        if client_order_id is not None:
+            parse_text(client_order_id, "client_order_id", MAX_TEXT)
+        if tag is not None and (not isinstance(tag, str) or len(tag) > MAX_TEXT or not tag.isprintable()):
+            raise InvalidOrderError("tag", tag, f"None or a text of at most {MAX_TEXT} printable characters")
         if dry_run:  # a dry run takes no order number
             order_id, generated = OrderId("DRY-RUN"), "DRY-RUN"
         else:

@@ -167,6 +167,13 @@ class DuckDBStore:
         """Run a query and return a DataFrame: decimals as ``Decimal`` objects, timestamps in UTC."""
         return await self._call(self._fetch_df, sql, params)
 
+    def fetch_blocking(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """:meth:`fetch` for a caller that cannot await (a history read from a plain method): the query runs on
+        the worker thread as always, and this thread waits for it."""
+        if self._closed:
+            raise StoreError(f"{self.url} is closed", hint="open the store again")
+        return self._worker.submit(self._fetch, sql, params).result()
+
     async def migrate(self) -> list[int]:
         """Apply pending migrations, each in its own transaction; return the versions applied now.
 

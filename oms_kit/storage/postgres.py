@@ -16,6 +16,7 @@ import contextlib
 import functools
 import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from operator import itemgetter
 from types import TracebackType
@@ -85,6 +86,7 @@ class PostgresStore:
         self._listener: Callable[..., None] = _ignore
         self._relisten: asyncio.Task[None] | None = None
         self._closing = False
+        self._target = ""  # the connection string, password included (url is masked), for fetch_blocking
 
     @classmethod
     async def open(cls, url: str, *, read_only: bool = False, migrate: bool = True) -> PostgresStore:
@@ -120,6 +122,7 @@ class PostgresStore:
             raise _connect_error(target.masked, exc) from exc
         connect = functools.partial(asyncpg.connect, target.target, timeout=CONNECT_TIMEOUT_SECONDS)
         store = cls(pool, target.masked, read_only=read_only, connect=None if read_only else connect)
+        store._target = target.target
         if migrate:
             try:
                 await store.migrate()
@@ -189,6 +192,30 @@ class PostgresStore:
         except (*_UNREACHABLE, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise _query_error(self.url, exc) from exc
         return [dict(record) for record in records]
+
+    def fetch_blocking(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """:meth:`fetch` for a caller that cannot await (a history read from a plain method).
+
+        The pool belongs to the event loop this thread may be running, which cannot be re-entered, so the query
+        goes over a connection of its own, opened and closed on a short-lived loop in a worker thread; this thread
+        waits for it (a history read, not the order path: a few milliseconds for the connection is fine).
+        """
+        if self._closing:
+            raise StoreError(f"{self.url} is closed", hint="open the store again")
+
+        async def once() -> list[dict[str, Any]]:
+            connection = await asyncpg.connect(self._target, timeout=CONNECT_TIMEOUT_SECONDS,
+                                               server_settings={"default_transaction_read_only": "on"})
+            try:
+                return [dict(record) for record in await connection.fetch(sql, *params)]
+            finally:
+                await connection.close()
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oms-kit-pg-read") as worker:
+            try:
+                return worker.submit(asyncio.run, once()).result()
+            except (*_UNREACHABLE, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                raise _query_error(self.url, exc) from exc
 
     async def fetch_df(self, sql: str, *params: Any) -> pd.DataFrame:
         """Run a query and return a DataFrame: decimals as ``Decimal`` objects, timestamps in UTC."""
