@@ -150,6 +150,7 @@ class OMS:
             bus=bus,
             now=clock.now,
             validator=validator,
+            record=not read_only,  # a watcher writes nothing
         )
         start_prices: dict[str, float] = {}
         if feed == "random":
@@ -161,7 +162,9 @@ class OMS:
         oms.queue.on_available = oms._on_write_available
         if read_only:
             oms.read_only = True
-            oms.watch = Watch(store, manager, bus, oms.alerts)
+            manager.note_day(clock.now())
+            oms.watch = Watch(store, manager, bus, oms.alerts, since=manager.day_began)  # type: ignore[arg-type]
+            oms.history = History(store, account, manager.day_began)  # type: ignore[arg-type]
             try:
                 await oms.watch.refresh()
                 listen = getattr(store, "listen", None)
@@ -489,6 +492,8 @@ class OMS:
             and (side_value is None or o.side is side_value)
             and (since is None or o.created_at >= since) and (until is None or o.created_at <= until)  # type: ignore[operator]
         ]
+        if self.watch is not None:  # a watcher learns of orders as they change, not as they were placed
+            chosen.sort(key=_placed)
         if limit is not None:
             chosen = chosen[-limit:]
         if self.history is not None and self.history.reaches_back(since, until) and (limit is None or

@@ -28,6 +28,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Rows are read back from a little before the newest time seen: two rows of one commit may carry the same
 # timestamp, and re-reading a row that did not change costs a comparison, while missing one would cost a wrong view.
 _OVERLAP = timedelta(seconds=1)
+_NOT_TERMINAL = "(" + ", ".join(f"'{s.value}'" for s in OrderStatus if not s.is_terminal) + ")"
 _COUNTED = {OrderStatus.FILLED: "filled", OrderStatus.REJECTED: "rejected", OrderStatus.CANCELLED: "cancelled",
             OrderStatus.EXPIRED: "expired"}
 
@@ -45,9 +46,13 @@ class Watch:
         Where changes are published (order, fill, position, trading_state, risk_alert events).
     alerts : list
         The OMS's alert list, extended with the alerts the writer raised.
+    since : datetime
+        The start of the trading day: orders and trades from before it are left in the store (the OMS's history
+        reads them there), but for orders still working.
     """
 
-    def __init__(self, store: Store, manager: OrderManager, bus: EventBus, alerts: list[Any]) -> None:
+    def __init__(self, store: Store, manager: OrderManager, bus: EventBus, alerts: list[Any],
+                 since: datetime = _EPOCH) -> None:
         self.store = store
         self.manager = manager
         self.bus = bus
@@ -56,9 +61,8 @@ class Watch:
         self.notifications = 0
         self.last_refresh: datetime | None = None
         self.error: str | None = None  # the last refresh that failed, shown in status()
-        self._seen_orders = _EPOCH
-        self._seen_trades = _EPOCH
-        self._seen_alerts = _EPOCH
+        self.since = since
+        self._seen_orders = self._seen_trades = self._seen_alerts = since + _OVERLAP
         self._trade_ids: set[str] = set()
         self._alert_ids: set[str] = set()
         self._filled_values: dict[str, Decimal] = {}
@@ -98,6 +102,10 @@ class Watch:
         orders = await store.fetch(
             "SELECT * FROM orders WHERE account = $1 AND updated_at >= $2 ORDER BY updated_at, order_id",
             account, self._seen_orders - _OVERLAP)
+        if not self.refreshes:  # the first time: the orders still working from before the day, too
+            orders[:0] = await store.fetch(
+                f"SELECT * FROM orders WHERE account = $1 AND updated_at < $2 AND status IN {_NOT_TERMINAL} "
+                "ORDER BY updated_at, order_id", account, self._seen_orders - _OVERLAP)
         positions = await store.fetch("SELECT * FROM positions WHERE account = $1", account)
         cash = await store.fetch("SELECT cash, day_base FROM accounts WHERE account = $1", account)
         state = await store.fetch("SELECT * FROM trading_state WHERE account = $1", account)
@@ -157,6 +165,8 @@ class Watch:
         if changed:
             counts = dict.fromkeys(manager.counts, 0)
             for order in manager.orders.values():
+                if order.created_at < self.since:  # type: ignore[operator]
+                    continue  # today's counts, as the writer keeps them: orders placed since the day began
                 counts["placed"] += 1
                 key = _COUNTED.get(order.status)
                 if key:

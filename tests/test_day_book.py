@@ -164,3 +164,30 @@ async def test_unknown_ids_and_bad_history_arguments_are_refused(durable_url: st
             oms.orders(symbol=7)  # type: ignore[arg-type]
     finally:
         await oms.close()
+
+
+async def test_a_watcher_loads_the_day_and_reads_earlier_days_from_the_store(durable_url: str) -> None:
+    clock = SimulatedClock(T0)
+    oms = await _open(durable_url, clock)
+    await oms.set_price("RELIANCE", 2500)
+    earlier = (await oms.place_order("RELIANCE", "BUY", 1, "MARKET")).order_id
+    resting = (await oms.place_order("RELIANCE", "BUY", 1, "LIMIT", price=2450)).order_id
+    await oms.close()
+    clock.advance(86_400)
+    oms = await _open(durable_url, clock)
+    await oms.set_price("RELIANCE", 2500)
+    today = (await oms.place_order("RELIANCE", "SELL", 1, "MARKET")).order_id
+    book = list(oms.orders()["order_id"])
+    await oms.close()
+    # The DAY order of the day before expired at the reopen: it ended today, so today's book shows it.
+    assert book == [resting, today]
+
+    watcher = await OMS.open(durable_url, read_only=True, clock=clock)
+    try:
+        assert list(watcher.orders()["order_id"]) == book
+        assert watcher.get_order(resting).status is S.EXPIRED
+        assert list(watcher.orders(since=T0 - timedelta(hours=1))["order_id"]) == [earlier, resting, today]
+        assert watcher.get_order(earlier).status is S.FILLED
+        assert watcher.stats_today()["orders_placed"] == 1
+    finally:
+        await watcher.close()
