@@ -40,6 +40,7 @@ def test_instruments_all_lists_the_real_exports():
         "DEFAULT_TICK_SIZE",
         "default_instrument",
         "default_instruments",
+        "missing_instruments",
         "read_instruments",
         "resolve_instruments",
     ]
