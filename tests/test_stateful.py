@@ -205,6 +205,18 @@ class OmsMachine(RuleBasedStateMachine):
             if kind is OrderType.MARKET:
                 assert order.status in (S.FILLED, S.PARTIALLY_FILLED, S.EXPIRED), "a marketable order matches now"
 
+    @precondition(lambda self: "LOTS" not in self.manager.prices)
+    @rule(side=st.sampled_from(["BUY", "SELL"]), lots=st.integers(1, 10), price_bps=offsets_bps)
+    def place_ioc_before_the_first_price(self, side: str, lots: int, price_bps: int) -> None:
+        # An IOC order on a symbol not quoted yet waits: its one chance is the first price, whichever rule brings
+        # it (a price move, a trade at the order). The place rule makes these too, but too seldom to rely on.
+        self.broken = True
+        order = self.run(self.oms.place_order("LOTS", side, lots * LOTS.lot_size, "LIMIT",
+                                              self._price("LOTS", price_bps, False), validity="IOC"))
+        self.placed.append(order.client_order_id)
+        assert order.status in (S.OPEN, S.REJECTED), order  # no price to match on: it rests (or a limit refuses it)
+        assert not {"PRICE_NOT_ON_TICK", "QUANTITY_NOT_LOT_MULTIPLE", "QUANTITY_EXCEEDS_MAXIMUM"} & _codes(order), order
+
     @precondition(lambda self: self.placed)
     @rule(pick=picks, same=st.sampled_from([True, True, False]))
     def retry(self, pick: int, same: bool) -> None:
@@ -396,14 +408,15 @@ class OmsMachine(RuleBasedStateMachine):
                 assert order.average_price is None
             assert (order.status is S.FILLED) == (order.filled_quantity == order.quantity > 0), order
             assert (order.order_id in self.manager.live) == (not order.is_terminal), order
+            if order.order_id in self.manager.live and order.validity.value == "IOC":
+                # An IOC order's one chance is the first price: one still working has had none yet.
+                assert order.symbol not in self.manager.prices, order
         # The running working quantities the position and buying-power checks read, against a recount.
         for symbol in {o.symbol for o in self.manager.orders.values()}:
             for side in Side:
                 working = sum(o.remaining_quantity for o in self.manager.live.values()
                               if o.symbol == symbol and o.side is side)
                 assert self.manager.working_quantity(symbol, side) == working, (symbol, side)
-            if order.order_id in self.manager.live and order.validity.value == "IOC":
-                assert order.symbol not in self.manager.prices, "an IOC order's chance is the first price"
         statuses = Counter(order.status for order in self.manager.orders.values())
         stats = self.oms.stats_today()
         assert (stats["orders_placed"], stats["orders_filled"], stats["orders_rejected"], stats["orders_cancelled"],
