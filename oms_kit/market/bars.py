@@ -372,11 +372,12 @@ def _is_normalised(frame: Any) -> bool:
     if not isinstance(frame, pd.DataFrame) or any(c not in frame.columns for c in BAR_COLUMNS):
         return False
     dtype = frame["timestamp"].dtype
-    if not (isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC"):
+    if not (isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC") or frame["timestamp"].hasnans:
         return False
     if any(frame[c].dtype != "float64" for c in BAR_COLUMNS[2:]):
         return False
-    if not pd.api.types.is_string_dtype(frame["symbol"]) or frame["symbol"].hasnans:
+    symbols = frame["symbol"]
+    if not pd.api.types.is_string_dtype(symbols) or symbols.hasnans or (symbols == "").any():
         return False
     return _in_order(frame)
 
