@@ -443,7 +443,7 @@ class OMS:
 
         Raises
         ------
-        InvalidOrderError
+        ConfigError
             An item is not an Instrument, two items share a symbol but differ, or an item redefines a known symbol
             differently: tick and lot decide which orders are valid, so a definition does not change under orders.
         """
@@ -452,8 +452,8 @@ class OMS:
         for symbol, instrument in given.items():
             current = known.get(symbol)
             if current is not None and current != instrument:
-                raise InvalidOrderError(f"instruments (symbol {symbol} is already defined)", instrument,
-                                        f"the definition in use, {current!r}, or a symbol not yet defined")
+                raise ConfigError(f"instruments (symbol {symbol} is already defined)", instrument,
+                                  f"the definition in use, {current!r}, or a symbol not yet defined")
         known.update(given)
 
     def get_order(self, order_id: str) -> Order:
