@@ -467,11 +467,14 @@ def _parts(held: list[_Part], waiters: list[asyncio.Future[None]], ends: list[in
 
 def _behind_error(errors: list[RowError]) -> RowError:
     first = errors[0]
-    shown = "\n".join(error.message for error in errors[:10])
+    if len(errors) == 1:
+        return RowError(f"a row written behind could not be stored (the others were): {first.message}",
+                        table=first.table, column=first.column, value=first.value, detail=first.detail)
     more = f"\n… and {len(errors) - 10} more" if len(errors) > 10 else ""
     return RowError(
-        f"{len(errors)} row(s) written behind could not be stored (the others were): {first.message}",
-        table=first.table, column=first.column, value=first.value, detail=shown + more, hint=first.hint,
+        f"{len(errors)} rows written behind could not be stored (the others were), the first: {first.message}",
+        table=first.table, column=first.column, value=first.value,
+        detail="\n".join(error.message for error in errors[:10]) + more,
     )
 
 
