@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oms_kit.errors import PersistenceUnavailable
 from oms_kit.storage import RowError, Store, Write, WriteQueue, open_store
@@ -121,6 +123,32 @@ async def test_commit_when_a_row_breaks_a_constraint_then_halving_finds_its_call
     assert "a row does not fit its table" in str(failed[0][1]) and "quantity" in str(failed[0][1]).lower()
     assert await stored(store, "orders", "order_id") == [i for i in ids if i != "O-13"]
     assert 1 < transactions <= 10  # halves, not one transaction per caller
+
+
+# A caller's order: fits; a value the schema cannot hold (found by the check); or a NULL that only the database's
+# NOT NULL constraint refuses (found by halving).
+KINDS = {"good": {}, "misfit": {"quantity": TOO_BIG}, "constraint": {"quantity": None}}
+
+
+@settings(max_examples=40, deadline=None)
+@given(kinds=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=12))
+def test_commit_whatever_callers_are_bad_then_exactly_the_good_ones_are_stored(kinds: list[str]) -> None:
+    async def scenario() -> None:
+        store = await open_store("duckdb:///:memory:")
+        try:
+            ids = [f"O-{n:02d}" for n in range(len(kinds))]
+            async with WriteQueue(store) as queue:
+                futures = [queue.commit_nowait(placed(i, **KINDS[kind])) for i, kind in zip(ids, kinds, strict=True)]
+                results = await asyncio.gather(*futures, return_exceptions=True)
+
+            assert [type(r).__name__ for r in results] == ["NoneType" if k == "good" else "RowError" for k in kinds]
+            good = [i for i, kind in zip(ids, kinds, strict=True) if kind == "good"]
+            assert await stored(store, "orders", "order_id") == good
+            assert await stored(store, "order_events", "order_id") == good
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
 
 
 async def test_commit_when_a_transaction_is_split_then_later_states_of_an_order_still_win(store: Store) -> None:
