@@ -2,7 +2,8 @@
 
 - ``pg_bindir`` (session): the directory of the server binaries.
 - ``pg_server`` (session): the URL of a server: ``$OMS_KIT_TEST_DATABASE_URL`` when set, else a
-  throwaway cluster started for the session (tests/pgcluster.py).
+  throwaway cluster started for the session (tests/pgcluster.py); the notebook runs share it
+  (notebooks/conftest.py).
 - ``pg_url``: a fresh, empty database on that server, dropped after the test.
 - ``pg_cluster_owned``: a running cluster of the test's own, which it may stop and restart.
 
@@ -78,18 +79,36 @@ def pg_bindir() -> Path:
     return _find_bindir()
 
 
+# The session's server is registered under this name, so the notebook runs find it too (notebooks/conftest.py).
+_SERVER_PLUGIN = "oms_kit_pg_server"
+
+
+class _SessionServer:
+    """The session's PostgreSQL server, by its URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+def session_server(config: pytest.Config) -> str:
+    """URL of the session's server: ``$OMS_KIT_TEST_DATABASE_URL``, else a throwaway cluster started on the
+    first call and removed when the session ends. Skips (fails in CI) without PostgreSQL."""
+    server = config.pluginmanager.get_plugin(_SERVER_PLUGIN)
+    if server is None:
+        url = os.environ.get(DATABASE_URL_VARIABLE)
+        if not url:
+            cluster = _start_cluster()
+            config.add_cleanup(cluster.remove)
+            url = cluster.url
+        server = _SessionServer(url)
+        config.pluginmanager.register(server, _SERVER_PLUGIN)
+    return server.url
+
+
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
+def pg_server(request: pytest.FixtureRequest) -> str:
     """URL of a PostgreSQL server for the session (its ``postgres`` database)."""
-    url = os.environ.get(DATABASE_URL_VARIABLE)
-    if url:
-        yield url
-        return
-    cluster = _start_cluster()
-    try:
-        yield cluster.url
-    finally:
-        cluster.remove()
+    return session_server(request.config)
 
 
 def _database_url(server_url: str, database: str) -> str:
