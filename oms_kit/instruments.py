@@ -17,7 +17,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import IO
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError, DataError
 from oms_kit.models import Instrument
 
 __all__ = [
@@ -51,7 +51,7 @@ def read_instruments(source: str | Path | IO[str]) -> list[Instrument]:
 
     Raises
     ------
-    InvalidOrderError
+    DataError
         A required column is missing, or a row has a bad value; the message names the row.
     """
     if isinstance(source, str | Path):
@@ -65,7 +65,7 @@ def _parse(handle: IO[str], label: str) -> list[Instrument]:
     columns = [c.strip() for c in reader.fieldnames or []]
     missing = [c for c in _REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise InvalidOrderError(
+        raise DataError(
             f"instrument columns in {label} (missing: {', '.join(missing)})",
             columns,
             "symbol, exchange, tick_size, lot_size, freeze_quantity, name",
@@ -85,8 +85,9 @@ def _parse(handle: IO[str], label: str) -> list[Instrument]:
                     name=row.get("name", ""),
                 )
             )
-        except (InvalidOrderError, ArithmeticError, ValueError) as error:
-            raise InvalidOrderError(
+        # The Instrument's own errors (ConfigError, InvalidOrderError) are ValueErrors too.
+        except (ArithmeticError, ValueError) as error:
+            raise DataError(
                 f"instrument on line {line} of {label}", raw, "a valid instrument row", hint=str(error)
             ) from error
     return instruments
@@ -133,7 +134,7 @@ def resolve_instruments(
 
     Raises
     ------
-    InvalidOrderError
+    ConfigError
         An item is not an Instrument, or two given instruments share a symbol but differ.
     """
     resolved = {} if replace else default_instruments()
@@ -143,13 +144,13 @@ def resolve_instruments(
     given: dict[str, Instrument] = {}
     for item in items:
         if not isinstance(item, Instrument):
-            raise InvalidOrderError(
+            raise ConfigError(
                 "instruments", item, "Instrument objects", hint="e.g. ok.Instrument('RELIANCE', tick_size='0.05')"
             )
         previous = given.get(item.symbol)
         if previous is not None and previous != item:
             # Which of two different definitions is meant cannot be guessed; tick and lot decide order validity.
-            raise InvalidOrderError(
+            raise ConfigError(
                 f"instruments (symbol {item.symbol} given twice)", [previous, item], "one definition per symbol"
             )
         given[item.symbol] = item

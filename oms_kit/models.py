@@ -209,18 +209,27 @@ class Instrument:
     _tick: float = field(init=False, repr=False, compare=False, default=0.0)  # tick_size as a float
 
     def __post_init__(self) -> None:
+        # An instrument is a setting, not an order: its bad fields raise ConfigError.
         if not self.symbol or not isinstance(self.symbol, str):
-            raise InvalidOrderError("symbol", self.symbol, "a non-empty string")
-        tick = parse_price(self.tick_size, "tick_size")
+            raise ConfigError("symbol", self.symbol, "a non-empty string")
+        try:
+            tick = parse_price(self.tick_size, "tick_size")
+            lot = parse_quantity(self.lot_size, "lot_size")
+            freeze = None if self.freeze_quantity is None else parse_quantity(self.freeze_quantity, "freeze_quantity")
+        except InvalidOrderError as error:
+            raise ConfigError(error.field, error.value, error.allowed) from None
         object.__setattr__(self, "tick_size", tick)
         object.__setattr__(self, "_tick", float(tick))
-        lot = parse_quantity(self.lot_size, "lot_size")
         object.__setattr__(self, "lot_size", lot)
-        if self.freeze_quantity is not None:
-            object.__setattr__(self, "freeze_quantity", parse_quantity(self.freeze_quantity, "freeze_quantity"))
+        object.__setattr__(self, "freeze_quantity", freeze)
 
     def round_price(self, value: float | Decimal) -> Decimal:
-        """Market data (float) to an exact price on the nearest tick."""
+        """Market data (float) to an exact price on the nearest tick.
+
+        A positive value never becomes 0: one below half a tick (a penny stock on a coarse tick) becomes one tick,
+        since a price of 0 is no price (orders and marks refuse it). 0, negative and non-finite values are rounded
+        as they are.
+        """
         if type(value) is float:
             # Every bar goes through here. In floats the nearest tick is the exact one unless the value lies within
             # float error of half a tick (or is too large for an exact count of ticks): those take the exact path.
@@ -228,8 +237,12 @@ class Instrument:
             if 0 < ticks < 1e12:
                 count = round(ticks)
                 if abs(ticks - count) < 0.4999:
-                    return Decimal(count) * self.tick_size
-        ticks = (Decimal(str(value)) / self.tick_size).to_integral_value()
+                    # count is 0 only for a positive value below half a tick.
+                    return Decimal(count or 1) * self.tick_size
+        price = Decimal(str(value))
+        ticks = (price / self.tick_size).to_integral_value()
+        if not ticks and price > 0:
+            ticks = Decimal(1)
         return (ticks * self.tick_size).quantize(self.tick_size)
 
     def is_on_tick(self, price: Decimal) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import oms_kit.instruments as instruments_module
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError, DataError, InvalidOrderError
 from oms_kit.instruments import (
     default_instrument,
     default_instruments,
@@ -114,12 +114,13 @@ def test_resolve_instruments_accepts_a_mapping_of_instruments():
 
 
 def test_resolve_instruments_refuses_something_that_is_not_an_instrument():
-    with pytest.raises(InvalidOrderError, match="Instrument"):
+    with pytest.raises(ConfigError, match=r"invalid instruments: 'RELIANCE'.*Instrument") as caught:
         resolve_instruments(["RELIANCE"])  # type: ignore[list-item]
+    assert caught.value.field == "instruments" and not isinstance(caught.value, InvalidOrderError)
 
 
 def test_resolve_instruments_refuses_two_different_definitions_of_one_symbol():
-    with pytest.raises(InvalidOrderError, match="TCS given twice"):
+    with pytest.raises(ConfigError, match=r"invalid instruments \(symbol TCS given twice\)"):
         resolve_instruments([Instrument("TCS"), Instrument("TCS", lot_size=5)])
 
 
@@ -143,11 +144,23 @@ def test_read_instruments_reads_a_user_file(tmp_path):
 
 
 def test_read_instruments_missing_column_error_names_it():
-    with pytest.raises(InvalidOrderError, match="missing: lot_size"):
+    with pytest.raises(DataError, match=r"invalid instrument columns in .* \(missing: lot_size\)"):
         read_instruments(io.StringIO("symbol,tick_size\nTCS,0.05\n"))
 
 
 @pytest.mark.parametrize("row", ["TCS,abc,1", "TCS,0.05,one", "TCS,-0.05,1", ",0.05,1", "TCS,0.05,0"])
 def test_read_instruments_bad_row_error_names_the_line(row):
-    with pytest.raises(InvalidOrderError, match="line 3"):
+    with pytest.raises(DataError, match="invalid instrument on line 3") as caught:
         read_instruments(io.StringIO(f"symbol,tick_size,lot_size\nINFY,0.05,1\n{row}\n"))
+    assert not isinstance(caught.value, InvalidOrderError)
+
+
+@pytest.mark.parametrize(("field", "value"), [("symbol", ""), ("tick_size", "abc"), ("tick_size", 0),
+                                              ("lot_size", 0), ("freeze_quantity", 1.5)])
+def test_a_bad_instrument_definition_is_a_config_error_naming_the_field(field, value):
+    # An instrument is a setting: a bad one is not a bad order.
+    kwargs = {"symbol": "TCS", field: value}
+    with pytest.raises(ConfigError, match=f"invalid {field}: ") as caught:
+        Instrument(**kwargs)
+    assert (caught.value.field, caught.value.value) == (field, value)
+    assert not isinstance(caught.value, InvalidOrderError)

@@ -28,6 +28,7 @@ from oms_kit.market import (
     run_feed,
 )
 from oms_kit.market import bars as bars_module
+from oms_kit.models import MAX_PRICE
 
 T0 = datetime(2026, 1, 5, 3, 45, tzinfo=UTC)  # 09:15 IST, the NSE open
 
@@ -337,8 +338,9 @@ def test_load_bars_without_a_symbol_column_needs_a_symbol_argument(symbol):
 def test_load_bars_unsupported_file_type_raises(tmp_path):
     path = tmp_path / "bars.xlsx"
     path.write_text("x")
-    with pytest.raises(InvalidOrderError, match=r"\.parquet or \.csv"):
+    with pytest.raises(DataError, match=r"\.parquet or \.csv") as caught:
         load_bars(path)
+    assert caught.value.field == "data"
 
 
 def test_load_bars_missing_file_raises_file_not_found(tmp_path):
@@ -347,9 +349,10 @@ def test_load_bars_missing_file_raises_file_not_found(tmp_path):
 
 
 def test_load_bars_bad_query_raises_with_duckdb_message():
-    with pytest.raises(InvalidOrderError, match="DuckDB said") as caught:
+    with pytest.raises(DataError, match="DuckDB said") as caught:
         load_bars("SELECT * FROM no_such_table_anywhere")
     assert "no_such_table_anywhere" in str(caught.value)
+    assert caught.value.field == "query" and not isinstance(caught.value, InvalidOrderError)
 
 
 def test_load_bars_refuses_other_data_types():
@@ -366,7 +369,7 @@ def test_load_bars_refuses_non_finite_prices_naming_the_column():
     assert (caught.value.field, caught.value.row, caught.value.count) == ("close", 1, 1)
 
 
-@pytest.mark.parametrize("bad", [0.0, -100.0, math.inf, -math.inf, "abc", None])
+@pytest.mark.parametrize("bad", [0.0, -100.0, math.inf, -math.inf, "abc", None, float(MAX_PRICE) * 1.5])
 def test_load_bars_refuses_prices_that_are_not_finite_and_positive_naming_row_time_symbol_and_count(bad):
     source = pd.concat([minute_bars("TCS", count=4), minute_bars("INFY", count=4)], ignore_index=True)
     source["open"] = source["open"].astype(object)
@@ -375,9 +378,21 @@ def test_load_bars_refuses_prices_that_are_not_finite_and_positive_naming_row_ti
         load_bars(source)
     error = caught.value
     assert (error.field, error.row, error.count) == ("open", 5, 2)
-    assert error.allowed == "a finite number > 0"
+    assert error.allowed == "a finite number > 0 and at most 1,000,000,000"
     assert error.value is bad or error.value == bad
     assert "INFY" in error.detail and str(pd.Timestamp(T0 + timedelta(minutes=1))) in error.detail
+
+
+def test_load_bars_accepts_prices_up_to_the_largest_an_order_can_carry():
+    # Above models.MAX_PRICE an order could not carry the price nor a position be marked at it.
+    source = minute_bars(count=2)
+    source[["open", "high", "low", "close"]] = float(MAX_PRICE)
+    loaded = load_bars(source)
+    assert (loaded["high"] == float(MAX_PRICE)).all()
+    source.loc[1, "high"] = float(MAX_PRICE) + 0.01
+    with pytest.raises(DataError, match="at most 1,000,000,000") as caught:
+        load_bars(source)
+    assert (caught.value.field, caught.value.row) == ("high", 1)
 
 
 def test_load_bars_refuses_a_high_below_the_open_or_close_and_a_low_above_them():

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from oms_kit.errors import ConfigError, DataError
+from oms_kit.models import MAX_PRICE
 
 __all__ = ["BAR_COLUMNS", "Bar", "bars_to_frame", "iter_bars", "load_bars"]
 
@@ -29,7 +30,9 @@ _PRICE_COLUMNS = ("open", "high", "low", "close")
 _TIMESTAMP_ALIASES = ("datetime", "date", "time", "ts")
 _ALLOWED_DATA = "a pandas DataFrame, a .parquet or .csv file path, or a DuckDB query (SELECT …)"
 _ALLOWED_TIMESTAMPS = "datetimes or ISO 8601 strings such as 2026-01-05 09:15:00+05:30"
-_ALLOWED_PRICE = "a finite number > 0"
+_ALLOWED_PRICE = f"a finite number > 0 and at most {MAX_PRICE:,}"
+# The largest price an order or the store can hold: a bar above it could be neither traded nor marked.
+_MAX_PRICE = float(MAX_PRICE)
 # What pandas.api.types.infer_dtype may say of an object column of timestamps; anything else holds other types.
 _TIMESTAMP_KINDS = frozenset({"string", "datetime", "datetime64", "date", "empty"})
 # iter_bars converts this many rows at a time: python objects for a whole large frame at once would cost memory
@@ -206,9 +209,10 @@ def _check_values(frame: pd.DataFrame, originals: Mapping[str, pd.Series] | None
     arrays = {c: frame[c].to_numpy() for c in (*_PRICE_COLUMNS, "volume")}
     for column in _PRICE_COLUMNS:
         values = arrays[column]
-        # min() and max() propagate NaN, so NaN fails here too; inf fails the second test, 0 and below the first.
-        if len(values) and not (values.min() > 0 and values.max() < math.inf):
-            bad = ~((values > 0) & (values < math.inf))
+        # min() and max() propagate NaN, so NaN fails here too; inf and too large fail the second test, 0 and below
+        # the first.
+        if len(values) and not (values.min() > 0 and values.max() <= _MAX_PRICE):
+            bad = ~((values > 0) & (values <= _MAX_PRICE))
             raise _refuse(frame, bad, column, _ALLOWED_PRICE,
                           f"drop the rows without a usable {column} price, or fill them", source=originals.get(column))
     opens, highs, lows, closes = (arrays[c] for c in _PRICE_COLUMNS)
@@ -300,7 +304,8 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
     ------
     DataError
         A required column is missing (the message names it), a value cannot be read, or the bars are impossible:
-        every row needs a timestamp and a symbol; prices must be finite and > 0, with high >= open, close and
+        every row needs a timestamp and a symbol; prices must be finite, > 0 and at most
+        :data:`~oms_kit.models.MAX_PRICE` (what an order and the store can hold), with high >= open, close and
         low, and low <= open and close; volume finite and >= 0 (NaN or no volume column when unknown); one bar
         per (symbol, timestamp). The error names the column, the first offending value, its row (the position
         in ``data``), time and symbol, and how many rows are bad. Also for a file type that is not supported.

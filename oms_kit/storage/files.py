@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,7 +64,7 @@ def read_table(path_or_query: str | Path) -> pd.DataFrame:
     ------
     FileNotFoundError
         The path names no file (and is not a glob).
-    InvalidOrderError
+    DataError
         The file type is not supported, or DuckDB could not read the file or run the query; DuckDB's message is in
         the hint.
     """
@@ -73,7 +73,7 @@ def read_table(path_or_query: str | Path) -> pd.DataFrame:
     if not query:
         reader = _reader_for(text)
         if reader is None:
-            raise InvalidOrderError("data", text, _ALLOWED)
+            raise DataError("data", text, _ALLOWED)
         if not any(ch in text for ch in "*?[") and not Path(text).exists():
             raise FileNotFoundError(f"no such bar file: {text!r} (relative paths start at {Path.cwd()})")
     # A private connection per call: the default connection is shared by the whole process (and by other threads).
@@ -87,6 +87,6 @@ def read_table(path_or_query: str | Path) -> pd.DataFrame:
             return connection.sql(text).df()
         return connection.execute(f"SELECT * FROM {reader}(?)", [text]).df()
     except duckdb.Error as error:
-        raise InvalidOrderError("query" if query else "data", text, _ALLOWED, hint=f"DuckDB said: {error}") from error
+        raise DataError("query" if query else "data", text, _ALLOWED, hint=f"DuckDB said: {error}") from error
     finally:
         connection.close()
