@@ -33,7 +33,7 @@ from oms_kit.instruments import missing_instruments, resolve_instruments
 from oms_kit.ledger import Ledger
 from oms_kit.market.bars import iter_bars, load_bars
 from oms_kit.market.clock import SimulatedClock
-from oms_kit.models import Fill, Instrument, Order, Side, parse_price
+from oms_kit.models import Fill, Instrument, Order, Side, parse_cash
 from oms_kit.oms import ORDER_COLUMNS, TRADE_COLUMNS
 from oms_kit.orders import OrderManager
 from oms_kit.risk import RiskLimits
@@ -49,6 +49,9 @@ __all__ = ["BacktestResult", "backtest"]
 PROGRESS_MIN_BARS = 200_000
 _CHUNK = 65_536  # bars converted to Python objects at a time (and progress updates)
 _TRADING_DAYS = 252
+# CAGR needs a run of at least a day: a shorter one's return raised to the power of (a year / its length) says
+# nothing about a year (a 1 % gain in ten minutes "annualises" to about 10**227).
+_MIN_CAGR_YEARS = 1 / 365.25
 
 
 def backtest(
@@ -78,7 +81,7 @@ def backtest(
     symbol : str, optional
         The symbol of a frame without a symbol column, or the one symbol to keep.
     cash : number
-        Starting cash.
+        Starting cash: above 0 and at most :data:`~oms_kit.models.MAX_CASH`.
     limits : RiskLimits, optional
         Pre-trade limits; ``RiskLimits()`` (the OMS's defaults) when None. Every check runs on every order.
     fees : "india_equity", None or a fee model
@@ -120,18 +123,20 @@ def backtest(
     DataError
         Bad data: no bars, a missing column, a value that is not a number or an impossible bar; it names the field.
     ConfigError
-        A bad argument (``strategy`` a class instead of an instance, ``exchange_timezone``, ``fees``, ``limits``…).
-    InvalidOrderError
-        A bad ``cash`` or ``instruments``.
+        A bad argument (``strategy`` a class instead of an instance, ``cash``, ``instruments``,
+        ``exchange_timezone``, ``fees``, ``limits``…).
     """
     if not isinstance(strategy, Strategy):
         raise ConfigError("strategy", type(strategy).__name__, "an instance of a Strategy subclass",
-                                hint="pass MyStrategy(), not MyStrategy")
+                          hint="pass MyStrategy(), not MyStrategy")
     validator = PreTradeValidator(exchange_timezone=exchange_timezone)
     frame = load_bars(data, symbol)
     if frame.empty:
         raise DataError("data", "no bars", "at least one bar")
-    initial_cash = parse_price(cash, "cash")
+    initial_cash = parse_cash(cash, "cash")
+    if not initial_cash:
+        # Returns are measured against the starting cash.
+        raise ConfigError("cash", cash, "an amount above 0")
     known = resolve_instruments(instruments)
     for instrument in missing_instruments(frame["symbol"].unique().tolist(), known, stacklevel=2):
         known[instrument.symbol] = instrument
@@ -249,6 +254,12 @@ class BacktestResult:
         orders, rejected_orders (every order that ended REJECTED, those the strategy cancelled before they were
         sent included), rejections (a dict: code -> orders refused with it, most frequent first, empty when none;
         see :meth:`~oms_kit.strategy.StrategyRunner.rejections`), realized_pnl, elapsed_s.
+
+        Figures that cannot be computed are NaN, as pandas shows a missing number (and ``sort_values`` puts it
+        last), never an exception: ``cagr`` when the run spans less than a day (too short to annualise) or ends
+        with equity <= 0, and ``inf`` when the annualised growth is too large for a float; ``sharpe`` with fewer
+        than two days of returns or none that vary; ``win_rate`` with no closing fill; ``profit_factor`` NaN with
+        neither wins nor losses, ``inf`` with wins and no losses.
         """
         curve = self.equity
         equity = curve["equity"]
@@ -257,7 +268,7 @@ class BacktestResult:
         start, end = curve.index[0], curve.index[-1]
         years = (end - start).total_seconds() / (365.25 * 86400)
         total = final / initial - 1
-        cagr = (final / initial) ** (1 / years) - 1 if years > 0 and final > 0 else float("nan")
+        cagr = _cagr(final / initial, years)
         daily = equity.resample("1D").last().dropna().pct_change().dropna()
         std = daily.std()
         sharpe = float(daily.mean() / std * np.sqrt(_TRADING_DAYS)) if len(daily) > 1 and std > 0 else float("nan")
@@ -325,6 +336,17 @@ class BacktestResult:
         manager = self.manager
         return (f"<BacktestResult {self.strategy!r} bars={len(self.bars)} orders={len(manager.orders)} "
                 f"trades={len(manager.trades)} equity={manager.ledger.equity():.2f} {self.elapsed:.2f}s>")
+
+
+def _cagr(growth: float, years: float) -> float:
+    """Compound annual growth of ``growth`` (final / initial equity) over ``years``; NaN when the run is too short
+    to annualise or equity ended <= 0, ``inf`` when the result overflows a float."""
+    if years < _MIN_CAGR_YEARS or not growth > 0:
+        return float("nan")
+    try:
+        return growth ** (1 / years) - 1
+    except OverflowError:
+        return float("inf")
 
 
 def _equity_curve(bars: pd.DataFrame, fills: list[Fill], instruments: dict[str, Instrument],

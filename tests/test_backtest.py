@@ -48,10 +48,10 @@ FIVE_BARS = [
 ]
 
 
-def run(actions, rows=FIVE_BARS, **options):
+def run(actions, rows=FIVE_BARS, minutes=1, **options):
     options.setdefault("fees", None)
     strategy = Script(actions=actions)
-    return strategy, ok.backtest(strategy, bar_frame(rows), **options)
+    return strategy, ok.backtest(strategy, bar_frame(rows, minutes=minutes), **options)
 
 
 def test_market_order_placed_on_a_bar_fills_at_the_next_bars_open():
@@ -503,3 +503,30 @@ def test_unknown_exchange_time_zone_is_refused_naming_it():
     with pytest.raises(ok.ConfigError, match="exchange_timezone") as caught:
         run({}, exchange_timezone="Mars/Olympus")
     assert "Mars/Olympus" in str(caught.value)
+
+
+def test_cagr_of_a_run_shorter_than_a_day_is_nan_even_after_a_large_gain():
+    # Ten times the price within minutes: annualising it used to overflow (OverflowError) inside stats.
+    rows = [(100.0, 100.0, 100.0, 100.0), (100.0, 1000.0, 100.0, 1000.0), (1000.0, 1000.0, 1000.0, 1000.0)]
+    _strategy, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 9_000)}, rows=rows)
+    stats = result.stats
+    assert stats["total_return"] == pytest.approx(8.1)  # 9,000 shares gained 900 each on 1,000,000
+    assert math.isnan(stats["cagr"])
+
+
+def test_cagr_too_large_for_a_float_is_inf_and_a_days_run_is_annualised():
+    rows = [(100.0, 100.0, 100.0, 100.0), (100.0, 1000.0, 100.0, 1000.0)]
+    _strategy, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 9_000)}, rows=rows, minutes=24 * 60)
+    assert result.stats["cagr"] == math.inf  # 9.1 ** 365.25 overflows a float
+
+    _strategy, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 10)}, rows=rows, minutes=24 * 60)
+    growth = result.stats["final_equity"] / 1_000_000
+    assert growth == pytest.approx(1.009)
+    assert result.stats["cagr"] == pytest.approx(growth ** 365.25 - 1)
+
+
+def test_cash_must_be_a_positive_amount():
+    for cash in (0, -5, "abc", math.nan):
+        with pytest.raises(ok.ConfigError, match="cash") as caught:
+            run({}, cash=cash)
+        assert caught.value.field == "cash" and not isinstance(caught.value, InvalidOrderError)
