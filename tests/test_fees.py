@@ -9,7 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from oms_kit.broker import FEE_MODELS, FeeModel, IndiaEquityFees, NoFees, fee_model
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError
 from oms_kit.models import Product, Side
 
 D = Decimal
@@ -130,7 +130,7 @@ def test_rates_are_configuration_and_accept_strings():
 
 @pytest.mark.parametrize("bad", [D("-0.1"), "abc", float("nan"), True])
 def test_rate_that_is_not_a_finite_non_negative_number_is_refused(bad):
-    with pytest.raises(InvalidOrderError) as raised:
+    with pytest.raises(ConfigError, match="invalid gst_rate") as raised:
         IndiaEquityFees(gst_rate=bad)
 
     assert raised.value.field == "gst_rate"
@@ -172,7 +172,7 @@ def test_fee_model_accepts_any_object_with_the_protocol_methods():
 
 
 def test_unknown_fee_model_name_raises_naming_field_value_and_allowed_names():
-    with pytest.raises(InvalidOrderError) as raised:
+    with pytest.raises(ConfigError, match="invalid fees") as raised:
         fee_model("zerodha_pro")
 
     error = raised.value
@@ -185,14 +185,14 @@ def test_unknown_fee_model_name_raises_naming_field_value_and_allowed_names():
 
 
 def test_fee_model_class_instead_of_instance_raises_with_a_hint():
-    with pytest.raises(InvalidOrderError) as raised:
+    with pytest.raises(ConfigError, match="invalid fees") as raised:
         fee_model(IndiaEquityFees)  # type: ignore[arg-type]
 
     assert raised.value.hint == "pass an instance: IndiaEquityFees()"
 
 
 def test_fee_model_of_another_type_raises():
-    with pytest.raises(InvalidOrderError, match="fees"):
+    with pytest.raises(ConfigError, match="invalid fees"):
         fee_model(42)  # type: ignore[arg-type]
 
 
