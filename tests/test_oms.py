@@ -1374,7 +1374,9 @@ async def test_kill_switch_flatten_gets_out_whatever_the_rate_limit(open_oms):
 
 
 async def test_exchange_time_zone_is_checked_at_open_and_reaches_the_session_rules():
-    with pytest.raises(InvalidOrderError) as error:
+    from oms_kit import ConfigError
+
+    with pytest.raises(ConfigError, match="invalid exchange_timezone") as error:
         await OMS.open(feed=None, exchange_timezone="Mars/Olympus")
     assert error.value.field == "exchange_timezone"
 
