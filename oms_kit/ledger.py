@@ -29,7 +29,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError, InvalidOrderError
 from oms_kit.models import Fill, Position, Product, Side, parse_price
 
 if TYPE_CHECKING:
@@ -71,13 +71,13 @@ class SquareOff(NamedTuple):
 def _money(value: Decimal | int | float | str, field_name: str) -> Decimal:
     # Cash may be negative (a short sale's proceeds are cash, a loss can exceed it), so parse_price does not fit.
     if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
-        raise InvalidOrderError(field_name, value, "a finite number")
+        raise ConfigError(field_name, value, "a finite number")
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value))
     except ArithmeticError:
-        raise InvalidOrderError(field_name, value, "a finite number") from None
+        raise ConfigError(field_name, value, "a finite number") from None
     if not amount.is_finite():
-        raise InvalidOrderError(field_name, value, "a finite number")
+        raise ConfigError(field_name, value, "a finite number")
     return amount
 
 
@@ -90,6 +90,11 @@ class Ledger:
         Starting cash in rupees; ints, floats and strings are converted exactly (floats through ``str``).
     account
         The account whose fills this ledger books; a fill of another account is refused.
+
+    Raises
+    ------
+    ConfigError
+        If ``cash`` is not a finite number.
 
     Examples
     --------
@@ -174,7 +179,7 @@ class Ledger:
 
         Raises
         ------
-        InvalidOrderError
+        ConfigError
             If the fill belongs to another account.
 
         Notes
@@ -187,7 +192,7 @@ class Ledger:
         if fill.trade_id in self._trade_ids:
             return position if position is not None else Position(fill.symbol, fill.product, self.account)
         if fill.account != self.account:
-            raise InvalidOrderError(
+            raise ConfigError(
                 "account", fill.account, repr(self.account), hint="a ledger books one account's fills"
             )
         if position is None:
@@ -286,14 +291,15 @@ class Ledger:
 
         Raises
         ------
-        InvalidOrderError
-            If a position belongs to another account or two positions share a symbol and product.
+        ConfigError
+            If ``cash`` is not a finite number, a position belongs to another account or two positions share a
+            symbol and product.
         """
         cash_amount = _money(cash, "cash")
         by_key: dict[tuple[str, Product], Position] = {}
         for stored in positions:
             if stored.account != self.account:
-                raise InvalidOrderError(
+                raise ConfigError(
                     "account",
                     stored.account,
                     repr(self.account),
@@ -301,7 +307,7 @@ class Ledger:
                 )
             key = (stored.symbol, stored.product)
             if key in by_key:
-                raise InvalidOrderError(
+                raise ConfigError(
                     "positions",
                     stored,
                     "one position per symbol and product",

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError, InvalidOrderError
 from oms_kit.ledger import POSITION_COLUMNS, Ledger, SquareOff
 from oms_kit.models import Fill, OrderId, Position, Product, Side, TradeId
 from tests.stubs import T0
@@ -273,7 +273,7 @@ def test_duplicate_trade_id_is_ignored_and_position_returned_unchanged():
 def test_fill_of_another_account_is_refused():
     ledger = Ledger(D(100_000), account="alpha")
 
-    with pytest.raises(InvalidOrderError) as raised:
+    with pytest.raises(ConfigError, match="invalid account: 'beta'") as raised:
         ledger.apply_fill(make_fill(BUY, 1, "100", account="beta"))
 
     assert raised.value.field == "account"
@@ -284,8 +284,10 @@ def test_cash_accepts_int_float_and_str_and_refuses_nonsense():
     assert Ledger(1_000_000).cash == D(1_000_000)
     assert Ledger(1000.5).cash == D("1000.5")
     assert Ledger("250.25").cash == D("250.25")
-    with pytest.raises(InvalidOrderError, match="cash"):
+    with pytest.raises(ConfigError, match="invalid cash: 'lots'"):
         Ledger("lots")
+    with pytest.raises(ConfigError, match="invalid cash: 'nan'"):
+        Ledger(D(100)).restore([], "nan")
 
 
 # -- products, lookups and tables --------------------------------------------------------------------------------
@@ -438,9 +440,9 @@ def test_restore_replaces_what_was_there():
 def test_restore_refuses_another_accounts_or_duplicate_positions():
     ledger = Ledger(D(0), account="alpha")
 
-    with pytest.raises(InvalidOrderError, match="account"):
+    with pytest.raises(ConfigError, match="invalid account: 'beta'"):
         ledger.restore([Position("TCS", MIS, account="beta")], D(0))
-    with pytest.raises(InvalidOrderError, match="positions"):
+    with pytest.raises(ConfigError, match="invalid positions"):
         ledger.restore([Position("TCS", MIS, account="alpha"), Position("TCS", MIS, account="alpha")], D(0))
 
 
