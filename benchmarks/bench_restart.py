@@ -9,8 +9,10 @@ written through ``Store.write`` in batches of a few thousand orders: the rows ar
 without 100,000 ``place_order`` round trips. About 99 % of the orders end (filled, cancelled, expired, rejected)
 over some twenty days; the last ``--working`` stay working today (resting limits, pending stops, part-filled
 limits). Then ``OMS.open`` is timed: connect, migration check, account lock, and recovery (cash, positions, working
-orders and the broker's book, trading state, today's counts). On PostgreSQL a scratch database is created on the
-server and dropped at the end. Prints a table; asserts only that the reopened account is the one written.
+orders and the broker's book, trading state, today's counts); then, apart, the first read of the day's book
+(``load_day_book``: the day's ended orders and trades, which a reopen leaves for that moment). On PostgreSQL a
+scratch database is created on the server and dropped at the end. Prints a table; asserts only that the reopened
+account is the one written.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ async def reopen(url: str, account: str, now: datetime) -> tuple[float, ok.OMS]:
 
 async def measure(url: str, history: History, account: str, runs: int) -> dict[str, object]:
     now = history.clock.now()
-    times, empty = [], []
+    times, empty, books = [], [], []
     for _ in range(runs):
         seconds, oms = await reopen(url, account, now)
         times.append(seconds)
@@ -142,13 +144,18 @@ async def measure(url: str, history: History, account: str, runs: int) -> dict[s
         assert set(restored.live) == set(live.live), "the working orders restored are not those written"
         assert len(restored.ledger.positions) == len(live.ledger.positions)
         working, placed_today = len(restored.live), restored.counts["placed"]
+        began = time.perf_counter()
+        oms.load_day_book()  # the rest of the day, read at the first look at the book
+        books.append(time.perf_counter() - began)
+        today = [o for o in live.orders.values() if o.created_at >= restored.day_began]
+        assert len(restored.orders) == len(today) + sum(o.created_at < restored.day_began for o in live.live.values())
         await oms.close()
         seconds, oms = await reopen(url, f"{account}-empty", now)  # the fixed cost: a new, empty account
         empty.append(seconds)
         await oms.close()
     stored = await _count(url, account)
     return {"orders": stored, "working": working, "today": placed_today, "open_s": statistics.median(times),
-            "min_s": min(times), "empty_s": statistics.median(empty)}
+            "min_s": min(times), "empty_s": statistics.median(empty), "book_s": statistics.median(books)}
 
 
 async def _count(url: str, account: str) -> int:
@@ -171,11 +178,12 @@ async def run(backends: list[tuple[str, str]], orders: int, working: int, runs: 
     print(f"history: {orders:,} orders ({working} working), {trades:,} trades, "
           f"{len(history.manager.ledger.positions)} positions; made and written in {seconds:.1f} s (writing: "
           + ", ".join(f"{name} {w:.1f} s" for (name, _), w in zip(backends, writing, strict=True)) + ")")
-    print(f"{'store':<22} {'orders':>8} {'working':>8} {'today':>7} {'reopen s':>9} {'min s':>7} {'empty s':>8}")
+    print(f"{'store':<22} {'orders':>8} {'working':>8} {'today':>7} {'reopen s':>9} {'min s':>7} {'empty s':>8} "
+          f"{'day book s':>11}")
     for name, url in backends:
         r = await measure(url, history, account, runs)
         print(f"{name:<22} {r['orders']:>8,} {r['working']:>8} {r['today']:>7,} {r['open_s']:>9.3f} "
-              f"{r['min_s']:>7.3f} {r['empty_s']:>8.3f}")
+              f"{r['min_s']:>7.3f} {r['empty_s']:>8.3f} {r['book_s']:>11.3f}")
 
 
 async def _scratch_database(server_url: str, drop: str | None = None) -> str:

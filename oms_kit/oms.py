@@ -29,7 +29,7 @@ from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feeds import Feed, RandomWalkFeed
 from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_cash, parse_price, parse_text
 from oms_kit.orders import MAX_REASON, OrderManager
-from oms_kit.recovery import restore_account
+from oms_kit.recovery import DayBook, restore_account
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
 from oms_kit.storage import Store, WriteQueue, open_store
 from oms_kit.validator import PreTradeValidator
@@ -83,6 +83,8 @@ class OMS:
         # Orders and trades from before the day a durable OMS was opened on are in the store only (None: memory
         # holds the account's whole history).
         self.history: History | None = None
+        # A reopened account's orders that ended and trades made earlier in the day, read when first needed.
+        self.day_book: DayBook | None = None
 
     @classmethod
     async def open(
@@ -175,7 +177,9 @@ class OMS:
                 raise
             return oms
         # A durable store that knows the account reopens it as committed (cash argument ignored then).
-        if not (store.durable and await restore_account(store, manager, clock.now())):
+        if store.durable and await restore_account(store, manager, clock.now()):
+            oms.day_book = DayBook(store, manager, manager.day_began)  # type: ignore[arg-type]
+        else:
             manager.note_day(clock.now())  # the day begins now: a reopen later today keeps its P&L base
             manager.pending_rows.append(manager.account_row(clock.now()))
         if store.durable:
@@ -216,6 +220,8 @@ class OMS:
         """
         if self._closed or self.read_only:
             self._check_writable()  # raises, with the reason
+        if self.day_book is not None and not self.day_book.loaded:  # a retried client id of the day is known
+            await self.day_book.load_async()
         manager = self.manager
         order, send = manager.prepare(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                                       client_order_id, tag)
@@ -462,13 +468,25 @@ class OMS:
         if not isinstance(order_id, str):
             raise InvalidOrderError("order_id", order_id, "an order id string, as in the order_id column of orders()")
         order = self.manager.orders.get(order_id)
+        if order is None:
+            self.load_day_book()
+            order = self.manager.orders.get(order_id)
         if order is None and self.history is not None:
             order = self.history.order(order_id)
         return order if order is not None else self.manager.get(order_id)
 
     def find_order(self, client_order_id: str) -> Order | None:
-        """The order placed with this client order id, or None."""
+        """The order of the day placed with this client order id, or None."""
+        self.load_day_book()
         return self.manager.find_by_client_id(client_order_id)
+
+    def load_day_book(self) -> None:
+        """Make sure a reopened account's whole trading day is in memory. The orders that ended and the trades made
+        before the restart are read when first needed: the reads of the book (``orders()``, ``trades()``,
+        ``get_order()``, ``stats_today()``, the dashboard's history) call this themselves, and the first order
+        placed waits for them; it blocks for the one read, once."""
+        if self.day_book is not None and not self.day_book.loaded:
+            self.day_book.load()
 
     def active_orders(self) -> pd.DataFrame:
         """Working orders (open, partly filled, waiting for a trigger) as a table."""
@@ -486,6 +504,7 @@ class OMS:
         ISO strings; naive ones are exchange-local.
         """
         symbol, status_value, side_value, since, until, limit = self._query(symbol, status, side, since, until, limit)
+        self.load_day_book()
         chosen = [
             o for o in self.manager.orders.values()
             if (symbol is None or o.symbol == symbol) and (status_value is None or o.status is status_value)
@@ -509,6 +528,7 @@ class OMS:
         """Fills as a table (fees per fill included), oldest first: the trading day's from memory, and, like
         :meth:`orders`, older ones from the store when ``since``/``until`` reach back before it."""
         symbol, _, _, since, until, limit = self._query(symbol, None, None, since, until, limit)
+        self.load_day_book()
         chosen = [f for f in self.manager.trades
                   if (symbol is None or f.symbol == symbol) and (since is None or f.ts >= since)  # type: ignore[operator]
                   and (until is None or f.ts <= until)]  # type: ignore[operator]
@@ -655,6 +675,7 @@ class OMS:
 
         The day is the exchange's (``exchange_timezone``): the risk monitor starts a new one after midnight there.
         """
+        self.load_day_book()
         manager, ledger = self.manager, self.manager.ledger
         counts, start = manager.counts, manager.day_start_counts
         trades = manager.trades[manager.day_first_trade:]

@@ -483,6 +483,23 @@ class OrderManager:
             self.live.pop(order.order_id, None)
         self._reblock(order)
 
+    def take_earlier(self, orders: Sequence[Order], fills: Sequence[Fill]) -> None:
+        """Put orders and trades from before this manager began (read back from the store) before its own, as if it
+        had seen them: the book and the trades stay in the order things happened. Orders and trades it holds
+        already are left as they are; ``orders`` must not be working (the working ones were adopted at the start).
+        """
+        book = {o.order_id: o for o in orders if o.order_id not in self.orders}
+        client_ids = {o.client_order_id: o.order_id for o in reversed(book.values())}  # the first order's id wins
+        client_ids.update((c, i) for c, i in self._by_client_id.items() if c not in client_ids)
+        self._by_client_id = client_ids
+        book.update(self.orders)
+        self.orders = book
+        known = {f.trade_id for f in self.trades}
+        earlier = [f for f in fills if f.trade_id not in known]
+        self.trades[:0] = earlier
+        if self.day_first_trade:  # a day ended since: today's trades still begin at the same one
+            self.day_first_trade += len(earlier)
+
     def transition(self, order: Order, event: OrderEvent) -> None:
         """Apply ``event`` to ``order`` through the state machine, with its rows and events (a reopen resolving
         what the restart interrupted)."""

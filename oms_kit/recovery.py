@@ -1,5 +1,6 @@
 """Reopening an account on a durable store: cash, positions, working orders (and the broker's book), the trading
-state and the whole trading day (its orders in any status, its trades, its counts) come back as they were committed.
+state and the whole trading day (its orders in any status, its trades, its counts) come back as they were committed:
+the first at once, the day's ended orders and trades when first read (:class:`DayBook`).
 
 An order recorded but never acknowledged by the broker (NEW at the restart) is rejected with a reason rather than
 sent again: the process that placed it is gone, so nobody is waiting for it, and a resend could double it.
@@ -39,10 +40,9 @@ _IDS_PER_QUERY = 1000
 async def restore_account(store: Store, manager: OrderManager, now: datetime) -> bool:
     """Load the account's committed state into ``manager``; False when the store has never seen the account.
 
-    Besides cash, positions, the trading state and the working orders, the whole trading day comes back: every
-    order created since the day began, in any status, and every trade since then, in the order they happened, so
-    that ``orders()``, ``trades()`` and ``stats_today()`` show the day as they did before the restart. Older
-    history stays in the store (``OMS.orders(since=...)`` reads it there).
+    What the OMS needs to go on comes back at once: cash, positions, the day's P&L base, the trading state, the
+    working orders (with the broker's book) and today's counts. The rest of the day's book, the orders that ended
+    and the trades made before the restart, is read when first needed (:class:`DayBook`).
     """
     account = manager.account
     stored = await store.fetch(
@@ -58,8 +58,7 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     # Today is the exchange's day. Restarted on the day stored, the day goes on: its P&L counts from the stored
     # base, so a restart does not reset the daily loss limit. On a later day (or none stored) today begins now.
     manager.note_day(now)
-    same_day = row["day_began"] == manager.day_began and row["day_base"] is not None
-    if same_day:
+    if row["day_began"] == manager.day_began and row["day_base"] is not None:
         ledger.day_base = stored_decimal(row["day_base"])  # type: ignore[assignment]
         manager.closing_fills = int(row["day_closing_fills"] or 0)
         manager.winning_fills = int(row["day_winning_fills"] or 0)
@@ -73,42 +72,79 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     if state:
         manager.trading_state = TradingState(state[0]["state"])
 
-    began = manager.day_began
-    # The day's orders by the (account, created_at) index; the working ones by the (account, status) index, with
-    # both conditions on purpose: PostgreSQL answers the IN list from the index, where NOT IN alone scans every order
-    # (3 ms against 60 ms for 500 working orders among 100,000); DuckDB filters the NOT IN inside its scan, where it
-    # would join every row with a long IN list (benchmarks/bench_restart.py).
-    today = await store.fetch("SELECT * FROM orders WHERE account = $1 AND created_at >= $2", account, began)
+    # Both conditions on purpose: PostgreSQL answers the IN list from the (account, status) index, where NOT IN
+    # alone scans every order (3 ms against 60 ms for 500 working orders among 100,000); DuckDB filters the NOT IN
+    # inside its scan, where it would join every row with a long IN list (benchmarks/bench_restart.py).
     working = await store.fetch(
         f"SELECT * FROM orders WHERE account = $1 AND status IN {_NOT_TERMINAL} AND status NOT IN {_TERMINAL}",
         account)
-    trade_rows = await store.fetch("SELECT * FROM trades WHERE account = $1 AND ts >= $2", account, began)
-    fills = sorted(map(fill_from_row, trade_rows), key=lambda f: (f.ts, *_numbered(f.trade_id)))
-    values: dict[str, Decimal] = {}
-    for fill in fills:
-        values[fill.order_id] = values.get(fill.order_id, Decimal(0)) + fill.price * fill.quantity
-    by_id = {r["order_id"]: r for r in today}
-    older = [r["order_id"] for r in working if r["order_id"] not in by_id and r["filled_quantity"]]
-    values.update(await _filled_values(store, account, older))
-    by_id.update((r["order_id"], r) for r in working)
-    rows = sorted(by_id.values(), key=lambda r: (r["created_at"], *_numbered(r["order_id"])))
-    for order_row in rows:
-        order = order_from_row(order_row, values.get(order_row["order_id"], Decimal(0)))
-        if order.is_terminal:
-            manager.adopt(order, working=False)
-        else:
-            _restore_order(manager, order, now)
-    manager.trades.extend(fills)
-    # Today's counts from the day's orders as they now stand (what the restart resolved included).
-    counts = manager.counts
-    for order_row in today:
-        counts["placed"] += 1
-        key = _COUNTED.get(manager.orders[order_row["order_id"]].status)
+    working.sort(key=lambda r: (r["created_at"], *_numbered(r["order_id"])))
+    values = await _filled_values(store, account, [r["order_id"] for r in working if r["filled_quantity"]])
+    for order_row in working:
+        _restore_order(manager, order_from_row(order_row, values.get(order_row["order_id"], Decimal(0))), now)
+
+    # Today's counts by the orders' stored status (the (account, created_at) index); what the restart resolved
+    # just now (_restore_order) is counted there.
+    for counted in await store.fetch(
+            "SELECT status, COUNT(*) AS n FROM orders WHERE account = $1 AND created_at >= $2 GROUP BY status",
+            account, manager.day_began):
+        n = int(counted["n"])
+        manager.counts["placed"] += n
+        key = _COUNTED.get(OrderStatus(counted["status"]))
         if key:
-            counts[key] += 1
+            manager.counts[key] += n
     return True
 
 
+class DayBook:
+    """The part of a reopened account's trading day that :func:`restore_account` leaves in the store: the orders
+    that ended and the trades made before the restart. Read once, when first needed, and put before what the OMS
+    has seen since, so the day's book shows as it did before the restart.
+
+    Reading it costs about as much as the rest of a reopen together (thousands of rows turned into objects), and a
+    reopen is what a trader waits on after a crash; a read of the book can wait. Reads call :meth:`load` (blocking,
+    through ``Store.fetch_blocking``); the order path awaits :meth:`load_async`, so a retried client order id of an
+    order that ended before the restart is known before an order is placed.
+    """
+
+    def __init__(self, store: Store, manager: OrderManager, began: datetime) -> None:
+        self.store = store
+        self.manager = manager
+        self.began = began
+        self.loaded = False
+
+    def load(self) -> None:
+        """Read the rest of the day now, blocking, unless it was read already."""
+        if not self.loaded:
+            account = self.manager.account
+            self._take(self.store.fetch_blocking(_DAY_ORDERS, account, self.began),
+                       self.store.fetch_blocking(_DAY_TRADES, account, self.began))
+
+    async def load_async(self) -> None:
+        """:meth:`load` without blocking the event loop."""
+        if not self.loaded:
+            account = self.manager.account
+            orders = await self.store.fetch(_DAY_ORDERS, account, self.began)
+            trades = await self.store.fetch(_DAY_TRADES, account, self.began)
+            if not self.loaded:  # a blocking load may have come first meanwhile
+                self._take(orders, trades)
+
+    def _take(self, order_rows: list[dict[str, Any]], trade_rows: list[dict[str, Any]]) -> None:
+        manager = self.manager
+        fills = sorted(map(fill_from_row, trade_rows), key=lambda f: (f.ts, *_numbered(f.trade_id)))
+        values: dict[str, Decimal] = {}
+        for fill in fills:
+            values[fill.order_id] = values.get(fill.order_id, Decimal(0)) + fill.price * fill.quantity
+        order_rows.sort(key=lambda r: (r["created_at"], *_numbered(r["order_id"])))
+        # Orders the OMS holds (working at the restart, or placed since) are newer than the store's rows of them.
+        ended = [order_from_row(r, values.get(r["order_id"], Decimal(0)))
+                 for r in order_rows if r["order_id"] not in manager.orders]
+        manager.take_earlier(ended, fills)
+        self.loaded = True
+
+
+_DAY_ORDERS = "SELECT * FROM orders WHERE account = $1 AND created_at >= $2"
+_DAY_TRADES = "SELECT * FROM trades WHERE account = $1 AND ts >= $2"
 _COUNTED = {OrderStatus.FILLED: "filled", OrderStatus.REJECTED: "rejected", OrderStatus.CANCELLED: "cancelled",
             OrderStatus.EXPIRED: "expired"}
 
@@ -121,7 +157,7 @@ def _numbered(identifier: str) -> tuple[str, int]:
 
 
 async def _filled_values(store: Store, account: str, order_ids: list[str]) -> dict[str, Decimal]:
-    # The exact traded value of each part-filled working order of an earlier day (its stored average is rounded).
+    # The exact traded value of each part-filled working order (its stored average is rounded).
     # Only those orders' trades are read, not a join of every trade with the orders.
     values: dict[str, Decimal] = {}
     for start in range(0, len(order_ids), _IDS_PER_QUERY):
@@ -138,16 +174,19 @@ def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
     manager.adopt(order, working=True)
     status = order.status
     if status in (OrderStatus.NEW, OrderStatus.PENDING_SUBMIT):
+        manager.counts["rejected"] += 1
         manager.transition(order, OrderEvent(OrderEventType.REJECTED, now,
                                              reason="not acknowledged by the broker before the restart"))
         return
     if status is OrderStatus.PENDING_CANCEL:  # the broker's book went with the process: the cancel is done
+        manager.counts["cancelled"] += 1
         manager.transition(order, OrderEvent(OrderEventType.CANCELLED, now, reason="cancelled across the restart"))
         return
     if status is OrderStatus.PENDING_MODIFY:
         manager.transition(order, OrderEvent(OrderEventType.MODIFY_REJECTED, now,
                                              reason="modify not confirmed before the restart"))
     if order.validity is Validity.DAY and order.created_at < manager.day_began:  # type: ignore[operator]
+        # An order of an earlier day: it counted in that day, and ends with it.
         manager.transition(order, OrderEvent(OrderEventType.EXPIRED, now,
                                              reason="DAY order of an earlier trading day, expired at the restart"))
         return

@@ -191,3 +191,26 @@ async def test_a_watcher_loads_the_day_and_reads_earlier_days_from_the_store(dur
         assert watcher.stats_today()["orders_placed"] == 1
     finally:
         await watcher.close()
+
+
+async def test_the_day_read_after_new_orders_comes_before_them_and_a_retried_client_id_is_known(
+        durable_url: str) -> None:
+    clock = SimulatedClock(T0)
+    oms = await _open(durable_url, clock)
+    await oms.set_price("RELIANCE", 2500)
+    first = await oms.place_order("RELIANCE", "BUY", 2, "MARKET", client_order_id="bot-1")
+    await oms.close()
+
+    clock.advance(60)
+    again = await _open(durable_url, clock)
+    try:
+        assert again.day_book is not None and not again.day_book.loaded  # the ended orders wait in the store
+        await again.set_price("RELIANCE", 2500)
+        retried = await again.place_order("RELIANCE", "BUY", 2, "MARKET", client_order_id="bot-1")
+        assert retried.order_id == first.order_id and retried.status is S.FILLED  # the same order, not a second
+        later = await again.place_order("RELIANCE", "SELL", 2, "MARKET")
+        assert list(again.orders()["order_id"]) == [first.order_id, later.order_id]
+        assert list(again.trades()["order_id"]) == [first.order_id, later.order_id]
+        assert again.stats_today()["trades"] == 2
+    finally:
+        await again.close()

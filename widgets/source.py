@@ -21,6 +21,14 @@ def _manager(oms: Any) -> Any:
     return manager if all(hasattr(manager, a) for a in ("ledger", "live", "orders", "trades")) else None
 
 
+def _whole_day(oms: Any) -> Any:
+    # A reopened account reads the rest of its day when first asked for it.
+    manager = _manager(oms)
+    if manager is not None and hasattr(oms, "load_day_book"):
+        oms.load_day_book()
+    return manager
+
+
 def _records(frame: Any) -> list[Any]:
     return [SimpleNamespace(**row) for row in frame.to_dict("records")]
 
@@ -74,7 +82,7 @@ def risk(oms: Any) -> dict[str, Any]:
 def order_history(oms: Any, *, symbol: str | None, status: str | None, side: str | None, since: datetime | None,
                   until: datetime | None, limit: int) -> list[Any]:
     """The newest ``limit`` orders of the session that match, newest first."""
-    manager = _manager(oms)
+    manager = _whole_day(oms)
     if manager is None:
         frame = oms.orders(symbol=symbol, status=status, side=side, since=since, until=until, limit=limit)
         return _records(frame)[::-1]
@@ -87,7 +95,7 @@ def order_history(oms: Any, *, symbol: str | None, status: str | None, side: str
 def trade_history(oms: Any, *, symbol: str | None, side: str | None, since: datetime | None,
                   until: datetime | None, limit: int) -> list[Any]:
     """The newest ``limit`` trades of the session that match, newest first."""
-    manager = _manager(oms)
+    manager = _whole_day(oms)
     if manager is None:
         rows = _records(oms.trades(symbol=symbol, since=since, until=until))
         return [t for t in rows if side is None or t.side == side][-limit:][::-1]
