@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError
 from oms_kit.models import Fill, Order, Position, TradingState
 
 log = logging.getLogger("oms_kit.events")
@@ -105,7 +105,10 @@ class EventBus:
         self.wanted = EVENT_KINDS if None in subscriptions else frozenset().union(*subscriptions)
 
     def subscribe(self, callback: Callback, kinds: Iterable[str] | str | None = None) -> Callable[[], None]:
-        """Call ``callback(event)`` for every event of ``kinds`` (all when None); returns the unsubscribe function."""
+        """Call ``callback(event)`` for every event of ``kinds`` (all when None); returns the unsubscribe function.
+
+        An unknown kind raises :class:`~oms_kit.errors.ConfigError` listing the known ones.
+        """
         entry = (callback, _kinds(kinds))
         self._callbacks.append(entry)
         self._subscriptions_changed()
@@ -121,7 +124,8 @@ class EventBus:
         """Yield events of ``kinds`` as they are published, until the consumer stops iterating.
 
         The subscription starts here, not at the first ``__anext__``, so nothing published in between is lost.
-        Close the iterator (``contextlib.aclosing``, or leave the ``async for`` normally) to unsubscribe.
+        Close the iterator (``contextlib.aclosing``, or leave the ``async for`` normally) to unsubscribe. An unknown
+        kind raises :class:`~oms_kit.errors.ConfigError`.
         """
         queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
         entry = (queue, _kinds(kinds))
@@ -162,5 +166,5 @@ def _kinds(kinds: Iterable[str] | str | None) -> frozenset[str] | None:
     chosen = frozenset([kinds] if isinstance(kinds, str) else kinds)
     unknown = chosen - EVENT_KINDS
     if unknown:
-        raise InvalidOrderError("kinds", sorted(unknown), ", ".join(sorted(EVENT_KINDS)))
+        raise ConfigError("kinds", sorted(unknown), ", ".join(sorted(EVENT_KINDS)))
     return chosen

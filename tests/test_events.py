@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError
 from oms_kit.events import (
     EVENT_KINDS,
     Event,
@@ -90,7 +90,7 @@ def test_callbacks_run_in_subscription_order():
 def test_unknown_kind_is_refused_naming_the_field_and_the_kinds_allowed():
     bus = EventBus()
 
-    with pytest.raises(InvalidOrderError) as error:
+    with pytest.raises(ConfigError, match=r"invalid kinds: \['fills'\]") as error:
         bus.subscribe(print, ["fill", "fills"])
 
     assert error.value.field == "kinds"
