@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from oms_kit.errors import InvalidOrderError
+from oms_kit.errors import ConfigError
 from oms_kit.models import Fill, Order
 
 __all__ = ["COMPARE_COLUMNS", "compare"]
@@ -47,6 +47,11 @@ def compare(backtest: Any, paper: Any, *, price_tolerance: float | Decimal = 0,
         ``time``, ``quantity`` (what differs first, in that order of importance: quantity, price, time),
         ``missing in paper`` or ``missing in backtest``. ``order_number`` counts the strategy's orders per symbol
         and side from 0; ``delay`` is paper time minus backtest time.
+
+    Raises
+    ------
+    ConfigError
+        ``backtest`` or ``paper`` is not a BacktestResult, a PaperTrader or an OMS.
     """
     reference = _run_of(backtest, "backtest")
     other = _run_of(paper, "paper")
@@ -90,7 +95,7 @@ def _run_of(run: Any, label: str) -> tuple[list[Order], list[Fill]]:
     manager = getattr(run, "manager", None)
     if manager is not None and hasattr(manager, "orders") and hasattr(manager, "trades"):
         return list(manager.orders.values()), list(manager.trades)
-    raise InvalidOrderError(label, type(run).__name__, "a BacktestResult, a PaperTrader or an OMS")
+    raise ConfigError(label, type(run).__name__, "a BacktestResult, a PaperTrader or an OMS")
 
 
 def _keyed_fills(orders: list[Order], fills: list[Fill]) -> dict[tuple[str, str, int, int], Fill]:

@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from oms_kit.errors import InvalidOrderError, OmsError
+from oms_kit.errors import ConfigError, OmsError
 from oms_kit.events import PriceUpdated
 from oms_kit.instruments import missing_instruments
 from oms_kit.market.bars import Bar
@@ -64,6 +64,11 @@ async def paper_trade(strategy: Strategy, *, oms: OMS, feed: Feed | None = None,
         Already running (``on_start`` has run). ``await trader`` waits for the end of the feed;
         ``await trader.stop()`` ends it early. Either way ``on_stop`` runs once.
 
+    Raises
+    ------
+    ConfigError
+        ``oms`` is not an OMS, ``feed`` is not a feed, or ``strategy`` is not a Strategy instance.
+
     Warns
     -----
     UserWarning
@@ -72,9 +77,10 @@ async def paper_trade(strategy: Strategy, *, oms: OMS, feed: Feed | None = None,
         strategy were rejected: how many, the counts by code and one example.
     """
     if not isinstance(oms, OMS):
-        raise InvalidOrderError("oms", type(oms).__name__, "an open OMS (await ok.OMS.open(...))")
+        raise ConfigError("oms", type(oms).__name__, "an open OMS (await ok.OMS.open(...))")
     if feed is not None and not callable(getattr(feed, "stream", None)):
-        raise InvalidOrderError("feed", type(feed).__name__, "a Feed (ReplayFeed, RandomWalkFeed) or None")
+        raise ConfigError("feed", type(feed).__name__, "a Feed (ReplayFeed, RandomWalkFeed) or None")
+    oms.load_day_book()  # before the runner counts the account's trades: a reopened day's come first
     trader = PaperTrader(strategy, oms, feed, name=name)
     symbols = _symbols_of(feed)
     if symbols:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from oms_kit.errors import InvalidOrderError, OmsError
+from oms_kit.errors import ConfigError, InvalidOrderError, OmsError
 from oms_kit.events import Event
 from oms_kit.market.bars import Bar
 from oms_kit.models import Fill, Order, OrderStatus, OrderType, Product, Side, TradingState, Validity
@@ -75,8 +75,9 @@ class Strategy:
 
     Raises
     ------
-    InvalidOrderError
-        A keyword that is not a parameter of the class; the message lists the parameters.
+    ConfigError
+        A keyword that is not a parameter of the class (the message lists the parameters), or a ``history`` that
+        is not a whole number >= 0.
     """
 
     history: int = 100
@@ -85,12 +86,12 @@ class Strategy:
         allowed = self.parameters()
         for name, value in params.items():
             if name not in allowed:
-                raise InvalidOrderError(f"{type(self).__name__} parameter", name,
-                                        ", ".join(allowed) or "no parameters",
-                                        hint="parameters are the class attributes of the strategy")
+                raise ConfigError(f"{type(self).__name__} parameter", name,
+                                  ", ".join(allowed) or "no parameters",
+                                  hint="parameters are the class attributes of the strategy")
             setattr(self, name, value)
         if not isinstance(self.history, int) or isinstance(self.history, bool) or self.history < 0:
-            raise InvalidOrderError("history", self.history, "a whole number of bars >= 0")
+            raise ConfigError("history", self.history, "a whole number of bars >= 0")
 
     @classmethod
     def parameters(cls) -> dict[str, Any]:
@@ -302,8 +303,8 @@ class StrategyRunner:
                  set_clock: Callable[[datetime], Any] | None = None,
                  apply_price: Callable[..., Any] | None = None, defer_marks: bool = False) -> None:
         if not isinstance(strategy, Strategy):
-            raise InvalidOrderError("strategy", type(strategy).__name__, "an instance of a Strategy subclass",
-                                    hint="pass MyStrategy(), not MyStrategy")
+            raise ConfigError("strategy", type(strategy).__name__, "an instance of a Strategy subclass",
+                              hint="pass MyStrategy(), not MyStrategy")
         self.strategy = strategy
         self.manager = manager
         self.ctx = StrategyContext(self)

@@ -164,11 +164,10 @@ async def test_define_instruments_adds_new_symbols_and_refuses_to_change_a_known
         oms.define_instruments([acme])
         oms.define_instruments([acme, oms.instrument("SBIN")])  # the same definitions again: nothing changes
         assert oms.instrument("ACME") == acme
-        with pytest.raises(ok.InvalidOrderError, match="SBIN") as caught:
+        with pytest.raises(ok.ConfigError, match=r"invalid instruments \(symbol SBIN is already defined\)"):
             oms.define_instruments([ok.Instrument("SBIN", tick_size="0.01")])
-        assert "already defined" in str(caught.value)
         assert oms.instrument("SBIN").tick_size == Decimal("0.05")
-        with pytest.raises(ok.InvalidOrderError, match="instruments"):
+        with pytest.raises(ok.ConfigError, match="invalid instruments: 'ACME'"):
             oms.define_instruments(["ACME"])  # type: ignore[list-item]
     finally:
         await oms.close()
@@ -351,9 +350,26 @@ async def test_an_exception_in_the_strategy_ends_the_run_and_is_raised_by_await(
         await oms.close()
 
 
-async def test_paper_trade_refuses_what_is_not_an_oms():
-    with pytest.raises(ok.InvalidOrderError, match="oms"):
+async def test_paper_trade_refuses_what_is_not_an_oms_a_feed_or_a_strategy():
+    with pytest.raises(ok.ConfigError, match="invalid oms: 'object'"):
         await ok.paper_trade(Busy(), oms=object())  # type: ignore[arg-type]
+    oms = await ok.OMS.open(feed=None, risk_interval=None)
+    try:
+        with pytest.raises(ok.ConfigError, match="invalid feed: 'DataFrame'"):
+            await ok.paper_trade(Busy(), oms=oms, feed=sample(5))  # type: ignore[arg-type]
+        with pytest.raises(ok.ConfigError, match="invalid strategy: 'type'") as caught:
+            await ok.paper_trade(Busy, oms=oms)  # type: ignore[arg-type]
+        assert caught.value.hint == "pass MyStrategy(), not MyStrategy"
+    finally:
+        await oms.close()
+
+
+def test_compare_refuses_what_is_not_a_run():
+    result = ok.backtest(Busy(), sample(50))
+    with pytest.raises(ok.ConfigError, match="invalid paper: 'DataFrame'"):
+        ok.compare(result, result.trades)
+    with pytest.raises(ok.ConfigError, match="invalid backtest: 'str'"):
+        ok.compare("result", result)
 
 
 @pytest.mark.postgres
