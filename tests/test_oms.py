@@ -1042,7 +1042,7 @@ async def test_each_modify_decision_is_stored_with_its_violations(open_oms):
     await oms.set_price("RELIANCE", 2500.0)
     order = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2490.0)
     await oms.modify_order(order.order_id, price=2495.0)
-    with pytest.raises(OrderModifyRejected):
+    with pytest.raises(OrderModifyRejected, match="QUANTITY_EXCEEDS_MAXIMUM"):
         await oms.modify_order(order.order_id, quantity=150)
 
     decisions = await oms.risk_decisions()
@@ -1279,7 +1279,7 @@ async def test_modify_of_a_filled_order_raises_saying_its_status(oms):
 async def test_modify_without_a_change_or_with_a_malformed_one_raises_invalid_order_error(oms):
     order = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
 
-    with pytest.raises(InvalidOrderError):
+    with pytest.raises(InvalidOrderError, match=r"quantity/price/trigger_price.*at least one new value"):
         await oms.modify_order(order.order_id)
     with pytest.raises(InvalidOrderError) as error:
         await oms.modify_order(order.order_id, price=float("nan"))

@@ -143,7 +143,7 @@ async def test_second_writer_of_a_duckdb_file_is_refused(tmp_path):
     url = f"duckdb:///{tmp_path}/oms.duckdb"
     first = await _open(url)
 
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="this process already has it open for writing"):
         await _open(url)
 
     await first.close()
@@ -193,7 +193,8 @@ async def test_database_stopped_mid_run_buffers_fills_and_cancels_and_writes_the
     assert (oms.get_order(resting.order_id).status, cancelled.status) == (S.FILLED, S.CANCELLED)
     writes = oms.status()["writes"]
     assert writes["available"] is False and writes["pending_rows"] > 0
-    with pytest.raises(PersistenceUnavailable):  # modifies fail closed like new orders
+    # modifies fail closed like new orders
+    with pytest.raises(PersistenceUnavailable, match=f"modify of {other.order_id} refused: the database is"):
         await oms.modify_order(other.order_id, price=781.0)
 
     pg_cluster_owned.start()

@@ -226,7 +226,7 @@ async def test_write_when_value_does_not_fit_column_then_raises_store_error(stor
 async def test_write_when_a_table_fails_then_whole_transaction_is_rolled_back(store: Store) -> None:
     not_null_broken = replace("trades", sample_row("trades"), symbol=None)
 
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="a row does not fit its table"):
         await store.write([("orders", sample_row("orders")), ("trades", not_null_broken)])
 
     assert await store.fetch("SELECT * FROM orders") == []
@@ -264,7 +264,7 @@ async def test_migrate_when_run_twice_then_second_run_applies_nothing(url: str) 
     finally:
         await store.close()
 
-    assert (first, second) == ([1, 2], [])
+    assert (first, second) == ([1, 2, 3], [])
     assert sorted(recorded, key=lambda r: r["version"]) == [{"version": 1, "name": "initial"},
                                                              {"version": 2, "name": "trading_day"}]
 
@@ -320,9 +320,9 @@ async def test_write_after_close_then_raises_store_error(url: str) -> None:
     store = await open_store(url)
     await store.close()
 
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="is closed"):
         await store.write([("accounts", sample_row("accounts"))])
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="is closed"):
         await store.fetch("SELECT 1")
 
 
@@ -349,7 +349,7 @@ async def test_open_read_only_then_reads_and_refuses_writes(durable_url: str) ->
     reader = await open_store(durable_url, read_only=True)
     try:
         assert await select_all(reader, "accounts") == [sample_row("accounts")]
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError, match="opened read-only"):
             await reader.write([("accounts", sample_row("accounts", 2))])
     finally:
         await reader.close()
@@ -369,7 +369,7 @@ def test_cli_db_migrate_when_run_twice_then_second_run_applies_nothing(durable_u
     second = run_cli("db", "migrate", durable_url)
 
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith("applied 0001_initial, 0002_trading_day")
+    assert first.stdout.strip().endswith("applied 0001_initial, 0002_trading_day, 0003_day_book")
     assert second.returncode == 0, second.stderr
     assert "up to date, no migration applied" in second.stdout
 
@@ -549,7 +549,7 @@ async def test_postgres_when_three_connections_migrate_at_once_then_each_migrati
         for s in stores:
             await s.close()
 
-    assert sorted(version for versions in applied for version in versions) == [1, 2]
+    assert sorted(version for versions in applied for version in versions) == [1, 2, 3]
 
 
 @pytest.mark.postgres

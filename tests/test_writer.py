@@ -112,7 +112,7 @@ async def test_commit_when_database_unreachable_then_callers_raise_and_rows_are_
 async def test_retry_when_nobody_commits_then_buffered_rows_go_out_on_the_timer(store: FakeStore) -> None:
     store.failures.extend([PersistenceUnavailable("down"), PersistenceUnavailable("still down")])
     async with WriteQueue(store) as queue:
-        with pytest.raises(PersistenceUnavailable):
+        with pytest.raises(PersistenceUnavailable, match=r"^down$"):
             await queue.commit([event(1)])
         for _ in range(200):  # retries pause 0.05 s, then 0.1 s
             if store.writes:
@@ -138,7 +138,7 @@ async def test_buffer_when_past_its_bound_then_on_overflow_is_called_once_and_ro
     overflows = []
     async with WriteQueue(store, max_buffered_rows=3, on_overflow=lambda: overflows.append(1)) as queue:
         for n in range(1, 4):
-            with pytest.raises(PersistenceUnavailable):
+            with pytest.raises(PersistenceUnavailable, match=r"^down$"):
                 await queue.commit([event(2 * n - 1), event(2 * n)])
         assert overflows == [1] and queue.status()["overflowed"] is True
         await queue.commit([])
@@ -151,7 +151,7 @@ async def test_close_when_database_still_unreachable_then_raises_with_the_count_
 ) -> None:
     store.failures.extend(PersistenceUnavailable("down") for _ in range(2))
     queue = WriteQueue(store)
-    with pytest.raises(PersistenceUnavailable):
+    with pytest.raises(PersistenceUnavailable, match=r"^down$"):
         await queue.commit([event(1), event(2)])
     with pytest.raises(PersistenceUnavailable, match="2 rows could not be written"):
         await queue.close()
@@ -317,10 +317,11 @@ def test_group_rows_when_table_unknown_then_raises_store_error() -> None:
 
 
 def test_group_rows_when_row_has_wrong_width_then_raises_store_error_naming_columns() -> None:
-    with pytest.raises(StoreError, match="has 2 values; the table has 5 columns") as info:
+    with pytest.raises(StoreError, match="has 2 values; the table has 7 columns") as info:
         group_rows([("accounts", ("default", 1))])
 
-    assert info.value.hint == "columns in order: account, cash, updated_at, day_began, day_base"
+    assert info.value.hint == ("columns in order: account, cash, updated_at, day_began, day_base, "
+                                 "day_closing_fills, day_winning_fills")
 
 
 def order_row(order_id: str, status: str) -> tuple[Any, ...]:
