@@ -88,7 +88,7 @@ def burst_rows(orders: int) -> list[Write]:
             ("orders", (order_id, f"C-b-{n}", "default", symbol, side, "MARKET", "MIS", "DAY", quantity, None, None,
                         quantity, price, "FILLED", False, "[]", None, None, created, filled, 2)),
             ("positions", ("default", symbol, "MIS", n % 3, price, Decimal("12.5"), fees * n, price, n, n, filled)),
-            ("accounts", ("default", cash, filled)),
+            ("accounts", ("default", cash, filled, None, None, None, None)),
         ]
     return rows
 

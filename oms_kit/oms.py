@@ -31,7 +31,7 @@ from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, p
 from oms_kit.orders import MAX_REASON, OrderManager
 from oms_kit.recovery import DayBook, restore_account
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
-from oms_kit.storage import Store, WriteQueue, open_store
+from oms_kit.storage import RowError, Store, WriteQueue, open_store
 from oms_kit.validator import PreTradeValidator
 from oms_kit.watch import Watch
 
@@ -240,6 +240,11 @@ class OMS:
             rows = manager.take_rows()
             if rows or order.status is OrderStatus.NEW:
                 await self.queue.commit(rows)
+        except RowError:
+            # A value the store cannot hold (the parser's bounds should have refused it): the order was never
+            # stored, so it is forgotten, not rejected, and memory stays equal to the store.
+            manager.forget(order)
+            raise
         except StoreError as exc:
             manager.reject_unsent(order, f"PERSISTENCE_UNAVAILABLE: {exc.message}")
             await self._commit()  # the rejection is recorded too (buffered while the database is down)
@@ -789,8 +794,16 @@ class OMS:
             # Fills, cancels and state changes have already happened at the broker: while the database is down
             # their rows stay in the write queue's buffer and are written once it returns. Only new orders and
             # modifies fail closed (place_order, modify_order).
-            with contextlib.suppress(PersistenceUnavailable):
+            try:
                 await self.queue.commit(rows)
+            except PersistenceUnavailable:
+                pass
+            except RowError as exc:
+                # Something that happened (a fill, a cancel) could not be stored: memory and the store now differ,
+                # so trading stops until a person looks.
+                log.error("a record of account %s could not be stored: %s", self.account, exc)
+                self._start_task("oms-kit-row-halt", self.kill_switch(f"a record could not be stored: {exc.message}",
+                                                                     source="persistence"))
 
     def _on_write_overflow(self) -> None:
         # The buffer of unwritten rows passed its bound: stop making more. The rows are kept, not dropped.
@@ -823,7 +836,11 @@ class OMS:
     def _write_behind_done(self, future: asyncio.Future[None]) -> None:
         if not future.cancelled() and future.exception() is not None:
             self.write_errors += 1
-            log.error("write-behind to %s failed", self.store.url, exc_info=future.exception())
+            error = future.exception()
+            if isinstance(error, RowError):  # its message names the rows: no traceback to read
+                log.error("write-behind to %s: %s", self.store.url, error)
+            else:
+                log.error("write-behind to %s failed", self.store.url, exc_info=error)
 
     def _start_task(self, name: str, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine, name=name)

@@ -483,6 +483,23 @@ class OrderManager:
             self.live.pop(order.order_id, None)
         self._reblock(order)
 
+    def forget(self, order: Order) -> None:
+        """Undo the placing of an order whose records the store refused (a value it cannot hold): it was never
+        stored, so it leaves the book, the counts and the limits as if never placed. Its events were published."""
+        order_id = order.order_id
+        self.orders.pop(order_id, None)
+        self.live.pop(order_id, None)
+        self._unsaved_orders.pop(order_id, None)
+        if self._by_client_id.get(order.client_order_id) == order_id:
+            del self._by_client_id[order.client_order_id]
+        held = self._blocked.pop(order_id, None)
+        if held is not None:
+            self.blocked_margin -= held[0]
+            self._working_quantity[(order.symbol, order.side)] -= held[1]
+        self.counts["placed"] -= 1
+        if order.status is OrderStatus.REJECTED:
+            self.counts["rejected"] -= 1
+
     def take_earlier(self, orders: Sequence[Order], fills: Sequence[Fill]) -> None:
         """Put orders and trades from before this manager began (read back from the store) before its own, as if it
         had seen them: the book and the trades stay in the order things happened. Orders and trades it holds

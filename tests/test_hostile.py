@@ -205,3 +205,30 @@ async def test_the_kill_switch_halts_whatever_its_reason() -> None:
         assert oms.status()["trading_state"] == "HALTED"
         with pytest.raises(InvalidOrderError, match="invalid reason"):
             await oms.reset_kill_switch("\x00")
+
+
+async def test_an_order_whose_records_the_store_refuses_is_forgotten_not_half_kept(tmp_path: Path) -> None:
+    # A fault put into the store's write (the parser's bounds leave no value of the public API that the store
+    # refuses): every write holding the tag "poison" fails as a row the store cannot hold.
+    from oms_kit.storage import RowError
+
+    async with await OMS.open(f"duckdb:///{tmp_path}/poison.duckdb", feed=None, risk_interval=None,
+                              limits=LIMITS) as oms:
+        write = oms.store.write
+
+        async def poisoned(rows: Any) -> None:
+            if any("poison" in values for _, values in rows):
+                raise RowError("orders.tag cannot be stored", table="orders", column="tag", value="poison")
+            await write(rows)
+
+        oms.store.write = poisoned  # type: ignore[method-assign]
+        await oms.set_price("RELIANCE", 2500)
+        kept = await oms.place_order("RELIANCE", "BUY", 1, "LIMIT", price=2450)
+        with pytest.raises(RowError, match="orders.tag cannot be stored"):
+            await oms.place_order("RELIANCE", "BUY", 1, "LIMIT", price=2451, tag="poison")
+        assert list(oms.orders()["order_id"]) == [kept.order_id]
+        assert oms.stats_today()["orders_placed"] == 1
+        assert len(oms.manager.live) == 1
+        await assert_store_matches(oms)
+        after = await oms.place_order("RELIANCE", "BUY", 1, "LIMIT", price=2452)
+        assert after.status is OrderStatus.OPEN
