@@ -266,7 +266,8 @@ async def test_migrate_when_run_twice_then_second_run_applies_nothing(url: str) 
 
     assert (first, second) == ([1, 2, 3], [])
     assert sorted(recorded, key=lambda r: r["version"]) == [{"version": 1, "name": "initial"},
-                                                             {"version": 2, "name": "trading_day"}]
+                                                             {"version": 2, "name": "trading_day"},
+                                                             {"version": 3, "name": "day_book"}]
 
 
 async def test_migrate_upgrades_a_database_of_the_first_schema_keeping_its_rows(url: str) -> None:
