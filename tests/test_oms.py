@@ -51,7 +51,14 @@ def limits(**fields: Any) -> RiskLimits:
 def oms_url(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
         return "duckdb:///:memory:"
+    if request.param == "file":
+        return f"duckdb:///{request.getfixturevalue('tmp_path')}/oms.duckdb"
     return request.getfixturevalue("pg_url")
+
+
+# For the tests of what waits for a commit, which only a durable store does: a DuckDB file as well.
+on_every_store = pytest.mark.parametrize(
+    "oms_url", ["memory", "file", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 
 
 @pytest.fixture
@@ -816,6 +823,7 @@ async def test_concurrent_retries_with_one_client_order_id_place_one_order(oms):
     assert await count(oms, "orders") == 1
 
 
+@on_every_store
 async def test_identical_retry_returns_only_once_the_original_order_is_committed(oms, monkeypatch):
     written: set[str] = set()
     write = oms.store.write
@@ -1081,6 +1089,7 @@ async def test_kill_switch_halts_cancels_working_orders_and_rejects_new_ones_unt
     assert [(c["from_state"], c["to_state"]) for c in changes] == [("ACTIVE", "HALTED"), ("HALTED", "ACTIVE")]
 
 
+@on_every_store
 async def test_order_still_being_committed_when_the_kill_switch_trips_never_reaches_the_broker(oms):
     # gather starts the tasks in order: the order is registered and waits for its commit, then the switch trips.
     order, _ = await asyncio.gather(oms.place_order("RELIANCE", "BUY", 10), oms.kill_switch("halt"))

@@ -304,6 +304,9 @@ async def test_ticket_place_of_malformed_input_says_why_and_records_nothing(oms,
     assert "refused" in ticket.last_message and "price" in ticket.last_message
     assert "✗" in ticket.result.value
     assert len(oms.orders()) == 0
+    await oms.flush()
+    for table in ("orders", "order_events", "risk_decisions"):
+        assert await oms.store.fetch(f"SELECT * FROM {table}") == [], table
 
 
 # -- risk ---------------------------------------------------------------------------------------------------------
