@@ -24,24 +24,12 @@ from oms_kit import (
     PersistenceUnavailable,
     RiskLimits,
     SimulatedClock,
-    StoreError,
     TradingState,
 )
 from tests.stubs import T0
 
 S = OrderStatus
 LIMITS = RiskLimits(max_orders_per_second=None, duplicate_window_s=None)
-
-# DuckDB reports a COMMIT that could not write its log as a TransactionException ("Failed to commit: Could not
-# write file ... File too large", "... Is a directory"), which DuckDBStore.write classes as a row that does not fit
-# (StoreError: dropped, not retried) rather than as PersistenceUnavailable (kept and retried). Until it does, these
-# tests fail with that StoreError, and only with it (any other failure fails them); strict, so that they are
-# noticed once it is fixed.
-COMMIT_FAILURE_NOT_AN_OUTAGE = pytest.mark.xfail(
-    strict=True, raises=StoreError,
-    reason="DuckDBStore.write turns a failed COMMIT (TransactionException) into StoreError, not PersistenceUnavailable",
-)
-
 
 async def _open(url: str, **options: Any) -> OMS:
     return await OMS.open(url, feed=None, risk_interval=None, limits=LIMITS, clock=SimulatedClock(T0),
@@ -65,7 +53,6 @@ async def _count(oms: OMS, sql: str) -> int:
     return int((await oms.store.fetch(sql))[0]["n"])
 
 
-@COMMIT_FAILURE_NOT_AN_OUTAGE
 async def test_file_that_cannot_be_written_refuses_new_orders_and_recovers_when_it_can(tmp_path):
     url, wal = _file(tmp_path)
     oms = await _open(url)
@@ -96,7 +83,6 @@ async def test_file_that_cannot_be_written_refuses_new_orders_and_recovers_when_
         await oms.close()
 
 
-@COMMIT_FAILURE_NOT_AN_OUTAGE
 async def test_file_that_cannot_be_written_buffers_fills_and_cancels_refuses_modifies_and_writes_once(tmp_path):
     url, wal = _file(tmp_path)
     oms = await _open(url)
@@ -135,7 +121,6 @@ async def test_file_that_cannot_be_written_buffers_fills_and_cancels_refuses_mod
     await again.close()
 
 
-@COMMIT_FAILURE_NOT_AN_OUTAGE
 async def test_write_buffer_overflow_on_a_file_that_cannot_be_written_halts_trading_and_loses_nothing(tmp_path):
     url, wal = _file(tmp_path)
     oms = await _open(url)

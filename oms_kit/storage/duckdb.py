@@ -62,6 +62,10 @@ _writing: set[str] = set()
 _writing_lock = threading.Lock()
 
 
+class _CommitFailed(Exception):
+    """A COMMIT that DuckDB could not write (its TransactionException), told apart from a statement's errors."""
+
+
 class DuckDBStore:
     """The Store on DuckDB; open it with :meth:`open` (or ``oms_kit.storage.open_store``).
 
@@ -228,7 +232,7 @@ class DuckDBStore:
                 # A known key (or another broken constraint, which fails again): the transaction was rolled back;
                 # once more, skipping the known keys.
                 self._transaction(batches, skip_known=True)
-        except (duckdb.IOException, duckdb.FatalException) as exc:
+        except (duckdb.IOException, duckdb.FatalException, _CommitFailed) as exc:
             raise PersistenceUnavailable(f"cannot write to {self.url}", detail=str(exc)) from exc
         except (duckdb.DataError, duckdb.IntegrityError) as exc:  # a value out of range, a broken constraint
             raise row_error(self.url, rows, exc) from exc
@@ -246,7 +250,12 @@ class DuckDBStore:
                 if table.mode == "upsert":
                     _delete_stored(connection, table, batch, oms_kit_batch)
                 connection.execute(_insert_sql(table, skip_known))
-            connection.execute("COMMIT")
+            try:
+                connection.execute("COMMIT")
+            except duckdb.TransactionException as exc:
+                # The rows fitted; the file could not take them (a full disk, a log that cannot be written): an
+                # outage, kept and retried, not a bad row.
+                raise _CommitFailed(str(exc)) from exc
         except BaseException:
             with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended the transaction
                 connection.execute("ROLLBACK")
