@@ -200,7 +200,9 @@ class Caller:
         symbol = self.rng.choice(SYMBOLS)
         # A mean-reverting walk in log price: moves of about 0.4 %, never far from the base.
         self.walk[symbol] = 0.97 * self.walk[symbol] + self.rng.gauss(0, 0.004)
-        await self.oms.set_price(symbol, BASE_PRICES[symbol] * math.exp(self.walk[symbol]), volume=None)
+        # Off the tick (the OMS rounds it), with the at most 8 decimals set_price takes.
+        price = round(BASE_PRICES[symbol] * math.exp(self.walk[symbol]), 4)
+        await self.oms.set_price(symbol, price, volume=None)
         return "done"
 
     async def end_session(self) -> str:
