@@ -27,7 +27,16 @@ from oms_kit.ledger import Ledger
 from oms_kit.market.bars import Bar
 from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feeds import Feed, RandomWalkFeed
-from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_cash, parse_price, parse_text
+from oms_kit.models import (
+    MAX_PRICE,
+    Instrument,
+    Order,
+    OrderStatus,
+    Side,
+    TradingState,
+    parse_cash,
+    parse_text,
+)
 from oms_kit.orders import MAX_REASON, OrderManager
 from oms_kit.recovery import DayBook, restore_account
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
@@ -329,16 +338,23 @@ class OMS:
         """Push a quote for ``symbol``, as a feed would: marks positions and lets resting orders match.
 
         Raises DataError for a symbol that is not an instrument of this OMS, a price that is not a number above 0
-        and at most ``MAX_PRICE``, or a volume that is not a finite number >= 0; nothing changes then.
+        and at most ``MAX_PRICE`` (it is rounded to the instrument's tick), or a volume that is not a finite number
+        >= 0; nothing changes then.
         """
         self._check_writable()
         if not isinstance(symbol, str) or symbol not in self.manager.instruments:
             raise DataError("symbol", symbol, "an instrument of this OMS (oms.instrument(symbol) tells)",
                             hint="define it with OMS.open(instruments=[ok.Instrument(symbol, ...)])")
+        # A quote is market data, rounded to the tick as a feed's is: any number above 0 and at most MAX_PRICE.
+        allowed = f"a number above 0 and at most {MAX_PRICE:,}"
+        if isinstance(price, bool) or not isinstance(price, int | float | Decimal | str):
+            raise DataError("price", price, allowed)
         try:
-            value = float(parse_price(price, "price"))
-        except InvalidOrderError as exc:
-            raise DataError("price", price, exc.allowed) from None
+            value = float(price)
+        except (ValueError, OverflowError):
+            raise DataError("price", price, allowed) from None
+        if not 0 < value <= MAX_PRICE:
+            raise DataError("price", price, allowed)
         if volume is not None and (isinstance(volume, bool) or not isinstance(volume, int | float)
                                    or not 0 <= volume < float("inf")):
             raise DataError("volume", volume, "a finite number >= 0, or None")

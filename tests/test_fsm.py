@@ -104,7 +104,7 @@ def test_fill_of_wrong_size_raises_and_leaves_order_untouched(event_type, quanti
     order = make_order(S.OPEN, quantity=10)
     before = copy.deepcopy(order)
 
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(InvalidTransition, match=f"order {order.order_id}: event {event_type.value}"):
         apply(order, make_event(event_type, quantity=quantity, price=Decimal("1")))
 
     assert order == before

@@ -224,7 +224,7 @@ async def test_an_order_whose_records_the_store_refuses_is_forgotten_not_half_ke
         oms.store.write = poisoned  # type: ignore[method-assign]
         await oms.set_price("RELIANCE", 2500)
         kept = await oms.place_order("RELIANCE", "BUY", 1, "LIMIT", price=2450)
-        with pytest.raises(RowError, match="orders.tag cannot be stored"):
+        with pytest.raises(RowError, match=r"orders\.tag cannot be stored"):
             await oms.place_order("RELIANCE", "BUY", 1, "LIMIT", price=2451, tag="poison")
         assert list(oms.orders()["order_id"]) == [kept.order_id]
         assert oms.stats_today()["orders_placed"] == 1
@@ -232,3 +232,10 @@ async def test_an_order_whose_records_the_store_refuses_is_forgotten_not_half_ke
         await assert_store_matches(oms)
         after = await oms.place_order("RELIANCE", "BUY", 1, "LIMIT", price=2452)
         assert after.status is OrderStatus.OPEN
+
+
+async def test_set_price_takes_a_computed_float_and_rounds_it_to_the_tick() -> None:
+    async with await OMS.open(feed=None, risk_interval=None) as oms:
+        assert await oms.set_price("RELIANCE", 3882.7150975866616) == Decimal("3882.70")
+        assert await oms.set_price("RELIANCE", "2500.124") == Decimal("2500.10")
+        assert await oms.set_price("RELIANCE", 0.0156) == Decimal("0.05")  # a positive price is at least one tick

@@ -631,7 +631,8 @@ def test_random_walk_takes_one_symbol_as_a_string():
     ],
 )
 def test_random_walk_refuses_bad_settings(kwargs):
-    with pytest.raises(ConfigError):
+    field = "start price of TCS" if kwargs == {"symbols": {"TCS": -1.0}} else next(iter(kwargs))
+    with pytest.raises(ConfigError, match=f"invalid {field}"):
         RandomWalkFeed(**{"symbols": ["TCS"], **kwargs})
 
 
@@ -781,7 +782,7 @@ def test_replay_named_after_its_file(tmp_path):
 
 @pytest.mark.parametrize("kwargs", [{"speed": 0}, {"speed": -1}, {"max_wait": -1}, {"yield_every": 0}])
 def test_replay_refuses_bad_settings(kwargs):
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=f"invalid {next(iter(kwargs))}"):
         ReplayFeed(minute_bars(), **kwargs)
 
 

@@ -152,10 +152,15 @@ def test_history_zero_keeps_no_bars():
     class NoHistory(ok.Strategy):
         history = 0
 
+        seen = 0
+
         def on_bar(self, ctx, bar):
             assert ctx.bars(bar.symbol) == []
+            self.seen += 1
 
-    ok.backtest(NoHistory(), bar_frame(BARS))
+    strategy = NoHistory()
+    ok.backtest(strategy, bar_frame(BARS))
+    assert strategy.seen == len(BARS)  # the hook ran, so its assert did
 
 
 def test_an_order_cancelled_in_the_hook_that_placed_it_never_reaches_the_broker():

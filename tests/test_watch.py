@@ -99,7 +99,7 @@ async def test_watcher_on_a_duckdb_file_loads_what_the_writer_left(tmp_path):
     await writer.set_price("SBIN", 800)
     await writer.place_order("SBIN", "BUY", 5, "MARKET")
     await writer.place_order("SBIN", "BUY", 5, "LIMIT", 790.0)
-    with pytest.raises(StoreError):  # the writer holds the file
+    with pytest.raises(StoreError, match="cannot open DuckDB database"):  # the writer holds the file
         await _open(url, read_only=True)
     book = _book(writer)
     await writer.close()
