@@ -17,8 +17,8 @@ from typing import Any
 
 from oms_kit.errors import ConfigError
 from oms_kit.models import Fill, Order, OrderStatus, Side
-from oms_kit.recovery import fill_from_row, order_from_row
 from oms_kit.storage.base import Store
+from oms_kit.storage.records import fill_from_row, order_from_row
 
 _MOMENTS = "a datetime, a date or an ISO 8601 time such as '2026-12-04T09:15'"
 

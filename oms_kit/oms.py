@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -40,7 +41,9 @@ from oms_kit.models import (
 from oms_kit.orders import MAX_REASON, OrderManager
 from oms_kit.recovery import DayBook, restore_account
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
+from oms_kit.snapshot import Snapshot, take_snapshot
 from oms_kit.storage import RowError, Store, WriteQueue, open_store
+from oms_kit.storage.records import alert_row, state_change_row, trading_state_row
 from oms_kit.validator import PreTradeValidator
 from oms_kit.watch import Watch
 
@@ -49,6 +52,7 @@ log = logging.getLogger("oms_kit")
 # Seconds (on the OMS clock) a sent order may wait for the broker's acknowledgement before the monitor asks.
 ACK_TIMEOUT_S = 1.0
 _state_changes = itertools.count(1)  # numbers trading state changes: two may share one instant (simulated clock)
+_SESSION = secrets.token_hex(3)  # and two processes may number theirs alike
 
 ORDER_COLUMNS = [
     "order_id", "client_order_id", "symbol", "side", "order_type", "product", "validity", "quantity", "price",
@@ -419,7 +423,7 @@ class OMS:
                 f"flatten left {position.quantity:+d} {position.symbol} {position.product} open; closing orders: "
                 + (", ".join(closing) or "none"))
             self.alerts.append(alert)
-            manager.pending_rows.append(("risk_alerts", alert.row()))
+            manager.pending_rows.append(alert_row(alert))
             self.bus.publish(RiskAlertRaised(now, alert))
 
     async def reset_kill_switch(self, reason: str, source: str = "user") -> None:
@@ -443,10 +447,10 @@ class OMS:
         previous = manager.trading_state
         manager.trading_state = state
         now = self.clock.now()
-        manager.pending_rows.append(("trading_state", (self.account, state.value, reason, source, now)))
-        manager.pending_rows.append(("trading_state_changes", (
-            f"S-{manager._token}-{now.timestamp():.6f}-{next(_state_changes)}", self.account, now, previous.value,
-            state.value, reason, source)))
+        manager.pending_rows.append(trading_state_row(self.account, state.value, reason, source, now))
+        manager.pending_rows.append(state_change_row(
+            f"S-{_SESSION}-{now.timestamp():.6f}-{next(_state_changes)}", self.account, now, previous.value,
+            state.value, reason, source))
         self.bus.publish(TradingStateChanged(now, previous, state, reason, source))
 
     # -- reads ------------------------------------------------------------------------------------------------
@@ -608,6 +612,10 @@ class OMS:
             "alerts": list(self.alerts),
         }
 
+    def snapshot(self) -> Snapshot:
+        """The account now as frozen plain values (figures, positions, working orders, limits, alerts)."""
+        return take_snapshot(self)
+
     async def check_risk(self) -> list[RiskAlert]:
         """Run the risk monitor once: measure every limit, raise WARN/BREACH alerts (stored, published), and on a
         daily-loss breach trip the kill switch (``limits.auto_kill_on_daily_loss``). Returns the new alerts.
@@ -631,7 +639,7 @@ class OMS:
         alerts = self.alert_book.update(uses, now)
         for alert in alerts:
             self.alerts.append(alert)
-            manager.pending_rows.append(("risk_alerts", alert.row()))
+            manager.pending_rows.append(alert_row(alert))
             self.bus.publish(RiskAlertRaised(now, alert))
         manager.save_marks(now)  # positions at today's prices for a restart and for read-only watchers
         action = manager.limits.auto_kill_on_daily_loss
@@ -729,12 +737,6 @@ class OMS:
     def events(self, kinds: Iterable[str] | str | None = None) -> AsyncIterator[Event]:
         """``async for event in oms.events(): ...`` — events as they happen."""
         return self.bus.events(kinds)
-
-    def dashboard(self, **options: Any) -> Any:
-        """The live ipywidgets dashboard of this OMS (``widgets.Dashboard``); show it as a cell's last line."""
-        from widgets import Dashboard  # here, not at the top: the core never needs ipywidgets to run
-
-        return Dashboard(self, **options)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ without an ``await`` between them: one account's calls are serialised by the eve
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -49,6 +48,15 @@ from oms_kit.models import (
 )
 from oms_kit.risk import RiskLimits
 from oms_kit.storage.base import Write
+from oms_kit.storage.records import (
+    account_row,
+    created_row,
+    decision_row,
+    event_row,
+    order_row,
+    position_row,
+    trade_row,
+)
 from oms_kit.validator import CheckResult, PreTradeValidator
 
 E = OrderEventType
@@ -272,9 +280,7 @@ class OrderManager:
             setattr(candidate, name, value)
         violations = self.validator.validate(candidate, _Context(self, candidate, now, modify_of=order))
         if self.record:  # a modify is a pre-trade decision too; keyed by the sequence of its MODIFY_REQUESTED event
-            self.pending_rows.append(("risk_decisions", (f"D-{order.order_id}-{order.sequence + 1}", self.account,
-                                                         order.order_id, now, not violations,
-                                                         _violations_json(violations))))
+            self.pending_rows.append(decision_row(f"D-{order.order_id}-{order.sequence + 1}", order, now, violations))
         self._transition(order, OrderEvent(E.MODIFY_REQUESTED, now, changes=changes))
         if violations:
             self._transition(order, OrderEvent(E.MODIFY_REJECTED, now, reason="; ".join(map(str, violations))))
@@ -390,9 +396,7 @@ class OrderManager:
             self.closing_fills += 1
             self.winning_fills += realized > 0
         if self.record:
-            self.pending_rows.append(("trades", (fill.trade_id, fill.order_id, self.account, fill.symbol,
-                                                 fill.product._value_, fill.side._value_, quantity, price, fees,
-                                                 ts)))
+            self.pending_rows.append(trade_row(fill))
             self._unsaved_positions[(position.symbol, position.product)] = (position, ts)
             self._account_changed = ts
         bus = self.bus
@@ -467,10 +471,10 @@ class OrderManager:
         winning fills (None before the first day)."""
         began = self.day_began
         if began is None:
-            return ("accounts", (self.account, self.ledger.cash, ts, None, None, None, None))
+            return account_row(self.account, self.ledger.cash, ts, None, None, None, None)
         closing, winning = self.day_start_closing
-        return ("accounts", (self.account, self.ledger.cash, ts, began, self.ledger.day_base,
-                             self.closing_fills - closing, self.winning_fills - winning))
+        return account_row(self.account, self.ledger.cash, ts, began, self.ledger.day_base,
+                           self.closing_fills - closing, self.winning_fills - winning)
 
     def adopt(self, order: Order, *, working: bool) -> None:
         """Take in an order read back from the store (a reopen, a watched account) as it stands: known by its id
@@ -577,10 +581,7 @@ class OrderManager:
             self.live.pop(order.order_id, None)
         if self.record:
             self._unsaved_orders[order.order_id] = order
-            self.pending_rows.append(("order_events", (
-                f"{order.order_id}:{order.sequence}", order.order_id, self.account, order.sequence, event.ts,
-                event.type._value_, previous._value_, order.status._value_,
-                _event_detail(event) if event.quantity or event.price or event.reason or event.changes else "{}")))
+            self.pending_rows.append(event_row(order, event, previous))
         if "order" in self.bus.wanted:
             self.bus.publish(OrderUpdated(event.ts, _copy(order), event.type.value, previous.value))
 
@@ -607,12 +608,9 @@ class OrderManager:
             working[key] = working.get(key, 0) + remaining
 
     def _record_created(self, order: Order, violations: list[Violation]) -> None:
-        now = order.created_at
         self._unsaved_orders[order.order_id] = order
-        self.pending_rows.append(("order_events", (f"{order.order_id}:0", order.order_id, self.account, 0, now,
-                                                   "CREATED", None, "NEW", "{}")))
-        self.pending_rows.append(("risk_decisions", (f"D-{order.order_id}", self.account, order.order_id, now,
-                                                     not violations, _violations_json(violations))))
+        self.pending_rows.append(created_row(order))
+        self.pending_rows.append(decision_row(f"D-{order.order_id}", order, order.created_at, violations))
 
 
 class _Context:
@@ -686,45 +684,6 @@ class _Context:
         blocked = manager.blocked_margin - manager._blocked.get(self.modify_of.order_id, (_ZERO, 0))[0] \
             if self.modify_of is not None else manager.blocked_margin
         return ledger.equity() - blocked - ledger.margin_blocked(manager.limits.mis_leverage)
-
-
-# Rows hold enum values as plain str, read through ``_value_``: ``.value`` is a property of the enum class, several
-# times slower on this path, and a row tuple holding only plain values (not enum members, which the garbage
-# collector tracks) drops out of the collector's sight, which matters with thousands of rows waiting to commit.
-def order_row(order: Order) -> Write:
-    return ("orders", (
-        order.order_id, order.client_order_id, order.account, order.symbol, order.side._value_,
-        order.order_type._value_, order.product._value_, order.validity._value_, order.quantity, order.price,
-        order.trigger_price, order.filled_quantity, order.average_price, order.status._value_, order.triggered,
-        _violations_json(order.violations) if order.violations else "[]", order.reason, order.tag,
-        order.created_at, order.updated_at, order.sequence,
-    ))
-
-
-def position_row(position: Any, ts: datetime) -> Write:
-    return ("positions", (
-        position.account, position.symbol, position.product._value_, position.quantity, position.average_price,
-        position.realized_pnl, position.fees, position.last_price, position.bought_quantity,
-        position.sold_quantity, ts,
-    ))
-
-
-def _event_detail(event: OrderEvent) -> str:
-    """The event's details as JSON text: the fill, the reason, the changes (only those present)."""
-    quantity, price, reason, changes = event.quantity, event.price, event.reason, event.changes
-    if not reason and not changes:
-        if not quantity and not price:
-            return "{}"
-        if quantity and price:  # a fill, the common case: the same text json.dumps gives, without building a dict
-            return f'{{"quantity": {quantity}, "price": "{price}"}}'
-    detail: dict[str, Any] = {k: v for k, v in (("quantity", quantity), ("price", price), ("reason", reason)) if v}
-    if changes:
-        detail["changes"] = changes
-    return json.dumps(detail, default=str)
-
-
-def _violations_json(violations: Sequence[Violation]) -> str:
-    return json.dumps([v.to_dict() for v in violations], default=str) if violations else "[]"
 
 
 def _payload(order: Order) -> tuple[Any, ...]:

@@ -8,29 +8,15 @@ sent again: the process that placed it is gone, so nobody is waiting for it, and
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from oms_kit.fsm import OrderEvent, OrderEventType
-from oms_kit.models import (
-    ClientOrderId,
-    Fill,
-    Order,
-    OrderId,
-    OrderStatus,
-    OrderType,
-    Position,
-    Product,
-    Side,
-    TradeId,
-    TradingState,
-    Validity,
-    Violation,
-)
+from oms_kit.models import Order, OrderStatus, TradingState, Validity
 from oms_kit.orders import OrderManager
 from oms_kit.storage.base import Store
+from oms_kit.storage.records import fill_from_row, order_from_row, position_from_row, stored_decimal
 
 _TERMINAL = "(" + ", ".join(f"'{s.value}'" for s in OrderStatus if s.is_terminal) + ")"
 _NOT_TERMINAL = "(" + ", ".join(f"'{s.value}'" for s in OrderStatus if not s.is_terminal) + ")"
@@ -197,47 +183,3 @@ def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
                                              reason=f"instrument {order.symbol} not known after the restart"))
         return
     manager.broker.restore(order, instrument, now)  # type: ignore[attr-defined]
-
-
-_CENT = Decimal("0.01")
-
-
-def stored_decimal(value: Decimal | None) -> Decimal | None:
-    """A money or price value as read back: the database keeps 8 decimal places (``1480.00000000``); give it
-    the two decimals of a price or an amount when that loses nothing, else its exact digits."""
-    if value is None:
-        return None
-    cents = value.quantize(_CENT)
-    return cents if cents == value else value.normalize()
-
-
-def position_from_row(row: dict[str, Any]) -> Position:
-    """A Position from a row of the positions table."""
-    d = stored_decimal
-    return Position(
-        row["symbol"], Product(row["product"]), row["account"], int(row["quantity"]), d(row["average_price"]),
-        d(row["realized_pnl"]), d(row["fees"]), d(row["last_price"]), int(row["bought_quantity"]),
-        int(row["sold_quantity"]), row["updated_at"],
-    )
-
-
-def fill_from_row(row: dict[str, Any]) -> Fill:
-    """A Fill from a row of the trades table."""
-    return Fill(TradeId(row["trade_id"]), OrderId(row["order_id"]), row["symbol"], Side(row["side"]),
-                int(row["quantity"]), stored_decimal(row["price"]), stored_decimal(row["fees"]),  # type: ignore[arg-type]
-                row["ts"], Product(row["product"]), row["account"])
-
-
-def order_from_row(row: dict[str, Any], filled_value: Decimal) -> Order:
-    """An Order from a row of the orders table; ``filled_value`` (sum of price x quantity of its trades) is not
-    stored in the row."""
-    violations = tuple(Violation(v["code"], v["message"], v.get("limit"), v.get("value"))
-                       for v in json.loads(row["violations"]))
-    return Order(
-        OrderId(row["order_id"]), ClientOrderId(row["client_order_id"]), row["symbol"], Side(row["side"]),
-        int(row["quantity"]), OrderType(row["order_type"]), Product(row["product"]), Validity(row["validity"]),
-        stored_decimal(row["price"]), stored_decimal(row["trigger_price"]), row["tag"], row["account"],
-        OrderStatus(row["status"]), int(row["filled_quantity"]), stored_decimal(row["average_price"]),
-        stored_decimal(filled_value), bool(row["triggered"]), violations,
-        row["reason"], row["created_at"], row["updated_at"], int(row["sequence"]),
-    )

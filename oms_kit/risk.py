@@ -141,10 +141,6 @@ class RiskAlert:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
-    def row(self) -> tuple[Any, ...]:
-        return (self.alert_id, self.account, self.ts, self.level, self.limit_name, self.symbol, self.value,
-                self.limit_value, self.message, None)
-
 
 @dataclass(frozen=True, slots=True)
 class LimitUse:

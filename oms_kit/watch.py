@@ -18,9 +18,9 @@ from typing import Any
 from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged, RiskAlertRaised, TradingStateChanged
 from oms_kit.models import Fill, OrderStatus, TradingState
 from oms_kit.orders import OrderManager
-from oms_kit.recovery import fill_from_row, order_from_row, position_from_row, stored_decimal
 from oms_kit.risk import RiskAlert
 from oms_kit.storage.base import Store
+from oms_kit.storage.records import alert_from_row, fill_from_row, order_from_row, position_from_row, stored_decimal
 
 log = logging.getLogger(__name__)
 
@@ -201,8 +201,7 @@ class Watch:
             if row["alert_id"] in self._alert_ids:
                 continue
             self._alert_ids.add(row["alert_id"])
-            alert = RiskAlert(row["alert_id"], row["account"], row["ts"], row["level"], row["limit_name"],
-                              row["symbol"], row["value"], row["limit_value"], row["message"])
+            alert = alert_from_row(row)
             self.alerts.append(alert)
             new.append(alert)
         return new
