@@ -24,7 +24,7 @@ from typing import Any
 import comm
 
 import oms_kit as ok
-from widgets import Dashboard
+from oms_kit.widgets import Dashboard
 
 SENT = {"messages": 0, "bytes": 0}
 

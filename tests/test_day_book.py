@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from oms_kit import OMS, ConfigError, InvalidOrderError, MockBroker, OmsError, OrderStatus, RiskLimits, SimulatedClock
+from oms_kit.widgets import HistoryPanel
 from tests.stubs import T0
-from widgets import HistoryPanel
 
 S = OrderStatus
 LIMITS = RiskLimits(max_orders_per_second=None, duplicate_window_s=None)

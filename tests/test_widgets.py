@@ -16,7 +16,7 @@ import pytest
 
 import oms_kit as ok
 from oms_kit import OMS, OrderStatus, RiskLimits
-from widgets import (
+from oms_kit.widgets import (
     Dashboard,
     Header,
     HistoryPanel,
@@ -25,8 +25,9 @@ from widgets import (
     PnLChart,
     PositionsPanel,
     RiskPanel,
+    dashboard,
 )
-from widgets.base import Panel
+from oms_kit.widgets.base import Panel
 
 
 @pytest.fixture
@@ -76,18 +77,21 @@ def visible(widget: Any) -> bool:
 
 
 def test_importing_oms_kit_loads_neither_ipywidgets_nor_ipython():
-    code = "import sys, oms_kit; print(sorted(m for m in ('ipywidgets', 'IPython', 'widgets') if m in sys.modules))"
+    code = ("import sys, oms_kit, oms_kit.sync, oms_kit.snapshot; "
+            "print(sorted(m for m in ('ipywidgets', 'IPython', 'oms_kit.widgets') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 
-async def test_oms_dashboard_is_a_shortcut_for_dashboard(oms, shown):
-    dashboard = shown(oms.dashboard)
+async def test_the_dashboard_function_makes_a_dashboard_with_its_options(oms, shown):
+    made = shown(dashboard, oms, interval=0.5)
 
-    assert isinstance(dashboard, Dashboard)
-    assert dashboard.header.state.value == "ACTIVE"
+    assert isinstance(made, Dashboard)
+    assert made.header.state.value == "ACTIVE"
+    assert {p.interval for p in made.panels} == {0.5}
+    assert not hasattr(oms, "dashboard")  # the core knows nothing of the widgets
 
 
 # -- header -------------------------------------------------------------------------------------------------------
@@ -460,7 +464,7 @@ async def test_history_filters_by_symbol_status_side_and_time(oms, shown):
 
     panel.symbol.value = "TCS"
     assert orders() == [resting.order_id]
-    assert panel.trades_shown == []
+    assert panel.trades_shown == ()
     panel.symbol.value = "all"
 
     panel.status.value = "FILLED"
@@ -469,7 +473,7 @@ async def test_history_filters_by_symbol_status_side_and_time(oms, shown):
 
     panel.side.value = "SELL"
     assert orders() == [resting.order_id]
-    assert panel.trades_shown == []
+    assert panel.trades_shown == ()
     panel.side.value = "all"
 
     panel.since.value = "23:59:59"
@@ -611,10 +615,10 @@ async def test_a_burst_of_fills_is_coalesced_into_a_few_refreshes(open_oms, show
 async def test_an_error_while_refreshing_is_shown_inside_the_panel(oms, shown, monkeypatch):
     panel = shown(PositionsPanel, oms)
 
-    def broken(oms: Any) -> None:
+    def broken() -> None:
         raise RuntimeError("positions unavailable")
 
-    monkeypatch.setattr("widgets.source.positions", broken)
+    monkeypatch.setattr(oms, "snapshot", broken)
     await oms.set_price("RELIANCE", 2501.0)
     await panel.settle()
 
@@ -661,47 +665,6 @@ async def test_a_closed_panel_stops_listening(oms, shown):
 
     assert panel.refreshes == count
     assert not oms.bus.wants("position") or all(cb != panel._on_event for cb, _ in oms.bus._callbacks)
-
-
-class PublicOnly:
-    """An OMS seen only through its documented methods (no ``manager``): the panels read its tables."""
-
-    def __init__(self, oms: OMS) -> None:
-        self._oms = oms
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "manager":
-            raise AttributeError(name)
-        return getattr(self._oms, name)
-
-
-async def test_panels_read_an_oms_without_its_objects_through_its_tables(open_oms, shown):
-    oms = await open_oms(limits=RiskLimits(max_position_quantity=50, daily_loss_limit=1000))
-    await oms.place_order("RELIANCE", "BUY", 10)
-    resting = await oms.place_order("TCS", "SELL", 2, "LIMIT", price=3950)
-    rejected = await oms.place_order("TCS", "BUY", 1, "LIMIT", price=3900.01)
-    await oms.set_price("RELIANCE", 2510.0)
-    direct = shown(Dashboard, oms)
-    tables = shown(Dashboard, PublicOnly(oms))
-
-    await direct.settle()
-    await tables.settle()
-
-    for panel in ("header", "positions", "orders", "history"):
-        assert not getattr(tables, panel).errors
-    assert tables.header.equity.value == direct.header.equity.value
-    assert tables.header.day_pnl.value == direct.header.day_pnl.value
-    assert tables.positions.table.value == direct.positions.table.value
-    assert tables.orders.order_ids == direct.orders.order_ids == [resting.order_id]
-    assert tables.orders._rows[resting.order_id].text.value == direct.orders._rows[resting.order_id].text.value
-    assert tables.history.orders_table.value == direct.history.orders_table.value
-    assert "PRICE_NOT_ON_TICK" in tables.history.orders_table.value
-    assert tables.history.orders_shown[0].order_id == rejected.order_id
-    assert [(r["limit"], r["symbol"]) for r in direct.risk.limit_rows] == [  # most used first
-        ("max_position_quantity", "RELIANCE"), ("max_open_orders", ""), ("daily_loss_limit", "")]
-    assert tables.risk.limit_rows == direct.risk.limit_rows
-    assert tables.risk.limits.value == direct.risk.limits.value
-    assert tables.risk.state.value == direct.risk.state.value
 
 
 # -- read-only and the blocking facade ----------------------------------------------------------------------------
@@ -778,7 +741,7 @@ def test_panels_work_with_the_blocking_facade_outside_a_loop():
 KERNEL_SESSION = """
 import asyncio
 import oms_kit as ok
-from widgets import Dashboard
+from oms_kit.widgets import Dashboard
 oms = ok.open_sync(feed=None, fees=None, risk_interval=None)   # the blocking facade, inside the kernel's loop
 oms.set_price("RELIANCE", 2500.0)
 order = oms.place_order("RELIANCE", "BUY", 5, "LIMIT", price=2490)

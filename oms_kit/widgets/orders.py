@@ -8,9 +8,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from widgets import source
-from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, close_tree, row_count
-from widgets.format import is_missing, money
+from oms_kit.models import Order
+from oms_kit.snapshot import OrderView
+from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, button, classed, close_tree, row_count
+from oms_kit.widgets.format import money
 
 HEADING = f"{'order':<13} {'side':<4} {'qty':>6} {'symbol':<10} {'type':<6} {'price':>10} {'prod/val':<8} " \
           f"{'status':<9} {'filled':>11}"
@@ -48,7 +49,7 @@ class OrdersPanel(Panel):
     title_text = "Orders"
     css_class = "oms-orders"
 
-    def __init__(self, oms: Any, *, max_rows: int = 50, interval: float = DEFAULT_INTERVAL,
+    def __init__(self, oms: OmsLike, *, max_rows: int = 50, interval: float = DEFAULT_INTERVAL,
                  every: float | None = None) -> None:
         self.max_rows = row_count("max_rows", max_rows)
         super().__init__(oms, interval=interval, every=every)
@@ -71,11 +72,11 @@ class OrdersPanel(Panel):
         return [top, self.heading, self.list, self.more]
 
     def refresh(self) -> None:
-        working = source.working_orders(self.oms)
+        working = self.oms.snapshot().working_orders
         total = len(working)
         ids = []
         for o in working[: -self.max_rows - 1 : -1]:  # newest first
-            order_id = str(o.order_id)
+            order_id = o.order_id
             ids.append(order_id)
             row = self._rows.get(order_id)
             if row is None:
@@ -102,18 +103,18 @@ class OrdersPanel(Panel):
             row.cancel.disabled = True
             row.cancel.description = "…"
 
-        def done(order: Any) -> None:
+        def done(order: Order) -> None:
             self.say(f"{order.order_id} {order.status}", "ok")
 
-        return self._act(f"cancel {order_id}", "cancel_order", order_id, then=done)
+        return self._act(f"cancel {order_id}", lambda oms: oms.cancel_order(order_id), then=done)
 
     def cancel_all(self) -> asyncio.Task[Any] | None:
         """Cancel every working order (the Cancel all button)."""
 
-        def done(orders: list[Any]) -> None:
+        def done(orders: list[Order]) -> None:
             self.say(f"cancelled {len(orders)} order{'s' if len(orders) != 1 else ''}", "ok")
 
-        return self._act("cancel all", "cancel_all", then=done)
+        return self._act("cancel all", lambda oms: oms.cancel_all(), then=done)
 
     def _action_failed(self, what: str, exc: BaseException) -> None:
         super()._action_failed(what, exc)
@@ -123,16 +124,16 @@ class OrdersPanel(Panel):
                 row.cancel.description = "✕ Cancel"
 
 
-def _row_text(o: Any) -> str:
+def _row_text(o: OrderView) -> str:
     side_class = "oms-up" if o.side == "BUY" else "oms-down"
-    filled = f"{int(o.filled_quantity):,}/{int(o.quantity):,}"
+    filled = f"{o.filled_quantity:,}/{o.quantity:,}"
     product = f"{o.product}/{o.validity}"
     # A stop order shows its trigger where a market order has no price: "SL-M  ▲2,390.00", "SL  2,400.00▲2,390.00".
-    price = "" if is_missing(o.price) else money(o.price)
-    if not is_missing(o.trigger_price):
+    price = "" if o.price is None else money(o.price)
+    if o.trigger_price is not None:
         price += f"▲{money(o.trigger_price)}"
-    status = SHORT_STATUS.get(str(o.status), str(o.status))
-    first = f"{o.order_id!s:<13} "
-    rest = (f" {int(o.quantity):>6,} {o.symbol!s:<10} {o.order_type!s:<6} {price or '—':>10} {product:<8} "
+    status = SHORT_STATUS.get(o.status, o.status)
+    first = f"{o.order_id:<13} "
+    rest = (f" {o.quantity:>6,} {o.symbol:<10} {o.order_type:<6} {price or '—':>10} {product:<8} "
             f"{status:<9} {filled:>11}")
-    return f"{escape(first)}<span class='{side_class}'>{o.side!s:<4}</span>{escape(rest)}"
+    return f"{escape(first)}<span class='{side_class}'>{o.side:<4}</span>{escape(rest)}"

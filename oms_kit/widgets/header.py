@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import ipywidgets as w
 
-from widgets import source
-from widgets.base import DEFAULT_INTERVAL, Panel, classed
-from widgets.format import clock_time, money, pnl_html
+from oms_kit.snapshot import FeedView
+from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, classed
+from oms_kit.widgets.format import clock_time, money, pnl_html
 
 STATE_COLOURS = {"ACTIVE": "#1a7f37", "REDUCING": "#bf8700", "HALTED": "#cf222e"}
 
@@ -23,7 +21,7 @@ class Header(Panel):
     kinds = ("trading_state", "position", "fill", "price")
     css_class = "oms-header"
 
-    def __init__(self, oms: Any, *, interval: float = DEFAULT_INTERVAL, every: float | None = 1.0) -> None:
+    def __init__(self, oms: OmsLike, *, interval: float = DEFAULT_INTERVAL, every: float | None = 1.0) -> None:
         super().__init__(oms, interval=interval, every=every)
 
     def _build(self) -> list[w.Widget]:
@@ -39,10 +37,8 @@ class Header(Panel):
         return [line]
 
     def refresh(self) -> None:
-        oms = self.oms
-        status = oms.status()
-        summary = source.account(oms)
-        state = str(status["trading_state"])
+        snapshot = self.oms.snapshot()
+        state = snapshot.trading_state
         if state != self._shown_state:
             if self._shown_state:
                 self.state.remove_class(f"oms-state-{self._shown_state}")
@@ -51,22 +47,22 @@ class Header(Panel):
             self.state.style.background = STATE_COLOURS.get(state, "#57606a")
             self.state.style.text_color = "white"
             self._shown_state = state
-        self.equity.value = f"equity <b>{money(summary['equity'])}</b>"
-        self.day_pnl.value = f"day P&amp;L <b>{pnl_html(summary['day_pnl'])}</b>"
-        durable = "durable" if status["durable"] else "in memory, not durable"
-        read_only = " · <b>read-only</b>" if self.read_only else ""
-        self.backend.value = f"{status['backend']} <span class='oms-muted'>({durable})</span>{read_only}"
-        self.feed.value = _feed_text(status.get("feed"))
-        self.clock.value = clock_time(oms.clock.now())
+        self.equity.value = f"equity <b>{money(snapshot.equity)}</b>"
+        self.day_pnl.value = f"day P&amp;L <b>{pnl_html(snapshot.day_pnl)}</b>"
+        durable = "durable" if snapshot.durable else "in memory, not durable"
+        read_only = " · <b>read-only</b>" if snapshot.read_only else ""
+        self.backend.value = f"{snapshot.backend} <span class='oms-muted'>({durable})</span>{read_only}"
+        self.feed.value = _feed_text(snapshot.feed)
+        self.clock.value = clock_time(snapshot.taken_at)
 
 
-def _feed_text(feed: dict[str, Any] | None) -> str:
+def _feed_text(feed: FeedView | None) -> str:
     if feed is None:
         return "feed <span class='oms-muted'>none (prices by set_price)</span>"
-    if feed.get("running"):
+    if feed.running:
         state = "<span class='oms-up'>● live</span>"
-    elif feed.get("finished"):
+    elif feed.finished:
         state = "<span class='oms-muted'>■ finished</span>"
     else:
         state = "<span class='oms-down'>○ stopped</span>"
-    return f"feed {feed.get('name', '')} {state} <span class='oms-muted'>{feed.get('updates_sent', 0):,} updates</span>"
+    return f"feed {feed.name} {state} <span class='oms-muted'>{feed.updates_sent:,} updates</span>"

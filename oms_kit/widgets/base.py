@@ -12,14 +12,15 @@ import time
 import traceback
 from collections.abc import Callable, Coroutine
 from html import escape
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import ipywidgets as w
 
 from oms_kit.errors import OmsError
 from oms_kit.events import Event
+from oms_kit.oms import OMS
 from oms_kit.sync import SyncOMS
-from widgets.style import STYLE
+from oms_kit.widgets.style import STYLE
 
 DEFAULT_INTERVAL = 0.25  # seconds between two refreshes of a panel: four a second at most
 # A panel whose redraw is slow waits this many times its last redraw's duration before the next one, so that
@@ -27,8 +28,15 @@ DEFAULT_INTERVAL = 0.25  # seconds between two refreshes of a panel: four a seco
 COST_FACTOR = 9
 MAX_ERRORS_SHOWN = 3
 
+OmsLike: TypeAlias = OMS | SyncOMS  # what a panel shows: the async OMS or the blocking facade over one
+# A button's OMS call: made on the blocking facade it returns the result, on the async OMS a coroutine.
+Call: TypeAlias = Callable[[OmsLike], Any]
 
-def classed(widget: w.Widget, *classes: str) -> Any:
+
+W = TypeVar("W", bound=w.Widget)
+
+
+def classed(widget: W, *classes: str) -> W:
     """``widget`` with the DOM classes ``classes`` (stable names for browser tests and CSS)."""
     for name in classes:
         widget.add_class(name)
@@ -43,12 +51,13 @@ def button(text: str, css_class: str, style: str = "", *, tooltip: str = "", wid
 
 def close_tree(widget: w.Widget) -> None:
     """Close ``widget`` and every widget inside it, so no comm is left open in the kernel."""
-    for child in getattr(widget, "children", ()):
-        close_tree(child)
+    if isinstance(widget, w.Box):
+        for child in widget.children:
+            close_tree(child)
     w.Widget.close(widget)
 
 
-def row_count(name: str, value: Any) -> int:
+def row_count(name: str, value: object) -> int:
     """``value`` checked as a panel's row limit (``max_rows`` and the like): a positive whole number."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError(f"{name}: {value!r} was given; a positive whole number is allowed")
@@ -77,15 +86,15 @@ class Panel(w.VBox):
     title_text = ""
     css_class = "oms-panel"
 
-    def __init__(self, oms: Any, *, interval: float = DEFAULT_INTERVAL, every: float | None = None) -> None:
+    def __init__(self, oms: OmsLike, *, interval: float = DEFAULT_INTERVAL, every: float | None = None) -> None:
         super().__init__()
         if not (isinstance(interval, int | float) and interval >= 0):
             raise ValueError(f"interval: {interval!r} was given; a number of seconds >= 0 is allowed")
         if every is not None and not (isinstance(every, int | float) and every > 0):
             raise ValueError(f"every: {every!r} was given; a positive number of seconds or None is allowed")
         self._sync: SyncOMS | None = oms if isinstance(oms, SyncOMS) else None
-        self.oms: Any = oms.oms if isinstance(oms, SyncOMS) else oms
-        self.read_only: bool = bool(getattr(oms, "read_only", False))
+        self.oms: OMS = oms.oms if isinstance(oms, SyncOMS) else oms
+        self.read_only: bool = self.oms.read_only
         self.interval = float(interval)
         self.errors: list[str] = []  # every error shown in this panel, oldest first
         self.last_message = ""
@@ -184,9 +193,8 @@ class Panel(w.VBox):
 
     # -- actions ----------------------------------------------------------------------------------------------
 
-    def _act(self, what: str, method: str, *args: Any, then: Callable[[Any], None] | None = None,
-             **kwargs: Any) -> asyncio.Task[Any] | None:
-        """Call ``oms.<method>(*args, **kwargs)`` for a button without blocking the loop.
+    def _act(self, what: str, call: Call, *, then: Callable[[Any], None] | None = None) -> asyncio.Task[Any] | None:
+        """Make the OMS call ``call`` (e.g. ``lambda oms: oms.cancel_all()``) for a button without blocking the loop.
 
         On a running loop the call runs as a task (returned, so a caller may await it); with the blocking facade
         outside any loop (a plain script) it runs at once and None is returned. A failure is shown in the panel as
@@ -198,13 +206,13 @@ class Panel(w.VBox):
                          "error")
                 return None
             try:
-                result = getattr(self._sync, method)(*args, **kwargs)
+                result = call(self._sync)
             except Exception as exc:
                 self._action_failed(what, exc)
             else:
                 self._action_done(then, result)
             return None
-        return self.spawn(what, getattr(self.oms, method)(*args, **kwargs), then)
+        return self.spawn(what, call(self.oms), then)
 
     def spawn(self, what: str, coroutine: Coroutine[Any, Any, Any],
               then: Callable[[Any], None] | None = None) -> asyncio.Task[Any]:
@@ -236,7 +244,7 @@ class Panel(w.VBox):
         # An OmsError or ValueError is the OMS refusing (reset in breach, bad input): say it plainly. Anything
         # else is a fault and goes to the error area with its traceback's last line.
         if isinstance(exc, OmsError | ValueError):
-            hint = getattr(exc, "hint", None)
+            hint = exc.hint if isinstance(exc, OmsError) else None
             self.say(f"{what} refused: {exc}" + (f" — {hint}" if hint else ""), "error")
         else:
             self.report(exc, what)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import ipywidgets as w
 
-from widgets import source
-from widgets.base import Panel, classed
-from widgets.format import cell, is_missing, money, pnl_html, table
+from oms_kit.snapshot import PositionView
+from oms_kit.widgets.base import Panel, classed
+from oms_kit.widgets.format import cell, money, pnl_html, table
 
 COLUMNS = [("symbol", "l"), ("product", "l"), ("qty", "r"), ("avg price", "r"), ("last", "r"),
            ("unrealized", "r"), ("P&L %", "r"), ("realized", "r")]
@@ -26,17 +25,17 @@ class PositionsPanel(Panel):
     css_class = "oms-positions"
 
     def _build(self) -> list[w.Widget]:
-        self.rows: list[Any] = []
+        self.rows: tuple[PositionView, ...] = ()
         self.table = classed(w.HTML(), "oms-positions-table")
         return [self.table]
 
     def refresh(self) -> None:
-        self.rows = source.positions(self.oms)
+        self.rows = self.oms.snapshot().positions
         rows = []
         unrealized_total = realized_total = Decimal(0)
         for p in self.rows:
-            quantity, unrealized, realized = int(p.quantity), p.unrealized_pnl, p.realized_pnl
-            cost = p.average_price * abs(quantity) if quantity else 0
+            quantity, unrealized, realized = p.quantity, p.unrealized_pnl, p.realized_pnl
+            cost = p.average_price * abs(quantity)
             pct = unrealized / cost * 100 if cost else None
             unrealized_total += unrealized
             realized_total += realized
@@ -46,7 +45,7 @@ class PositionsPanel(Panel):
         self.table.value = table(COLUMNS, rows, total=total, empty="no positions today")
 
 
-def _pct(value: Any) -> str:
-    if is_missing(value):
+def _pct(value: Decimal | None) -> str:
+    if value is None:
         return "—"
     return pnl_html(value, suffix=" %")

@@ -7,11 +7,13 @@ from html import escape
 from typing import Any
 
 import ipywidgets as w
+import pandas as pd
 
 from oms_kit.errors import OmsError
-from widgets import source
-from widgets.base import DEFAULT_INTERVAL, Panel, button, classed
-from widgets.format import money
+from oms_kit.models import Order
+from oms_kit.snapshot import symbols
+from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, button, classed
+from oms_kit.widgets.format import money
 
 ORDER_TYPES = ["MARKET", "LIMIT", "SL", "SL-M"]
 PRODUCTS = ["MIS", "CNC", "NRML"]
@@ -32,20 +34,19 @@ class OrderTicket(Panel):
     title_text = "Order ticket"
     css_class = "oms-ticket"
 
-    def __init__(self, oms: Any, *, symbol: str = "", interval: float = DEFAULT_INTERVAL,
+    def __init__(self, oms: OmsLike, *, symbol: str = "", interval: float = DEFAULT_INTERVAL,
                  every: float | None = None) -> None:
         self._initial_symbol = symbol
         super().__init__(oms, interval=interval, every=every)
 
     def _build(self) -> list[w.Widget]:
-        self.last_order: Any = None
-        self._shown: Any = None  # the order whose outcome ``result`` shows, kept up to date by refresh()
-        self.checks: Any = None  # the last dry run (oms.validate), a DataFrame
-        symbols = source.instruments(self.oms)
+        self.last_order: Order | None = None
+        self._shown: Order | None = None  # the order whose outcome ``result`` shows, kept up to date by refresh()
+        self.checks: pd.DataFrame | None = None  # the last dry run (oms.validate)
         narrow, wide = w.Layout(width="150px"), w.Layout(width="230px")
-        self.symbol = classed(w.Combobox(value=self._initial_symbol, options=symbols, placeholder="symbol",
-                                         description="symbol", ensure_option=False, continuous_update=True,
-                                         layout=wide), "oms-symbol")
+        self.symbol = classed(w.Combobox(value=self._initial_symbol, options=list(symbols(self.oms)),
+                                         placeholder="symbol", description="symbol", ensure_option=False,
+                                         continuous_update=True, layout=wide), "oms-symbol")
         self.side = classed(w.ToggleButtons(options=["BUY", "SELL"], value="BUY", description="side",
                                             style={"button_width": "70px"}), "oms-side")
         self.quantity = classed(w.IntText(value=1, description="quantity", continuous_update=True, layout=wide),
@@ -138,12 +139,12 @@ class OrderTicket(Panel):
         self.result.value = "<span class='oms-muted'>placing…</span>"
         self.place_button.disabled = True
 
-        def done(order: Any) -> None:
+        def done(order: Order) -> None:
             self.place_button.disabled = False
             self.last_order = self._shown = order
             self.result.value = _outcome(order)
 
-        task = self._act("place order", "place_order", **values, then=done)
+        task = self._act("place order", lambda oms: oms.place_order(**values), then=done)
         if task is not None:
             task.add_done_callback(lambda _: setattr(self.place_button, "disabled", False))
         else:
@@ -155,7 +156,7 @@ class OrderTicket(Panel):
         super()._action_failed(what, exc)
 
 
-def _outcome(order: Any) -> str:
+def _outcome(order: Order) -> str:
     status = str(order.status)
     if order.violations:
         items = "".join(f"<li><b>{escape(v.code)}</b>: {escape(v.message)}</li>" for v in order.violations)

@@ -8,9 +8,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from widgets import source
-from widgets.base import DEFAULT_INTERVAL, Panel, button, classed, row_count
-from widgets.format import clock_time, money
+from oms_kit.models import Order
+from oms_kit.snapshot import AlertView, LimitView, Snapshot
+from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, button, classed, row_count
+from oms_kit.widgets.format import clock_time, money
 
 BAR_COLOURS = {"WARN": "var(--oms-warn)", "BREACH": "var(--oms-down)"}
 KILL_REASON = "KILL SWITCH pressed in the dashboard"
@@ -29,14 +30,14 @@ class RiskPanel(Panel):
     title_text = "Risk"
     css_class = "oms-risk"
 
-    def __init__(self, oms: Any, *, max_limits: int = 20, max_alerts: int = 8, interval: float = DEFAULT_INTERVAL,
+    def __init__(self, oms: OmsLike, *, max_limits: int = 20, max_alerts: int = 8, interval: float = DEFAULT_INTERVAL,
                  every: float | None = None) -> None:
         self.max_limits = row_count("max_limits", max_limits)
         self.max_alerts = row_count("max_alerts", max_alerts)
         super().__init__(oms, interval=interval, every=every)
 
     def _build(self) -> list[w.Widget]:
-        self.summary: dict[str, Any] = {}
+        self.summary: Snapshot | None = None  # the snapshot last shown
         self.limit_rows: list[dict[str, Any]] = []
         self.state = classed(w.HTML(), "oms-risk-state")
         self.limits = classed(w.HTML(), "oms-limits")
@@ -77,26 +78,23 @@ class RiskPanel(Panel):
         return [self.state, controls, self.limits, self.alerts]
 
     def refresh(self) -> None:
-        summary = source.risk(self.oms)
-        self.summary = summary
-        state = str(summary["trading_state"])
+        snapshot = self.summary = self.oms.snapshot()
+        state = snapshot.trading_state
         colour = {"ACTIVE": "oms-up", "HALTED": "oms-down"}.get(state, "")
-        self.state.value = (f"trading <b class='{colour}'>{state}</b> · exposure {money(summary['gross_exposure'])}"
-                            f" · cash {money(summary['cash'])}")
+        self.state.value = (f"trading <b class='{colour}'>{state}</b> · exposure {money(snapshot.gross_exposure)}"
+                            f" · cash {money(snapshot.cash)}")
         self.reset_button.disabled = state == "ACTIVE"
-        self._show_limits(summary["limits"])
-        alerts = list(summary["alerts"])[-self.max_alerts:][::-1]
+        self._show_limits(snapshot.limits)
+        alerts = snapshot.alerts[-self.max_alerts:][::-1]
         self.alerts.value = "".join(_alert_html(a) for a in alerts) or "<span class='oms-muted'>no alerts</span>"
 
-    def _show_limits(self, limits: list[Any]) -> None:
+    def _show_limits(self, limits: tuple[LimitView, ...]) -> None:
         # One HTML table of bars, not a progress widget per limit: a redraw is one message however many limits
         # are in use, and the most used per-symbol limits may change places at every price.
         rows = []
         for u in limits[: self.max_limits]:
-            symbol = "" if u.symbol is None or u.symbol != u.symbol else str(u.symbol)
-            pct = float(u.use_pct)
-            level = str(u.level) if u.level in BAR_COLOURS else "OK"
-            rows.append({"limit": str(u.limit), "symbol": symbol, "pct": pct, "level": level,
+            level = u.level if u.level in BAR_COLOURS else "OK"
+            rows.append({"limit": u.limit, "symbol": u.symbol or "", "pct": u.use_pct, "level": level,
                          "text": f"{money(u.value, 0)} / {money(u.maximum, 0)}"})
         self.limit_rows = rows
         if not rows:
@@ -109,17 +107,17 @@ class RiskPanel(Panel):
 
     def kill(self, reason: str = KILL_REASON) -> asyncio.Task[Any] | None:
         """Halt trading at once and cancel every working order (the KILL SWITCH button)."""
-        return self._act("kill switch", "kill_switch", reason,
+        return self._act("kill switch", lambda oms: oms.kill_switch(reason),
                          then=lambda _: self.say("HALTED: trading stopped, working orders cancelled", "ok"))
 
     def square_off(self) -> asyncio.Task[Any] | None:
         """Cancel working orders and close every position at market (the confirmed Square off)."""
         self._ask(self.square_off_ask, False)
 
-        def done(orders: list[Any]) -> None:
+        def done(orders: list[Order]) -> None:
             self.say(f"square off: {len(orders)} closing order{'s' if len(orders) != 1 else ''} placed", "ok")
 
-        return self._act("square off", "square_off", then=done)
+        return self._act("square off", lambda oms: oms.square_off(), then=done)
 
     def reset(self, reason: str) -> asyncio.Task[Any] | None:
         """Lift the kill switch with ``reason`` (the confirmed Reset); refused while the daily loss is in breach."""
@@ -128,11 +126,12 @@ class RiskPanel(Panel):
             self.say("reset needs a reason: type why trading may resume", "error")
             return None
 
-        def done(_: Any) -> None:
+        def done(_: None) -> None:
             self.reset_reason.value = ""
             self.say("trading resumed: ACTIVE", "ok")
 
-        return self._act("reset", "reset_kill_switch", reason.strip(), then=done)
+        why = reason.strip()
+        return self._act("reset", lambda oms: oms.reset_kill_switch(why), then=done)
 
     def _ask_reset(self) -> None:
         if not self.reset_reason.value.strip():
@@ -154,10 +153,10 @@ def _limit_html(row: dict[str, Any]) -> str:
             f"<td>{escape(row['text'])} <b>({row['pct']:.0f} %)</b></td></tr>")
 
 
-def _alert_html(alert: Any) -> str:
-    level = getattr(alert, "level", "")
+def _alert_html(alert: AlertView) -> str:
+    level = alert.level
     colour = "oms-down" if level == "BREACH" else "oms-muted" if level != "WARN" else ""
     style = "" if colour else " style='color:var(--oms-warn)'"
     return (f"<div class='oms-alert oms-alert-{escape(level)}'><span class='oms-muted'>"
-            f"{clock_time(getattr(alert, 'ts', None))}</span> <b class='{colour}'{style}>{escape(level)}</b> "
-            f"{escape(str(getattr(alert, 'message', alert)))}</div>")
+            f"{clock_time(alert.ts)}</span> <b class='{colour}'{style}>{escape(level)}</b> "
+            f"{escape(alert.message)}</div>")

@@ -6,31 +6,28 @@ import time as _time
 from collections import deque
 from datetime import datetime
 from html import escape
-from typing import Any
 
 import ipywidgets as w
 
-from widgets import source
-from widgets.base import DEFAULT_INTERVAL, Panel, classed
-from widgets.format import clock_time, money, signed
+from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, classed
+from oms_kit.widgets.format import clock_time, money, signed
 
 WIDTH, PANE, GAP, LEFT = 660, 90, 26, 96  # SVG units: width, height of each pane, gap between, left margin
 MAX_DRAWN = 400  # points drawn per line at most; longer histories are thinned evenly
 
 
 class PnLChart(Panel):
-    """Equity (top) and day P&L (bottom, zero line dashed) sampled from ``oms.risk_summary()``.
+    """Equity (top) and day P&L (bottom, zero line dashed) sampled from ``oms.snapshot()``.
 
     A sample is taken at each refresh (every ``every`` seconds and after fills), at most one per ``min_gap``
     seconds; ``max_samples`` are kept. ``samples`` is the list of (time, equity, day P&L).
-    Equity and day P&L come from the OMS's ledger (``oms.risk_summary()`` when it has none).
     """
 
     kinds = ("fill", "position", "trading_state")
     title_text = "P&amp;L"
     css_class = "oms-chart"
 
-    def __init__(self, oms: Any, *, every: float | None = 1.0, min_gap: float = 0.5, max_samples: int = 3600,
+    def __init__(self, oms: OmsLike, *, every: float | None = 1.0, min_gap: float = 0.5, max_samples: int = 3600,
                  interval: float = DEFAULT_INTERVAL) -> None:
         self.min_gap = min_gap
         self._samples: deque[tuple[datetime, float, float]] = deque(maxlen=max_samples)
@@ -47,8 +44,8 @@ class PnLChart(Panel):
 
     def sample(self) -> None:
         """Record equity and day P&L now."""
-        summary = source.account(self.oms)
-        self._samples.append((self.oms.clock.now(), float(summary["equity"]), float(summary["day_pnl"])))
+        snapshot = self.oms.snapshot()
+        self._samples.append((snapshot.taken_at, float(snapshot.equity), float(snapshot.day_pnl)))
         self._sampled_at = _time.monotonic()
 
     def refresh(self) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Hashable
 from datetime import datetime, time
-from typing import Any
+from typing import TypeVar
 
 import ipywidgets as w
 
-from widgets import source
-from widgets.base import DEFAULT_INTERVAL, Panel, classed, row_count
-from widgets.format import cell, clock_time, money, table
+from oms_kit.snapshot import OrderView, TradeView, order_history, symbols, trade_history
+from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, classed, row_count
+from oms_kit.widgets.format import cell, clock_time, money, table
 
 ALL = "all"
 STATUSES = ["NEW", "OPEN", "TRIGGER_PENDING", "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED", "EXPIRED"]
@@ -19,6 +20,7 @@ ORDER_COLUMNS = [("time", "l"), ("order", "l"), ("side", "l"), ("qty", "r"), ("s
 TRADE_COLUMNS = [("time", "l"), ("trade", "l"), ("order", "l"), ("side", "l"), ("qty", "r"), ("symbol", "l"),
                  ("price", "r"), ("fees", "r")]
 _CLOCK = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+Item = TypeVar("Item", OrderView, TradeView)
 
 
 def parse_time(text: str, field_name: str) -> datetime | None:
@@ -40,25 +42,27 @@ class HistoryPanel(Panel):
     """The session's orders and trades, newest first, filtered by symbol, status (orders), side and time.
 
     At most ``max_rows`` of each are shown; only the open tab is drawn. ``orders_shown`` and ``trades_shown`` are
-    the rows last found for the filters.
+    the rows last found for the filters (:class:`~oms_kit.snapshot.OrderView`, :class:`~oms_kit.snapshot.TradeView`).
+    The rows are the day's book in memory, read like ``oms.orders()`` and ``oms.trades()`` (a reopened account's
+    earlier orders and trades of the day included).
     """
 
     kinds = ("order", "fill")
     title_text = "History"
     css_class = "oms-history"
 
-    def __init__(self, oms: Any, *, max_rows: int = 100, interval: float = DEFAULT_INTERVAL,
+    def __init__(self, oms: OmsLike, *, max_rows: int = 100, interval: float = DEFAULT_INTERVAL,
                  every: float | None = None) -> None:
         self.max_rows = row_count("max_rows", max_rows)
         super().__init__(oms, interval=interval, every=every)
 
     def _build(self) -> list[w.Widget]:
-        self._rows: dict[tuple[Any, ...], list[str]] = {}
-        self.orders_shown: list[Any] = []
-        self.trades_shown: list[Any] = []
-        symbols = source.instruments(self.oms)
+        self._rows: dict[Hashable, list[str]] = {}
+        self.orders_shown: tuple[OrderView, ...] = ()
+        self.trades_shown: tuple[TradeView, ...] = ()
+        known = symbols(self.oms)
         small = w.Layout(width="170px")
-        self.symbol = classed(w.Dropdown(options=[ALL, *symbols], value=ALL, description="symbol", layout=small),
+        self.symbol = classed(w.Dropdown(options=[ALL, *known], value=ALL, description="symbol", layout=small),
                               "oms-filter-symbol")
         self.status = classed(w.Dropdown(options=[ALL, *STATUSES], value=ALL, description="status",
                                          layout=w.Layout(width="210px")), "oms-filter-status")
@@ -90,23 +94,22 @@ class HistoryPanel(Panel):
             return
         self.say("")
         limit = self.max_rows
-        orders = source.order_history(self.oms, symbol=symbol, status=status, side=side, since=since, until=until,
-                                      limit=limit)
-        trades = source.trade_history(self.oms, symbol=symbol, side=side, since=since, until=until, limit=limit)
+        orders = order_history(self.oms, symbol=symbol, status=status, side=side, since=since, until=until,
+                               limit=limit)
+        trades = trade_history(self.oms, symbol=symbol, side=side, since=since, until=until, limit=limit)
         self.orders_shown, self.trades_shown = orders, trades
         # Only the open tab is drawn: the other one's table would be sent to the browser for nothing.
         if self.tabs.selected_index == 1:
             rows = [self._cached(("trade", t.trade_id), _trade_row, t) for t in trades]
             self.trades_table.value = table(TRADE_COLUMNS, rows, empty="no trades match")
         else:
-            rows = [self._cached(("order", o.order_id, str(o.status), o.filled_quantity, o.reason), _order_row, o)
+            rows = [self._cached(("order", o.order_id, o.status, o.filled_quantity, o.reason), _order_row, o)
                     for o in orders]
             self.orders_table.value = table(ORDER_COLUMNS, rows, empty="no orders match")
         self.tabs.set_title(0, f"Orders ({len(orders):,}{'+' if len(orders) >= limit else ''})")
         self.tabs.set_title(1, f"Trades ({len(trades):,}{'+' if len(trades) >= limit else ''})")
 
-
-    def _cached(self, key: tuple[Any, ...], render: Any, item: Any) -> list[str]:
+    def _cached(self, key: Hashable, render: Callable[[Item], list[str]], item: Item) -> list[str]:
         # A row is formatted once per state of its order (trades never change): a redraw during a burst of fills
         # formats the few new rows, not the hundred shown.
         row = self._rows.get(key)
@@ -117,20 +120,17 @@ class HistoryPanel(Panel):
         return row
 
 
-def _side(side: Any) -> str:
+def _side(side: str) -> str:
     return f"<span class='{'oms-up' if side == 'BUY' else 'oms-down'}'>{cell(side)}</span>"
 
 
-def _order_row(o: Any) -> list[str]:
-    violations = o.violations  # Violation objects, or their codes joined when read from a table
-    if isinstance(violations, tuple | list):
-        violations = ", ".join(v.code for v in violations)
-    reason = violations or o.reason
-    return [clock_time(o.created_at), cell(o.order_id), _side(o.side), f"{int(o.quantity):,}", cell(o.symbol),
-            cell(o.order_type), cell(o.price), cell(o.status), f"{int(o.filled_quantity):,}",
+def _order_row(o: OrderView) -> list[str]:
+    reason = ", ".join(o.violations) or o.reason
+    return [clock_time(o.created_at), cell(o.order_id), _side(o.side), f"{o.quantity:,}", cell(o.symbol),
+            cell(o.order_type), cell(o.price), cell(o.status), f"{o.filled_quantity:,}",
             cell(o.average_price), cell(reason)]
 
 
-def _trade_row(t: Any) -> list[str]:
-    return [clock_time(t.ts), cell(t.trade_id), cell(t.order_id), _side(t.side), f"{int(t.quantity):,}",
+def _trade_row(t: TradeView) -> list[str]:
+    return [clock_time(t.ts), cell(t.trade_id), cell(t.order_id), _side(t.side), f"{t.quantity:,}",
             cell(t.symbol), money(t.price), money(t.fees)]

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import ipywidgets as w
 
-from widgets.base import DEFAULT_INTERVAL, Panel, classed
-from widgets.chart import PnLChart
-from widgets.header import Header
-from widgets.history import HistoryPanel
-from widgets.orders import OrdersPanel
-from widgets.positions import PositionsPanel
-from widgets.risk import RiskPanel
-from widgets.style import STYLE
-from widgets.ticket import OrderTicket
+from oms_kit.sync import SyncOMS
+from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, classed
+from oms_kit.widgets.chart import PnLChart
+from oms_kit.widgets.header import Header
+from oms_kit.widgets.history import HistoryPanel
+from oms_kit.widgets.orders import OrdersPanel
+from oms_kit.widgets.positions import PositionsPanel
+from oms_kit.widgets.risk import RiskPanel
+from oms_kit.widgets.style import STYLE
+from oms_kit.widgets.ticket import OrderTicket
 
 
 class Dashboard(w.VBox):
@@ -29,7 +28,7 @@ class Dashboard(w.VBox):
     The panels are attributes: ``header``, ``positions``, ``orders``, ``ticket``, ``risk``, ``chart``, ``history``.
     """
 
-    def __init__(self, oms: Any, *, interval: float = DEFAULT_INTERVAL) -> None:
+    def __init__(self, oms: OmsLike, *, interval: float = DEFAULT_INTERVAL) -> None:
         super().__init__()
         self.oms = oms
         self.header = Header(oms, interval=interval)
@@ -41,7 +40,7 @@ class Dashboard(w.VBox):
         self.history = HistoryPanel(oms, interval=interval)
         left = w.VBox([self.positions, self.orders, self.chart], layout=w.Layout(flex="3 1 0%", min_width="520px"))
         right = w.VBox([self.ticket, self.risk], layout=w.Layout(flex="2 1 0%", min_width="360px"))
-        if getattr(oms, "read_only", False):
+        if (oms.oms if isinstance(oms, SyncOMS) else oms).read_only:
             self.ticket.layout.display = "none"
         self.children = (w.HTML(STYLE), self.header, w.HBox([left, right], layout=w.Layout(flex_flow="row wrap")),
                          self.history)

@@ -1,0 +1,309 @@
+"""A typed, immutable picture of one account at one moment: what the dashboard shows and an HTTP API could send.
+
+``take_snapshot(oms)`` (or ``oms.snapshot()``) copies the OMS's state into frozen dataclasses of plain values
+(str, int, Decimal, datetime, None): the account's figures, its positions, its working orders, each limit in use
+and the alerts of the session. Nothing in a snapshot points back into the OMS, so it may be kept, compared or sent
+after the OMS has moved on; ``to_dict()`` gives JSON-ready values (Decimal as a string, datetime in ISO 8601).
+
+``order_history`` and ``trade_history`` are the day's orders and trades in the same plain form, newest first, for
+a reader that wants a page of the book without building a DataFrame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from oms_kit.models import Fill, Order, Position
+from oms_kit.risk import LimitUse, RiskAlert, limit_uses
+
+if TYPE_CHECKING:
+    from oms_kit.oms import OMS
+
+__all__ = ["AlertView", "FeedView", "LimitView", "OrderView", "PositionView", "Snapshot", "TradeView",
+           "order_history", "symbols",
+           "take_snapshot", "trade_history"]
+
+
+def _plain(value: Any) -> Any:
+    # JSON has no Decimal or datetime: a Decimal keeps every digit as a string, a datetime its zone in ISO 8601.
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, _View):
+        return value.to_dict()
+    return value
+
+
+class _View:
+    """``to_dict()`` for the frozen dataclasses below."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as JSON-ready values: Decimal as str, datetime as ISO 8601, views and tuples as dicts/lists."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView(_View):
+    """One position of the day (flat ones too): quantity, prices and P&L."""
+
+    symbol: str
+    product: str
+    quantity: int
+    average_price: Decimal
+    last_price: Decimal | None
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+
+    @classmethod
+    def of(cls, position: Position) -> PositionView:
+        """The view of the ledger's ``position`` now."""
+        return cls(position.symbol, position.product.value, position.quantity, position.average_price,
+                   position.last_price, position.realized_pnl, position.unrealized_pnl)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView(_View):
+    """One order as it stands: its fields, its fill so far, and why it was rejected or ended (``violations`` are
+    the codes of the pre-trade checks it failed)."""
+
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    quantity: int
+    order_type: str
+    product: str
+    validity: str
+    price: Decimal | None
+    trigger_price: Decimal | None
+    status: str
+    filled_quantity: int
+    average_price: Decimal | None
+    violations: tuple[str, ...]
+    reason: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, order: Order) -> OrderView:
+        """The view of ``order`` now."""
+        return cls(order.order_id, order.client_order_id, order.symbol, order.side.value, order.quantity,
+                   order.order_type.value, order.product.value, order.validity.value, order.price,
+                   order.trigger_price, order.status.value, order.filled_quantity, order.average_price,
+                   tuple(v.code for v in order.violations), order.reason, order.created_at, order.updated_at)
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView(_View):
+    """One fill, fees included."""
+
+    trade_id: str
+    order_id: str
+    symbol: str
+    side: str
+    quantity: int
+    price: Decimal
+    fees: Decimal
+    ts: datetime | None
+    product: str
+
+    @classmethod
+    def of(cls, fill: Fill) -> TradeView:
+        """The view of ``fill``."""
+        return cls(fill.trade_id, fill.order_id, fill.symbol, fill.side.value, fill.quantity, fill.price, fill.fees,
+                   fill.ts, fill.product.value)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitView(_View):
+    """One risk limit in use: its measure now, its maximum, the use in percent, and WARN/BREACH or None."""
+
+    limit: str
+    symbol: str | None
+    value: Decimal
+    maximum: Decimal
+    use_pct: float
+    level: str | None
+
+    @classmethod
+    def of(cls, use: LimitUse) -> LimitView:
+        """The view of ``use``."""
+        return cls(use.limit_name, use.symbol, use.value, use.limit_value, float(use.fraction * 100), use.level)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView(_View):
+    """A risk alert raised in the session."""
+
+    alert_id: str
+    ts: datetime
+    level: str
+    limit: str
+    symbol: str | None
+    value: Decimal
+    maximum: Decimal
+    message: str
+
+    @classmethod
+    def of(cls, alert: RiskAlert) -> AlertView:
+        """The view of ``alert``."""
+        return cls(alert.alert_id, alert.ts, alert.level, alert.limit_name, alert.symbol, alert.value,
+                   alert.limit_value, alert.message)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedView(_View):
+    """The price feed: its name, whether it runs or has finished, and how many updates it sent."""
+
+    name: str
+    running: bool
+    finished: bool
+    updates_sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot(_View):
+    """The account at ``taken_at`` (the OMS's clock).
+
+    ``positions`` are sorted by symbol and product; ``working_orders`` are oldest first; ``limits`` are the limits
+    in use, most used first; ``alerts`` are the session's, oldest first. ``feed`` is None without a feed.
+    """
+
+    account: str
+    taken_at: datetime
+    trading_state: str
+    backend: str
+    durable: bool
+    read_only: bool
+    feed: FeedView | None
+    cash: Decimal
+    equity: Decimal
+    day_pnl: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    gross_exposure: Decimal
+    positions: tuple[PositionView, ...]
+    working_orders: tuple[OrderView, ...]
+    limits: tuple[LimitView, ...]
+    alerts: tuple[AlertView, ...]
+
+
+def take_snapshot(oms: OMS) -> Snapshot:
+    """The state of ``oms`` now, as a :class:`Snapshot`."""
+    manager = oms.manager
+    ledger = manager.ledger
+    live = manager.live
+    views = _views_of(oms)
+    views.trim(live)
+    feed = oms.feed.status() if oms.feed is not None else None
+    uses = sorted((LimitView.of(u) for u in limit_uses(manager.limits, ledger, len(live))), key=_most_used)
+    return Snapshot(
+        account=oms.account,
+        taken_at=oms.clock.now(),
+        trading_state=manager.trading_state.value,
+        backend=oms.store.backend,
+        durable=oms.store.durable,
+        read_only=oms.read_only,
+        feed=None if feed is None else FeedView(str(feed.get("name", "")), bool(feed.get("running")),
+                                                bool(feed.get("finished")), int(feed.get("updates_sent", 0))),
+        cash=ledger.cash,
+        equity=ledger.equity(),
+        day_pnl=ledger.day_pnl(),
+        realized_pnl=ledger.realized_pnl(),
+        unrealized_pnl=ledger.unrealized_pnl(),
+        gross_exposure=ledger.gross_exposure(),
+        positions=tuple(PositionView.of(p) for p in sorted(ledger.positions, key=_position_key)),
+        working_orders=tuple(views.view(o) for o in live.values()),
+        limits=tuple(uses),
+        alerts=tuple(AlertView.of(a) for a in oms.alerts),
+    )
+
+
+def order_history(oms: OMS, *, symbol: str | None = None, status: str | None = None, side: str | None = None,
+                  since: datetime | None = None, until: datetime | None = None,
+                  limit: int = 100) -> tuple[OrderView, ...]:
+    """The newest ``limit`` orders of the day in memory that match, newest first (what ``oms.orders()`` holds
+    without a window reaching back before the day, filtered the same way)."""
+    oms.load_day_book()  # a reopened account reads the rest of its day when first asked for it
+    chosen = (o for o in reversed(oms.manager.orders.values())
+              if (symbol is None or o.symbol == symbol) and (status is None or o.status == status)
+              and (side is None or o.side == side) and _within(o.created_at, since, until))
+    views = _views_of(oms)
+    return tuple(views.view(o) for o in _first(chosen, limit))
+
+
+def trade_history(oms: OMS, *, symbol: str | None = None, side: str | None = None, since: datetime | None = None,
+                  until: datetime | None = None, limit: int = 100) -> tuple[TradeView, ...]:
+    """The newest ``limit`` trades of the day in memory that match, newest first (like ``oms.trades()``)."""
+    oms.load_day_book()
+    chosen = (t for t in reversed(oms.manager.trades)
+              if (symbol is None or t.symbol == symbol) and (side is None or t.side == side)
+              and _within(t.ts, since, until))
+    return tuple(TradeView.of(t) for t in _first(chosen, limit))
+
+
+class _OrderViews:
+    """The views of one OMS's orders, each kept while its order has not changed: most working orders stand still
+    between two snapshots, and a frozen dataclass of seventeen fields takes microseconds to build."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[Order, int, OrderView]] = {}
+
+    def view(self, order: Order) -> OrderView:
+        # An order changes only through its events, each of which counts up ``sequence``; a read-only OMS puts a
+        # new object in place of an order that changed, hence the identity check too.
+        kept = self._kept.get(order.order_id)
+        if kept is not None and kept[0] is order and kept[1] == order.sequence:
+            return kept[2]
+        view = OrderView.of(order)
+        self._kept[order.order_id] = (order, order.sequence, view)
+        return view
+
+    def trim(self, keep: dict[str, Order]) -> None:
+        """Forget the views of orders not in ``keep`` once many are kept (the ended ones of history pages)."""
+        if len(self._kept) > 2 * len(keep) + 1000:
+            self._kept = {k: v for k, v in self._kept.items() if k in keep}
+
+
+_ORDER_VIEWS: WeakKeyDictionary[OMS, _OrderViews] = WeakKeyDictionary()
+
+
+def _views_of(oms: OMS) -> _OrderViews:
+    views = _ORDER_VIEWS.get(oms)
+    if views is None:
+        views = _ORDER_VIEWS[oms] = _OrderViews()
+    return views
+
+
+def symbols(oms: OMS) -> tuple[str, ...]:
+    """The symbols ``oms`` knows, sorted: the choices of an order ticket or a filter."""
+    return tuple(sorted(oms.manager.instruments))
+
+
+def _most_used(view: LimitView) -> float:
+    return -view.use_pct
+
+
+def _position_key(position: Position) -> tuple[str, str]:
+    return position.symbol, position.product.value
+
+
+def _within(ts: datetime | None, since: datetime | None, until: datetime | None) -> bool:
+    return ts is None or ((since is None or ts >= since) and (until is None or ts <= until))
+
+
+def _first(items: Iterable[Any], limit: int) -> Iterator[Any]:
+    for count, item in enumerate(items, 1):
+        yield item
+        if count >= limit:
+            return
