@@ -16,7 +16,6 @@ without an ``await`` between them: one account's calls are serialised by the eve
 from __future__ import annotations
 
 import secrets
-from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -25,6 +24,7 @@ from typing import Any
 from oms_kit.broker.base import Broker
 from oms_kit.errors import InvalidOrderError, OmsError
 from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged
+from oms_kit.exposure import CheckContext, Exposure
 from oms_kit.fsm import OrderEvent, OrderEventType, apply
 from oms_kit.ledger import Ledger
 from oms_kit.models import (
@@ -61,10 +61,9 @@ from oms_kit.validator import CheckResult, PreTradeValidator
 
 E = OrderEventType
 _ZERO = Decimal(0)
-# Enum members as module globals: ``Product.CNC`` goes through the enum metaclass on every use.
-_CNC, _NEW, _BUY, _SELL = Product.CNC, OrderStatus.NEW, Side.BUY, Side.SELL
+# Enum members as module globals: ``OrderStatus.NEW`` goes through the enum metaclass on every use.
+_NEW = OrderStatus.NEW
 _ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
-_SECOND = timedelta(seconds=1)
 _NO_DAY = datetime.min.replace(tzinfo=UTC)  # before the first roll_day
 # Spellings the order path sees most, to their members; a StrEnum member hashes and compares as its value, so the
 # members themselves are found too.
@@ -133,16 +132,8 @@ class OrderManager:
         self._saved_marks: dict[tuple[str, Product], Decimal | None] = {}
         self._account_changed: datetime | None = None
         self.prices: dict[str, Decimal] = {}
-        self._by_client_id: dict[str, str] = {}
-        self._recent: deque[datetime] = deque()
-        self._similar: dict[tuple[str, Side, int, Decimal | None], datetime] = {}
         self._limits_by_symbol: dict[str, RiskLimits] = {}
-        # Per working order: the margin it holds and the remaining quantity it was counted with; the totals per
-        # account and per (symbol, side) are kept running, so the buying-power and position checks cost the same
-        # with one working order or a thousand.
-        self._blocked: dict[str, tuple[Decimal, int]] = {}
-        self.blocked_margin = _ZERO
-        self._working_quantity: dict[tuple[str, Side], int] = {}
+        self.exposure = Exposure()  # margin and quantity of working orders, recent placements, client ids
         self._token = secrets.token_hex(3)
         self._next_id = 0
         self._next_trade = 0
@@ -180,19 +171,17 @@ class OrderManager:
         """
         order = self._parse(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                             client_order_id, tag)
-        if client_order_id is not None and client_order_id in self._by_client_id:
-            existing = self.orders[self._by_client_id[client_order_id]]
+        exposure = self.exposure
+        if client_order_id is not None and client_order_id in exposure.client_ids:
+            existing = self.orders[exposure.client_ids[client_order_id]]
             if _payload(existing) == _payload(order):
                 return existing, False
         now = self.now()
         order.created_at = order.updated_at = now
-        violations = self.validator.validate(order, _Context(self, order, now))
-        recent = self._recent  # placement times in the last second, for the order-rate check
-        recent.append(now)
-        while now - recent[0] > _SECOND:
-            recent.popleft()
+        violations = self.validator.validate(order, CheckContext(self, order, now))
+        exposure.placed(now)
         self.orders[order.order_id] = order
-        self._by_client_id.setdefault(order.client_order_id, order.order_id)
+        exposure.client_ids.setdefault(order.client_order_id, order.order_id)
         self.counts["placed"] += 1
         if self.record:
             self._record_created(order, violations)
@@ -203,10 +192,9 @@ class OrderManager:
             self.counts["rejected"] += 1
             self._transition(order, OrderEvent(E.REJECTED, now, reason="; ".join(str(v) for v in violations)))
             return order, False
-        # Only an accepted order arms the duplicate check: retrying a rejected one is not a duplicate.
-        self._similar[(order.symbol, order.side, order.quantity, order.price)] = now
+        exposure.accepted(order, now)
         self.live[order.order_id] = order
-        self._reblock(order)
+        exposure.hold(order, self.prices.get(order.symbol), self.limits.mis_leverage)
         return order, True
 
     def explain(
@@ -223,7 +211,7 @@ class OrderManager:
         """Dry run: every check on this order as if placed now; nothing is registered or recorded."""
         order = self._parse(symbol, side, quantity, order_type, price, trigger_price, product, validity, None, None,
                             dry_run=True)
-        return self.validator.explain(order, _Context(self, order, self.now()))
+        return self.validator.explain(order, CheckContext(self, order, self.now()))
 
     def submit(self, order: Order) -> None:
         """Send a prepared order to the broker; its reports arrive through the ``on_*`` methods."""
@@ -278,7 +266,7 @@ class OrderManager:
         candidate = _copy(order)
         for name, value in changes.items():
             setattr(candidate, name, value)
-        violations = self.validator.validate(candidate, _Context(self, candidate, now, modify_of=order))
+        violations = self.validator.validate(candidate, CheckContext(self, candidate, now, modify_of=order))
         if self.record:  # a modify is a pre-trade decision too; keyed by the sequence of its MODIFY_REQUESTED event
             self.pending_rows.append(decision_row(f"D-{order.order_id}-{order.sequence + 1}", order, now, violations))
         self._transition(order, OrderEvent(E.MODIFY_REQUESTED, now, changes=changes))
@@ -416,7 +404,7 @@ class OrderManager:
         return order
 
     def find_by_client_id(self, client_order_id: str) -> Order | None:
-        order_id = self._by_client_id.get(client_order_id)
+        order_id = self.exposure.client_ids.get(client_order_id)
         return self.orders[order_id] if order_id else None
 
     def limits_for(self, symbol: str) -> RiskLimits:
@@ -480,7 +468,7 @@ class OrderManager:
         """Take in an order read back from the store (a reopen, a watched account) as it stands: known by its id
         and client id, and when ``working`` counted against the limits (margin, working quantity, open orders)."""
         self.orders[order.order_id] = order
-        self._by_client_id[order.client_order_id] = order.order_id
+        self.exposure.client_ids[order.client_order_id] = order.order_id
         if working and not order.is_terminal:
             self.live[order.order_id] = order
         else:
@@ -494,12 +482,10 @@ class OrderManager:
         self.orders.pop(order_id, None)
         self.live.pop(order_id, None)
         self._unsaved_orders.pop(order_id, None)
-        if self._by_client_id.get(order.client_order_id) == order_id:
-            del self._by_client_id[order.client_order_id]
-        held = self._blocked.pop(order_id, None)
-        if held is not None:
-            self.blocked_margin -= held[0]
-            self._working_quantity[(order.symbol, order.side)] -= held[1]
+        client_ids = self.exposure.client_ids
+        if client_ids.get(order.client_order_id) == order_id:
+            del client_ids[order.client_order_id]
+        self.exposure.release(order)
         self.counts["placed"] -= 1
         if order.status is OrderStatus.REJECTED:
             self.counts["rejected"] -= 1
@@ -511,8 +497,8 @@ class OrderManager:
         """
         book = {o.order_id: o for o in orders if o.order_id not in self.orders}
         client_ids = {o.client_order_id: o.order_id for o in reversed(book.values())}  # the first order's id wins
-        client_ids.update((c, i) for c, i in self._by_client_id.items() if c not in client_ids)
-        self._by_client_id = client_ids
+        client_ids.update((c, i) for c, i in self.exposure.client_ids.items() if c not in client_ids)
+        self.exposure.client_ids = client_ids
         book.update(self.orders)
         self.orders = book
         known = {f.trade_id for f in self.trades}
@@ -575,7 +561,7 @@ class OrderManager:
     def _transition(self, order: Order, event: OrderEvent) -> None:
         previous = apply(order, event)
         # An acceptance changes neither the quantity nor the price the margin was held for.
-        if order.order_id in self._blocked and event.type is not _ACCEPTED:
+        if event.type is not _ACCEPTED and self.exposure.holds(order.order_id):
             self._reblock(order)
         if order.status in TERMINAL_STATUSES:
             self.live.pop(order.order_id, None)
@@ -587,103 +573,16 @@ class OrderManager:
 
     def working_quantity(self, symbol: str, side: Side) -> int:
         """Remaining quantity of the working orders on one side of ``symbol``."""
-        return self._working_quantity.get((symbol, side), 0)
+        return self.exposure.working(symbol, side)
 
     def _reblock(self, order: Order) -> None:
-        # Recount what a working order holds (margin, remaining quantity) after a change; released as it fills or
-        # ends.
-        key = (order.symbol, order.side)
-        working = self._working_quantity
-        before = self._blocked.pop(order.order_id, None)
-        if before is not None:
-            self.blocked_margin -= before[0]
-            working[key] -= before[1]
-        if order.status not in TERMINAL_STATUSES:
-            remaining = order.quantity - order.filled_quantity
-            reference = order.price or order.trigger_price or self.prices.get(order.symbol) or _ZERO
-            value = reference * remaining
-            held = value if order.product is _CNC else value / self.limits.mis_leverage
-            self._blocked[order.order_id] = (held, remaining)
-            self.blocked_margin += held
-            working[key] = working.get(key, 0) + remaining
+        # Recount what a working order holds (margin, remaining quantity) after a change; released as it ends.
+        self.exposure.hold(order, self.prices.get(order.symbol), self.limits.mis_leverage)
 
     def _record_created(self, order: Order, violations: list[Violation]) -> None:
         self._unsaved_orders[order.order_id] = order
         self.pending_rows.append(created_row(order))
         self.pending_rows.append(decision_row(f"D-{order.order_id}", order, order.created_at, violations))
-
-
-class _Context:
-    """The account as the pre-trade checks see it; each property is computed only when a check asks."""
-
-    __slots__ = ("instrument", "last_price", "limits", "manager", "modify_of", "now", "order", "trading_state")
-
-    def __init__(self, manager: OrderManager, order: Order, now: datetime, modify_of: Order | None = None) -> None:
-        self.manager = manager
-        self.order = order
-        self.now = now
-        self.modify_of = modify_of  # the order being modified: not counted twice, not a new placement
-        self.limits = manager._limits_by_symbol.get(order.symbol) or manager.limits_for(order.symbol)
-        self.instrument = manager.instruments.get(order.symbol)
-        self.trading_state = manager.trading_state
-        self.last_price = manager.prices.get(order.symbol)  # read by several checks: looked up once
-
-    @property
-    def position_quantity(self) -> int:
-        return self.manager.ledger.net_quantity(self.order.symbol)
-
-    def product_position_quantity(self, product: Product) -> int:
-        position = self.manager.ledger.position(self.order.symbol, product)
-        return position.quantity if position is not None else 0
-
-    def _working(self, side: Side) -> int:
-        manager, symbol, skip = self.manager, self.order.symbol, self.modify_of
-        quantity = manager._working_quantity.get((symbol, side), 0)
-        if skip is not None and skip.symbol == symbol and skip.side is side:  # the order being modified
-            quantity -= manager._blocked.get(skip.order_id, (_ZERO, 0))[1]
-        return quantity
-
-    @property
-    def working_buy_quantity(self) -> int:
-        return self._working(_BUY)
-
-    @property
-    def working_sell_quantity(self) -> int:
-        return self._working(_SELL)
-
-    @property
-    def open_order_count(self) -> int:
-        return len(self.manager.live) - (1 if self.modify_of is not None else 0)
-
-    @property
-    def recent_order_times(self) -> Sequence[datetime]:
-        # A modify is no new placement, and a square-off must get out whatever the throttles say.
-        return () if self.modify_of is not None or self.manager.squaring_off else self.manager._recent
-
-    def last_similar_order_time(self, symbol: str, side: str, quantity: int, price: Decimal | None) -> datetime | None:
-        if self.modify_of is not None or self.manager.squaring_off:
-            return None
-        return self.manager._similar.get((symbol, side, quantity, price))  # a Side hashes as its str value
-
-    def client_order_id_exists(self, client_order_id: str) -> bool:
-        return self.modify_of is None and client_order_id in self.manager._by_client_id
-
-    @property
-    def gross_exposure(self) -> Decimal:
-        return self.manager.ledger.gross_exposure()
-
-    @property
-    def day_pnl(self) -> Decimal:
-        return self.manager.ledger.day_pnl()
-
-    @property
-    def available_funds(self) -> Decimal:
-        # Equity less the margin that positions and working orders block: CNC in full, MIS/NRML / leverage.
-        manager = self.manager
-        ledger = manager.ledger
-        blocked = manager.blocked_margin - manager._blocked.get(self.modify_of.order_id, (_ZERO, 0))[0] \
-            if self.modify_of is not None else manager.blocked_margin
-        return ledger.equity() - blocked - ledger.margin_blocked(manager.limits.mis_leverage)
 
 
 def _payload(order: Order) -> tuple[Any, ...]:

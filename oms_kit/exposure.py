@@ -1,0 +1,185 @@
+"""An account's exposure to its own working orders and its recent placing: what the pre-trade checks measure
+besides positions and prices.
+
+:class:`Exposure` keeps, per working order, the margin it blocks and the quantity it still works, with running
+totals per account and per (symbol, side), so the buying-power and position checks cost the same with one working
+order or a thousand; the placement times of the last second (the order-rate check); when each (symbol, side,
+quantity, price) was last accepted (the duplicate check); and which order each client order id names.
+:class:`CheckContext` is the account as the checks of :mod:`oms_kit.validator` see it, read from an
+:class:`Account` (the order manager) and its exposure.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+from oms_kit.ledger import Ledger
+from oms_kit.models import TERMINAL_STATUSES, Instrument, Order, Product, Side, TradingState
+from oms_kit.risk import RiskLimits
+
+_ZERO = Decimal(0)
+_NOTHING = (_ZERO, 0)
+_SECOND = timedelta(seconds=1)
+# Enum members as module globals: ``Product.CNC`` goes through the enum metaclass on every use.
+_CNC, _BUY, _SELL = Product.CNC, Side.BUY, Side.SELL
+
+
+class Exposure:
+    """Working orders' margin and quantity, recent placements and client order ids of one account."""
+
+    __slots__ = ("_held", "_similar", "_working", "blocked_margin", "client_ids", "recent")
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[Decimal, int]] = {}  # order id -> (margin blocked, remaining quantity)
+        self._working: dict[tuple[str, Side], int] = {}
+        self.blocked_margin = _ZERO
+        self.recent: deque[datetime] = deque()  # placement times in the last second, oldest first
+        self._similar: dict[tuple[str, Side, int, Decimal | None], datetime] = {}
+        self.client_ids: dict[str, str] = {}  # client order id -> the first order placed with it
+
+    def hold(self, order: Order, last_price: Decimal | None, mis_leverage: Decimal) -> None:
+        """Count ``order`` again after a change (placed, filled, modified, ended): a working order blocks its
+        remaining value (at its price, else its trigger, else the last price), in full for CNC and divided by the
+        leverage otherwise; an ended one holds nothing."""
+        held, key = self._held, (order.symbol, order.side)
+        working = self._working
+        before = held.pop(order.order_id, None)
+        if before is not None:
+            self.blocked_margin -= before[0]
+            working[key] -= before[1]
+        if order.status not in TERMINAL_STATUSES:
+            remaining = order.quantity - order.filled_quantity
+            value = (order.price or order.trigger_price or last_price or _ZERO) * remaining
+            margin = value if order.product is _CNC else value / mis_leverage
+            held[order.order_id] = (margin, remaining)
+            self.blocked_margin += margin
+            working[key] = working.get(key, 0) + remaining
+
+    def holds(self, order_id: str) -> bool:
+        """Whether the order is counted (it was working when last held)."""
+        return order_id in self._held
+
+    def held_by(self, order_id: str) -> tuple[Decimal, int]:
+        """The margin and the remaining quantity the order is counted with (zero when it is not)."""
+        return self._held.get(order_id, _NOTHING)
+
+    def release(self, order: Order) -> None:
+        """Stop counting an order, whatever its status (one that is forgotten)."""
+        before = self._held.pop(order.order_id, None)
+        if before is not None:
+            self.blocked_margin -= before[0]
+            self._working[(order.symbol, order.side)] -= before[1]
+
+    def working(self, symbol: str, side: Side) -> int:
+        """Remaining quantity of the working orders on one side of ``symbol``."""
+        return self._working.get((symbol, side), 0)
+
+    def placed(self, now: datetime) -> None:
+        """Note a placement (for the order-rate check), forgetting those more than a second old."""
+        recent = self.recent
+        recent.append(now)
+        while now - recent[0] > _SECOND:
+            recent.popleft()
+
+    def accepted(self, order: Order, now: datetime) -> None:
+        """Note an accepted order for the duplicate check (a rejected one is no duplicate to retry)."""
+        self._similar[(order.symbol, order.side, order.quantity, order.price)] = now
+
+    def last_similar(self, symbol: str, side: str, quantity: int, price: Decimal | None) -> datetime | None:
+        """When an order with the same symbol, side, quantity and price was last accepted, if ever."""
+        return self._similar.get((symbol, side, quantity, price))  # type: ignore[arg-type]  # a Side hashes as its str
+
+
+class Account(Protocol):
+    """What :class:`CheckContext` reads of an account: the order manager's public state."""
+
+    exposure: Exposure
+    ledger: Ledger
+    live: Mapping[str, Order]
+    limits: RiskLimits
+    instruments: Mapping[str, Instrument]
+    prices: Mapping[str, Decimal]
+    trading_state: TradingState
+    squaring_off: bool
+    limits_for: Callable[[str], RiskLimits]
+
+
+class CheckContext:
+    """The account as the pre-trade checks see it (:class:`oms_kit.validator.CheckContext`); each property is
+    computed only when a check asks. ``modify_of``: the order being modified, not counted twice and no new
+    placement."""
+
+    __slots__ = ("account", "exposure", "instrument", "last_price", "limits", "modify_of", "now", "order",
+                 "trading_state")
+
+    def __init__(self, account: Account, order: Order, now: datetime, modify_of: Order | None = None) -> None:
+        self.account = account
+        self.exposure = account.exposure
+        self.order = order
+        self.now = now
+        self.modify_of = modify_of
+        self.limits = account.limits_for(order.symbol)
+        self.instrument = account.instruments.get(order.symbol)
+        self.trading_state = account.trading_state
+        self.last_price = account.prices.get(order.symbol)  # read by several checks: looked up once
+
+    @property
+    def position_quantity(self) -> int:
+        return self.account.ledger.net_quantity(self.order.symbol)
+
+    def product_position_quantity(self, product: Product) -> int:
+        position = self.account.ledger.position(self.order.symbol, product)
+        return position.quantity if position is not None else 0
+
+    def _working(self, side: Side) -> int:
+        symbol, skip = self.order.symbol, self.modify_of
+        quantity = self.exposure.working(symbol, side)
+        if skip is not None and skip.symbol == symbol and skip.side is side:  # the order being modified
+            quantity -= self.exposure.held_by(skip.order_id)[1]
+        return quantity
+
+    @property
+    def working_buy_quantity(self) -> int:
+        return self._working(_BUY)
+
+    @property
+    def working_sell_quantity(self) -> int:
+        return self._working(_SELL)
+
+    @property
+    def open_order_count(self) -> int:
+        return len(self.account.live) - (1 if self.modify_of is not None else 0)
+
+    @property
+    def recent_order_times(self) -> Sequence[datetime]:
+        # A modify is no new placement, and a square-off must get out whatever the throttles say.
+        return () if self.modify_of is not None or self.account.squaring_off else self.exposure.recent
+
+    def last_similar_order_time(self, symbol: str, side: str, quantity: int, price: Decimal | None) -> datetime | None:
+        if self.modify_of is not None or self.account.squaring_off:
+            return None
+        return self.exposure.last_similar(symbol, side, quantity, price)
+
+    def client_order_id_exists(self, client_order_id: str) -> bool:
+        return self.modify_of is None and client_order_id in self.exposure.client_ids
+
+    @property
+    def gross_exposure(self) -> Decimal:
+        return self.account.ledger.gross_exposure()
+
+    @property
+    def day_pnl(self) -> Decimal:
+        return self.account.ledger.day_pnl()
+
+    @property
+    def available_funds(self) -> Decimal:
+        # Equity less the margin that positions and working orders block: CNC in full, MIS/NRML / leverage.
+        exposure, ledger = self.exposure, self.account.ledger
+        blocked = exposure.blocked_margin
+        if self.modify_of is not None:
+            blocked -= exposure.held_by(self.modify_of.order_id)[0]
+        return ledger.equity() - blocked - ledger.margin_blocked(self.account.limits.mis_leverage)
