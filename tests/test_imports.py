@@ -109,18 +109,11 @@ def widget_imports_in_core(everything: dict[str, set[str]]) -> dict[str, list[st
 # -- the real package ---------------------------------------------------------------------------------------------
 
 
-# The one circle left, outside the widgets: ``open_store`` imports a backend lazily and the backend imports
-# ``read_migrations`` back from ``oms_kit.storage``. It is harmless while the package is always fully imported
-# first, and goes once ``read_migrations`` lives in a module of its own; then this list must be emptied (the test
-# compares equal, so a fixed circle fails it too, and so does any new one).
-KNOWN_CIRCLES = [["oms_kit.storage", "oms_kit.storage.duckdb", "oms_kit.storage.postgres"]]
-
-
 def test_oms_kit_has_no_import_circle():
     edges, _ = import_graph(ROOT, ("oms_kit",))
 
     assert len(edges) > 30 and "oms_kit.widgets.base" in edges and "oms_kit.oms" in edges["oms_kit.sync"]
-    assert cycles(edges) == KNOWN_CIRCLES
+    assert cycles(edges) == []
 
 
 def test_only_the_widgets_import_ipywidgets_or_the_widgets():

@@ -26,8 +26,8 @@ import asyncpg
 import pandas as pd
 
 from oms_kit.errors import PersistenceUnavailable, StoreError
-from oms_kit.storage import read_migrations
 from oms_kit.storage.base import Write
+from oms_kit.storage.migrate import read_migrations
 from oms_kit.storage.schema import Table
 from oms_kit.storage.url import parse_url
 from oms_kit.storage.writer import RowError, group_rows, row_error
