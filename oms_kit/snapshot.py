@@ -5,6 +5,10 @@
 and the alerts of the session. Nothing in a snapshot points back into the OMS, so it may be kept, compared or sent
 after the OMS has moved on; ``to_dict()`` gives JSON-ready values (Decimal as a string, datetime in ISO 8601).
 
+Each part has its own builder, which ``take_snapshot`` composes: ``account_view``, ``position_views``,
+``working_order_views``, ``limit_views`` and ``alert_views``. A reader that shows one part builds only that part:
+after every price moves, measuring a hundred limits costs more than a panel that shows the account's figures.
+
 ``order_history`` and ``trade_history`` are the day's orders and trades in the same plain form, newest first, for
 a reader that wants a page of the book without building a DataFrame.
 """
@@ -24,9 +28,9 @@ from oms_kit.risk import LimitUse, RiskAlert, limit_uses
 if TYPE_CHECKING:
     from oms_kit.oms import OMS
 
-__all__ = ["AlertView", "FeedView", "LimitView", "OrderView", "PositionView", "Snapshot", "TradeView",
-           "order_history", "symbols",
-           "take_snapshot", "trade_history"]
+__all__ = ["AccountView", "AlertView", "FeedView", "LimitView", "OrderView", "PositionView", "Snapshot", "TradeView",
+           "account_view", "alert_views", "limit_views", "order_history", "position_views", "symbols",
+           "take_snapshot", "trade_history", "working_order_views"]
 
 
 def _plain(value: Any) -> Any:
@@ -172,12 +176,9 @@ class FeedView(_View):
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot(_View):
-    """The account at ``taken_at`` (the OMS's clock).
-
-    ``positions`` are sorted by symbol and product; ``working_orders`` are oldest first; ``limits`` are the limits
-    in use, most used first; ``alerts`` are the session's, oldest first. ``feed`` is None without a feed.
-    """
+class AccountView(_View):
+    """The account's figures at ``taken_at`` (the OMS's clock): trading state, where it is stored, the feed (None
+    without one), cash, equity and P&L."""
 
     account: str
     taken_at: datetime
@@ -192,6 +193,16 @@ class Snapshot(_View):
     realized_pnl: Decimal
     unrealized_pnl: Decimal
     gross_exposure: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot(AccountView):
+    """The account at ``taken_at``: its figures (those of :class:`AccountView`) and its books.
+
+    ``positions`` are sorted by symbol and product; ``working_orders`` are oldest first; ``limits`` are the limits
+    in use, most used first; ``alerts`` are the session's, oldest first.
+    """
+
     positions: tuple[PositionView, ...]
     working_orders: tuple[OrderView, ...]
     limits: tuple[LimitView, ...]
@@ -199,15 +210,19 @@ class Snapshot(_View):
 
 
 def take_snapshot(oms: OMS) -> Snapshot:
-    """The state of ``oms`` now, as a :class:`Snapshot`."""
+    """The state of ``oms`` now, as a :class:`Snapshot`: every part below, taken together."""
+    account = account_view(oms)
+    return Snapshot(**{f.name: getattr(account, f.name) for f in fields(AccountView)},
+                    positions=position_views(oms), working_orders=working_order_views(oms), limits=limit_views(oms),
+                    alerts=alert_views(oms))
+
+
+def account_view(oms: OMS) -> AccountView:
+    """The account's figures now, without its positions, orders, limits or alerts."""
     manager = oms.manager
     ledger = manager.ledger
-    live = manager.live
-    views = _views_of(oms)
-    views.trim(live)
     feed = oms.feed.status() if oms.feed is not None else None
-    uses = sorted((LimitView.of(u) for u in limit_uses(manager.limits, ledger, len(live))), key=_most_used)
-    return Snapshot(
+    return AccountView(
         account=oms.account,
         taken_at=oms.clock.now(),
         trading_state=manager.trading_state.value,
@@ -222,11 +237,33 @@ def take_snapshot(oms: OMS) -> Snapshot:
         realized_pnl=ledger.realized_pnl(),
         unrealized_pnl=ledger.unrealized_pnl(),
         gross_exposure=ledger.gross_exposure(),
-        positions=tuple(PositionView.of(p) for p in sorted(ledger.positions, key=_position_key)),
-        working_orders=tuple(views.view(o) for o in live.values()),
-        limits=tuple(uses),
-        alerts=tuple(AlertView.of(a) for a in oms.alerts),
     )
+
+
+def position_views(oms: OMS) -> tuple[PositionView, ...]:
+    """The day's positions (flat ones too), sorted by symbol and product."""
+    return tuple(PositionView.of(p) for p in sorted(oms.manager.ledger.positions, key=_position_key))
+
+
+def working_order_views(oms: OMS) -> tuple[OrderView, ...]:
+    """The working orders, oldest first."""
+    live = oms.manager.live
+    views = _views_of(oms)
+    views.trim(live)
+    return views.orders(live.values())
+
+
+def limit_views(oms: OMS) -> tuple[LimitView, ...]:
+    """Each limit in use, most used first (the measure the risk monitor takes)."""
+    manager = oms.manager
+    uses = [LimitView.of(u) for u in limit_uses(manager.limits, manager.ledger, len(manager.live))]
+    uses.sort(key=_most_used)
+    return tuple(uses)
+
+
+def alert_views(oms: OMS) -> tuple[AlertView, ...]:
+    """The risk alerts of the session, oldest first."""
+    return tuple(AlertView.of(a) for a in oms.alerts)
 
 
 def order_history(oms: OMS, *, symbol: str | None = None, status: str | None = None, side: str | None = None,
@@ -238,8 +275,7 @@ def order_history(oms: OMS, *, symbol: str | None = None, status: str | None = N
     chosen = (o for o in reversed(oms.manager.orders.values())
               if (symbol is None or o.symbol == symbol) and (status is None or o.status == status)
               and (side is None or o.side == side) and _within(o.created_at, since, until))
-    views = _views_of(oms)
-    return tuple(views.view(o) for o in _first(chosen, limit))
+    return _views_of(oms).orders(_first(chosen, limit))
 
 
 def trade_history(oms: OMS, *, symbol: str | None = None, side: str | None = None, since: datetime | None = None,
@@ -249,39 +285,58 @@ def trade_history(oms: OMS, *, symbol: str | None = None, side: str | None = Non
     chosen = (t for t in reversed(oms.manager.trades)
               if (symbol is None or t.symbol == symbol) and (side is None or t.side == side)
               and _within(t.ts, since, until))
-    return tuple(TradeView.of(t) for t in _first(chosen, limit))
+    return _views_of(oms).trades(_first(chosen, limit), limit)
 
 
-class _OrderViews:
-    """The views of one OMS's orders, each kept while its order has not changed: most working orders stand still
-    between two snapshots, and a frozen dataclass of seventeen fields takes microseconds to build."""
+class _Views:
+    """The views of one OMS's orders and trades, each kept while its order has not changed: most working orders
+    stand still between two snapshots, fills never change, and a frozen dataclass of seventeen fields takes
+    microseconds to build."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, tuple[Order, int, OrderView]] = {}
+        self._orders: dict[str, tuple[Order, int, OrderView]] = {}
+        self._trades: dict[str, tuple[Fill, TradeView]] = {}
 
-    def view(self, order: Order) -> OrderView:
+    def orders(self, orders: Iterable[Order]) -> tuple[OrderView, ...]:
+        """The views of ``orders``, in their order."""
         # An order changes only through its events, each of which counts up ``sequence``; a read-only OMS puts a
-        # new object in place of an order that changed, hence the identity check too.
-        kept = self._kept.get(order.order_id)
-        if kept is not None and kept[0] is order and kept[1] == order.sequence:
-            return kept[2]
-        view = OrderView.of(order)
-        self._kept[order.order_id] = (order, order.sequence, view)
-        return view
+        # new object in place of an order that changed, hence the identity check too. One loop, no call per
+        # order: a redraw reads five hundred working orders.
+        kept = self._orders
+        out = []
+        for order in orders:
+            entry = kept.get(order.order_id)
+            if entry is None or entry[0] is not order or entry[1] != order.sequence:
+                entry = kept[order.order_id] = (order, order.sequence, OrderView.of(order))
+            out.append(entry[2])
+        return tuple(out)
+
+    def trades(self, fills: Iterable[Fill], limit: int) -> tuple[TradeView, ...]:
+        """The views of ``fills`` (at most ``limit`` of them), in their order."""
+        kept = self._trades
+        if len(kept) > 2 * limit + 1000:  # the trades of earlier pages: forget them all, the page is rebuilt
+            kept.clear()
+        out = []
+        for fill in fills:
+            entry = kept.get(fill.trade_id)
+            if entry is None or entry[0] is not fill:
+                entry = kept[fill.trade_id] = (fill, TradeView.of(fill))
+            out.append(entry[1])
+        return tuple(out)
 
     def trim(self, keep: dict[str, Order]) -> None:
         """Forget the views of orders not in ``keep`` once many are kept (the ended ones of history pages)."""
-        if len(self._kept) > 2 * len(keep) + 1000:
-            self._kept = {k: v for k, v in self._kept.items() if k in keep}
+        if len(self._orders) > 2 * len(keep) + 1000:
+            self._orders = {k: v for k, v in self._orders.items() if k in keep}
 
 
-_ORDER_VIEWS: WeakKeyDictionary[OMS, _OrderViews] = WeakKeyDictionary()
+_VIEWS: WeakKeyDictionary[OMS, _Views] = WeakKeyDictionary()
 
 
-def _views_of(oms: OMS) -> _OrderViews:
-    views = _ORDER_VIEWS.get(oms)
+def _views_of(oms: OMS) -> _Views:
+    views = _VIEWS.get(oms)
     if views is None:
-        views = _ORDER_VIEWS[oms] = _OrderViews()
+        views = _VIEWS[oms] = _Views()
     return views
 
 

@@ -42,8 +42,8 @@ from oms_kit.validator import default_checks
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 SHELL = {"bash", "sh", "shell", "console"}
-# Sections whose blocks use what another section made: the README shows ``oms.dashboard()`` as a cell of the
-# session opened under "A first session".
+# Sections whose blocks use what another section made: the README shows ``oms_kit.widgets.dashboard(oms)`` as a
+# cell of the session opened under "A first session".
 CONTINUES = {"The live dashboard": "A first session"}
 # Generous: the whole README runs in well under a minute; this turns a hang into a failure that names the section.
 SECTION_TIMEOUT_S = 600

@@ -10,7 +10,16 @@ from decimal import Decimal
 import pytest
 
 import oms_kit as ok
-from oms_kit.snapshot import order_history, trade_history
+from oms_kit.snapshot import (
+    AccountView,
+    account_view,
+    alert_views,
+    limit_views,
+    order_history,
+    position_views,
+    trade_history,
+    working_order_views,
+)
 
 
 @pytest.fixture
@@ -41,6 +50,39 @@ async def test_the_snapshot_agrees_with_the_public_tables(oms):
         ("max_position_quantity", "RELIANCE", 20.0), ("max_open_orders", None, 0.2), ("daily_loss_limit", None, 0.0)]
     assert (snap.account, snap.backend, snap.durable, snap.read_only, snap.feed) == ("default", "duckdb", False,
                                                                                       False, None)
+
+
+async def test_the_snapshot_is_its_parts_taken_together(oms):
+    await oms.place_order("RELIANCE", "BUY", 60)  # rejected: over max_position_quantity
+    await oms.place_order("RELIANCE", "BUY", 50)
+    await oms.place_order("TCS", "SELL", 2, "LIMIT", price=3950)
+    await oms.set_price("RELIANCE", 2490.0)
+    await oms.check_risk()  # a BREACH alert of max_position_quantity
+
+    snap = oms.snapshot()
+    account = account_view(oms)
+
+    assert isinstance(snap, AccountView)
+    assert dataclasses.replace(account, taken_at=snap.taken_at) == AccountView(
+        **{f.name: getattr(snap, f.name) for f in dataclasses.fields(AccountView)})
+    assert account.unrealized_pnl == Decimal(-500) and account.trading_state == "ACTIVE"
+    assert snap.positions == position_views(oms) and snap.positions[0].last_price == Decimal(2490)
+    assert snap.working_orders == working_order_views(oms) and snap.working_orders[0].symbol == "TCS"
+    assert snap.limits == limit_views(oms) and snap.limits[0].limit == "max_position_quantity"
+    assert snap.alerts == alert_views(oms) and [a.level for a in snap.alerts] == ["BREACH"]
+    assert list(snap.to_dict())[-4:] == ["positions", "working_orders", "limits", "alerts"]
+
+
+async def test_the_views_follow_each_change_of_an_order(oms):
+    resting = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", price=2490)
+    before = working_order_views(oms)
+
+    assert working_order_views(oms)[0] is before[0]  # nothing changed: the view is kept
+    await oms.set_price("RELIANCE", 2490.0)  # the order fills
+    assert working_order_views(oms) == ()
+    assert order_history(oms)[0].status == "FILLED" and before[0].status == "OPEN"
+    trade = trade_history(oms)[0]
+    assert (trade.order_id, trade.quantity) == (resting.order_id, 10) and trade_history(oms)[0] is trade
 
 
 async def test_a_snapshot_is_frozen_and_does_not_follow_the_oms(oms):

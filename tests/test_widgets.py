@@ -15,11 +15,14 @@ from typing import Any
 import pytest
 
 import oms_kit as ok
+import oms_kit.snapshot as snapshot_module
+import oms_kit.widgets.positions as positions_module
 from oms_kit import OMS, OrderStatus, RiskLimits
 from oms_kit.widgets import (
     Dashboard,
     Header,
     HistoryPanel,
+    LimitRow,
     OrdersPanel,
     OrderTicket,
     PnLChart,
@@ -412,7 +415,7 @@ async def test_reset_is_refused_while_the_daily_loss_is_in_breach(open_oms, show
     assert dashboard.header.state.value == "HALTED"
     assert "BREACH" in risk.alerts.value and "daily_loss_limit" in risk.alerts.value
     daily = limit_row(risk, "daily_loss_limit")
-    assert daily["level"] == "BREACH" and daily["pct"] == 200
+    assert daily.level == "BREACH" and daily.pct == 200
     assert "oms-level-BREACH" in risk.limits.value and "width:100.0%" in risk.limits.value
 
     risk.reset_reason.value = "try again"
@@ -431,19 +434,19 @@ async def test_limit_bars_turn_amber_at_80_percent(open_oms, shown):
     for q in (1, 2, 3):
         await oms.place_order("RELIANCE", "BUY", q, "LIMIT", price=2480)
     await panel.settle()
-    assert (limit_row(panel, "max_open_orders")["pct"], limit_row(panel, "max_open_orders")["level"]) == (60, "OK")
+    assert (limit_row(panel, "max_open_orders").pct, limit_row(panel, "max_open_orders").level) == (60, "OK")
     assert "width:60.0%" in panel.limits.value
 
     await oms.place_order("RELIANCE", "BUY", 4, "LIMIT", price=2480)
     await panel.settle()
 
     row = limit_row(panel, "max_open_orders")
-    assert (row["pct"], row["level"], row["text"]) == (80, "WARN", "4 / 5")
+    assert (row.pct, row.level, row.text) == (80, "WARN", "4 / 5")
     assert "oms-level-WARN" in panel.limits.value and "width:80.0%" in panel.limits.value
 
 
-def limit_row(panel: RiskPanel, limit: str, symbol: str = "") -> dict[str, Any]:
-    return next(r for r in panel.limit_rows if (r["limit"], r["symbol"]) == (limit, symbol))
+def limit_row(panel: RiskPanel, limit: str, symbol: str = "") -> LimitRow:
+    return next(r for r in panel.limit_rows if (r.limit, r.symbol) == (limit, symbol))
 
 
 # -- history ------------------------------------------------------------------------------------------------------
@@ -615,10 +618,10 @@ async def test_a_burst_of_fills_is_coalesced_into_a_few_refreshes(open_oms, show
 async def test_an_error_while_refreshing_is_shown_inside_the_panel(oms, shown, monkeypatch):
     panel = shown(PositionsPanel, oms)
 
-    def broken() -> None:
+    def broken(oms: OMS) -> None:
         raise RuntimeError("positions unavailable")
 
-    monkeypatch.setattr(oms, "snapshot", broken)
+    monkeypatch.setattr(positions_module, "position_views", broken)
     await oms.set_price("RELIANCE", 2501.0)
     await panel.settle()
 
@@ -626,6 +629,28 @@ async def test_an_error_while_refreshing_is_shown_inside_the_panel(oms, shown, m
     assert visible(panel._error_view) and "positions unavailable" in panel._error_view.value
     panel.clear_errors()
     assert not visible(panel._error_view)
+
+
+async def test_each_panel_builds_only_the_parts_it_shows(oms, shown, monkeypatch):
+    # Measuring every limit after each price move is what made every panel slow when each built the whole
+    # snapshot: only the risk panel shows the limits, so only it may measure them.
+    dashboard = shown(Dashboard, oms)
+    await oms.place_order("RELIANCE", "BUY", 10)
+    await oms.place_order("TCS", "BUY", 1, "LIMIT", price=3800)
+    await dashboard.settle()
+
+    def unmeasurable(*args: Any) -> None:
+        raise RuntimeError("limits measured")
+
+    monkeypatch.setattr(snapshot_module, "limit_uses", unmeasurable)
+    await oms.set_price("RELIANCE", 2490.0)
+    await oms.place_order("TCS", "BUY", 1, "LIMIT", price=3805)
+    for panel in dashboard.panels:
+        panel.refresh_now()
+
+    assert {type(p).__name__: p.errors for p in dashboard.panels if p.errors} == {
+        "RiskPanel": ["refresh: RuntimeError: limits measured"]}
+    assert "2,490.00" in dashboard.positions.table.value and len(dashboard.orders.order_ids) == 2
 
 
 async def test_an_unexpected_error_in_a_button_action_is_shown_inside_the_panel(oms, shown, monkeypatch):

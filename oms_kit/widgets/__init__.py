@@ -3,7 +3,8 @@
 >>> from oms_kit.widgets import dashboard
 >>> dashboard(oms)            # the last line of a cell; each panel also works alone: PositionsPanel(oms)
 
-The panels read ``oms.snapshot()`` (:mod:`oms_kit.snapshot`) and the OMS's public methods.
+The panels read the typed views of :mod:`oms_kit.snapshot` (each panel builds only the parts it shows; the whole
+``oms.snapshot()`` composes them) and the OMS's public methods.
 """
 
 from typing import Any
@@ -15,7 +16,7 @@ from oms_kit.widgets.header import Header
 from oms_kit.widgets.history import HistoryPanel
 from oms_kit.widgets.orders import OrdersPanel
 from oms_kit.widgets.positions import PositionsPanel
-from oms_kit.widgets.risk import RiskPanel
+from oms_kit.widgets.risk import LimitRow, RiskPanel
 from oms_kit.widgets.ticket import OrderTicket
 
 
@@ -25,5 +26,5 @@ def dashboard(oms: OmsLike, **options: Any) -> Dashboard:
     return Dashboard(oms, **options)
 
 
-__all__ = ["Dashboard", "Header", "HistoryPanel", "OmsLike", "OrderTicket", "OrdersPanel", "PnLChart",
+__all__ = ["Dashboard", "Header", "HistoryPanel", "LimitRow", "OmsLike", "OrderTicket", "OrdersPanel", "PnLChart",
            "PositionsPanel", "RiskPanel", "dashboard"]

@@ -9,6 +9,7 @@ from html import escape
 
 import ipywidgets as w
 
+from oms_kit.snapshot import account_view
 from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, classed
 from oms_kit.widgets.format import clock_time, money, signed
 
@@ -17,7 +18,7 @@ MAX_DRAWN = 400  # points drawn per line at most; longer histories are thinned e
 
 
 class PnLChart(Panel):
-    """Equity (top) and day P&L (bottom, zero line dashed) sampled from ``oms.snapshot()``.
+    """Equity (top) and day P&L (bottom, zero line dashed) sampled from the account's figures (``account_view``).
 
     A sample is taken at each refresh (every ``every`` seconds and after fills), at most one per ``min_gap``
     seconds; ``max_samples`` are kept. ``samples`` is the list of (time, equity, day P&L).
@@ -44,8 +45,8 @@ class PnLChart(Panel):
 
     def sample(self) -> None:
         """Record equity and day P&L now."""
-        snapshot = self.oms.snapshot()
-        self._samples.append((snapshot.taken_at, float(snapshot.equity), float(snapshot.day_pnl)))
+        account = account_view(self.oms)
+        self._samples.append((account.taken_at, float(account.equity), float(account.day_pnl)))
         self._sampled_at = _time.monotonic()
 
     def refresh(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from oms_kit.snapshot import FeedView
+from oms_kit.snapshot import FeedView, account_view
 from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, classed
 from oms_kit.widgets.format import clock_time, money, pnl_html
 
@@ -37,7 +37,7 @@ class Header(Panel):
         return [line]
 
     def refresh(self) -> None:
-        snapshot = self.oms.snapshot()
+        snapshot = account_view(self.oms)
         state = snapshot.trading_state
         if state != self._shown_state:
             if self._shown_state:

@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as w
 
 from oms_kit.models import Order
-from oms_kit.snapshot import OrderView
+from oms_kit.snapshot import OrderView, working_order_views
 from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, button, classed, close_tree, row_count
 from oms_kit.widgets.format import money
 
@@ -72,7 +72,7 @@ class OrdersPanel(Panel):
         return [top, self.heading, self.list, self.more]
 
     def refresh(self) -> None:
-        working = self.oms.snapshot().working_orders
+        working = working_order_views(self.oms)
         total = len(working)
         ids = []
         for o in working[: -self.max_rows - 1 : -1]:  # newest first

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import ipywidgets as w
 
-from oms_kit.snapshot import PositionView
+from oms_kit.snapshot import PositionView, position_views
 from oms_kit.widgets.base import Panel, classed
 from oms_kit.widgets.format import cell, money, pnl_html, table
 
@@ -30,7 +30,7 @@ class PositionsPanel(Panel):
         return [self.table]
 
     def refresh(self) -> None:
-        self.rows = self.oms.snapshot().positions
+        self.rows = position_views(self.oms)
         rows = []
         unrealized_total = realized_total = Decimal(0)
         for p in self.rows:

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 import ipywidgets as w
 
 from oms_kit.models import Order
-from oms_kit.snapshot import AlertView, LimitView, Snapshot
+from oms_kit.snapshot import AccountView, AlertView, LimitView, account_view, alert_views, limit_views
 from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, button, classed, row_count
 from oms_kit.widgets.format import clock_time, money
 
 BAR_COLOURS = {"WARN": "var(--oms-warn)", "BREACH": "var(--oms-down)"}
 KILL_REASON = "KILL SWITCH pressed in the dashboard"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRow:
+    """One limit's line in the panel: its name and symbol ("" for an account-wide limit), the use in percent,
+    the level shown (OK, WARN or BREACH) and the text beside the bar ("4 / 5")."""
+
+    limit: str
+    symbol: str
+    pct: float
+    level: str
+    text: str
 
 
 class RiskPanel(Panel):
@@ -37,8 +50,8 @@ class RiskPanel(Panel):
         super().__init__(oms, interval=interval, every=every)
 
     def _build(self) -> list[w.Widget]:
-        self.summary: Snapshot | None = None  # the snapshot last shown
-        self.limit_rows: list[dict[str, Any]] = []
+        self.account: AccountView | None = None  # the account's figures last shown
+        self.limit_rows: tuple[LimitRow, ...] = ()  # the limits last shown, most used first
         self.state = classed(w.HTML(), "oms-risk-state")
         self.limits = classed(w.HTML(), "oms-limits")
         self.alerts = classed(w.HTML(), "oms-alerts")
@@ -78,24 +91,21 @@ class RiskPanel(Panel):
         return [self.state, controls, self.limits, self.alerts]
 
     def refresh(self) -> None:
-        snapshot = self.summary = self.oms.snapshot()
-        state = snapshot.trading_state
+        account = self.account = account_view(self.oms)
+        state = account.trading_state
         colour = {"ACTIVE": "oms-up", "HALTED": "oms-down"}.get(state, "")
-        self.state.value = (f"trading <b class='{colour}'>{state}</b> · exposure {money(snapshot.gross_exposure)}"
-                            f" · cash {money(snapshot.cash)}")
+        self.state.value = (f"trading <b class='{colour}'>{state}</b> · exposure {money(account.gross_exposure)}"
+                            f" · cash {money(account.cash)}")
         self.reset_button.disabled = state == "ACTIVE"
-        self._show_limits(snapshot.limits)
-        alerts = snapshot.alerts[-self.max_alerts:][::-1]
+        self._show_limits(limit_views(self.oms))
+        alerts = alert_views(self.oms)[-self.max_alerts:][::-1]
         self.alerts.value = "".join(_alert_html(a) for a in alerts) or "<span class='oms-muted'>no alerts</span>"
 
     def _show_limits(self, limits: tuple[LimitView, ...]) -> None:
         # One HTML table of bars, not a progress widget per limit: a redraw is one message however many limits
         # are in use, and the most used per-symbol limits may change places at every price.
-        rows = []
-        for u in limits[: self.max_limits]:
-            level = u.level if u.level in BAR_COLOURS else "OK"
-            rows.append({"limit": u.limit, "symbol": u.symbol or "", "pct": u.use_pct, "level": level,
-                         "text": f"{money(u.value, 0)} / {money(u.maximum, 0)}"})
+        rows = tuple(LimitRow(u.limit, u.symbol or "", u.use_pct, u.level if u.level in BAR_COLOURS else "OK",
+                              f"{money(u.value, 0)} / {money(u.maximum, 0)}") for u in limits[: self.max_limits])
         self.limit_rows = rows
         if not rows:
             self.limits.value = "<span class='oms-muted'>no limit in use</span>"
@@ -143,14 +153,14 @@ class RiskPanel(Panel):
         box.layout.display = None if show else "none"
 
 
-def _limit_html(row: dict[str, Any]) -> str:
-    width = min(max(row["pct"], 0.0), 100.0)
-    colour = BAR_COLOURS.get(row["level"], "var(--oms-up)")
-    name = escape(f"{row['limit']} {row['symbol']}".strip())
-    return (f"<tr class='oms-limit oms-level-{row['level']}'><td class='l'>{name}</td>"
+def _limit_html(row: LimitRow) -> str:
+    width = min(max(row.pct, 0.0), 100.0)
+    colour = BAR_COLOURS.get(row.level, "var(--oms-up)")
+    name = escape(f"{row.limit} {row.symbol}".strip())
+    return (f"<tr class='oms-limit oms-level-{row.level}'><td class='l'>{name}</td>"
             f"<td class='l' style='width:30%'><div class='oms-bar'><div class='oms-limit-bar' "
             f"style='width:{width:.1f}%;background:{colour}'></div></div></td>"
-            f"<td>{escape(row['text'])} <b>({row['pct']:.0f} %)</b></td></tr>")
+            f"<td>{escape(row.text)} <b>({row.pct:.0f} %)</b></td></tr>")
 
 
 def _alert_html(alert: AlertView) -> str:
