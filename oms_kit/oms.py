@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -21,7 +19,7 @@ import pandas as pd
 
 from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import ConfigError, DataError, InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
-from oms_kit.events import Event, EventBus, PriceUpdated, RiskAlertRaised, TradingStateChanged
+from oms_kit.events import Event, EventBus, PriceUpdated
 from oms_kit.history import History, parse_limit, parse_moment
 from oms_kit.instruments import resolve_instruments
 from oms_kit.ledger import Ledger
@@ -38,21 +36,18 @@ from oms_kit.models import (
     parse_cash,
     parse_text,
 )
+from oms_kit.monitor import RiskMonitor
 from oms_kit.orders import MAX_REASON, OrderManager
 from oms_kit.recovery import DayBook, restore_account
-from oms_kit.risk import AlertBook, LimitUse, RiskAlert, RiskLimits, limit_uses
+from oms_kit.risk import RiskAlert, RiskLimits
 from oms_kit.snapshot import Snapshot, take_snapshot
 from oms_kit.storage import RowError, Store, WriteQueue, open_store
-from oms_kit.storage.records import alert_row, state_change_row, trading_state_row
 from oms_kit.validator import PreTradeValidator
 from oms_kit.watch import Watch
 
 log = logging.getLogger("oms_kit")
 
 # Seconds (on the OMS clock) a sent order may wait for the broker's acknowledgement before the monitor asks.
-ACK_TIMEOUT_S = 1.0
-_state_changes = itertools.count(1)  # numbers trading state changes: two may share one instant (simulated clock)
-_SESSION = secrets.token_hex(3)  # and two processes may number theirs alike
 
 ORDER_COLUMNS = [
     "order_id", "client_order_id", "symbol", "side", "order_type", "product", "validity", "quantity", "price",
@@ -84,14 +79,13 @@ class OMS:
         self.initial_cash = cash
         self.account = manager.account
         self.tasks: dict[str, asyncio.Task[Any]] = {}
-        self.alerts: list[Any] = []
-        self.alert_book = AlertBook(self.account)
-        self.monitor_failures = 0
+        # The trading state, kill switch, square-off, alerts and the periodic risk check.
+        self.monitor = RiskMonitor(manager, bus, clock, self._commit)
+        self.alerts = self.monitor.alerts
         self.write_errors = 0  # failed write-behind transactions (in-memory store only)
         self._write_behind_batch: asyncio.Future[None] | None = None
         self._closed = False
         self.read_only = False
-        self._awaiting_ack: dict[str, datetime] = {}  # order id -> when it was sent, until the broker answers
         self.watch: Watch | None = None  # set when read-only
         # Orders and trades from before the day a durable OMS was opened on are in the store only (None: memory
         # holds the account's whole history).
@@ -206,7 +200,7 @@ class OMS:
         if oms.feed is not None:
             oms._start_task("oms-kit-feed", oms._run_feed(oms.feed))
         if risk_interval is not None:
-            oms._start_task("oms-kit-risk-monitor", oms._run_risk_monitor(risk_interval))
+            oms._start_task("oms-kit-risk-monitor", oms.monitor.run(risk_interval))
         return oms
 
     # -- orders -----------------------------------------------------------------------------------------------
@@ -243,7 +237,7 @@ class OMS:
             # transaction, without a coroutine per call.
             if send:
                 manager.submit(order)
-                self._sent(order)
+                self.monitor.sent(order)
             self._write_behind()
             return order
         try:
@@ -265,7 +259,7 @@ class OMS:
                                          detail=exc.message, hint="check the database; status() shows it") from exc
         if send:
             manager.submit(order)
-            self._sent(order)
+            self.monitor.sent(order)
             await self._commit()
         return order
 
@@ -306,35 +300,7 @@ class OMS:
         rate and duplicate throttles do not hold these orders back.
         """
         self._check_writable()
-        manager = self.manager
-        manager.cancel_all(symbol, reason)
-        state, manager.trading_state = manager.trading_state, TradingState.REDUCING
-        manager.squaring_off = True
-        orders = []
-        try:
-            for sym, product, side, quantity in manager.ledger.square_off_orders():
-                if symbol is not None and sym != symbol:
-                    continue
-                for size in self._slices(sym, quantity):
-                    order = manager.place(sym, side, size, "MARKET", product=product, tag="square-off")
-                    self._sent(order)
-                    orders.append(order)
-        finally:
-            manager.trading_state = state
-            manager.squaring_off = False
-        await self._commit()
-        return orders
-
-    def _slices(self, symbol: str, quantity: int) -> list[int]:
-        instrument = self.manager.instruments.get(symbol)
-        caps = [self.manager.limits_for(symbol).max_order_quantity, instrument.freeze_quantity if instrument else None]
-        cap = min((c for c in caps if c is not None), default=quantity)
-        lot = instrument.lot_size if instrument else 1
-        cap = max(cap - cap % lot, lot)
-        slices = [cap] * (quantity // cap)
-        if quantity % cap:
-            slices.append(quantity % cap)
-        return slices
+        return await self.monitor.square_off(symbol, reason)
 
     # -- prices and session -----------------------------------------------------------------------------------
 
@@ -402,56 +368,18 @@ class OMS:
         ``kill_switch_residual``, stored and published like any risk alert.
         """
         self._check_writable()
-        # A kill switch never fails for its wording: whatever the reason, it is kept as printable text.
-        reason = "".join(c if c.isprintable() else " " for c in str(reason))[:MAX_REASON] or "kill switch"
-        self._set_trading_state(TradingState.HALTED, reason, source)
-        self.manager.cancel_all(reason=f"kill switch: {reason}")
-        orders = await self.square_off(reason=f"kill switch: {reason}") if flatten else []
-        if flatten:
-            self._report_residual(orders)
-        await self._commit()
-        return orders
-
-    def _report_residual(self, orders: list[Order]) -> None:
-        manager, now = self.manager, self.clock.now()
-        for position in manager.ledger.open_positions():
-            closing = [f"{o.order_id} {o.status}" + (f" ({o.violations[0].code})" if o.violations else "")
-                       for o in orders if (o.symbol, o.product) == (position.symbol, position.product)]
-            alert = RiskAlert(
-                f"A-{self.account}-residual-{len(self.alerts) + 1}", self.account, now, "BREACH",
-                "kill_switch_residual", position.symbol, Decimal(abs(position.quantity)), Decimal(0),
-                f"flatten left {position.quantity:+d} {position.symbol} {position.product} open; closing orders: "
-                + (", ".join(closing) or "none"))
-            self.alerts.append(alert)
-            manager.pending_rows.append(alert_row(alert))
-            self.bus.publish(RiskAlertRaised(now, alert))
+        return await self.monitor.kill_switch(reason, flatten, source)
 
     async def reset_kill_switch(self, reason: str, source: str = "user") -> None:
-        """Lift the kill switch: trading state back to ACTIVE. ``reason`` is recorded."""
+        """Lift the kill switch: trading state back to ACTIVE. ``reason`` is recorded. Refused (OmsError) while the
+        daily loss is still at or beyond its limit."""
         self._check_writable()
         parse_text(reason, "reason", MAX_REASON)  # why trading may resume
-        breach = _daily_loss_breach(self._limit_uses())
-        if breach is not None:
-            raise OmsError(f"cannot reset the kill switch: the daily loss {breach.value} is still at or beyond the "
-                           f"limit {breach.limit_value}", hint="close positions or wait for prices to recover, or "
-                           "raise daily_loss_limit")
-        self._set_trading_state(TradingState.ACTIVE, reason, source)
-        await self._commit()
+        await self.monitor.reset(reason, source)
 
     @property
     def trading_state(self) -> TradingState:
         return self.manager.trading_state
-
-    def _set_trading_state(self, state: TradingState, reason: str, source: str) -> None:
-        manager = self.manager
-        previous = manager.trading_state
-        manager.trading_state = state
-        now = self.clock.now()
-        manager.pending_rows.append(trading_state_row(self.account, state.value, reason, source, now))
-        manager.pending_rows.append(state_change_row(
-            f"S-{_SESSION}-{now.timestamp():.6f}-{next(_state_changes)}", self.account, now, previous.value,
-            state.value, reason, source))
-        self.bus.publish(TradingStateChanged(now, previous, state, reason, source))
 
     # -- reads ------------------------------------------------------------------------------------------------
 
@@ -597,7 +525,7 @@ class OMS:
         ledger, manager = self.manager.ledger, self.manager
         table = pd.DataFrame(
             [{"limit": u.limit_name, "symbol": u.symbol, "value": u.value, "maximum": u.limit_value,
-              "use_pct": float(u.fraction * 100), "level": u.level} for u in self._limit_uses()],
+              "use_pct": float(u.fraction * 100), "level": u.level} for u in self.monitor.limit_uses()],
             columns=["limit", "symbol", "value", "maximum", "use_pct", "level"],
         )
         return {
@@ -621,72 +549,15 @@ class OMS:
         daily-loss breach trip the kill switch (``limits.auto_kill_on_daily_loss``). Returns the new alerts.
 
         It also keeps the order book honest: an order sent to the broker whose acknowledgement has not come within
-        ``ACK_TIMEOUT_S`` is looked up at the broker (accepted if it has it, rejected if not), and when a market
-        session is configured (``limits.session_start``/``session_end``) the working DAY orders expire once it is
-        over. At the first run on a new exchange-local day the previous day ends (``OrderManager.roll_day``): its
-        DAY orders expire, day P&L and today's counts start again. Positions whose mark moved since their row was
-        written are written again, so that a restart and a read-only watcher value them at recent prices.
+        ``oms_kit.monitor.ACK_TIMEOUT_S`` is looked up at the broker (accepted if it has it, rejected if not), and
+        when a market session is configured (``limits.session_start``/``session_end``) the working DAY orders
+        expire once it is over. At the first run on a new exchange-local day the previous day ends
+        (``OrderManager.roll_day``): its DAY orders expire, day P&L and today's counts start again. Positions whose
+        mark moved since their row was written are written again, so that a restart and a read-only watcher value
+        them at recent prices.
         """
         self._check_writable()
-        manager = self.manager
-        now = self.clock.now()
-        self._reconcile(now)
-        if manager.roll_day(now):
-            log.info("account %s: a new trading day began at %s", self.account, now)
-        if manager.live and manager.limits.session_open(now, manager.validator.exchange_timezone) is False:
-            manager.broker.end_session(now)
-        uses = self._limit_uses()
-        alerts = self.alert_book.update(uses, now)
-        for alert in alerts:
-            self.alerts.append(alert)
-            manager.pending_rows.append(alert_row(alert))
-            self.bus.publish(RiskAlertRaised(now, alert))
-        manager.save_marks(now)  # positions at today's prices for a restart and for read-only watchers
-        action = manager.limits.auto_kill_on_daily_loss
-        breach = _daily_loss_breach(uses)
-        if breach is not None and action is not None and manager.trading_state is TradingState.ACTIVE:
-            reason = f"daily loss {breach.value} reached the limit {breach.limit_value}"
-            if action is TradingState.HALTED:
-                await self.kill_switch(reason, source="daily loss")
-            else:
-                self._set_trading_state(TradingState.REDUCING, reason, "daily loss")
-        await self._commit()
-        return alerts
-
-    def _sent(self, order: Order) -> None:
-        # Still NEW after the broker took it: the acknowledgement has not come (a lost message, at a real broker).
-        if order.status is OrderStatus.NEW:
-            self._awaiting_ack[order.order_id] = self.clock.now()
-
-    def _reconcile(self, now: datetime) -> None:
-        manager = self.manager
-        for order_id, sent in list(self._awaiting_ack.items()):
-            if manager.orders[order_id].status is not OrderStatus.NEW:
-                del self._awaiting_ack[order_id]
-            elif (now - sent).total_seconds() >= ACK_TIMEOUT_S:
-                del self._awaiting_ack[order_id]
-                known = getattr(manager.broker, "acknowledge", None)  # the broker's order status query
-                if known is None or not known(order_id, now):
-                    manager.on_rejected(order_id, "no acknowledgement, and the broker does not know the order", now)
-
-    def _limit_uses(self) -> list[LimitUse]:
-        return limit_uses(self.manager.limits, self.manager.ledger, len(self.manager.live))
-
-    async def _run_risk_monitor(self, interval: float) -> None:
-        # A failed run raises an alert and the loop goes on: the monitor never dies silently.
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.check_risk()
-            except Exception as exc:
-                self.monitor_failures += 1
-                log.exception("risk monitor run failed")
-                now = self.clock.now()
-                alert = RiskAlert(f"A-{self.account}-monitor-{self.monitor_failures}", self.account, now, "BREACH",
-                                  "risk_monitor", None, Decimal(self.monitor_failures), Decimal(1),
-                                  f"risk monitor run failed: {type(exc).__name__}: {exc}")
-                self.alerts.append(alert)
-                self.bus.publish(RiskAlertRaised(now, alert))
+        return await self.monitor.check()
 
     def risk_alerts(self) -> pd.DataFrame:
         """Risk alerts raised in this session."""
@@ -752,7 +623,7 @@ class OMS:
             "trading_state": self.manager.trading_state.value,
             "tasks": {name: not task.done() for name, task in self.tasks.items()},
             "writes": {**self.queue.status(), "write_behind": not self.store.durable, "errors": self.write_errors},
-            "risk_monitor_failures": self.monitor_failures,
+            "risk_monitor_failures": self.monitor.failures,
             "read_only": self.read_only,
             "watch": self.watch.status() if self.watch is not None else None,
             "closed": self._closed,
@@ -878,10 +749,6 @@ class OMS:
         if self.read_only:
             raise OmsError(f"this OMS watches account {self.account!r} read-only: it cannot trade",
                            hint="open it without read_only=True in the session that owns the account")
-
-
-def _daily_loss_breach(uses: list[LimitUse]) -> LimitUse | None:
-    return next((u for u in uses if u.limit_name == "daily_loss_limit" and u.level == "BREACH"), None)
 
 
 def _placed(order: Order) -> tuple[datetime, str, int]:

@@ -140,7 +140,7 @@ async def fill_at(oms: OMS, clock: SimulatedClock, symbol: str, quantity: int, p
 
 async def set_reducing(oms: OMS) -> None:
     # No public switch to REDUCING yet (the risk monitor will set it on a breach): use the OMS's own setter.
-    oms._set_trading_state(TradingState.REDUCING, "test: reduce only", "test")
+    oms.monitor.set_state(TradingState.REDUCING, "test: reduce only", "test")
     await oms.flush()
 
 
@@ -1265,7 +1265,7 @@ async def test_modify_that_breaks_a_rule_raises_and_leaves_the_order_unchanged(o
 
 async def test_modify_while_halted_is_rejected(oms):
     order = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
-    oms._set_trading_state(TradingState.HALTED, "halt without cancelling", "test")
+    oms.monitor.set_state(TradingState.HALTED, "halt without cancelling", "test")
 
     with pytest.raises(OrderModifyRejected) as error:
         await oms.modify_order(order.order_id, price=2410.0)

@@ -111,14 +111,14 @@ async def test_monitor_run_that_fails_raises_an_alert_shows_in_status_and_the_mo
     from oms_kit import OMS
 
     oms = await OMS.open(feed=None, risk_interval=0.01, limits=RiskLimits(max_gross_exposure=100_000))
-    real, failures = oms._limit_uses, [RuntimeError("marks unavailable")]
+    real, failures = oms.monitor.limit_uses, [RuntimeError("marks unavailable")]
 
     def flaky() -> list[LimitUse]:
         if failures:
             raise failures.pop()
         return real()
 
-    oms._limit_uses = flaky  # type: ignore[method-assign]
+    oms.monitor.limit_uses = flaky  # type: ignore[method-assign]
     alerts: list[object] = []
     oms.subscribe(lambda event: alerts.append(event.alert), kinds="risk_alert")
     await oms.set_price("SBIN", 800)

@@ -1,0 +1,204 @@
+"""The risk monitor: the one owner of an account's trading state and what guards it.
+
+:class:`RiskMonitor` changes the trading state (stored and published), pulls the kill switch (halt, cancel every
+working order, optionally flatten) and lifts it, squares off, and runs the periodic risk check: limit uses measured
+into WARN/BREACH alerts, the auto-trip on a daily-loss breach, the day's roll and the session's end, sent orders
+whose acknowledgement never came, and the marks written for a restart. It works on the order manager
+synchronously and leaves its rows there; the OMS commits them (``commit``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+
+from oms_kit.errors import OmsError
+from oms_kit.events import EventBus, RiskAlertRaised, TradingStateChanged
+from oms_kit.market.clock import Clock
+from oms_kit.models import Order, OrderStatus, TradingState
+from oms_kit.orders import OrderManager
+from oms_kit.risk import AlertBook, LimitUse, RiskAlert, limit_uses
+from oms_kit.storage.records import alert_row, state_change_row, trading_state_row
+
+log = logging.getLogger("oms_kit")
+
+# Seconds (on the OMS clock) a sent order may wait for the broker's acknowledgement before the monitor asks.
+ACK_TIMEOUT_S = 1.0
+_state_changes = itertools.count(1)  # numbers trading state changes: two may share one instant (simulated clock)
+_SESSION = secrets.token_hex(3)  # and two processes may number theirs alike
+
+
+class RiskMonitor:
+    """Trading state, kill switch, square-off, alerts and the periodic risk check of one account."""
+
+    def __init__(self, manager: OrderManager, bus: EventBus, clock: Clock,
+                 commit: Callable[[], Awaitable[None]]) -> None:
+        self.manager = manager
+        self.bus = bus
+        self.clock = clock
+        self.commit = commit
+        self.account = manager.account
+        self.alerts: list[RiskAlert] = []  # raised in this session (and, watching, by the writer)
+        self.alert_book = AlertBook(self.account)
+        self.failures = 0  # risk checks that raised
+        self._awaiting_ack: dict[str, datetime] = {}  # order id -> when it was sent, until the broker answers
+
+    # -- trading state ------------------------------------------------------------------------------------------
+
+    def set_state(self, state: TradingState, reason: str, source: str) -> None:
+        """Change the trading state now: stored (current state and its history) and published."""
+        manager = self.manager
+        previous = manager.trading_state
+        manager.trading_state = state
+        now = self.clock.now()
+        manager.pending_rows.append(trading_state_row(self.account, state.value, reason, source, now))
+        manager.pending_rows.append(state_change_row(
+            f"S-{_SESSION}-{now.timestamp():.6f}-{next(_state_changes)}", self.account, now, previous.value,
+            state.value, reason, source))
+        self.bus.publish(TradingStateChanged(now, previous, state, reason, source))
+
+    async def kill_switch(self, reason: str, flatten: bool, source: str) -> list[Order]:
+        """Halt, cancel every working order and, with ``flatten``, square off; see ``OMS.kill_switch``."""
+        # A kill switch never fails for its wording: whatever the reason, it is kept as printable text.
+        reason = "".join(c if c.isprintable() else " " for c in str(reason))[:1000] or "kill switch"
+        self.set_state(TradingState.HALTED, reason, source)
+        self.manager.cancel_all(reason=f"kill switch: {reason}")
+        orders = await self.square_off(None, f"kill switch: {reason}") if flatten else []
+        if flatten:
+            self._report_residual(orders)
+        await self.commit()
+        return orders
+
+    async def reset(self, reason: str, source: str) -> None:
+        """Back to ACTIVE, unless the daily loss is still in breach (OmsError then)."""
+        breach = daily_loss_breach(self.limit_uses())
+        if breach is not None:
+            raise OmsError(f"cannot reset the kill switch: the daily loss {breach.value} is still at or beyond the "
+                           f"limit {breach.limit_value}", hint="close positions or wait for prices to recover, or "
+                           "raise daily_loss_limit")
+        self.set_state(TradingState.ACTIVE, reason, source)
+        await self.commit()
+
+    async def square_off(self, symbol: str | None, reason: str) -> list[Order]:
+        """Cancel working orders and close open positions (of ``symbol``) with market orders; see
+        ``OMS.square_off``."""
+        manager = self.manager
+        manager.cancel_all(symbol, reason)
+        state, manager.trading_state = manager.trading_state, TradingState.REDUCING
+        manager.squaring_off = True
+        orders = []
+        try:
+            for sym, product, side, quantity in manager.ledger.square_off_orders():
+                if symbol is not None and sym != symbol:
+                    continue
+                for size in self._slices(sym, quantity):
+                    order = manager.place(sym, side, size, "MARKET", product=product, tag="square-off")
+                    self.sent(order)
+                    orders.append(order)
+        finally:
+            manager.trading_state = state
+            manager.squaring_off = False
+        await self.commit()
+        return orders
+
+    def _slices(self, symbol: str, quantity: int) -> list[int]:
+        # A position larger than the maximum order quantity (or the exchange's freeze quantity) closes in slices.
+        instrument = self.manager.instruments.get(symbol)
+        caps = [self.manager.limits_for(symbol).max_order_quantity, instrument.freeze_quantity if instrument else None]
+        cap = min((c for c in caps if c is not None), default=quantity)
+        lot = instrument.lot_size if instrument else 1
+        cap = max(cap - cap % lot, lot)
+        slices = [cap] * (quantity // cap)
+        if quantity % cap:
+            slices.append(quantity % cap)
+        return slices
+
+    def _report_residual(self, orders: list[Order]) -> None:
+        manager, now = self.manager, self.clock.now()
+        for position in manager.ledger.open_positions():
+            closing = [f"{o.order_id} {o.status}" + (f" ({o.violations[0].code})" if o.violations else "")
+                       for o in orders if (o.symbol, o.product) == (position.symbol, position.product)]
+            self._raise(RiskAlert(
+                f"A-{self.account}-residual-{len(self.alerts) + 1}", self.account, now, "BREACH",
+                "kill_switch_residual", position.symbol, Decimal(abs(position.quantity)), Decimal(0),
+                f"flatten left {position.quantity:+d} {position.symbol} {position.product} open; closing orders: "
+                + (", ".join(closing) or "none")), stored=True)
+
+    # -- the periodic check -------------------------------------------------------------------------------------
+
+    def limit_uses(self) -> list[LimitUse]:
+        """Each account limit and how much of it is in use now."""
+        return limit_uses(self.manager.limits, self.manager.ledger, len(self.manager.live))
+
+    async def check(self) -> list[RiskAlert]:
+        """One run of the risk monitor (``OMS.check_risk``); returns the new alerts."""
+        manager = self.manager
+        now = self.clock.now()
+        self._reconcile(now)
+        if manager.roll_day(now):
+            log.info("account %s: a new trading day began at %s", self.account, now)
+        if manager.live and manager.limits.session_open(now, manager.validator.exchange_timezone) is False:
+            manager.broker.end_session(now)
+        uses = self.limit_uses()
+        alerts = self.alert_book.update(uses, now)
+        for alert in alerts:
+            self._raise(alert, stored=True)
+        manager.save_marks(now)  # positions at today's prices for a restart and for read-only watchers
+        action = manager.limits.auto_kill_on_daily_loss
+        breach = daily_loss_breach(uses)
+        if breach is not None and action is not None and manager.trading_state is TradingState.ACTIVE:
+            reason = f"daily loss {breach.value} reached the limit {breach.limit_value}"
+            if action is TradingState.HALTED:
+                await self.kill_switch(reason, False, "daily loss")
+            else:
+                self.set_state(TradingState.REDUCING, reason, "daily loss")
+        await self.commit()
+        return alerts
+
+    async def run(self, interval: float) -> None:
+        """Run :meth:`check` every ``interval`` seconds. A failed run raises an alert and the loop goes on: the
+        monitor never dies silently."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.check()
+            except Exception as exc:
+                self.failures += 1
+                log.exception("risk monitor run failed")
+                self._raise(RiskAlert(
+                    f"A-{self.account}-monitor-{self.failures}", self.account, self.clock.now(), "BREACH",
+                    "risk_monitor", None, Decimal(self.failures), Decimal(1),
+                    f"risk monitor run failed: {type(exc).__name__}: {exc}"), stored=False)
+
+    def sent(self, order: Order) -> None:
+        """Note an order the broker took: still NEW, its acknowledgement has not come (a lost message, at a real
+        broker); the next check asks the broker about it once ``ACK_TIMEOUT_S`` has passed."""
+        if order.status is OrderStatus.NEW:
+            self._awaiting_ack[order.order_id] = self.clock.now()
+
+    def _reconcile(self, now: datetime) -> None:
+        manager = self.manager
+        for order_id, sent in list(self._awaiting_ack.items()):
+            if manager.orders[order_id].status is not OrderStatus.NEW:
+                del self._awaiting_ack[order_id]
+            elif (now - sent).total_seconds() >= ACK_TIMEOUT_S:
+                del self._awaiting_ack[order_id]
+                known = getattr(manager.broker, "acknowledge", None)  # the broker's order status query, if it has one
+                if known is None or not known(order_id, now):
+                    manager.on_rejected(order_id, "no acknowledgement, and the broker does not know the order", now)
+
+    def _raise(self, alert: RiskAlert, *, stored: bool) -> None:
+        self.alerts.append(alert)
+        if stored:
+            self.manager.pending_rows.append(alert_row(alert))
+        self.bus.publish(RiskAlertRaised(alert.ts, alert))
+
+
+def daily_loss_breach(uses: list[LimitUse]) -> LimitUse | None:
+    """The daily loss limit's use when it is in breach."""
+    return next((u for u in uses if u.limit_name == "daily_loss_limit" and u.level == "BREACH"), None)
