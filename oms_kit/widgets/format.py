@@ -2,64 +2,57 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from html import escape
-from typing import Any
-
-import pandas as pd
 
 DASH = "—"
+Number = Decimal | float | int
 
 
-def is_missing(value: Any) -> bool:
-    """None, NaN, pandas NA or NaT: shown as a dash."""
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
-
-
-def money(value: Any, places: int = 2) -> str:
-    """``1234.5`` as ``1,234.50``; missing as a dash."""
-    if is_missing(value):
+def money(value: Number | None, places: int = 2) -> str:
+    """``1234.5`` as ``1,234.50``; None as a dash."""
+    if value is None:
         return DASH
     return f"{float(value):,.{places}f}"
 
 
-def signed(value: Any, places: int = 2) -> str:
-    """``1234.5`` as ``+1,234.50``; missing as a dash."""
-    if is_missing(value):
+def signed(value: Number | None, places: int = 2) -> str:
+    """``1234.5`` as ``+1,234.50``; None as a dash."""
+    if value is None:
         return DASH
     return f"{float(value):+,.{places}f}"
 
 
-def sign_class(value: Any) -> str:
-    """CSS class for a P&L figure: green above zero, red below, plain at zero or missing."""
-    if is_missing(value) or value == 0:
+def sign_class(value: Number | None) -> str:
+    """CSS class for a P&L figure: green above zero, red below, plain at zero or None."""
+    if value is None or value == 0:
         return ""
     return "oms-up" if value > 0 else "oms-down"
 
 
-def pnl_html(value: Any, places: int = 2, suffix: str = "") -> str:
+def pnl_html(value: Number | None, places: int = 2, suffix: str = "") -> str:
     """A signed figure in a span coloured by its sign."""
-    return f"<span class='{sign_class(value)}'>{signed(value, places)}{suffix if not is_missing(value) else ''}</span>"
+    if value is None:
+        return f"<span class=''>{DASH}</span>"
+    return f"<span class='{sign_class(value)}'>{signed(value, places)}{suffix}</span>"
 
 
 def clock_time(ts: datetime | None) -> str:
     """A timestamp as HH:MM:SS in the kernel's local time zone."""
-    if ts is None or is_missing(ts):
+    if ts is None:
         return DASH
-    if isinstance(ts, pd.Timestamp):  # its astimezone() needs a zone; the plain datetime's takes the local one
-        ts = ts.to_pydatetime()
     return ts.astimezone().strftime("%H:%M:%S")
 
 
-def cell(value: Any) -> str:
-    if is_missing(value):
+def cell(value: str | Number | datetime | None) -> str:
+    """A read model's value as a table cell: money for Decimal and float, the clock for datetime, escaped text."""
+    if value is None:
         return DASH
     if isinstance(value, Decimal | float):
         return money(value)
-    if isinstance(value, datetime):  # pandas Timestamps too
+    if isinstance(value, datetime):
         return clock_time(value)
     return escape(str(value))
 
