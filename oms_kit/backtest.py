@@ -34,10 +34,10 @@ from oms_kit.ledger import Ledger
 from oms_kit.market.bars import iter_bars, load_bars
 from oms_kit.market.clock import SimulatedClock
 from oms_kit.models import Fill, Instrument, Order, Side, parse_cash
-from oms_kit.oms import ORDER_COLUMNS, TRADE_COLUMNS
 from oms_kit.orders import OrderManager
 from oms_kit.risk import RiskLimits
 from oms_kit.strategy import Strategy, StrategyRunner
+from oms_kit.tables import orders_frame, trades_frame
 from oms_kit.validator import PreTradeValidator
 
 if TYPE_CHECKING:
@@ -217,18 +217,12 @@ class BacktestResult:
     @cached_property
     def orders(self) -> pd.DataFrame:
         """Every order: the columns of ``OMS.orders()`` (violations as their codes, comma-separated)."""
-        rows = []
-        for order in self.manager.orders.values():
-            row = order.to_dict()
-            row["violations"] = ", ".join(v.code for v in order.violations)
-            rows.append(row)
-        return pd.DataFrame(rows, columns=ORDER_COLUMNS)
+        return orders_frame(self.manager.orders.values())
 
     @cached_property
     def trades(self) -> pd.DataFrame:
         """Every fill: trade_id, order_id, symbol, product, side, quantity, price, fees, ts (money exact)."""
-        rows = [f.to_dict() for f in self.manager.trades]
-        return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+        return trades_frame(self.manager.trades)
 
     @cached_property
     def positions(self) -> pd.DataFrame:

@@ -42,6 +42,7 @@ from oms_kit.recovery import DayBook, restore_account
 from oms_kit.risk import RiskAlert, RiskLimits
 from oms_kit.snapshot import Snapshot, take_snapshot
 from oms_kit.storage import RowError, Store, WriteQueue, open_store
+from oms_kit.tables import orders_frame, trades_frame
 from oms_kit.validator import PreTradeValidator
 from oms_kit.watch import Watch
 
@@ -49,12 +50,6 @@ log = logging.getLogger("oms_kit")
 
 # Seconds (on the OMS clock) a sent order may wait for the broker's acknowledgement before the monitor asks.
 
-ORDER_COLUMNS = [
-    "order_id", "client_order_id", "symbol", "side", "order_type", "product", "validity", "quantity", "price",
-    "trigger_price", "filled_quantity", "average_price", "status", "violations", "reason", "tag", "created_at",
-    "updated_at",
-]
-TRADE_COLUMNS = ["trade_id", "order_id", "symbol", "product", "side", "quantity", "price", "fees", "ts"]
 
 # Start prices of the live random-walk feed, near recent NSE levels: enough to look real in a demo.
 RANDOM_WALK_START = {
@@ -443,7 +438,7 @@ class OMS:
 
     def active_orders(self) -> pd.DataFrame:
         """Working orders (open, partly filled, waiting for a trigger) as a table."""
-        return _orders_frame(list(self.manager.live.values()))
+        return orders_frame(list(self.manager.live.values()))
 
     def orders(self, symbol: str | None = None, status: str | None = None, side: str | None = None,
                since: datetime | str | None = None, until: datetime | str | None = None,
@@ -474,7 +469,7 @@ class OMS:
                                         until=until, limit=None if limit is None else limit - len(chosen),
                                         skip=self.manager.orders)
             chosen = sorted(older + chosen, key=_placed)
-        return _orders_frame(chosen)
+        return orders_frame(chosen)
 
     def trades(self, symbol: str | None = None, since: datetime | str | None = None,
                until: datetime | str | None = None, limit: int | None = None) -> pd.DataFrame:
@@ -491,8 +486,7 @@ class OMS:
                                                                                        len(chosen) < limit):
             chosen = self.history.trades(symbol=symbol, since=since, until=until,
                                          limit=None if limit is None else limit - len(chosen)) + chosen
-        rows = [f.to_dict() for f in chosen]
-        return pd.DataFrame(rows, columns=TRADE_COLUMNS) if rows else pd.DataFrame(columns=TRADE_COLUMNS)
+        return trades_frame(chosen)
 
     def _query(self, symbol: Any, status: Any, side: Any, since: Any, until: Any,
                limit: Any) -> tuple[str | None, OrderStatus | None, Side | None, datetime | None, datetime | None,
@@ -756,14 +750,3 @@ def _placed(order: Order) -> tuple[datetime, str, int]:
     # "O-ab12cd-10").
     prefix, _, number = order.order_id.rpartition("-")
     return order.created_at, prefix, int(number) if number.isdigit() else 0  # type: ignore[return-value]
-
-
-def _orders_frame(orders: list[Order]) -> pd.DataFrame:
-    if not orders:
-        return pd.DataFrame(columns=ORDER_COLUMNS)
-    rows = []
-    for o in orders:
-        row = o.to_dict()
-        row["violations"] = ", ".join(v.code for v in o.violations)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=ORDER_COLUMNS)

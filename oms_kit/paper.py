@@ -36,8 +36,9 @@ from oms_kit.instruments import missing_instruments
 from oms_kit.market.bars import Bar
 from oms_kit.market.feeds import Feed, RandomWalkFeed, ReplayFeed
 from oms_kit.models import Fill, Order, OrderStatus
-from oms_kit.oms import OMS, ORDER_COLUMNS, TRADE_COLUMNS
+from oms_kit.oms import OMS
 from oms_kit.strategy import Strategy, StrategyRunner
+from oms_kit.tables import orders_frame, trades_frame
 
 __all__ = ["PaperTrader", "paper_trade"]
 
@@ -213,16 +214,11 @@ class PaperTrader:
 
     def orders(self) -> pd.DataFrame:
         """This strategy's orders as a table (the columns of ``OMS.orders()``)."""
-        rows = []
-        for order in self.runner.placed:
-            row = order.to_dict()
-            row["violations"] = ", ".join(v.code for v in order.violations)
-            rows.append(row)
-        return pd.DataFrame(rows, columns=ORDER_COLUMNS)
+        return orders_frame(self.runner.placed)
 
     def trades(self) -> pd.DataFrame:
         """Fills of this strategy's orders as a table (the columns of ``OMS.trades()``)."""
-        return pd.DataFrame([f.to_dict() for f in self.fills], columns=TRADE_COLUMNS)
+        return trades_frame(self.fills)
 
     @property
     def stats(self) -> dict[str, Any]:
