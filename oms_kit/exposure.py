@@ -122,7 +122,7 @@ class CheckContext:
         self.order = order
         self.now = now
         self.modify_of = modify_of
-        self.limits = account.limits_for(order.symbol)
+        self.limits = account.limits_for(order.symbol)  # per-symbol overrides applied
         self.instrument = account.instruments.get(order.symbol)
         self.trading_state = account.trading_state
         self.last_price = account.prices.get(order.symbol)  # read by several checks: looked up once

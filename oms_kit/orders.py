@@ -473,7 +473,7 @@ class OrderManager:
             self.live[order.order_id] = order
         else:
             self.live.pop(order.order_id, None)
-        self._reblock(order)
+        self.exposure.hold(order, self.prices.get(order.symbol), self.limits.mis_leverage)
 
     def forget(self, order: Order) -> None:
         """Undo the placing of an order whose records the store refused (a value it cannot hold): it was never
@@ -562,7 +562,7 @@ class OrderManager:
         previous = apply(order, event)
         # An acceptance changes neither the quantity nor the price the margin was held for.
         if event.type is not _ACCEPTED and self.exposure.holds(order.order_id):
-            self._reblock(order)
+            self.exposure.hold(order, self.prices.get(order.symbol), self.limits.mis_leverage)
         if order.status in TERMINAL_STATUSES:
             self.live.pop(order.order_id, None)
         if self.record:
@@ -574,10 +574,6 @@ class OrderManager:
     def working_quantity(self, symbol: str, side: Side) -> int:
         """Remaining quantity of the working orders on one side of ``symbol``."""
         return self.exposure.working(symbol, side)
-
-    def _reblock(self, order: Order) -> None:
-        # Recount what a working order holds (margin, remaining quantity) after a change; released as it ends.
-        self.exposure.hold(order, self.prices.get(order.symbol), self.limits.mis_leverage)
 
     def _record_created(self, order: Order, violations: list[Violation]) -> None:
         self._unsaved_orders[order.order_id] = order
