@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -23,7 +23,6 @@ from oms_kit.risk import RiskLimits
 
 _ZERO = Decimal(0)
 _NOTHING = (_ZERO, 0)
-_SECOND = timedelta(seconds=1)
 # Enum members as module globals: ``Product.CNC`` goes through the enum metaclass on every use.
 _CNC, _BUY, _SELL = Product.CNC, Side.BUY, Side.SELL
 
@@ -31,13 +30,16 @@ _CNC, _BUY, _SELL = Product.CNC, Side.BUY, Side.SELL
 class Exposure:
     """Working orders' margin and quantity, recent placements and client order ids of one account."""
 
-    __slots__ = ("_held", "_similar", "_working", "blocked_margin", "client_ids", "recent")
+    __slots__ = ("_similar", "_working", "blocked_margin", "client_ids", "held", "recent")
 
     def __init__(self) -> None:
-        self._held: dict[str, tuple[Decimal, int]] = {}  # order id -> (margin blocked, remaining quantity)
+        # Order id -> (margin blocked, remaining quantity), for each working order. Read it, change it through hold().
+        self.held: dict[str, tuple[Decimal, int]] = {}
         self._working: dict[tuple[str, Side], int] = {}
         self.blocked_margin = _ZERO
-        self.recent: deque[datetime] = deque()  # placement times in the last second, oldest first
+        # Placement times of the last second, oldest first: the order manager appends each placement and drops the
+        # older ones inline, on every order.
+        self.recent: deque[datetime] = deque()
         self._similar: dict[tuple[str, Side, int, Decimal | None], datetime] = {}
         self.client_ids: dict[str, str] = {}  # client order id -> the first order placed with it
 
@@ -45,7 +47,7 @@ class Exposure:
         """Count ``order`` again after a change (placed, filled, modified, ended): a working order blocks its
         remaining value (at its price, else its trigger, else the last price), in full for CNC and divided by the
         leverage otherwise; an ended one holds nothing."""
-        held, key = self._held, (order.symbol, order.side)
+        held, key = self.held, (order.symbol, order.side)
         working = self._working
         before = held.pop(order.order_id, None)
         if before is not None:
@@ -59,17 +61,13 @@ class Exposure:
             self.blocked_margin += margin
             working[key] = working.get(key, 0) + remaining
 
-    def holds(self, order_id: str) -> bool:
-        """Whether the order is counted (it was working when last held)."""
-        return order_id in self._held
-
     def held_by(self, order_id: str) -> tuple[Decimal, int]:
         """The margin and the remaining quantity the order is counted with (zero when it is not)."""
-        return self._held.get(order_id, _NOTHING)
+        return self.held.get(order_id, _NOTHING)
 
     def release(self, order: Order) -> None:
         """Stop counting an order, whatever its status (one that is forgotten)."""
-        before = self._held.pop(order.order_id, None)
+        before = self.held.pop(order.order_id, None)
         if before is not None:
             self.blocked_margin -= before[0]
             self._working[(order.symbol, order.side)] -= before[1]
@@ -77,13 +75,6 @@ class Exposure:
     def working(self, symbol: str, side: Side) -> int:
         """Remaining quantity of the working orders on one side of ``symbol``."""
         return self._working.get((symbol, side), 0)
-
-    def placed(self, now: datetime) -> None:
-        """Note a placement (for the order-rate check), forgetting those more than a second old."""
-        recent = self.recent
-        recent.append(now)
-        while now - recent[0] > _SECOND:
-            recent.popleft()
 
     def accepted(self, order: Order, now: datetime) -> None:
         """Note an accepted order for the duplicate check (a rejected one is no duplicate to retry)."""
@@ -105,6 +96,7 @@ class Account(Protocol):
     prices: Mapping[str, Decimal]
     trading_state: TradingState
     squaring_off: bool
+    limits_by_symbol: Mapping[str, RiskLimits]
     limits_for: Callable[[str], RiskLimits]
 
 
@@ -122,7 +114,8 @@ class CheckContext:
         self.order = order
         self.now = now
         self.modify_of = modify_of
-        self.limits = account.limits_for(order.symbol)  # per-symbol overrides applied
+        # Per-symbol overrides applied; the cache first, as limits_for would (a call less on every order).
+        self.limits = account.limits_by_symbol.get(order.symbol) or account.limits_for(order.symbol)
         self.instrument = account.instruments.get(order.symbol)
         self.trading_state = account.trading_state
         self.last_price = account.prices.get(order.symbol)  # read by several checks: looked up once

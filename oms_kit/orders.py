@@ -64,6 +64,7 @@ _ZERO = Decimal(0)
 # Enum members as module globals: ``OrderStatus.NEW`` goes through the enum metaclass on every use.
 _NEW = OrderStatus.NEW
 _ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
+_SECOND = timedelta(seconds=1)
 _NO_DAY = datetime.min.replace(tzinfo=UTC)  # before the first roll_day
 # Spellings the order path sees most, to their members; a StrEnum member hashes and compares as its value, so the
 # members themselves are found too.
@@ -132,7 +133,7 @@ class OrderManager:
         self._saved_marks: dict[tuple[str, Product], Decimal | None] = {}
         self._account_changed: datetime | None = None
         self.prices: dict[str, Decimal] = {}
-        self._limits_by_symbol: dict[str, RiskLimits] = {}
+        self.limits_by_symbol: dict[str, RiskLimits] = {}
         self.exposure = Exposure()  # margin and quantity of working orders, recent placements, client ids
         self._token = secrets.token_hex(3)
         self._next_id = 0
@@ -179,7 +180,10 @@ class OrderManager:
         now = self.now()
         order.created_at = order.updated_at = now
         violations = self.validator.validate(order, CheckContext(self, order, now))
-        exposure.placed(now)
+        recent = exposure.recent  # placements of the last second, for the order-rate check (inline: every order)
+        recent.append(now)
+        while now - recent[0] > _SECOND:
+            recent.popleft()
         self.orders[order.order_id] = order
         exposure.client_ids.setdefault(order.client_order_id, order.order_id)
         self.counts["placed"] += 1
@@ -408,14 +412,14 @@ class OrderManager:
         return self.orders[order_id] if order_id else None
 
     def limits_for(self, symbol: str) -> RiskLimits:
-        limits = self._limits_by_symbol.get(symbol)
+        limits = self.limits_by_symbol.get(symbol)
         if limits is None:
-            limits = self._limits_by_symbol[symbol] = self.limits.for_symbol(symbol)
+            limits = self.limits_by_symbol[symbol] = self.limits.for_symbol(symbol)
         return limits
 
     def set_limits(self, limits: RiskLimits) -> None:
         self.limits = limits
-        self._limits_by_symbol.clear()
+        self.limits_by_symbol.clear()
 
     def has_rows(self) -> bool:
         """Whether :meth:`take_rows` has anything to give."""
@@ -561,7 +565,7 @@ class OrderManager:
     def _transition(self, order: Order, event: OrderEvent) -> None:
         previous = apply(order, event)
         # An acceptance changes neither the quantity nor the price the margin was held for.
-        if event.type is not _ACCEPTED and self.exposure.holds(order.order_id):
+        if event.type is not _ACCEPTED and order.order_id in self.exposure.held:
             self.exposure.hold(order, self.prices.get(order.symbol), self.limits.mis_leverage)
         if order.status in TERMINAL_STATUSES:
             self.live.pop(order.order_id, None)
