@@ -147,8 +147,8 @@ async def measure(url: str, history: History, account: str, runs: int) -> dict[s
         began = time.perf_counter()
         oms.load_day_book()  # the rest of the day, read at the first look at the book
         books.append(time.perf_counter() - began)
-        today = [o for o in live.orders.values() if o.created_at >= restored.day_began]
-        assert len(restored.orders) == len(today) + sum(o.created_at < restored.day_began for o in live.live.values())
+        today = [o for o in live.orders.values() if o.created_at >= restored.day.began]
+        assert len(restored.orders) == len(today) + sum(o.created_at < restored.day.began for o in live.live.values())
         await oms.close()
         seconds, oms = await reopen(url, f"{account}-empty", now)  # the fixed cost: a new, empty account
         empty.append(seconds)

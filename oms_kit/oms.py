@@ -167,8 +167,8 @@ class OMS:
         if read_only:
             oms.read_only = True
             manager.note_day(clock.now())
-            oms.watch = Watch(store, manager, bus, oms.alerts, since=manager.day_began)  # type: ignore[arg-type]
-            oms.history = History(store, account, manager.day_began)  # type: ignore[arg-type]
+            oms.watch = Watch(store, manager, bus, oms.alerts, since=manager.day.began)  # type: ignore[arg-type]
+            oms.history = History(store, account, manager.day.began)  # type: ignore[arg-type]
             try:
                 await oms.watch.refresh()
                 listen = getattr(store, "listen", None)
@@ -180,12 +180,12 @@ class OMS:
             return oms
         # A durable store that knows the account reopens it as committed (cash argument ignored then).
         if store.durable and await restore_account(store, manager, clock.now()):
-            oms.day_book = DayBook(store, manager, manager.day_began)  # type: ignore[arg-type]
+            oms.day_book = DayBook(store, manager, manager.day.began)  # type: ignore[arg-type]
         else:
             manager.note_day(clock.now())  # the day begins now: a reopen later today keeps its P&L base
             manager.pending_rows.append(manager.account_row(clock.now()))
         if store.durable:
-            oms.history = History(store, account, manager.day_began)  # type: ignore[arg-type]
+            oms.history = History(store, account, manager.day.began)  # type: ignore[arg-type]
         # The walk's first step repeats its start prices: quoting them now means a market order placed as soon as
         # open() returns has a reference price, instead of NO_REFERENCE_PRICE until the feed task first runs.
         now = clock.now()
@@ -570,25 +570,9 @@ class OMS:
         The day is the exchange's (``exchange_timezone``): the risk monitor starts a new one after midnight there.
         """
         self.load_day_book()
-        manager, ledger = self.manager, self.manager.ledger
-        counts, start = manager.counts, manager.day_start_counts
-        trades = manager.trades[manager.day_first_trade:]
-        closing = manager.closing_fills - manager.day_start_closing[0]
-        winning = manager.winning_fills - manager.day_start_closing[1]
-        return {
-            "orders_placed": counts["placed"] - start["placed"],
-            "orders_filled": counts["filled"] - start["filled"],
-            "orders_rejected": counts["rejected"] - start["rejected"],
-            "orders_cancelled": counts["cancelled"] - start["cancelled"],
-            "orders_expired": counts["expired"] - start["expired"],
-            "trades": len(trades),
-            "turnover": sum((f.price * f.quantity for f in trades), Decimal(0)),
-            "fees": sum((f.fees for f in trades), Decimal(0)),
-            "realized_pnl": ledger.realized_pnl(),
-            "unrealized_pnl": ledger.unrealized_pnl(),
-            "day_pnl": ledger.day_pnl(),
-            "win_rate": winning / closing if closing else None,
-        }
+        manager = self.manager
+        return manager.day.stats(manager.counts, manager.trades, manager.closing_fills, manager.winning_fills,
+                                 manager.ledger)
 
     # -- events -----------------------------------------------------------------------------------------------
 

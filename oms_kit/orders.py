@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from oms_kit.broker.base import Broker
+from oms_kit.day import TradingDay
 from oms_kit.errors import InvalidOrderError, OmsError
 from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged
 from oms_kit.exposure import CheckContext, Exposure
@@ -65,7 +66,6 @@ _ZERO = Decimal(0)
 _NEW = OrderStatus.NEW
 _ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
 _SECOND = timedelta(seconds=1)
-_NO_DAY = datetime.min.replace(tzinfo=UTC)  # before the first roll_day
 # Spellings the order path sees most, to their members; a StrEnum member hashes and compares as its value, so the
 # members themselves are found too.
 _SIDES: dict[Any, Side] = {m.value: m for m in Side}
@@ -143,11 +143,7 @@ class OrderManager:
         self.winning_fills = 0
         # The current exchange-local day (roll_day): when it ends, and the counters, trades and closing fills as
         # they stood when it began, which today's figures start from.
-        self.day_end = _NO_DAY
-        self.day_began: datetime | None = None  # midnight at the exchange (UTC) that began it
-        self.day_start_counts = dict.fromkeys(self.counts, 0)
-        self.day_first_trade = 0
-        self.day_start_closing = (0, 0)
+        self.day = TradingDay(self.validator.exchange_timezone)
         broker.attach(self)
 
     # -- placing ----------------------------------------------------------------------------------------------
@@ -321,26 +317,22 @@ class OrderManager:
         today's counts start from zero. The first call only notes the day. A backtest's runner calls this at each
         new day's first bar, the OMS's risk monitor on its clock; whichever comes first ends the day, once.
         """
-        if ts < self.day_end:
+        day = self.day
+        if ts < day.end:
             return False
-        ended = self.day_end is not _NO_DAY
+        ended = day.noted
         if ended:
             if self.live:
                 self.broker.end_day(self.now())
             self.ledger.start_day()
-            self.day_start_counts = dict(self.counts)
-            self.day_first_trade = len(self.trades)
-            self.day_start_closing = (self.closing_fills, self.winning_fills)
+            day.begin(self.counts, len(self.trades), self.closing_fills, self.winning_fills)
         self.note_day(ts)
         return ended
 
     def note_day(self, ts: datetime) -> None:
         """Make the exchange-local day of ``ts`` the current one, without ending the one before (see
         :meth:`roll_day`)."""
-        zone = self.validator.exchange_timezone
-        day = ts.astimezone(zone).date()
-        self.day_began = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-        self.day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+        self.day.note(ts)
         if self.record:  # the account's row carries the day, so that a restart keeps it
             self._account_changed = ts
 
@@ -461,12 +453,12 @@ class OrderManager:
     def account_row(self, ts: datetime) -> Write:
         """The account's row: cash, and the current day with the P&L base it began with and today's closing and
         winning fills (None before the first day)."""
-        began = self.day_began
+        began = self.day.began
         if began is None:
             return account_row(self.account, self.ledger.cash, ts, None, None, None, None)
-        closing, winning = self.day_start_closing
+        closing, winning = self.day.closing_today(self.closing_fills, self.winning_fills)
         return account_row(self.account, self.ledger.cash, ts, began, self.ledger.day_base,
-                           self.closing_fills - closing, self.winning_fills - winning)
+                           closing, winning)
 
     def adopt(self, order: Order, *, working: bool) -> None:
         """Take in an order read back from the store (a reopen, a watched account) as it stands: known by its id
@@ -508,8 +500,8 @@ class OrderManager:
         known = {f.trade_id for f in self.trades}
         earlier = [f for f in fills if f.trade_id not in known]
         self.trades[:0] = earlier
-        if self.day_first_trade:  # a day ended since: today's trades still begin at the same one
-            self.day_first_trade += len(earlier)
+        if self.day.first_trade:  # a day ended since: today's trades still begin at the same one
+            self.day.first_trade += len(earlier)
 
     def transition(self, order: Order, event: OrderEvent) -> None:
         """Apply ``event`` to ``order`` through the state machine, with its rows and events (a reopen resolving

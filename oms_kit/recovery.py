@@ -44,7 +44,7 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     # Today is the exchange's day. Restarted on the day stored, the day goes on: its P&L counts from the stored
     # base, so a restart does not reset the daily loss limit. On a later day (or none stored) today begins now.
     manager.note_day(now)
-    if row["day_began"] == manager.day_began and row["day_base"] is not None:
+    if row["day_began"] == manager.day.began and row["day_base"] is not None:
         ledger.day_base = stored_decimal(row["day_base"])  # type: ignore[assignment]
         manager.closing_fills = int(row["day_closing_fills"] or 0)
         manager.winning_fills = int(row["day_winning_fills"] or 0)
@@ -73,7 +73,7 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     # just now (_restore_order) is counted there.
     for counted in await store.fetch(
             "SELECT status, COUNT(*) AS n FROM orders WHERE account = $1 AND created_at >= $2 GROUP BY status",
-            account, manager.day_began):
+            account, manager.day.began):
         n = int(counted["n"])
         manager.counts["placed"] += n
         key = _COUNTED.get(OrderStatus(counted["status"]))
@@ -171,7 +171,7 @@ def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
     if status is OrderStatus.PENDING_MODIFY:
         manager.transition(order, OrderEvent(OrderEventType.MODIFY_REJECTED, now,
                                              reason="modify not confirmed before the restart"))
-    if order.validity is Validity.DAY and order.created_at < manager.day_began:  # type: ignore[operator]
+    if order.validity is Validity.DAY and order.created_at < manager.day.began:  # type: ignore[operator]
         # An order of an earlier day: it counted in that day, and ends with it.
         manager.transition(order, OrderEvent(OrderEventType.EXPIRED, now,
                                              reason="DAY order of an earlier trading day, expired at the restart"))

@@ -432,7 +432,7 @@ class StrategyRunner:
         the class notes and ``OrderManager.roll_day``; the OMS may have done so already) and notes the new one."""
         if self.manager.roll_day(ts):
             self.dispatch()  # the strategy hears of its expired orders before the new day's first bar
-        self.day_end = self.manager.day_end
+        self.day_end = self.manager.day.end
 
     def send(self) -> None:
         """Give the orders placed since the last call to the broker, then report what that caused."""
