@@ -75,7 +75,7 @@ class OMS:
         self.account = manager.account
         self.tasks: dict[str, asyncio.Task[Any]] = {}
         # The trading state, kill switch, square-off, alerts and the periodic risk check.
-        self.monitor = RiskMonitor(manager, bus, clock, self._commit)
+        self.monitor = RiskMonitor(manager, bus, clock, self.commit)
         self.alerts = self.monitor.alerts
         self.write_errors = 0  # failed write-behind transactions (in-memory store only)
         self._write_behind_batch: asyncio.Future[None] | None = None
@@ -191,7 +191,7 @@ class OMS:
         now = clock.now()
         for symbol, price in start_prices.items():
             oms._on_price(symbol, now, price, price, price, price, None)
-        await oms._commit()
+        await oms.commit()
         if oms.feed is not None:
             oms._start_task("oms-kit-feed", oms._run_feed(oms.feed))
         if risk_interval is not None:
@@ -249,13 +249,13 @@ class OMS:
             raise
         except StoreError as exc:
             manager.reject_unsent(order, f"PERSISTENCE_UNAVAILABLE: {exc.message}")
-            await self._commit()  # the rejection is recorded too (buffered while the database is down)
+            await self.commit()  # the rejection is recorded too (buffered while the database is down)
             raise PersistenceUnavailable(f"order {order.order_id} refused: the database is unavailable",
                                          detail=exc.message, hint="check the database; status() shows it") from exc
         if send:
             manager.submit(order)
             self.monitor.sent(order)
-            await self._commit()
+            await self.commit()
         return order
 
     async def modify_order(self, order_id: str, quantity: int | None = None, price: float | Decimal | None = None,
@@ -271,20 +271,20 @@ class OMS:
         try:
             return self.manager.modify(order_id, quantity, price, trigger_price)
         finally:
-            await self._commit()
+            await self.commit()
 
     async def cancel_order(self, order_id: str, reason: str = "cancelled by user") -> Order:
         """Cancel a working order; returns it once the cancel is committed."""
         self._check_writable()
         order = self.manager.cancel(order_id, reason)
-        await self._commit()
+        await self.commit()
         return order
 
     async def cancel_all(self, symbol: str | None = None, reason: str = "cancel all") -> list[Order]:
         """Cancel every working order (of ``symbol`` when given)."""
         self._check_writable()
         orders = self.manager.cancel_all(symbol, reason)
-        await self._commit()
+        await self.commit()
         return orders
 
     async def square_off(self, symbol: str | None = None, reason: str = "square off") -> list[Order]:
@@ -324,7 +324,7 @@ class OMS:
                                    or not 0 <= volume < float("inf")):
             raise DataError("volume", volume, "a finite number >= 0, or None")
         self._on_price(symbol, self.clock.now(), value, value, value, value, volume)
-        await self._commit()
+        await self.commit()
         return self.manager.prices[symbol]
 
     async def push_bar(self, bar: Bar) -> None:
@@ -332,13 +332,13 @@ class OMS:
         high and low (the backtest's rule). A paper trader drives the OMS with this."""
         self._check_open()
         self._on_price(bar.symbol, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume)
-        await self._commit()
+        await self.commit()
 
     async def end_session(self) -> None:
         """Close the trading day: DAY orders expire."""
         self._check_writable()
         self.manager.broker.end_session(self.clock.now())
-        await self._commit()
+        await self.commit()
 
     def _on_price(self, symbol: str, ts: datetime, open: float, high: float, low: float, close: float,
                   volume: float | None) -> None:
@@ -350,7 +350,7 @@ class OMS:
         async for bar in feed.stream():
             self._on_price(bar.symbol, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume)
             if self.manager.pending_rows:
-                await self._commit()
+                await self.commit()
 
     # -- kill switch ------------------------------------------------------------------------------------------
 
@@ -617,7 +617,7 @@ class OMS:
 
     async def flush(self) -> None:
         """Wait until every record so far is committed."""
-        await self._commit()
+        await self.commit()
         await self.queue.commit([])
 
     async def close(self) -> None:
@@ -632,7 +632,7 @@ class OMS:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         try:
-            await self._commit()
+            await self.commit()
             await self.queue.close()
         finally:
             self._closed = True
@@ -651,7 +651,10 @@ class OMS:
 
     # -- internals --------------------------------------------------------------------------------------------
 
-    async def _commit(self) -> None:
+    async def commit(self) -> None:
+        """Commit the records of what happened since the last commit (a strategy runner that drives the order
+        manager directly calls this). Durable: returns once they are stored, or, while the database is
+        unreachable, buffered for later (only new orders and modifies fail closed). In memory: written behind."""
         if not self.store.durable:
             if self.manager.has_rows():  # a quote that changed nothing stored schedules no transaction
                 self._write_behind()
@@ -717,6 +720,11 @@ class OMS:
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has run."""
+        return self._closed
 
     def _check_open(self) -> None:
         if self._closed:

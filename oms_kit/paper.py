@@ -118,7 +118,8 @@ class PaperTrader:
     # -- lifecycle --------------------------------------------------------------------------------------------
 
     async def _start(self) -> None:
-        self.oms._check_open()
+        if self.oms.closed:
+            raise OmsError("this OMS is closed", hint="open a new one with await OMS.open(...) to trade on paper")
         # Subscribed now, not when the task first runs, so no quote pushed in between is lost.
         self._events = self.oms.events("price") if self.feed is None else None
         self.runner.start()
@@ -156,20 +157,20 @@ class PaperTrader:
         if runner.finish(bar):
             await self._send()
         elif oms.manager.pending_rows:
-            await oms._commit()
+            await oms.commit()
 
     async def _send(self) -> None:
         # Orders are committed before the broker sees them, as with OMS.place_order.
         oms = self.oms
         if self.runner.pending:
-            await oms._commit()
+            await oms.commit()
             self.runner.send()
-        await oms._commit()
+        await oms.commit()
 
     async def _finish(self) -> None:
-        if not self.runner.stopped and not self.oms._closed:
+        if not self.runner.stopped and not self.oms.closed:
             self.runner.stop()
-            await self.oms._commit()
+            await self.oms.commit()
             self.runner.warn_rejections()  # last: with warnings as errors, the run is complete before it raises
 
     async def stop(self) -> None:
