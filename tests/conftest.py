@@ -138,6 +138,14 @@ async def pg_url(pg_server: str) -> AsyncIterator[str]:
         await connection.close()
 
 
+@pytest.fixture(params=["file", pytest.param("postgres", marks=pytest.mark.postgres)])
+def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A durable store for the test: a DuckDB file, then (a second run) a fresh PostgreSQL database."""
+    if request.param == "file":
+        return f"duckdb:///{tmp_path}/oms.duckdb"
+    return str(request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
 def pg_cluster_owned() -> Iterator[pgcluster.PgCluster]:
     """A running cluster that only this test uses: it may stop, restart or crash it.

@@ -24,8 +24,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from oms_kit import OMS, MockBroker, OrderStatus, RiskLimits, SimulatedClock, StoreError
 from oms_kit.storage import open_store
 from tests.stubs import T0
@@ -102,13 +100,6 @@ class Crash:
     acknowledged: dict[str, tuple[str, int]] = field(default_factory=dict)  # order id: (status, filled quantity)
     unsent: set[str] = field(default_factory=set)  # orders committed as NEW but never sent to the broker
     stored: int = 0
-
-
-@pytest.fixture(params=["file", pytest.param("postgres", marks=pytest.mark.postgres)])
-def durable_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "file":
-        return f"duckdb:///{tmp_path}/oms.duckdb"
-    return request.getfixturevalue("pg_url")
 
 
 def _run_and_kill(url: str, script: Path, rng: random.Random, log: Path) -> dict[str, tuple[str, int]]:

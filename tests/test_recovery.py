@@ -25,13 +25,6 @@ S = OrderStatus
 LIMITS = RiskLimits(max_orders_per_second=None, duplicate_window_s=None)
 
 
-@pytest.fixture(params=["file", pytest.param("postgres", marks=pytest.mark.postgres)])
-def durable_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "file":
-        return f"duckdb:///{tmp_path}/oms.duckdb"
-    return request.getfixturevalue("pg_url")
-
-
 async def _open(url: str, **options: Any) -> OMS:
     options.setdefault("clock", SimulatedClock(T0))
     return await OMS.open(url, feed=None, risk_interval=None, limits=LIMITS,
