@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from oms_kit.storage import Write, WriteQueue, open_store
 from oms_kit.storage.duckdb import _to_arrow
-from oms_kit.storage.writer import group_rows
+from oms_kit.storage.rows import group_rows
 
 WRITERS = 100
 ORDERS_PER_WRITER = 50

@@ -17,8 +17,8 @@ import pytest
 
 from oms_kit.errors import StoreError
 from oms_kit.storage import Store, open_store
+from oms_kit.storage.rows import RowError
 from oms_kit.storage.schema import TABLES
-from oms_kit.storage.writer import RowError
 
 IST = timezone(timedelta(hours=5, minutes=30))
 T0 = datetime(2026, 1, 5, 9, 15, 0, 123456, tzinfo=UTC)

@@ -10,8 +10,9 @@ import pytest
 
 from oms_kit.errors import PersistenceUnavailable, StoreError
 from oms_kit.storage import Write, WriteQueue
+from oms_kit.storage.rows import group_rows
 from oms_kit.storage.schema import TABLES
-from oms_kit.storage.writer import TASK_NAME, group_rows
+from oms_kit.storage.writer import TASK_NAME
 
 
 class FakeStore:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from oms_kit.storage.base import Store, Write
 from oms_kit.storage.migrate import Migration, read_migrations
+from oms_kit.storage.rows import RowError
 from oms_kit.storage.url import mask_password, parse_url, resolve_url
-from oms_kit.storage.writer import RowError, WriteQueue
+from oms_kit.storage.writer import WriteQueue
 
 __all__ = [
     "Migration",

@@ -28,9 +28,9 @@ import pandas as pd
 from oms_kit.errors import PersistenceUnavailable, StoreError
 from oms_kit.storage.base import Write
 from oms_kit.storage.migrate import read_migrations
+from oms_kit.storage.rows import RowError, group_rows, row_error
 from oms_kit.storage.schema import Table
 from oms_kit.storage.url import parse_url
-from oms_kit.storage.writer import RowError, group_rows, row_error
 
 SCHEMA_MIGRATIONS = (
     "CREATE TABLE IF NOT EXISTS schema_migrations "
