@@ -37,11 +37,11 @@ from oms_kit.events import Event
 from oms_kit.market.bars import Bar
 from oms_kit.models import Fill, Order, OrderStatus, OrderType, Product, Side, TradingState, Validity
 from oms_kit.orders import OrderManager
+from oms_kit.rejections import RejectionTally
 
 __all__ = ["Strategy", "StrategyContext", "StrategyRunner"]
 
 _NEW = OrderStatus.NEW
-_REJECTED = OrderStatus.REJECTED
 _BEFORE_ANY_BAR = datetime.min.replace(tzinfo=UTC)
 _HOOKS = ("on_start", "on_bar", "on_fill", "on_order", "on_stop")
 
@@ -326,11 +326,7 @@ class StrategyRunner:
         self._order_events: list[Event] | None = [] if _overrides(strategy, "on_order") else None
         self._unsubscribe: Callable[[], None] | None = None
         # Rejections by the pre-trade checks, counted as placed: violation code -> orders, and the first one's story.
-        self._check_rejections: dict[str, int] = {}
-        self._checked_rejected = 0
-        self._first_rejection: str | None = None
-        self._withdrawn: set[str] = set()  # cancelled by the strategy before they were sent (REJECTED, not refused)
-        self._rejected_before = manager.counts["rejected"]  # the account's count when this runner began
+        self.tally = RejectionTally(manager.counts["rejected"])
         if self._order_events is not None:
             self._unsubscribe = manager.bus.subscribe(self._order_events.append, "order")
         # Time of the bar being handled: orders placed now may fill only on later bars (before any bar: the first).
@@ -487,7 +483,7 @@ class StrategyRunner:
             self.own.add(order.order_id)
             self.placed.append(order)
             if order.violations:
-                self._count_rejection(order)
+                self.tally.refused(order)
         return order
 
     def cancel(self, order_id: str, reason: str) -> Order:
@@ -498,7 +494,7 @@ class StrategyRunner:
         order = self.manager.get(order_id)
         if order.status is _NEW:
             self.held[:] = [(o, t) for o, t in self.held if o is not order]
-            self._withdrawn.add(order_id)
+            self.tally.withdrawn.add(order_id)
         return self.manager.cancel(order_id, reason)
 
     def modify(self, order_id: str, quantity: Any, price: Any, trigger_price: Any) -> Order:
@@ -548,18 +544,18 @@ class StrategyRunner:
         (``PERSISTENCE_UNAVAILABLE``), else ``BROKER_REJECTED``. An order the strategy cancelled before it was sent
         ends REJECTED too, but is not counted: the strategy withdrew it.
         """
-        counts, _, _ = self._rejection_summary()
+        counts, _, _ = self.tally.summary(self.placed, self.manager.counts["rejected"])
         return counts
 
     def rejected_orders(self) -> int:
         """How many of this strategy's orders were rejected (counted as in :meth:`rejections`, each order once)."""
-        _, rejected, _ = self._rejection_summary()
+        _, rejected, _ = self.tally.summary(self.placed, self.manager.counts["rejected"])
         return rejected
 
     def rejection_message(self) -> str | None:
         """The end-of-run report of rejections: how many orders, the counts by code and one example; None when no
         order of this strategy was rejected."""
-        counts, rejected, example = self._rejection_summary()
+        counts, rejected, example = self.tally.summary(self.placed, self.manager.counts["rejected"])
         if not rejected:
             return None
         codes = ", ".join(f"{code} {count}" for code, count in counts.items())
@@ -576,32 +572,6 @@ class StrategyRunner:
         if message is not None:
             warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
 
-    def _count_rejection(self, order: Order) -> None:
-        counts = self._check_rejections
-        for violation in order.violations:
-            counts[violation.code] = counts.get(violation.code, 0) + 1
-        self._checked_rejected += 1
-        if self._first_rejection is None:
-            self._first_rejection = _describe(order)
-
-    def _rejection_summary(self) -> tuple[dict[str, int], int, str | None]:
-        counts = dict(self._check_rejections)
-        rejected, example = self._checked_rejected, self._first_rejection
-        # The account's count covers every rejection: more than the checks' and the withdrawn orders means an order
-        # was refused after its checks; only then are this strategy's orders looked through for it.
-        later = self.manager.counts["rejected"] - self._rejected_before - rejected - len(self._withdrawn)
-        if later > 0:
-            withdrawn = self._withdrawn
-            for order in self.placed:
-                if order.status is _REJECTED and not order.violations and order.order_id not in withdrawn:
-                    head = (order.reason or "").partition(":")[0]
-                    code = head if head.isidentifier() and head.isupper() else "BROKER_REJECTED"
-                    counts[code] = counts.get(code, 0) + 1
-                    rejected += 1
-                    if example is None:
-                        example = _describe(order)
-        return dict(sorted(counts.items(), key=lambda item: -item[1])), rejected, example
-
     # -- internals --------------------------------------------------------------------------------------------
 
     def _release(self, symbol: str, ts: datetime) -> None:
@@ -614,11 +584,6 @@ class StrategyRunner:
             else:
                 keep.append((order, placed_at))
         self.held[:] = keep
-
-
-def _describe(order: Order) -> str:
-    # One rejected order, as the end-of-run warning shows it: what was asked, then why it was refused.
-    return f"{order.side.value} {order.quantity} {order.symbol} {order.order_type.value}: {order.reason}"
 
 
 def hooks_of(strategy: Strategy) -> Iterable[str]:
