@@ -141,6 +141,9 @@ def resolve_instruments(
     if instruments is None:
         return resolved
     items = instruments.values() if isinstance(instruments, Mapping) else instruments
+    if not isinstance(items, Iterable) or isinstance(items, str | bytes):
+        raise ConfigError("instruments", instruments, "a list of Instrument objects (or None)",
+                          hint="e.g. [ok.Instrument('RELIANCE', tick_size='0.05')]")
     given: dict[str, Instrument] = {}
     for item in items:
         if not isinstance(item, Instrument):

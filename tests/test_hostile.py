@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oms_kit import OMS, InvalidOrderError, MockBroker, OmsError, OrderStatus, RiskLimits, SimulatedClock
+from oms_kit import (
+    OMS,
+    Instrument,
+    InvalidOrderError,
+    MockBroker,
+    OmsError,
+    OrderStatus,
+    RiskLimits,
+    SimulatedClock,
+)
+from oms_kit.tables import ORDER_COLUMNS, TRADE_COLUMNS
 from tests.stubs import assert_store_matches
 
 START = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
@@ -239,3 +249,72 @@ async def test_set_price_takes_a_computed_float_and_rounds_it_to_the_tick() -> N
         assert await oms.set_price("RELIANCE", 3882.7150975866616) == Decimal("3882.70")
         assert await oms.set_price("RELIANCE", "2500.124") == Decimal("2500.10")
         assert await oms.set_price("RELIANCE", 0.0156) == Decimal("0.05")  # a positive price is at least one tick
+
+
+# -- the read side: history filters and instrument definitions, on a durable store (where history reads the store) --
+
+MOMENTS = st.one_of(st.none(), HOSTILE, st.sampled_from(["2026-01-05T09:00", "2026-01-04", START]),
+                    st.datetimes(timezones=st.just(UTC)))
+FILTERS = st.fixed_dictionaries({
+    "symbol": st.one_of(st.none(), st.sampled_from(["RELIANCE", "NOSUCH"]), HOSTILE),
+    "status": st.one_of(st.none(), st.sampled_from(["FILLED", "open"]), HOSTILE),
+    "side": st.one_of(st.none(), st.sampled_from(["BUY", "sell"]), HOSTILE),
+    "since": MOMENTS, "until": MOMENTS,
+    "limit": st.one_of(st.none(), st.integers(-3, 5), HOSTILE),
+})
+
+
+async def _read_scenario(url: str, account: str, queries: list[dict[str, Any]], definitions: list[Any]) -> None:
+    clock = SimulatedClock(START)
+    oms = await OMS.open(url, account=account, feed=None, risk_interval=None, limits=LIMITS, clock=clock)
+    await oms.set_price("RELIANCE", 2500)
+    await oms.place_order("RELIANCE", "BUY", 1, "MARKET")
+    await oms.close()
+    clock.advance(86_400)  # a day later: yesterday's order is history in the store
+    oms = await OMS.open(url, account=account, feed=None, risk_interval=None, limits=LIMITS, clock=clock)
+    try:
+        for query in queries:
+            with contextlib.suppress(OmsError):
+                orders = oms.orders(**query)
+                assert list(orders.columns) == ORDER_COLUMNS
+            trades_query = {k: v for k, v in query.items() if k in ("symbol", "since", "until", "limit")}
+            with contextlib.suppress(OmsError):
+                assert list(oms.trades(**trades_query).columns) == TRADE_COLUMNS
+        known = dict(oms.manager.instruments)
+        with contextlib.suppress(OmsError):
+            oms.define_instruments(definitions)
+        assert all(oms.manager.instruments[s] == i for s, i in known.items())  # nothing known was redefined
+        assert len(oms.orders(since=START - timedelta(hours=1))) == 1
+    finally:
+        await oms.close()
+
+
+def _run_reads(url: Callable[[], str], examples: int) -> None:
+    accounts = itertools.count(1)
+
+    @settings(max_examples=examples, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(queries=st.lists(FILTERS, min_size=1, max_size=6),
+           definitions=st.one_of(HOSTILE, st.lists(st.one_of(HOSTILE, st.sampled_from([
+               Instrument("NEWCO", tick_size=Decimal("0.01")), Instrument("RELIANCE", tick_size=Decimal("1"))])),
+               max_size=3)))
+    def check(queries: list[dict[str, Any]], definitions: Any) -> None:
+        asyncio.run(_read_scenario(url(), f"reads-{next(accounts)}", queries, definitions))
+
+    check()
+
+
+def test_hostile_history_filters_and_definitions_on_a_duckdb_file(tmp_path: Path) -> None:
+    files = itertools.count(1)
+    _run_reads(lambda: f"duckdb:///{tmp_path}/reads-{next(files)}.duckdb", examples=40)
+
+
+@pytest.mark.postgres
+def test_hostile_history_filters_and_definitions_on_postgresql(pg_url: str) -> None:
+    _run_reads(lambda: pg_url, examples=40)
+
+
+@pytest.mark.parametrize("instruments", [True, 7, Instrument("NEWCO"), "RELIANCE"])
+async def test_instruments_that_are_no_list_of_instruments_are_refused(instruments: Any) -> None:
+    with pytest.raises(OmsError, match="invalid instruments"):
+        await OMS.open(feed=None, risk_interval=None, instruments=instruments)
