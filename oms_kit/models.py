@@ -129,6 +129,7 @@ class TradingState(_ParsableEnum):
 # too, so a value refused here is one that could never have been stored. No listed instrument comes near either.
 MAX_QUANTITY = 10**9
 MAX_PRICE = Decimal(10**9)
+MAX_CASH = Decimal(10**15)  # an account's starting cash
 PRICE_PLACES = 8
 _PLACES = Decimal(1).scaleb(-PRICE_PLACES)
 _QUANTITY_ALLOWED = f"a whole number from 1 to {MAX_QUANTITY:,}"
@@ -156,17 +157,25 @@ def parse_quantity(value: object, field_name: str = "quantity") -> int:
 def parse_price(value: object, field_name: str = "price") -> Decimal:
     """An exact price above 0 and at most :data:`MAX_PRICE`, as given: a user's price is never rounded (off-tick is
     a violation), so it may have at most :data:`PRICE_PLACES` decimals, what the store keeps."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise InvalidOrderError(field_name, value, _PRICE_ALLOWED)
-    try:
-        # str() of a float is its shortest round-trip form: 2500.05 stays 2500.05, not 2500.0499999...
-        price = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise InvalidOrderError(field_name, value, _PRICE_ALLOWED) from None
-    # The bounds before any arithmetic: Decimal("1e400") compares fine but fails to quantize or add later.
-    if not price.is_finite() or not 0 < price <= MAX_PRICE or price.quantize(_PLACES) != price:
+    price = _exact(value)
+    if price is None or not 0 < price <= MAX_PRICE:
         raise InvalidOrderError(field_name, value, _PRICE_ALLOWED)
     return price
+
+
+def _exact(value: object) -> Decimal | None:
+    # A number as an exact Decimal with at most PRICE_PLACES decimals, or None when it is not one. The bounds of the
+    # caller come before any arithmetic: Decimal("1e400") compares fine but fails to quantize or add later.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        return None
+    try:
+        # str() of a float is its shortest round-trip form: 2500.05 stays 2500.05, not 2500.0499999...
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or abs(number) > MAX_CASH or number.quantize(_PLACES) != number:
+        return None
+    return number
 
 
 def parse_text(value: object, field_name: str, max_length: int) -> str:
@@ -178,21 +187,13 @@ def parse_text(value: object, field_name: str, max_length: int) -> str:
     return value
 
 
-MAX_CASH = Decimal(10**15)
-
-
 def parse_cash(value: object, field_name: str = "cash") -> Decimal:
     """An account's starting cash: a finite amount from 0 to :data:`MAX_CASH` with at most
     :data:`PRICE_PLACES` decimals. Raises ConfigError."""
-    allowed = f"a finite amount from 0 to {MAX_CASH:,} with at most {PRICE_PLACES} decimal places"
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise ConfigError(field_name, value, allowed)
-    try:
-        cash = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ConfigError(field_name, value, allowed) from None
-    if not cash.is_finite() or not 0 <= cash <= MAX_CASH or cash.quantize(_PLACES) != cash:
-        raise ConfigError(field_name, value, allowed)
+    cash = _exact(value)
+    if cash is None or not 0 <= cash <= MAX_CASH:
+        raise ConfigError(field_name, value,
+                          f"a finite amount from 0 to {MAX_CASH:,} with at most {PRICE_PLACES} decimal places")
     return cash
 
 
