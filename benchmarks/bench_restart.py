@@ -35,6 +35,7 @@ from oms_kit.events import EventBus
 from oms_kit.instruments import resolve_instruments
 from oms_kit.ledger import Ledger
 from oms_kit.orders import OrderManager
+from oms_kit.request import OrderRequest
 from oms_kit.storage import Store, open_store
 
 START = datetime(2026, 1, 5, 3, 45, tzinfo=UTC)  # 09:15 in Mumbai
@@ -67,15 +68,15 @@ class History:
         product = ("MIS", "NRML", "CNC")[i % 3] if side == "BUY" else "MIS"
         self.clock.advance(SECONDS_PER_ORDER)
         if kind < 7:
-            manager.place(symbol, side, 1 + i % 5, "MARKET", product=product)
+            manager.place(OrderRequest(symbol, side, 1 + i % 5, "MARKET", product=product))
         elif kind == 7:
-            order = manager.place(symbol, side, 3, "LIMIT", _away(price, side), product=product)
+            order = manager.place(OrderRequest(symbol, side, 3, "LIMIT", _away(price, side), product=product))
             manager.cancel(order.order_id)
         elif kind == 8:
-            manager.place(symbol, side, 3, "LIMIT", _away(price, side), product=product, validity="IOC")
+            manager.place(OrderRequest(symbol, side, 3, "LIMIT", _away(price, side), product=product, validity="IOC"))
             manager.on_price(symbol, self.clock.now(), *(float(price),) * 4)  # its one chance: the remainder expires
         else:
-            manager.place(symbol, side, 3, "LIMIT", price + Decimal("0.01"), product=product)
+            manager.place(OrderRequest(symbol, side, 3, "LIMIT", price + Decimal("0.01"), product=product))
 
     def working(self, i: int) -> None:
         """One order left working: a resting limit, a pending stop or a part-filled limit."""
@@ -83,14 +84,14 @@ class History:
         price = self.prices[symbol]
         self.clock.advance(1.0)
         if i % 10 < 6:
-            manager.place(symbol, "BUY", 5, "LIMIT", _away(price, "BUY"))
+            manager.place(OrderRequest(symbol, "BUY", 5, "LIMIT", _away(price, "BUY")))
         elif i % 10 < 9:
             manager.place(symbol, "SELL", 5, "SL-M", trigger_price=_away(price, "BUY"))  # a stop below the market
         else:
             # Each part-filled limit a tick above the previous one of its symbol: the bar that part-fills it does
             # not reach the earlier ones.
             limit = (price * Decimal("0.95")).quantize(Decimal("0.05")) + Decimal("0.05") * (i // 10)
-            order = manager.place(symbol, "BUY", 10, "LIMIT", limit)
+            order = manager.place(OrderRequest(symbol, "BUY", 10, "LIMIT", limit))
             self.broker.participation = 0.5
             manager.on_price(symbol, self.clock.now(), *(float(limit),) * 4, 8)  # a bar of volume 8 fills 4 of 10
             self.broker.participation = None

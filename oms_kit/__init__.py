@@ -47,6 +47,7 @@ from oms_kit.models import (
 from oms_kit.oms import OMS
 from oms_kit.orders import OrderModifyRejected
 from oms_kit.paper import PaperTrader, paper_trade
+from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskLimits
 from oms_kit.strategy import Strategy, StrategyContext
 from oms_kit.sweep import sweep
@@ -72,6 +73,7 @@ __all__ = [
     "Order",
     "OrderFilled",
     "OrderModifyRejected",
+    "OrderRequest",
     "OrderStatus",
     "OrderType",
     "OrderUpdated",

@@ -22,6 +22,7 @@ from oms_kit.events import EventBus, RiskAlertRaised, TradingStateChanged
 from oms_kit.market.clock import Clock
 from oms_kit.models import Order, OrderStatus, TradingState
 from oms_kit.orders import OrderManager
+from oms_kit.request import OrderRequest
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, limit_uses
 from oms_kit.storage.records import alert_row, state_change_row, trading_state_row
 
@@ -97,7 +98,7 @@ class RiskMonitor:
                 if symbol is not None and sym != symbol:
                     continue
                 for size in self._slices(sym, quantity):
-                    order = manager.place(sym, side, size, "MARKET", product=product, tag="square-off")
+                    order = manager.place(OrderRequest(sym, side, size, product=product, tag="square-off"))
                     self.sent(order)
                     orders.append(order)
         finally:

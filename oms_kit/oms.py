@@ -39,6 +39,7 @@ from oms_kit.models import (
 from oms_kit.monitor import RiskMonitor
 from oms_kit.orders import MAX_REASON, OrderManager
 from oms_kit.recovery import DayBook, restore_account
+from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskAlert, RiskLimits
 from oms_kit.snapshot import Snapshot, take_snapshot
 from oms_kit.storage import RowError, Store, WriteQueue, open_store
@@ -202,9 +203,9 @@ class OMS:
 
     async def place_order(
         self,
-        symbol: str,
-        side: str | Side,
-        quantity: int,
+        symbol: str | OrderRequest,
+        side: str | Side | None = None,
+        quantity: int | None = None,
         order_type: str = "MARKET",
         price: float | Decimal | None = None,
         *,
@@ -216,6 +217,8 @@ class OMS:
     ) -> Order:
         """Place an order; returns it once its records are committed.
 
+        Takes the order's fields or one :class:`OrderRequest` (``oms.place_order(ok.OrderRequest(...))``).
+
         A well-formed order that breaks a rule comes back REJECTED with ``order.violations``; malformed input
         raises InvalidOrderError and records nothing. The same ``client_order_id`` with the same payload returns
         the existing order (a safe retry).
@@ -225,8 +228,8 @@ class OMS:
         if self.day_book is not None and not self.day_book.loaded:  # a retried client id of the day is known
             await self.day_book.load_async()
         manager = self.manager
-        order, send = manager.prepare(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                      client_order_id, tag)
+        order, send = manager.prepare(OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price,
+                                                       product, validity, client_order_id, tag))
         if not self.store.durable:
             # In memory there is nothing to make durable first: the rows are written behind, taken once per
             # transaction, without a coroutine per call.
@@ -507,11 +510,14 @@ class OMS:
         """Net quantity held in ``symbol`` over all products (negative when short)."""
         return self.manager.ledger.net_quantity(symbol)
 
-    def validate(self, symbol: str, side: str, quantity: int, order_type: str = "MARKET",
-                 price: float | Decimal | None = None, *, product: str = "MIS", validity: str = "DAY",
-                 trigger_price: float | Decimal | None = None) -> pd.DataFrame:
-        """Dry run: every pre-trade check with pass/fail, value, limit and headroom. Nothing is recorded."""
-        results = self.manager.explain(symbol, side, quantity, order_type, price, trigger_price, product, validity)
+    def validate(self, symbol: str | OrderRequest, side: str | None = None, quantity: int | None = None,
+                 order_type: str = "MARKET", price: float | Decimal | None = None, *, product: str = "MIS",
+                 validity: str = "DAY", trigger_price: float | Decimal | None = None) -> pd.DataFrame:
+        """Dry run: every pre-trade check with pass/fail, value, limit and headroom. Nothing is recorded.
+
+        Takes the order's fields or one :class:`OrderRequest`, as :meth:`place_order` does."""
+        request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity)
+        results = self.manager.explain(request)
         return pd.DataFrame([r.to_dict() for r in results])
 
     def risk_summary(self) -> dict[str, Any]:

@@ -29,24 +29,22 @@ from oms_kit.exposure import CheckContext, Exposure
 from oms_kit.fsm import OrderEvent, OrderEventType, apply
 from oms_kit.ledger import Ledger
 from oms_kit.models import (
-    MAX_QUANTITY,
     TERMINAL_STATUSES,
     Fill,
     Instrument,
     Order,
     OrderId,
     OrderStatus,
-    OrderType,
     Position,
     Product,
     Side,
     TradingState,
-    Validity,
     Violation,
     parse_price,
     parse_quantity,
     parse_text,
 )
+from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskLimits
 from oms_kit.storage.base import Write
 from oms_kit.storage.records import (
@@ -66,16 +64,6 @@ _ZERO = Decimal(0)
 _NEW = OrderStatus.NEW
 _ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
 _SECOND = timedelta(seconds=1)
-# Spellings the order path sees most, to their members; a StrEnum member hashes and compares as its value, so the
-# members themselves are found too.
-_SIDES: dict[Any, Side] = {m.value: m for m in Side}
-_ORDER_TYPES: dict[Any, OrderType] = {m.value: m for m in OrderType}
-_PRODUCTS: dict[Any, Product] = {m.value: m for m in Product}
-_VALIDITIES: dict[Any, Validity] = {m.value: m for m in Validity}
-_PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
-_TRIGGERED = frozenset({OrderType.SL, OrderType.SL_M})
-MAX_SYMBOL = 64  # characters of a symbol; NSE's longest are about 30 (an option's full name)
-MAX_TEXT = 255  # of a client order id or a tag
 MAX_REASON = 1000  # of a cancel's reason, shown in the order's history
 _MODIFIABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
 
@@ -148,30 +136,22 @@ class OrderManager:
 
     # -- placing ----------------------------------------------------------------------------------------------
 
-    def prepare(
-        self,
-        symbol: str,
-        side: str | Side,
-        quantity: int,
-        order_type: str | OrderType = OrderType.MARKET,
-        price: float | Decimal | None = None,
-        trigger_price: float | Decimal | None = None,
-        product: str | Product = Product.MIS,
-        validity: str | Validity = Validity.DAY,
-        client_order_id: str | None = None,
-        tag: str | None = None,
-    ) -> tuple[Order, bool]:
-        """Parse, check and register an order. Returns ``(order, send)``: ``send`` is False for a rejected order
-        and for an identical retry of a known client order id (then ``order`` is the existing one).
-
-        Raises InvalidOrderError for malformed input; nothing is recorded then.
-        """
-        order = self._parse(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                            client_order_id, tag)
+    def prepare(self, request: OrderRequest) -> tuple[Order, bool]:
+        """Check and register an order. Returns ``(order, send)``: ``send`` is False for a rejected order and for
+        an identical retry of a known client order id (then ``order`` is the existing one)."""
+        client_order_id = request.client_order_id
+        self._next_id += 1
+        # Plain str: ids are str at run time, and calling a NewType costs a Python call per order.
+        order = Order(
+            f"O-{self._token}-{self._next_id}",  # type: ignore[arg-type]
+            client_order_id or f"C-{self._token}-{self._next_id}", request.symbol, request.side,
+            request.quantity, request.order_type, request.product, request.validity, request.price,
+            request.trigger_price, request.tag, self.account,
+        )
         exposure = self.exposure
         if client_order_id is not None and client_order_id in exposure.client_ids:
             existing = self.orders[exposure.client_ids[client_order_id]]
-            if _payload(existing) == _payload(order):
+            if request.same_payload(existing):
                 return existing, False
         now = self.now()
         order.created_at = order.updated_at = now
@@ -197,20 +177,11 @@ class OrderManager:
         exposure.hold(order, self.prices.get(order.symbol), self.limits.mis_leverage)
         return order, True
 
-    def explain(
-        self,
-        symbol: str,
-        side: str | Side,
-        quantity: int,
-        order_type: str | OrderType = OrderType.MARKET,
-        price: float | Decimal | None = None,
-        trigger_price: float | Decimal | None = None,
-        product: str | Product = Product.MIS,
-        validity: str | Validity = Validity.DAY,
-    ) -> list[CheckResult]:
+    def explain(self, request: OrderRequest) -> list[CheckResult]:
         """Dry run: every check on this order as if placed now; nothing is registered or recorded."""
-        order = self._parse(symbol, side, quantity, order_type, price, trigger_price, product, validity, None, None,
-                            dry_run=True)
+        order = Order(OrderId("DRY-RUN"), "DRY-RUN", request.symbol, request.side, request.quantity,
+                      request.order_type, request.product, request.validity, request.price, request.trigger_price,
+                      request.tag, self.account)
         return self.validator.explain(order, CheckContext(self, order, self.now()))
 
     def submit(self, order: Order) -> None:
@@ -219,9 +190,9 @@ class OrderManager:
             return  # resolved meanwhile (e.g. rejected when the kill switch tripped while it was being committed)
         self.broker.submit(order, self.instruments[order.symbol], self.now())
 
-    def place(self, *args: Any, **kwargs: Any) -> Order:
+    def place(self, request: OrderRequest) -> Order:
         """prepare() and submit() in one step, for callers that need not commit in between (backtests)."""
-        order, send = self.prepare(*args, **kwargs)
+        order, send = self.prepare(request)
         if send:
             self.submit(order)
         return order
@@ -510,50 +481,6 @@ class OrderManager:
 
     # -- internals --------------------------------------------------------------------------------------------
 
-    def _parse(self, symbol: Any, side: Any, quantity: Any, order_type: Any, price: Any, trigger_price: Any,
-               product: Any, validity: Any, client_order_id: Any, tag: Any, dry_run: bool = False) -> Order:
-        if not isinstance(symbol, str) or not symbol.isprintable() or len(symbol) > MAX_SYMBOL or not symbol.strip():
-            raise InvalidOrderError("symbol", symbol, f"a symbol such as 'RELIANCE': at most {MAX_SYMBOL} printable "
-                                    "characters")
-        symbol = symbol.strip()
-        try:  # the usual spellings (and the members themselves) by one dict lookup each
-            side, order_type = _SIDES[side], _ORDER_TYPES[order_type]
-            product, validity = _PRODUCTS[product], _VALIDITIES[validity]
-        except (KeyError, TypeError):  # anything else through parse(), which also words the error
-            side = Side.parse(side, "side")
-            order_type = OrderType.parse(order_type, "order_type")
-            product = Product.parse(product, "product")
-            validity = Validity.parse(validity, "validity")
-        # The usual case in one test; the rest is parsed and worded.
-        if type(quantity) is not int or not 0 < quantity <= MAX_QUANTITY:
-            quantity = parse_quantity(quantity)
-        if order_type in _PRICED:
-            if price is None:
-                raise InvalidOrderError("price", None, f"a limit price: {order_type} orders need one")
-            price = parse_price(price)
-        elif price is not None:
-            raise InvalidOrderError("price", price, f"no price for a {order_type} order (None)")
-        if order_type in _TRIGGERED:
-            if trigger_price is None:
-                raise InvalidOrderError("trigger_price", None, f"a trigger price: {order_type} orders need one")
-            trigger_price = parse_price(trigger_price, "trigger_price")
-        elif trigger_price is not None:
-            raise InvalidOrderError("trigger_price", trigger_price, f"no trigger for a {order_type} order (None)")
-        if client_order_id is not None:
-            parse_text(client_order_id, "client_order_id", MAX_TEXT)
-        if tag is not None and (not isinstance(tag, str) or len(tag) > MAX_TEXT or not tag.isprintable()):
-            raise InvalidOrderError("tag", tag, f"None or a text of at most {MAX_TEXT} printable characters")
-        if dry_run:  # a dry run takes no order number
-            order_id, generated = OrderId("DRY-RUN"), "DRY-RUN"
-        else:
-            self._next_id += 1
-            # Plain str: ids are str at run time, and calling a NewType costs a Python call per order.
-            order_id, generated = f"O-{self._token}-{self._next_id}", f"C-{self._token}-{self._next_id}"
-        return Order(
-            order_id, client_order_id or generated, symbol, side,  # type: ignore[arg-type]
-            quantity, order_type, product, validity, price, trigger_price, tag, self.account,
-        )
-
     def _transition(self, order: Order, event: OrderEvent) -> None:
         previous = apply(order, event)
         # An acceptance changes neither the quantity nor the price the margin was held for.
@@ -575,11 +502,6 @@ class OrderManager:
         self._unsaved_orders[order.order_id] = order
         self.pending_rows.append(created_row(order))
         self.pending_rows.append(decision_row(f"D-{order.order_id}", order, order.created_at, violations))
-
-
-def _payload(order: Order) -> tuple[Any, ...]:
-    return (order.symbol, order.side, order.quantity, order.order_type, order.price, order.trigger_price,
-            order.product, order.validity, order.tag)
 
 
 def _copy(obj: Any) -> Any:

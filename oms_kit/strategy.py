@@ -38,6 +38,7 @@ from oms_kit.market.bars import Bar
 from oms_kit.models import Fill, Order, OrderStatus, OrderType, Product, Side, TradingState, Validity
 from oms_kit.orders import OrderManager
 from oms_kit.rejections import RejectionTally
+from oms_kit.request import OrderRequest
 
 __all__ = ["Strategy", "StrategyContext", "StrategyRunner"]
 
@@ -149,32 +150,34 @@ class StrategyContext:
 
     # -- orders -----------------------------------------------------------------------------------------------
 
-    def order(self, symbol: str, side: str | Side, quantity: int, order_type: str | OrderType = "MARKET",
+    def order(self, symbol: str | OrderRequest, side: str | Side | None = None, quantity: int | None = None,
+              order_type: str | OrderType = "MARKET",
               price: float | Decimal | None = None, *, trigger_price: float | Decimal | None = None,
               product: str | Product = "MIS", validity: str | Validity = "DAY", tag: str | None = None,
               client_order_id: str | None = None) -> Order:
-        """Place an order of any type (MARKET, LIMIT, SL, SL-M); returns it, NEW or REJECTED.
+        """Place an order of any type (MARKET, LIMIT, SL, SL-M), given as its fields or one :class:`OrderRequest`;
+        returns it, NEW or REJECTED.
 
         It reaches the broker when the current hook returns; see the module docstring for when it can fill.
         """
-        return self._runner.place(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                  client_order_id, tag)
+        return self._runner.place(OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product,
+                                                  validity, client_order_id, tag))
 
     def buy(self, symbol: str, quantity: int, order_type: str | OrderType = "MARKET",
             price: float | Decimal | None = None, *, trigger_price: float | Decimal | None = None,
             product: str | Product = "MIS", validity: str | Validity = "DAY", tag: str | None = None,
             client_order_id: str | None = None) -> Order:
         """Place a BUY order (market by default); see :meth:`order`."""
-        return self._runner.place(symbol, "BUY", quantity, order_type, price, trigger_price, product, validity,
-                                  client_order_id, tag)
+        return self._runner.place(OrderRequest(symbol, "BUY", quantity, order_type, price, trigger_price, product,
+                                               validity, client_order_id, tag))
 
     def sell(self, symbol: str, quantity: int, order_type: str | OrderType = "MARKET",
              price: float | Decimal | None = None, *, trigger_price: float | Decimal | None = None,
              product: str | Product = "MIS", validity: str | Validity = "DAY", tag: str | None = None,
              client_order_id: str | None = None) -> Order:
         """Place a SELL order (market by default); see :meth:`order`."""
-        return self._runner.place(symbol, "SELL", quantity, order_type, price, trigger_price, product, validity,
-                                  client_order_id, tag)
+        return self._runner.place(OrderRequest(symbol, "SELL", quantity, order_type, price, trigger_price, product,
+                                               validity, client_order_id, tag))
 
     def cancel(self, order: Order | str, reason: str = "cancelled by strategy") -> Order:
         """Cancel a working order of this strategy (an Order or its id). An order placed in the same hook, not yet
@@ -470,11 +473,9 @@ class StrategyRunner:
 
     # -- what the context calls -------------------------------------------------------------------------------
 
-    def place(self, symbol: str, side: str | Side, quantity: int, order_type: Any, price: Any, trigger_price: Any,
-              product: Any, validity: Any, client_order_id: str | None, tag: str | None) -> Order:
+    def place(self, request: OrderRequest) -> Order:
         self.sync_marks()  # the checks read prices, equity and exposure
-        order, send = self.manager.prepare(symbol, side, quantity, order_type, price, trigger_price, product,
-                                           validity, client_order_id, tag)
+        order, send = self.manager.prepare(request)
         if send:  # always a new order
             self.own.add(order.order_id)
             self.placed.append(order)

@@ -12,6 +12,7 @@ import pytest
 from oms_kit import (
     OMS,
     MockBroker,
+    OrderRequest,
     OrderStatus,
     PersistenceUnavailable,
     RiskLimits,
@@ -80,7 +81,7 @@ async def test_reopen_restores_working_orders_positions_cash_and_the_halted_stat
 async def test_order_recorded_but_never_sent_is_rejected_on_reopen_not_doubled(durable_url):
     oms = await _open(durable_url)
     await oms.set_price("TCS", 3900)
-    order, send = oms.manager.prepare("TCS", "BUY", 3, "MARKET")  # committed, but the process "dies" here
+    order, send = oms.manager.prepare(OrderRequest("TCS", "BUY", 3, "MARKET"))  # committed, but the process "dies" here
     assert send
     await oms.flush()
     await oms.close()

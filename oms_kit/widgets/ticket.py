@@ -11,6 +11,7 @@ import pandas as pd
 
 from oms_kit.errors import OmsError
 from oms_kit.models import Order
+from oms_kit.request import OrderRequest
 from oms_kit.snapshot import symbols
 from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, button, classed
 from oms_kit.widgets.format import money
@@ -79,19 +80,20 @@ class OrderTicket(Panel):
 
     # -- the order on the ticket ------------------------------------------------------------------------------
 
-    def values(self) -> dict[str, Any]:
-        """The ticket as keyword arguments of ``oms.place_order``; price and trigger only where the type uses them."""
+    def request(self) -> OrderRequest:
+        """The order on the ticket; price and trigger only where the type uses them. Raises InvalidOrderError
+        naming the field when the ticket does not hold a well-formed order."""
         order_type = self.order_type.value
-        return {
-            "symbol": self.symbol.value.strip().upper(),
-            "side": self.side.value,
-            "quantity": self.quantity.value,
-            "order_type": order_type,
-            "price": (self.price.value.strip() or None) if order_type in ("LIMIT", "SL") else None,
-            "product": self.product.value,
-            "validity": self.validity.value,
-            "trigger_price": (self.trigger.value.strip() or None) if order_type in ("SL", "SL-M") else None,
-        }
+        return OrderRequest(
+            self.symbol.value.strip().upper(),
+            self.side.value,
+            self.quantity.value,
+            order_type,
+            price=(self.price.value.strip() or None) if order_type in ("LIMIT", "SL") else None,
+            trigger_price=(self.trigger.value.strip() or None) if order_type in ("SL", "SL-M") else None,
+            product=self.product.value,
+            validity=self.validity.value,
+        )
 
     def refresh(self) -> None:
         order_type = self.order_type.value
@@ -107,12 +109,11 @@ class OrderTicket(Panel):
             self.result.value = _outcome(self._shown)
 
     def _feedback(self) -> str:
-        values = self.values()
-        if not values["symbol"]:
+        if not self.symbol.value.strip():
             self.checks = None
             return "<span class='oms-muted'>enter a symbol</span>"
         try:
-            checks = self.oms.validate(**values)
+            checks = self.oms.validate(self.request())
         except OmsError as exc:  # malformed input: the error names the field, the value and what is allowed
             self.checks = None
             return f"<span class='oms-down'>✗ {escape(str(exc))}</span>"
@@ -134,7 +135,11 @@ class OrderTicket(Panel):
 
     def place(self) -> asyncio.Task[Any] | None:
         """Place the order on the ticket (the Place button). Returns the task (its result is the order)."""
-        values = self.values()
+        try:
+            request = self.request()
+        except OmsError as exc:  # malformed: nothing to place, and the error names the field
+            self._action_failed("place order", exc)
+            return None
         self._shown = None
         self.result.value = "<span class='oms-muted'>placing…</span>"
         self.place_button.disabled = True
@@ -144,7 +149,7 @@ class OrderTicket(Panel):
             self.last_order = self._shown = order
             self.result.value = _outcome(order)
 
-        task = self._act("place order", lambda oms: oms.place_order(**values), then=done)
+        task = self._act("place order", lambda oms: oms.place_order(request), then=done)
         if task is not None:
             task.add_done_callback(lambda _: setattr(self.place_button, "disabled", False))
         else:

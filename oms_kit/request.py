@@ -1,0 +1,159 @@
+"""OrderRequest: what a caller asks for, parsed once at the door.
+
+Every way in — ``OMS.place_order`` and ``validate``, a strategy's ``ctx.order``, the order ticket, the HTTP API —
+turns its input into one ``OrderRequest`` and passes that value on, so the rules for a well-formed order live here
+and nowhere else. Constructing one checks every field and raises :class:`~oms_kit.errors.InvalidOrderError` naming
+the field, the value and what is allowed; a request that exists is well formed. Whether it may trade now (limits,
+funds, the kill switch) is the pre-trade checks' business, not this module's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from oms_kit.errors import InvalidOrderError
+from oms_kit.models import MAX_QUANTITY, OrderType, Product, Side, Validity, parse_price, parse_quantity, parse_text
+
+MAX_SYMBOL = 64  # characters of a symbol; NSE's longest are about 30 (an option's full name)
+MAX_TEXT = 255  # of a client order id or a tag
+
+# Spellings the order path sees most, to their members; a StrEnum member hashes and compares as its value, so the
+# members themselves are found too.
+_SIDES: dict[Any, Side] = {m.value: m for m in Side}
+_ORDER_TYPES: dict[Any, OrderType] = {m.value: m for m in OrderType}
+_PRODUCTS: dict[Any, Product] = {m.value: m for m in Product}
+_VALIDITIES: dict[Any, Validity] = {m.value: m for m in Validity}
+_PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
+_TRIGGERED = frozenset({OrderType.SL, OrderType.SL_M})
+FIELDS = ("symbol", "side", "quantity", "order_type", "price", "trigger_price", "product", "validity",
+          "client_order_id", "tag")
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class OrderRequest:
+    """A well-formed order as asked for, before any check or order number.
+
+    ``OrderRequest("RELIANCE", "BUY", 10, "LIMIT", 2500)`` accepts the spellings the methods accept (``"buy"``,
+    ``Side.BUY``, ``10.0``, ``"2500.05"``) and holds the parsed values: members of the enums, an ``int`` quantity,
+    ``Decimal`` prices. A price only for LIMIT and SL, a trigger only for SL and SL-M.
+    """
+
+    symbol: str
+    side: Side
+    quantity: int
+    order_type: OrderType
+    price: Decimal | None
+    trigger_price: Decimal | None
+    product: Product
+    validity: Validity
+    client_order_id: str | None
+    tag: str | None
+
+    # The usual spellings are parsed by one dict lookup each and one test for the quantity; anything else goes
+    # through the slower parse functions, which also word the error. A frozen dataclass's generated __init__ sets
+    # each field through object.__setattr__; the slot descriptors (below the class) do it at half the cost, and
+    # every order of a backtest passes here.
+    def __init__(
+        self,
+        symbol: str,
+        side: str | Side,
+        quantity: int,
+        order_type: str | OrderType = OrderType.MARKET,
+        price: float | Decimal | str | None = None,
+        trigger_price: float | Decimal | str | None = None,
+        product: str | Product = Product.MIS,
+        validity: str | Validity = Validity.DAY,
+        client_order_id: str | None = None,
+        tag: str | None = None,
+    ) -> None:
+        if not isinstance(symbol, str) or not symbol.isprintable() or len(symbol) > MAX_SYMBOL or not symbol.strip():
+            raise InvalidOrderError("symbol", symbol, f"a symbol such as 'RELIANCE': at most {MAX_SYMBOL} printable "
+                                    "characters")
+        try:
+            parsed_side, parsed_type = _SIDES[side], _ORDER_TYPES[order_type]
+            parsed_product, parsed_validity = _PRODUCTS[product], _VALIDITIES[validity]
+        except (KeyError, TypeError):
+            parsed_side = Side.parse(side, "side")
+            parsed_type = OrderType.parse(order_type, "order_type")
+            parsed_product = Product.parse(product, "product")
+            parsed_validity = Validity.parse(validity, "validity")
+        if type(quantity) is not int or not 0 < quantity <= MAX_QUANTITY:
+            quantity = parse_quantity(quantity)
+        if parsed_type in _PRICED:
+            if price is None:
+                raise InvalidOrderError("price", None, f"a limit price: {parsed_type} orders need one")
+            price = parse_price(price)
+        elif price is not None:
+            raise InvalidOrderError("price", price, f"no price for a {parsed_type} order (None)")
+        if parsed_type in _TRIGGERED:
+            if trigger_price is None:
+                raise InvalidOrderError("trigger_price", None, f"a trigger price: {parsed_type} orders need one")
+            trigger_price = parse_price(trigger_price, "trigger_price")
+        elif trigger_price is not None:
+            raise InvalidOrderError("trigger_price", trigger_price, f"no trigger for a {parsed_type} order (None)")
+        if client_order_id is not None:
+            parse_text(client_order_id, "client_order_id", MAX_TEXT)
+        if tag is not None and (not isinstance(tag, str) or len(tag) > MAX_TEXT or not tag.isprintable()):
+            raise InvalidOrderError("tag", tag, f"None or a text of at most {MAX_TEXT} printable characters")
+        _set_symbol(self, symbol.strip())
+        _set_side(self, parsed_side)
+        _set_quantity(self, quantity)
+        _set_order_type(self, parsed_type)
+        _set_price(self, price)
+        _set_trigger_price(self, trigger_price)
+        _set_product(self, parsed_product)
+        _set_validity(self, parsed_validity)
+        _set_client_order_id(self, client_order_id)
+        _set_tag(self, tag)
+
+    @classmethod
+    def of(
+        cls,
+        symbol: OrderRequest | str,
+        side: str | Side | None = None,
+        quantity: int | None = None,
+        order_type: str | OrderType = OrderType.MARKET,
+        price: float | Decimal | str | None = None,
+        trigger_price: float | Decimal | str | None = None,
+        product: str | Product = Product.MIS,
+        validity: str | Validity = Validity.DAY,
+        client_order_id: str | None = None,
+        tag: str | None = None,
+    ) -> OrderRequest:
+        """``symbol`` itself when it is a request (and no other field is given), else a request of the fields:
+        how the methods that take either (``place_order``, ``validate``, ``ctx.order``) read their arguments."""
+        if isinstance(symbol, OrderRequest):
+            extra = {"side": side, "quantity": quantity, "price": price, "trigger_price": trigger_price,
+                     "client_order_id": client_order_id, "tag": tag,
+                     "order_type": None if order_type == OrderType.MARKET else order_type,
+                     "product": None if product == Product.MIS else product,
+                     "validity": None if validity == Validity.DAY else validity}
+            for name, value in extra.items():
+                if value is not None:
+                    raise InvalidOrderError(name, value, "nothing beside an OrderRequest: its fields say it all")
+            return symbol
+        return cls(symbol, side, quantity, order_type, price, trigger_price,  # type: ignore[arg-type]
+                   product, validity, client_order_id, tag)
+
+    def same_payload(self, other: Any) -> bool:
+        """Whether ``other`` (an order or a request) asks for the same trade: a retry, whatever its client id."""
+        return (self.symbol == other.symbol and self.side is other.side and self.quantity == other.quantity
+                and self.order_type is other.order_type and self.price == other.price
+                and self.trigger_price == other.trigger_price and self.product is other.product
+                and self.validity is other.validity and self.tag == other.tag)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for JSON: enums as their text, prices as exact strings."""
+        return {name: _plain(getattr(self, name)) for name in FIELDS}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    return getattr(value, "value", value)
+
+
+(_set_symbol, _set_side, _set_quantity, _set_order_type, _set_price, _set_trigger_price, _set_product, _set_validity,
+ _set_client_order_id, _set_tag) = (OrderRequest.__dict__[name].__set__ for name in FIELDS)
