@@ -5,7 +5,7 @@ besides positions and prices.
 totals per account and per (symbol, side), so the buying-power and position checks cost the same with one working
 order or a thousand; the placement times of the last second (the order-rate check); when each (symbol, side,
 quantity, price) was last accepted (the duplicate check); and which order each client order id names.
-:class:`CheckContext` is the account as the checks of :mod:`oms_kit.validator` see it, read from an
+:class:`CheckContext` is the account as the checks of :mod:`oms_kit.checks` see it, read from an
 :class:`Account` (the order manager) and its exposure.
 """
 
@@ -101,7 +101,7 @@ class Account(Protocol):
 
 
 class CheckContext:
-    """The account as the pre-trade checks see it (:class:`oms_kit.validator.CheckContext`); each property is
+    """The account as the pre-trade checks see it (:class:`oms_kit.check.CheckContext`); each property is
     computed only when a check asks. ``modify_of``: the order being modified, not counted twice and no new
     placement."""
 

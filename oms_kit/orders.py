@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from oms_kit.broker.base import Broker
+from oms_kit.check import CheckResult
 from oms_kit.day import TradingDay
 from oms_kit.errors import InvalidOrderError, OmsError
 from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged
@@ -56,7 +57,7 @@ from oms_kit.storage.records import (
     position_row,
     trade_row,
 )
-from oms_kit.validator import CheckResult, PreTradeValidator
+from oms_kit.validator import PreTradeValidator
 
 E = OrderEventType
 _ZERO = Decimal(0)

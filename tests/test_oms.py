@@ -32,8 +32,8 @@ from oms_kit import (
     TradingState,
     TradingStateChanged,
 )
+from oms_kit.checks import VIOLATION_CODES
 from oms_kit.models import Instrument
-from oms_kit.validator import VIOLATION_CODES
 
 D = Decimal
 START = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)  # a Monday, 09:30 in Mumbai

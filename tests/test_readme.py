@@ -37,7 +37,7 @@ import pandas as pd
 import pytest
 
 import oms_kit as ok
-from oms_kit.validator import default_checks
+from oms_kit.checks import default_checks
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -11,13 +11,10 @@ from typing import Any
 
 import pytest
 
-from oms_kit.models import Instrument, OrderType, Product, Side, TradingState, Violation
-from oms_kit.risk import RiskLimits
-from oms_kit.validator import (
+from oms_kit.check import CheckResult
+from oms_kit.checks import (
     CHECKS,
     VIOLATION_CODES,
-    CheckResult,
-    PreTradeValidator,
     check_daily_loss,
     check_gross_exposure,
     check_market_hours,
@@ -31,6 +28,9 @@ from oms_kit.validator import (
     check_price_collar,
     check_reduce_only,
 )
+from oms_kit.models import Instrument, OrderType, Product, Side, TradingState, Violation
+from oms_kit.risk import RiskLimits
+from oms_kit.validator import PreTradeValidator
 from tests.stubs import T0, make_order
 
 D = Decimal
