@@ -34,9 +34,11 @@ import oms_kit as ok
 from oms_kit.events import EventBus
 from oms_kit.instruments import resolve_instruments
 from oms_kit.ledger import Ledger
+from oms_kit.market.bars import Bar
 from oms_kit.orders import OrderManager
 from oms_kit.request import OrderRequest
 from oms_kit.storage import Store, open_store
+from oms_kit.storage.recorder import Recorder
 
 START = datetime(2026, 1, 5, 3, 45, tzinfo=UTC)  # 09:15 in Mumbai
 SECONDS_PER_ORDER = 17.0  # 100,000 orders span about twenty days
@@ -56,10 +58,11 @@ class History:
         self.manager = OrderManager(account=account, broker=self.broker, ledger=Ledger(CASH, account),
                                     instruments=resolve_instruments(None), limits=LIMITS, bus=EventBus(),
                                     now=self.clock.now)
+        self.recorder = self.manager.recorder = Recorder(account, self.manager.account_figures)
         self.symbols = sorted(self.manager.instruments)
         self.prices = {symbol: Decimal(500 + 250 * i) for i, symbol in enumerate(self.symbols)}
         for symbol, price in self.prices.items():
-            self.manager.on_price(symbol, self.clock.now(), *(float(price),) * 4)
+            self.manager.on_bar(Bar(self.clock.now(), symbol, *(float(price),) * 4))
 
     def ended(self, i: int) -> None:
         """One order that ends: 7 in 10 filled, then cancelled, expired (IOC), rejected (off the tick)."""
@@ -74,7 +77,7 @@ class History:
             manager.cancel(order.order_id)
         elif kind == 8:
             manager.place(OrderRequest(symbol, side, 3, "LIMIT", _away(price, side), product=product, validity="IOC"))
-            manager.on_price(symbol, self.clock.now(), *(float(price),) * 4)  # its one chance: the remainder expires
+            manager.on_bar(Bar(self.clock.now(), symbol, *(float(price),) * 4))  # its one chance: the remainder expires
         else:
             manager.place(OrderRequest(symbol, side, 3, "LIMIT", price + Decimal("0.01"), product=product))
 
@@ -93,9 +96,9 @@ class History:
             limit = (price * Decimal("0.95")).quantize(Decimal("0.05")) + Decimal("0.05") * (i // 10)
             order = manager.place(OrderRequest(symbol, "BUY", 10, "LIMIT", limit))
             self.broker.participation = 0.5
-            manager.on_price(symbol, self.clock.now(), *(float(limit),) * 4, 8)  # a bar of volume 8 fills 4 of 10
+            manager.on_bar(Bar(self.clock.now(), symbol, *(float(limit),) * 4, 8))  # a bar of volume 8 fills 4 of 10
             self.broker.participation = None
-            manager.on_price(symbol, self.clock.now(), *(float(price),) * 4)
+            manager.on_bar(Bar(self.clock.now(), symbol, *(float(price),) * 4))
             assert order.status is ok.OrderStatus.PARTIALLY_FILLED, order
 
 
@@ -117,8 +120,8 @@ async def fill(stores: list[Store], account: str, orders: int, working: int) -> 
                 history.ended(i)
             else:
                 history.working(i - ended)
-        rows = history.manager.take_rows()
-        rows.append(history.manager.account_row(history.clock.now()))
+        rows = history.recorder.take()
+        rows.append(history.recorder.account_row(history.clock.now()))
         for k, store in enumerate(stores):
             begun = time.perf_counter()
             await store.write(rows)

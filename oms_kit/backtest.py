@@ -145,8 +145,7 @@ def backtest(
     first = frame["timestamp"].iloc[0].to_pydatetime()
     clock = SimulatedClock(first)
     manager = OrderManager(account=account, broker=broker, ledger=Ledger(initial_cash, account), instruments=known,
-                           limits=limits or RiskLimits(), bus=EventBus(), now=clock.now, validator=validator,
-                           record=False)
+                           limits=limits or RiskLimits(), bus=EventBus(), now=clock.now, validator=validator)
     runner = StrategyRunner(strategy, manager, set_clock=clock.set, defer_marks=True)
 
     show = len(frame) > PROGRESS_MIN_BARS if progress is None else progress
@@ -266,9 +265,9 @@ class BacktestResult:
         daily = equity.resample("1D").last().dropna().pct_change().dropna()
         std = daily.std()
         sharpe = float(daily.mean() / std * np.sqrt(_TRADING_DAYS)) if len(daily) > 1 and std > 0 else float("nan")
-        wins, losses, gross_win, gross_loss = _closing_results(self.manager.trades)
-        closed = wins + losses
         manager = self.manager
+        closed, wins = manager.closing_fills, manager.winning_fills
+        gross_win, gross_loss = float(manager.gross_won), float(manager.gross_lost)
         return pd.Series({
             "start": start,
             "end": end,
@@ -380,33 +379,3 @@ def _equity_curve(bars: pd.DataFrame, fills: list[Fill], instruments: dict[str, 
     index = pd.DatetimeIndex(pd.to_datetime(grid, unit=unit, utc=True), name="timestamp")
     return pd.DataFrame({"cash": cash, "market_value": market_value, "equity": equity, "drawdown": drawdown,
                          "exposure": np.abs(values).sum(axis=1)}, index=index)
-
-
-def _closing_results(fills: list[Fill]) -> tuple[int, int, float, float]:
-    # Replays the fills with the ledger's average-price rule to find what each closing fill realized.
-    book: dict[tuple[str, Any], tuple[int, Decimal]] = {}
-    wins = losses = 0
-    gross_win = gross_loss = Decimal(0)
-    for fill in fills:
-        key = (fill.symbol, fill.product)
-        quantity, average = book.get(key, (0, Decimal(0)))
-        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
-        new = quantity + signed
-        if quantity == 0 or (quantity > 0) == (signed > 0):
-            average = (average * quantity + fill.price * signed) / new
-        else:
-            closed = min(abs(signed), abs(quantity))
-            realized = (fill.price - average) * closed * (1 if quantity > 0 else -1)
-            if realized > 0:
-                wins += 1
-                gross_win += realized
-            elif realized < 0:
-                losses += 1
-                gross_loss -= realized
-            if new == 0:
-                average = Decimal(0)
-            elif (new > 0) != (quantity > 0):
-                average = fill.price
-        book[key] = (new, average)
-    return wins, losses, float(gross_win), float(gross_loss)
-

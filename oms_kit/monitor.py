@@ -24,7 +24,6 @@ from oms_kit.models import Order, OrderStatus, TradingState
 from oms_kit.orders import OrderManager
 from oms_kit.request import OrderRequest
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, limit_uses
-from oms_kit.storage.records import alert_row, state_change_row, trading_state_row
 
 log = logging.getLogger("oms_kit")
 
@@ -57,10 +56,9 @@ class RiskMonitor:
         previous = manager.trading_state
         manager.trading_state = state
         now = self.clock.now()
-        manager.pending_rows.append(trading_state_row(self.account, state.value, reason, source, now))
-        manager.pending_rows.append(state_change_row(
-            f"S-{_SESSION}-{now.timestamp():.6f}-{next(_state_changes)}", self.account, now, previous.value,
-            state.value, reason, source))
+        if manager.recorder is not None:
+            manager.recorder.trading_state(now, f"S-{_SESSION}-{now.timestamp():.6f}-{next(_state_changes)}",
+                                           previous.value, state.value, reason, source)
         self.bus.publish(TradingStateChanged(now, previous, state, reason, source))
 
     async def kill_switch(self, reason: str, flatten: bool, source: str) -> list[Order]:
@@ -149,7 +147,8 @@ class RiskMonitor:
         alerts = self.alert_book.update(uses, now)
         for alert in alerts:
             self._raise(alert, stored=True)
-        manager.save_marks(now)  # positions at today's prices for a restart and for read-only watchers
+        if manager.recorder is not None:  # positions at today's prices for a restart and for read-only watchers
+            manager.recorder.save_marks(manager.ledger.open_positions(), now)
         action = manager.limits.auto_kill_on_daily_loss
         breach = daily_loss_breach(uses)
         if breach is not None and action is not None and manager.trading_state is TradingState.ACTIVE:
@@ -195,8 +194,8 @@ class RiskMonitor:
 
     def _raise(self, alert: RiskAlert, *, stored: bool) -> None:
         self.alerts.append(alert)
-        if stored:
-            self.manager.pending_rows.append(alert_row(alert))
+        if stored and self.manager.recorder is not None:
+            self.manager.recorder.alert(alert)
         self.bus.publish(RiskAlertRaised(alert.ts, alert))
 
 

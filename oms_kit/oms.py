@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -43,6 +44,7 @@ from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskAlert, RiskLimits
 from oms_kit.snapshot import Snapshot, take_snapshot
 from oms_kit.storage import RowError, Store, WriteQueue, open_store
+from oms_kit.storage.recorder import Recorder
 from oms_kit.tables import orders_frame, trades_frame
 from oms_kit.validator import PreTradeValidator
 from oms_kit.watch import Watch
@@ -64,11 +66,12 @@ class OMS:
     ``docs/ARCHITECTURE.md`` ("The OMS facade") lists its methods by group; each is documented where it is defined.
     """
 
-    def __init__(self, *, store: Store, queue: WriteQueue, manager: OrderManager, bus: EventBus, clock: Clock,
-                 feed: Feed | None, cash: Decimal) -> None:
+    def __init__(self, *, store: Store, queue: WriteQueue, manager: OrderManager, recorder: Recorder,
+                 bus: EventBus, clock: Clock, feed: Feed | None, cash: Decimal) -> None:
         self.store = store
         self.queue = queue
         self.manager = manager
+        self.recorder = recorder  # the manager's, or (read-only) one that is never told anything
         self.bus = bus
         self.clock = clock
         self.feed = feed
@@ -155,13 +158,15 @@ class OMS:
             bus=bus,
             now=clock.now,
             validator=validator,
-            record=not read_only,  # a watcher writes nothing
         )
+        recorder = Recorder(account, manager.account_figures)
+        if not read_only:  # a watcher writes nothing
+            manager.recorder = recorder
         start_prices: dict[str, float] = {}
         if feed == "random":
             start_prices = {s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments}
             feed = RandomWalkFeed(start_prices)
-        oms = cls(store=store, queue=WriteQueue(store), manager=manager, bus=bus, clock=clock,
+        oms = cls(store=store, queue=WriteQueue(store), manager=manager, recorder=recorder, bus=bus, clock=clock,
                   feed=feed, cash=cash_value)  # type: ignore[arg-type]
         oms.queue.on_overflow = oms._on_write_overflow
         oms.queue.on_available = oms._on_write_available
@@ -184,14 +189,14 @@ class OMS:
             oms.day_book = DayBook(store, manager, manager.day.began)  # type: ignore[arg-type]
         else:
             manager.note_day(clock.now())  # the day begins now: a reopen later today keeps its P&L base
-            manager.pending_rows.append(manager.account_row(clock.now()))
+            recorder.account_changed(clock.now())
         if store.durable:
             oms.history = History(store, account, manager.day.began)  # type: ignore[arg-type]
         # The walk's first step repeats its start prices: quoting them now means a market order placed as soon as
         # open() returns has a reference price, instead of NO_REFERENCE_PRICE until the feed task first runs.
         now = clock.now()
         for symbol, price in start_prices.items():
-            oms._on_price(symbol, now, price, price, price, price, None)
+            oms.apply_bar(Bar(now, symbol, price, price, price, price))
         await oms.commit()
         if oms.feed is not None:
             oms._start_task("oms-kit-feed", oms._run_feed(oms.feed))
@@ -242,7 +247,7 @@ class OMS:
             # The order is durable before the broker sees it. An identical retry of an order still being committed
             # (NEW) brings no rows: committing none waits for what is in flight, so the retry returns only once the
             # original order is committed too.
-            rows = manager.take_rows()
+            rows = self.recorder.take()
             if rows or order.status is OrderStatus.NEW:
                 await self.queue.commit(rows)
         except RowError:
@@ -326,15 +331,15 @@ class OMS:
         if volume is not None and (isinstance(volume, bool) or not isinstance(volume, int | float)
                                    or not 0 <= volume < float("inf")):
             raise DataError("volume", volume, "a finite number >= 0, or None")
-        self._on_price(symbol, self.clock.now(), value, value, value, value, volume)
+        tick = Bar(self.clock.now(), symbol, value, value, value, value, math.nan if volume is None else volume)
+        self.apply_bar(tick)
         await self.commit()
         return self.manager.prices[symbol]
 
     async def push_bar(self, bar: Bar) -> None:
         """Push one bar, as a feed would: marks positions to its close and lets resting orders match on its open,
         high and low (the backtest's rule). A paper trader drives the OMS with this."""
-        self._check_open()
-        self._on_price(bar.symbol, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume)
+        self.apply_bar(bar)
         await self.commit()
 
     async def end_session(self) -> None:
@@ -343,16 +348,20 @@ class OMS:
         self.manager.broker.end_session(self.clock.now())
         await self.commit()
 
-    def _on_price(self, symbol: str, ts: datetime, open: float, high: float, low: float, close: float,
-                  volume: float | None) -> None:
-        price = self.manager.on_price(symbol, ts, open, high, low, close, volume)
+    def apply_bar(self, bar: Bar) -> None:
+        """The prices of one bar (or tick) into the account and the broker, with the price event, without
+        committing: what :meth:`push_bar` does before it commits, for a caller that commits later (paper trading
+        commits once per step)."""
+        if self._closed:
+            self._check_open()  # raises
+        price = self.manager.on_bar(bar)
         if self.bus.wants("price"):
-            self.bus.publish(PriceUpdated(ts, symbol, price))
+            self.bus.publish(PriceUpdated(bar.timestamp, bar.symbol, price))
 
     async def _run_feed(self, feed: Feed) -> None:
         async for bar in feed.stream():
-            self._on_price(bar.symbol, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume)
-            if self.manager.pending_rows:
+            self.apply_bar(bar)
+            if self.recorder.rows:
                 await self.commit()
 
     # -- kill switch ------------------------------------------------------------------------------------------
@@ -662,10 +671,10 @@ class OMS:
         manager directly calls this). Durable: returns once they are stored, or, while the database is
         unreachable, buffered for later (only new orders and modifies fail closed). In memory: written behind."""
         if not self.store.durable:
-            if self.manager.has_rows():  # a quote that changed nothing stored schedules no transaction
+            if self.recorder.has_rows():  # a quote that changed nothing stored schedules no transaction
                 self._write_behind()
             return
-        rows = self.manager.take_rows()
+        rows = self.recorder.take()
         if rows:
             # Fills, cancels and state changes have already happened at the broker: while the database is down
             # their rows stay in the write queue's buffer and are written once it returns. Only new orders and
@@ -704,7 +713,7 @@ class OMS:
     def _write_behind(self) -> None:
         # In memory nothing survives the process anyway, so waiting would buy no safety: write behind, in the same
         # group-commit transactions, and keep the order path at the speed of Python. flush() waits.
-        batch = self.queue.write_behind(self.manager.take_rows)
+        batch = self.queue.write_behind(self.recorder.take)
         if batch is not self._write_behind_batch:  # one callback per transaction, not per call
             self._write_behind_batch = batch
             batch.add_done_callback(self._write_behind_done)

@@ -1,11 +1,9 @@
 """OrderManager: places, modifies and cancels orders through the state machine, and turns broker reports into
 order transitions, trades and positions.
 
-Everything here is synchronous and in memory, so a backtest runs at the speed of Python. Each change also leaves
-rows for the store; the async OMS facade takes them (:meth:`OrderManager.take_rows`) and commits them (group commit)
-before it answers. Events, trades and decisions are rows in ``pending_rows`` at once; the current state of an
-order, a position and the cash is written as one row per take, built when the rows are taken, since only the
-latest state is kept.
+Everything here is synchronous and in memory, so a backtest runs at the speed of Python. Each change is told to
+the account's recorder (``oms_kit.storage.recorder``: rows for the store, which the async OMS facade commits before
+it answers); a backtest has none.
 
 Placing is two steps so that a durable OMS can commit the order before the broker sees it: :meth:`prepare`
 parses, validates and registers the order (it counts against limits from that moment), :meth:`submit` sends it.
@@ -19,7 +17,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oms_kit.broker.base import Broker
 from oms_kit.check import CheckResult
@@ -29,6 +27,7 @@ from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged
 from oms_kit.exposure import CheckContext, Exposure
 from oms_kit.fsm import OrderEvent, OrderEventType, apply
 from oms_kit.ledger import Ledger
+from oms_kit.market.bars import Bar
 from oms_kit.models import (
     TERMINAL_STATUSES,
     Fill,
@@ -36,8 +35,6 @@ from oms_kit.models import (
     Order,
     OrderId,
     OrderStatus,
-    Position,
-    Product,
     Side,
     TradingState,
     Violation,
@@ -47,17 +44,10 @@ from oms_kit.models import (
 )
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskLimits
-from oms_kit.storage.base import Write
-from oms_kit.storage.records import (
-    account_row,
-    created_row,
-    decision_row,
-    event_row,
-    order_row,
-    position_row,
-    trade_row,
-)
 from oms_kit.validator import PreTradeValidator
+
+if TYPE_CHECKING:  # the recorder is the storage's, which reads this module's AccountFigures
+    from oms_kit.storage.recorder import Recorder
 
 E = OrderEventType
 _ZERO = Decimal(0)
@@ -80,6 +70,17 @@ class OrderModifyRejected(OmsError):
         self.violations = tuple(violations)
 
 
+class AccountFigures(NamedTuple):
+    """What an account's stored row keeps: the cash, and the current trading day (None before the first day)
+    with the P&L base it began with and today's closing and winning fills."""
+
+    cash: Decimal
+    day_began: datetime | None
+    day_base: Decimal | None
+    closing_fills: int | None
+    winning_fills: int | None
+
+
 class OrderManager:
     """The orders of one account, their lifecycle and what they do to positions and cash."""
 
@@ -94,7 +95,6 @@ class OrderManager:
         bus: EventBus,
         now: Callable[[], datetime],
         validator: PreTradeValidator | None = None,
-        record: bool = True,
     ) -> None:
         self.account = account
         self.broker = broker
@@ -104,23 +104,13 @@ class OrderManager:
         self.bus = bus
         self.now = now
         self.validator = validator or PreTradeValidator()
-        self.record = record  # False: keep no rows for a store (backtests)
+        # Told of every change, for the store (set by the OMS); None: nothing is recorded (backtests, watchers).
+        self.recorder: Recorder | None = None
         self.trading_state = TradingState.ACTIVE
         self.squaring_off = False  # square-off orders skip the rate and duplicate throttles
         self.orders: dict[str, Order] = {}
         self.live: dict[str, Order] = {}  # not terminal: counts against open-order and position limits
         self.trades: list[Fill] = []
-        self.pending_rows: list[Write] = []
-        # Orders and positions changed since the last take_rows(), and the time of the last cash change: their rows
-        # (latest state only) are built by take_rows, not once per transition.
-        self._unsaved_orders: dict[str, Order] = {}
-        self._unsaved_positions: dict[tuple[str, Product], tuple[Position, datetime]] = {}
-        # The mark each position's row was last written with. Rows follow fills; marks move with every price, so
-        # save_marks() writes the positions whose mark moved, on the risk monitor's beat: a restart and a read-only
-        # watcher then value positions at prices seconds old, for a row per position every few seconds rather
-        # than one per tick.
-        self._saved_marks: dict[tuple[str, Product], Decimal | None] = {}
-        self._account_changed: datetime | None = None
         self.prices: dict[str, Decimal] = {}
         self.limits_by_symbol: dict[str, RiskLimits] = {}
         self.exposure = Exposure()  # margin and quantity of working orders, recent placements, client ids
@@ -128,8 +118,12 @@ class OrderManager:
         self._next_id = 0
         self._next_trade = 0
         self.counts = {"placed": 0, "rejected": 0, "filled": 0, "cancelled": 0, "expired": 0}
+        # Fills that realized P&L (closing fills), those that realized a gain, and the gains and losses they
+        # realized, gross of fees: since the manager began (a reopened account: since the day began).
         self.closing_fills = 0
         self.winning_fills = 0
+        self.gross_won = _ZERO
+        self.gross_lost = _ZERO
         # The current exchange-local day (roll_day): when it ends, and the counters, trades and closing fills as
         # they stood when it began, which today's figures start from.
         self.day = TradingDay(self.validator.exchange_timezone)
@@ -164,8 +158,8 @@ class OrderManager:
         self.orders[order.order_id] = order
         exposure.client_ids.setdefault(order.client_order_id, order.order_id)
         self.counts["placed"] += 1
-        if self.record:
-            self._record_created(order, violations)
+        if self.recorder is not None:
+            self.recorder.created(order, violations)
         if "order" in self.bus.wanted:  # one event per stored order event, creation included
             self.bus.publish(OrderUpdated(now, _copy(order), "CREATED", None))
         if violations:
@@ -239,8 +233,8 @@ class OrderManager:
         for name, value in changes.items():
             setattr(candidate, name, value)
         violations = self.validator.validate(candidate, CheckContext(self, candidate, now, modify_of=order))
-        if self.record:  # a modify is a pre-trade decision too; keyed by the sequence of its MODIFY_REQUESTED event
-            self.pending_rows.append(decision_row(f"D-{order.order_id}-{order.sequence + 1}", order, now, violations))
+        if self.recorder is not None:  # a modify is a pre-trade decision too; keyed by its MODIFY_REQUESTED event
+            self.recorder.decided(f"D-{order.order_id}-{order.sequence + 1}", order, now, violations)
         self._transition(order, OrderEvent(E.MODIFY_REQUESTED, now, changes=changes))
         if violations:
             self._transition(order, OrderEvent(E.MODIFY_REJECTED, now, reason="; ".join(map(str, violations))))
@@ -272,13 +266,15 @@ class OrderManager:
 
     # -- prices and the session -------------------------------------------------------------------------------
 
-    def on_price(self, symbol: str, ts: datetime, open: float, high: float, low: float, close: float,
-                 volume: float | None = None) -> Decimal:
+    def on_bar(self, bar: Bar) -> Decimal:
+        """A bar of ``bar.symbol`` (or a tick: a bar whose four prices are one): the position is marked to its
+        close, rounded to the tick, and the broker matches resting orders on it. Returns that mark."""
+        symbol = bar.symbol
         instrument = self.instruments.get(symbol)
-        price = instrument.round_price(close) if instrument else Decimal(str(close))
+        price = instrument.round_price(bar.close) if instrument else Decimal(str(bar.close))
         self.prices[symbol] = price
         self.ledger.mark(symbol, price)
-        self.broker.on_price(symbol, ts, open, high, low, close, volume)
+        self.broker.on_bar(bar)
         return price
 
     def roll_day(self, ts: datetime) -> bool:
@@ -305,8 +301,8 @@ class OrderManager:
         """Make the exchange-local day of ``ts`` the current one, without ending the one before (see
         :meth:`roll_day`)."""
         self.day.note(ts)
-        if self.record:  # the account's row carries the day, so that a restart keeps it
-            self._account_changed = ts
+        if self.recorder is not None:  # the account's row carries the day, so that a restart keeps it
+            self.recorder.account_changed(ts)
 
     # -- broker reports (BrokerSink) --------------------------------------------------------------------------
 
@@ -348,13 +344,15 @@ class OrderManager:
         realized_before = before.realized_pnl if before is not None else _ZERO
         position = self.ledger.apply_fill(fill)
         realized = position.realized_pnl - realized_before
-        if realized:
+        if realized:  # a closing fill: what it realized, for the win rate and the profit factor
             self.closing_fills += 1
-            self.winning_fills += realized > 0
-        if self.record:
-            self.pending_rows.append(trade_row(fill))
-            self._unsaved_positions[(position.symbol, position.product)] = (position, ts)
-            self._account_changed = ts
+            if realized > 0:
+                self.winning_fills += 1
+                self.gross_won += realized
+            else:
+                self.gross_lost -= realized
+        if self.recorder is not None:
+            self.recorder.filled(fill, position)
         bus = self.bus
         if "fill" in bus.wanted:
             bus.publish(OrderFilled(ts, fill))
@@ -385,52 +383,14 @@ class OrderManager:
         self.limits = limits
         self.limits_by_symbol.clear()
 
-    def has_rows(self) -> bool:
-        """Whether :meth:`take_rows` has anything to give."""
-        return bool(self.pending_rows or self._unsaved_orders or self._unsaved_positions
-                    or self._account_changed is not None)
-
-    def take_rows(self) -> list[Write]:
-        """The rows to commit since the last call: events, trades, decisions, and the current state of every
-        order and position that changed (one row each), and of the cash when it changed."""
-        rows, self.pending_rows = self.pending_rows, []
-        if self._unsaved_orders:
-            rows.extend(map(order_row, self._unsaved_orders.values()))
-            self._unsaved_orders = {}
-        if self._unsaved_positions:
-            saved = self._saved_marks
-            for position, ts in self._unsaved_positions.values():
-                saved[(position.symbol, position.product)] = position.last_price
-                rows.append(position_row(position, ts))
-            self._unsaved_positions = {}
-        if self._account_changed is not None:
-            rows.append(self.account_row(self._account_changed))
-            self._account_changed = None
-        return rows
-
-    def save_marks(self, ts: datetime) -> None:
-        """Have the next :meth:`take_rows` write every open position whose mark moved since its row was written."""
-        if not self.record:
-            return
-        saved = self._saved_marks
-        for position in self.ledger.open_positions():
-            key = (position.symbol, position.product)
-            if position.last_price != saved.get(key) and key not in self._unsaved_positions:
-                self._unsaved_positions[key] = (position, ts)
-
-    def marks_saved(self) -> None:
-        """Take the ledger's current marks as written (after its positions were restored from their rows)."""
-        self._saved_marks = {(p.symbol, p.product): p.last_price for p in self.ledger.positions}
-
-    def account_row(self, ts: datetime) -> Write:
-        """The account's row: cash, and the current day with the P&L base it began with and today's closing and
-        winning fills (None before the first day)."""
+    def account_figures(self) -> AccountFigures:
+        """What the account's stored row keeps: cash, and the current day with the P&L base it began with and
+        today's closing and winning fills (None before the first day)."""
         began = self.day.began
         if began is None:
-            return account_row(self.account, self.ledger.cash, ts, None, None, None, None)
+            return AccountFigures(self.ledger.cash, None, None, None, None)
         closing, winning = self.day.closing_today(self.closing_fills, self.winning_fills)
-        return account_row(self.account, self.ledger.cash, ts, began, self.ledger.day_base,
-                           closing, winning)
+        return AccountFigures(self.ledger.cash, began, self.ledger.day_base, closing, winning)
 
     def adopt(self, order: Order, *, working: bool) -> None:
         """Take in an order read back from the store (a reopen, a watched account) as it stands: known by its id
@@ -449,7 +409,8 @@ class OrderManager:
         order_id = order.order_id
         self.orders.pop(order_id, None)
         self.live.pop(order_id, None)
-        self._unsaved_orders.pop(order_id, None)
+        if self.recorder is not None:
+            self.recorder.forget(order_id)
         client_ids = self.exposure.client_ids
         if client_ids.get(order.client_order_id) == order_id:
             del client_ids[order.client_order_id]
@@ -489,20 +450,14 @@ class OrderManager:
             self.exposure.hold(order, self.prices.get(order.symbol), self.limits.mis_leverage)
         if order.status in TERMINAL_STATUSES:
             self.live.pop(order.order_id, None)
-        if self.record:
-            self._unsaved_orders[order.order_id] = order
-            self.pending_rows.append(event_row(order, event, previous))
+        if self.recorder is not None:
+            self.recorder.changed(order, event, previous)
         if "order" in self.bus.wanted:
             self.bus.publish(OrderUpdated(event.ts, _copy(order), event.type.value, previous.value))
 
     def working_quantity(self, symbol: str, side: Side) -> int:
         """Remaining quantity of the working orders on one side of ``symbol``."""
         return self.exposure.working(symbol, side)
-
-    def _record_created(self, order: Order, violations: list[Violation]) -> None:
-        self._unsaved_orders[order.order_id] = order
-        self.pending_rows.append(created_row(order))
-        self.pending_rows.append(decision_row(f"D-{order.order_id}", order, order.created_at, violations))
 
 
 def _copy(obj: Any) -> Any:

@@ -110,7 +110,10 @@ class PaperTrader:
         self.oms = oms
         self.feed = feed
         clock_set = getattr(oms.clock, "set", None)  # a simulated clock follows the bars
-        self.runner = StrategyRunner(strategy, oms.manager, set_clock=clock_set)
+        # With no feed of its own the trader follows the OMS's price events: those prices are in already.
+        apply_bar = oms.apply_bar if feed is not None else _applied_already
+        self.runner = StrategyRunner(strategy, oms.manager, set_clock=clock_set, apply_bar=apply_bar,
+                                     send_at_once=False)
         self.name = name or f"oms-kit-paper-{type(strategy).__name__}"
         self.task: asyncio.Task[None] | None = None
         self._events: Any = None
@@ -143,21 +146,18 @@ class PaperTrader:
                     async for event in events:
                         assert isinstance(event, PriceUpdated)
                         price = float(event.price)
-                        await self._handle(Bar(event.ts, event.symbol, price, price, price, price), pushed=True)
+                        await self._handle(Bar(event.ts, event.symbol, price, price, price, price))
                 finally:
                     await events.aclose()  # type: ignore[attr-defined]
         finally:
             await self._finish()
 
-    async def _handle(self, bar: Bar, pushed: bool = False) -> None:
-        runner, oms = self.runner, self.oms
-        runner.begin(bar)
-        if not pushed:
-            await oms.push_bar(bar)  # marks, matching; fills committed
-        if runner.finish(bar):
+    async def _handle(self, bar: Bar) -> None:
+        self.runner.run((bar,))
+        if self.runner.pending:
             await self._send()
-        elif oms.manager.pending_rows:
-            await oms.commit()
+        else:
+            await self.oms.commit()  # the bar's fills and marks
 
     async def _send(self) -> None:
         # Orders are committed before the broker sees them, as with OMS.place_order.
@@ -251,3 +251,7 @@ class PaperTrader:
     def __repr__(self) -> str:
         state = "running" if self.task is not None and not self.task.done() else "stopped"
         return f"<PaperTrader {self.strategy!r} {state} bars={self.runner.bars_seen} orders={len(self.runner.placed)}>"
+
+
+def _applied_already(bar: Bar) -> None:
+    """A trader following the OMS's price events: the OMS applied the price before it published it."""

@@ -40,7 +40,8 @@ async def restore_account(store: Store, manager: OrderManager, now: datetime) ->
     positions = await store.fetch("SELECT * FROM positions WHERE account = $1", account)
     ledger = manager.ledger
     ledger.restore([position_from_row(p) for p in positions], stored_decimal(row["cash"]))
-    manager.marks_saved()
+    if manager.recorder is not None:
+        manager.recorder.marks_saved(ledger.positions)
     # Today is the exchange's day. Restarted on the day stored, the day goes on: its P&L counts from the stored
     # base, so a restart does not reset the daily loss limit. On a later day (or none stored) today begins now.
     manager.note_day(now)

@@ -270,9 +270,9 @@ class StrategyContext:
 class StrategyRunner:
     """Drives one strategy over an order manager, bar by bar: the loop that backtests and paper trading share.
 
-    For each bar, :meth:`on_bar` moves prices into the account (marks, broker matching), reports fills and order
-    changes to the strategy, calls its ``on_bar`` and collects the orders it placed; :meth:`send` then gives them
-    to the broker. Paper trading commits the orders to the store between the two; a backtest has no store.
+    For each bar, :meth:`run` moves prices into the account (marks, broker matching), reports fills and order
+    changes to the strategy, calls its ``on_bar`` and collects the orders it placed; :meth:`send` gives them to the
+    broker. Paper trading commits the orders to the store before it calls :meth:`send`; a backtest has no store.
 
     Parameters
     ----------
@@ -281,14 +281,17 @@ class StrategyRunner:
         The account's order manager (validator, broker, ledger, bus); the same in both modes.
     set_clock : callable, optional
         Called with each bar's timestamp before anything else (a simulated clock's ``set``).
-    apply_price : callable, optional
-        How a bar's prices reach the account; ``manager.on_price`` by default (paper trading passes the OMS's,
-        which also publishes price events).
+    apply_bar : callable, optional
+        How a bar's prices reach the account; ``manager.on_bar`` by default (paper trading passes the OMS's,
+        which also publishes price events, or nothing when the prices came from the OMS's own feed).
     defer_marks : bool
         Backtests: while no order of the account is working, note a bar's prices instead of applying them, and
         apply the latest per symbol before anything reads them (an order's checks, ``ctx.equity``, the end of the
         run). The account then looks exactly as if every bar had been applied — with no working order the broker
         has nothing to match and only the last mark of a symbol counts — at a fraction of the cost per bar.
+    send_at_once : bool
+        True (backtests): :meth:`run` sends a bar's orders itself. False (paper trading): they wait in
+        ``pending`` until the caller has committed them and calls :meth:`send`.
 
     Rejections: :meth:`rejections` counts this strategy's rejected orders by code, and :meth:`warn_rejections`
     reports them when a run ends. A rejection by the pre-trade checks is counted as it happens (one dict increment;
@@ -304,7 +307,8 @@ class StrategyRunner:
 
     def __init__(self, strategy: Strategy, manager: OrderManager, *,
                  set_clock: Callable[[datetime], Any] | None = None,
-                 apply_price: Callable[..., Any] | None = None, defer_marks: bool = False) -> None:
+                 apply_bar: Callable[[Bar], Any] | None = None, defer_marks: bool = False,
+                 send_at_once: bool = True) -> None:
         if not isinstance(strategy, Strategy):
             raise ConfigError("strategy", type(strategy).__name__, "an instance of a Strategy subclass",
                               hint="pass MyStrategy(), not MyStrategy")
@@ -312,7 +316,8 @@ class StrategyRunner:
         self.manager = manager
         self.ctx = StrategyContext(self)
         self.set_clock = set_clock
-        self.apply_price = apply_price or manager.on_price
+        self.apply_bar = apply_bar or manager.on_bar
+        self.send_at_once = send_at_once
         self.defer_marks = defer_marks
         self.own: set[str] = set()
         self.placed: list[Order] = []  # this strategy's orders, in placement order
@@ -348,24 +353,22 @@ class StrategyRunner:
             self.strategy.on_start(self.ctx)
             self.dispatch()
 
-    def on_bar(self, bar: Bar) -> bool:
-        """Apply one bar and call the strategy on it; returns True when orders wait for :meth:`send`."""
-        self.begin(bar)
-        if self.defer_marks and not self.manager.live:
-            self.stale[bar.symbol] = bar
-        else:
-            self.stale.pop(bar.symbol, None)
-            self.apply_price(bar.symbol, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume)
-        return self.finish(bar)
-
     def run(self, bars: Iterable[Bar]) -> None:
-        """:meth:`on_bar` and :meth:`send` for each bar, as one loop with its state bound to local names: the
-        backtest's hot path. Same steps, same order; the parity test holds the two ways to each other."""
+        """The strategy's step for each bar: the day rolled when the bar begins a new one, the clock set, orders
+        held for this symbol's bar released, the prices applied (marks, broker matching; noted instead while
+        ``defer_marks`` allows), fills and order changes reported, the bar kept, the strategy's ``on_bar`` called,
+        and the orders it placed sent (:meth:`send`) — unless ``send_at_once`` is False, when they wait in
+        ``pending`` for the caller to commit them and call :meth:`send` (paper trading: an order is durable before
+        the broker sees it).
+
+        The one step of backtests and paper trading, written as one loop with its state bound to local names:
+        this is a backtest's hot path."""
         manager = self.manager
-        live, apply_price, set_clock = manager.live, self.apply_price, self.set_clock
+        live, apply_bar, set_clock = manager.live, self.apply_bar, self.set_clock
         strategy_on_bar, ctx, dispatch, send = self.strategy.on_bar, self.ctx, self.dispatch, self.send
         last_bar, stale, held, pending = self.last_bar, self.stale, self.held, self.pending
         history, keep, factory, defer = self.history, self.keep_history, self._history_factory, self.defer_marks
+        send_at_once = self.send_at_once
         count = 0
         day_end = self.day_end
         try:
@@ -386,7 +389,7 @@ class StrategyRunner:
                 else:
                     if stale:
                         stale.pop(symbol, None)
-                    apply_price(symbol, ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+                    apply_bar(bar)
                     dispatch()
                 if keep:
                     kept = history.get(symbol)
@@ -394,37 +397,10 @@ class StrategyRunner:
                         kept = history[symbol] = factory()  # type: ignore[misc]
                     kept.append(bar)
                 strategy_on_bar(ctx, bar)
-                if pending:
+                if pending and send_at_once:
                     send()
         finally:
             self.bars_seen += count
-
-    # The same step in two halves, for paper trading, which awaits the OMS in between (prices in, fills committed).
-
-    def begin(self, bar: Bar) -> None:
-        """First half of :meth:`on_bar`: clock, and held orders of the bar's symbol to the broker."""
-        symbol, ts = bar.symbol, bar.timestamp
-        if ts >= self.day_end:
-            self.new_day(ts)
-        self.current_ts = ts
-        if self.set_clock is not None:
-            self.set_clock(ts)
-        self.bars_seen += 1
-        if self.held:
-            self._release(symbol, ts)
-        self.last_bar[symbol] = bar
-
-    def finish(self, bar: Bar) -> bool:
-        """Second half of :meth:`on_bar`, once the bar's prices are in: fills and order changes reported, recent
-        bars kept, the strategy's ``on_bar`` called. Returns True when orders wait for :meth:`send`."""
-        self.dispatch()
-        if self.keep_history:
-            kept = self.history.get(bar.symbol)
-            if kept is None:
-                kept = self.history[bar.symbol] = self._history_factory()  # type: ignore[misc]
-            kept.append(bar)
-        self.strategy.on_bar(self.ctx, bar)
-        return bool(self.pending)
 
     def new_day(self, ts: datetime) -> None:
         """``ts``, a bar's time, falls on or after the end of the day noted so far: the manager ends that day (see
@@ -511,7 +487,7 @@ class StrategyRunner:
             stale = list(self.stale.values())
             self.stale.clear()  # cleared in place: the backtest's loop holds the dict
             for bar in stale:
-                self.apply_price(bar.symbol, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume)
+                self.apply_bar(bar)
 
     def dispatch(self) -> None:
         """Report new fills and order changes of this strategy's orders to its hooks."""

@@ -267,6 +267,20 @@ def test_stats_of_a_known_path():
     assert result.equity["equity"].tolist() == pytest.approx([1e6, 1e6, 999_900, 1_000_100, 1_000_100])
 
 
+def test_win_rate_and_profit_factor_count_each_closing_fill_by_what_it_realized():
+    # Buy 10 at 100; sell 4 at 110 (+40); sell 10 at 95 (closes 6: -30, then opens a short of 4 at 95); buy 4 at
+    # 90 (+20). Three closing fills: two won 60, one lost 30.
+    rows = [(100.0,) * 4, (100.0,) * 4, (110.0,) * 4, (95.0,) * 4, (90.0,) * 4]
+    hooks = {0: lambda ctx, bar: ctx.buy("RELIANCE", 10), 1: lambda ctx, bar: ctx.sell("RELIANCE", 4),
+             2: lambda ctx, bar: ctx.sell("RELIANCE", 10), 3: lambda ctx, bar: ctx.buy("RELIANCE", 4)}
+    _strategy, result = run(hooks, rows=rows)
+    stats = result.stats
+    assert stats["trades"] == 4
+    assert stats["win_rate"] == pytest.approx(2 / 3)
+    assert stats["profit_factor"] == pytest.approx(60 / 30)
+    assert stats["realized_pnl"] == pytest.approx(30.0)
+
+
 def test_fees_are_charged_per_fill_and_add_up_in_the_stats():
     _, result = run({0: lambda ctx, bar: ctx.buy("RELIANCE", 10), 2: lambda ctx, bar: ctx.sell("RELIANCE", 10)},
                     fees="india_equity")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from oms_kit.broker.fees import IndiaEquityFees
 from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import ConfigError
+from oms_kit.market.bars import Bar
 from oms_kit.models import Instrument, Order, OrderId, OrderType, Product, Side, Validity
 from tests.stubs import T0, make_order
 
@@ -78,13 +80,13 @@ def order(order_type: OrderType = OrderType.MARKET, side: Side = Side.BUY, quant
 def bar(broker: MockBroker, open: float, high: float, low: float, close: float, *, seconds: float = 60,
         volume: float | None = None) -> datetime:
     ts = T0 + timedelta(seconds=seconds)
-    broker.on_price("RELIANCE", ts, open, high, low, close, volume)
+    broker.on_bar(Bar(ts, "RELIANCE", open, high, low, close, math.nan if volume is None else volume))
     return ts
 
 
 def quote(broker: MockBroker, price: float, *, seconds: float = 0) -> datetime:
     ts = T0 + timedelta(seconds=seconds)
-    broker.on_price("RELIANCE", ts, price, price, price, price, None)
+    broker.on_bar(Bar(ts, "RELIANCE", price, price, price, price))
     return ts
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from oms_kit import (
     OMS,
+    Bar,
     MockBroker,
     OrderRequest,
     OrderStatus,
@@ -103,13 +104,13 @@ async def test_a_fill_after_reopen_keeps_the_exact_average_of_all_fills(durable_
     oms.manager.broker.participation = 0.5  # a bar of volume 12 fills at most 6
     await oms.set_price("INFY", 1501)
     order = await oms.place_order("INFY", "BUY", 9, "LIMIT", 1500.0)
-    oms.manager.on_price("INFY", T0, 1499.95, 1499.95, 1499.95, 1499.95, 12)
+    oms.manager.on_bar(Bar(T0, "INFY", 1499.95, 1499.95, 1499.95, 1499.95, 12))
     assert oms.get_order(order.order_id).filled_quantity == 6
     await oms.flush()
     await oms.close()
 
     again = await _open(durable_url)
-    again.manager.on_price("INFY", T0, 1499.90, 1499.90, 1499.90, 1499.90, None)
+    again.manager.on_bar(Bar(T0, "INFY", 1499.90, 1499.90, 1499.90, 1499.90))
     restored = again.get_order(order.order_id)
 
     assert restored.status is S.FILLED

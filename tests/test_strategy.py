@@ -211,7 +211,7 @@ def test_round_price_puts_a_float_on_the_instruments_tick():
 
 
 def test_runner_step_by_step_gives_what_the_backtests_loop_gives():
-    # StrategyRunner.on_bar + send is the reference; run() is its hot-path twin.
+    # One bar at a time with the orders sent after each (paper trading's way) against the backtest's whole run.
     from pathlib import Path
 
     import pandas as pd
@@ -243,11 +243,12 @@ def test_runner_step_by_step_gives_what_the_backtests_loop_gives():
     clock = ok.SimulatedClock(frame["timestamp"].iloc[0].to_pydatetime())
     manager = OrderManager(account="backtest", broker=MockBroker(immediate_market_fills=False),
                            ledger=Ledger(1_000_000, "backtest"), instruments=resolve_instruments(None),
-                           limits=ok.RiskLimits(), bus=EventBus(), now=clock.now, record=False)
-    runner = StrategyRunner(Flipper(), manager, set_clock=clock.set, defer_marks=True)
+                           limits=ok.RiskLimits(), bus=EventBus(), now=clock.now)
+    runner = StrategyRunner(Flipper(), manager, set_clock=clock.set, defer_marks=True, send_at_once=False)
     runner.start()
     for bar in iter_bars(frame):
-        if runner.on_bar(bar):
+        runner.run((bar,))  # one bar at a time, sending after each as paper trading does
+        if runner.pending:
             runner.send()
     runner.stop()
 

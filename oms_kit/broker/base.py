@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from oms_kit.models import Instrument, Order
+
+if TYPE_CHECKING:
+    from oms_kit.market.bars import Bar
 
 
 class BrokerSink(Protocol):
@@ -30,9 +33,7 @@ class Broker(Protocol):
     def submit(self, order: Order, instrument: Instrument, ts: datetime) -> None: ...
     def modify(self, order: Order, changes: dict[str, Any], ts: datetime) -> None: ...
     def cancel(self, order: Order, reason: str, ts: datetime) -> None: ...
-    def on_price(
-        self, symbol: str, ts: datetime, open: float, high: float, low: float, close: float, volume: float | None
-    ) -> None: ...
+    def on_bar(self, bar: Bar) -> None: ...  # a bar, or a tick as a bar whose four prices are one
     def end_session(self, ts: datetime) -> None: ...
     def end_day(self, ts: datetime) -> None: ...
     def status(self) -> dict[str, Any]: ...

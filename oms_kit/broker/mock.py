@@ -23,12 +23,15 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oms_kit.broker.base import BrokerSink
 from oms_kit.broker.fees import FeeModel, fee_model
 from oms_kit.errors import ConfigError
 from oms_kit.models import Instrument, Order, OrderType, Side, Validity
+
+if TYPE_CHECKING:
+    from oms_kit.market.bars import Bar
 
 _BPS = Decimal("0.0001")
 _ZERO = Decimal(0)
@@ -153,7 +156,7 @@ class MockBroker:
             if entry.validity is _IOC:
                 self._expire_ioc(entry, ts)
         # Otherwise an IOC's one chance is the first price it may match on (next bar, or after the latency):
-        # on_price expires its remainder then.
+        # on_bar expires its remainder then.
 
     def restore(self, order: Order, instrument: Instrument, ts: datetime) -> None:
         """Put back a working order after a restart, without reporting it again."""
@@ -193,10 +196,9 @@ class MockBroker:
         self._unacknowledged.pop(order.order_id, None)
         self.sink.on_cancelled(order.order_id, reason, ts)
 
-    def on_price(
-        self, symbol: str, ts: datetime, open: float, high: float, low: float, close: float, volume: float | None
-    ) -> None:
-        self._last[symbol] = close
+    def on_bar(self, bar: Bar) -> None:
+        symbol, ts = bar.symbol, bar.timestamp
+        self._last[symbol] = bar.close
         book = self._books.get(symbol)
         if not book:
             return
@@ -204,7 +206,8 @@ class MockBroker:
             if entry.order_id not in book or ts < entry.eligible_at:
                 continue
             entry.offered = True
-            self._match(entry, ts, open, high, low, close, volume)
+            # Matching takes the prices as numbers: an order filled on submit matches on a last price, with no bar.
+            self._match(entry, ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
             if entry.validity is _IOC:
                 self._expire_ioc(entry, ts)
 
