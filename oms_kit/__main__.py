@@ -1,9 +1,11 @@
-"""Command line: ``python -m oms_kit demo`` and ``python -m oms_kit db migrate [URL]`` (also ``oms-kit``)."""
+"""Command line: ``python -m oms_kit demo``, ``python -m oms_kit serve`` and ``python -m oms_kit db migrate [URL]``
+(also ``oms-kit``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,6 +43,27 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="seed of the random walk (7)")
     demo.set_defaults(run=_demo)
 
+    serve = commands.add_parser(
+        "serve",
+        help="run an OMS with its HTTP API (REST under /api/oms)",
+        description="Open an OMS (the random-walk feed; in-memory DuckDB unless a database is given) and serve it "
+        "over HTTP until Ctrl-C or SIGTERM. Every request needs the token: given, or generated and printed.",
+    )
+    serve.add_argument("--db", metavar="URL", default=None,
+                       help="database URL (default: $OMS_KIT_DATABASE_URL, then $DATABASE_URL, then in-memory DuckDB)")
+    serve.add_argument("--account", metavar="NAME", default="default", help="the account to serve (default)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (127.0.0.1: this machine only; another is warned about)")
+    serve.add_argument("--port", type=int, default=8050, help="port to listen on (8050; 0: any free port)")
+    serve.add_argument("--token", metavar="T", default=os.environ.get("OMS_KIT_TOKEN"),
+                       help="the token clients must send (default: $OMS_KIT_TOKEN, else generated and printed)")
+    serve.add_argument("--read-only-token", metavar="T", default=os.environ.get("OMS_KIT_READ_ONLY_TOKEN"),
+                       help="a token for watchers: GET requests only (default: $OMS_KIT_READ_ONLY_TOKEN, else none)")
+    serve.add_argument("--cors-origin", metavar="ORIGIN", action="append", default=[],
+                       help="an origin whose browser pages may call the API (repeatable; none by default)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(run=_serve)
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(title="database commands", metavar="COMMAND", required=True)
     migrate = db_commands.add_parser(
@@ -63,6 +86,14 @@ def _demo(args: argparse.Namespace) -> int:
 
     asyncio.run(run_demo(seconds=args.seconds, seed=args.seed))
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from oms_kit.service.command import run_server
+
+    return asyncio.run(run_server(url=args.db, account=args.account, host=args.host, port=args.port,
+                                  token=args.token, read_only_token=args.read_only_token,
+                                  cors_origins=args.cors_origin, access_log=args.access_log))
 
 
 def _migrate(args: argparse.Namespace) -> int:
