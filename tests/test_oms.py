@@ -33,7 +33,6 @@ from oms_kit import (
     TradingStateChanged,
 )
 from oms_kit.checks import VIOLATION_CODES
-from oms_kit.models import Instrument
 
 D = Decimal
 START = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)  # a Monday, 09:30 in Mumbai
@@ -190,179 +189,61 @@ async def test_malformed_order_raises_invalid_order_error_naming_the_field_and_r
         assert await count(oms, table) == 0, table
 
 
-# == pre-trade checks: a fail and a pass for each ===============================================================
+# == pre-trade checks end to end: what the OMS feeds them (each rule's cases are in tests/test_validator.py) =====
 
 
-async def test_trading_halted_rejects_while_halted_and_accepts_once_reset(oms):
-    await oms.kill_switch("test")
-
-    refused = await oms.place_order("RELIANCE", "BUY", 10)
-    await oms.reset_kill_switch("test over")
-    accepted = await oms.place_order("RELIANCE", "BUY", 10)
-
-    assert refused.status is S.REJECTED and codes(refused) == ["TRADING_HALTED"]
-    assert accepted.status is S.FILLED
-
-
-async def test_reducing_state_rejects_any_order_on_a_flat_symbol_and_accepts_one_that_shrinks_a_position(
-        open_oms, clock):
+async def test_reducing_state_admits_only_orders_that_shrink_a_position_the_oms_holds(open_oms, clock):
     oms = await open_oms(limits=NO_LIMITS)
-    await fill_at(oms, clock, "RELIANCE", 10, 2500.0)
+    await fill_at(oms, clock, "RELIANCE", 10, 2500.0)  # MIS
     await oms.set_price("TCS", 3900.0)
     await set_reducing(oms)
 
-    refused = await oms.place_order("TCS", "BUY", 1)
-    accepted = await oms.place_order("RELIANCE", "SELL", 4)
-
-    assert codes(refused) == ["TRADING_STATE_REDUCING"]
-    assert accepted.status is S.FILLED
-    assert oms.position("RELIANCE") == 6
-
-
-async def test_reducing_state_rejects_an_order_that_would_grow_or_flip_the_position(open_oms, clock):
-    oms = await open_oms(limits=NO_LIMITS)
-    await fill_at(oms, clock, "RELIANCE", 10, 2500.0)
-    await set_reducing(oms)
-
+    flat = await oms.place_order("TCS", "BUY", 1)
+    other_product = await oms.place_order("RELIANCE", "SELL", 4, product="CNC")
     grows = await oms.place_order("RELIANCE", "BUY", 1)
     flips = await oms.place_order("RELIANCE", "SELL", 11)
-    closes = await oms.place_order("RELIANCE", "SELL", 10)
+    shrinks = await oms.place_order("RELIANCE", "SELL", 4)
+    closes = await oms.place_order("RELIANCE", "SELL", 6)
 
+    assert codes(flat) == codes(other_product) == ["TRADING_STATE_REDUCING"]
     assert codes(grows) == codes(flips) == ["REDUCE_ONLY_WOULD_INCREASE_POSITION"]
-    assert closes.status is S.FILLED
+    assert (shrinks.status, closes.status) == (S.FILLED, S.FILLED)
     assert oms.position("RELIANCE") == 0
 
 
-async def test_unknown_instrument_is_rejected_and_an_added_one_is_accepted(open_oms):
-    oms = await open_oms(limits=NO_LIMITS, instruments=[Instrument("NEWCO")])
+async def test_working_orders_count_toward_the_limits_until_they_end(open_oms, clock):
+    oms = await open_oms(limits=limits(max_position_quantity=100, max_open_orders=2))
+    await fill_at(oms, clock, "RELIANCE", 60, 2500.0)
+    working = await oms.place_order("RELIANCE", "BUY", 30, "LIMIT", 2400.0)  # counts as if filled
 
-    refused = await oms.place_order("NOSUCH", "BUY", 10, "LIMIT", 100.0)
-    accepted = await oms.place_order("NEWCO", "BUY", 10, "LIMIT", 100.0)
+    too_long = await oms.place_order("RELIANCE", "BUY", 11, "LIMIT", 2400.0)  # 60 + 30 + 11
+    await oms.place_order("TCS", "BUY", 10, "LIMIT", 3800.0)
+    too_many = await oms.place_order("SBIN", "BUY", 10, "LIMIT", 800.0)  # a third working order
+    await oms.cancel_order(working.order_id)
+    accepted = await oms.place_order("RELIANCE", "BUY", 40, "LIMIT", 2400.0)  # 60 + 40, in the freed slot
 
-    assert codes(refused) == ["INSTRUMENT_NOT_FOUND"]
+    assert codes(too_long) == ["POSITION_LIMIT_EXCEEDED"]
+    assert too_long.violations[0].value == 101
+    assert codes(too_many) == ["MAX_OPEN_ORDERS"]
     assert accepted.status is S.OPEN
 
 
-async def test_market_hours_accept_inside_the_session_and_reject_at_its_end(open_oms, clock):
-    oms = await open_oms(limits=limits(session_start=time(9, 15), session_end=time(15, 30)))
-
-    accepted = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)  # 09:30 in Mumbai
-    clock.set(datetime(2026, 1, 5, 10, 0, tzinfo=UTC))  # 15:30 in Mumbai: closed
-    refused = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
-
-    assert accepted.status is S.OPEN
-    assert codes(refused) == ["MARKET_CLOSED"]
-
-
-@pytest.mark.parametrize(("price", "trigger"), [(2500.03, None), (2500.05, 2490.01)], ids=["price", "trigger"])
-async def test_price_off_the_tick_is_rejected_and_on_the_tick_accepted(open_oms, price, trigger):
-    oms = await open_oms(limits=NO_LIMITS)
-    order_type = "SL" if trigger else "LIMIT"
-
-    refused = await oms.place_order("RELIANCE", "SELL", 10, order_type, price, trigger_price=trigger)
-    accepted = await oms.place_order("RELIANCE", "SELL", 10, order_type, 2500.05,
-                                     trigger_price=2490.0 if trigger else None)
-
-    assert codes(refused) == ["PRICE_NOT_ON_TICK"]
-    assert refused.price == D(str(price))  # never rounded
-    assert accepted.status in (S.OPEN, S.TRIGGER_PENDING)
-
-
-async def test_quantity_not_a_multiple_of_the_lot_is_rejected_and_a_multiple_accepted(open_oms):
-    oms = await open_oms(limits=NO_LIMITS, instruments=[Instrument("NIFTYFUT", lot_size=75)])
-
-    refused = await oms.place_order("NIFTYFUT", "BUY", 100, "LIMIT", 24000.0)
-    accepted = await oms.place_order("NIFTYFUT", "BUY", 150, "LIMIT", 24000.0)
-
-    assert codes(refused) == ["QUANTITY_NOT_LOT_MULTIPLE"]
-    assert accepted.status is S.OPEN
-
-
-async def test_order_quantity_above_the_maximum_is_rejected_and_at_the_maximum_accepted(open_oms):
-    oms = await open_oms(limits=limits(max_order_quantity=100))
-
-    refused = await oms.place_order("RELIANCE", "BUY", 101, "LIMIT", 2400.0)
-    accepted = await oms.place_order("RELIANCE", "BUY", 100, "LIMIT", 2400.0)
-
-    assert codes(refused) == ["QUANTITY_EXCEEDS_MAXIMUM"]
-    assert (refused.violations[0].limit, refused.violations[0].value) == (100, 101)
-    assert accepted.status is S.OPEN
-
-
-async def test_order_value_above_the_maximum_is_rejected_and_at_the_maximum_accepted(open_oms):
-    oms = await open_oms(limits=limits(max_order_value=25_000))
-    await oms.set_price("RELIANCE", 2500.0)
-
-    refused = await oms.place_order("RELIANCE", "BUY", 11)  # market: valued at the last price
-    accepted = await oms.place_order("RELIANCE", "BUY", 10)
-
-    assert codes(refused) == ["NOTIONAL_EXCEEDS_MAXIMUM"]
-    assert refused.violations[0].value == D("27500.00")
-    assert accepted.status is S.FILLED
-
-
-async def test_limit_price_outside_the_collar_is_rejected_and_on_its_edge_accepted(open_oms):
-    oms = await open_oms(limits=limits(price_collar_pct=5))
-    await oms.set_price("RELIANCE", 2500.0)  # 5 % band: 125.00
-
-    refused = await oms.place_order("RELIANCE", "SELL", 10, "LIMIT", 2625.05)
-    accepted = await oms.place_order("RELIANCE", "SELL", 10, "LIMIT", 2625.0)
-
-    assert codes(refused) == ["PRICE_OUTSIDE_COLLAR"]
-    assert accepted.status is S.OPEN
-
-
-async def test_market_order_without_a_last_price_is_rejected_and_with_one_accepted(open_oms):
-    oms = await open_oms(limits=NO_LIMITS)
-
-    refused = await oms.place_order("RELIANCE", "BUY", 10)
-    await oms.set_price("RELIANCE", 2500.0)
-    accepted = await oms.place_order("RELIANCE", "BUY", 10)
-
-    assert codes(refused) == ["NO_REFERENCE_PRICE"]
-    assert accepted.status is S.FILLED
-
-
-async def test_client_order_id_reused_with_other_details_is_rejected_and_a_new_one_accepted(open_oms):
-    oms = await open_oms(limits=NO_LIMITS)
-    await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0, client_order_id="strategy-1")
-
-    refused = await oms.place_order("RELIANCE", "BUY", 11, "LIMIT", 2400.0, client_order_id="strategy-1")
-    accepted = await oms.place_order("RELIANCE", "BUY", 11, "LIMIT", 2400.0, client_order_id="strategy-2")
-
-    assert codes(refused) == ["DUPLICATE_CLIENT_ORDER_ID"]
-    assert accepted.status is S.OPEN
-
-
-async def test_same_order_within_the_duplicate_window_is_rejected_and_after_it_accepted(open_oms, clock):
-    oms = await open_oms(limits=limits(duplicate_window_s=2.0))
-    await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
-
-    clock.advance(1.999)
-    refused = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
-    other_price = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.05)
-    clock.advance(2)
-    accepted = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
-
-    assert codes(refused) == ["POSSIBLE_DUPLICATE"]
-    assert other_price.status is S.OPEN
-    assert accepted.status is S.OPEN
-
-
-async def test_retrying_a_rejected_order_at_once_is_not_a_possible_duplicate(open_oms):
+async def test_the_duplicate_window_remembers_accepted_orders_by_symbol_side_quantity_and_price(open_oms):
     oms = await open_oms(limits=limits(duplicate_window_s=1.0))
 
     refused = await oms.place_order("RELIANCE", "BUY", 10)  # no price yet
     await oms.set_price("RELIANCE", 2500.0)
-    retried = await oms.place_order("RELIANCE", "BUY", 10)
+    retried = await oms.place_order("RELIANCE", "BUY", 10)  # the refused one is no duplicate to retry
     repeated = await oms.place_order("RELIANCE", "BUY", 10)
+    other_price = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
 
     assert codes(refused) == ["NO_REFERENCE_PRICE"]
     assert retried.status is S.FILLED
     assert codes(repeated) == ["POSSIBLE_DUPLICATE"]
+    assert other_price.status is S.OPEN
 
 
-async def test_order_rate_above_the_limit_is_rejected_and_accepted_in_the_next_second(open_oms, clock):
+async def test_the_order_rate_counts_the_placements_of_the_last_second_on_the_oms_clock(open_oms, clock):
     oms = await open_oms(limits=limits(max_orders_per_second=3))
 
     first = [await oms.place_order("RELIANCE", "BUY", 10 + i, "LIMIT", 2400.0) for i in range(3)]
@@ -373,92 +254,6 @@ async def test_order_rate_above_the_limit_is_rejected_and_accepted_in_the_next_s
     assert [o.status for o in first] == [S.OPEN] * 3
     assert codes(refused) == ["RATE_LIMIT_EXCEEDED"]
     assert accepted.status is S.OPEN
-
-
-async def test_open_orders_above_the_maximum_are_rejected_and_accepted_once_one_is_cancelled(open_oms):
-    oms = await open_oms(limits=limits(max_open_orders=2))
-    first = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
-    await oms.place_order("TCS", "BUY", 10, "LIMIT", 3800.0)
-
-    refused = await oms.place_order("RELIANCE", "BUY", 11, "LIMIT", 2400.0)
-    await oms.cancel_order(first.order_id)
-    accepted = await oms.place_order("RELIANCE", "BUY", 12, "LIMIT", 2400.0)
-
-    assert codes(refused) == ["MAX_OPEN_ORDERS"]
-    assert accepted.status is S.OPEN
-
-
-async def test_position_quantity_above_the_maximum_is_rejected_counting_working_orders(open_oms, clock):
-    oms = await open_oms(limits=limits(max_position_quantity=100))
-    await fill_at(oms, clock, "RELIANCE", 60, 2500.0)
-    await oms.place_order("RELIANCE", "BUY", 30, "LIMIT", 2400.0)  # working: counts as if filled
-
-    refused = await oms.place_order("RELIANCE", "BUY", 11, "LIMIT", 2400.0)
-    accepted = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
-    reducing = await oms.place_order("RELIANCE", "SELL", 60)  # closes: never limited
-
-    assert codes(refused) == ["POSITION_LIMIT_EXCEEDED"]
-    assert refused.violations[0].value == 101
-    assert accepted.status is S.OPEN
-    assert reducing.status is S.FILLED
-
-
-async def test_position_value_above_the_maximum_is_rejected_and_at_the_maximum_accepted(open_oms):
-    oms = await open_oms(limits=limits(max_position_value=250_000))
-
-    refused = await oms.place_order("RELIANCE", "BUY", 101, "LIMIT", 2500.0)
-    accepted = await oms.place_order("RELIANCE", "BUY", 100, "LIMIT", 2500.0)
-
-    assert codes(refused) == ["POSITION_LIMIT_EXCEEDED"]
-    assert accepted.status is S.OPEN
-
-
-async def test_gross_exposure_above_the_maximum_is_rejected_and_within_it_accepted(open_oms, clock):
-    oms = await open_oms(limits=limits(max_gross_exposure=300_000))
-    await fill_at(oms, clock, "RELIANCE", 100, 2500.0)  # 250,000 held
-    await oms.set_price("TCS", 3900.0)
-
-    refused = await oms.place_order("TCS", "BUY", 13)  # + 50,700
-    accepted = await oms.place_order("TCS", "BUY", 12)  # + 46,800
-
-    assert codes(refused) == ["GROSS_EXPOSURE_EXCEEDED"]
-    assert refused.violations[0].value == D("300700.00")
-    assert accepted.status is S.FILLED
-
-
-async def test_delivery_order_beyond_the_cash_is_rejected_and_one_within_it_accepted(open_oms):
-    oms = await open_oms(limits=NO_LIMITS, cash=100_000)
-    await oms.set_price("RELIANCE", 2500.0)
-
-    refused = await oms.place_order("RELIANCE", "BUY", 41, product="CNC")
-    accepted = await oms.place_order("RELIANCE", "BUY", 40, product="CNC")
-
-    assert codes(refused) == ["INSUFFICIENT_FUNDS"]
-    assert accepted.status is S.FILLED
-
-
-async def test_intraday_order_is_margined_at_the_leverage(open_oms):
-    oms = await open_oms(limits=NO_LIMITS, cash=100_000)  # MIS leverage 5: 500,000 of stock
-    await oms.set_price("RELIANCE", 2500.0)
-
-    refused = await oms.place_order("RELIANCE", "BUY", 201, product="MIS")
-    accepted = await oms.place_order("RELIANCE", "BUY", 200, product="MIS")
-
-    assert codes(refused) == ["INSUFFICIENT_FUNDS"]
-    assert accepted.status is S.FILLED
-
-
-async def test_daily_loss_limit_reached_rejects_opening_orders_and_accepts_reducing_ones(open_oms, clock):
-    oms = await open_oms(limits=limits(daily_loss_limit=1000))
-    before = await fill_at(oms, clock, "RELIANCE", 10, 2500.0)
-    await oms.set_price("RELIANCE", 2400.0)  # down 1,000
-
-    refused = await oms.place_order("RELIANCE", "BUY", 1)
-    reducing = await oms.place_order("RELIANCE", "SELL", 10)
-
-    assert before.status is S.FILLED
-    assert codes(refused) == ["DAILY_LOSS_LIMIT"]
-    assert reducing.status is S.FILLED
 
 
 async def test_per_symbol_limits_override_the_account_limits(open_oms):
@@ -1389,8 +1184,16 @@ async def test_exchange_time_zone_is_checked_at_open_and_reaches_the_session_rul
         await OMS.open(feed=None, exchange_timezone="Mars/Olympus")
     assert error.value.field == "exchange_timezone"
 
-    oms = await OMS.open(feed=None, risk_interval=None, exchange_timezone="America/New_York")
+    clock = SimulatedClock(START)
+    oms = await OMS.open(feed=None, risk_interval=None, exchange_timezone="America/New_York", clock=clock,
+                         limits=RiskLimits(session_start=time(9, 30), session_end=time(16, 0)))
     try:
+        closed = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)  # 23:00 in New York (09:30 in Mumbai)
+        clock.set(datetime(2026, 1, 5, 15, 0, tzinfo=UTC))  # 10:00 in New York
+        opened = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
+
         assert str(oms.manager.validator.exchange_timezone) == "America/New_York"
+        assert codes(closed) == ["MARKET_CLOSED"]
+        assert opened.status is S.OPEN
     finally:
         await oms.close()

@@ -1,15 +1,19 @@
-"""Pre-trade checks: a pass and a fail for every check, all violations together, the dry run, and laziness."""
+"""Pre-trade checks: a pass, a fail and the boundary of every rule, all violations together, the dry run, laziness,
+and properties on any order and account. The rules are specified here, against a context of plain fields;
+tests/test_oms.py keeps one case per concern of the OMS that feeds them."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from oms_kit.check import CheckResult
 from oms_kit.checks import (
@@ -27,8 +31,11 @@ from oms_kit.checks import (
     check_possible_duplicate,
     check_price_collar,
     check_reduce_only,
+    default_checks,
+    market_hours_check,
 )
-from oms_kit.models import Instrument, OrderType, Product, Side, TradingState, Violation
+from oms_kit.errors import ConfigError
+from oms_kit.models import MAX_PRICE, MAX_QUANTITY, Instrument, OrderType, Product, Side, TradingState, Violation
 from oms_kit.risk import RiskLimits
 from oms_kit.validator import PreTradeValidator
 from tests.stubs import T0, make_order
@@ -60,6 +67,7 @@ class FakeContext:
     gross_exposure: Decimal = ZERO
     day_pnl: Decimal = ZERO
     available_funds: Decimal = FUNDS
+    product_positions: dict[Product, int] | None = None  # None: every product holds position_quantity
 
     def last_similar_order_time(self, symbol: str, side: str, quantity: int, price: Decimal | None) -> datetime | None:
         return self.similar_order_time
@@ -68,7 +76,9 @@ class FakeContext:
         return client_order_id in self.client_order_ids
 
     def product_position_quantity(self, product: Product) -> int:
-        return self.position_quantity  # one product in these tests
+        if self.product_positions is None:
+            return self.position_quantity
+        return self.product_positions.get(product, 0)
 
 
 def ctx(**overrides: Any) -> FakeContext:
@@ -99,9 +109,16 @@ def test_halted_trading_state_rejects_with_trading_halted():
     assert violation.value == "HALTED"
 
 
-def test_reducing_state_admits_an_order_that_shrinks_the_position():
-    assert codes(make_order(side=Side.SELL, quantity=60), ctx(trading_state=TradingState.REDUCING,
-                                                              position_quantity=100)) == []
+def test_active_and_reducing_states_do_not_report_trading_halted():
+    assert codes(context=ctx(trading_state=TradingState.ACTIVE)) == []
+    reducing = ctx(trading_state=TradingState.REDUCING, position_quantity=100)
+    assert "TRADING_HALTED" not in codes(make_order(side=Side.BUY), reducing)
+
+
+def test_reducing_state_admits_an_order_that_shrinks_the_position_or_closes_it_exactly():
+    context = ctx(trading_state=TradingState.REDUCING, position_quantity=100)
+    assert codes(make_order(side=Side.SELL, quantity=60), context) == []
+    assert codes(make_order(side=Side.SELL, quantity=100), context) == []
 
 
 def test_reducing_state_rejects_an_order_from_a_flat_position_with_trading_state_reducing():
@@ -126,6 +143,13 @@ def test_reducing_state_counts_working_orders_on_the_order_side_so_two_reducing_
     assert codes(make_order(side=Side.SELL, quantity=60), context) == ["REDUCE_ONLY_WOULD_INCREASE_POSITION"]
 
 
+def test_reducing_state_reads_the_position_of_the_order_product_only():
+    # Brokers keep a position per product: a MIS position is not closed by a CNC order.
+    context = ctx(trading_state=TradingState.REDUCING, position_quantity=100, product_positions={Product.MIS: 100})
+    assert codes(make_order(side=Side.SELL, quantity=10, product=Product.MIS), context) == []
+    assert codes(make_order(side=Side.SELL, quantity=10, product=Product.CNC), context) == ["TRADING_STATE_REDUCING"]
+
+
 def test_reducing_state_ignores_working_orders_on_the_other_side():
     context = ctx(trading_state=TradingState.REDUCING, position_quantity=100, working_buy_quantity=500)
     assert codes(make_order(side=Side.SELL, quantity=100), context) == []
@@ -139,6 +163,12 @@ def test_unknown_instrument_is_rejected_with_instrument_not_found_and_tick_and_l
     assert codes(order, ctx(instrument=None)) == ["INSTRUMENT_NOT_FOUND"]
 
 
+def test_known_instrument_passes_and_its_tick_and_lot_are_checked():
+    order = make_order(price=D("2500.03"), quantity=7)
+    assert codes(order, ctx(instrument=Instrument("NIFTY", lot_size=5))) == ["PRICE_NOT_ON_TICK",
+                                                                             "QUANTITY_NOT_LOT_MULTIPLE"]
+
+
 def test_order_inside_session_hours_passes():
     limits = {"session_start": time(9, 15), "session_end": time(15, 30)}
     assert codes(context=ctx(limits=limits)) == []  # 09:15 UTC is 14:45 in Mumbai
@@ -149,6 +179,14 @@ def test_order_after_session_end_in_exchange_time_is_rejected_with_market_closed
     violation = only("MARKET_CLOSED", context=ctx(limits=limits, now=NOW.replace(hour=10, minute=0)))
     assert violation.value == "15:30:00"  # 10:00 UTC; the end is exclusive
     assert violation.limit == "09:15:00-15:30:00"
+
+
+def test_session_start_is_inclusive():
+    limits = {"session_start": time(9, 15), "session_end": time(15, 30)}
+    opening = datetime(2026, 1, 5, 3, 45, tzinfo=UTC)  # 09:15 in Mumbai
+    assert codes(context=ctx(limits=limits, now=opening)) == []
+    violation = only("MARKET_CLOSED", context=ctx(limits=limits, now=opening - timedelta(seconds=1)))
+    assert violation.value == "09:14:59"
 
 
 def test_market_hours_check_is_off_while_either_session_bound_is_none():
@@ -261,8 +299,10 @@ def test_trigger_price_outside_collar_is_rejected_with_price_outside_collar():
     assert "trigger price 2200.00" in only("PRICE_OUTSIDE_COLLAR", order).message
 
 
-def test_limit_price_at_the_collar_edge_passes():
-    assert codes(make_order(price=D("2750.00"))) == []
+def test_limit_price_at_the_collar_edge_passes_and_a_tick_beyond_it_is_rejected():
+    assert codes(make_order(price=D("2750.00"))) == []  # 10 % of 2500: 250.00
+    assert codes(make_order(side=Side.SELL, price=D("2250.00"))) == []
+    assert only("PRICE_OUTSIDE_COLLAR", make_order(price=D("2750.05"))).value == D("250.05")
 
 
 def test_price_collar_is_skipped_without_a_last_price():
@@ -296,6 +336,12 @@ def test_same_order_within_the_duplicate_window_is_rejected_with_possible_duplic
 
 def test_same_order_after_the_duplicate_window_passes():
     assert codes(context=ctx(similar_order_time=NOW - timedelta(seconds=1))) == []
+
+
+def test_same_order_just_inside_the_duplicate_window_is_rejected():
+    # Strictly inside: a strategy on 1-second bars may repeat an order every bar, but not sooner.
+    context = ctx(limits={"duplicate_window_s": 2.0}, similar_order_time=NOW - timedelta(seconds=1.999))
+    assert only("POSSIBLE_DUPLICATE", context=context).value == pytest.approx(1.999)
 
 
 def test_order_above_the_rate_limit_is_rejected_with_rate_limit_exceeded():
@@ -369,6 +415,11 @@ def test_cnc_order_beyond_available_funds_is_rejected_with_insufficient_funds():
     order = make_order(product=Product.CNC, quantity=10, price=D("2500.00"))
     violation = only("INSUFFICIENT_FUNDS", order, ctx(available_funds=D("20000")))
     assert (violation.value, violation.limit) == (D("25000.00"), D("20000"))
+
+
+def test_cnc_order_needing_exactly_the_available_funds_passes():
+    order = make_order(product=Product.CNC, quantity=10, price=D("2500.00"))
+    assert codes(order, ctx(available_funds=D("25000"))) == []
 
 
 def test_mis_order_needs_only_value_over_leverage():
@@ -522,3 +573,106 @@ def test_validate_with_no_limits_reads_only_what_the_always_on_checks_need():
     assert VALIDATOR.validate(make_order(), context) == []  # type: ignore[arg-type]
     lazy_reads = context.read - {"limits", "instrument", "trading_state"}
     assert lazy_reads == {"client_order_id_exists", "position_quantity", "working_buy_quantity", "available_funds"}
+
+
+# --- properties: any order, any account -------------------------------------------------------------------------
+
+TICKS = [D("0.01"), D("0.05"), D("0.10"), D("1")]
+# Extreme but parsed values: the validator sees orders only after the door has parsed them.
+quantities = st.integers(1, MAX_QUANTITY)
+prices = st.decimals(D("0.01"), MAX_PRICE, places=2)
+money = st.decimals(D("-1e15"), D("1e15"), places=2)
+positions = st.integers(-(10**12), 10**12)
+
+
+def optional(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.none() | strategy
+
+
+limit_sets = st.fixed_dictionaries({
+    "max_order_quantity": optional(quantities),
+    "max_order_value": optional(st.decimals(D("0.01"), D("1e15"), places=2)),
+    "max_position_quantity": optional(quantities),
+    "max_position_value": optional(st.decimals(D("0.01"), D("1e15"), places=2)),
+    "max_gross_exposure": optional(st.decimals(D("0.01"), D("1e15"), places=2)),
+    "max_open_orders": optional(st.integers(1, 10**6)),
+    "max_orders_per_second": optional(st.integers(1, 10**6)),
+    "daily_loss_limit": optional(st.decimals(D("0.01"), D("1e15"), places=2)),
+    "price_collar_pct": optional(st.decimals(D("0.01"), D("1000"), places=2)),
+    "duplicate_window_s": optional(st.floats(1e-6, 1e6)),
+    "mis_leverage": st.decimals(D("0.01"), D("100"), places=2),
+    "session_start": optional(st.times()),
+    "session_end": optional(st.times()),
+})  # fmt: skip
+
+
+@st.composite
+def orders(draw: st.DrawFn) -> Any:
+    order_type = draw(st.sampled_from(list(OrderType)))
+    return make_order(
+        side=draw(st.sampled_from(list(Side))), product=draw(st.sampled_from(list(Product))),
+        quantity=draw(quantities), order_type=order_type,
+        price=draw(prices) if order_type.needs_price else None,
+        trigger_price=draw(prices) if order_type.needs_trigger else None,
+        client_order_id=draw(st.sampled_from(["C-1", "C-2", ""])),
+    )  # fmt: skip
+
+
+@st.composite
+def contexts(draw: st.DrawFn) -> FakeContext:
+    naive = draw(st.booleans())
+    now = draw(st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.none() if naive else
+                            st.just(UTC)))
+    ago = st.timedeltas(timedelta(0), timedelta(seconds=5))
+    instrument = draw(st.none() | st.builds(Instrument, st.just("RELIANCE"), tick_size=st.sampled_from(TICKS),
+                                            lot_size=st.integers(1, 1000), freeze_quantity=optional(quantities)))
+    return FakeContext(
+        limits=RiskLimits(**draw(limit_sets)), instrument=instrument,
+        trading_state=draw(st.sampled_from(list(TradingState))), now=now, last_price=draw(optional(prices)),
+        position_quantity=draw(positions), working_buy_quantity=draw(st.integers(0, 10**12)),
+        working_sell_quantity=draw(st.integers(0, 10**12)), open_order_count=draw(st.integers(0, 10**6)),
+        recent_order_times=sorted(now - d for d in draw(st.lists(ago, max_size=20))),
+        similar_order_time=draw(optional(ago.map(lambda d: now - d))),
+        client_order_ids=frozenset(draw(st.sets(st.sampled_from(["C-1", "C-2"])))),
+        gross_exposure=draw(st.decimals(D(0), D("1e15"), places=2)), day_pnl=draw(money),
+        available_funds=draw(money),
+    )  # fmt: skip
+
+
+@given(order=orders(), context=contexts())
+def test_validate_reports_exactly_the_checks_the_dry_run_fails_for_any_order_and_account(order, context):
+    violations = VALIDATOR.validate(order, context)
+    results = VALIDATOR.explain(order, context)
+
+    assert [r.name for r in results] == [check.name for check in CHECKS]
+    assert [r.code for r in results if not r.passed] == [v.code for v in violations]
+    assert [v for check in CHECKS if (v := check(order, context)) is not None] == violations
+    for violation in violations:
+        assert violation.code in VIOLATION_CODES and violation.message
+    for result in results:
+        assert result.passed or not result.skipped
+        assert result.message
+
+
+hostile_zones = (
+    st.text(max_size=40) | st.sampled_from(["", ".", "..", "/", "../etc/passwd", "Asia/", "UTC\x00", "\ud800",
+                                           "America/New_York/../../x", "Mars/Olympus", "posix/"])
+    | st.sampled_from(["Asia/Kolkata", "America/New_York", "UTC", UTC])
+    | st.none() | st.integers() | st.floats() | st.binary(max_size=10) | st.builds(object) | st.just(time(9, 15))
+)  # fmt: skip
+
+
+@given(zone=hostile_zones)
+def test_an_exchange_time_zone_is_a_known_zone_or_a_config_error_naming_it(zone):
+    try:
+        validator = PreTradeValidator(exchange_timezone=zone)
+    except ConfigError as error:
+        assert error.field == "exchange_timezone" and error.value is zone and "IANA time zone" in str(error)
+        with pytest.raises(ConfigError):
+            default_checks(zone)
+        with pytest.raises(ConfigError):
+            market_hours_check(zone)
+        return
+    assert isinstance(validator.exchange_timezone, tzinfo)
+    context = ctx(limits={"session_start": time(9, 15), "session_end": time(15, 30)})
+    assert {v.code for v in validator.validate(make_order(), context)} <= {"MARKET_CLOSED"}
