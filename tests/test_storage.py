@@ -433,6 +433,7 @@ async def test_open_store_when_url_unsupported_then_error_names_url_and_accepted
 def test_storage_exports() -> None:
     assert sorted(storage.__all__) == [
         "Migration",
+        "QueueState",
         "RowError",
         "Store",
         "Write",

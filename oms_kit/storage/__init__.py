@@ -7,6 +7,7 @@ DuckDB-only session never loads asyncpg.
 from __future__ import annotations
 
 from oms_kit.storage.base import Store, Write
+from oms_kit.storage.lifecycle import QueueState
 from oms_kit.storage.migrate import Migration, read_migrations
 from oms_kit.storage.rows import RowError
 from oms_kit.storage.url import mask_password, parse_url, resolve_url
@@ -14,6 +15,7 @@ from oms_kit.storage.writer import WriteQueue
 
 __all__ = [
     "Migration",
+    "QueueState",
     "RowError",
     "Store",
     "Write",

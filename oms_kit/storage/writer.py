@@ -1,5 +1,7 @@
 """The write path shared by both stores: group commit in front of ``Store.write`` (rows are grouped by table and
-told apart when one cannot be stored in ``storage/rows.py``).
+told apart when one cannot be stored in ``storage/rows.py``; the queue's states and their moves are in
+``storage/lifecycle.py``; a transaction that failed for a row's sake is written again in halves by
+``storage/split.py``).
 
 Every record the OMS must not lose goes through :class:`WriteQueue`. A caller awaits its rows' commit; while one
 transaction is in flight, everything that arrives waits and then goes out together in the next one, so a burst of
@@ -13,22 +15,21 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from oms_kit.errors import PersistenceUnavailable, StoreError
 from oms_kit.storage.base import Store, Write
-from oms_kit.storage.rows import RowError, misfit
+from oms_kit.storage.lifecycle import QueueState, advance, refused
+from oms_kit.storage.rows import RowError
+from oms_kit.storage.split import Part, settle_parts, write_apart
 
 TASK_NAME = "oms-kit-group-commit"
 # Retry pause after the database could not be reached: doubles from the first value up to the second.
 RETRY_SECONDS = (0.05, 2.0)
 
 log = logging.getLogger("oms_kit.storage")
-
-
-# One part of a transaction: the future of whoever waits for these rows, the rows, and whether they must be
-# written all or none (a commit() caller's rows) or may be written row by row (the rows of write_behind()).
-_Part = tuple[asyncio.Future[None], list[Write], bool]
+# Module names for the states read on every call: a class attribute of an Enum costs several times more to look up.
+_RETRYING, _CLOSING, _CLOSED = QueueState.RETRYING, QueueState.CLOSING, QueueState.CLOSED
 
 
 class WriteQueue:
@@ -56,6 +57,11 @@ class WriteQueue:
     error. Rows taken by :meth:`write_behind` are split down to single rows: those that fit are stored and the
     transaction's future fails with a RowError naming the others. Any other error (the store is closed or
     read-only) drops that transaction's rows and is raised to its callers.
+
+    Its lifecycle is one :class:`~oms_kit.storage.lifecycle.QueueState` (:attr:`state`): IDLE, WRITING while a
+    transaction is in flight and back to IDLE when it ends, RETRYING from a failed attempt to reach the database
+    until one succeeds (then IDLE), CLOSING once :meth:`close` is called (queued rows are still written, new ones
+    refused with a ``StoreError`` saying so), CLOSED when the background task has ended.
 
     Parameters
     ----------
@@ -98,13 +104,19 @@ class WriteQueue:
         # Per waiter, where its rows end in _rows (None for the write_behind future, whose rows are taken when the
         # transaction starts): a transaction that fails for a row's sake is split along these bounds.
         self._ends: list[int | None] = []
-        self._held: list[_Part] = []  # the parts of a transaction that could not reach the database, for the retry
+        self._held: list[Part] = []  # the parts of a transaction that could not reach the database, for the retry
         self._held_rows = 0
         self._batch: asyncio.Future[None] | None = None  # shared by the write_behind calls of the next transaction
         self._take: Callable[[], list[Write]] | None = None  # where that transaction takes its rows from
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._closing = False
+        self._state = QueueState.IDLE  # changed only through advance(): storage/lifecycle.py lists every move
+        self._pause = RETRY_SECONDS[0]  # before the next retry while RETRYING
+
+    @property
+    def state(self) -> QueueState:
+        """Where the queue is in its life: IDLE, WRITING, RETRYING, CLOSING or CLOSED (read-only)."""
+        return self._state
 
     def commit_nowait(self, rows: Iterable[Write]) -> asyncio.Future[None]:
         """Queue ``rows`` and return a future that completes when the transaction carrying them commits.
@@ -124,12 +136,12 @@ class WriteQueue:
         Raises
         ------
         StoreError
-            The queue is closed.
+            The queue is closing or closed: ``cannot commit rows: the write queue is closing`` (or ``closed``).
         """
-        loop = self._start()
+        loop = self._start("commit rows")
         future: asyncio.Future[None] = loop.create_future()
         self._rows.extend(rows)
-        if self.unavailable is not None:
+        if self._state is _RETRYING:
             self._check_overflow()
         # While the database is down this wakes an immediate retry: the caller learns within one attempt whether
         # it is back, instead of waiting out the retry pause.
@@ -156,11 +168,12 @@ class WriteQueue:
         Raises
         ------
         StoreError
-            The queue is closed.
+            The queue is closing or closed: ``cannot write rows behind: the write queue is closing`` (or
+            ``closed``).
         """
         batch = self._batch
-        if batch is None:
-            loop = self._start()
+        if batch is None:  # close() clears it, so every call after it comes here, to the state's guard
+            loop = self._start("write rows behind")
             batch = self._batch = loop.create_future()
             self._waiters.append(batch)
             self._ends.append(None)
@@ -168,9 +181,10 @@ class WriteQueue:
         self._take = take
         return batch
 
-    def _start(self) -> asyncio.AbstractEventLoop:
-        if self._closing:
-            raise StoreError("the write queue is closed", hint="open a new store and queue to write again")
+    def _start(self, operation: str) -> asyncio.AbstractEventLoop:
+        state = self._state
+        if state is _CLOSING or state is _CLOSED:
+            raise refused(state, operation)
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done():  # first commit, or the task was cancelled: (re)start it
             self._task = loop.create_task(self._run(), name=TASK_NAME)
@@ -185,33 +199,43 @@ class WriteQueue:
             One of ``rows`` does not fit its table: none of them is stored (the other callers' rows are).
         StoreError
             The transaction failed (``PersistenceUnavailable`` when the database could not be reached), or the
-            queue is closed.
+            queue is closing or closed (``cannot commit rows: the write queue is closing``, or ``closed``).
         """
         await self.commit_nowait(rows)
 
     async def close(self) -> None:
-        """Commit everything queued, then stop the background task. The store stays open.
+        """Commit everything queued, then stop the background task (CLOSING, then CLOSED). The store stays open.
+        Closing twice is harmless.
 
         Raises
         ------
         PersistenceUnavailable
             The database was still unreachable: the rows that could not be written are counted in ``lost_rows``.
         """
-        self._closing = True
-        if self._task is not None:
-            self._wakeup.set()
-            await self._task
+        self._state = advance(self._state, "close")
+        # The batch that write_behind() calls share stays queued and is written; the calls from now on find none
+        # and take the path that checks the state, which costs the calls before nothing.
+        self._batch = None
+        task = self._task
+        try:
+            if task is not None:
+                self._wakeup.set()
+                await task  # its last step moves the state on to CLOSED
+        finally:
+            if self._state is _CLOSING and (task is None or task.done()):  # no task, or it had already ended
+                self._state = advance(self._state, "stop")
         if self.lost_rows:
             raise PersistenceUnavailable(
                 f"{self.lost_rows} rows could not be written before closing: the database is unreachable",
                 detail=str(self.unavailable), hint="these records are lost; the store holds the state before them")
 
     def status(self) -> dict[str, Any]:
-        """Counters for ``OMS.status()``: transactions and rows committed, rows waiting or refused as not fitting
-        their table, task alive, and whether the database is reachable (with the last error and for how long it
-        has been down)."""
+        """Counters for ``OMS.status()``: the lifecycle state, transactions and rows committed, rows waiting or
+        refused as not fitting their table, task alive, and whether the database is reachable (with the last
+        error and for how long it has been down)."""
         loop_time = asyncio.get_running_loop().time() if self.unavailable_since is not None else None
         return {
+            "state": self._state.value,
             "transactions": self.transactions,
             "rows": self.rows,
             "pending_rows": len(self._rows) + self._held_rows,
@@ -241,84 +265,109 @@ class WriteQueue:
         await self.close()
 
     async def _run(self) -> None:
-        waiters: list[asyncio.Future[None]] = []
         # Callers whose transaction committed, woken only once the next transaction is on its way: their Python
         # work (the next order, the fill) then runs while the server executes and commits it, instead of the
         # server waiting for all of them and then they for it.
         committed: list[asyncio.Future[None]] = []
-        pause = RETRY_SECONDS[0]
+        batch: _Batch | None = None
         try:
-            while self._waiters or self._rows or self._held or committed or not self._closing:
-                if committed and not self._waiters:
-                    # Nothing arrived during the last transaction (every caller was waiting on it): wake half of
-                    # them and send their rows as soon as they have queued them, while the other half runs. The
-                    # callers then settle into two groups that take turns, one on the server, one on the client.
-                    half = (len(committed) + 1) // 2
-                    _settle(committed[:half], None)
-                    committed = committed[half:]
-                    await asyncio.sleep(0)  # the woken callers run before this task resumes
-                if committed:
-                    pass  # the woken half has queued (or not) its rows: go on without waiting
-                elif self.unavailable is None:
-                    if not self._closing:  # close() sets the event once; a pass above may have cleared it
-                        await self._wakeup.wait()
-                else:  # retry on a timer, whether or not anything new arrives
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), pause)
-                    pause = min(pause * 2, RETRY_SECONDS[1])
-                self._wakeup.clear()
-                held, offset = self._held, self._held_rows  # offset: where the commit() callers' rows will start
-                self._held, self._held_rows = [], 0
-                rows, self._rows = self._rows, []
-                ends, self._ends = self._ends, []
-                waiters, self._waiters = self._waiters, []
-                self._batch = None
-                taken: list[Write] = []
-                if self._take is not None:
-                    take, self._take = self._take, None
-                    taken = take()
-                    rows.extend(taken)
-                    if self.unavailable is not None:
-                        self._check_overflow(offset + len(rows))
-                if held:  # kept from attempts that could not reach the database: ahead of newer rows
-                    rows[:0] = [row for _, part, _ in held for row in part]
+            while committed or self._waiters or self._rows or self._held or self._state is not _CLOSING:
+                committed = await self._wait(committed)
+                batch = self._take_batch()
                 # The transaction's first step (encoding, sending) runs before the callers woken here.
-                write = asyncio.get_running_loop().create_task(self.store.write(rows)) if rows else None
+                write = asyncio.get_running_loop().create_task(self.store.write(batch.rows)) if batch.rows else None
                 _settle(committed, None)
-                committed = []
-                try:
-                    if write is not None:
-                        await write
-                except PersistenceUnavailable as exc:
-                    self._unreachable(exc, _parts(held, waiters, ends, rows, offset, taken), waiters)
-                except RowError as exc:
-                    if await self._write_apart(_parts(held, waiters, ends, rows, offset, taken), exc):
-                        pause = RETRY_SECONDS[0]
-                except Exception as exc:
-                    _settle(waiters, exc)
-                else:
-                    if rows:
-                        self.transactions += 1
-                        self.rows += len(rows)
-                    self._reachable(len(rows))
-                    pause = RETRY_SECONDS[0]
-                    committed = waiters
-                waiters = []
+                committed = await self._write(batch, write)
+                batch = None
         finally:
-            _settle(committed, None)
-            # Cancelled (or the loop is closing): whatever was in flight or still queued has an unknown or no
-            # outcome; say so rather than leave its callers waiting forever.
-            stopped = StoreError(
-                "the group-commit task stopped before these rows were known to be committed",
-                hint="check the store and retry: writes are idempotent",
-            )
-            _settle(waiters + self._waiters, stopped)
-            self._waiters, self._ends, self._rows, self._batch, self._take = [], [], [], None, None
-            self._held, self._held_rows = [], 0
+            self._stop(committed, batch)
 
-    def _unreachable(self, error: PersistenceUnavailable, parts: list[_Part],
+    async def _wait(self, committed: list[asyncio.Future[None]]) -> list[asyncio.Future[None]]:
+        """Step 1, wait: for rows when IDLE, for the retry timer (or a new commit) when RETRYING, not at all when
+        CLOSING or when callers of the last transaction are about to queue more. Returns the callers still to wake.
+        """
+        if committed and not self._waiters:
+            # Nothing arrived during the last transaction (every caller was waiting on it): wake half of them and
+            # send their rows as soon as they have queued them, while the other half runs. The callers then settle
+            # into two groups that take turns, one on the server, one on the client.
+            half = (len(committed) + 1) // 2
+            _settle(committed[:half], None)
+            committed = committed[half:]
+            await asyncio.sleep(0)  # the woken callers run before this task resumes
+        state = self._state
+        if committed or state is _CLOSING:
+            pass  # the woken half has queued (or not) its rows, or close() waits for the rest: go on
+        elif state is _RETRYING:  # on a timer, whether or not anything new arrives
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._pause)
+            self._pause = min(self._pause * 2, RETRY_SECONDS[1])
+        else:
+            await self._wakeup.wait()
+        self._wakeup.clear()
+        return committed
+
+    def _take_batch(self) -> _Batch:
+        """Step 2, take: everything queued becomes the next transaction (state WRITING, or still RETRYING or
+        CLOSING), rows held from failed attempts first."""
+        taken: list[Write] = []
+        if self._take is not None:
+            take, self._take = self._take, None
+            taken = take()
+        held, offset = self._held, self._held_rows  # offset: where the commit() callers' rows will start
+        self._held, self._held_rows = [], 0
+        rows, self._rows = self._rows, []
+        ends, self._ends = self._ends, []
+        waiters, self._waiters = self._waiters, []
+        self._batch = None
+        if taken:
+            rows.extend(taken)
+            if self._state is _RETRYING:
+                self._check_overflow(offset + len(rows))
+        if held:  # kept from attempts that could not reach the database: ahead of newer rows
+            rows[:0] = [row for _, part, _ in held for row in part]
+        self._state = advance(self._state, "send")
+        return _Batch(held, offset, rows, ends, waiters, taken)
+
+    async def _write(self, batch: _Batch, write: asyncio.Task[None] | None) -> list[asyncio.Future[None]]:
+        """Step 3, write: await the transaction and settle its outcome (committed, held for the retry when the
+        database is lost, written apart when a row does not fit, dropped on any other error). Returns the callers
+        whose rows committed, to be woken once the next transaction is on its way."""
+        try:
+            if write is not None:
+                await write
+        except PersistenceUnavailable as exc:
+            self._unreachable(exc, batch.parts(), batch.waiters)
+        except RowError as exc:
+            await self._write_apart(batch.parts(), exc)
+        except Exception as exc:
+            _settle(batch.waiters, exc)
+            self._state = advance(self._state, "failed")
+        else:
+            if batch.rows:
+                self.transactions += 1
+                self.rows += len(batch.rows)
+            self._reachable(len(batch.rows))
+            return batch.waiters
+        return []
+
+    def _stop(self, committed: list[asyncio.Future[None]], batch: _Batch | None) -> None:
+        """Step 4, stop: the task ends, after close() (CLOSING to CLOSED) or cancelled. Wakes the callers whose rows
+        committed and fails the others: whatever was in flight or still queued has an unknown or no outcome."""
+        _settle(committed, None)
+        stopped = StoreError(
+            "the group-commit task stopped before these rows were known to be committed",
+            hint="check the store and retry: writes are idempotent",
+        )
+        _settle((batch.waiters if batch is not None else []) + self._waiters, stopped)
+        self._waiters, self._ends, self._rows, self._batch, self._take = [], [], [], None, None
+        self._held, self._held_rows = [], 0
+        self._pause = RETRY_SECONDS[0]
+        self._state = advance(self._state, "stop")
+
+    def _unreachable(self, error: PersistenceUnavailable, parts: list[Part],
                      waiters: list[asyncio.Future[None]]) -> None:
         # The rows stay, ahead of newer ones, for the retry; their callers learn of the outage now.
+        self._state = advance(self._state, "lost")
         self._held = [part for part in parts if part[1]]
         self._held_rows = sum(len(part[1]) for part in self._held)
         self.retries += 1
@@ -335,13 +384,14 @@ class WriteQueue:
         self.unavailable = error
         _settle(waiters, error)
         self._check_overflow()
-        if self._closing:  # one last attempt failed: give up rather than hang close()
+        if self._state is _CLOSING:  # one last attempt failed: give up rather than hang close()
             self.lost_rows = self._held_rows + len(self._rows)
             self._held, self._held_rows, self._rows, self._ends = [], 0, [], []
             _settle(self._waiters, error)
             self._waiters = []
 
     def _reachable(self, written: int) -> None:
+        self._state = advance(self._state, "committed")
         if self.unavailable is None or self.unavailable_since is None:
             return
         down = asyncio.get_running_loop().time() - self.unavailable_since
@@ -349,106 +399,50 @@ class WriteQueue:
         log.warning("%s is back after %.1f s unreachable: %d buffered rows written", self.store.url, down, written)
         self.unavailable = self.unavailable_since = None
         self.overflowed = False
+        self._pause = RETRY_SECONDS[0]
         if self.on_available is not None:
             self.on_available()
 
-    async def _write_apart(self, parts: list[_Part], error: RowError) -> bool:
-        """Write a transaction that failed with ``error`` in halves, splitting each failing half again, in order.
-
-        A ``commit`` call's rows are one unit (stored all or none); rows taken by ``write_behind`` are a unit each.
-        Settles every part's future; returns False if the database became unreachable meanwhile (the rows not
-        written yet are then held for the retry, as after any failed attempt).
-        """
-        rejected: dict[asyncio.Future[None], list[RowError]] = {}
-        units: list[_Part] = []
-        for owner, rows, whole in parts:
-            for unit in [(owner, rows, whole)] if whole else [(owner, [row], whole) for row in rows]:
-                # A value the schema cannot hold is refused without a round trip: only a failure the check does
-                # not foresee (a constraint) costs the halving, where every bad row costs a transaction or more.
-                found = misfit(self.store.url, unit[1])
-                if found is None:
-                    units.append(unit)
-                else:
-                    rejected.setdefault(owner, []).append(found)
-                    self.rejected_rows += len(unit[1])
-        written = 0
-        stop: Exception | None = None
-        remaining: list[_Part] = []
-        # Popped from the end, first half first. The units left are tried once more as a whole, unless none was
-        # taken out (then they fail as before).
-        todo: list[tuple[list[_Part], RowError | None]] = [(units, None if rejected else error)]
-        while todo:
-            group, failure = todo.pop()
-            if failure is None:
-                rows = [row for _, unit_rows, _ in group for row in unit_rows]
-                try:
-                    if rows:
-                        await self.store.write(rows)
-                except RowError as exc:
-                    failure = exc
-                except Exception as exc:  # unreachable now, or a failure that no split can help
-                    stop = exc
-                    remaining = group + [unit for later, _ in reversed(todo) for unit in later]
-                    break
-                else:
-                    if rows:
-                        self.transactions += 1
-                        self.rows += len(rows)
-                        written += len(rows)
-                    continue
-            if len(group) == 1:
-                rejected.setdefault(group[0][0], []).append(failure)
-                self.rejected_rows += len(group[0][1])
-                continue
-            half = len(group) // 2
-            todo += [(group[half:], None), (group[:half], None)]
-        owners = list(dict.fromkeys(owner for owner, _, _ in parts))
-        if isinstance(stop, PersistenceUnavailable):
-            self._unreachable(stop, remaining, list(dict.fromkeys(owner for owner, _, _ in remaining)))
-        elif stop is not None:
-            _settle([owner for owner, _, _ in remaining], stop)
+    async def _write_apart(self, parts: list[Part], error: RowError) -> None:
+        # A transaction that failed for a row's sake: written again in halves (storage/split.py), then settled as
+        # any attempt is, by how it ended.
+        split = await write_apart(self.store, parts, error)
+        self.transactions += split.transactions
+        self.rows += split.written
+        self.rejected_rows += split.rejected_rows
+        if isinstance(split.stop, PersistenceUnavailable):
+            self._unreachable(split.stop, split.remaining,
+                              list(dict.fromkeys(owner for owner, _, _ in split.remaining)))
+        elif split.stop is not None:
+            _settle([owner for owner, _, _ in split.remaining], split.stop)
+            self._state = advance(self._state, "failed")
         else:
-            self._reachable(written)
-        wholes = {owner for owner, _, whole in parts if whole}
-        for owner in owners:
-            errors = rejected.get(owner)
-            failed = None if errors is None else errors[0] if owner in wholes else _behind_error(errors)
-            if owner.done():
-                if failed is not None:  # its caller no longer waits (it stopped, or got an outage's error)
-                    log.error("rows dropped, their table cannot hold them: %s", failed)
-            elif failed is None:
-                owner.set_result(None)
+            self._reachable(split.written)
+        settle_parts(parts, split.rejected)
+
+
+class _Batch(NamedTuple):
+    """One transaction as taken from the queue."""
+
+    held: list[Part]  # parts kept from attempts that could not reach the database: the first ``offset`` rows
+    offset: int
+    rows: list[Write]  # every row of the transaction
+    ends: list[int | None]  # per waiter, where its rows end after ``offset`` (None for the write_behind future)
+    waiters: list[asyncio.Future[None]]
+    taken: list[Write]  # the write_behind rows
+
+    def parts(self) -> list[Part]:
+        # The rows by who waits for them: the held parts, then each commit() caller's rows, then the write_behind
+        # rows.
+        parts = list(self.held)
+        start = offset = self.offset
+        for waiter, end in zip(self.waiters, self.ends, strict=True):
+            if end is None:
+                parts.append((waiter, self.taken, False))
             else:
-                owner.set_exception(failed)
-        return not isinstance(stop, PersistenceUnavailable)
-
-
-def _parts(held: list[_Part], waiters: list[asyncio.Future[None]], ends: list[int | None], rows: list[Write],
-           offset: int, taken: list[Write]) -> list[_Part]:
-    # A transaction's rows by who waits for them: the held parts, then each commit() caller's rows (from
-    # ``offset``, bounded by ``ends``), then the write_behind rows (``taken``).
-    parts = list(held)
-    start = offset
-    for waiter, end in zip(waiters, ends, strict=True):
-        if end is None:
-            parts.append((waiter, taken, False))
-        else:
-            parts.append((waiter, rows[start:offset + end], True))
-            start = offset + end
-    return parts
-
-
-def _behind_error(errors: list[RowError]) -> RowError:
-    first = errors[0]
-    if len(errors) == 1:
-        return RowError(f"a row written behind could not be stored (the others were): {first.message}",
-                        table=first.table, column=first.column, value=first.value, detail=first.detail)
-    more = f"\n… and {len(errors) - 10} more" if len(errors) > 10 else ""
-    return RowError(
-        f"{len(errors)} rows written behind could not be stored (the others were), the first: {first.message}",
-        table=first.table, column=first.column, value=first.value,
-        detail="\n".join(error.message for error in errors[:10]) + more,
-    )
+                parts.append((waiter, self.rows[start:offset + end], True))
+                start = offset + end
+        return parts
 
 
 def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
