@@ -1,12 +1,8 @@
 """PostgresStore: the Store on PostgreSQL through an asyncpg pool for reads and one connection of its own for writes.
 
-A write is one statement, so one round trip and its own transaction: each table's rows are an
-``INSERT … SELECT … FROM unnest(…)`` in a ``WITH`` clause (``ON CONFLICT … DO UPDATE`` for upsert tables; append
-tables skip known keys only when a retry meets one), and each column travels as one text
-value, its values joined by a separator and split again by the server (``string_to_array``), then cast to the
-column's type. asyncpg encodes an array element in 0.3–2 µs (decimals and timestamps the dearest), and one long
-text in nanoseconds per value, so the client's share of a commit shrinks several times; the server, on its own
-core, does the parsing.
+This module holds the connections: opening them, failing closed when the server cannot be reached
+(``PersistenceUnavailable``), migrations, the account's advisory lock and the commit notifications watchers listen
+to. How a write travels (one statement, each column as one text) is in ``storage/pgwire.py``.
 """
 
 from __future__ import annotations
@@ -14,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import secrets
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from operator import itemgetter
 from types import TracebackType
 from typing import Any
 
@@ -28,8 +21,8 @@ import pandas as pd
 from oms_kit.errors import PersistenceUnavailable, StoreError
 from oms_kit.storage.base import Write
 from oms_kit.storage.migrate import read_migrations
+from oms_kit.storage.pgwire import CHANNEL, upsert
 from oms_kit.storage.rows import RowError, group_rows, row_error
-from oms_kit.storage.schema import Table
 from oms_kit.storage.url import parse_url
 
 SCHEMA_MIGRATIONS = (
@@ -39,8 +32,6 @@ SCHEMA_MIGRATIONS = (
 # Key of the transaction-level advisory lock that serializes migrations across processes ("oms_kit" in ASCII).
 MIGRATION_LOCK = 0x6F6D735F6B6974
 CONNECT_TIMEOUT_SECONDS = 10.0
-# Channel of the commit notifications that read-only watchers listen to.
-CHANNEL = "oms_kit_commits"
 # Pause before listening again after the connection was lost: doubles from the first value up to the second.
 LISTEN_RETRY_SECONDS = (0.2, 2.0)
 
@@ -160,7 +151,7 @@ class PostgresStore:
             if connection is None or connection.is_closed():
                 self._write_connection = None
                 connection = self._write_connection = await self._connect()
-            await _upsert(connection, batches)
+            await upsert(connection, batches)
         except RowError as exc:  # a value that could not be put into text
             raise row_error(self.url, rows, exc) from exc
         except asyncio.CancelledError:
@@ -394,129 +385,6 @@ class PostgresStore:
                 f"{self.url} needs migrations {pending} and was opened read-only",
                 hint="open it once read-write, or run: python -m oms_kit db migrate URL",
             )
-
-
-_SEPARATOR = "\x1f"  # ASCII unit separator: between the values of a column
-_NULL = "\x1e"  # ASCII record separator: a value that is NULL
-_BOOLEAN = {True: "t", False: "f"}
-_Column = tuple[str, str, list[Any]]  # "table.column", its kind, its values as texts (None for NULL)
-_CASTS = {"text": "", "int": "::bigint[]", "bool": "::boolean[]", "decimal": "::numeric[]",
-          "timestamp": "::timestamptz[]"}
-
-
-async def _upsert(connection: asyncpg.Connection, batches: dict[Table, list[tuple[Any, ...]]]) -> None:
-    # Every table in one statement, so one round trip and its own transaction.
-    stamps: dict[int, str] = {}  # shared by every timestamp column of this write
-    columns = [column for table, batch in batches.items() for column in _column_texts(table, batch, stamps)]
-    separator, null, joined = _join(columns)
-    tables = tuple(batches)
-    try:
-        await connection.execute(_write_sql(tables, skip_known=False), separator, null, *joined)
-    except asyncpg.UniqueViolationError:
-        # A row of an append table is already stored: a retry of a transaction that did commit (the connection
-        # broke during COMMIT). The statement was rolled back whole; this form skips the known keys.
-        await connection.execute(_write_sql(tables, skip_known=True), separator, null, *joined)
-
-
-@functools.cache
-def _write_sql(tables: tuple[Table, ...], *, skip_known: bool) -> str:
-    # $1 is the separator and $2 the NULL marker; then one text per column, table after table.
-    # skip_known: append tables get ON CONFLICT DO NOTHING. Without it a row of theirs is a plain insert, which
-    # costs the server about a tenth less per write than the conflict check on every row (measured on batches of
-    # a thousand orders), and fails on a known key.
-    parts = []
-    number = 3
-    for table in tables:
-        arrays = []
-        for _, kind in table.columns:
-            # Each text starts with a separator (see _joined): the first element is dropped.
-            arrays.append(f"(string_to_array(${number}, $1, $2))[2:]{_CASTS[kind]}")
-            number += 1
-        columns = ", ".join(table.column_names)
-        key = ", ".join(table.key)
-        if table.mode == "append":  # a retry changes nothing
-            conflict = f"ON CONFLICT ({key}) DO NOTHING" if skip_known else ""
-        else:  # the newest state replaces every non-key column
-            updates = ", ".join(f"{col} = excluded.{col}" for col in table.column_names if col not in table.key)
-            conflict = f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
-        parts.append(f"w_{table.name} AS (INSERT INTO {table.name} ({columns}) "
-                     f"SELECT * FROM unnest({', '.join(arrays)}) {conflict})")
-    # Read-only watchers (OMS.open(url, read_only=True)) LISTEN on the channel; delivered on commit.
-    return f"WITH {', '.join(parts)} SELECT pg_notify('{CHANNEL}', '')"
-
-
-def _column_texts(table: Table, rows: list[tuple[Any, ...]], stamps: dict[int, str]) -> Iterator[_Column]:
-    # Each column as a list of texts, None where the value is NULL; _join then joins them (and finds a value of
-    # a text column that is no str).
-    for index, (name, kind) in enumerate(table.columns):
-        values = list(map(itemgetter(index), rows))
-        try:
-            if kind == "text":
-                texts = values
-            elif kind == "timestamp":
-                texts = _timestamps(values, stamps)
-            elif kind == "bool":
-                texts = [None if v is None else _BOOLEAN[v] for v in values]
-            else:  # int and decimal: their text is what PostgreSQL reads back exactly
-                texts = [None if v is None else str(v) for v in values]
-        except (TypeError, KeyError, AttributeError) as exc:
-            raise RowError(f"cannot write {table.name}.{name} as {kind}", table=table.name, column=name,
-                           detail=f"{type(exc).__name__}: {exc}") from exc
-        yield f"{table.name}.{name}", kind, texts
-
-
-def _timestamps(values: list[Any], texts: dict[int, str]) -> list[str | None]:
-    # Rows of one commit share a handful of datetime objects (an order's creation stamps its row, its first
-    # event and its decision; a fill its trade, position and events): each is formatted once per write. The rows
-    # hold them alive, so an id is not reused meanwhile.
-    out: list[str | None] = []
-    for value in values:
-        if value is None:
-            out.append(None)
-            continue
-        text = texts.get(id(value))
-        if text is None:
-            if not isinstance(value, datetime):
-                raise TypeError(f"{value!r} is not a datetime")
-            aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # naive means UTC
-            text = texts[id(value)] = aware.isoformat()
-        out.append(text)
-    return out
-
-
-def _join(columns: list[_Column]) -> tuple[str, str, list[str]]:
-    """Each column joined into one text: returns the separator, the NULL marker and the texts.
-
-    A value that holds the separator or equals the marker is caught by counting; the batch is then joined again
-    with markers no value holds."""
-    separator, null = _SEPARATOR, _NULL
-    for _ in range(3):
-        joined = _joined(columns, separator, null)
-        if joined is not None:
-            return separator, null, joined
-        token = secrets.token_hex(8)
-        separator, null = f"\x1f{token}\x1f", f"\x1e{token}\x1e"
-    raise StoreError("cannot find a separator that no value of the batch holds")
-
-
-def _joined(columns: list[_Column], separator: str, null: str) -> list[str] | None:
-    joined = []
-    for name, kind, texts in columns:
-        if null in texts:
-            return None
-        if None in texts:
-            texts = [null if t is None else t for t in texts]
-        try:
-            # A leading separator, so that one empty text reads back as one element rather than an empty array.
-            text = separator + separator.join(texts)  # type: ignore[arg-type]  # no None left
-        except TypeError as exc:  # a value of a text column that is no str
-            table, column = name.split(".")
-            raise RowError(f"cannot write {name} as {kind}", table=table, column=column,
-                           detail=f"TypeError: {exc}") from exc
-        if text.count(separator) != len(texts):
-            return None  # a value holds the separator
-        joined.append(text)
-    return joined
 
 
 def _connect_error(masked: str, exc: BaseException) -> StoreError:
