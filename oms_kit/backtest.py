@@ -25,20 +25,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from oms_kit.account import assemble_account
 from oms_kit.broker.fees import FeeModel
 from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import ConfigError, DataError
-from oms_kit.events import EventBus
-from oms_kit.instruments import missing_instruments, resolve_instruments
-from oms_kit.ledger import Ledger
+from oms_kit.instruments import missing_instruments
 from oms_kit.market.bars import iter_bars, load_bars
 from oms_kit.market.clock import SimulatedClock
 from oms_kit.models import Fill, Instrument, Order, Side, parse_cash
 from oms_kit.orders import OrderManager
 from oms_kit.risk import RiskLimits
+from oms_kit.session import ExchangeSession
 from oms_kit.strategy import Strategy, StrategyRunner
 from oms_kit.tables import orders_frame, trades_frame
-from oms_kit.validator import PreTradeValidator
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -129,7 +128,7 @@ def backtest(
     if not isinstance(strategy, Strategy):
         raise ConfigError("strategy", type(strategy).__name__, "an instance of a Strategy subclass",
                           hint="pass MyStrategy(), not MyStrategy")
-    validator = PreTradeValidator(exchange_timezone=exchange_timezone)
+    session = ExchangeSession.of(exchange_timezone)
     frame = load_bars(data, symbol)
     if frame.empty:
         raise DataError("data", "no bars", "at least one bar")
@@ -137,15 +136,13 @@ def backtest(
     if not initial_cash:
         # Returns are measured against the starting cash.
         raise ConfigError("cash", cash, "an amount above 0")
-    known = resolve_instruments(instruments)
-    for instrument in missing_instruments(frame["symbol"].unique().tolist(), known, stacklevel=2):
-        known[instrument.symbol] = instrument
     broker = MockBroker(slippage_bps=slippage_bps, fees=fees, participation=participation,
                         immediate_market_fills=False)
-    first = frame["timestamp"].iloc[0].to_pydatetime()
-    clock = SimulatedClock(first)
-    manager = OrderManager(account=account, broker=broker, ledger=Ledger(initial_cash, account), instruments=known,
-                           limits=limits or RiskLimits(), bus=EventBus(), now=clock.now, validator=validator)
+    clock = SimulatedClock(frame["timestamp"].iloc[0].to_pydatetime())
+    manager = assemble_account(account=account, cash=initial_cash, broker=broker, now=clock.now,
+                               instruments=instruments, limits=limits, exchange_timezone=session)
+    manager.instruments.update((i.symbol, i) for i in missing_instruments(
+        frame["symbol"].unique().tolist(), manager.instruments, stacklevel=2))
     runner = StrategyRunner(strategy, manager, set_clock=clock.set, defer_marks=True)
 
     show = len(frame) > PROGRESS_MIN_BARS if progress is None else progress

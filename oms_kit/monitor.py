@@ -141,7 +141,7 @@ class RiskMonitor:
         self._reconcile(now)
         if manager.roll_day(now):
             log.info("account %s: a new trading day began at %s", self.account, now)
-        if manager.live and manager.limits.session_open(now, manager.validator.exchange_timezone) is False:
+        if manager.live and manager.limits.session_open(now, manager.session.zone) is False:
             manager.broker.end_session(now)
         uses = self.limit_uses()
         alerts = self.alert_book.update(uses, now)

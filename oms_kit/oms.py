@@ -18,12 +18,12 @@ from typing import Any
 
 import pandas as pd
 
+from oms_kit.account import assemble_account
 from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import ConfigError, DataError, InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
 from oms_kit.events import Event, EventBus, PriceUpdated
 from oms_kit.history import History, parse_limit, parse_moment
 from oms_kit.instruments import resolve_instruments
-from oms_kit.ledger import Ledger
 from oms_kit.market.bars import Bar
 from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feeds import Feed, RandomWalkFeed
@@ -42,11 +42,11 @@ from oms_kit.orders import MAX_REASON, OrderManager
 from oms_kit.recovery import DayBook, restore_account
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskAlert, RiskLimits
+from oms_kit.session import ExchangeSession
 from oms_kit.snapshot import Snapshot, take_snapshot
 from oms_kit.storage import RowError, Store, WriteQueue, open_store
 from oms_kit.storage.recorder import Recorder
 from oms_kit.tables import orders_frame, trades_frame
-from oms_kit.validator import PreTradeValidator
 from oms_kit.watch import Watch
 
 log = logging.getLogger("oms_kit")
@@ -132,7 +132,7 @@ class OMS:
         exchange_timezone : where the exchange's day and session hours (``RiskLimits.session_start``/``_end``) are
             reckoned: an IANA name such as ``"America/New_York"``, or a tzinfo.
         """
-        validator = PreTradeValidator(exchange_timezone=exchange_timezone)
+        session = ExchangeSession.of(exchange_timezone)
         cash_value = parse_cash(cash)
         if isinstance(feed, str) and feed != "random":
             raise ConfigError("feed", feed, "'random', None or a Feed object")
@@ -149,16 +149,9 @@ class OMS:
                 raise
         clock = clock or LiveClock()
         bus = EventBus()
-        manager = OrderManager(
-            account=account,
-            broker=broker or MockBroker(fees=fees),
-            ledger=Ledger(cash_value, account),
-            instruments=resolve_instruments(instruments),
-            limits=limits or RiskLimits(),
-            bus=bus,
-            now=clock.now,
-            validator=validator,
-        )
+        manager = assemble_account(account=account, cash=cash_value, broker=broker or MockBroker(fees=fees),
+                                   now=clock.now, instruments=instruments, limits=limits, exchange_timezone=session,
+                                   bus=bus)
         recorder = Recorder(account, manager.account_figures)
         if not read_only:  # a watcher writes nothing
             manager.recorder = recorder
@@ -506,7 +499,7 @@ class OMS:
         # The filters of orders() and trades(), checked at the door like an order's fields.
         if symbol is not None and not isinstance(symbol, str):
             raise ConfigError("symbol", symbol, "a symbol string or None")
-        zone = self.manager.validator.exchange_timezone
+        zone = self.manager.session.zone
         return (symbol, OrderStatus.parse(status, "status") if status else None,
                 Side.parse(side, "side") if side else None, parse_moment(since, "since", zone),
                 parse_moment(until, "until", zone), parse_limit(limit))

@@ -44,6 +44,7 @@ from oms_kit.models import (
 )
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskLimits
+from oms_kit.session import NSE_SESSION, ExchangeSession
 from oms_kit.validator import PreTradeValidator
 
 if TYPE_CHECKING:  # the recorder is the storage's, which reads this module's AccountFigures
@@ -95,6 +96,7 @@ class OrderManager:
         bus: EventBus,
         now: Callable[[], datetime],
         validator: PreTradeValidator | None = None,
+        session: ExchangeSession = NSE_SESSION,
     ) -> None:
         self.account = account
         self.broker = broker
@@ -126,7 +128,8 @@ class OrderManager:
         self.gross_lost = _ZERO
         # The current exchange-local day (roll_day): when it ends, and the counters, trades and closing fills as
         # they stood when it began, which today's figures start from.
-        self.day = TradingDay(self.validator.exchange_timezone)
+        self.session = session  # the exchange's time zone: the day, the session hours
+        self.day = TradingDay(session.zone)
         broker.attach(self)
 
     # -- placing ----------------------------------------------------------------------------------------------

@@ -299,7 +299,7 @@ class StrategyRunner:
     database is down) is found only when the counts are read, and only when the account's count of rejections
     says there is one.
 
-    Days: the first bar of a new day (midnight in the exchange's time zone, ``manager.validator.exchange_timezone``)
+    Days: the first bar of a new day (midnight in the exchange's time zone, ``manager.session``)
     ends the previous one. DAY orders that have had a bar to trade on expire (``broker.end_day``: on daily bars an
     order placed on one day's bar has the next day's bar, the session it was placed for) and the ledger starts the
     day's P&L again (``ledger.start_day``), so the daily loss limit measures each day on its own.
