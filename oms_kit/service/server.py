@@ -143,7 +143,7 @@ def _listen(host: object, port: object) -> socket.socket:
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                              flags=socket.AI_PASSIVE)[0]
-    except (OSError, UnicodeError) as exc:
+    except (OSError, UnicodeError, ValueError) as exc:  # ValueError: a NUL in the name
         raise ConfigError("host", host, "an address or host name of this machine", detail=str(exc)) from None
     sock = socket.socket(family, kind, proto)
     try:
