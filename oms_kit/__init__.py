@@ -49,6 +49,7 @@ from oms_kit.orders import OrderModifyRejected
 from oms_kit.paper import PaperTrader, paper_trade
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskLimits
+from oms_kit.session import ExchangeSession
 from oms_kit.strategy import Strategy, StrategyContext
 from oms_kit.sweep import sweep
 from oms_kit.sync import SyncOMS, open_sync
@@ -61,6 +62,7 @@ __all__ = [
     "DataError",
     "Event",
     "EventBus",
+    "ExchangeSession",
     "Fill",
     "IndiaEquityFees",
     "Instrument",

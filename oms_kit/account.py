@@ -49,6 +49,6 @@ def assemble_account(
         limits=limits or RiskLimits(),
         bus=bus or EventBus(),
         now=now,
-        validator=PreTradeValidator(exchange_timezone=session.zone),
+        validator=PreTradeValidator(),
         session=session,
     )

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from oms_kit.models import Instrument, Order, Product, TradingState, Violation
 from oms_kit.risk import RiskLimits
+from oms_kit.session import ExchangeSession
 
 __all__ = ["Check", "CheckContext", "CheckResult", "Measure", "Outcome"]
 
@@ -32,6 +33,7 @@ class CheckContext(Protocol):
     instrument: Instrument | None  # None: the symbol is not tradable here
     trading_state: TradingState
     now: datetime  # the OMS clock (simulated in a backtest)
+    session: ExchangeSession  # the account's exchange: where the session hours are local times
 
     @property
     def last_price(self) -> Decimal | None: ...  # latest market price of the symbol, on tick

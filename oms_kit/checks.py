@@ -8,20 +8,17 @@ built on each, and :func:`default_checks`, all of them in the order their violat
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import UTC, timedelta, tzinfo
+from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from oms_kit.check import Check, CheckContext, Outcome
-from oms_kit.errors import ConfigError
 from oms_kit.models import Order, OrderType, Product, Side, TradingState, Violation
 
 __all__ = ["CHECKS", "VIOLATION_CODES", "check_buying_power", "check_client_order_id", "check_daily_loss",
            "check_gross_exposure", "check_instrument", "check_lot_size", "check_market_hours", "check_open_orders",
            "check_order_quantity", "check_order_rate", "check_order_value", "check_position_quantity",
            "check_position_value", "check_possible_duplicate", "check_price_collar", "check_reduce_only",
-           "check_reference_price", "check_tick_size", "check_trading_state", "default_checks", "exchange_zone",
-           "market_hours_check"]
+           "check_reference_price", "check_tick_size", "check_trading_state", "default_checks"]
 
 # Every code the checks report (the reduce-only check has two).
 VIOLATION_CODES = frozenset({
@@ -120,50 +117,20 @@ def _instrument(order: Order, ctx: CheckContext) -> Outcome:
     return order.symbol, None
 
 
-def exchange_zone(value: str | tzinfo) -> tzinfo:
-    """An exchange time zone from its IANA name (``"Asia/Kolkata"``) or a tzinfo; ConfigError otherwise."""
-    if isinstance(value, tzinfo):
-        return value
-    try:
-        return ZoneInfo(value)
-    except (KeyError, ValueError, TypeError, OSError):  # ZoneInfoNotFoundError is a KeyError
-        raise ConfigError("exchange_timezone", value, "an IANA time zone name such as 'Asia/Kolkata' or "
-                                "'America/New_York', or a tzinfo") from None
-
-
-def market_hours_check(timezone: str | tzinfo = "Asia/Kolkata") -> Check:
-    """The market hours check for an exchange in ``timezone``.
-
-    Parameters
-    ----------
-    timezone : str or tzinfo
-        The exchange's time zone; ``RiskLimits.session_start`` and ``session_end`` are local times there.
-        ``ctx.now`` is taken as UTC when it is naive.
-
-    Returns
-    -------
-    Check
-        Reports ``MARKET_CLOSED`` outside ``[session_start, session_end)``; a session whose end is before its
-        start runs overnight. Off while either bound is None.
-    """
-    zone = exchange_zone(timezone)
-
-    def _market_hours(order: Order, ctx: CheckContext) -> Outcome:
-        limits = ctx.limits
-        start, end = limits.session_start, limits.session_end
-        if start is None or end is None:
-            return _NO_LIMIT
-        now = ctx.now
-        is_open = limits.session_open(now, zone)
-        local = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(zone).time()
-        session = f"{start.isoformat()}-{end.isoformat()}"
-        if not is_open:
-            return Violation("MARKET_CLOSED", f"the market is closed at {local.isoformat('seconds')} ({zone}); the "
-                             f"session is {session}", session, local.isoformat("seconds"))
-        return local.isoformat("seconds"), session
-
-    return Check("market_hours", "MARKET_CLOSED", _market_hours, "{value} is within the session {limit}",
-                 limit_fields=("session_start", "session_end"))
+def _market_hours(order: Order, ctx: CheckContext) -> Outcome:
+    # Outside [session_start, session_end) in the account's exchange time (ctx.now naive is UTC); a session whose
+    # end is before its start runs overnight. Off while either bound is None.
+    limits = ctx.limits
+    start, end = limits.session_start, limits.session_end
+    if start is None or end is None:
+        return _NO_LIMIT
+    now, session = ctx.now, ctx.session
+    local = session.local_time(now)
+    hours = f"{start.isoformat()}-{end.isoformat()}"
+    if not limits.session_open(now, session.zone):
+        return Violation("MARKET_CLOSED", f"the market is closed at {local.isoformat('seconds')} ({session}); the "
+                         f"session is {hours}", hours, local.isoformat("seconds"))
+    return local.isoformat("seconds"), hours
 
 
 def _tick_size(order: Order, ctx: CheckContext) -> Outcome:
@@ -398,7 +365,8 @@ check_reduce_only = Check("reduce_only", "REDUCE_ONLY_WOULD_INCREASE_POSITION", 
                           "quantity {value} reduces the position (at most {limit})", has_headroom=True,
                           only_in=_REDUCING)
 check_instrument = Check("instrument", "INSTRUMENT_NOT_FOUND", _instrument, "{value} is a known instrument")
-check_market_hours = market_hours_check()
+check_market_hours = Check("market_hours", "MARKET_CLOSED", _market_hours, "{value} is within the session {limit}",
+                           limit_fields=("session_start", "session_end"))
 check_tick_size = Check("tick_size", "PRICE_NOT_ON_TICK", _tick_size, "prices are on the tick size {limit}")
 check_lot_size = Check("lot_size", "QUANTITY_NOT_LOT_MULTIPLE", _lot_size,
                        "quantity {value} is a multiple of the lot size {limit}")
@@ -438,21 +406,14 @@ check_daily_loss = Check("daily_loss_limit", "DAILY_LOSS_LIMIT", _daily_loss,
                          limit_fields=("daily_loss_limit",))
 
 
-def default_checks(exchange_timezone: str | tzinfo = "Asia/Kolkata") -> tuple[Check, ...]:
-    """Every check, in the order their violations are reported.
-
-    Parameters
-    ----------
-    exchange_timezone : str or tzinfo
-        Time zone of ``RiskLimits.session_start`` / ``session_end`` (see :func:`market_hours_check`).
-    """
-    market_hours = check_market_hours if exchange_timezone == "Asia/Kolkata" else market_hours_check(exchange_timezone)
+def default_checks() -> tuple[Check, ...]:
+    """Every check, in the order their violations are reported."""
     return (
-        check_trading_state, check_reduce_only, check_instrument, market_hours, check_tick_size, check_lot_size,
+        check_trading_state, check_reduce_only, check_instrument, check_market_hours, check_tick_size, check_lot_size,
         check_order_quantity, check_order_value, check_price_collar, check_reference_price, check_client_order_id,
         check_possible_duplicate, check_order_rate, check_open_orders, check_position_quantity, check_position_value,
         check_gross_exposure, check_buying_power, check_daily_loss,
     )  # fmt: skip
 
 
-CHECKS = default_checks()  # for an exchange in Asia/Kolkata, as PreTradeValidator builds by default
+CHECKS = default_checks()

@@ -20,6 +20,7 @@ from typing import Protocol
 from oms_kit.ledger import Ledger
 from oms_kit.models import TERMINAL_STATUSES, Instrument, Order, Product, Side, TradingState
 from oms_kit.risk import RiskLimits
+from oms_kit.session import ExchangeSession
 
 _ZERO = Decimal(0)
 _NOTHING = (_ZERO, 0)
@@ -98,6 +99,7 @@ class Account(Protocol):
     squaring_off: bool
     limits_by_symbol: Mapping[str, RiskLimits]
     limits_for: Callable[[str], RiskLimits]
+    session: ExchangeSession
 
 
 class CheckContext:
@@ -119,6 +121,10 @@ class CheckContext:
         self.instrument = account.instruments.get(order.symbol)
         self.trading_state = account.trading_state
         self.last_price = account.prices.get(order.symbol)  # read by several checks: looked up once
+
+    @property
+    def session(self) -> ExchangeSession:
+        return self.account.session
 
     @property
     def position_quantity(self) -> int:

@@ -6,10 +6,9 @@ dry run). What a check is, and what it reads, is in :mod:`oms_kit.check`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import tzinfo
 
 from oms_kit.check import Check, CheckContext, CheckResult, Measure
-from oms_kit.checks import default_checks, exchange_zone
+from oms_kit.checks import default_checks
 from oms_kit.models import Order, TradingState, Violation
 from oms_kit.risk import RiskLimits
 
@@ -22,20 +21,14 @@ class PreTradeValidator:
     Parameters
     ----------
     checks : iterable of Check, optional
-        The checks to run, in reporting order; by default every check (:func:`~oms_kit.checks.default_checks`,
-        built for ``exchange_timezone``).
-    exchange_timezone : str or tzinfo
-        Time zone of the session hours in :class:`~oms_kit.risk.RiskLimits`; used when ``checks`` is not given.
+        The checks to run, in reporting order; by default every check (:func:`~oms_kit.checks.default_checks`).
+        What a check reads of the account, the exchange session included, comes with the order's context.
     """
 
-    __slots__ = ("_measures", "checks", "exchange_timezone")
+    __slots__ = ("_measures", "checks")
 
-    def __init__(self, checks: Iterable[Check] | None = None, *,
-                 exchange_timezone: str | tzinfo = "Asia/Kolkata") -> None:
-        # Also where the OMS reads the session's end (DAY orders expire then), so both agree on the zone.
-        zone = exchange_zone(exchange_timezone)
-        self.exchange_timezone: tzinfo = zone
-        self.checks: tuple[Check, ...] = tuple(checks) if checks is not None else default_checks(exchange_timezone)
+    def __init__(self, checks: Iterable[Check] | None = None) -> None:
+        self.checks: tuple[Check, ...] = tuple(checks) if checks is not None else default_checks()
         # Per limits object (by identity, the object kept alongside so a reused id cannot match) and trading state:
         # the measures of the checks that apply. An account has one limits object per symbol at most, so this
         # stays small.

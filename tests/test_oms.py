@@ -1192,7 +1192,7 @@ async def test_exchange_time_zone_is_checked_at_open_and_reaches_the_session_rul
         clock.set(datetime(2026, 1, 5, 15, 0, tzinfo=UTC))  # 10:00 in New York
         opened = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", 2400.0)
 
-        assert str(oms.manager.validator.exchange_timezone) == "America/New_York"
+        assert str(oms.manager.session) == "America/New_York"
         assert codes(closed) == ["MARKET_CLOSED"]
         assert opened.status is S.OPEN
     finally:
