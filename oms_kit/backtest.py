@@ -3,7 +3,7 @@
 :func:`backtest` wires the same parts as :class:`~oms_kit.oms.OMS` — :class:`~oms_kit.orders.OrderManager` with its
 :class:`~oms_kit.validator.PreTradeValidator`, the order state machine, :class:`~oms_kit.broker.mock.MockBroker`
 and :class:`~oms_kit.ledger.Ledger` — on a :class:`~oms_kit.market.clock.SimulatedClock`, and runs the strategy
-with the :class:`~oms_kit.strategy.StrategyRunner` that paper trading uses too. There is no second "backtest
+with the :class:`~oms_kit.runner.StrategyRunner` that paper trading uses too. There is no second "backtest
 broker": every order is checked, goes through its states, fills by the broker's rules and is booked by the ledger.
 
 What a backtest leaves out is the database: state lives in memory while it runs, and :class:`BacktestResult` builds
@@ -35,8 +35,9 @@ from oms_kit.market.clock import SimulatedClock
 from oms_kit.models import Fill, Instrument, Order, Side, parse_cash
 from oms_kit.orders import OrderManager
 from oms_kit.risk import RiskLimits
+from oms_kit.runner import StrategyRunner
 from oms_kit.session import ExchangeSession
-from oms_kit.strategy import Strategy, StrategyRunner
+from oms_kit.strategy import Strategy
 from oms_kit.tables import orders_frame, trades_frame
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ class BacktestResult:
         of a position, before fees), exposure (fraction of bar times with a position open), fees, trades (fills),
         orders, rejected_orders (every order that ended REJECTED, those the strategy cancelled before they were
         sent included), rejections (a dict: code -> orders refused with it, most frequent first, empty when none;
-        see :meth:`~oms_kit.strategy.StrategyRunner.rejections`), realized_pnl, elapsed_s.
+        see :meth:`~oms_kit.runner.StrategyRunner.rejections`), realized_pnl, elapsed_s.
 
         Figures that cannot be computed are NaN, as pandas shows a missing number (and ``sort_values`` puts it
         last), never an exception: ``cagr`` when the run spans less than a day (too short to annualise) or ends

@@ -37,7 +37,8 @@ from oms_kit.market.bars import Bar
 from oms_kit.market.feeds import Feed, RandomWalkFeed, ReplayFeed
 from oms_kit.models import Fill, Order, OrderStatus
 from oms_kit.oms import OMS
-from oms_kit.strategy import Strategy, StrategyRunner
+from oms_kit.runner import StrategyRunner
+from oms_kit.strategy import Strategy
 from oms_kit.tables import orders_frame, trades_frame
 
 __all__ = ["PaperTrader", "paper_trade"]
@@ -225,7 +226,7 @@ class PaperTrader:
     def stats(self) -> dict[str, Any]:
         """This strategy's orders so far: ``orders`` (placed), ``filled`` (filled completely), ``rejected``,
         ``rejections`` (code -> orders refused with it, most frequent first; see
-        :meth:`~oms_kit.strategy.StrategyRunner.rejections`) and ``fills``."""
+        :meth:`~oms_kit.runner.StrategyRunner.rejections`) and ``fills``."""
         runner = self.runner
         return {
             "orders": len(runner.placed),

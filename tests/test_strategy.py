@@ -222,7 +222,7 @@ def test_runner_step_by_step_gives_what_the_backtests_loop_gives():
     from oms_kit.ledger import Ledger
     from oms_kit.market.bars import iter_bars
     from oms_kit.orders import OrderManager
-    from oms_kit.strategy import StrategyRunner
+    from oms_kit.runner import StrategyRunner
 
     class Flipper(ok.Strategy):
         def on_start(self, ctx):
