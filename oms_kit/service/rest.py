@@ -82,8 +82,9 @@ def _find(oms: OMS, order_id: str) -> Order:
 # -- orders ---------------------------------------------------------------------------------------------------------
 
 
-@router.post("/orders", response_model=OrderOut, status_code=201, responses=_ORDER_ERRORS,
-             summary="Place an order")
+@router.post("/orders", response_model=OrderOut, status_code=201, summary="Place an order", responses={
+    **_ERRORS, 200: {"model": OrderOut, "description": "a retry: the order placed earlier with this client_order_id"},
+    503: {"model": ErrorOut, "description": "the database is unreachable: the order was refused, not sent"}})
 async def place_order(request: Request, body: OrderIn) -> Response:
     """Place an order (``OMS.place_order``). 201 with the order, REJECTED with its violations when it breaks a
     rule; 200 with the order already placed when ``client_order_id`` repeats an earlier identical order (a safe
