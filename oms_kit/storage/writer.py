@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any
 
 from oms_kit.errors import PersistenceUnavailable, StoreError
 from oms_kit.storage.base import Store, Write
@@ -213,8 +213,8 @@ class WriteQueue:
             The database was still unreachable: the rows that could not be written are counted in ``lost_rows``.
         """
         self._state = advance(self._state, "close")
-        # The batch that write_behind() calls share stays queued and is written; the calls from now on find none
-        # and take the path that checks the state, which costs the calls before nothing.
+        # The batch the write_behind() calls so far share stays queued and is written. Later calls find none and go
+        # the way that checks the state, so the check costs the calls before close() nothing.
         self._batch = None
         task = self._task
         try:
@@ -421,15 +421,20 @@ class WriteQueue:
         settle_parts(parts, split.rejected)
 
 
-class _Batch(NamedTuple):
+class _Batch:
     """One transaction as taken from the queue."""
 
-    held: list[Part]  # parts kept from attempts that could not reach the database: the first ``offset`` rows
-    offset: int
-    rows: list[Write]  # every row of the transaction
-    ends: list[int | None]  # per waiter, where its rows end after ``offset`` (None for the write_behind future)
-    waiters: list[asyncio.Future[None]]
-    taken: list[Write]  # the write_behind rows
+    # A plain class: built once per transaction, where a NamedTuple costs several times more.
+    __slots__ = ("ends", "held", "offset", "rows", "taken", "waiters")
+
+    def __init__(self, held: list[Part], offset: int, rows: list[Write], ends: list[int | None],
+                 waiters: list[asyncio.Future[None]], taken: list[Write]) -> None:
+        self.held = held  # parts kept from attempts that could not reach the database: the first ``offset`` rows
+        self.offset = offset
+        self.rows = rows  # every row of the transaction
+        self.ends = ends  # per waiter, where its rows end after ``offset`` (None for the write_behind future)
+        self.waiters = waiters
+        self.taken = taken  # the write_behind rows
 
     def parts(self) -> list[Part]:
         # The rows by who waits for them: the held parts, then each commit() caller's rows, then the write_behind
