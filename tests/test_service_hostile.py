@@ -175,6 +175,53 @@ async def test_hostile_raw_bytes_are_refused_without_a_5xx():
         await oms.close()
 
 
+MODIFY_BODIES = st.one_of(
+    st.fixed_dictionaries({}, optional={"quantity": st.one_of(FIELD_VALUES["quantity"], ANY_JSON),
+                                        "price": st.one_of(number_text(), ANY_JSON),
+                                        "trigger_price": st.one_of(number_text(), ANY_JSON),
+                                        "symbol": ANY_JSON}),
+    ANY_JSON)
+
+
+async def test_hostile_modifies_and_cancel_reasons_change_nothing_unless_taken():
+    oms = await ok.OMS.open("duckdb:///:memory:", feed=None, limits=LIMITS, risk_interval=None)
+    await oms.set_price("RELIANCE", 2500)
+    server = await serve(oms, port=0)
+    run = on_loop(asyncio.get_running_loop())
+    client = httpx.Client(base_url=server.url + "/api/oms", headers={"Authorization": f"Bearer {server.token}",
+                                                                     "Content-Type": "application/json"})
+
+    @settings(SETTINGS, max_examples=150)
+    @given(body=MODIFY_BODIES, reason=WEIRD_TEXT)
+    def check(body: Any, reason: str) -> None:
+        order = run(oms.place_order("RELIANCE", "BUY", 10, "LIMIT", price=2400))
+        before = (order.quantity, order.price, order.status)
+        modified = client.patch(f"/orders/{order.order_id}", content=json.dumps(body).encode())
+        assert modified.status_code in (200, 409, 422), modified.text
+        after = oms.get_order(order.order_id)
+        if modified.status_code == 422:
+            assert modified.json()["field"], modified.text
+        if modified.status_code != 200:
+            assert (after.quantity, after.price, after.status) == before
+        cancelled = client.delete(f"/orders/{order.order_id}", params={"reason": reason})
+        assert cancelled.status_code in (200, 422), cancelled.text
+        if cancelled.status_code == 422:
+            assert cancelled.json()["field"] == "reason"
+            assert oms.get_order(order.order_id).is_working
+            run(oms.cancel_order(order.order_id))
+        else:
+            assert oms.get_order(order.order_id).status is ok.OrderStatus.CANCELLED
+
+    try:
+        await asyncio.to_thread(check)
+        await oms.flush()
+        assert oms.status()["writes"]["errors"] == 0 and oms.trading_state is ok.TradingState.ACTIVE
+    finally:
+        client.close()
+        await server.stop()
+        await oms.close()
+
+
 # -- hostile arguments ------------------------------------------------------------------------------------------------
 
 
