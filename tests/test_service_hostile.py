@@ -118,24 +118,24 @@ async def test_hostile_json_bodies_are_a_422_naming_a_field_or_a_recorded_order(
     @SETTINGS
     @given(body=HOSTILE_BODIES)
     def check(body: Any) -> None:
-        if True:
-            before = placed()
-            # json.dumps writes NaN and Infinity, which Python's JSON reader takes, and escapes lone surrogates.
-            response = client.post("/orders", content=json.dumps(body).encode())
-            assert response.status_code < 500, response.text
-            assert "Traceback" not in response.text and 'File "' not in response.text
-            answer = response.json()
-            if response.status_code == 422:
-                assert answer["code"] == "INVALID_INPUT"
-                assert isinstance(answer["field"], str) and answer["field"], answer
-                assert placed() == before
-                outcomes["refused"] += 1
-                return
-            assert response.status_code in (200, 201), response.text
-            order = client.get(f"/orders/{answer['order_id']}").json()
-            assert order == answer or order["order_id"] == answer["order_id"]  # it may have filled meanwhile
-            assert placed() == before + (response.status_code == 201)
-            outcomes["recorded"] += 1
+        before = placed()
+        # json.dumps writes NaN and Infinity, which Python's JSON reader takes, and escapes lone surrogates.
+        response = client.post("/orders", content=json.dumps(body).encode())
+        assert response.status_code < 500, response.text
+        assert "Traceback" not in response.text and 'File "' not in response.text
+        answer = response.json()
+        if response.status_code == 422:
+            assert answer["code"] == "INVALID_INPUT"
+            assert isinstance(answer["field"], str) and answer["field"], answer
+            assert placed() == before
+            outcomes["refused"] += 1
+            return
+        assert response.status_code in (200, 201), response.text
+        order = client.get(f"/orders/{answer['order_id']}").json()
+        same = ("order_id", "client_order_id", "symbol", "side", "quantity", "price", "trigger_price", "tag")
+        assert {k: order[k] for k in same} == {k: answer[k] for k in same}  # its status may have moved on
+        assert placed() == before + (response.status_code == 201)
+        outcomes["recorded"] += 1
 
     try:
         await asyncio.to_thread(check)
@@ -159,12 +159,11 @@ async def test_hostile_raw_bytes_are_refused_without_a_5xx():
     @given(content=st.binary(max_size=300), content_type=st.sampled_from(
         ["application/json", "text/plain", "application/x-www-form-urlencoded", "", "application/vnd.x+json"]))
     def check(content: bytes, content_type: str) -> None:
-        if True:
-            for path in ("/orders", "/orders/validate", "/risk/kill-switch", "/orders/cancel-all"):
-                response = client.post(path, content=content, headers={"Content-Type": content_type})
-                assert response.status_code in (200, 422), (path, response.text)
-                if response.status_code == 422:
-                    assert response.json()["field"], response.text
+        for path in ("/orders", "/orders/validate", "/risk/kill-switch", "/orders/cancel-all"):
+            response = client.post(path, content=content, headers={"Content-Type": content_type})
+            assert response.status_code in (200, 422), (path, response.text)
+            if response.status_code == 422:
+                assert response.json()["field"], response.text
 
     try:
         await asyncio.to_thread(check)
