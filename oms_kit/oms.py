@@ -1,15 +1,13 @@
 """The OMS facade: one object that wires store, broker, ledger, validator, feed and events — the public entry point.
 
 Calls that touch I/O (open, close, place, modify, cancel, prices) are async; reads of in-memory state are sync and
-return pandas DataFrames for tables.
+return pandas DataFrames for tables. The order path is here; the parts it delegates to are beside it: ``opening``
+(from ``open``'s arguments to the parts), ``committer`` (rows to the store), ``book`` (orders and trades of any day),
+``quotes`` (prices and instruments given by hand), ``summary`` (the risk summary) and ``tasks`` (background tasks).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import math
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -18,46 +16,27 @@ from typing import Any
 
 import pandas as pd
 
-from oms_kit.account import assemble_account
+from oms_kit.book import Book
 from oms_kit.broker.mock import MockBroker
-from oms_kit.errors import ConfigError, DataError, InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
-from oms_kit.events import Event, EventBus, PriceUpdated
-from oms_kit.history import History, parse_limit, parse_moment
-from oms_kit.instruments import resolve_instruments
+from oms_kit.committer import Committer
+from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
+from oms_kit.events import Event, PriceUpdated
 from oms_kit.market.bars import Bar
-from oms_kit.market.clock import Clock, LiveClock
-from oms_kit.market.feeds import Feed, RandomWalkFeed
-from oms_kit.models import (
-    MAX_PRICE,
-    Instrument,
-    Order,
-    OrderStatus,
-    Side,
-    TradingState,
-    parse_cash,
-    parse_text,
-)
+from oms_kit.market.clock import Clock
+from oms_kit.market.feeds import Feed
+from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_text
 from oms_kit.monitor import RiskMonitor
-from oms_kit.orders import MAX_REASON, OrderManager
-from oms_kit.recovery import DayBook, restore_account
+from oms_kit.opening import OpenedAccount, open_account, watch_account
+from oms_kit.orders import MAX_REASON
+from oms_kit.quotes import add_instruments, quote_bar
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskAlert, RiskLimits
-from oms_kit.session import ExchangeSession
 from oms_kit.snapshot import Snapshot, take_snapshot
-from oms_kit.storage import RowError, Store, WriteQueue, open_store
-from oms_kit.storage.recorder import Recorder
-from oms_kit.tables import orders_frame, trades_frame
+from oms_kit.storage import RowError, WriteQueue
+from oms_kit.summary import risk_summary
+from oms_kit.tables import orders_frame
+from oms_kit.tasks import Tasks
 from oms_kit.watch import Watch
-
-log = logging.getLogger("oms_kit")
-
-# Seconds (on the OMS clock) a sent order may wait for the broker's acknowledgement before the monitor asks.
-
-
-# Start prices of the live random-walk feed, near recent NSE levels: enough to look real in a demo.
-RANDOM_WALK_START = {
-    "RELIANCE": 2500.0, "TCS": 3900.0, "INFY": 1500.0, "HDFCBANK": 1650.0, "ICICIBANK": 1250.0, "SBIN": 800.0,
-}
 
 
 class OMS:
@@ -66,31 +45,29 @@ class OMS:
     ``docs/ARCHITECTURE.md`` ("The OMS facade") lists its methods by group; each is documented where it is defined.
     """
 
-    def __init__(self, *, store: Store, queue: WriteQueue, manager: OrderManager, recorder: Recorder,
-                 bus: EventBus, clock: Clock, feed: Feed | None, cash: Decimal) -> None:
-        self.store = store
-        self.queue = queue
-        self.manager = manager
-        self.recorder = recorder  # the manager's, or (read-only) one that is never told anything
-        self.bus = bus
-        self.clock = clock
-        self.feed = feed
-        self.initial_cash = cash
+    def __init__(self, opened: OpenedAccount) -> None:
+        self.store = opened.store
+        self.queue = WriteQueue(opened.store)
+        self.manager = manager = opened.manager
+        self.recorder = opened.recorder  # the manager's, or (read-only) one that is never told anything
+        self.bus = opened.bus
+        self.clock = opened.clock
+        self.feed = opened.feed
+        self.initial_cash = opened.cash
         self.account = manager.account
-        self.tasks: dict[str, asyncio.Task[Any]] = {}
-        # The trading state, kill switch, square-off, alerts and the periodic risk check.
-        self.monitor = RiskMonitor(manager, bus, clock, self.commit)
-        self.alerts = self.monitor.alerts
-        self.write_errors = 0  # failed write-behind transactions (in-memory store only)
-        self._write_behind_batch: asyncio.Future[None] | None = None
-        self._closed = False
-        self.read_only = False
+        self.read_only = opened.read_only
         self.watch: Watch | None = None  # set when read-only
-        # Orders and trades from before the day a durable OMS was opened on are in the store only (None: memory
-        # holds the account's whole history).
-        self.history: History | None = None
-        # A reopened account's orders that ended and trades made earlier in the day, read when first needed.
-        self.day_book: DayBook | None = None
+        self.history = opened.history  # older orders and trades, in the store only (None: memory holds them all)
+        self.day_book = opened.day_book  # a reopened day's ended orders and trades, read when first needed
+        self.tasks = Tasks()  # by name: the feed, the risk monitor, the write path's halts and re-lock
+        self._closed = False
+        self._committer = Committer(self.store, self.queue, self.recorder, self.account, start_task=self.tasks.start,
+                                    halt=lambda reason: self.kill_switch(reason, source="persistence"))
+        self._write_behind = self._committer.write_behind  # the in-memory order path's one step, called directly
+        # The trading state, kill switch, square-off, alerts and the periodic risk check.
+        self.monitor = RiskMonitor(manager, self.bus, self.clock, self._committer.commit)
+        self.alerts = self.monitor.alerts
+        self._book = Book(manager, self.history, self.day_book, by_placement=self.read_only)
 
     @classmethod
     async def open(
@@ -132,69 +109,23 @@ class OMS:
         exchange_timezone : where the exchange's day and session hours (``RiskLimits.session_start``/``_end``) are
             reckoned: an IANA name such as ``"America/New_York"``, or a tzinfo.
         """
-        session = ExchangeSession.of(exchange_timezone)
-        cash_value = parse_cash(cash)
-        if isinstance(feed, str) and feed != "random":
-            raise ConfigError("feed", feed, "'random', None or a Feed object")
-        if risk_interval is not None and (isinstance(risk_interval, bool) or not isinstance(risk_interval, int | float)
-                                          or not 0 < risk_interval < float("inf")):
-            raise ConfigError("risk_interval", risk_interval, "a positive number of seconds or None")
-        store = await open_store(url, read_only=read_only)
-        lock = getattr(store, "lock_account", None)
-        if lock is not None and not read_only:  # PostgreSQL; a DuckDB file is already held by its own file lock
-            try:
-                await lock(account)
-            except BaseException:
-                await store.close()
-                raise
-        clock = clock or LiveClock()
-        bus = EventBus()
-        manager = assemble_account(account=account, cash=cash_value, broker=broker or MockBroker(fees=fees),
-                                   now=clock.now, instruments=instruments, limits=limits, exchange_timezone=session,
-                                   bus=bus)
-        recorder = Recorder(account, manager.account_figures)
-        if not read_only:  # a watcher writes nothing
-            manager.recorder = recorder
-        start_prices: dict[str, float] = {}
-        if feed == "random":
-            start_prices = {s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments}
-            feed = RandomWalkFeed(start_prices)
-        oms = cls(store=store, queue=WriteQueue(store), manager=manager, recorder=recorder, bus=bus, clock=clock,
-                  feed=feed, cash=cash_value)  # type: ignore[arg-type]
-        oms.queue.on_overflow = oms._on_write_overflow
-        oms.queue.on_available = oms._on_write_available
+        opened = await open_account(url, account=account, cash=cash, limits=limits, instruments=instruments,
+                                    feed=feed, broker=broker, fees=fees, clock=clock, risk_interval=risk_interval,
+                                    read_only=read_only, exchange_timezone=exchange_timezone)
+        oms = cls(opened)
         if read_only:
-            oms.read_only = True
-            manager.note_day(clock.now())
-            oms.watch = Watch(store, manager, bus, oms.alerts, since=manager.day.began)  # type: ignore[arg-type]
-            oms.history = History(store, account, manager.day.began)  # type: ignore[arg-type]
-            try:
-                await oms.watch.refresh()
-                listen = getattr(store, "listen", None)
-                if listen is not None:
-                    await listen(oms.watch.notify)
-            except BaseException:
-                await store.close()
-                raise
+            oms.watch = await watch_account(opened, oms.alerts)
             return oms
-        # A durable store that knows the account reopens it as committed (cash argument ignored then).
-        if store.durable and await restore_account(store, manager, clock.now()):
-            oms.day_book = DayBook(store, manager, manager.day.began)  # type: ignore[arg-type]
-        else:
-            manager.note_day(clock.now())  # the day begins now: a reopen later today keeps its P&L base
-            recorder.account_changed(clock.now())
-        if store.durable:
-            oms.history = History(store, account, manager.day.began)  # type: ignore[arg-type]
         # The walk's first step repeats its start prices: quoting them now means a market order placed as soon as
         # open() returns has a reference price, instead of NO_REFERENCE_PRICE until the feed task first runs.
-        now = clock.now()
-        for symbol, price in start_prices.items():
+        now = oms.clock.now()
+        for symbol, price in opened.start_prices.items():
             oms.apply_bar(Bar(now, symbol, price, price, price, price))
         await oms.commit()
         if oms.feed is not None:
-            oms._start_task("oms-kit-feed", oms._run_feed(oms.feed))
+            oms.tasks.start("oms-kit-feed", oms._run_feed(oms.feed))
         if risk_interval is not None:
-            oms._start_task("oms-kit-risk-monitor", oms.monitor.run(risk_interval))
+            oms.tasks.start("oms-kit-risk-monitor", oms.monitor.run(risk_interval))
         return oms
 
     # -- orders -----------------------------------------------------------------------------------------------
@@ -308,23 +239,7 @@ class OMS:
         >= 0; nothing changes then.
         """
         self._check_writable()
-        if not isinstance(symbol, str) or symbol not in self.manager.instruments:
-            raise DataError("symbol", symbol, "an instrument of this OMS (oms.instrument(symbol) tells)",
-                            hint="define it with OMS.open(instruments=[ok.Instrument(symbol, ...)])")
-        # A quote is market data, rounded to the tick as a feed's is: any number above 0 and at most MAX_PRICE.
-        allowed = f"a number above 0 and at most {MAX_PRICE:,}"
-        if isinstance(price, bool) or not isinstance(price, int | float | Decimal | str):
-            raise DataError("price", price, allowed)
-        try:
-            value = float(price)
-        except (ValueError, OverflowError):
-            raise DataError("price", price, allowed) from None
-        if not 0 < value <= MAX_PRICE:
-            raise DataError("price", price, allowed)
-        if volume is not None and (isinstance(volume, bool) or not isinstance(volume, int | float)
-                                   or not 0 <= volume < float("inf")):
-            raise DataError("volume", volume, "a finite number >= 0, or None")
-        tick = Bar(self.clock.now(), symbol, value, value, value, value, math.nan if volume is None else volume)
+        tick = quote_bar(symbol, price, volume, self.manager.instruments, self.clock.now())
         self.apply_bar(tick)
         await self.commit()
         return self.manager.prices[symbol]
@@ -379,6 +294,7 @@ class OMS:
 
     @property
     def trading_state(self) -> TradingState:
+        """ACTIVE, REDUCING (orders may only shrink positions) or HALTED (the kill switch)."""
         return self.manager.trading_state
 
     # -- reads ------------------------------------------------------------------------------------------------
@@ -406,40 +322,23 @@ class OMS:
             An item is not an Instrument, two items share a symbol but differ, or an item redefines a known symbol
             differently: tick and lot decide which orders are valid, so a definition does not change under orders.
         """
-        given = resolve_instruments(instruments, replace=True)
-        known = self.manager.instruments
-        for symbol, instrument in given.items():
-            current = known.get(symbol)
-            if current is not None and current != instrument:
-                raise ConfigError(f"instruments (symbol {symbol} is already defined)", instrument,
-                                  f"the definition in use, {current!r}, or a symbol not yet defined")
-        known.update(given)
+        add_instruments(self.manager.instruments, instruments)
 
     def get_order(self, order_id: str) -> Order:
         """The order with this id, of any day: the day's and the working orders from memory, older ones read from
         the store. Raises OmsError when the account has no such order."""
-        if not isinstance(order_id, str):
-            raise InvalidOrderError("order_id", order_id, "an order id string, as in the order_id column of orders()")
-        order = self.manager.orders.get(order_id)
-        if order is None:
-            self.load_day_book()
-            order = self.manager.orders.get(order_id)
-        if order is None and self.history is not None:
-            order = self.history.order(order_id)
-        return order if order is not None else self.manager.get(order_id)
+        return self._book.get_order(order_id)
 
     def find_order(self, client_order_id: str) -> Order | None:
         """The order of the day placed with this client order id, or None."""
-        self.load_day_book()
-        return self.manager.find_by_client_id(client_order_id)
+        return self._book.find_order(client_order_id)
 
     def load_day_book(self) -> None:
         """Make sure a reopened account's whole trading day is in memory. The orders that ended and the trades made
         before the restart are read when first needed: the reads of the book (``orders()``, ``trades()``,
         ``get_order()``, ``stats_today()``, the dashboard's history) call this themselves, and the first order
         placed waits for them; it blocks for the one read, once."""
-        if self.day_book is not None and not self.day_book.loaded:
-            self.day_book.load()
+        self._book.load_day_book()
 
     def active_orders(self) -> pd.DataFrame:
         """Working orders (open, partly filled, waiting for a trigger) as a table."""
@@ -456,53 +355,13 @@ class OMS:
         newest that many, so older pages come with ``until=`` the oldest time shown. Times are datetimes, dates or
         ISO strings; naive ones are exchange-local.
         """
-        symbol, status_value, side_value, since, until, limit = self._query(symbol, status, side, since, until, limit)
-        self.load_day_book()
-        chosen = [
-            o for o in self.manager.orders.values()
-            if (symbol is None or o.symbol == symbol) and (status_value is None or o.status is status_value)
-            and (side_value is None or o.side is side_value)
-            and (since is None or o.created_at >= since) and (until is None or o.created_at <= until)  # type: ignore[operator]
-        ]
-        if self.watch is not None:  # a watcher learns of orders as they change, not as they were placed
-            chosen.sort(key=_placed)
-        if limit is not None:
-            chosen = chosen[-limit:]
-        if self.history is not None and self.history.reaches_back(since, until) and (limit is None or
-                                                                                       len(chosen) < limit):
-            older = self.history.orders(symbol=symbol, status=status_value, side=side_value, since=since,
-                                        until=until, limit=None if limit is None else limit - len(chosen),
-                                        skip=self.manager.orders)
-            chosen = sorted(older + chosen, key=_placed)
-        return orders_frame(chosen)
+        return self._book.orders(symbol, status, side, since, until, limit)
 
     def trades(self, symbol: str | None = None, since: datetime | str | None = None,
                until: datetime | str | None = None, limit: int | None = None) -> pd.DataFrame:
         """Fills as a table (fees per fill included), oldest first: the trading day's from memory, and, like
         :meth:`orders`, older ones from the store when ``since``/``until`` reach back before it."""
-        symbol, _, _, since, until, limit = self._query(symbol, None, None, since, until, limit)
-        self.load_day_book()
-        chosen = [f for f in self.manager.trades
-                  if (symbol is None or f.symbol == symbol) and (since is None or f.ts >= since)  # type: ignore[operator]
-                  and (until is None or f.ts <= until)]  # type: ignore[operator]
-        if limit is not None:
-            chosen = chosen[-limit:]
-        if self.history is not None and self.history.reaches_back(since, until) and (limit is None or
-                                                                                       len(chosen) < limit):
-            chosen = self.history.trades(symbol=symbol, since=since, until=until,
-                                         limit=None if limit is None else limit - len(chosen)) + chosen
-        return trades_frame(chosen)
-
-    def _query(self, symbol: Any, status: Any, side: Any, since: Any, until: Any,
-               limit: Any) -> tuple[str | None, OrderStatus | None, Side | None, datetime | None, datetime | None,
-                                    int | None]:
-        # The filters of orders() and trades(), checked at the door like an order's fields.
-        if symbol is not None and not isinstance(symbol, str):
-            raise ConfigError("symbol", symbol, "a symbol string or None")
-        zone = self.manager.session.zone
-        return (symbol, OrderStatus.parse(status, "status") if status else None,
-                Side.parse(side, "side") if side else None, parse_moment(since, "since", zone),
-                parse_moment(until, "until", zone), parse_limit(limit))
+        return self._book.trades(symbol, since, until, limit)
 
     def positions(self) -> pd.DataFrame:
         """Every position of the day, flat ones included with their realized P&L."""
@@ -524,23 +383,7 @@ class OMS:
 
     def risk_summary(self) -> dict[str, Any]:
         """Trading state, day P&L and each account limit with its current use."""
-        ledger, manager = self.manager.ledger, self.manager
-        table = pd.DataFrame(
-            [{"limit": u.limit_name, "symbol": u.symbol, "value": u.value, "maximum": u.limit_value,
-              "use_pct": float(u.fraction * 100), "level": u.level} for u in self.monitor.limit_uses()],
-            columns=["limit", "symbol", "value", "maximum", "use_pct", "level"],
-        )
-        return {
-            "trading_state": manager.trading_state.value,
-            "day_pnl": ledger.day_pnl(),
-            "realized_pnl": ledger.realized_pnl(),
-            "unrealized_pnl": ledger.unrealized_pnl(),
-            "gross_exposure": ledger.gross_exposure(),
-            "cash": ledger.cash,
-            "equity": ledger.equity(),
-            "limits": table,
-            "alerts": list(self.alerts),
-        }
+        return risk_summary(self.manager, self.monitor.limit_uses(), self.alerts)
 
     def snapshot(self) -> Snapshot:
         """The account now as frozen plain values (figures, positions, working orders, limits, alerts)."""
@@ -607,8 +450,8 @@ class OMS:
             "broker": self.manager.broker.status(),
             "feed": self.feed.status() if self.feed is not None else None,
             "trading_state": self.manager.trading_state.value,
-            "tasks": {name: not task.done() for name, task in self.tasks.items()},
-            "writes": {**self.queue.status(), "write_behind": not self.store.durable, "errors": self.write_errors},
+            "tasks": self.tasks.alive(),
+            "writes": self._committer.status(),
             "risk_monitor_failures": self.monitor.failures,
             "read_only": self.read_only,
             "watch": self.watch.status() if self.watch is not None else None,
@@ -625,8 +468,7 @@ class OMS:
 
     async def flush(self) -> None:
         """Wait until every record so far is committed."""
-        await self.commit()
-        await self.queue.commit([])
+        await self._committer.flush()
 
     async def close(self) -> None:
         """Stop the feed and background tasks, commit what is pending and close the database."""
@@ -634,11 +476,7 @@ class OMS:
             return
         if self.watch is not None:
             await self.watch.stop()
-        for task in self.tasks.values():
-            task.cancel()
-        for task in self.tasks.values():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.tasks.stop()
         try:
             await self.commit()
             await self.queue.close()
@@ -663,71 +501,7 @@ class OMS:
         """Commit the records of what happened since the last commit (a strategy runner that drives the order
         manager directly calls this). Durable: returns once they are stored, or, while the database is
         unreachable, buffered for later (only new orders and modifies fail closed). In memory: written behind."""
-        if not self.store.durable:
-            if self.recorder.has_rows():  # a quote that changed nothing stored schedules no transaction
-                self._write_behind()
-            return
-        rows = self.recorder.take()
-        if rows:
-            # Fills, cancels and state changes have already happened at the broker: while the database is down
-            # their rows stay in the write queue's buffer and are written once it returns. Only new orders and
-            # modifies fail closed (place_order, modify_order).
-            try:
-                await self.queue.commit(rows)
-            except PersistenceUnavailable:
-                pass
-            except RowError as exc:
-                # Something that happened (a fill, a cancel) could not be stored: memory and the store now differ,
-                # so trading stops until a person looks.
-                log.error("a record of account %s could not be stored: %s", self.account, exc)
-                self._start_task("oms-kit-row-halt", self.kill_switch(f"a record could not be stored: {exc.message}",
-                                                                     source="persistence"))
-
-    def _on_write_overflow(self) -> None:
-        # The buffer of unwritten rows passed its bound: stop making more. The rows are kept, not dropped.
-        log.error("write buffer overflow while %s is unreachable: halting trading", self.store.url)
-        self._start_task("oms-kit-overflow-halt", self.kill_switch(
-            f"write buffer passed {self.queue.max_buffered_rows} rows while the database is unreachable",
-            source="persistence"))
-
-    def _on_write_available(self) -> None:
-        # A PostgreSQL restart ends every session, the one holding this account's writer lock included.
-        if getattr(self.store, "lock_account", None) is not None:
-            self._start_task("oms-kit-relock", self._relock())
-
-    async def _relock(self) -> None:
-        try:
-            await self.store.lock_account(self.account)  # type: ignore[attr-defined]
-        except StoreError as exc:
-            log.error("lost the writer lock of %s: %s", self.account, exc)
-            await self.kill_switch(f"lost the writer lock after a database outage: {exc.message}",
-                                   source="persistence")
-
-    def _write_behind(self) -> None:
-        # In memory nothing survives the process anyway, so waiting would buy no safety: write behind, in the same
-        # group-commit transactions, and keep the order path at the speed of Python. flush() waits.
-        batch = self.queue.write_behind(self.recorder.take)
-        if batch is not self._write_behind_batch:  # one callback per transaction, not per call
-            self._write_behind_batch = batch
-            batch.add_done_callback(self._write_behind_done)
-
-    def _write_behind_done(self, future: asyncio.Future[None]) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            self.write_errors += 1
-            error = future.exception()
-            if isinstance(error, RowError):  # its message names the rows: no traceback to read
-                log.error("write-behind to %s: %s", self.store.url, error)
-            else:
-                log.error("write-behind to %s failed", self.store.url, exc_info=error)
-
-    def _start_task(self, name: str, coroutine: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine, name=name)
-        task.add_done_callback(self._task_done)
-        self.tasks[name] = task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+        await self._committer.commit()
 
     @property
     def closed(self) -> bool:
@@ -744,9 +518,3 @@ class OMS:
             raise OmsError(f"this OMS watches account {self.account!r} read-only: it cannot trade",
                            hint="open it without read_only=True in the session that owns the account")
 
-
-def _placed(order: Order) -> tuple[datetime, str, int]:
-    # Placement order: by creation time, then by the order's number within its session ("O-ab12cd-9" before
-    # "O-ab12cd-10").
-    prefix, _, number = order.order_id.rpartition("-")
-    return order.created_at, prefix, int(number) if number.isdigit() else 0  # type: ignore[return-value]
