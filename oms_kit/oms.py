@@ -157,8 +157,13 @@ class OMS:
         if self.day_book is not None and not self.day_book.loaded:  # a retried client id of the day is known
             await self.day_book.load_async()
         manager = self.manager
-        order, send = manager.prepare(OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price,
-                                                       product, validity, client_order_id, tag))
+        if type(symbol) is OrderRequest:
+            request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
+                                      client_order_id, tag)
+        else:  # the fields, parsed here without the detour (the order path)
+            request = OrderRequest(symbol, side, quantity, order_type, price, trigger_price, product, validity,
+                                   client_order_id, tag)
+        order, send = manager.prepare(request)
         if not self.store.durable:
             # In memory there is nothing to make durable first: the rows are written behind, taken once per
             # transaction, without a coroutine per call.
