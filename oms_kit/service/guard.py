@@ -14,6 +14,7 @@ from typing import Any
 from oms_kit.service.auth import READ_METHODS, Access, Tokens, credentials_of
 from oms_kit.service.encode import dumps
 from oms_kit.service.errors import error_body
+from oms_kit.service.kite_errors import is_kite_request, kite_refusal
 
 log = logging.getLogger("oms_kit.service")
 
@@ -57,7 +58,7 @@ class Guard:
                 await _refuse_websocket(scope, send, status, body)
             else:
                 headers = [(b"www-authenticate", b'Bearer realm="oms_kit"')] if status == 401 else []
-                await _respond(send, status, body, headers)
+                await _respond(send, status, body, headers, scope)
             return
         scope.setdefault("state", {})["access"] = access
         if kind == "websocket":
@@ -68,7 +69,7 @@ class Guard:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body:
-            await _respond(send, 413, _too_large(self.max_body))
+            await _respond(send, 413, _too_large(self.max_body), scope=scope)
             return
         # The body is read here, up to the bound, and handed to the app whole: a client cannot make the app hold
         # more, however it frames the body.
@@ -82,7 +83,7 @@ class Guard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                await _respond(send, 413, _too_large(self.max_body))
+                await _respond(send, 413, _too_large(self.max_body), scope=scope)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -109,7 +110,8 @@ class Guard:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if not started:
                 await _respond(send, 500, error_body("INTERNAL_ERROR", "internal error: the request could not be "
-                                                     "completed", None, "the server's log has the details"))
+                                                     "completed", None, "the server's log has the details"),
+                               scope=scope)
 
 
 def _refusal(access: Access, method: str) -> tuple[int, dict[str, Any]] | None:
@@ -141,7 +143,11 @@ def _too_large(limit: int) -> dict[str, Any]:
 
 
 async def _respond(send: Send, status: int, body: dict[str, Any],
-                   headers: list[tuple[bytes, bytes]] | None = None) -> None:
+                   headers: list[tuple[bytes, bytes]] | None = None, scope: Scope | None = None) -> None:
+    if scope is not None and is_kite_request(scope):
+        # Kite's clients read an error only in Kite's shape (an InputException, a TokenException...).
+        status, body = kite_refusal(status, body)
+        headers = None
     content = dumps(body)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()),
