@@ -740,3 +740,31 @@ async def test_kite_routes_not_offered_are_a_general_exception_404(kite, call: C
     with pytest.raises(kex.GeneralException, match="not offered") as raised:
         await call(kite)
     assert raised.value.code == 404
+
+
+async def test_order_history_and_the_books_on_a_durable_store_and_after_a_restart(durable_url):
+    async def start() -> Kite:
+        oms = await ok.OMS.open(durable_url, feed=None, risk_interval=None, limits=LIMITS)
+        await oms.set_price("INFY", INFY)
+        return Kite(oms, await serve(oms, port=0))
+
+    kite = await start()
+    try:
+        filled = await kite.place()
+        working = await kite.place(order_type="LIMIT", price=1400, product="MIS")
+        await kite("modify_order", "regular", working, price=1405)
+        history = await kite("order_history", working)
+    finally:
+        await kite.server.stop()
+        await kite.oms.close()
+    assert [h["status"] for h in history] == ["PUT ORDER REQ RECEIVED", "OPEN", "MODIFY PENDING", "OPEN"]
+
+    kite = await start()  # the same account, reopened from the store
+    try:
+        assert await kite("order_history", working) == history
+        assert [o["order_id"] for o in await kite("orders")] == [filled, working]
+        assert [t["order_id"] for t in await kite("order_trades", filled)] == [filled]
+        assert (await kite("positions"))["net"][0]["quantity"] == 5
+    finally:
+        await kite.server.stop()
+        await kite.oms.close()
