@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -37,6 +37,9 @@ from oms_kit.summary import risk_summary
 from oms_kit.tables import orders_frame
 from oms_kit.tasks import Tasks
 from oms_kit.watch import Watch
+
+if TYPE_CHECKING:
+    from oms_kit.service.server import Server
 
 
 class OMS:
@@ -429,6 +432,16 @@ class OMS:
         manager = self.manager
         return manager.day.stats(manager.counts, manager.trades, manager.closing_fills, manager.winning_fills,
                                  manager.ledger)
+
+    async def serve(self, port: int = 8050, host: str = "127.0.0.1", token: str | None = None,
+                    **options: Any) -> Server:
+        """Serve this OMS over HTTP on the running event loop (a notebook's kernel), so the dashboard, the notebook
+        and outside clients share it; ``await server.stop()`` ends the serving, not the OMS. ``server.url`` and
+        ``server.token`` say how to reach it; the options are :func:`oms_kit.service.server.serve`'s."""
+        self._check_writable()
+        from oms_kit.service.server import serve  # imported when used: the HTTP stack is not the core's
+
+        return await serve(self, host=host, port=port, token=token, **options)
 
     # -- events -----------------------------------------------------------------------------------------------
 

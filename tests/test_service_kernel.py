@@ -1,4 +1,4 @@
-"""``serve(oms)`` inside a running Jupyter kernel: the kernel's own OMS is served on the kernel's loop, a bot in
+"""``await oms.serve()`` inside a running Jupyter kernel: the kernel's own OMS is served on the kernel's loop, a bot in
 another process trades it over HTTP, the notebook sees the bot's order in its ``oms.orders()``, and the kernel
 keeps its interrupt (the server installs no signal handler)."""
 
@@ -12,12 +12,11 @@ from nbclient import NotebookClient
 SERVE = """
 import asyncio, signal, sys
 import oms_kit as ok
-from oms_kit.service import serve
 
 handler = signal.getsignal(signal.SIGINT)
 oms = await ok.OMS.open(feed=None, risk_interval=None)
 await oms.set_price("RELIANCE", 2500)
-server = await serve(oms, port=0)
+server = await oms.serve(port=0)
 assert signal.getsignal(signal.SIGINT) is handler  # the kernel's interrupt is still the kernel's
 print("SERVING", server.url)
 """
