@@ -26,6 +26,8 @@ _PRODUCTS: dict[Any, Product] = {m.value: m for m in Product}
 _VALIDITIES: dict[Any, Validity] = {m.value: m for m in Validity}
 _PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
 _TRIGGERED = frozenset({OrderType.SL, OrderType.SL_M})
+# The defaults of the fields after the symbol, as the methods that take a request or the fields have them.
+_DEFAULTS = (None, None, OrderType.MARKET, None, None, Product.MIS, Validity.DAY, None, None)
 FIELDS = ("symbol", "side", "quantity", "order_type", "price", "trigger_price", "product", "validity",
           "client_order_id", "tag")
 
@@ -104,33 +106,16 @@ class OrderRequest(_Fields):
                                    parsed_product, parsed_validity, client_order_id, tag))
 
     @classmethod
-    def of(
-        cls,
-        symbol: OrderRequest | str,
-        side: str | Side | None = None,
-        quantity: int | None = None,
-        order_type: str | OrderType = OrderType.MARKET,
-        price: float | Decimal | str | None = None,
-        trigger_price: float | Decimal | str | None = None,
-        product: str | Product = Product.MIS,
-        validity: str | Validity = Validity.DAY,
-        client_order_id: str | None = None,
-        tag: str | None = None,
-    ) -> OrderRequest:
-        """``symbol`` itself when it is a request (and no other field is given), else a request of the fields:
-        how the methods that take either (``place_order``, ``validate``, ``ctx.order``) read their arguments."""
-        if isinstance(symbol, OrderRequest):
-            extra = {"side": side, "quantity": quantity, "price": price, "trigger_price": trigger_price,
-                     "client_order_id": client_order_id, "tag": tag,
-                     "order_type": None if order_type == OrderType.MARKET else order_type,
-                     "product": None if product == Product.MIS else product,
-                     "validity": None if validity == Validity.DAY else validity}
-            for name, value in extra.items():
-                if value is not None:
-                    raise InvalidOrderError(name, value, "nothing beside an OrderRequest: its fields say it all")
-            return symbol
-        return cls(symbol, side, quantity, order_type, price, trigger_price,  # type: ignore[arg-type]
-                   product, validity, client_order_id, tag)
+    def of(cls, symbol: OrderRequest | str, *fields: Any) -> OrderRequest:
+        """``symbol`` itself when it is a request (and the other fields, in the constructor's order, are left at
+        their defaults), else a request of the fields: how the methods that take either (``place_order``,
+        ``validate``, ``ctx.order``) read their arguments."""
+        if not isinstance(symbol, OrderRequest):
+            return cls(symbol, *fields)
+        for name, value, default in zip(FIELDS[1:], fields, _DEFAULTS, strict=False):
+            if value is not None and value != default:
+                raise InvalidOrderError(name, value, "nothing beside an OrderRequest: its fields say it all")
+        return symbol
 
     def same_payload(self, other: Any) -> bool:
         """Whether ``other`` (an order or a request) asks for the same trade: a retry, whatever its client id."""
