@@ -24,6 +24,7 @@ from oms_kit.service.errors import install_error_handlers
 from oms_kit.service.guard import MAX_BODY, Guard
 from oms_kit.service.kite import router as kite_router
 from oms_kit.service.rest import router as rest_router
+from oms_kit.service.ws import router as events_router
 
 if TYPE_CHECKING:  # the OMS may import this package to serve itself
     from oms_kit.oms import OMS
@@ -59,6 +60,7 @@ def create_app(oms: OMS, tokens: Tokens, *, routers: Iterable[APIRouter] = (),
     install_error_handlers(app)
     app.include_router(rest_router)
     app.include_router(kite_router)  # Kite Connect's paths, from the root
+    app.include_router(events_router)  # /ws/oms
     for router in routers:
         app.include_router(router)
     _add_docs(app)
