@@ -32,6 +32,8 @@ LIMITS = ok.RiskLimits(max_orders_per_second=None, duplicate_window_s=None)
 # -- hostile JSON bodies ----------------------------------------------------------------------------------------------
 
 WEIRD_TEXT = st.text(alphabet=st.characters(exclude_categories=()), max_size=20)  # surrogates and controls too
+# What can travel in a URL at all: UTF-8 has no lone surrogates, so no client can send one (httpx refuses to).
+URL_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=20)
 JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**40), max_value=10**40),
                       st.floats(allow_nan=True, allow_infinity=True), WEIRD_TEXT)
 ANY_JSON = st.recursive(JSON_LEAF, lambda inner: st.one_of(st.lists(inner, max_size=4),
@@ -191,7 +193,7 @@ async def test_hostile_modifies_and_cancel_reasons_change_nothing_unless_taken()
                                                                      "Content-Type": "application/json"})
 
     @settings(SETTINGS, max_examples=150)
-    @given(body=MODIFY_BODIES, reason=WEIRD_TEXT)
+    @given(body=MODIFY_BODIES, reason=URL_TEXT)
     def check(body: Any, reason: str) -> None:
         order = run(oms.place_order("RELIANCE", "BUY", 10, "LIMIT", price=2400))
         before = (order.quantity, order.price, order.status)
