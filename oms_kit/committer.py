@@ -74,7 +74,6 @@ class Committer:
         """In memory: hand the recorded rows to the queue's next transaction without waiting for it."""
         # Group-commit transactions as on a durable store, but the order path keeps the speed of Python; flush()
         # waits.
-        self.recorder.settle()  # the journal's objects go at once (see Recorder.settle)
         batch = self.queue.write_behind(self.recorder.take)
         if batch is not self._batch:  # one callback per transaction, not per call
             self._batch = batch

@@ -55,11 +55,7 @@ class Recorder:
         self.orders = orders
         self.position = position
         self.journal: list[Order | OrderEvent | Fill | Decision] = []  # the order path's changes, in order
-        self.rows: list[Write] = []  # audit rows, in the order things happened (settle() adds the journal's)
-        # Orders (by id, in the order they first changed) and positions (with the time of their last fill) changed
-        # since the last take(): their rows, the latest state only, are built by take().
-        self._orders: dict[str, None] = {}
-        self._positions: dict[tuple[str, Product], datetime] = {}
+        self.rows: list[Write] = []  # rows of the rare changes (trading state, alerts)
         # Positions whose mark moved (save_marks), and the time of the last change of the account's figures.
         self._marked: dict[tuple[str, Product], tuple[Position, datetime]] = {}
         self._account_changed: datetime | None = None
@@ -103,21 +99,21 @@ class Recorder:
 
     def has_rows(self) -> bool:
         """Whether :meth:`take` has anything to give."""
-        return bool(self.journal or self.rows or self._orders or self._positions or self._marked
-                    or self._account_changed is not None)
+        return bool(self.journal or self.rows or self._marked or self._account_changed is not None)
 
-    def settle(self) -> None:
-        """Turn the journal into audit rows now, and note which orders and positions changed; their state rows
-        wait for :meth:`take`. The in-memory OMS calls this after each call of the order path, so the journal's
-        objects are let go at once: kept until a transaction, thousands of them made every collection of the
-        garbage collector longer (10,000 instructions an order in a burst of orders)."""
-        account, journal, rows, orders, positions = self.account, self.journal, self.rows, self._orders, self._positions
+    def take(self) -> list[Write]:
+        """The rows since the last call: the journal's and the rare changes' audit rows, and the current state of
+        every order and position that changed (one row each) and of the account when it changed."""
+        account, journal = self.account, self.journal
+        rows: list[Write] = []
         append = rows.append
+        changed: dict[str, None] = {}  # order ids, in the order they first changed
+        positions: dict[tuple[str, Product], datetime] = {}
         for entry in journal:
             kind = type(entry)
             if kind is OrderEvent:
                 append(event_row(account, entry))  # type: ignore[arg-type]
-                orders[entry.order_id] = None  # type: ignore[union-attr]
+                changed[entry.order_id] = None  # type: ignore[union-attr]
             elif kind is Fill:
                 append(trade_row(entry))  # type: ignore[arg-type]
                 positions[(entry.symbol, entry.product)] = entry.ts  # type: ignore[union-attr]
@@ -128,30 +124,21 @@ class Recorder:
                 append(created_row(entry))  # type: ignore[arg-type]
                 append(decision_row(f"D-{entry.order_id}", entry, entry.created_at,  # type: ignore[union-attr, arg-type]
                                     entry.violations))  # type: ignore[union-attr]
-                orders[entry.order_id] = None  # type: ignore[union-attr]
+                changed[entry.order_id] = None  # type: ignore[union-attr]
         journal.clear()
-
-    def take(self) -> list[Write]:
-        """The rows since the last call: audit rows in the order things happened, and the current state of every
-        order and position that changed (one row each) and of the account when it changed."""
-        if self.journal:
-            self.settle()
-        rows, self.rows = self.rows, []
-        append = rows.append
-        if self._orders:
-            find = self.orders.get
-            for order_id in self._orders:
-                order = find(order_id)
-                if order is not None:  # None: forgotten, its rows refused by the store
-                    append(order_row(order))
-            self._orders = {}
+        if self.rows:
+            rows.extend(self.rows)
+            self.rows = []
+        orders = self.orders
+        for order_id in changed:
+            order = orders.get(order_id)
+            if order is not None:  # None: forgotten, its rows refused by the store
+                append(order_row(order))
         marked, self._marked = self._marked, {}
-        if self._positions:
-            for key, ts in self._positions.items():
-                position = self.position(*key)
-                if position is not None:
-                    marked[key] = (position, ts)
-            self._positions = {}
+        for key, ts in positions.items():
+            position = self.position(*key)
+            if position is not None:
+                marked[key] = (position, ts)
         saved = self._saved_marks
         for key, (position, ts) in marked.items():
             saved[key] = position.last_price
