@@ -58,9 +58,7 @@ class History:
         self.manager = OrderManager(account=account, broker=self.broker, ledger=Ledger(CASH, account),
                                     instruments=resolve_instruments(None), limits=LIMITS, bus=EventBus(),
                                     now=self.clock.now)
-        self.recorder = Recorder(account, self.manager.account_figures, self.manager.orders,
-                                 self.manager.ledger.position)
-        self.manager.record_to(self.recorder)
+        self.recorder = self.manager.recorder = Recorder(account, self.manager.account_figures)
         self.symbols = sorted(self.manager.instruments)
         self.prices = {symbol: Decimal(500 + 250 * i) for i, symbol in enumerate(self.symbols)}
         for symbol, price in self.prices.items():

@@ -76,15 +76,10 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderEventType], OrderStatus | str] = {
 
 
 # Not frozen: two of these are made for every order, and a frozen dataclass sets each field through
-# object.__setattr__, twice as slow. apply() stamps it once; nothing changes it after.
+# object.__setattr__, twice as slow. Nothing keeps or changes them after apply().
 @dataclass(slots=True)
 class OrderEvent:
-    """Something that happened to an order. ``quantity``/``price`` describe a fill; ``changes`` a modify.
-
-    :func:`apply` stamps the event with what it did: the order's id, its sequence number after it, and its status
-    before and after. An applied event is then the order's typed record of it (the audit trail's row is made
-    from it alone).
-    """
+    """Something that happened to an order. ``quantity``/``price`` describe a fill; ``changes`` a modify."""
 
     type: OrderEventType
     ts: datetime
@@ -92,10 +87,6 @@ class OrderEvent:
     price: Decimal | None = None
     reason: str | None = None
     changes: dict[str, Any] | None = None
-    order_id: str = ""
-    sequence: int = 0
-    previous: OrderStatus | None = None
-    status: OrderStatus | None = None
 
 
 def allowed_events(status: OrderStatus) -> set[str]:
@@ -165,8 +156,7 @@ def apply(order: Order, event: OrderEvent) -> OrderStatus:
         order.reason = event.reason
     order.status = new_status
     order.updated_at = event.ts
-    order.sequence = sequence = order.sequence + 1
-    event.order_id, event.sequence, event.previous, event.status = order.order_id, sequence, previous, new_status
+    order.sequence += 1
     return previous
 
 

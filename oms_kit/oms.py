@@ -277,7 +277,7 @@ class OMS:
     async def _run_feed(self, feed: Feed) -> None:
         async for bar in feed.stream():
             self.apply_bar(bar)
-            if self.recorder.journal or self.recorder.rows:  # a fill, an order's end: commit it
+            if self.recorder.rows:
                 await self.commit()
 
     # -- kill switch ------------------------------------------------------------------------------------------

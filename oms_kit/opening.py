@@ -83,9 +83,9 @@ async def open_account(
     manager = assemble_account(account=account, cash=cash_value, broker=broker or MockBroker(fees=fees),
                                now=clock.now, instruments=instruments, limits=limits, exchange_timezone=session,
                                bus=bus)
-    recorder = Recorder(account, manager.account_figures, manager.orders, manager.ledger.position)
+    recorder = Recorder(account, manager.account_figures)
     if not read_only:  # a watcher writes nothing
-        manager.record_to(recorder)
+        manager.recorder = recorder
     start_prices: dict[str, float] = {}
     if feed == "random":
         start_prices = {s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments}

@@ -82,15 +82,6 @@ class AccountFigures(NamedTuple):
     winning_fills: int | None
 
 
-class Decision(NamedTuple):
-    """A pre-trade decision on a modify of ``order`` (a new order's decision comes with the order itself)."""
-
-    decision_id: str
-    order: Order
-    ts: datetime
-    violations: tuple[Violation, ...]
-
-
 class OrderManager:
     """The orders of one account, their lifecycle and what they do to positions and cash."""
 
@@ -117,8 +108,6 @@ class OrderManager:
         self.validator = validator or PreTradeValidator()
         # Told of every change, for the store (set by the OMS); None: nothing is recorded (backtests, watchers).
         self.recorder: Recorder | None = None
-        # The recorder's journal, where the order path appends what happened (see record_to); None: no recorder.
-        self.journal: list[Any] | None = None
         self.trading_state = TradingState.ACTIVE
         self.squaring_off = False  # square-off orders skip the rate and duplicate throttles
         self.orders: dict[str, Order] = {}
@@ -172,9 +161,8 @@ class OrderManager:
         self.orders[order.order_id] = order
         exposure.client_ids.setdefault(order.client_order_id, order.order_id)
         self.counts["placed"] += 1
-        journal = self.journal
-        if journal is not None:
-            journal.append(order)
+        if self.recorder is not None:
+            self.recorder.created(order, violations)
         if "order" in self.bus.wanted:  # one event per stored order event, creation included
             self.bus.publish(OrderUpdated(now, _copy(order), "CREATED", None))
         if violations:
@@ -248,8 +236,8 @@ class OrderManager:
         for name, value in changes.items():
             setattr(candidate, name, value)
         violations = self.validator.validate(candidate, CheckContext(self, candidate, now, modify_of=order))
-        if self.journal is not None:  # a modify is a pre-trade decision too; keyed by its MODIFY_REQUESTED event
-            self.journal.append(Decision(f"D-{order.order_id}-{order.sequence + 1}", order, now, tuple(violations)))
+        if self.recorder is not None:  # a modify is a pre-trade decision too; keyed by its MODIFY_REQUESTED event
+            self.recorder.decided(f"D-{order.order_id}-{order.sequence + 1}", order, now, violations)
         self._transition(order, OrderEvent(E.MODIFY_REQUESTED, now, changes=changes))
         if violations:
             self._transition(order, OrderEvent(E.MODIFY_REJECTED, now, reason="; ".join(map(str, violations))))
@@ -366,8 +354,8 @@ class OrderManager:
                 self.gross_won += realized
             else:
                 self.gross_lost -= realized
-        if self.journal is not None:
-            self.journal.append(fill)
+        if self.recorder is not None:
+            self.recorder.filled(fill, position)
         bus = self.bus
         if "fill" in bus.wanted:
             bus.publish(OrderFilled(ts, fill))
@@ -398,12 +386,6 @@ class OrderManager:
         self.limits = limits
         self.limits_by_symbol.clear()
 
-    def record_to(self, recorder: Recorder) -> None:
-        """Record every change of this account with ``recorder``: the order path appends to its journal, the
-        rare changes (a new day) call it."""
-        self.recorder = recorder
-        self.journal = recorder.journal
-
     def account_figures(self) -> AccountFigures:
         """What the account's stored row keeps: cash, and the current day with the P&L base it began with and
         today's closing and winning fills (None before the first day)."""
@@ -430,6 +412,8 @@ class OrderManager:
         order_id = order.order_id
         self.orders.pop(order_id, None)
         self.live.pop(order_id, None)
+        if self.recorder is not None:
+            self.recorder.forget(order_id)
         client_ids = self.exposure.client_ids
         if client_ids.get(order.client_order_id) == order_id:
             del client_ids[order.client_order_id]
@@ -448,8 +432,7 @@ class OrderManager:
         client_ids.update((c, i) for c, i in self.exposure.client_ids.items() if c not in client_ids)
         self.exposure.client_ids = client_ids
         book.update(self.orders)
-        self.orders.clear()  # in place: the recorder holds this dict
-        self.orders.update(book)
+        self.orders = book
         known = {f.trade_id for f in self.trades}
         earlier = [f for f in fills if f.trade_id not in known]
         self.trades[:0] = earlier
@@ -470,8 +453,8 @@ class OrderManager:
             self.exposure.hold(order, self.prices.get(order.symbol), self.limits.mis_leverage)
         if order.status in TERMINAL_STATUSES:
             self.live.pop(order.order_id, None)
-        if self.journal is not None:
-            self.journal.append(event)  # stamped by apply(): the record of what it did
+        if self.recorder is not None:
+            self.recorder.changed(order, event, previous)
         if "order" in self.bus.wanted:
             self.bus.publish(OrderUpdated(event.ts, _copy(order), event.type.value, previous.value))
 

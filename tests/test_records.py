@@ -25,10 +25,9 @@ ALERT = RiskAlert("A-1", "acct", T0, "WARN", "max_gross_exposure", None, Decimal
 
 
 def every_row() -> list[tuple[str, tuple[object, ...]]]:
-    event = OrderEvent(OrderEventType.PARTIALLY_FILLED, T0, 10, Decimal("801.10"), order_id=ORDER.order_id,
-                       sequence=ORDER.sequence, previous=OrderStatus.OPEN, status=ORDER.status)
+    event = OrderEvent(OrderEventType.PARTIALLY_FILLED, T0, 10, Decimal("801.10"))
     return [
-        r.order_row(ORDER), r.created_row(ORDER), r.event_row(ORDER.account, event),
+        r.order_row(ORDER), r.created_row(ORDER), r.event_row(ORDER, event, OrderStatus.OPEN),
         r.decision_row("D-O-ab-7", ORDER, T0, ORDER.violations), r.trade_row(FILL), r.position_row(POSITION, T0),
         r.account_row("acct", Decimal("12.5"), T0, T0, Decimal("-3"), 2, 1),
         r.trading_state_row("acct", "HALTED", "why", "user", T0),

@@ -1,29 +1,28 @@
 """Recorder: what happens to an account, turned into rows for its store.
 
-The order manager writes what happens on the order path into the recorder's ``journal``, a plain list, as typed
-values: an :class:`~oms_kit.models.Order` when one is created (with its pre-trade decision), each
-:class:`~oms_kit.fsm.OrderEvent` that :func:`~oms_kit.fsm.apply` stamped, each :class:`~oms_kit.models.Fill`, and a
-:class:`~oms_kit.orders.Decision` on a modify. The rare changes (a new trading day, the trading state, an alert,
-marks to save) call the recorder's methods. When the OMS takes the rows (:meth:`Recorder.take`), the journal becomes
-rows, in the order things happened; the domain never builds a row, and the layouts are
+The order manager and the risk monitor tell the recorder what happened — an order created with its pre-trade
+decision, a transition of the state machine (the typed :class:`~oms_kit.fsm.OrderEvent` with the status it left), a
+fill with the position it made, a change of the trading state, an alert — and the recorder keeps the rows until the
+OMS takes them (:meth:`take`) and commits them. The domain never builds a row; the layouts are
 :mod:`oms_kit.storage.records`'.
 
-Why a journal and not a method call per change, or the event bus: an append is one C call, where a method call
-per transition cost about 1 % of the order path (four per market order); the bus hands subscribers copies (an order
-changes after the event), and the recorder needs none, because an applied event carries its own outcome and the
-current state of an order, a position and the account is read when the rows are taken: one row each per take,
-since only the latest state is kept.
+Audit rows (events, trades, decisions, trading states, alerts) are kept as they happen. The current state of an
+order, a position and the account is one row per :meth:`take`, built when the rows are taken, since only the latest
+state is kept: a market order that is accepted and filled in one call writes its order row once.
+
+The recorder is called directly, not through the event bus: the bus hands subscribers copies (an order changes
+after the event), and the recorder needs none, because it reads the current state when the rows are taken.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from oms_kit.fsm import OrderEvent
-from oms_kit.models import Fill, Order, Position, Product
-from oms_kit.orders import AccountFigures, Decision
+from oms_kit.models import Fill, Order, OrderStatus, Position, Product, Violation
+from oms_kit.orders import AccountFigures
 from oms_kit.risk import RiskAlert
 from oms_kit.storage.base import Write
 from oms_kit.storage.records import (
@@ -43,21 +42,17 @@ from oms_kit.storage.records import (
 class Recorder:
     """The rows one account's changes leave for its store, until the OMS takes them.
 
-    ``figures`` reads the account's current figures for its row (the order manager's ``account_figures``),
-    ``orders`` finds an order by id (the manager's book: an order it forgot has no row) and ``position`` a position
-    by symbol and product (the ledger's).
+    ``figures`` reads the account's current figures for its row (the order manager's ``account_figures``).
     """
 
-    def __init__(self, account: str, figures: Callable[[], AccountFigures], orders: Mapping[str, Order],
-                 position: Callable[[str, Product], Position | None]) -> None:
+    def __init__(self, account: str, figures: Callable[[], AccountFigures]) -> None:
         self.account = account
         self.figures = figures
-        self.orders = orders
-        self.position = position
-        self.journal: list[Order | OrderEvent | Fill | Decision] = []  # the order path's changes, in order
-        self.rows: list[Write] = []  # rows of the rare changes (trading state, alerts)
-        # Positions whose mark moved (save_marks), and the time of the last change of the account's figures.
-        self._marked: dict[tuple[str, Product], tuple[Position, datetime]] = {}
+        self.rows: list[Write] = []  # audit rows, in the order things happened
+        # Orders and positions changed since the last take(), and the time of the last change of the account's
+        # figures: their rows (latest state only) are built by take().
+        self._orders: dict[str, Order] = {}
+        self._positions: dict[tuple[str, Product], tuple[Position, datetime]] = {}
         self._account_changed: datetime | None = None
         # The mark each position's row was last written with. Rows follow fills; marks move with every price, so
         # save_marks() writes the positions whose mark moved, on the risk monitor's beat: a restart and a read-only
@@ -65,7 +60,28 @@ class Recorder:
         # than one per tick.
         self._saved_marks: dict[tuple[str, Product], Decimal | None] = {}
 
-    # -- the rare changes -------------------------------------------------------------------------------------
+    # -- what happened ----------------------------------------------------------------------------------------
+
+    def created(self, order: Order, violations: Sequence[Violation]) -> None:
+        """An order was placed: its first event and the pre-trade decision on it."""
+        self._orders[order.order_id] = order
+        self.rows.append(created_row(order))
+        self.rows.append(decision_row(f"D-{order.order_id}", order, order.created_at, violations))
+
+    def decided(self, decision_id: str, order: Order, ts: datetime, violations: Sequence[Violation]) -> None:
+        """A pre-trade decision on a modify of ``order``."""
+        self.rows.append(decision_row(decision_id, order, ts, violations))
+
+    def changed(self, order: Order, event: OrderEvent, previous: OrderStatus) -> None:
+        """``event`` moved ``order`` on from ``previous`` (already applied)."""
+        self._orders[order.order_id] = order
+        self.rows.append(event_row(order, event, previous))
+
+    def filled(self, fill: Fill, position: Position) -> None:
+        """An execution, and the position (and cash) it changed."""
+        self.rows.append(trade_row(fill))
+        self._positions[(position.symbol, position.product)] = (position, fill.ts)
+        self._account_changed = fill.ts
 
     def account_changed(self, ts: datetime) -> None:
         """The account's figures changed (a new trading day): its row is written with the next take."""
@@ -80,12 +96,16 @@ class Recorder:
     def alert(self, alert: RiskAlert) -> None:
         self.rows.append(alert_row(alert))
 
+    def forget(self, order_id: str) -> None:
+        """An order the store refused is forgotten: its state row is not written."""
+        self._orders.pop(order_id, None)
+
     # -- marks ------------------------------------------------------------------------------------------------
 
     def save_marks(self, positions: Iterable[Position], ts: datetime) -> None:
         """Have the next :meth:`take` write each of ``positions`` (the open ones) whose mark moved since its row
         was written."""
-        saved, unsaved = self._saved_marks, self._marked
+        saved, unsaved = self._saved_marks, self._positions
         for position in positions:
             key = (position.symbol, position.product)
             if position.last_price != saved.get(key) and key not in unsaved:
@@ -99,52 +119,23 @@ class Recorder:
 
     def has_rows(self) -> bool:
         """Whether :meth:`take` has anything to give."""
-        return bool(self.journal or self.rows or self._marked or self._account_changed is not None)
+        return bool(self.rows or self._orders or self._positions or self._account_changed is not None)
 
     def take(self) -> list[Write]:
-        """The rows since the last call: the journal's and the rare changes' audit rows, and the current state of
-        every order and position that changed (one row each) and of the account when it changed."""
-        account, journal = self.account, self.journal
-        rows: list[Write] = []
-        append = rows.append
-        changed: dict[str, None] = {}  # order ids, in the order they first changed
-        positions: dict[tuple[str, Product], datetime] = {}
-        for entry in journal:
-            kind = type(entry)
-            if kind is OrderEvent:
-                append(event_row(account, entry))  # type: ignore[arg-type]
-                changed[entry.order_id] = None  # type: ignore[union-attr]
-            elif kind is Fill:
-                append(trade_row(entry))  # type: ignore[arg-type]
-                positions[(entry.symbol, entry.product)] = entry.ts  # type: ignore[union-attr]
-                self._account_changed = entry.ts  # type: ignore[union-attr]
-            elif kind is Decision:
-                append(decision_row(*entry))  # type: ignore[misc]
-            else:  # an Order, created: its first event and the pre-trade decision on it
-                append(created_row(entry))  # type: ignore[arg-type]
-                append(decision_row(f"D-{entry.order_id}", entry, entry.created_at,  # type: ignore[union-attr, arg-type]
-                                    entry.violations))  # type: ignore[union-attr]
-                changed[entry.order_id] = None  # type: ignore[union-attr]
-        journal.clear()
-        if self.rows:
-            rows.extend(self.rows)
-            self.rows = []
-        orders = self.orders
-        for order_id in changed:
-            order = orders.get(order_id)
-            if order is not None:  # None: forgotten, its rows refused by the store
-                append(order_row(order))
-        marked, self._marked = self._marked, {}
-        for key, ts in positions.items():
-            position = self.position(*key)
-            if position is not None:
-                marked[key] = (position, ts)
-        saved = self._saved_marks
-        for key, (position, ts) in marked.items():
-            saved[key] = position.last_price
-            append(position_row(position, ts))
+        """The rows since the last call: audit rows, and the current state of every order and position that
+        changed (one row each) and of the account when it changed."""
+        rows, self.rows = self.rows, []
+        if self._orders:
+            rows.extend(map(order_row, self._orders.values()))
+            self._orders = {}
+        if self._positions:
+            saved = self._saved_marks
+            for position, ts in self._positions.values():
+                saved[(position.symbol, position.product)] = position.last_price
+                rows.append(position_row(position, ts))
+            self._positions = {}
         if self._account_changed is not None:
-            append(self.account_row(self._account_changed))
+            rows.append(self.account_row(self._account_changed))
             self._account_changed = None
         return rows
 

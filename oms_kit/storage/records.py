@@ -54,12 +54,11 @@ def created_row(order: Order) -> Write:
                              None, "NEW", "{}"))
 
 
-def event_row(account: str, event: OrderEvent) -> Write:
-    """One transition of an order of ``account``: an event :func:`~oms_kit.fsm.apply` stamped (``order_events``)."""
-    order_id, sequence = event.order_id, event.sequence
+def event_row(order: Order, event: OrderEvent, previous: OrderStatus) -> Write:
+    """One transition of ``order`` (already applied) from ``previous`` (``order_events``)."""
     return ("order_events", (
-        f"{order_id}:{sequence}", order_id, account, sequence, event.ts,
-        event.type._value_, event.previous._value_, event.status._value_,  # type: ignore[union-attr]
+        f"{order.order_id}:{order.sequence}", order.order_id, order.account, order.sequence, event.ts,
+        event.type._value_, previous._value_, order.status._value_,
         _event_detail(event) if event.quantity or event.price or event.reason or event.changes else "{}"))
 
 
