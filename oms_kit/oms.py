@@ -29,7 +29,7 @@ from oms_kit.monitor import RiskMonitor
 from oms_kit.opening import OpenedAccount, open_account, watch_account
 from oms_kit.orders import MAX_REASON
 from oms_kit.quotes import add_instruments, quote_bar
-from oms_kit.request import OrderRequest
+from oms_kit.request import OrderRequest, order_request
 from oms_kit.risk import RiskAlert, RiskLimits
 from oms_kit.snapshot import Snapshot, take_snapshot
 from oms_kit.storage import RowError, WriteQueue
@@ -164,8 +164,8 @@ class OMS:
             request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                                       client_order_id, tag)
         else:  # the fields, parsed here without the detour (the order path)
-            request = OrderRequest(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                   client_order_id, tag)
+            request = order_request(symbol, side, quantity, order_type, price, trigger_price, product, validity,
+                                    client_order_id, tag)
         order, send = manager.prepare(request)
         if not self.store.durable:
             # In memory there is nothing to make durable first: the rows are written behind, taken once per

@@ -9,6 +9,7 @@ funds, the kill switch) is the pre-trade checks' business, not this module's.
 
 from __future__ import annotations
 
+import inspect
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -60,50 +61,8 @@ class OrderRequest(_Fields):
     # one test for the quantity; anything else goes through the slower parse functions, which also word the error.
     __slots__ = ()
 
-    def __new__(
-        cls,
-        symbol: str,
-        side: str | Side,
-        quantity: int,
-        order_type: str | OrderType = OrderType.MARKET,
-        price: float | Decimal | str | None = None,
-        trigger_price: float | Decimal | str | None = None,
-        product: str | Product = Product.MIS,
-        validity: str | Validity = Validity.DAY,
-        client_order_id: str | None = None,
-        tag: str | None = None,
-    ) -> OrderRequest:
-        if not isinstance(symbol, str) or not symbol.isprintable() or len(symbol) > MAX_SYMBOL or not symbol.strip():
-            raise InvalidOrderError("symbol", symbol, f"a symbol such as 'RELIANCE': at most {MAX_SYMBOL} printable "
-                                    "characters")
-        try:
-            parsed_side, parsed_type = _SIDES[side], _ORDER_TYPES[order_type]
-            parsed_product, parsed_validity = _PRODUCTS[product], _VALIDITIES[validity]
-        except (KeyError, TypeError):
-            parsed_side = Side.parse(side, "side")
-            parsed_type = OrderType.parse(order_type, "order_type")
-            parsed_product = Product.parse(product, "product")
-            parsed_validity = Validity.parse(validity, "validity")
-        if type(quantity) is not int or not 0 < quantity <= MAX_QUANTITY:
-            quantity = parse_quantity(quantity)
-        if parsed_type in _PRICED:
-            if price is None:
-                raise InvalidOrderError("price", None, f"a limit price: {parsed_type} orders need one")
-            price = parse_price(price)
-        elif price is not None:
-            raise InvalidOrderError("price", price, f"no price for a {parsed_type} order (None)")
-        if parsed_type in _TRIGGERED:
-            if trigger_price is None:
-                raise InvalidOrderError("trigger_price", None, f"a trigger price: {parsed_type} orders need one")
-            trigger_price = parse_price(trigger_price, "trigger_price")
-        elif trigger_price is not None:
-            raise InvalidOrderError("trigger_price", trigger_price, f"no trigger for a {parsed_type} order (None)")
-        if client_order_id is not None:
-            parse_text(client_order_id, "client_order_id", MAX_TEXT)
-        if tag is not None and (not isinstance(tag, str) or len(tag) > MAX_TEXT or not tag.isprintable()):
-            raise InvalidOrderError("tag", tag, f"None or a text of at most {MAX_TEXT} printable characters")
-        return tuple.__new__(cls, (symbol.strip(), parsed_side, quantity, parsed_type, price, trigger_price,
-                                   parsed_product, parsed_validity, client_order_id, tag))
+    def __new__(cls, *fields: Any, **named: Any) -> OrderRequest:
+        return order_request(*fields, **named)
 
     @classmethod
     def of(cls, symbol: OrderRequest | str, *fields: Any) -> OrderRequest:
@@ -111,7 +70,7 @@ class OrderRequest(_Fields):
         their defaults), else a request of the fields: how the methods that take either (``place_order``,
         ``validate``, ``ctx.order``) read their arguments."""
         if not isinstance(symbol, OrderRequest):
-            return cls(symbol, *fields)
+            return order_request(symbol, *fields)
         for name, value, default in zip(FIELDS[1:], fields, _DEFAULTS, strict=False):
             if value is not None and value != default:
                 raise InvalidOrderError(name, value, "nothing beside an OrderRequest: its fields say it all")
@@ -134,6 +93,58 @@ class OrderRequest(_Fields):
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON: enums as their text, prices as exact strings."""
         return {name: _plain(getattr(self, name)) for name in FIELDS}
+
+
+def order_request(
+    symbol: str,
+    side: str | Side,
+    quantity: int,
+    order_type: str | OrderType = OrderType.MARKET,
+    price: float | Decimal | str | None = None,
+    trigger_price: float | Decimal | str | None = None,
+    product: str | Product = Product.MIS,
+    validity: str | Validity = Validity.DAY,
+    client_order_id: str | None = None,
+    tag: str | None = None,
+) -> OrderRequest:
+    """``OrderRequest(...)`` as a plain function: the order path (``place_order``, a strategy's orders) calls it,
+    since calling a class whose ``__new__`` is written in Python costs an argument tuple and a C detour more."""
+    if not isinstance(symbol, str) or not symbol.isprintable() or len(symbol) > MAX_SYMBOL or not symbol.strip():
+        raise InvalidOrderError("symbol", symbol, f"a symbol such as 'RELIANCE': at most {MAX_SYMBOL} printable "
+                                "characters")
+    try:
+        parsed_side, parsed_type = _SIDES[side], _ORDER_TYPES[order_type]
+        parsed_product, parsed_validity = _PRODUCTS[product], _VALIDITIES[validity]
+    except (KeyError, TypeError):
+        parsed_side = Side.parse(side, "side")
+        parsed_type = OrderType.parse(order_type, "order_type")
+        parsed_product = Product.parse(product, "product")
+        parsed_validity = Validity.parse(validity, "validity")
+    if type(quantity) is not int or not 0 < quantity <= MAX_QUANTITY:
+        quantity = parse_quantity(quantity)
+    if parsed_type in _PRICED:
+        if price is None:
+            raise InvalidOrderError("price", None, f"a limit price: {parsed_type} orders need one")
+        price = parse_price(price)
+    elif price is not None:
+        raise InvalidOrderError("price", price, f"no price for a {parsed_type} order (None)")
+    if parsed_type in _TRIGGERED:
+        if trigger_price is None:
+            raise InvalidOrderError("trigger_price", None, f"a trigger price: {parsed_type} orders need one")
+        trigger_price = parse_price(trigger_price, "trigger_price")
+    elif trigger_price is not None:
+        raise InvalidOrderError("trigger_price", trigger_price, f"no trigger for a {parsed_type} order (None)")
+    if client_order_id is not None:
+        parse_text(client_order_id, "client_order_id", MAX_TEXT)
+    if tag is not None and (not isinstance(tag, str) or len(tag) > MAX_TEXT or not tag.isprintable()):
+        raise InvalidOrderError("tag", tag, f"None or a text of at most {MAX_TEXT} printable characters")
+    return _new_tuple(OrderRequest, (symbol.strip(), parsed_side, quantity, parsed_type, price, trigger_price,
+                                          parsed_product, parsed_validity, client_order_id, tag))
+
+
+
+_new_tuple = tuple.__new__
+OrderRequest.__signature__ = inspect.signature(order_request)  # type: ignore[attr-defined]
 
 
 def _plain(value: Any) -> Any:

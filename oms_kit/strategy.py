@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from oms_kit.errors import ConfigError, InvalidOrderError
 from oms_kit.market.bars import Bar
 from oms_kit.models import Fill, Order, OrderType, Product, Side, TradingState, Validity
-from oms_kit.request import OrderRequest
+from oms_kit.request import OrderRequest, order_request
 
 if TYPE_CHECKING:  # the runner builds the context it drives
     from oms_kit.runner import StrategyRunner
@@ -155,24 +155,27 @@ class StrategyContext:
 
         It reaches the broker when the current hook returns; see the module docstring for when it can fill.
         """
-        return self._runner.place(OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product,
-                                                  validity, client_order_id, tag))
+        if type(symbol) is OrderRequest:
+            return self._runner.place(OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price,
+                                                      product, validity, client_order_id, tag))
+        return self._runner.place(order_request(symbol, side, quantity, order_type, price,  # type: ignore[arg-type]
+                                                trigger_price, product, validity, client_order_id, tag))
 
     def buy(self, symbol: str, quantity: int, order_type: str | OrderType = "MARKET",
             price: float | Decimal | None = None, *, trigger_price: float | Decimal | None = None,
             product: str | Product = "MIS", validity: str | Validity = "DAY", tag: str | None = None,
             client_order_id: str | None = None) -> Order:
         """Place a BUY order (market by default); see :meth:`order`."""
-        return self._runner.place(OrderRequest(symbol, "BUY", quantity, order_type, price, trigger_price, product,
-                                               validity, client_order_id, tag))
+        return self._runner.place(order_request(symbol, "BUY", quantity, order_type, price, trigger_price, product,
+                                                validity, client_order_id, tag))
 
     def sell(self, symbol: str, quantity: int, order_type: str | OrderType = "MARKET",
              price: float | Decimal | None = None, *, trigger_price: float | Decimal | None = None,
              product: str | Product = "MIS", validity: str | Validity = "DAY", tag: str | None = None,
              client_order_id: str | None = None) -> Order:
         """Place a SELL order (market by default); see :meth:`order`."""
-        return self._runner.place(OrderRequest(symbol, "SELL", quantity, order_type, price, trigger_price, product,
-                                               validity, client_order_id, tag))
+        return self._runner.place(order_request(symbol, "SELL", quantity, order_type, price, trigger_price, product,
+                                                validity, client_order_id, tag))
 
     def cancel(self, order: Order | str, reason: str = "cancelled by strategy") -> Order:
         """Cancel a working order of this strategy (an Order or its id). An order placed in the same hook, not yet
