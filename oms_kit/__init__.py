@@ -8,6 +8,7 @@
 from oms_kit.backtest import BacktestResult, backtest
 from oms_kit.broker.fees import IndiaEquityFees, NoFees
 from oms_kit.broker.mock import MockBroker
+from oms_kit.client import RemoteError, connect, connect_sync
 from oms_kit.compare import compare
 from oms_kit.errors import (
     ConfigError,
@@ -86,6 +87,7 @@ __all__ = [
     "PriceUpdated",
     "Product",
     "RandomWalkFeed",
+    "RemoteError",
     "ReplayFeed",
     "RiskAlertRaised",
     "RiskLimits",
@@ -101,6 +103,8 @@ __all__ = [
     "Violation",
     "backtest",
     "compare",
+    "connect",
+    "connect_sync",
     "load_bars",
     "open_sync",
     "paper_trade",
