@@ -269,6 +269,13 @@ async def test_heartbeats_come_while_nothing_else_happens(served):
     assert 0.25 <= took < 3
 
 
+async def test_events_go_uncompressed_even_to_a_client_that_offers_compression(served):
+    # Deflating each event would cost the OMS's own loop; the server declines the extension.
+    websocket, _ = await served.listen(compression="deflate")
+
+    assert websocket.response.headers.get("Sec-WebSocket-Extensions") is None
+
+
 # -- the door ---------------------------------------------------------------------------------------------------------
 
 
