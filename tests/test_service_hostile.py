@@ -105,7 +105,16 @@ def on_loop(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine[Any, Any, T]
 
 
 async def test_hostile_json_bodies_are_a_422_naming_a_field_or_a_recorded_order():
-    oms = await ok.OMS.open("duckdb:///:memory:", feed=None, limits=LIMITS, risk_interval=None)
+    await hostile_bodies("duckdb:///:memory:")
+
+
+async def test_hostile_json_bodies_on_a_durable_store_are_a_422_or_an_order_stored_once(durable_url):
+    # A durable store commits each order before the broker sees it: the same outcomes, each one stored.
+    await hostile_bodies(durable_url)
+
+
+async def hostile_bodies(url: str) -> None:
+    oms = await ok.OMS.open(url, feed=None, limits=LIMITS, risk_interval=None)
     await oms.set_price("RELIANCE", 2500)
     await oms.set_price("TCS", 3900)
     server = await serve(oms, port=0)
@@ -142,7 +151,7 @@ async def test_hostile_json_bodies_are_a_422_naming_a_field_or_a_recorded_order(
     try:
         await asyncio.to_thread(check)
         await oms.flush()
-        stored = await oms.store.fetch("SELECT count(*) AS n FROM orders")
+        stored = await oms.store.fetch("SELECT count(*) AS n FROM orders WHERE account = $1", oms.account)
         client.close()
         assert int(stored[0]["n"]) == len(oms.orders()) == placed()
     finally:
