@@ -14,7 +14,7 @@ from oms_kit.broker.base import Broker
 from oms_kit.events import EventBus
 from oms_kit.instruments import resolve_instruments
 from oms_kit.ledger import Ledger
-from oms_kit.models import Instrument, parse_cash
+from oms_kit.models import Instrument
 from oms_kit.orders import OrderManager
 from oms_kit.risk import RiskLimits
 from oms_kit.session import ExchangeSession
@@ -26,7 +26,7 @@ __all__ = ["assemble_account"]
 def assemble_account(
     *,
     account: str,
-    cash: float | Decimal,
+    cash: Decimal,
     broker: Broker,
     now: Callable[[], datetime],
     instruments: Iterable[Instrument] | None = None,
@@ -34,17 +34,16 @@ def assemble_account(
     exchange_timezone: str | tzinfo | ExchangeSession = "Asia/Kolkata",
     bus: EventBus | None = None,
 ) -> OrderManager:
-    """An account's order manager, wired: a ledger holding ``cash``, the default instruments plus
-    ``instruments``, ``limits`` (``RiskLimits()`` by default), every pre-trade check, and the exchange session of
-    ``exchange_timezone``. Raises ConfigError naming the argument that is wrong (``cash``, ``instruments``,
-    ``exchange_timezone``); nothing is built then."""
+    """An account's order manager, wired: a ledger holding ``cash`` (already parsed: the callers keep the value),
+    the default instruments plus ``instruments``, ``limits`` (``RiskLimits()`` by default), every pre-trade check,
+    and the exchange session of ``exchange_timezone``. Raises ConfigError naming the argument that is wrong
+    (``instruments``, ``exchange_timezone``); nothing is built then."""
     session = ExchangeSession.of(exchange_timezone)
-    starting_cash = parse_cash(cash)
     known = resolve_instruments(instruments)
     return OrderManager(
         account=account,
         broker=broker,
-        ledger=Ledger(starting_cash, account),
+        ledger=Ledger(cash, account),
         instruments=known,
         limits=limits or RiskLimits(),
         bus=bus or EventBus(),
