@@ -5,10 +5,11 @@
 >>> order = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", price=2500)
 """
 
+from typing import Any
+
 from oms_kit.backtest import BacktestResult, backtest
 from oms_kit.broker.fees import IndiaEquityFees, NoFees
 from oms_kit.broker.mock import MockBroker
-from oms_kit.client import RemoteError, connect, connect_sync
 from oms_kit.compare import compare
 from oms_kit.errors import (
     ConfigError,
@@ -54,6 +55,18 @@ from oms_kit.session import ExchangeSession
 from oms_kit.strategy import Strategy, StrategyContext
 from oms_kit.sweep import sweep
 from oms_kit.sync import SyncOMS, open_sync
+
+# The client (``ok.connect``) is loaded on first use: it brings httpx and websockets, a tenth of a second and
+# thousands of objects that every later full collection of the garbage collector would walk in a backtest too.
+_CLIENT_NAMES = frozenset({"RemoteError", "connect", "connect_sync"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLIENT_NAMES:
+        from oms_kit import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'oms_kit' has no attribute {name!r}")
 
 __all__ = [
     "OMS",

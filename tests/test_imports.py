@@ -8,6 +8,9 @@ Every import counts, including those inside functions (they run on the first cal
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +110,30 @@ def widget_imports_in_core(everything: dict[str, set[str]]) -> dict[str, list[st
 
 
 # -- the real package ---------------------------------------------------------------------------------------------
+
+
+def test_import_oms_kit_leaves_the_client_and_server_stacks_unloaded_until_asked_for():
+    # A backtest never pays for httpx, websockets or the server (import time, and objects the collector walks).
+    probe = (
+        "import json, sys\n"
+        "import oms_kit as ok\n"
+        "heavy = ('httpx', 'websockets', 'fastapi', 'uvicorn', 'ipywidgets', 'oms_kit.client', 'oms_kit.service')\n"
+        "before = [m for m in heavy if m in sys.modules]\n"
+        "names = [ok.connect.__name__, ok.connect_sync.__name__, ok.RemoteError.__name__]\n"
+        "from oms_kit import connect_sync\n"
+        "try:\n"
+        "    ok.no_such_name\n"
+        "    missing = None\n"
+        "except AttributeError as error:\n"
+        "    missing = str(error)\n"
+        "print(json.dumps([before, names, 'httpx' in sys.modules, missing]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    before, names, loaded, missing = json.loads(done.stdout)
+
+    assert before == []
+    assert names == ["connect", "connect_sync", "RemoteError"] and loaded
+    assert missing == "module 'oms_kit' has no attribute 'no_such_name'"
 
 
 def test_oms_kit_has_no_import_circle():
