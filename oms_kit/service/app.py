@@ -8,7 +8,9 @@ token like every other, without asking for it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -17,6 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
 
 from oms_kit.service.auth import Tokens
 from oms_kit.service.encode import OmsJSONResponse
@@ -38,6 +41,15 @@ DESCRIPTION = (
     "Amounts are exact decimals as strings, times ISO 8601 with their zone; every error is "
     "`{code, message, field, hint}`."
 )
+# The security scheme of the OpenAPI document; the docs page authorises its "Try it out" calls with it.
+TOKEN_SCHEME = {"type": "http", "scheme": "bearer", "description": "the token the server printed when it started"}
+# Swagger UI, vendored from its npm package (see its README.md): the docs page loads nothing from other hosts.
+SWAGGER_UI = Path(__file__).resolve().parent / "static" / "swagger-ui"
+DOCS_STATIC = "/docs/static"
+# The page may load and call only its own server: inline scripts (Swagger UI's setup) and styles (its own), images
+# of its own or data: URLs (the style sheet's icons).
+DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
 def create_app(oms: OMS, tokens: Tokens, *, routers: Iterable[APIRouter] = (),
@@ -78,21 +90,44 @@ def _add_docs(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description,
                                  routes=app.routes)
-            schema.setdefault("components", {})["securitySchemes"] = {
-                "token": {"type": "http", "scheme": "bearer",
-                          "description": "the token the server printed when it started"}}
+            schema.setdefault("components", {})["securitySchemes"] = {"token": dict(TOKEN_SCHEME)}
             schema["security"] = [{"token": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    # Behind the door like every route: the page asks for its files with the token it was opened with.
+    app.mount(DOCS_STATIC, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:
-        # A browser opens /docs?token=T; the page then fetches the schema with the same token.
+        # A browser opens /docs?token=T; the page then fetches its files and the schema with the same token.
         token = request.query_params.get("token")
-        url = "/openapi.json" + (f"?token={quote(token, safe='')}" if token else "")
-        return get_swagger_ui_html(openapi_url=url, title=f"{TITLE} API")
+        query = f"?token={quote(token, safe='')}" if token else ""
+        page = get_swagger_ui_html(
+            openapi_url=f"/openapi.json{query}", title=f"{TITLE} API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js{query}",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css{query}",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon-32x32.png{query}",
+            swagger_ui_parameters={"validatorUrl": None})  # the validator badge would call validator.swagger.io
+        html = bytes(page.body).decode()
+        at = html.rindex("</body>")
+        return HTMLResponse(html[:at] + _AUTHORIZE + html[at:],
+                            headers={"Content-Security-Policy": DOCS_POLICY, "Referrer-Policy": "no-referrer",
+                                     "Cache-Control": "no-store"})
+
+
+# "Try it out" sends the token the page was opened with (read from the page's address, so the server writes no token
+# into a script) as the Authorization header, the way the Authorize button would. `ui` is the page's Swagger UI.
+_AUTHORIZE = """<script>
+(function () {
+    const token = new URLSearchParams(window.location.search).get("token");
+    if (token) {
+        ui.authActions.authorize({token: {name: "token", schema: SCHEME, value: token}});
+    }
+})();
+</script>
+""".replace("SCHEME", json.dumps(TOKEN_SCHEME))
 
 
 def _version() -> str:
