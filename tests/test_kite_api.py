@@ -25,10 +25,11 @@ from kiteconnect import exceptions as kex
 import oms_kit as ok
 from oms_kit.broker.mock import MockBroker
 from oms_kit.market.clock import SimulatedClock
+from oms_kit.models import ClientOrderId, Order, OrderId
 from oms_kit.service import serve
 from oms_kit.service.kite_errors import KiteError
 from oms_kit.service.kite_forms import read_form
-from oms_kit.service.kite_models import INSTRUMENT_COLUMNS, IST, kite_time, universe
+from oms_kit.service.kite_models import INSTRUMENT_COLUMNS, IST, history_json, kite_time, universe
 
 T = TypeVar("T")
 LIMITS = ok.RiskLimits(max_order_quantity=1000, max_orders_per_second=None, duplicate_window_s=None)
@@ -768,3 +769,108 @@ async def test_order_history_and_the_books_on_a_durable_store_and_after_a_restar
     finally:
         await kite.server.stop()
         await kite.oms.close()
+
+
+# -- order history: each state with the values it had -----------------------------------------------------------------
+
+
+def _states(history: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [(h["status"], h["quantity"], h["price"], h["filled_quantity"], h["pending_quantity"]) for h in history]
+
+
+async def test_order_history_shows_the_placed_values_before_a_modify_and_the_new_ones_after(kite):
+    order_id = await kite.place(order_type="LIMIT", price=1400, quantity=5, product="MIS")
+    await kite("modify_order", "regular", order_id, price=1410, quantity=8)
+    with pytest.raises(kex.OrderException, match="PRICE_OUTSIDE_COLLAR"):
+        await kite("modify_order", "regular", order_id, price=1000)  # refused: the order keeps 1410 and 8
+    await kite("modify_order", "regular", order_id, quantity=6)
+
+    history = await kite("order_history", order_id)
+
+    assert _states(history) == [
+        ("PUT ORDER REQ RECEIVED", 5, 1400.0, 0, 5), ("OPEN", 5, 1400.0, 0, 5),
+        ("MODIFY PENDING", 5, 1400.0, 0, 5), ("OPEN", 8, 1410.0, 0, 8),
+        ("MODIFY PENDING", 8, 1410.0, 0, 8), ("OPEN", 8, 1410.0, 0, 8),
+        ("MODIFY PENDING", 8, 1410.0, 0, 8), ("OPEN", 6, 1410.0, 0, 6)]
+    assert "PRICE_OUTSIDE_COLLAR" in history[5]["status_message"]
+    assert [h["modified"] for h in history] == [False, False, False, True, True, True, True, True]
+    order = kite.oms.get_order(order_id)  # the last entry is the order as it is
+    assert (history[-1]["quantity"], history[-1]["price"]) == (order.quantity, float(order.price))
+
+
+async def test_order_history_of_a_modified_stop_order_shows_each_trigger_price(kite):
+    order_id = await kite.place(order_type="SL", trigger_price=1550, price=1555, product="MIS")
+    await kite("modify_order", "regular", order_id, trigger_price=1560, price=1565)
+
+    history = await kite("order_history", order_id)
+
+    assert [(h["status"], h["trigger_price"], h["price"]) for h in history] == [
+        ("PUT ORDER REQ RECEIVED", 1550.0, 1555.0), ("TRIGGER PENDING", 1550.0, 1555.0),
+        ("MODIFY PENDING", 1550.0, 1555.0), ("TRIGGER PENDING", 1560.0, 1565.0)]
+
+
+async def test_order_history_of_a_partly_filled_order_modified_then_filled(open_kite):
+    kite = await open_kite(broker=MockBroker(fees=None, participation=0.1))
+    order_id = await kite.place(order_type="LIMIT", price=1490, quantity=25, product="MIS")
+    await kite.oms.set_price("INFY", 1490, volume=100)  # 10 of 25
+    await kite("modify_order", "regular", order_id, price=1485, quantity=30)
+    await kite.oms.set_price("INFY", 1484, volume=100)  # 10 more at the new price
+    await kite.oms.set_price("INFY", 1483, volume=1000)  # the last 10
+
+    history = await kite("order_history", order_id)
+
+    assert _states(history) == [
+        ("PUT ORDER REQ RECEIVED", 25, 1490.0, 0, 25), ("OPEN", 25, 1490.0, 0, 25), ("OPEN", 25, 1490.0, 10, 15),
+        ("MODIFY PENDING", 25, 1490.0, 10, 15), ("OPEN", 30, 1485.0, 10, 20), ("OPEN", 30, 1485.0, 20, 10),
+        ("COMPLETE", 30, 1485.0, 30, 0)]
+    fills = kite.oms.trades()
+    fills = fills[fills["order_id"] == order_id]
+    averages = [float(sum(p * q for p, q in zip(fills["price"][:n], fills["quantity"][:n], strict=True)) /
+                      sum(fills["quantity"][:n])) for n in (1, 2, 3)]
+    assert [h["average_price"] for h in history if h["filled_quantity"]] == pytest.approx(
+        [averages[0], averages[0], averages[0], averages[1], averages[2]])
+    assert history[-1]["average_price"] == pytest.approx(float(kite.oms.get_order(order_id).average_price))
+
+
+async def test_order_history_keeps_the_placed_values_on_a_durable_store_and_after_a_restart(durable_url):
+    async def start() -> Kite:
+        oms = await ok.OMS.open(durable_url, feed=None, risk_interval=None, limits=LIMITS)
+        await oms.set_price("INFY", INFY)
+        return Kite(oms, await serve(oms, port=0))
+
+    kite = await start()
+    try:
+        order_id = await kite.place(order_type="LIMIT", price=1400, quantity=5, product="MIS")
+        await kite("modify_order", "regular", order_id, price=1405, quantity=7)
+        history = await kite("order_history", order_id)
+    finally:
+        await kite.server.stop()
+        await kite.oms.close()
+    assert [(h["status"], h["quantity"], h["price"]) for h in history] == [
+        ("PUT ORDER REQ RECEIVED", 5, 1400.0), ("OPEN", 5, 1400.0), ("MODIFY PENDING", 5, 1400.0), ("OPEN", 7, 1405.0)]
+
+    kite = await start()  # reopened: the trail alone knows the placed values
+    try:
+        assert await kite("order_history", order_id) == history
+    finally:
+        await kite.server.stop()
+        await kite.oms.close()
+
+
+def test_a_trail_stored_without_the_replaced_values_shows_the_earliest_value_known():
+    # Rows written before MODIFY_REQUESTED kept "previous": what a modify replaced is not known, so the entries
+    # before it show the first value known (the modify's), and a field no modify changed the order's own.
+    order = Order(OrderId("O-x-1"), ClientOrderId("c1"), "INFY", ok.Side.BUY, 8, ok.OrderType.LIMIT,
+                  price=Decimal("1420"), status=ok.OrderStatus.OPEN)
+    ts = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
+    rows = [(0, "CREATED", "NEW", "{}"), (1, "ACCEPTED", "OPEN", "{}"),
+            (2, "MODIFY_REQUESTED", "PENDING_MODIFY", '{"changes": {"price": "1410"}}'),
+            (3, "MODIFIED", "OPEN", '{"changes": {"price": "1410"}}'),
+            (4, "MODIFY_REQUESTED", "PENDING_MODIFY", '{"changes": {"price": "1420"}, "previous": {"price": "1410"}}'),
+            (5, "MODIFIED", "OPEN", '{"changes": {"price": "1420"}}')]
+    events = [{"sequence": n, "ts": ts, "event_type": kind, "to_status": status, "detail": detail}
+              for n, kind, status, detail in rows]
+
+    history = history_json(order, events, 0)
+
+    assert [(h["price"], h["quantity"]) for h in history] == [(1410.0, 8)] * 5 + [(1420.0, 8)]

@@ -26,7 +26,6 @@ from oms_kit.models import Instrument, Order, OrderStatus, Product
 
 IST = ZoneInfo("Asia/Kolkata")
 EXCHANGE = "NSE"
-VARIETY = "regular"
 _ZERO = Decimal(0)
 
 KITE_STATUS = {
@@ -140,7 +139,7 @@ def order_json(order: Order, token: int) -> dict[str, Any]:
         "status_message_raw": _status_raw(order), "order_timestamp": kite_time(order.created_at),
         "exchange_update_timestamp": kite_time(order.updated_at) if at_exchange else None,
         "exchange_timestamp": kite_time(order.created_at) if at_exchange else None,
-        "variety": VARIETY, "exchange": EXCHANGE, "tradingsymbol": order.symbol, "instrument_token": token,
+        "variety": order.variety.value, "exchange": EXCHANGE, "tradingsymbol": order.symbol, "instrument_token": token,
         "order_type": order.order_type.value, "transaction_type": order.side.value,
         "validity": order.validity.value, "product": order.product.value, "quantity": order.quantity,
         "disclosed_quantity": 0, "price": num(order.price), "trigger_price": num(order.trigger_price),
@@ -164,61 +163,84 @@ def _status_raw(order: Order) -> str | None:
 def history_json(order: Order, events: Sequence[Mapping[str, Any]], token: int) -> list[dict[str, Any]]:
     """Each state the order went through (its stored events, oldest first) as Kite's order history shows it.
 
-    Quantity and prices are the order's at each state. The audit trail records what a modify set, not what it
-    replaced: before a field's first modify, the entries show the value that modify set (the earliest one known);
-    a field no modify changed shows the order's own value throughout.
+    Every entry has the values the order had in that state: quantity, price and trigger price as placed until a
+    modify's MODIFIED event and as modified from there on (a MODIFY PENDING entry still shows the values it would
+    replace; a refused modify changes nothing), and the filled, pending and cancelled quantities and the average
+    price of the fills so far. The values an order was placed with are read from the trail (see
+    :func:`_placed_values`); the order as it is now gives only its unchanging fields.
     """
     if not events:
         return [order_json(order, token) | {"modified": False}]
-    details = [_detail(e.get("detail")) for e in events]
-    values: dict[str, Any] = {"quantity": order.quantity, "price": order.price, "trigger_price": order.trigger_price}
-    first: set[str] = set()
-    for event, detail in zip(events, details, strict=True):
-        if event.get("event_type") == "MODIFIED":
-            for name, value in _changes(detail).items():
-                if name in values and name not in first:
-                    values[name] = _parsed(name, value)
-                    first.add(name)
+    trail = [(e.get("event_type"), _detail(e.get("detail"))) for e in events]
+    values = _placed_values(order, trail)
     entries = []
     filled, filled_value = 0, _ZERO
     accepted_at: datetime | None = None
     modified = False
-    for event, detail in zip(events, details, strict=True):
-        kind, ts = event.get("event_type"), event.get("ts")
+    for event, (kind, detail) in zip(events, trail, strict=True):
+        ts = event.get("ts")
         try:
             status = OrderStatus(event.get("to_status"))
         except ValueError:
             continue
         if kind == "ACCEPTED" and accepted_at is None:
             accepted_at = ts
-        if kind in ("PARTIALLY_FILLED", "FILLED"):
+        if kind in _FILL_EVENTS:
             quantity, price = detail.get("quantity"), _decimal(detail.get("price"))
             if isinstance(quantity, int) and price is not None:
                 filled += quantity
                 filled_value += price * quantity
-        if kind == "MODIFIED":
+        elif kind == "MODIFIED":
             modified = True
-            for name, value in _changes(detail).items():
-                if name in values:
-                    values[name] = _parsed(name, value)
-        quantity = values["quantity"] if isinstance(values["quantity"], int) else order.quantity
-        remaining = max(quantity - filled, 0)
+            _update(values, _changes(detail))
+        remaining = max(values["quantity"] - filled, 0)
         reason = detail.get("reason")
-        entry = order_json(order, token) | {
-            "status": KITE_STATUS[status], "status_message": reason if isinstance(reason, str) else None,
-            "status_message_raw": reason if isinstance(reason, str) else None,
+        message = reason if isinstance(reason, str) else None
+        entries.append(order_json(order, token) | {
+            "status": KITE_STATUS[status], "status_message": message, "status_message_raw": message,
             "order_timestamp": kite_time(ts),
             "exchange_order_id": order.order_id if accepted_at is not None else None,
             "exchange_timestamp": kite_time(accepted_at),
             "exchange_update_timestamp": kite_time(ts) if accepted_at is not None else None,
-            "quantity": quantity, "price": num(values["price"]), "trigger_price": num(values["trigger_price"]),
+            "quantity": values["quantity"], "price": num(values["price"]),
+            "trigger_price": num(values["trigger_price"]),
             "filled_quantity": filled, "average_price": float(filled_value / filled) if filled else 0.0,
             "pending_quantity": remaining if status.is_working or status in _STILL_PENDING else 0,
             "cancelled_quantity": remaining if status in _ENDED_UNFILLED else 0,
             "modified": modified,
-        }
-        entries.append(entry)
+        })
     return entries or [order_json(order, token) | {"modified": modified}]
+
+
+_MODIFIABLE_VALUES = ("quantity", "price", "trigger_price")
+_FILL_EVENTS = frozenset({"PARTIALLY_FILLED", "FILLED"})
+
+
+def _placed_values(order: Order, trail: Sequence[tuple[Any, dict[str, Any]]]) -> dict[str, Any]:
+    # The quantity, price and trigger price the order was placed with. The orders table holds only the latest ones;
+    # a MODIFY_REQUESTED event keeps the values its modify would replace ("previous"), so a field's first such value
+    # is the placed one, and a field no modify touched has the order's own value. An event stored before
+    # "previous" was kept says only what its modify set: the earliest value set then stands for the placed one.
+    values = {name: getattr(order, name) for name in _MODIFIABLE_VALUES}
+    known: set[str] = set()
+    for kind, detail in trail:
+        if kind == "MODIFY_REQUESTED":
+            given = detail.get("previous")
+        elif kind == "MODIFIED":
+            given = _changes(detail)
+        else:
+            continue
+        if isinstance(given, dict):
+            _update(values, {k: v for k, v in given.items() if k not in known})
+            known.update(given)
+    return values
+
+
+def _update(values: dict[str, Any], changes: Mapping[str, Any]) -> None:
+    # Only the modifiable fields, and only values that read as what they stand for.
+    for name, value in changes.items():
+        if name in values and (parsed := _parsed(name, value)) is not None:
+            values[name] = parsed
 
 
 def _changes(detail: Mapping[str, Any]) -> dict[str, Any]:
@@ -246,7 +268,7 @@ def _decimal(value: Any) -> Decimal | None:
 
 def _parsed(name: str, value: Any) -> Any:
     if name == "quantity":
-        return value if isinstance(value, int) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
     return _decimal(value)
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from oms_kit.fsm import OrderEvent
+from oms_kit.fsm import OrderEvent, OrderEventType
 from oms_kit.models import (
     ClientOrderId,
     Fill,
@@ -35,6 +35,8 @@ from oms_kit.risk import RiskAlert
 from oms_kit.storage.base import Write
 
 # -- objects to rows -------------------------------------------------------------------------------------------------
+
+_MODIFY_REQUESTED = OrderEventType.MODIFY_REQUESTED
 
 
 def order_row(order: Order) -> Write:
@@ -55,11 +57,16 @@ def created_row(order: Order) -> Write:
 
 
 def event_row(order: Order, event: OrderEvent, previous: OrderStatus) -> Write:
-    """One transition of ``order`` (already applied) from ``previous`` (``order_events``)."""
+    """One transition of ``order`` (already applied) from ``previous`` (``order_events``).
+
+    Its ``detail`` holds the fill (``quantity``, ``price``), the ``reason``, and for a modify the ``changes``; a
+    MODIFY_REQUESTED row also keeps the values they replace (``previous``), which the order's row loses once the
+    modify is done: with them the trail tells what the order was at each step (Kite's order history shows that).
+    """
     return ("order_events", (
         f"{order.order_id}:{order.sequence}", order.order_id, order.account, order.sequence, event.ts,
         event.type._value_, previous._value_, order.status._value_,
-        _event_detail(event) if event.quantity or event.price or event.reason or event.changes else "{}"))
+        _event_detail(event, order) if event.quantity or event.price or event.reason or event.changes else "{}"))
 
 
 def decision_row(decision_id: str, order: Order, ts: datetime, violations: Sequence[Violation]) -> Write:
@@ -112,7 +119,7 @@ def violations_json(violations: Sequence[Violation]) -> str:
     return json.dumps([v.to_dict() for v in violations], default=str) if violations else "[]"
 
 
-def _event_detail(event: OrderEvent) -> str:
+def _event_detail(event: OrderEvent, order: Order) -> str:
     # The event's details as JSON text: the fill, the reason, the changes (only those present).
     quantity, price, reason, changes = event.quantity, event.price, event.reason, event.changes
     if not reason and not changes:
@@ -123,6 +130,8 @@ def _event_detail(event: OrderEvent) -> str:
     detail: dict[str, Any] = {k: v for k, v in (("quantity", quantity), ("price", price), ("reason", reason)) if v}
     if changes:
         detail["changes"] = changes
+        if event.type is _MODIFY_REQUESTED:  # not applied yet: the order still has the values it replaces
+            detail["previous"] = {name: getattr(order, name) for name in changes}
     return json.dumps(detail, default=str)
 
 
