@@ -72,7 +72,11 @@ class TradingStateChanged(Event):
     source: str
 
 
-EVENT_KINDS = frozenset({"order", "fill", "position", "price", "risk_alert", "trading_state"})
+EVENT_TYPES: dict[str, type[Event]] = {cls.kind: cls for cls in (
+    OrderUpdated, OrderFilled, PositionChanged, PriceUpdated, RiskAlertRaised, TradingStateChanged)}
+"""Every kind of event the OMS publishes, by name: the one list that subscriptions, the event stream
+(``oms_kit.service.ws``) and the client that reads it back (``oms_kit.client.decode``) go by."""
+EVENT_KINDS = frozenset(EVENT_TYPES)
 
 Callback = Callable[[Event], Any]
 

@@ -6,6 +6,7 @@ end as they end in process, and the blocking twin works from a thread."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -22,10 +23,15 @@ from starlette.datastructures import QueryParams
 
 import oms_kit as ok
 from oms_kit.client import EventStreamClosed, EventStreamLagged, RemoteError, RemoteOMS
+from oms_kit.client.decode import event_of
 from oms_kit.client.stream import CLOSE_LAGGED, stream_query
+from oms_kit.events import EVENT_TYPES
+from oms_kit.models import ClientOrderId, OrderId, TradeId
+from oms_kit.risk import RiskAlert
 from oms_kit.service import serve
+from oms_kit.service.encode import dumps
 from oms_kit.service.ws import CLOSE_LAGGED as SERVER_CLOSE_LAGGED
-from oms_kit.service.ws import parse_options
+from oms_kit.service.ws import event_json, parse_options
 
 T = TypeVar("T")
 PRICE = 2500
@@ -492,6 +498,32 @@ async def test_events_with_types_prices_and_raw_messages(served):
     assert price == ok.PriceUpdated(price.ts, "TCS", Decimal("3901.00"))
     assert {m["type"] for m in messages} == {"fill", "heartbeat"}
     assert raw.subscribed["types"] == ["fill"] and raw.subscribed["heartbeat_s"] == 0.2
+
+
+def test_every_kind_of_event_the_stream_sends_the_client_reads_back_as_the_same_event():
+    at = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
+    order = ok.Order(OrderId("O-7"), ClientOrderId("C-7"), "RELIANCE", ok.Side.BUY, 10, ok.OrderType.LIMIT,
+                     price=Decimal("2500.05"), status=ok.OrderStatus.OPEN, created_at=at, updated_at=at)
+    alert = RiskAlert("A-1", "default", at, "WARN", "max_position_value", "RELIANCE", Decimal("80"), Decimal("100"),
+                      "at 80 %")
+    events = [
+        ok.OrderUpdated(at, order, "ACCEPTED", "NEW"),
+        ok.OrderFilled(at, ok.Fill(TradeId("T-1"), OrderId("O-7"), "RELIANCE", ok.Side.BUY, 4, Decimal("2500.05"),
+                                   Decimal("1.25"), at, ok.Product.MIS, "default")),
+        ok.PositionChanged(at, ok.Position("RELIANCE", quantity=4, average_price=Decimal("2500.05"),
+                                           last_price=Decimal("2501"), updated_at=at)),
+        ok.PriceUpdated(at, "TCS", Decimal("3900.10")),
+        ok.RiskAlertRaised(at, alert),
+        ok.TradingStateChanged(at, ok.TradingState.ACTIVE, ok.TradingState.HALTED, "kill switch", "user"),
+    ]
+    assert sorted(e.kind for e in events) == sorted(EVENT_TYPES)
+
+    for event in events:
+        sent = dumps(event_json(event))
+        back = event_of(json.loads(sent), "default")
+
+        assert type(back) is EVENT_TYPES[event.kind] and dumps(event_json(back)) == sent
+    assert event_of({"type": "heartbeat", "ts": at.isoformat(), "data": {}}, "default") is None
 
 
 async def test_a_client_that_falls_behind_gets_the_beginning_then_the_lag_error(served):

@@ -23,15 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from oms_kit.events import (
-    Event,
-    OrderFilled,
-    OrderUpdated,
-    PositionChanged,
-    PriceUpdated,
-    RiskAlertRaised,
-    TradingStateChanged,
-)
+from oms_kit.events import EVENT_TYPES, Event
 from oms_kit.ledger import POSITION_COLUMNS
 from oms_kit.models import (
     ClientOrderId,
@@ -263,33 +255,36 @@ def risk_summary_of(record: Any) -> dict[str, Any]:
 # -- events -----------------------------------------------------------------------------------------------------------
 
 
-def _order_event(ts: datetime, data: Mapping[str, Any], account: str) -> Event:
-    return OrderUpdated(ts, order_of(data["order"], account), _text(data["event"]),
-                        _optional_text(data["previous_status"]))
+def _order_fields(data: Mapping[str, Any], account: str) -> dict[str, Any]:
+    return {"order": order_of(data["order"], account), "event_type": _text(data["event"]),
+            "previous_status": _optional_text(data["previous_status"])}
 
 
-def _state_event(ts: datetime, data: Mapping[str, Any], account: str) -> Event:
-    return TradingStateChanged(ts, TradingState(data["previous"]), TradingState(data["state"]),
-                               _text(data["reason"]), _text(data["source"]))
+def _state_fields(data: Mapping[str, Any], account: str) -> dict[str, Any]:
+    return {"previous": TradingState(data["previous"]), "state": TradingState(data["state"]),
+            "reason": _text(data["reason"]), "source": _text(data["source"])}
 
 
-_EVENTS: dict[str, Callable[[datetime, Mapping[str, Any], str], Event]] = {
-    "order": _order_event,
-    "fill": lambda ts, data, account: OrderFilled(ts, fill_of(data, account)),
-    "position": lambda ts, data, account: PositionChanged(ts, position_of(data)),
-    "price": lambda ts, data, account: PriceUpdated(ts, _text(data["symbol"]), _amount(data["price"])),
-    "risk_alert": lambda ts, data, account: RiskAlertRaised(ts, alert_of(data)),
-    "trading_state": _state_event,
+# The fields of each kind of event (``oms_kit.events.EVENT_TYPES``) from the data the stream sends
+# (``oms_kit.service.ws``), all but its time.
+_FIELDS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
+    "order": _order_fields,
+    "fill": lambda data, account: {"fill": fill_of(data, account)},
+    "position": lambda data, account: {"position": position_of(data)},
+    "price": lambda data, account: {"symbol": _text(data["symbol"]), "price": _amount(data["price"])},
+    "risk_alert": lambda data, account: {"alert": alert_of(data)},
+    "trading_state": _state_fields,
 }
 
 
 def event_of(message: Mapping[str, Any], account: str) -> Event | None:
     """The kit's event of a stream message ``{"type", "ts", "data"}``; None for the stream's own messages
     (``subscribed``, ``heartbeat``, ``lagged``) and for a type this version does not know."""
-    make = _EVENTS.get(message["type"])
-    if make is None:
+    kind = message["type"]
+    fields = _FIELDS.get(kind)
+    if fields is None:
         return None
     ts = moment(message["ts"])
     if ts is None:
         raise ValueError("an event has a time")
-    return make(ts, message["data"], account)
+    return EVENT_TYPES[kind](ts=ts, **fields(message["data"], account))

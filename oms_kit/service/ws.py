@@ -64,16 +64,7 @@ from starlette.datastructures import QueryParams
 from starlette.websockets import WebSocketDisconnect
 
 from oms_kit.errors import ConfigError
-from oms_kit.events import (
-    EVENT_KINDS,
-    Event,
-    OrderFilled,
-    OrderUpdated,
-    PositionChanged,
-    PriceUpdated,
-    RiskAlertRaised,
-    TradingStateChanged,
-)
+from oms_kit.events import EVENT_KINDS, Event
 from oms_kit.models import Position
 from oms_kit.service.encode import OmsJSONResponse, dumps
 from oms_kit.service.errors import INVALID_INPUT, error_body
@@ -164,20 +155,21 @@ def _state(event: Any) -> dict[str, Any]:
             "source": event.source}
 
 
-_DATA: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
-    OrderUpdated: _order,
-    OrderFilled: lambda event: event.fill.to_dict(),
-    PositionChanged: lambda event: position_json(event.position),
-    PriceUpdated: lambda event: {"symbol": event.symbol, "price": event.price},
-    RiskAlertRaised: lambda event: event.alert.to_dict(),
-    TradingStateChanged: _state,
+# The data of each kind of event (``oms_kit.events.EVENT_TYPES``); ``oms_kit.client.decode`` reads it back.
+_DATA: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "order": _order,
+    "fill": lambda event: event.fill.to_dict(),
+    "position": lambda event: position_json(event.position),
+    "price": lambda event: {"symbol": event.symbol, "price": event.price},
+    "risk_alert": lambda event: event.alert.to_dict(),
+    "trading_state": _state,
 }
 
 
 def event_json(event: Event) -> dict[str, Any]:
     """An event as the stream sends it: ``{"type": kind, "ts": time, "data": {...}}`` (values not yet encoded: see
     :func:`~oms_kit.service.encode.dumps`)."""
-    return {"type": event.kind, "ts": event.ts, "data": _DATA[type(event)](event)}
+    return {"type": event.kind, "ts": event.ts, "data": _DATA[event.kind](event)}
 
 
 def _message(kind: str, ts: Any, data: dict[str, Any]) -> str:
