@@ -2,62 +2,33 @@
 then ``remote.place_order(...)`` without ``await``.
 
 Like :func:`~oms_kit.sync.open_sync`, it adds no logic of its own: each call runs the async client's coroutine and
-waits for it. The async client lives on a private event loop in a daemon thread, so the HTTP connections and the
-event stream stay open between calls, and any thread may call: calls from several threads run side by side on
-that loop (a thread waiting for the next event does not hold up another placing orders). Called
-from the thread of the loop that serves the OMS itself, a blocking call would stop that loop while it waits for its
-answer: there, use ``await ok.connect(...)``.
+waits for it. The async client lives on a private event loop in a daemon thread (:class:`~oms_kit.sync.LoopThread`,
+as a script's ``open_sync`` OMS does), so the HTTP connections and the event stream stay open between calls, and
+any thread may call: calls from several threads run side by side on that loop (a thread waiting for the next event
+does not hold up another placing orders). Called from the thread of the loop that serves the OMS itself, a blocking
+call would stop that loop while it waits for its answer: there, use ``await ok.connect(...)``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
-import threading
-from collections.abc import Coroutine, Iterable, Iterator
-from typing import Any, Self, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any, Self
 
 from oms_kit.client.remote import DEFAULT_TIMEOUT_S, RemoteOMS, connect
 from oms_kit.client.stream import EventStream
-from oms_kit.errors import OmsError
 from oms_kit.events import Event
+from oms_kit.sync import LoopThread
 
 __all__ = ["SyncEventStream", "SyncRemoteOMS", "connect_sync"]
-
-T = TypeVar("T")
-
-
-class _Loop:
-    """A private event loop running in a daemon thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="oms-kit-remote", daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        if threading.current_thread() is self.thread:
-            coroutine.close()
-            raise OmsError("a blocking call from the client's own loop would wait for itself",
-                           hint="inside a coroutine, use await ok.connect(...)")
-        if self.loop.is_closed():
-            coroutine.close()
-            raise OmsError("this client is closed", hint="connect again with ok.connect_sync(...)")
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
-
-    def stop(self) -> None:
-        if not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=5)
-            self.loop.close()
 
 
 class SyncEventStream:
     """The events of a served OMS, blocking: ``for event in remote.events(): ...`` (see
     :class:`~oms_kit.client.stream.EventStream`). ``with remote.events() as stream:`` connects first."""
 
-    def __init__(self, stream: EventStream, loop: _Loop) -> None:
+    def __init__(self, stream: EventStream, loop: LoopThread) -> None:
         self._stream = stream
         self._loop = loop
 
@@ -99,7 +70,7 @@ class SyncEventStream:
 class SyncRemoteOMS:
     """The methods of :class:`~oms_kit.client.remote.RemoteOMS`, blocking. Made by :func:`connect_sync`."""
 
-    def __init__(self, remote: RemoteOMS, loop: _Loop) -> None:
+    def __init__(self, remote: RemoteOMS, loop: LoopThread) -> None:
         self._remote = remote
         self._loop = loop
 
@@ -138,7 +109,7 @@ class SyncRemoteOMS:
 
     def close(self) -> None:
         """Close the connections and stop the client's thread (the served OMS goes on). Idempotent."""
-        if not self._loop.loop.is_closed():
+        if not self._loop.stopped:
             self._loop.run(self._remote.close())
             self._loop.stop()
 
@@ -157,7 +128,8 @@ class SyncRemoteOMS:
 
 def connect_sync(url: str, token: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S) -> SyncRemoteOMS:
     """Connect like :func:`~oms_kit.client.remote.connect` and return the blocking twin of the client."""
-    loop = _Loop()
+    loop = LoopThread("oms-kit-remote", "client", again="connect again with ok.connect_sync(...)",
+                      inside="inside a coroutine, use await ok.connect(...)")
     try:
         remote = loop.run(connect(url, token, timeout=timeout))
     except BaseException:
