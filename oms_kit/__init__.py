@@ -44,6 +44,7 @@ from oms_kit.models import (
     Side,
     TradingState,
     Validity,
+    Variety,
     Violation,
 )
 from oms_kit.oms import OMS
@@ -113,6 +114,7 @@ __all__ = [
     "TradingState",
     "TradingStateChanged",
     "Validity",
+    "Variety",
     "Violation",
     "backtest",
     "compare",

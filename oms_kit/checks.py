@@ -12,7 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from oms_kit.check import Check, CheckContext, Outcome
-from oms_kit.models import Order, OrderType, Product, Side, TradingState, Violation
+from oms_kit.models import Order, OrderType, Product, Side, TradingState, Variety, Violation
 
 __all__ = ["CHECKS", "VIOLATION_CODES", "check_buying_power", "check_client_order_id", "check_daily_loss",
            "check_gross_exposure", "check_instrument", "check_lot_size", "check_market_hours", "check_open_orders",
@@ -20,13 +20,13 @@ __all__ = ["CHECKS", "VIOLATION_CODES", "check_buying_power", "check_client_orde
            "check_position_value", "check_possible_duplicate", "check_price_collar", "check_reduce_only",
            "check_reference_price", "check_tick_size", "check_trading_state", "default_checks"]
 
-# Every code the checks report (the reduce-only check has two).
+# Every code the checks report (the reduce-only and the market-hours checks have two each).
 VIOLATION_CODES = frozenset({
     "TRADING_HALTED", "TRADING_STATE_REDUCING", "INSTRUMENT_NOT_FOUND", "MARKET_CLOSED", "PRICE_NOT_ON_TICK",
     "QUANTITY_NOT_LOT_MULTIPLE", "QUANTITY_EXCEEDS_MAXIMUM", "NOTIONAL_EXCEEDS_MAXIMUM", "PRICE_OUTSIDE_COLLAR",
     "NO_REFERENCE_PRICE", "DUPLICATE_CLIENT_ORDER_ID", "POSSIBLE_DUPLICATE", "RATE_LIMIT_EXCEEDED",
     "MAX_OPEN_ORDERS", "POSITION_LIMIT_EXCEEDED", "GROSS_EXPOSURE_EXCEEDED", "INSUFFICIENT_FUNDS",
-    "DAILY_LOSS_LIMIT", "REDUCE_ONLY_WOULD_INCREASE_POSITION",
+    "DAILY_LOSS_LIMIT", "REDUCE_ONLY_WOULD_INCREASE_POSITION", "AMO_MARKET_OPEN",
 })  # fmt: skip
 
 _ONE_SECOND = timedelta(seconds=1)
@@ -35,6 +35,7 @@ _PERCENT = Decimal("0.01")
 _BUY, _MARKET, _SL_M, _CNC = Side.BUY, OrderType.MARKET, OrderType.SL_M, Product.CNC
 _HALTED, _REDUCING = TradingState.HALTED, TradingState.REDUCING
 _NO_LIMIT = "no limit is set"
+_AMO = Variety.AMO
 _NO_INSTRUMENT = "the instrument is not known"
 _NO_REFERENCE = "the order has no reference price"
 _NOT_OPENING = "the order does not add exposure"
@@ -120,13 +121,24 @@ def _instrument(order: Order, ctx: CheckContext) -> Outcome:
 def _market_hours(order: Order, ctx: CheckContext) -> Outcome:
     # Outside [session_start, session_end) in the account's exchange time (ctx.now naive is UTC); a session whose
     # end is before its start runs overnight. Off while either bound is None.
+    # An after-market order (Variety.AMO) is the other way round: taken only while the market is closed. A change
+    # to one already taken is not a new placement and is not checked.
     limits = ctx.limits
     start, end = limits.session_start, limits.session_end
     if start is None or end is None:
         return _NO_LIMIT
+    amo = order.variety is _AMO
+    if amo and ctx.modify_of is not None:
+        return _NO_LIMIT
     now, session = ctx.now, ctx.session
     local = session.local_time(now)
     hours = f"{start.isoformat()}-{end.isoformat()}"
+    if amo:
+        if limits.session_open(now, session.zone):
+            return Violation("AMO_MARKET_OPEN", f"the market is open at {local.isoformat('seconds')} ({session}, "
+                             f"session {hours}): place a regular order; after-market orders are taken while it "
+                             "is closed", hours, local.isoformat("seconds"))
+        return local.isoformat("seconds"), hours
     if not limits.session_open(now, session.zone):
         return Violation("MARKET_CLOSED", f"the market is closed at {local.isoformat('seconds')} ({session}); the "
                          f"session is {hours}", hours, local.isoformat("seconds"))

@@ -81,6 +81,13 @@ class Validity(_ParsableEnum):
     IOC = "IOC"
 
 
+class Variety(_ParsableEnum):
+    """How an order reaches the exchange (Kite's word): at once, or as an after-market order."""
+
+    REGULAR = "regular"
+    AMO = "amo"  # taken while the market is closed; the broker holds it until the session opens
+
+
 class OrderStatus(_ParsableEnum):
     NEW = "NEW"
     PENDING_SUBMIT = "PENDING_SUBMIT"
@@ -299,6 +306,7 @@ class Order:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     sequence: int = 0  # number of events applied; the next event's sequence number
+    variety: Variety = Variety.REGULAR
 
     @property
     def remaining_quantity(self) -> int:
@@ -334,6 +342,7 @@ class Order:
             "order_type": self.order_type.value,
             "product": self.product.value,
             "validity": self.validity.value,
+            "variety": self.variety.value,
             "quantity": self.quantity,
             "price": self.price,
             "trigger_price": self.trigger_price,

@@ -146,10 +146,14 @@ class OMS:
         trigger_price: float | Decimal | None = None,
         client_order_id: str | None = None,
         tag: str | None = None,
+        variety: str = "regular",
     ) -> Order:
         """Place an order; returns it once its records are committed.
 
         Takes the order's fields or one :class:`OrderRequest` (``oms.place_order(ok.OrderRequest(...))``).
+        ``variety="amo"``: an after-market order, taken while the market is closed (the session hours of
+        :class:`RiskLimits`) and held by the broker until the session opens; AMO_MARKET_OPEN rejects one while
+        it is open.
 
         A well-formed order that breaks a rule comes back REJECTED with ``order.violations``; malformed input
         raises InvalidOrderError and records nothing. The same ``client_order_id`` with the same payload returns
@@ -162,10 +166,10 @@ class OMS:
         manager = self.manager
         if type(symbol) is OrderRequest:
             request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                      client_order_id, tag)
+                                      client_order_id, tag, variety)
         else:  # the fields, parsed here without the detour (the order path)
             request = order_request(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                    client_order_id, tag)
+                                    client_order_id, tag, variety)
         order, send = manager.prepare(request)
         if not self.store.durable:
             # In memory there is nothing to make durable first: the rows are written behind, taken once per
@@ -381,11 +385,13 @@ class OMS:
 
     def validate(self, symbol: str | OrderRequest, side: str | None = None, quantity: int | None = None,
                  order_type: str = "MARKET", price: float | Decimal | None = None, *, product: str = "MIS",
-                 validity: str = "DAY", trigger_price: float | Decimal | None = None) -> pd.DataFrame:
+                 validity: str = "DAY", trigger_price: float | Decimal | None = None,
+                 variety: str = "regular") -> pd.DataFrame:
         """Dry run: every pre-trade check with pass/fail, value, limit and headroom. Nothing is recorded.
 
         Takes the order's fields or one :class:`OrderRequest`, as :meth:`place_order` does."""
-        request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity)
+        request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
+                                  None, None, variety)
         results = self.manager.explain(request)
         return pd.DataFrame([r.to_dict() for r in results])
 

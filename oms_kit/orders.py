@@ -37,6 +37,7 @@ from oms_kit.models import (
     OrderStatus,
     Side,
     TradingState,
+    Variety,
     Violation,
     parse_price,
     parse_quantity,
@@ -54,6 +55,7 @@ E = OrderEventType
 _ZERO = Decimal(0)
 # Enum members as module globals: ``OrderStatus.NEW`` goes through the enum metaclass on every use.
 _NEW = OrderStatus.NEW
+_REGULAR = Variety.REGULAR
 _ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
 _SECOND = timedelta(seconds=1)
 MAX_REASON = 1000  # of a cancel's reason, shown in the order's history
@@ -112,6 +114,8 @@ class OrderManager:
         self.squaring_off = False  # square-off orders skip the rate and duplicate throttles
         self.orders: dict[str, Order] = {}
         self.live: dict[str, Order] = {}  # not terminal: counts against open-order and position limits
+        # After-market orders the broker holds until the session opens (open_session); emptied then.
+        self.amo_waiting: set[str] = set()
         self.trades: list[Fill] = []
         self.prices: dict[str, Decimal] = {}
         self.limits_by_symbol: dict[str, RiskLimits] = {}
@@ -138,7 +142,8 @@ class OrderManager:
         """Check and register an order. Returns ``(order, send)``: ``send`` is False for a rejected order and for
         an identical retry of a known client order id (then ``order`` is the existing one)."""
         # One unpacking: each field read by name is a descriptor call on a tuple subclass, ten times the cost.
-        symbol, side, quantity, order_type, price, trigger_price, product, validity, client_order_id, tag = request
+        (symbol, side, quantity, order_type, price, trigger_price, product, validity, client_order_id, tag,
+         variety) = request
         self._next_id += 1
         # Plain str: ids are str at run time, and calling a NewType costs a Python call per order.
         order = Order(
@@ -146,6 +151,8 @@ class OrderManager:
             client_order_id or f"C-{self._token}-{self._next_id}", symbol, side, quantity, order_type, product,
             validity, price, trigger_price, tag, self.account,
         )
+        if variety is not _REGULAR:
+            order.variety = variety
         exposure = self.exposure
         if client_order_id is not None and client_order_id in exposure.client_ids:
             existing = self.orders[exposure.client_ids[client_order_id]]
@@ -172,6 +179,8 @@ class OrderManager:
             return order, False
         exposure.accepted(order, now)
         self.live[order.order_id] = order
+        if variety is not _REGULAR:
+            self.amo_waiting.add(order.order_id)
         exposure.hold(order, self.prices.get(order.symbol), self.limits.mis_leverage)
         return order, True
 
@@ -179,7 +188,7 @@ class OrderManager:
         """Dry run: every check on this order as if placed now; nothing is registered or recorded."""
         order = Order(OrderId("DRY-RUN"), "DRY-RUN", request.symbol, request.side, request.quantity,
                       request.order_type, request.product, request.validity, request.price, request.trigger_price,
-                      request.tag, self.account)
+                      request.tag, self.account, variety=request.variety)
         return self.validator.explain(order, CheckContext(self, order, self.now()))
 
     def submit(self, order: Order) -> None:
@@ -277,8 +286,20 @@ class OrderManager:
         price = instrument.round_price(bar.close) if instrument else Decimal(str(bar.close))
         self.prices[symbol] = price
         self.ledger.mark(symbol, price)
+        if self.amo_waiting:
+            self.open_session(bar.timestamp)
         self.broker.on_bar(bar)
         return price
+
+    def open_session(self, ts: datetime) -> bool:
+        """Send the after-market orders out when the session is open at ``ts`` (the market-hours limits of
+        :class:`~oms_kit.risk.RiskLimits`; without them the market never closes); True when it is. Each price calls
+        this while one waits: an order can only trade on a price, so the first after the open is the moment."""
+        if self.limits.session_open(ts, self.session.zone) is False:
+            return False
+        self.amo_waiting.clear()
+        self.broker.open_session(ts)
+        return True
 
     def roll_day(self, ts: datetime) -> bool:
         """Begin the exchange-local day of ``ts`` when it is later than the current one; True when a day ended.

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from oms_kit.fsm import OrderEvent, OrderEventType
-from oms_kit.models import Order, OrderStatus, TradingState, Validity
+from oms_kit.models import Order, OrderStatus, TradingState, Validity, Variety
 from oms_kit.orders import OrderManager
 from oms_kit.storage.base import Store
 from oms_kit.storage.records import fill_from_row, order_from_row, position_from_row, stored_decimal
@@ -172,7 +172,13 @@ def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
     if status is OrderStatus.PENDING_MODIFY:
         manager.transition(order, OrderEvent(OrderEventType.MODIFY_REJECTED, now,
                                              reason="modify not confirmed before the restart"))
-    if order.validity is Validity.DAY and order.created_at < manager.day.began:  # type: ignore[operator]
+    # An after-market order no session has opened on since it was placed still waits for the open: its day is
+    # that session's, not the one it was placed on.
+    opened = manager.limits.last_open(now, manager.session.zone) if order.variety is Variety.AMO else None
+    held = opened is not None and order.created_at >= opened  # type: ignore[operator]
+    if held:
+        manager.amo_waiting.add(order.order_id)
+    elif order.validity is Validity.DAY and order.created_at < manager.day.began:  # type: ignore[operator]
         # An order of an earlier day: it counted in that day, and ends with it.
         manager.transition(order, OrderEvent(OrderEventType.EXPIRED, now,
                                              reason="DAY order of an earlier trading day, expired at the restart"))
@@ -183,4 +189,4 @@ def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
         manager.transition(order, OrderEvent(OrderEventType.CANCELLED, now,
                                              reason=f"instrument {order.symbol} not known after the restart"))
         return
-    manager.broker.restore(order, instrument, now)  # type: ignore[attr-defined]
+    manager.broker.restore(order, instrument, now, held=held)  # type: ignore[attr-defined]

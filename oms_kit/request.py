@@ -14,7 +14,17 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from oms_kit.errors import InvalidOrderError
-from oms_kit.models import MAX_QUANTITY, OrderType, Product, Side, Validity, parse_price, parse_quantity, parse_text
+from oms_kit.models import (
+    MAX_QUANTITY,
+    OrderType,
+    Product,
+    Side,
+    Validity,
+    Variety,
+    parse_price,
+    parse_quantity,
+    parse_text,
+)
 
 MAX_SYMBOL = 64  # characters of a symbol; NSE's longest are about 30 (an option's full name)
 MAX_TEXT = 255  # of a client order id or a tag
@@ -25,12 +35,13 @@ _SIDES: dict[Any, Side] = {m.value: m for m in Side}
 _ORDER_TYPES: dict[Any, OrderType] = {m.value: m for m in OrderType}
 _PRODUCTS: dict[Any, Product] = {m.value: m for m in Product}
 _VALIDITIES: dict[Any, Validity] = {m.value: m for m in Validity}
+_VARIETIES: dict[Any, Variety] = {m.value: m for m in Variety}
 _PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
 _TRIGGERED = frozenset({OrderType.SL, OrderType.SL_M})
 # The defaults of the fields after the symbol, as the methods that take a request or the fields have them.
-_DEFAULTS = (None, None, OrderType.MARKET, None, None, Product.MIS, Validity.DAY, None, None)
+_DEFAULTS = (None, None, OrderType.MARKET, None, None, Product.MIS, Validity.DAY, None, None, Variety.REGULAR)
 FIELDS = ("symbol", "side", "quantity", "order_type", "price", "trigger_price", "product", "validity",
-          "client_order_id", "tag")
+          "client_order_id", "tag", "variety")
 
 
 class _Fields(NamedTuple):
@@ -44,6 +55,7 @@ class _Fields(NamedTuple):
     validity: Validity
     client_order_id: str | None
     tag: str | None
+    variety: Variety
 
 
 class OrderRequest(_Fields):
@@ -81,7 +93,7 @@ class OrderRequest(_Fields):
         return (self.symbol == other.symbol and self.side is other.side and self.quantity == other.quantity
                 and self.order_type is other.order_type and self.price == other.price
                 and self.trigger_price == other.trigger_price and self.product is other.product
-                and self.validity is other.validity and self.tag == other.tag)
+                and self.validity is other.validity and self.tag == other.tag and self.variety is other.variety)
 
     def replace(self, **changes: Any) -> OrderRequest:
         """A copy with ``changes`` (field names), parsed like a new request."""
@@ -106,6 +118,7 @@ def order_request(
     validity: str | Validity = Validity.DAY,
     client_order_id: str | None = None,
     tag: str | None = None,
+    variety: str | Variety = Variety.REGULAR,
 ) -> OrderRequest:
     """``OrderRequest(...)`` as a plain function: the order path (``place_order``, a strategy's orders) calls it,
     since calling a class whose ``__new__`` is written in Python costs an argument tuple and a C detour more."""
@@ -115,11 +128,13 @@ def order_request(
     try:
         parsed_side, parsed_type = _SIDES[side], _ORDER_TYPES[order_type]
         parsed_product, parsed_validity = _PRODUCTS[product], _VALIDITIES[validity]
+        parsed_variety = _VARIETIES[variety]
     except (KeyError, TypeError):
         parsed_side = Side.parse(side, "side")
         parsed_type = OrderType.parse(order_type, "order_type")
         parsed_product = Product.parse(product, "product")
         parsed_validity = Validity.parse(validity, "validity")
+        parsed_variety = Variety.parse(variety, "variety")
     if type(quantity) is not int or not 0 < quantity <= MAX_QUANTITY:
         quantity = parse_quantity(quantity)
     if parsed_type in _PRICED:
@@ -139,7 +154,7 @@ def order_request(
     if tag is not None and (not isinstance(tag, str) or len(tag) > MAX_TEXT or not tag.isprintable()):
         raise InvalidOrderError("tag", tag, f"None or a text of at most {MAX_TEXT} printable characters")
     return _new_tuple(OrderRequest, (symbol.strip(), parsed_side, quantity, parsed_type, price, trigger_price,
-                                          parsed_product, parsed_validity, client_order_id, tag))
+                                          parsed_product, parsed_validity, client_order_id, tag, parsed_variety))
 
 
 

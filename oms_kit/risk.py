@@ -6,7 +6,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -52,6 +52,16 @@ class RiskLimits:
             return None
         local = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(zone).time()
         return start <= local < end if start <= end else (local >= start or local < end)
+
+    def last_open(self, now: datetime, zone: tzinfo) -> datetime | None:
+        """When the latest session at or before ``now`` opened (``session_start`` on that day in ``zone``); None
+        while no session is configured. Every day has a session: the kit knows no exchange holidays."""
+        start = self.session_start
+        if start is None or self.session_end is None:
+            return None
+        local = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(zone)
+        opened = datetime.combine(local.date(), start, zone)
+        return opened - timedelta(days=1) if opened > local else opened
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -264,10 +264,11 @@ async def test_migrate_when_run_twice_then_second_run_applies_nothing(url: str) 
     finally:
         await store.close()
 
-    assert (first, second) == ([1, 2, 3], [])
+    assert (first, second) == ([1, 2, 3, 4], [])
     assert sorted(recorded, key=lambda r: r["version"]) == [{"version": 1, "name": "initial"},
                                                              {"version": 2, "name": "trading_day"},
-                                                             {"version": 3, "name": "day_book"}]
+                                                             {"version": 3, "name": "day_book"},
+                                                             {"version": 4, "name": "variety"}]
 
 
 async def test_migrate_upgrades_a_database_of_the_first_schema_keeping_its_rows(url: str) -> None:
@@ -286,7 +287,7 @@ async def test_migrate_upgrades_a_database_of_the_first_schema_keeping_its_rows(
     finally:
         await store.close()
 
-    assert applied == [2, 3]
+    assert applied == [2, 3, 4]
     assert rows == [{"account": "old", "cash": Decimal("12.50000000"), "day_began": None, "day_base": None}]
 
 
@@ -370,7 +371,7 @@ def test_cli_db_migrate_when_run_twice_then_second_run_applies_nothing(durable_u
     second = run_cli("db", "migrate", durable_url)
 
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith("applied 0001_initial, 0002_trading_day, 0003_day_book")
+    assert first.stdout.strip().endswith("applied 0001_initial, 0002_trading_day, 0003_day_book, 0004_variety")
     assert second.returncode == 0, second.stderr
     assert "up to date, no migration applied" in second.stdout
 
@@ -551,7 +552,7 @@ async def test_postgres_when_three_connections_migrate_at_once_then_each_migrati
         for s in stores:
             await s.close()
 
-    assert sorted(version for versions in applied for version in versions) == [1, 2, 3]
+    assert sorted(version for versions in applied for version in versions) == [1, 2, 3, 4]
 
 
 @pytest.mark.postgres

@@ -471,7 +471,7 @@ def test_every_violation_carries_a_code_a_message_with_numbers_a_limit_and_a_val
 
 
 def test_every_check_reports_a_stable_code_and_has_a_unique_name():
-    assert {check.code for check in CHECKS} | {"TRADING_STATE_REDUCING"} == VIOLATION_CODES
+    assert {check.code for check in CHECKS} | {"TRADING_STATE_REDUCING", "AMO_MARKET_OPEN"} == VIOLATION_CODES
     assert len({check.name for check in CHECKS}) == len(CHECKS)
 
 

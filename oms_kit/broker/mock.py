@@ -21,14 +21,14 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from oms_kit.broker.base import BrokerSink
 from oms_kit.broker.fees import FeeModel, fee_model
 from oms_kit.errors import ConfigError
-from oms_kit.models import Instrument, Order, OrderType, Side, Validity
+from oms_kit.models import Instrument, Order, OrderType, Side, Validity, Variety
 
 if TYPE_CHECKING:
     from oms_kit.market.bars import Bar
@@ -38,7 +38,11 @@ _ZERO = Decimal(0)
 # Members as globals: ``Side.BUY`` goes through the enum's metaclass, ten times slower, on every fill.
 _BUY, _DAY, _IOC = Side.BUY, Validity.DAY, Validity.IOC
 _TRIGGERED_TYPES = frozenset({OrderType.SL, OrderType.SL_M})
+_AMO = Variety.AMO
 _MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.SL_M})
+# When an after-market order held for the session's open may first match: never, until open_session sets its time.
+# A time rather than a flag, so the matching loop's one comparison with the bar's time skips held orders for free.
+_HELD = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -149,7 +153,9 @@ class MockBroker:
             return
         (self._sink or self.sink).on_accepted(order.order_id, ts)  # the property only to word the error
         self._book(entry)
-        if self.immediate_market_fills and not self.latency and order.symbol in self._last:
+        if order.variety is _AMO:
+            entry.eligible_at = _HELD  # Kite's "AMO REQ RECEIVED": accepted, not at the exchange before the open
+        elif self.immediate_market_fills and not self.latency and order.symbol in self._last:
             price = self._last[order.symbol]
             entry.offered = True
             self._match(entry, ts, price, price, price, price, None)
@@ -158,11 +164,10 @@ class MockBroker:
         # Otherwise an IOC's one chance is the first price it may match on (next bar, or after the latency):
         # on_bar expires its remainder then.
 
-    def restore(self, order: Order, instrument: Instrument, ts: datetime) -> None:
-        """Put back a working order after a restart, without reporting it again."""
-        self._book(
-            _resting(order, instrument, ts)
-        )
+    def restore(self, order: Order, instrument: Instrument, ts: datetime, held: bool = False) -> None:
+        """Put back a working order after a restart, without reporting it again; ``held``: an after-market order
+        still waiting for the session to open."""
+        self._book(_resting(order, instrument, _HELD if held else ts))
 
     def unacknowledged(self) -> list[str]:
         """Order ids the broker holds whose acknowledgement was lost."""
@@ -211,9 +216,18 @@ class MockBroker:
             if entry.validity is _IOC:
                 self._expire_ioc(entry, ts)
 
+    def open_session(self, ts: datetime) -> None:
+        """The session opened at ``ts``: after-market orders held for it may match from now on."""
+        for book in self._books.values():
+            for entry in book.values():
+                if entry.eligible_at is _HELD:
+                    entry.eligible_at = ts
+
     def end_session(self, ts: datetime) -> None:
         for book in self._books.values():
             for entry in list(book.values()):
+                if entry.eligible_at is _HELD:
+                    continue  # an after-market order is for the next session
                 # An IOC still booked has not had its chance yet (no price since it was placed): it ends too.
                 self._remove(entry.order_id)
                 self.sink.on_expired(entry.order_id, f"{entry.validity} order expired at the end of the session", ts)

@@ -38,6 +38,7 @@ from oms_kit.models import (
     TradeId,
     TradingState,
     Validity,
+    Variety,
     Violation,
 )
 from oms_kit.risk import RiskAlert
@@ -144,6 +145,7 @@ def order_of(record: Mapping[str, Any], account: str) -> Order:
         reason=_optional_text(record["reason"]),
         created_at=moment(record["created_at"]),
         updated_at=moment(record["updated_at"]),
+        variety=Variety(record.get("variety", Variety.REGULAR)),
     )
 
 

@@ -19,10 +19,10 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl
 
 from oms_kit.errors import InvalidOrderError
-from oms_kit.models import Order, OrderType, Validity
+from oms_kit.models import Order, OrderType, Validity, Variety
 from oms_kit.request import OrderRequest
 from oms_kit.service.kite_errors import INPUT, KiteError
-from oms_kit.service.kite_models import EXCHANGE, VARIETY
+from oms_kit.service.kite_models import EXCHANGE
 
 MAX_FIELDS = 64  # fields in one form; an order has about fifteen
 MAX_TAG = 20  # characters of a tag, Kite's limit
@@ -63,15 +63,20 @@ def shown(value: str) -> str:
     return text if text.isprintable() else text.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
-def check_variety(variety: str, form: Mapping[str, str]) -> None:
-    """Only ``regular`` orders; ``amo`` (after-market orders), ``co``, ``iceberg`` and ``auction`` are refused. A
+_VARIETIES = {m.value: m for m in Variety}
+
+
+def check_variety(variety: str, form: Mapping[str, str]) -> Variety:
+    """``regular`` and ``amo`` (after-market) orders; ``co``, ``iceberg`` and ``auction`` are refused. A
     ``variety`` field in the body (the official client sends one) must agree with the path."""
-    if variety != VARIETY:
-        raise KiteError(400, INPUT, f"invalid `variety`: '{shown(variety)}'; this paper OMS takes 'regular' orders "
-                        "only (no amo, co, iceberg or auction orders)")
+    chosen = _VARIETIES.get(variety)
+    if chosen is None:
+        raise KiteError(400, INPUT, f"invalid `variety`: '{shown(variety)}'; this paper OMS takes 'regular' and "
+                        "'amo' orders (no co, iceberg or auction orders)")
     given = form.get("variety")
     if given is not None and given != variety:
         raise KiteError(400, INPUT, f"invalid `variety`: '{shown(given)}' in the body, '{variety}' in the path")
+    return chosen
 
 
 def _required(form: Mapping[str, str], name: str) -> str:
@@ -130,7 +135,7 @@ def _order_type(value: str) -> OrderType:
 def order_request(form: Mapping[str, str], variety: str) -> OrderRequest:
     """The order a place request asks for (``POST /orders/{variety}``), every field checked; InputException
     (KiteError) or InvalidOrderError otherwise. The symbol is not looked up here (the router does)."""
-    check_variety(variety, form)
+    chosen = check_variety(variety, form)
     exchange = _required(form, "exchange")
     if exchange != EXCHANGE:
         raise KiteError(400, INPUT, f"invalid `exchange`: '{shown(exchange)}'; this paper OMS trades NSE equities "
@@ -150,7 +155,7 @@ def order_request(form: Mapping[str, str], variety: str) -> OrderRequest:
         raise KiteError(400, INPUT, f"invalid `tag`: '{shown(tag)}'; at most {MAX_TAG} characters")
     _refused(form)
     _ignored(form, quantity)
-    return OrderRequest(symbol, side, quantity, order_type, price, trigger, product, validity, None, tag)
+    return OrderRequest(symbol, side, quantity, order_type, price, trigger, product, validity, None, tag, chosen)
 
 
 def modify_values(form: Mapping[str, str], variety: str, order: Order) -> ModifyValues:

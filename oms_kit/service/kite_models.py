@@ -26,7 +26,6 @@ from oms_kit.models import Instrument, Order, OrderStatus, Product
 
 IST = ZoneInfo("Asia/Kolkata")
 EXCHANGE = "NSE"
-VARIETY = "regular"
 _ZERO = Decimal(0)
 
 KITE_STATUS = {
@@ -140,7 +139,7 @@ def order_json(order: Order, token: int) -> dict[str, Any]:
         "status_message_raw": _status_raw(order), "order_timestamp": kite_time(order.created_at),
         "exchange_update_timestamp": kite_time(order.updated_at) if at_exchange else None,
         "exchange_timestamp": kite_time(order.created_at) if at_exchange else None,
-        "variety": VARIETY, "exchange": EXCHANGE, "tradingsymbol": order.symbol, "instrument_token": token,
+        "variety": order.variety.value, "exchange": EXCHANGE, "tradingsymbol": order.symbol, "instrument_token": token,
         "order_type": order.order_type.value, "transaction_type": order.side.value,
         "validity": order.validity.value, "product": order.product.value, "quantity": order.quantity,
         "disclosed_quantity": 0, "price": num(order.price), "trigger_price": num(order.trigger_price),

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StrictBool, StrictStr, WithJsonSchema
 
-from oms_kit.models import OrderType, Product, Side, Validity
+from oms_kit.models import OrderType, Product, Side, Validity, Variety
 from oms_kit.request import OrderRequest
 
 
@@ -65,11 +65,12 @@ class OrderIn(_Body):
     validity: StrictStr = _choice(Validity, Validity.DAY)
     client_order_id: StrictStr | None = None
     tag: StrictStr | None = None
+    variety: StrictStr = _choice(Variety, Variety.REGULAR)
 
     def request(self) -> OrderRequest:
         """The order as an :class:`OrderRequest`: every rule of a well-formed order checked (InvalidOrderError)."""
         return OrderRequest(self.symbol, self.side, self.quantity, self.order_type, self.price, self.trigger_price,
-                            self.product, self.validity, self.client_order_id, self.tag)
+                            self.product, self.validity, self.client_order_id, self.tag, self.variety)
 
 
 class ModifyIn(_Body):
@@ -141,6 +142,7 @@ class OrderOut(BaseModel):
     order_type: str
     product: str
     validity: str
+    variety: str = Field(examples=["regular"])
     quantity: int
     price: Money | None
     trigger_price: Money | None
