@@ -55,6 +55,7 @@ FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "trigger_price": number_text(),
     "product": st.sampled_from(["MIS", "CNC", "NRML", "cnc", "BO"]),
     "validity": st.sampled_from(["DAY", "IOC", "ioc", "GTC"]),
+    "variety": st.sampled_from(["regular", "amo", "AMO", "co", "iceberg", ""]),
     "client_order_id": st.one_of(st.text(max_size=8), st.sampled_from(["c-1", "c-2", "x" * 256])),
     "tag": st.one_of(st.text(max_size=8), st.just("t" * 256)),
 }
@@ -78,7 +79,7 @@ def well_formed(draw: st.DrawFn) -> dict[str, Any]:
     if kind in ("SL", "SL-M"):
         body["trigger_price"] = draw(st.sampled_from(["2450", 2550, "3950.00"]))
     for name, values in (("product", ["MIS", "CNC", "nrml"]), ("validity", ["DAY", "IOC"]),
-                         ("client_order_id", ["c-1", "c-2", "c-3"]), ("tag", ["bot", "t" * 255])):
+                         ("variety", ["regular", "amo"]), ("client_order_id", ["c-1", "c-2", "c-3"]), ("tag", ["bot", "t" * 255])):
         if draw(st.booleans()):
             body[name] = draw(st.sampled_from(values))
     return body
