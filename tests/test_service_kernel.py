@@ -1,6 +1,7 @@
 """``await oms.serve()`` inside a running Jupyter kernel: the kernel's own OMS is served on the kernel's loop, a bot in
-another process trades it over HTTP, the notebook sees the bot's order in its ``oms.orders()``, and the kernel
-keeps its interrupt (the server installs no signal handler)."""
+another process trades it over HTTP, the notebook sees the bot's orders in its ``oms.orders()`` and its dashboard
+(the resting one in the orders panel, the filled one's position in the positions panel), and the kernel keeps its
+interrupt (the server installs no signal handler)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from nbclient import NotebookClient
 SERVE = """
 import asyncio, signal, sys
 import oms_kit as ok
+from oms_kit.widgets import dashboard
 
 handler = signal.getsignal(signal.SIGINT)
 oms = await ok.OMS.open(feed=None, risk_interval=None)
 await oms.set_price("RELIANCE", 2500)
+board = dashboard(oms)
 server = await oms.serve(port=0)
 assert signal.getsignal(signal.SIGINT) is handler  # the kernel's interrupt is still the kernel's
 print("SERVING", server.url)
@@ -26,17 +29,24 @@ import sys, httpx
 url, token = sys.argv[1], sys.argv[2]
 with httpx.Client(base_url=url + "/api/oms", headers={"Authorization": "Bearer " + token}) as client:
     order = client.post("/orders", json={"symbol": "RELIANCE", "side": "BUY", "quantity": 7, "tag": "bot"}).json()
-    print(order["order_id"], order["status"])
+    resting = client.post("/orders", json={"symbol": "RELIANCE", "side": "BUY", "quantity": 3, "tag": "bot",
+                                           "order_type": "LIMIT", "price": "2400"}).json()
+    print(order["order_id"], order["status"], resting["order_id"], resting["status"])
 """
 
 TRADE = f"""
 bot = await asyncio.create_subprocess_exec(sys.executable, "-c", {BOT!r}, server.url, server.token,
                                            stdout=asyncio.subprocess.PIPE)
 out, _ = await asyncio.wait_for(bot.communicate(), 60)
-order_id, status = out.decode().split()
+order_id, status, resting_id, resting_status = out.decode().split()
 book = oms.orders()
-assert book["order_id"].tolist() == [order_id] and book["tag"].tolist() == ["bot"], book
-assert oms.position("RELIANCE") == 7
+assert book["order_id"].tolist() == [order_id, resting_id] and book["tag"].tolist() == ["bot", "bot"], book
+assert oms.position("RELIANCE") == 7 and resting_status == "OPEN"
+for panel in board.panels:
+    panel.refresh_now()
+assert board.orders.order_ids == [resting_id], board.orders.order_ids
+assert "RELIANCE" in board.positions.table.value and ">7<" in board.positions.table.value
+board.close()
 print("TRADED", order_id, status)
 """
 
