@@ -156,10 +156,11 @@ async def test_the_kite_client_places_an_amo_that_waits_for_the_open():
 
         assert (book[amo_id]["variety"], book[amo_id]["status"], book[amo_id]["pending_quantity"]) == ("amo", "OPEN", 4)
         assert book[regular_id]["status"] == "REJECTED" and "MARKET_CLOSED" in book[regular_id]["status_message"]
+        await asyncio.to_thread(kite.modify_order, "amo", amo_id, quantity=6)
         clock.set(AFTER_OPEN)
         await oms.set_price("INFY", 1510)
         filled = next(o for o in await asyncio.to_thread(kite.orders) if o["order_id"] == amo_id)
-        assert (filled["status"], filled["average_price"]) == ("COMPLETE", 1510.0)
+        assert (filled["status"], filled["average_price"], filled["filled_quantity"]) == ("COMPLETE", 1510.0, 6)
     finally:
         await server.stop()
         await oms.close()

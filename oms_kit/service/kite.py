@@ -43,7 +43,7 @@ from oms_kit.orders import OrderModifyRejected
 from oms_kit.service.encode import OmsJSONResponse
 from oms_kit.service.errors import FIELD_ERRORS
 from oms_kit.service.kite_errors import GENERAL, INPUT, NETWORK, ORDER, KiteError, kite_error_body
-from oms_kit.service.kite_forms import check_variety, kite_field, modify_values, order_request, read_form, shown
+from oms_kit.service.kite_forms import check_order_variety, kite_field, modify_values, order_request, read_form, shown
 from oms_kit.service.kite_models import (
     EXCHANGE,
     Funds,
@@ -217,7 +217,7 @@ async def cancel_order(request: Request, variety: str, order_id: str) -> Respons
     """Kite's cancel_order."""
     oms = _oms(request)
     order = _find(oms, order_id)
-    check_variety(variety, {})
+    check_order_variety(variety, {}, order)
     await oms.cancel_order(order.order_id, CANCEL_REASON)
     return kite_response({"order_id": order.order_id})
 

@@ -79,6 +79,13 @@ def check_variety(variety: str, form: Mapping[str, str]) -> Variety:
     return chosen
 
 
+def check_order_variety(variety: str, form: Mapping[str, str], order: Order) -> None:
+    """A modify or cancel names the order's own variety, or ``regular`` (an after-market order sent out at the open
+    is at the exchange like any other); ``amo`` for a regular order is an InputException."""
+    if check_variety(variety, form) is Variety.AMO and order.variety is not Variety.AMO:
+        raise KiteError(400, INPUT, f"invalid `variety`: 'amo'; order {order.order_id} is a regular order")
+
+
 def _required(form: Mapping[str, str], name: str) -> str:
     value = form.get(name)
     if value is None or not value.strip():
@@ -161,7 +168,7 @@ def order_request(form: Mapping[str, str], variety: str) -> OrderRequest:
 def modify_values(form: Mapping[str, str], variety: str, order: Order) -> ModifyValues:
     """The new values a modify request asks for (``PUT /orders/{variety}/{order_id}``). The order's type and
     validity cannot change here: given, they must be the order's own."""
-    check_variety(variety, form)
+    check_order_variety(variety, form, order)
     given_id = form.get("order_id")
     if given_id is not None and given_id != order.order_id:
         raise KiteError(400, INPUT, f"invalid `order_id`: '{shown(given_id)}' in the body, '{order.order_id}' in "
