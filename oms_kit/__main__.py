@@ -89,11 +89,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from oms_kit.service.command import run_server
+    from oms_kit.service.command import main as serve  # on uvloop when installed
 
-    return asyncio.run(run_server(url=args.db, account=args.account, host=args.host, port=args.port,
-                                  token=args.token, read_only_token=args.read_only_token,
-                                  cors_origins=args.cors_origin, access_log=args.access_log))
+    return serve(url=args.db, account=args.account, host=args.host, port=args.port, token=args.token,
+                 read_only_token=args.read_only_token, cors_origins=args.cors_origin, access_log=args.access_log)
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -7,9 +7,29 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from oms_kit.oms import OMS
 from oms_kit.service.server import serve
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The event loop the command serves on: uvloop's when it is installed (a dependency), asyncio's otherwise.
+
+    uvloop's sockets and callbacks cost the server about a third less CPU per request than asyncio's. Only the
+    command chooses: ``OMS.serve()`` runs on whatever loop the caller (a notebook's kernel) already has.
+    """
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def main(**options: Any) -> int:
+    """Run :func:`run_server` with ``options`` on a new loop of :func:`new_event_loop`; its exit status."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(run_server(**options))
 
 
 async def run_server(*, url: str | None, account: str, host: str, port: int, token: str | None,

@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI
 from oms_kit.errors import ConfigError
 from oms_kit.service.app import create_app
 from oms_kit.service.auth import Tokens
+from oms_kit.service.connection import HEAD_TIMEOUT_S, guarded_protocol, redact_tokens
 from oms_kit.service.guard import MAX_BODY
 
 if TYPE_CHECKING:  # the OMS may import this package to serve itself
@@ -33,6 +34,8 @@ log = logging.getLogger("oms_kit.service")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 SHUTDOWN_GRACE_S = 5.0  # seconds open connections get to finish when the server stops
+KEEP_ALIVE_S = 5  # seconds an idle connection stays open after a response (uvicorn's default, said here)
+MAX_CONNECTIONS = 1000  # open connections (WebSockets too) before new requests are answered 503
 
 
 class _Uvicorn(uvicorn.Server):
@@ -89,7 +92,8 @@ class Server:
 
 async def serve(oms: OMS, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None,
                 read_only_token: str | None = None, *, cors_origins: Sequence[str] | None = None,
-                routers: Sequence[APIRouter] = (), max_body: int = MAX_BODY, access_log: bool = False) -> Server:
+                routers: Sequence[APIRouter] = (), max_body: int = MAX_BODY, access_log: bool = False,
+                head_timeout: float = HEAD_TIMEOUT_S, max_connections: int | None = MAX_CONNECTIONS) -> Server:
     """Serve ``oms`` over HTTP on the running event loop; returns once the server listens.
 
     Parameters
@@ -103,7 +107,13 @@ async def serve(oms: OMS, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, to
     cors_origins : origins a browser page may call the API from; none by default.
     routers : further routers to serve behind the same door (see :func:`~oms_kit.service.app.create_app`).
     max_body : the largest request body in bytes.
-    access_log : log every request (uvicorn's access log).
+    access_log : log every request (uvicorn's access log); ``?token=`` values show as ``***`` there and in the
+        WebSocket lines of uvicorn's error log.
+    head_timeout : seconds a request's line and headers may take to arrive whole, from the connection opening or
+        the previous response ending; a slower client is answered 408 and closed (a slowloris cannot hold a
+        connection). Idle connections are closed after 5 s as usual.
+    max_connections : open connections (WebSockets included) past which new requests are answered 503; None for
+        no bound.
 
     Raises
     ------
@@ -113,6 +123,12 @@ async def serve(oms: OMS, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, to
     tokens = Tokens.make(token, read_only_token, oms.account)
     if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
         raise ConfigError("max_body", max_body, "a positive number of bytes")
+    if (isinstance(head_timeout, bool) or not isinstance(head_timeout, int | float)
+            or not 0 < head_timeout < float("inf")):
+        raise ConfigError("head_timeout", head_timeout, "a positive number of seconds")
+    if max_connections is not None and (isinstance(max_connections, bool) or not isinstance(max_connections, int)
+                                        or max_connections < 1):
+        raise ConfigError("max_connections", max_connections, "a positive number of connections, or None")
     app = create_app(oms, tokens, routers=routers, cors_origins=cors_origins, max_body=max_body)
     sock = _listen(host, port)
     if not _is_loopback(host):
@@ -120,9 +136,17 @@ async def serve(oms: OMS, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, to
                     "in clear text unless TLS is put in front (a reverse proxy)", oms.account, host)
     # No per-message compression on /ws/oms: deflating each event cost about 0.2 ms on the server's loop, which is
     # the OMS's own loop, and events are small and many.
+    redact_tokens()
+    if access_log:
+        # uvicorn cuts its access logger off (no handlers, no propagation) for every server started without the
+        # log, so a second server of the same process would log nothing: let its records reach the root again.
+        logging.getLogger("uvicorn.access").propagate = True
+    # The HTTP protocol is uvicorn's own (httptools when installed: it parses a request in C, about a fifth of
+    # h11's cost) with a clock and a size bound on each request's head (see oms_kit.service.connection).
     config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=access_log, server_header=False,
-                            ws="websockets-sansio", ws_per_message_deflate=False,
-                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+                            http=guarded_protocol(head_timeout), ws="websockets-sansio", ws_per_message_deflate=False,
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S, timeout_keep_alive=KEEP_ALIVE_S,
+                            limit_concurrency=max_connections)
     server = _Uvicorn(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]), name="oms-kit-http")
     while not server.started:

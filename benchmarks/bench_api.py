@@ -1,0 +1,390 @@
+"""Orders per second over the HTTP API (``POST /api/oms/orders``) beside ``oms.place_order`` in the same run.
+
+    python benchmarks/bench_api.py                        # 3 rounds: in-process, then HTTP with 1, 10, 50 clients
+    python benchmarks/bench_api.py --rounds 5 --orders 5000 --clients 1,10,50
+    python benchmarks/bench_api.py --client both --kite   # the lean client too, and Kite's POST /orders/regular
+    python benchmarks/bench_api.py --server inline        # the server on this process's own loop
+    python benchmarks/bench_api.py --profile-server prof.txt --rounds 1 --clients 50   # pyinstrument the server
+
+The order mix is bench_orders.py's: MARKET orders that fill at once on DuckDB in memory, BUY and SELL in turn, with
+every pre-trade check on but the throttles a benchmark trips by design. In-process, N callers await
+``oms.place_order`` at once (bench_orders.run). Over HTTP, N clients each keep one connection alive and post one
+order after another with the Bearer token, and each answer is read and checked (201, FILLED).
+
+The server runs in a process of its own by default (``--server process``): that is the setting the API is for,
+another process trading the account, and on this 2-core machine it gives the server one core and the clients the
+other. It is ``oms.serve()`` on an OMS opened like the in-process one (this script started with ``--serve-child``),
+not ``python -m oms_kit serve``, whose random-walk feed and default throttles (100 orders/s) would reject most of
+the orders. ``--server inline`` serves on the benchmark's own loop instead, so clients and server share one core.
+
+Two clients: httpx's AsyncClient (``--client httpx``, the default; what a Python bot and ``oms_kit.connect`` use) and
+a lean HTTP/1.1 client on asyncio streams (``--client raw``: one write per request, the answer read by its
+Content-Length), which costs the client a tenth of httpx's CPU and so shows what the server itself can take.
+Columns: orders/s; p50/p99 latency of one request as the client sees it; server and client CPU per order (the
+server's from /proc, all its threads; the client's is this process's CPU over the run). The summary gives each
+figure's median and range over the rounds, and the ratio of HTTP with the most clients to in-process with as many
+callers, round by round (each round runs both, so the machine's drift moves them alike). The 2 cores are shared
+and noisy: read the ranges, not one round. Prints tables; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import bench_orders
+
+import oms_kit as ok
+from oms_kit.service.command import new_event_loop
+
+SYMBOLS = bench_orders.SYMBOLS
+LIMITS = bench_orders.LIMITS
+PATH = "/api/oms/orders"
+KITE_PATH = "/orders/regular"
+WARMUP = 20  # requests per client before the clock starts: connections open, first-call costs paid
+
+
+async def open_oms() -> ok.OMS:
+    """An OMS like bench_orders.run's: DuckDB in memory, no feed, the benchmark's limits, prices set."""
+    oms = await ok.OMS.open("duckdb:///:memory:", feed=None, limits=LIMITS, cash=10**12,
+                            account=f"bench-{uuid.uuid4().hex[:8]}")
+    for i, symbol in enumerate(SYMBOLS):
+        await oms.set_price(symbol, 1000.0 + i * 100)
+    return oms
+
+
+def order_of(k: int, i: int) -> tuple[str, str, int]:
+    """The i-th order of caller k, as bench_orders.run places it: symbol, side, quantity."""
+    side = "BUY" if i % 2 == 0 else "SELL"
+    return SYMBOLS[(k + i) % len(SYMBOLS)], side, 1 + i % 3 if side == "BUY" else 1 + (i - 1) % 3
+
+
+# -- the server -----------------------------------------------------------------------------------------------------
+
+
+async def serve_child(token: str, options: dict[str, Any]) -> None:
+    """The server process: serve a fresh OMS on a free port, print it, and stop when stdin closes."""
+    oms = await open_oms()
+    server = await oms.serve(port=0, token=token, **options)
+    print(f"READY {server.port}", flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # the parent closes the pipe (or dies)
+    await server.stop()
+    await oms.close()
+
+
+def _cpu(stat: str) -> float:
+    try:
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ChildServer:
+    """A server in a process of its own (this script with ``--serve-child``)."""
+
+    def __init__(self, token: str, options: dict[str, Any], profile: str | None = None) -> None:
+        command = [sys.executable]
+        if profile:
+            command += ["-m", "pyinstrument", "-o", profile]
+        command += [str(Path(__file__).resolve()), "--serve-child", token, json.dumps(options)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("READY "):
+            self.process.kill()
+            raise RuntimeError(f"the server did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def cpu(self) -> tuple[float, float]:
+        """The server process's CPU seconds so far (user and system), from /proc: its event loop's thread (the
+        main one), and all its threads."""
+        return _cpu(f"/proc/{self.process.pid}/task/{self.process.pid}/stat"), _cpu(f"/proc/{self.process.pid}/stat")
+
+    def stop(self) -> None:
+        """Close its stdin (it stops its server and OMS) and wait for it."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# -- the clients ----------------------------------------------------------------------------------------------------
+
+Post = Callable[[int, int], Awaitable[None]]
+
+
+def _checked(status: int, body: bytes, kite: bool) -> None:
+    if kite:
+        if status != 200 or json.loads(body)["status"] != "success":
+            raise RuntimeError(f"Kite order refused: {status} {body[:300]!r}")
+    elif status != 201 or json.loads(body)["status"] != "FILLED":
+        raise RuntimeError(f"benchmark order not filled: {status} {body[:300]!r}")
+
+
+def _payload(k: int, i: int, kite: bool) -> tuple[bytes, str]:
+    symbol, side, quantity = order_of(k, i)
+    if kite:
+        form = {"tradingsymbol": symbol, "exchange": "NSE", "transaction_type": side, "quantity": quantity,
+                "product": "MIS", "order_type": "MARKET"}
+        return urlencode(form).encode(), "application/x-www-form-urlencoded"
+    return json.dumps({"symbol": symbol, "side": side, "quantity": quantity}).encode(), "application/json"
+
+
+async def httpx_clients(url: str, headers: dict[str, str], clients: int, kite: bool,
+                        run: Callable[[Post], Awaitable[None]]) -> None:
+    """``clients`` httpx AsyncClients, one kept-alive connection each, as that many bots would have. (One shared
+    client with a pool of that many connections costs twice the CPU a request at 50: its pool looks at every
+    connection on each request.)"""
+    import httpx
+
+    path = KITE_PATH if kite else PATH
+    pool = [httpx.AsyncClient(base_url=url, headers=headers, timeout=60) for _ in range(clients)]
+    try:
+        async def post(k: int, i: int) -> None:
+            body, kind = _payload(k, i, kite)
+            response = await pool[k].post(path, content=body, headers={"content-type": kind})
+            _checked(response.status_code, response.content, kite)
+
+        await run(post)
+    finally:
+        for client in pool:
+            await client.aclose()
+
+
+async def raw_clients(url: str, headers: dict[str, str], clients: int, kite: bool,
+                      run: Callable[[Post], Awaitable[None]]) -> None:
+    """``clients`` kept-alive connections on asyncio streams: one write per request, the answer read by its
+    Content-Length (the server always sends one)."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    path = KITE_PATH if kite else PATH
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    connections = [await asyncio.open_connection(host, int(port)) for _ in range(clients)]
+
+    async def post(k: int, i: int) -> None:
+        reader, writer = connections[k]
+        body, kind = _payload(k, i, kite)
+        writer.write(f"{head}content-type: {kind}\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body)
+        lines = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+        length = next(int(line.split(b":", 1)[1]) for line in lines if line.lower().startswith(b"content-length:"))
+        _checked(int(lines[0].split(b" ", 2)[1]), await reader.readexactly(length), kite)
+
+    try:
+        await run(post)
+    finally:
+        for _, writer in connections:
+            writer.close()
+
+
+CLIENTS = {"httpx": httpx_clients, "raw": raw_clients}
+
+
+async def http_run(url: str, token: str, account: str, kind: str, clients: int, orders: int, kite: bool = False,
+                   server_cpu: Callable[[], tuple[float, float]] | None = None) -> dict[str, float]:
+    """``orders`` orders over HTTP from ``clients`` clients at once; the figures of the run."""
+    headers = ({"authorization": f"token {account}:{token}", "x-kite-version": "3"} if kite
+               else {"authorization": f"Bearer {token}"})
+    per_client = orders // clients
+    latencies: list[float] = []
+    figures: dict[str, float] = {}
+
+    async def run(post: Post) -> None:
+        async def client(k: int) -> None:
+            for i in range(per_client):
+                start = time.perf_counter()
+                await post(k, i)
+                latencies.append(time.perf_counter() - start)
+
+        await asyncio.gather(*(_warm(post, k) for k in range(clients)))
+        server_start = server_cpu() if server_cpu else (math.nan, math.nan)
+        cpu = time.process_time()
+        start = time.perf_counter()
+        await asyncio.gather(*(client(k) for k in range(clients)))
+        elapsed = time.perf_counter() - start
+        done = per_client * clients
+        figures["client_cpu_us"] = (time.process_time() - cpu) / done * 1e6
+        server_end = server_cpu() if server_cpu else (math.nan, math.nan)
+        figures["loop_cpu_us"] = (server_end[0] - server_start[0]) / done * 1e6
+        figures["server_cpu_us"] = (server_end[1] - server_start[1]) / done * 1e6
+        figures["seconds"] = elapsed
+
+    writes = await _writes(url, token)
+    await CLIENTS[kind](url, headers, clients, kite, run)
+    after = await _writes(url, token)
+    figures["transactions"] = after["transactions"] - writes["transactions"]
+    figures["rows_per_commit"] = (after["rows"] - writes["rows"]) / max(figures["transactions"], 1)
+    latencies.sort()
+    done = per_client * clients
+    return {**figures, "orders": done, "orders_per_s": done / figures["seconds"],
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[max(int(len(latencies) * 0.99) - 1, 0)] * 1000}
+
+
+async def _warm(post: Post, k: int) -> None:
+    # Other callers' indices, so the warm-up orders alternate sides like the run's.
+    for i in range(WARMUP):
+        await post(k, 10**6 + i)
+
+
+async def inline_run(token: str, options: dict[str, Any], kind: str, clients: int, orders: int,
+                     kite: bool) -> dict[str, float]:
+    """An HTTP run against a server on this process's own loop."""
+    oms = await open_oms()
+    server = await oms.serve(port=0, token=token, **options)
+    try:
+        figures = await http_run(server.url, token, oms.account, kind, clients, orders, kite)
+    finally:
+        await server.stop()
+        await oms.close()
+    figures["server_cpu_us"] = figures["loop_cpu_us"] = math.nan  # one process: the client column holds both
+    return figures
+
+
+def process_run(token: str, options: dict[str, Any], kind: str, clients: int, orders: int, kite: bool,
+                profile: str | None) -> dict[str, float]:
+    """An HTTP run against a server in a process of its own, started for this run."""
+    child = ChildServer(token, options, profile)
+    try:
+        # The clients run on uvloop too (when installed): the less a request costs them, the more of the figure is
+        # the server's.
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            account = runner.run(_account(child.url, token))
+            return runner.run(http_run(child.url, token, account, kind, clients, orders, kite, child.cpu))
+    finally:
+        child.stop()
+
+
+async def _status(url: str, token: str) -> dict[str, Any]:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {token}"}) as client:
+        return (await client.get("/api/oms/status")).json()  # type: ignore[no-any-return]
+
+
+async def _account(url: str, token: str) -> str:
+    return str((await _status(url, token))["account"])
+
+
+async def _writes(url: str, token: str) -> dict[str, int]:
+    """The OMS's write counters (transactions and rows committed so far)."""
+    return (await _status(url, token))["writes"]  # type: ignore[no-any-return]
+
+
+# -- the table ------------------------------------------------------------------------------------------------------
+
+HEADER = (f"{'round':>5} {'path':<10} {'clients':>7} {'orders':>6} {'orders/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'CPU us: loop':>12} {'server':>6} {'client':>6} {'commits':>7} {'rows/commit':>11}")
+
+
+def _us(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:,.0f}"
+
+
+def row(round_: int, path: str, clients: int, r: dict[str, float]) -> str:
+    """One line of the table."""
+    return (f"{round_:>5} {path:<10} {clients:>7} {r['orders']:>6} {r['orders_per_s']:>8,.0f} {r['p50_ms']:>7.2f} "
+            f"{r['p99_ms']:>7.2f} {_us(r.get('loop_cpu_us', math.nan)):>12} {_us(r.get('server_cpu_us', math.nan)):>6} "
+            f"{_us(r['client_cpu_us']):>6} {r['transactions']:>7} {r['rows_per_commit']:>11.1f}")
+
+
+def spread(values: list[float], digits: int = 0) -> str:
+    """Median and range: ``1,234 (1,100-1,300)``."""
+    form = f"{{:,.{digits}f}}"
+    return f"{form.format(statistics.median(values))} ({form.format(min(values))}-{form.format(max(values))})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--orders", type=int, default=4_000, help="orders per run (a quarter with one client)")
+    parser.add_argument("--clients", default="1,10,50", help="comma-separated client counts (default: 1,10,50)")
+    parser.add_argument("--client", choices=["httpx", "raw", "both"], default="httpx")
+    parser.add_argument("--server", choices=["process", "inline"], default="process")
+    parser.add_argument("--kite", action="store_true", help="also Kite's POST /orders/regular with the most clients")
+    parser.add_argument("--access-log", action="store_true", help="serve with the access log on (to stderr)")
+    parser.add_argument("--profile-server", metavar="FILE", default=None,
+                        help="run each server process under pyinstrument, its report written to FILE")
+    parser.add_argument("--serve-child", nargs=2, metavar=("TOKEN", "OPTIONS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_child:
+        # The loop ``python -m oms_kit serve`` runs on (uvloop's when installed).
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(serve_child(args.serve_child[0], json.loads(args.serve_child[1])))
+        return 0
+    try:
+        counts = [int(n) for n in args.clients.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        parser.error(f"--clients was {args.clients!r}: give comma-separated positive integers such as 1,10,50")
+    kinds = ["httpx", "raw"] if args.client == "both" else [args.client]
+    token = secrets.token_urlsafe(24)
+    options: dict[str, Any] = {"access_log": args.access_log}
+
+    print(f"Server: {args.server}; clients: {', '.join(kinds)}; {args.orders} orders a run "
+          f"({max(args.orders // 4, 1)} with one client); {os.cpu_count()} cores", flush=True)
+    print(HEADER, flush=True)
+    results: dict[tuple[str, int], list[dict[str, float]]] = {}
+
+    def record(round_: int, path: str, clients: int, figures: dict[str, float]) -> None:
+        results.setdefault((path, clients), []).append(figures)
+        print(row(round_, path, clients, figures), flush=True)
+
+    for round_ in range(1, args.rounds + 1):
+        for clients in counts:
+            orders = args.orders if clients > 1 else max(args.orders // 4, 1)
+            figures = asyncio.run(bench_orders.run("duckdb:///:memory:", orders, clients))
+            figures["client_cpu_us"] = figures["cpu_us_per_order"]
+            record(round_, "in-process", clients, figures)
+        routes = [(kind, clients, False) for kind in kinds for clients in counts]
+        if args.kite:
+            routes += [(kind, counts[-1], True) for kind in kinds]
+        for kind, clients, kite in routes:
+            orders = args.orders if clients > 1 else max(args.orders // 4, 1)
+            if args.server == "inline":
+                figures = asyncio.run(inline_run(token, options, kind, clients, orders, kite))
+            else:
+                figures = process_run(token, options, kind, clients, orders, kite, args.profile_server)
+            record(round_, f"{'kite' if kite else 'http'} {kind}", clients, figures)
+
+    print()
+    print(f"Over {args.rounds} round{'s' if args.rounds > 1 else ''}: median (min-max)")
+    print(f"{'path':<10} {'clients':>7} {'orders/s':>24} {'p50 ms':>20} {'p99 ms':>20} {'server CPU us':>13} "
+          f"{'commits':>7}")
+    for (path, clients), runs in results.items():
+        server = statistics.median(r.get("server_cpu_us", math.nan) for r in runs)
+        print(f"{path:<10} {clients:>7} {spread([r['orders_per_s'] for r in runs]):>24} "
+              f"{spread([r['p50_ms'] for r in runs], 2):>20} {spread([r['p99_ms'] for r in runs], 2):>20} "
+              f"{_us(server):>13} {statistics.median(r['transactions'] for r in runs):>7,.0f}")
+    most = counts[-1]
+    base = [r["orders_per_s"] for r in results[("in-process", most)]]
+    for kind in kinds:
+        for path in (f"http {kind}", f"kite {kind}"):
+            if (path, most) in results:
+                ratios = [h["orders_per_s"] / b for h, b in zip(results[(path, most)], base, strict=True)]
+                print(f"Ratio {path} / in-process with {most} clients: {spread(ratios, 3)} "
+                      f"(target: at least 0.333)")
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
