@@ -11,6 +11,10 @@ the order's earlier fills, ``filled_quantity * average_price``) and the model ch
 owes beyond what its earlier fills paid. Without it (the default, 0) every fill is priced as an order of its own.
 
 Models are pure: no I/O, no clock, no state between calls.
+
+:class:`IndiaEquityFees` holds today's equity rates as fields. :class:`~oms_kit.broker.charges.NseFees` (``"nse"``)
+prices every NSE segment (delivery, intraday, futures, options) at the rates in force on a fill's trade date, from the
+dated table in :mod:`oms_kit.broker.rates`, and bills NSE's IPFT charge as brokers do.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from dataclasses import field as dataclass_field
 from decimal import Decimal
 from typing import ClassVar, Protocol, runtime_checkable
 
+from oms_kit.broker.charges import NseFees
 from oms_kit.errors import ConfigError
 from oms_kit.models import Product, Side
 
-__all__ = ["FEE_MODELS", "FeeModel", "IndiaEquityFees", "NoFees", "fee_model"]
+__all__ = ["FEE_MODELS", "FeeModel", "IndiaEquityFees", "NoFees", "NseFees", "fee_model"]
 
 _ZERO = Decimal("0.00")
 _BUY, _CNC = Side.BUY, Product.CNC
@@ -113,7 +118,8 @@ class IndiaEquityFees:
     ========================== ============================ ==========================================
 
     NRML is a carry-forward product for derivatives; equity cash trades under NRML are priced at the intraday
-    rates here. Futures and options have other STT, stamp and exchange rates and need a model of their own.
+    rates here. Futures and options have other STT, stamp and exchange rates: :class:`~oms_kit.broker.charges.NseFees`
+    prices them, at the rates of each fill's trade date.
 
     Each charge is rounded to 0.01 (ROUND_HALF_UP) and GST is taken on the rounded charges, so the breakdown adds
     up to the total exactly. Not modelled: depository (DP) charges on a delivery sell, which are per scrip per
@@ -262,7 +268,9 @@ class IndiaEquityFees:
         return Decimal(sum(self._charges(side, product, quantity, price, prior_turnover))).scaleb(-2)
 
 
-FEE_MODELS: dict[str, Callable[[], FeeModel]] = {IndiaEquityFees.name: IndiaEquityFees, NoFees.name: NoFees}
+FEE_MODELS: dict[str, Callable[[], FeeModel]] = {
+    IndiaEquityFees.name: IndiaEquityFees, NseFees.name: NseFees, NoFees.name: NoFees,
+}
 """Fee models by name, as ``fees="..."`` accepts them. Add an entry to make a model of your own nameable."""
 
 
@@ -277,8 +285,8 @@ def fee_model(spec: str | FeeModel | None) -> FeeModel:
     Parameters
     ----------
     spec
-        A name from :data:`FEE_MODELS` (``"india_equity"``, ``"none"``; case-insensitive), ``None`` for no fees,
-        or a fee model instance, which is returned as it is.
+        A name from :data:`FEE_MODELS` (``"india_equity"``, ``"nse"``, ``"none"``; case-insensitive), ``None`` for
+        no fees, or a fee model instance, which is returned as it is.
 
     Returns
     -------
