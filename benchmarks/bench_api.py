@@ -1,30 +1,42 @@
 """Orders per second over the HTTP API (``POST /api/oms/orders``) beside ``oms.place_order`` in the same run.
 
     python benchmarks/bench_api.py                        # 3 rounds: in-process, then HTTP with 1, 10, 50 clients
-    python benchmarks/bench_api.py --rounds 5 --orders 5000 --clients 1,10,50
-    python benchmarks/bench_api.py --client both --kite   # the lean client too, and Kite's POST /orders/regular
+    python benchmarks/bench_api.py --rounds 5 --orders 5000 --clients 1,10,50 --kite   # Kite's route too
+    python benchmarks/bench_api.py --client httpx         # one client only (httpx or raw)
     python benchmarks/bench_api.py --server inline        # the server on this process's own loop
     python benchmarks/bench_api.py --profile-server prof.txt --rounds 1 --clients 50   # pyinstrument the server
 
 The order mix is bench_orders.py's: MARKET orders that fill at once on DuckDB in memory, BUY and SELL in turn, with
 every pre-trade check on but the throttles a benchmark trips by design. In-process, N callers await
 ``oms.place_order`` at once (bench_orders.run). Over HTTP, N clients each keep one connection alive and post one
-order after another with the Bearer token, and each answer is read and checked (201, FILLED).
+order after another with the Bearer token, and each answer is read and checked (201 and FILLED; Kite's 200 and
+success with ``--kite``, its form-encoded ``POST /orders/regular``).
 
 The server runs in a process of its own by default (``--server process``): that is the setting the API is for,
 another process trading the account, and on this 2-core machine it gives the server one core and the clients the
-other. It is ``oms.serve()`` on an OMS opened like the in-process one (this script started with ``--serve-child``),
-not ``python -m oms_kit serve``, whose random-walk feed and default throttles (100 orders/s) would reject most of
-the orders. ``--server inline`` serves on the benchmark's own loop instead, so clients and server share one core.
+other. It is ``oms.serve()`` on an OMS opened like the in-process one, in this script started with
+``--serve-child`` on the loop ``python -m oms_kit serve`` uses (uvloop's), not the command itself, whose random-walk
+feed and default throttles (100 orders/s) would reject most of the orders. ``--server inline`` serves on the
+benchmark's own asyncio loop instead, as a notebook's ``oms.serve()`` does, so clients and server share one core.
 
-Two clients: httpx's AsyncClient (``--client httpx``, the default; what a Python bot and ``oms_kit.connect`` use) and
-a lean HTTP/1.1 client on asyncio streams (``--client raw``: one write per request, the answer read by its
-Content-Length), which costs the client a tenth of httpx's CPU and so shows what the server itself can take.
-Columns: orders/s; p50/p99 latency of one request as the client sees it; server and client CPU per order (the
-server's from /proc, all its threads; the client's is this process's CPU over the run). The summary gives each
-figure's median and range over the rounds, and the ratio of HTTP with the most clients to in-process with as many
-callers, round by round (each round runs both, so the machine's drift moves them alike). The 2 cores are shared
-and noisy: read the ranges, not one round. Prints tables; asserts nothing.
+Two clients (``--client both``, the default): httpx's AsyncClient, one per client (what a Python bot and
+``oms_kit.connect`` use), and a lean HTTP/1.1 client on asyncio streams (``raw``: one write per request, the answer
+read by its Content-Length), which costs a tenth of httpx's CPU per request and so shows what the server itself
+takes. The clients run on uvloop when it is installed.
+
+Columns: orders/s; p50/p99 latency of one request as its client sees it; CPU µs per order of the server's event
+loop (its main thread), of the whole server process (with DuckDB's write thread) and of the client process (in
+the in-process rows, the one process); the write-behind transactions of the run and rows per transaction. The
+summary gives each figure's median and range over the rounds, and the ratio of HTTP with the most clients to
+in-process with as many callers, round by round (each round runs both, so the machine's drift moves them alike).
+The 2 cores are shared and noisy: read the ranges, not one round. Prints tables; asserts nothing.
+
+What bounds the HTTP figures, as measured here: httpx's CPU per request (700-1,000 µs, on the client's core); on
+the server's loop about 50 µs per request for uvicorn with httptools on uvloop and an empty Starlette route, about
+100 for FastAPI's layers, the Guard and the JSON, and the OMS; and orders that arrive over time rather than all at
+once make the in-memory write-behind commit many small transactions (a DuckDB transaction costs about 10 ms
+whatever its size), so the OMS's own CPU per order rises from about 60 µs (the in-process run, one transaction at
+the end) to 180 µs when 50 callers pause 5 ms between orders.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
 import secrets
@@ -78,6 +91,8 @@ def order_of(k: int, i: int) -> tuple[str, str, int]:
 
 async def serve_child(token: str, options: dict[str, Any]) -> None:
     """The server process: serve a fresh OMS on a free port, print it, and stop when stdin closes."""
+    if options.get("access_log"):  # to stderr, as the command logs (a logger without handlers logs nothing)
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     oms = await open_oms()
     server = await oms.serve(port=0, token=token, **options)
     print(f"READY {server.port}", flush=True)
@@ -316,7 +331,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--orders", type=int, default=4_000, help="orders per run (a quarter with one client)")
     parser.add_argument("--clients", default="1,10,50", help="comma-separated client counts (default: 1,10,50)")
-    parser.add_argument("--client", choices=["httpx", "raw", "both"], default="httpx")
+    parser.add_argument("--client", choices=["httpx", "raw", "both"], default="both")
     parser.add_argument("--server", choices=["process", "inline"], default="process")
     parser.add_argument("--kite", action="store_true", help="also Kite's POST /orders/regular with the most clients")
     parser.add_argument("--access-log", action="store_true", help="serve with the access log on (to stderr)")
@@ -367,13 +382,16 @@ def main() -> int:
 
     print()
     print(f"Over {args.rounds} round{'s' if args.rounds > 1 else ''}: median (min-max)")
-    print(f"{'path':<10} {'clients':>7} {'orders/s':>24} {'p50 ms':>20} {'p99 ms':>20} {'server CPU us':>13} "
-          f"{'commits':>7}")
+    print(f"{'path':<10} {'clients':>7} {'orders/s':>24} {'p50 ms':>20} {'p99 ms':>20} {'CPU us: loop':>12} "
+          f"{'server':>6} {'client':>6} {'commits':>7}")
     for (path, clients), runs in results.items():
-        server = statistics.median(r.get("server_cpu_us", math.nan) for r in runs)
+        def median(key: str, runs: list[dict[str, float]] = runs) -> float:
+            return statistics.median(r.get(key, math.nan) for r in runs)
+
         print(f"{path:<10} {clients:>7} {spread([r['orders_per_s'] for r in runs]):>24} "
               f"{spread([r['p50_ms'] for r in runs], 2):>20} {spread([r['p99_ms'] for r in runs], 2):>20} "
-              f"{_us(server):>13} {statistics.median(r['transactions'] for r in runs):>7,.0f}")
+              f"{_us(median('loop_cpu_us')):>12} {_us(median('server_cpu_us')):>6} {_us(median('client_cpu_us')):>6} "
+              f"{median('transactions'):>7,.0f}")
     most = counts[-1]
     base = [r["orders_per_s"] for r in results[("in-process", most)]]
     for kind in kinds:
