@@ -23,6 +23,18 @@ HEAD_TIMEOUT = 0.3  # seconds: short, so a test waits little; the assertions are
 BOUND = 20.0  # seconds any wait here may take at the most before the test fails instead of hanging
 
 
+@pytest.fixture(params=["httptools", "h11"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The HTTP parser the server's protocol is built on: httptools (installed, so uvicorn's choice), or h11, the
+    one uvicorn falls back to without it."""
+    if request.param == "h11":
+        from uvicorn.protocols.http import auto
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        monkeypatch.setattr(auto, "AutoHTTPProtocol", H11Protocol)
+    return str(request.param)
+
+
 @pytest.fixture
 async def oms() -> AsyncIterator[ok.OMS]:
     oms = await ok.OMS.open("duckdb:///:memory:", feed=None, risk_interval=None)
@@ -41,7 +53,7 @@ def _error(response: bytes) -> tuple[int, dict[str, object]]:
     return int(head.split(b" ", 2)[1]), json.loads(body)
 
 
-async def test_a_head_sent_a_byte_at_a_time_is_answered_408_and_closed(oms: ok.OMS) -> None:
+async def test_a_head_sent_a_byte_at_a_time_is_answered_408_and_closed(oms: ok.OMS, parser: str) -> None:
     server = await serve(oms, port=0, head_timeout=HEAD_TIMEOUT)
     try:
         reader, writer = await asyncio.open_connection(server.host, server.port)
@@ -66,7 +78,7 @@ async def test_a_head_sent_a_byte_at_a_time_is_answered_408_and_closed(oms: ok.O
         await server.stop()
 
 
-async def test_a_connection_that_sends_nothing_is_closed(oms: ok.OMS) -> None:
+async def test_a_connection_that_sends_nothing_is_closed(oms: ok.OMS, parser: str) -> None:
     server = await serve(oms, port=0, head_timeout=HEAD_TIMEOUT)
     try:
         reader, writer = await asyncio.open_connection(server.host, server.port)
@@ -89,7 +101,7 @@ async def test_a_head_longer_than_the_bound_is_answered_431(oms: ok.OMS) -> None
         await server.stop()
 
 
-async def test_keep_alive_requests_and_a_websocket_outlive_the_head_timeout(oms: ok.OMS) -> None:
+async def test_keep_alive_requests_and_a_websocket_outlive_the_head_timeout(oms: ok.OMS, parser: str) -> None:
     server = await serve(oms, port=0, head_timeout=HEAD_TIMEOUT)
     headers = {"Authorization": f"Bearer {server.token}"}
     try:
