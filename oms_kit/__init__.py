@@ -30,6 +30,7 @@ from oms_kit.events import (
     RiskAlertRaised,
     TradingStateChanged,
 )
+from oms_kit.instrument_master import Instruments
 from oms_kit.market.bars import Bar, load_bars
 from oms_kit.market.clock import LiveClock, SimulatedClock
 from oms_kit.market.feeds import RandomWalkFeed, ReplayFeed
@@ -81,6 +82,7 @@ __all__ = [
     "Fill",
     "IndiaEquityFees",
     "Instrument",
+    "Instruments",
     "InvalidOrderError",
     "InvalidTransition",
     "LiveClock",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NewType, Self
@@ -204,9 +204,24 @@ def parse_cash(value: object, field_name: str = "cash") -> Decimal:
     return cash
 
 
+# Tick sizes already checked, with their float. An instrument list has a handful of distinct ticks, and checking
+# one (parse_price, then float) was a third of the cost of building an Instrument. Bounded against hostile input.
+_CHECKED_TICKS: dict[Decimal, float] = {}
+
+# What a contract is, in Kite's words: cash equity, a future, a call or a put option.
+INSTRUMENT_TYPES = ("EQ", "FUT", "CE", "PE")
+_TOKEN_ALLOWED = "a whole number from 1 to 4,294,967,295 (Kite's instrument token)"
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
-    """A tradable symbol with its tick and lot; the one place where a float becomes an exact price."""
+    """A tradable contract with its tick and lot; the one place where a float becomes an exact price.
+
+    Cash equity needs only ``symbol`` (and its tick and lot when they differ from the defaults). A future or an
+    option also names its ``underlying`` (``"NIFTY"``), ``expiry`` and, for an option, ``strike``; its tick, lot and
+    freeze quantity are the contract's own, since an exchange revises them for new contracts while older expiries
+    keep theirs. ``segment`` and ``instrument_token`` are Kite's (``"NFO-OPT"``, a number); both are optional.
+    """
 
     symbol: str
     exchange: str = "NSE"
@@ -214,22 +229,57 @@ class Instrument:
     lot_size: int = 1
     freeze_quantity: int | None = None
     name: str = ""
+    instrument_type: str = "EQ"  # one of INSTRUMENT_TYPES
+    underlying: str | None = None  # FUT, CE, PE: the underlying's symbol, e.g. NIFTY
+    expiry: date | None = None  # FUT, CE, PE: the last trading day
+    strike: Decimal | None = None  # CE, PE
+    segment: str | None = None  # Kite's segment: NSE, NFO-FUT, NFO-OPT, ...
+    instrument_token: int | None = None  # Kite's
     _tick: float = field(init=False, repr=False, compare=False, default=0.0)  # tick_size as a float
 
     def __post_init__(self) -> None:
         # An instrument is a setting, not an order: its bad fields raise ConfigError.
         if not self.symbol or not isinstance(self.symbol, str):
             raise ConfigError("symbol", self.symbol, "a non-empty string")
+        tick, lot, freeze = self.tick_size, self.lot_size, self.freeze_quantity
         try:
-            tick = parse_price(self.tick_size, "tick_size")
-            lot = parse_quantity(self.lot_size, "lot_size")
-            freeze = None if self.freeze_quantity is None else parse_quantity(self.freeze_quantity, "freeze_quantity")
+            as_float = _CHECKED_TICKS.get(tick) if type(tick) is Decimal else None
+        except TypeError:  # a signalling NaN has no hash; parse_price refuses it below
+            as_float = None
+        try:
+            if as_float is None:
+                tick = parse_price(tick, "tick_size")
+                as_float = float(tick)
+                if len(_CHECKED_TICKS) < 64:
+                    _CHECKED_TICKS[tick] = as_float
+                object.__setattr__(self, "tick_size", tick)
+            # A valid int lot is kept as it is; anything else (10.0, True, "1") goes through the parser.
+            if type(lot) is not int or not 0 < lot <= MAX_QUANTITY:
+                object.__setattr__(self, "lot_size", parse_quantity(lot, "lot_size"))
+            if freeze is not None:
+                object.__setattr__(self, "freeze_quantity", parse_quantity(freeze, "freeze_quantity"))
         except InvalidOrderError as error:
             raise ConfigError(error.field, error.value, error.allowed) from None
-        object.__setattr__(self, "tick_size", tick)
-        object.__setattr__(self, "_tick", float(tick))
-        object.__setattr__(self, "lot_size", lot)
-        object.__setattr__(self, "freeze_quantity", freeze)
+        object.__setattr__(self, "_tick", as_float)
+        # Equities (every instrument of a backtest) pay for this one test only; contracts are checked apart.
+        if (self.instrument_type != "EQ" or self.expiry is not None or self.strike is not None
+                or self.underlying is not None or self.segment is not None or self.instrument_token is not None):
+            _check_contract(self)
+
+    @property
+    def key(self) -> str:
+        """``EXCHANGE:SYMBOL``, as Kite names an instrument (``NFO:NIFTY25NOVFUT``)."""
+        return f"{self.exchange}:{self.symbol}"
+
+    @property
+    def is_option(self) -> bool:
+        """A call or a put (instrument_type CE or PE)."""
+        return self.instrument_type in ("CE", "PE")
+
+    @property
+    def is_future(self) -> bool:
+        """A future (instrument_type FUT)."""
+        return self.instrument_type == "FUT"
 
     def round_price(self, value: float | Decimal) -> Decimal:
         """Market data (float) to an exact price on the nearest tick.
@@ -258,6 +308,43 @@ class Instrument:
 
     def is_lot_multiple(self, quantity: int) -> bool:
         return quantity % self.lot_size == 0
+
+
+def _check_contract(instrument: Instrument) -> None:
+    # The fields of a future or an option, checked and stored in their one form; ConfigError names the field.
+    kind = instrument.instrument_type
+    if kind not in INSTRUMENT_TYPES:
+        raise ConfigError("instrument_type", kind, ", ".join(INSTRUMENT_TYPES))
+    for name in ("underlying", "segment"):
+        text = getattr(instrument, name)
+        if text is not None and (not isinstance(text, str) or not text.strip() or not text.isprintable()):
+            raise ConfigError(name, text, "a non-empty printable text, or None")
+    token = instrument.instrument_token
+    if token is not None and (type(token) is not int or not 0 < token < 2**32):
+        raise ConfigError("instrument_token", token, _TOKEN_ALLOWED)
+    expiry, strike = instrument.expiry, instrument.strike
+    if kind == "EQ":
+        if expiry is not None or strike is not None:
+            field_name, value = ("expiry", expiry) if expiry is not None else ("strike", strike)
+            raise ConfigError(field_name, value, "None for cash equity (instrument_type EQ)")
+        return
+    if instrument.underlying is None:
+        raise ConfigError("underlying", None, f"the underlying's symbol for a {kind} contract, e.g. 'NIFTY'")
+    # datetime is a date too, but an expiry is a day: a time of day would make equal expiries differ.
+    if type(expiry) is not date:
+        raise ConfigError("expiry", expiry, f"a datetime.date for a {kind} contract")
+    if kind == "FUT":
+        if strike is not None:
+            raise ConfigError("strike", strike, "None for a future")
+        return
+    try:
+        price = parse_price(strike, "strike")
+    except InvalidOrderError as error:
+        raise ConfigError("strike", strike, f"{error.allowed} for an option") from None
+    # 25800.0 and 25800 are one strike: keep whole strikes whole, so they print and hash alike.
+    if price == price.to_integral_value():
+        price = Decimal(int(price))
+    object.__setattr__(instrument, "strike", price)
 
 
 @dataclass(frozen=True, slots=True)

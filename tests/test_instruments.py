@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,10 +39,12 @@ DEFAULT_SYMBOLS = [
 def test_instruments_all_lists_the_real_exports():
     assert sorted(instruments_module.__all__) == [
         "DEFAULT_TICK_SIZE",
+        "KITE_COLUMNS",
         "default_instrument",
         "default_instruments",
         "missing_instruments",
         "read_instruments",
+        "read_kite_instruments",
         "resolve_instruments",
     ]
 
@@ -148,11 +151,41 @@ def test_read_instruments_missing_column_error_names_it():
         read_instruments(io.StringIO("symbol,tick_size\nTCS,0.05\n"))
 
 
-@pytest.mark.parametrize("row", ["TCS,abc,1", "TCS,0.05,one", "TCS,-0.05,1", ",0.05,1", "TCS,0.05,0"])
-def test_read_instruments_bad_row_error_names_the_line(row):
-    with pytest.raises(DataError, match="invalid instrument on line 3") as caught:
+@pytest.mark.parametrize(("row", "column", "value"), [("TCS,abc,1", "tick_size", "abc"),
+                                                    ("TCS,0.05,one", "lot_size", "one"),
+                                                    ("TCS,-0.05,1", "tick_size", "-0.05"),
+                                                    (",0.05,1", "symbol", ""),
+                                                    ("TCS,0.05,0", "lot_size", "0")])
+def test_read_instruments_bad_row_error_names_the_column_line_and_value(row, column, value):
+    with pytest.raises(DataError, match=f"invalid {column} on line 3 of ") as caught:
         read_instruments(io.StringIO(f"symbol,tick_size,lot_size\nINFY,0.05,1\n{row}\n"))
+    assert (caught.value.value, caught.value.row) == (value, 3)
     assert not isinstance(caught.value, InvalidOrderError)
+
+
+def test_read_instruments_reads_futures_and_options_columns():
+    text = ("symbol,exchange,tick_size,lot_size,freeze_quantity,instrument_type,underlying,expiry,strike,segment,"
+            "instrument_token\n"
+            "NIFTY26JANFUT,NFO,0.05,65,1800,FUT,NIFTY,2026-01-27,,NFO-FUT,230405378\n"
+            "NIFTY26JAN25800CE,NFO,0.05,65,1800,CE,NIFTY,2026-01-27,25800,NFO-OPT,\n"
+            "INFY,NSE,0.05,1,,,,,,,\n")
+    future, call, infy = read_instruments(io.StringIO(text))
+    assert (future.instrument_type, future.underlying, future.expiry, future.strike) == (
+        "FUT", "NIFTY", date(2026, 1, 27), None)
+    assert (future.lot_size, future.freeze_quantity, future.instrument_token) == (65, 1800, 230405378)
+    assert (call.instrument_type, call.strike, call.segment, call.instrument_token) == (
+        "CE", Decimal(25800), "NFO-OPT", None)
+    assert infy == Instrument("INFY")
+
+
+@pytest.mark.parametrize(("cells", "column"), [
+    ("FUT,NIFTY,2026-02-30,", "expiry"), ("CE,NIFTY,2026-01-27,x", "strike"), ("CE,NIFTY,2026-01-27,", "strike"),
+    ("XX,NIFTY,2026-01-27,", "instrument_type"), ("FUT,,2026-01-27,", "underlying"), ("EQ,,2026-01-27,", "expiry"),
+])
+def test_read_instruments_bad_contract_cell_names_its_column(cells, column):
+    text = f"symbol,tick_size,lot_size,instrument_type,underlying,expiry,strike\nX,0.05,75,{cells}\n"
+    with pytest.raises(DataError, match=f"invalid {column} on line 2 of "):
+        read_instruments(io.StringIO(text))
 
 
 @pytest.mark.parametrize(("field", "value"), [("symbol", ""), ("tick_size", "abc"), ("tick_size", 0),
