@@ -69,8 +69,11 @@ def child(workload: str, orders: int) -> None:
 def count(workload: str, orders: int) -> int:
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
                "--child", workload, "--orders", str(orders)]
-    # A fixed hash seed: set and dict layouts, and so the instruction count, are the same from run to run.
-    environment = {**os.environ, "PYTHONHASHSEED": "0"}
+    # A fixed hash seed: set and dict layouts, and so the instruction count, are the same from run to run. One BLAS
+    # thread: numpy's OpenBLAS pool otherwise spins waiting for work, and under valgrind that spin added up to 2,500
+    # instructions an order that came and went from run to run (callgrind's blas_thread_server).
+    environment = {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                   "MKL_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
     match = re.search(r"Collected : (\d+)", done.stderr)
     if match is None:
