@@ -8,13 +8,15 @@ added later cannot forget to ask for the token.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from oms_kit.service.auth import READ_METHODS, Access, Tokens, credentials_of
 from oms_kit.service.encode import dumps
 from oms_kit.service.errors import error_body
 from oms_kit.service.kite_errors import is_kite_request, kite_refusal
+from oms_kit.service.lane import Lane
+from oms_kit.service.rest import LANES
 
 log = logging.getLogger("oms_kit.service")
 
@@ -38,12 +40,16 @@ class Guard:
     app : the ASGI app behind the door.
     tokens : the server's tokens.
     max_body : the largest request body in bytes; a larger one is refused with 413 before the app sees it.
+    lanes : requests the door answers itself once they are let in, by method and path (see
+        :mod:`oms_kit.service.lane`): the REST API's ``POST /api/oms/orders`` by default.
     """
 
-    def __init__(self, app: ASGIApp, tokens: Tokens, max_body: int = MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, tokens: Tokens, max_body: int = MAX_BODY,
+                 lanes: Mapping[tuple[str, str], Lane] = LANES) -> None:
         self.app = app
         self.tokens = tokens
         self.max_body = max_body
+        self.lanes = lanes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -87,13 +93,15 @@ class Guard:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
+        body = b"".join(chunks)
+        lane = self.lanes.get((scope.get("method", ""), scope.get("path", "")))
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         started = False
@@ -105,7 +113,8 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, replay, watch)
+            if lane is None or not await lane(scope, body, watch):
+                await self.app(scope, replay, watch)
         except Exception:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if not started:

@@ -8,18 +8,16 @@ malformed input is a 422 naming the field, and nothing is recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.routing import APIRoute
-from pydantic import BaseModel
 from starlette.responses import Response
 
 from oms_kit.errors import OmsError
 from oms_kit.models import Order
 from oms_kit.service.encode import OmsJSONResponse, frame_records
 from oms_kit.service.errors import FIELD_ERRORS, ApiError
+from oms_kit.service.lane import Lane, json_lane
 from oms_kit.service.models import (
     AlertOut,
     CancelAllIn,
@@ -58,34 +56,6 @@ _ORDER_ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix=PREFIX, tags=["oms"], responses=_ERRORS)
 
 
-class JsonBodyRoute(APIRoute):
-    """A route whose endpoint takes ``(request, body)``, ``body`` a pydantic model, that calls the endpoint itself
-    when the request is ``application/json`` and its body is a valid object of the model: the same ``json.loads``
-    and the same model validation as FastAPI's, without its generic machinery (reading the declared parameters,
-    solving dependencies, parsing the content type), which cost an order placed over HTTP more than the OMS's own
-    work did. Any other request (another content type, a body that is not JSON, a validation error) takes FastAPI's
-    own path, so what it answers (a 422 naming the field) is exactly as before.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        generic = super().get_route_handler()
-        endpoint = self.endpoint
-        model: type[BaseModel] = get_type_hints(endpoint)["body"]
-
-        async def handler(request: Request) -> Response:
-            kind = request.headers.get("content-type")
-            if kind is not None and kind.partition(";")[0].strip().lower() == "application/json":
-                try:
-                    body = model.model_validate(await request.json())
-                except Exception:  # not JSON, or invalid: FastAPI's path reports it its way
-                    pass
-                else:
-                    return await endpoint(request, body)  # type: ignore[no-any-return]
-            return await generic(request)
-
-        return handler
-
-
 def oms_of(request: Request) -> OMS:
     """The OMS the app serves."""
     return request.app.state.oms  # type: ignore[no-any-return]
@@ -113,6 +83,9 @@ def _find(oms: OMS, order_id: str) -> Order:
 # -- orders ---------------------------------------------------------------------------------------------------------
 
 
+@router.post("/orders", response_model=OrderOut, status_code=201, summary="Place an order", responses={
+    **_ERRORS, 200: {"model": OrderOut, "description": "a retry: the order placed earlier with this client_order_id"},
+    503: {"model": ErrorOut, "description": "the database is unreachable: the order was refused, not sent"}})
 async def place_order(request: Request, body: OrderIn) -> Response:
     """Place an order (``OMS.place_order``). 201 with the order, REJECTED with its violations when it breaks a
     rule; 200 with the order already placed when ``client_order_id`` repeats an earlier identical order (a safe
@@ -124,14 +97,9 @@ async def place_order(request: Request, body: OrderIn) -> Response:
     return _json(order_json(order), 200 if known is not None and known.order_id == order.order_id else 201)
 
 
-# The hot route of a bot: declared here rather than by decorator to give it the JsonBodyRoute (the decorator takes
-# no route class); first among the routes, as the decorator would have put it.
-router.add_api_route(
-    "/orders", place_order, methods=["POST"], response_model=OrderOut, status_code=201, summary="Place an order",
-    responses={**_ERRORS,
-               200: {"model": OrderOut, "description": "a retry: the order placed earlier with this client_order_id"},
-               503: {"model": ErrorOut, "description": "the database is unreachable: the order was refused, not sent"}},
-    route_class_override=JsonBodyRoute)
+# The hot route of a bot, answered by the door when its body is a well-formed order (see oms_kit.service.lane): the
+# router and the layers before it cost the server more than the order itself. The route above answers the rest.
+LANES: dict[tuple[str, str], Lane] = {("POST", PREFIX + "/orders"): json_lane(place_order)}
 
 
 @router.get("/orders/active", response_model=list[OrderOut], summary="Working orders")
