@@ -32,11 +32,11 @@ in-process with as many callers, round by round (each round runs both, so the ma
 The 2 cores are shared and noisy: read the ranges, not one round. Prints tables; asserts nothing.
 
 What bounds the HTTP figures, as measured here: httpx's CPU per request (700-1,000 µs, on the client's core); on
-the server's loop about 50 µs per request for uvicorn with httptools on uvloop and an empty Starlette route, about
-100 for FastAPI's layers, the Guard and the JSON, and the OMS; and orders that arrive over time rather than all at
-once make the in-memory write-behind commit many small transactions (a DuckDB transaction costs about 10 ms
-whatever its size), so the OMS's own CPU per order rises from about 60 µs (the in-process run, one transaction at
-the end) to 180 µs when 50 callers pause 5 ms between orders.
+the server's loop about 50 µs per request for uvicorn with httptools on uvloop and an empty Starlette route, then
+the door, the JSON and the OMS (about 240 µs in all at 50 clients, where FastAPI's router and layers cost 80 more
+before the door answered orders itself); and orders that arrive over time rather than all at once make the OMS
+write behind on DuckDB's thread while it works, so its CPU per order rises from about 60 µs (the in-process run,
+one transaction at the end) to 110-180 µs when 50 callers pause 5 ms between orders.
 """
 
 from __future__ import annotations
