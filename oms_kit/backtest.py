@@ -28,6 +28,7 @@ import pandas as pd
 from oms_kit.account import assemble_account
 from oms_kit.broker.fees import FeeModel
 from oms_kit.broker.mock import MockBroker
+from oms_kit.broker.notes import fills_contract_note
 from oms_kit.errors import ConfigError, DataError
 from oms_kit.instruments import missing_instruments
 from oms_kit.market.bars import iter_bars, load_bars
@@ -220,6 +221,15 @@ class BacktestResult:
     def trades(self) -> pd.DataFrame:
         """Every fill: trade_id, order_id, symbol, product, side, quantity, price, fees, ts (money exact)."""
         return trades_frame(self.manager.trades)
+
+    def contract_note(self) -> pd.DataFrame:
+        """The run's fills as contract notes, one row per trade date and segment: buy and sell values, each charge
+        as a contract note adds it up (brokerage per order, the rest on the day's totals, STT to the rupee) and
+        ``fills_fees``, what the fills were charged (``oms_kit.broker.notes`` says when and why the two differ).
+
+        Raises DataError when a fill's date lies outside the rate table (before 1 April 2024)."""
+        broker = self.manager.broker
+        return fills_contract_note(self.trades, self.manager.instruments, getattr(broker, "fee_model", None))
 
     @cached_property
     def positions(self) -> pd.DataFrame:

@@ -9,7 +9,7 @@ return pandas DataFrames for tables. The order path is here; the parts it delega
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ import pandas as pd
 
 from oms_kit.book import Book
 from oms_kit.broker.mock import MockBroker
+from oms_kit.broker.notes import day_window, fills_contract_note
 from oms_kit.committer import Committer
 from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
 from oms_kit.events import Event, PriceUpdated
@@ -374,6 +375,19 @@ class OMS:
         """Fills as a table (fees per fill included), oldest first: the trading day's from memory, and, like
         :meth:`orders`, older ones from the store when ``since``/``until`` reach back before it."""
         return self._book.trades(symbol, since, until, limit)
+
+    def contract_note(self, day: date | None = None) -> pd.DataFrame:
+        """A day's fills as a contract note: one row per trade date and segment (equity delivery or intraday by
+        product, futures, options on premium), with the buy and sell values, each charge added up as a contract
+        note does (brokerage per order, the rest on the day's totals, STT to the rupee) and ``fills_fees``, the
+        fees the fills were booked with (``oms_kit.broker.notes`` says when and why the two differ).
+
+        ``day`` is an exchange-local date, the current trading day when None; an earlier day's fills are read from
+        the store. Raises ConfigError for a ``day`` that is not a date, DataError for fills outside the rate
+        table's dates."""
+        since, until = day_window(day, self.manager.session.zone, self.manager.day.began)
+        trades = self._book.trades(since=since, until=until)
+        return fills_contract_note(trades, self.manager.instruments, getattr(self.manager.broker, "fee_model", None))
 
     def positions(self) -> pd.DataFrame:
         """Every position of the day, flat ones included with their realized P&L."""

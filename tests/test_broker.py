@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from oms_kit.broker.charges import charges
 from oms_kit.broker.fees import IndiaEquityFees
 from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import ConfigError
@@ -18,6 +19,7 @@ from oms_kit.models import Instrument, Order, OrderId, OrderType, Product, Side,
 from tests.stubs import T0, make_order
 
 D = Decimal
+ZERO = Decimal(0)
 INSTRUMENT = Instrument("RELIANCE")  # tick 0.05, lot 1
 _ids = itertools.count(1)
 
@@ -508,6 +510,141 @@ def test_partial_fills_of_one_order_pay_the_brokerage_cap_once():
     ]
     brokerage = [model.breakdown(Side.BUY, Product.MIS, 10, price, prior_turnover=p)["brokerage"] for p in priors]
     assert brokerage == [D("7.50"), D("7.50"), D("5.00")]
+
+
+# -- charges by trade date and segment (NseFees through the broker) -------------------------------------------
+
+NIFTY_FUT = Instrument("NIFTY24DECFUT", exchange="NFO", lot_size=25, instrument_type="FUT", underlying="NIFTY",
+                       expiry=date(2024, 12, 26), segment="NFO-FUT")
+NIFTY_CALL = Instrument("NIFTY24DEC25000CE", exchange="NFO", lot_size=25, instrument_type="CE", underlying="NIFTY",
+                        expiry=date(2024, 12, 26), strike=D("25000"), segment="NFO-OPT")
+IST_NOON = time(6, 30)  # 12:00 in India, in UTC
+
+
+def fill_on(broker: MockBroker, sink: RecordingSink, instrument: Instrument, price: float, ts: datetime, *,
+            side: Side = Side.SELL, quantity: int = 25, product: Product = Product.NRML) -> Decimal:
+    """One market order on ``instrument`` filled at ``price`` at ``ts``; the fees the broker reported for it."""
+    broker.on_bar(Bar(ts, instrument.symbol, price, price, price, price))
+    placed = make_order(order_id=OrderId(f"O-{next(_ids)}"), symbol=instrument.symbol, side=side, quantity=quantity,
+                        order_type=OrderType.MARKET, price=None, product=product)
+    broker.submit(placed, instrument, ts)
+    (report,) = [r for r in sink.reports if r[0] == "fill" and r[1] == placed.order_id]
+    return report[4]
+
+
+@pytest.mark.parametrize("day", [date(2024, 9, 30), date(2024, 10, 1), date(2026, 4, 1)])
+@pytest.mark.parametrize(("instrument", "price", "segment"), [(NIFTY_FUT, 25000.0, "futures"),
+                                                              (NIFTY_CALL, 212.5, "options")])
+def test_a_derivative_fill_pays_its_segments_rates_of_its_trade_date(day, instrument, price, segment):
+    broker, sink = make_broker(fees="nse")
+
+    fees = fill_on(broker, sink, instrument, price, datetime.combine(day, IST_NOON, tzinfo=UTC))
+
+    # An option's charges are on its premium: 25 x 212.50; a future's on 25 x 25,000.
+    expected = charges(segment, "SELL", 25, D(str(price)), day)
+    assert fees == sum(expected.values())
+    assert fees != sum(charges("equity_intraday", "SELL", 25, D(str(price)), day).values())
+
+
+def test_fo_sells_cost_more_from_1_october_2024_at_the_new_stt_and_exchange_rates():
+    broker, sink = make_broker(fees="nse")
+    before = fill_on(broker, sink, NIFTY_CALL, 200.0, datetime(2024, 9, 30, 6, 30, tzinfo=UTC), quantity=5000)
+    after = fill_on(broker, sink, NIFTY_CALL, 200.0, datetime(2024, 10, 1, 6, 30, tzinfo=UTC), quantity=5000)
+
+    # Premium of 10 lakh: STT 0.0625 % -> 0.1 % (+375.00), exchange 0.0495 % -> 0.03503 % (-144.70): +230.30, the
+    # Rs 2,303 per crore of the broker's announcement; GST falls with the exchange charge (-26.05).
+    old = charges("options", "SELL", 5000, D("200"), date(2024, 9, 30))
+    new = charges("options", "SELL", 5000, D("200"), date(2024, 10, 1))
+    assert (old["stt"], new["stt"]) == (D("625.00"), D("1000.00"))
+    assert (old["exchange_transaction_charge"], new["exchange_transaction_charge"]) == (D("495.00"), D("350.30"))
+    assert after - before == sum(new.values()) - sum(old.values()) == D("204.25")
+
+
+def test_the_trade_date_is_indias_a_fill_after_1830_utc_is_the_next_days():
+    broker, sink = make_broker(fees="nse")
+    # 30 Sep 2024 18:45 UTC is 1 Oct 00:15 in India: the new rates.
+    fees = fill_on(broker, sink, NIFTY_FUT, 25000.0, datetime(2024, 9, 30, 18, 45, tzinfo=UTC))
+
+    assert fees == sum(charges("futures", "SELL", 25, D("25000"), date(2024, 10, 1)).values())
+
+
+@pytest.mark.parametrize(("product", "segment"), [(Product.CNC, "equity_delivery"), (Product.MIS, "equity_intraday"),
+                                                  (Product.NRML, "equity_intraday")])
+def test_an_equity_fill_is_delivery_under_cnc_and_intraday_under_mis_and_nrml(product, segment):
+    broker, sink = make_broker(fees="nse")
+    day = date(2025, 6, 2)
+
+    fees = fill_on(broker, sink, INSTRUMENT, 2500.0, datetime.combine(day, IST_NOON, tzinfo=UTC), side=Side.BUY,
+                   quantity=10, product=product)
+
+    assert fees == sum(charges(segment, "BUY", 10, D("2500"), day).values())
+
+
+def test_a_fill_the_fee_model_refuses_leaves_the_order_as_it_was():
+    broker, sink = make_broker(fees="nse")
+    ts = datetime(2023, 6, 1, 6, 30, tzinfo=UTC)  # before the rate table begins
+    broker.on_bar(Bar(ts, "RELIANCE", 2500.0, 2500.0, 2500.0, 2500.0))
+    placed = order(quantity=10)
+
+    with pytest.raises(ConfigError, match="invalid trade_date"):
+        broker.submit(placed, INSTRUMENT, ts)
+    assert sink.kinds() == ["accepted"]
+    assert (broker.fills, broker.status()["resting_orders"], broker._find(placed.order_id).remaining) == (0, 1, 10)
+
+
+class OldStyleFees:
+    """A fee model written before trade_date and instrument: it would fail on keywords it does not take."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def fees(self, side, product, quantity, price, *, prior_turnover=ZERO):
+        self.calls.append((side, product, quantity, price, prior_turnover))
+        return D("1.25")
+
+    def breakdown(self, side, product, quantity, price, *, prior_turnover=ZERO):
+        return {"flat": D("1.25")}
+
+
+class ContextFees(OldStyleFees):
+    """A model of the newer shape: it takes whatever context it is given."""
+
+    def fees(self, side, product, quantity, price, *, prior_turnover=ZERO, **context):
+        self.calls.append((side, product, quantity, price, prior_turnover, context))
+        return D("2.50")
+
+
+def test_a_fee_model_of_the_older_shape_is_called_as_before():
+    model = OldStyleFees()
+    broker, sink = make_broker(fees=model)
+
+    fees = fill_on(broker, sink, NIFTY_FUT, 25000.0, T0)
+
+    assert fees == D("1.25")
+    assert model.calls == [(Side.SELL, Product.NRML, 25, D("25000.00"), ZERO)]
+
+
+def test_a_fee_model_taking_keywords_gets_the_trade_date_and_the_instrument():
+    model = ContextFees()
+    broker, sink = make_broker(fees=model)
+
+    fill_on(broker, sink, NIFTY_CALL, 100.0, datetime(2025, 6, 2, 20, 0, tzinfo=UTC))
+
+    assert model.calls[0][5] == {"trade_date": date(2025, 6, 3), "instrument": NIFTY_CALL}
+
+
+def test_which_keywords_a_fee_model_takes_is_read_once_not_per_fill(monkeypatch):
+    import oms_kit.broker.fees as fees_module
+
+    reads = []
+    signature = fees_module.inspect.signature
+    monkeypatch.setattr(fees_module.inspect, "signature", lambda f: reads.append(f) or signature(f))
+    broker, sink = make_broker(fees="nse")
+    for minute in range(3):
+        fill_on(broker, sink, NIFTY_FUT, 25000.0, T0 + timedelta(minutes=minute))
+
+    assert len(reads) == 1
+    assert broker.fills == 3
 
 
 def test_broker_without_a_sink_says_it_is_not_attached():

@@ -24,14 +24,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from oms_kit.broker import FeeModel, IndiaEquityFees, fee_model
-from oms_kit.broker.charges import NseFees, charges, contract_note
+from oms_kit.broker.charges import NseFees, charges, contract_note, fill_segment
 from oms_kit.broker.rates import CHARGES, RateTable, Segment, default_rate_table, read_rate_table
 from oms_kit.errors import ConfigError, DataError
-from oms_kit.models import MAX_PRICE, MAX_QUANTITY, Product, Side
+from oms_kit.models import MAX_PRICE, MAX_QUANTITY, Instrument, Product, Side
 from tests.stubs import T0
 from tests.test_broker import INSTRUMENT, make_broker, order, quote
 
@@ -227,6 +227,32 @@ def test_the_mock_broker_charges_fills_with_nse_fees():
     fees = [report[4] for report in sink.reports if report[0] == "fill"]
     assert fees == [NseFees().fees(Side.SELL, Product.MIS, 10, D("2500.00"))]
     assert fees[0] > IndiaEquityFees().fees(Side.SELL, Product.MIS, 10, D("2500.00"))  # IPFT is billed
+
+
+KINDS = {"EQ": Instrument("RELIANCE"),
+         "FUT": Instrument("NIFTY25JUNFUT", instrument_type="FUT", underlying="NIFTY", expiry=date(2025, 6, 26)),
+         "CE": Instrument("NIFTY25JUN24000CE", instrument_type="CE", underlying="NIFTY", expiry=date(2025, 6, 26),
+                          strike=D("24000")),
+         None: None}
+
+
+@given(side=st.sampled_from(Side), product=st.sampled_from(Product), kind=st.sampled_from(list(KINDS)),
+       quantity=st.one_of(quantities, st.just(MAX_QUANTITY)), price=st.one_of(prices, st.just(MAX_PRICE)),
+       prior=st.sampled_from([D(0), D("7500.00"), D("2500000.05")]), ipft=st.booleans(),
+       day=st.dates(min_value=SHIPPED.first_date, max_value=SHIPPED.last_date))
+@example(side=Side.SELL, product=Product.NRML, kind="CE", quantity=1, price=D("0.05"), prior=D("7500.00"),
+         ipft=True, day=JUNE_2025)  # an option's later fill: no brokerage, every charge rounds to 0.00
+def test_the_brokers_call_costs_the_sum_of_the_breakdown(side, product, kind, quantity, price, prior, ipft, day):
+    # fees() prices the broker's exact-typed call by a shorter road; it must land on the same paise.
+    model = NseFees(ipft=ipft)
+    instrument = KINDS[kind]
+    breakdown = model.breakdown(side, product, quantity, price, prior_turnover=prior, trade_date=day,
+                                instrument=instrument)
+    fees = model.fees(side, product, quantity, price, prior_turnover=prior, trade_date=day, instrument=instrument)
+
+    assert str(fees) == str(sum(breakdown.values(), D("0.00")))
+    segment = fill_segment(product, instrument)
+    assert breakdown == charges(segment, side, quantity, price, day, prior_turnover=prior, ipft=ipft)
 
 
 # -- the contract note -------------------------------------------------------------------------------------------

@@ -8,7 +8,16 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from oms_kit.broker import FEE_MODELS, FeeModel, IndiaEquityFees, NoFees, fee_model
+from oms_kit.broker import (
+    FEE_CONTEXT,
+    FEE_MODELS,
+    FeeModel,
+    IndiaEquityFees,
+    NoFees,
+    NseFees,
+    fee_keywords,
+    fee_model,
+)
 from oms_kit.errors import ConfigError
 from oms_kit.models import Product, Side
 
@@ -264,3 +273,44 @@ def test_charges_equal_the_contract_note_arithmetic_in_decimal(side, product, qu
     assert breakdown == expected
     assert [str(v) for v in breakdown.values()] == [str(v) for v in expected.values()]  # two places each
     assert model.fees(side, product, quantity, price, prior_turnover=prior) == sum(expected.values())
+
+
+# -- the context a model may take: trade_date and instrument ------------------------------------------------------
+
+
+def _old(self, side, product, quantity, price, *, prior_turnover=NO_PRIOR):
+    return D("0")
+
+
+def _dated(self, side, product, quantity, price, *, prior_turnover=NO_PRIOR, trade_date=None):
+    return D("0")
+
+
+def _positional(self, side, product, quantity, price, prior_turnover=NO_PRIOR, instrument=None, trade_date=None):
+    return D("0")
+
+
+def _anything(self, side, product, quantity, price, **context):
+    return D("0")
+
+
+@pytest.mark.parametrize(
+    ("fees", "expected"),
+    [(_old, ()), (_dated, ("trade_date",)), (_positional, FEE_CONTEXT), (_anything, FEE_CONTEXT)],
+)
+def test_fee_keywords_names_the_context_a_models_fees_takes(fees, expected):
+    model = type("Model", (), {"fees": fees, "breakdown": fees})()
+
+    assert fee_keywords(model) == expected
+
+
+def test_the_shipped_models_take_the_context_they_use():
+    assert fee_keywords(NoFees()) == ()
+    assert fee_keywords(IndiaEquityFees()) == ()
+    assert fee_keywords(NseFees()) == FEE_CONTEXT
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(max_size=5), st.just(print),
+                 st.just(type("NoSignature", (), {"fees": len})()), st.just(type("NotCallable", (), {"fees": 3})())))
+def test_fee_keywords_of_anything_else_is_empty_and_never_raises(model):
+    assert fee_keywords(model) == ()

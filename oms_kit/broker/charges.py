@@ -4,9 +4,10 @@ Three ways in:
 
 * :func:`charges` prices one fill of one segment on one trade date, each charge rounded half up to the paisa.
 * :class:`NseFees` is a fee model with the broker's call shape (``fees(side, product, quantity, price,
-  prior_turnover=...)``) plus two optional keywords, ``trade_date`` and ``symbol``. Equity segments follow from the
-  product (CNC: delivery; MIS and NRML: intraday); futures and options from ``segment_of(symbol)``, a resolver the
-  caller supplies (the instrument list knows an instrument's kind; the fee call does not).
+  prior_turnover=...)``) plus optional keywords: ``trade_date`` and ``instrument``, which the mock broker passes with
+  each fill, and ``symbol``. Futures and options follow from the instrument (:func:`fill_segment`: FUT, CE, PE),
+  or from ``segment_of(symbol)``, a resolver the caller may supply; equity from the product (CNC: delivery; MIS and
+  NRML: intraday).
 * :func:`contract_note` adds up a day's trades per segment the way a contract note does: brokerage per executed
   order, every other charge on the segment's day totals, STT rounded to the rupee.
 
@@ -30,9 +31,9 @@ from typing import Any, ClassVar
 
 from oms_kit.broker.rates import CHARGES, RateTable, Segment, SegmentRates, default_rate_table, to_trade_date
 from oms_kit.errors import ConfigError, DataError, InvalidOrderError
-from oms_kit.models import MAX_PRICE, MAX_QUANTITY, Product, Side
+from oms_kit.models import MAX_PRICE, MAX_QUANTITY, Instrument, Product, Side
 
-__all__ = ["NseFees", "charges", "contract_note"]
+__all__ = ["NseFees", "charges", "contract_note", "fill_segment"]
 
 _ZERO = Decimal("0.00")
 _MAX_TURNOVER = MAX_PRICE * MAX_QUANTITY
@@ -171,22 +172,60 @@ def charges(segment: Segment | str, side: Side | str, quantity: int, price: Deci
     return {name: Decimal(value).scaleb(-2) for name, value in paise.items()}
 
 
+_KIND_SEGMENTS = {"FUT": Segment.FUTURES, "CE": Segment.OPTIONS, "PE": Segment.OPTIONS}
+
+
+def fill_segment(product: Product | str, instrument: Instrument | None = None) -> Segment:
+    """The segment whose rates a fill pays, from its instrument and product.
+
+    A future (``instrument_type`` FUT) is ``futures`` and an option (CE, PE) ``options``, whatever the product;
+    cash equity (EQ, or no instrument) is ``equity_delivery`` under CNC and ``equity_intraday`` under MIS or NRML.
+
+    Raises
+    ------
+    ConfigError
+        ``product`` is not CNC, MIS or NRML, or ``instrument`` is not an Instrument (nor None).
+    """
+    if instrument is not None:
+        if not isinstance(instrument, Instrument):
+            raise ConfigError("instrument", instrument, "an Instrument, or None for cash equity")
+        found = _KIND_SEGMENTS.get(instrument.instrument_type)
+        if found is not None:
+            return found
+    return Segment.EQUITY_DELIVERY if _product(product) is Product.CNC else Segment.EQUITY_INTRADAY
+
+
+def _product(value: object) -> Product:
+    if type(value) is Product:
+        return value
+    try:
+        return Product.parse(value, "product")
+    except InvalidOrderError as error:
+        raise ConfigError("product", value, error.allowed) from None
+
+
 @dataclass(frozen=True, slots=True)
 class NseFees:
-    """A fee model for NSE trades that prices each fill at the rates in force on its trade date.
+    """A fee model for NSE trades that prices each fill at the rates of its trade date and segment.
 
-    It answers the broker's call (``fees(side, product, quantity, price, prior_turnover=...)``) and takes two
-    optional keywords more: ``trade_date`` and ``symbol``.
+    It answers the broker's call (``fees(side, product, quantity, price, prior_turnover=...)``) and takes three
+    optional keywords more: ``trade_date`` and ``instrument``, which :class:`~oms_kit.broker.mock.MockBroker`
+    passes with every fill, and ``symbol``, for a resolver.
+
+    The segment (:meth:`segment`) is the instrument's when it is a future or an option (:func:`fill_segment`);
+    otherwise ``segment_of(symbol)`` decides when given (a symbol traded on a stand-in instrument, as a backtest
+    gives symbols missing from the instrument list), and the product last: CNC delivery, MIS and NRML intraday.
 
     Parameters
     ----------
     trade_date
         The date to price fills at when a call gives none; None prices them at the table's latest rates (those in
-        force from :attr:`RateTable.latest_change <oms_kit.broker.rates.RateTable.latest_change>` on).
+        force from :attr:`RateTable.latest_change <oms_kit.broker.rates.RateTable.latest_change>` on). The
+        broker gives each fill's own date.
     segment_of
         ``segment_of(symbol)`` returns ``"futures"``, ``"options"`` (or a Segment) for a derivative and None for a
-        cash-market symbol, whose segment then follows from the product. Without it, or for a call without a
-        symbol, every fill is equity.
+        cash-market symbol, whose segment then follows from the product. Asked only when the instrument (if any) is
+        cash equity.
     table
         The rate table; the shipped one by default.
     ipft
@@ -211,8 +250,21 @@ class NseFees:
         if not isinstance(self.ipft, bool):
             raise ConfigError("ipft", self.ipft, "True or False")
 
-    def segment(self, product: Product, symbol: str | None = None) -> Segment:
-        """The segment of a fill: the resolver's answer for ``symbol``, else delivery for CNC, intraday otherwise."""
+    def segment(self, product: Product | str, symbol: str | None = None,
+                instrument: Instrument | None = None) -> Segment:
+        """The segment of a fill: the instrument's for a future or an option, else the resolver's answer for
+        ``symbol`` (the instrument's symbol when none is given), else delivery for CNC and intraday otherwise.
+
+        Raises
+        ------
+        ConfigError
+            A bad product or instrument, or a resolver answering something other than a segment or None.
+        """
+        equity = fill_segment(product, instrument)
+        if equity is Segment.FUTURES or equity is Segment.OPTIONS:
+            return equity
+        if symbol is None and instrument is not None:
+            symbol = instrument.symbol
         if symbol is not None and self.segment_of is not None:
             found = self.segment_of(symbol)
             if found is not None:
@@ -221,34 +273,51 @@ class NseFees:
                 except ConfigError:
                     raise ConfigError("segment_of", found, ", ".join(s.value for s in Segment) + " or None",
                                       detail=f"the resolver's answer for {symbol!r}") from None
-        return Segment.EQUITY_DELIVERY if Product.parse(product, "product") is Product.CNC else Segment.EQUITY_INTRADAY
+        return equity
 
     def breakdown(self, side: Side, product: Product, quantity: int, price: Decimal, *,
                   prior_turnover: Decimal = _ZERO, trade_date: date | None = None,
-                  symbol: str | None = None) -> dict[str, Decimal]:
+                  instrument: Instrument | None = None, symbol: str | None = None) -> dict[str, Decimal]:
         """The charges of one fill by name, as :func:`charges` gives them.
 
         Parameters
         ----------
         side, quantity, price, prior_turnover
-            As for :func:`charges`.
+            As for :func:`charges`; an option's price is its premium.
         product
-            CNC, MIS or NRML: the equity segment when the symbol is not a derivative.
+            CNC, MIS or NRML: the equity segment when the instrument is not a derivative.
         trade_date
             The fill's date (or timestamp); the model's ``trade_date`` or latest rates when None.
+        instrument
+            The instrument filled: a future or an option pays its segment's rates.
         symbol
-            The instrument, for ``segment_of``.
+            The symbol for ``segment_of``, when no instrument names it.
+
+        Raises
+        ------
+        ConfigError
+            A bad argument, naming it, or a trade date the table does not cover.
         """
         table = self.table if self.table is not None else default_rate_table()
         day = trade_date if trade_date is not None else (self.trade_date or table.latest_change)
-        return charges(self.segment(product, symbol), side, quantity, price, day, prior_turnover=prior_turnover,
-                       table=table, ipft=self.ipft)
+        return charges(self.segment(product, symbol, instrument), side, quantity, price, day,
+                       prior_turnover=prior_turnover, table=table, ipft=self.ipft)
 
     def fees(self, side: Side, product: Product, quantity: int, price: Decimal, *,
-             prior_turnover: Decimal = _ZERO, trade_date: date | None = None, symbol: str | None = None) -> Decimal:
+             prior_turnover: Decimal = _ZERO, trade_date: date | None = None, instrument: Instrument | None = None,
+             symbol: str | None = None) -> Decimal:
         """Total charges of one fill, in rupees with two decimal places (the sum of :meth:`breakdown`)."""
+        if (type(side) is Side and type(quantity) is int and type(price) is Decimal and type(trade_date) is date
+                and type(prior_turnover) is Decimal and 0 < quantity <= MAX_QUANTITY and price.is_finite()
+                and 0 < price <= MAX_PRICE and prior_turnover.is_finite() and 0 <= prior_turnover <= _MAX_TURNOVER):
+            # The broker's call, with values of the exact types in range: priced without charges()'s parsing and
+            # the breakdown's Decimals, at a third of the cost; the same paise (a property test holds them equal).
+            table = self.table if self.table is not None else default_rate_table()
+            rates = table.rates_on(self.segment(product, symbol, instrument), trade_date)
+            paise = _fill_paise(rates, side is Side.BUY, quantity, price, prior_turnover, self.ipft)
+            return Decimal(sum(paise.values())).scaleb(-2)
         breakdown = self.breakdown(side, product, quantity, price, prior_turnover=prior_turnover,
-                                   trade_date=trade_date, symbol=symbol)
+                                   trade_date=trade_date, instrument=instrument, symbol=symbol)
         return sum(breakdown.values(), _ZERO)
 
 

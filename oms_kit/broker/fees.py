@@ -12,6 +12,13 @@ owes beyond what its earlier fills paid. Without it (the default, 0) every fill 
 
 Models are pure: no I/O, no clock, no state between calls.
 
+A model may also take two keywords of context, ``trade_date`` (the fill's trade date in India, a ``datetime.date``)
+and ``instrument`` (the :class:`~oms_kit.models.Instrument` filled: futures and options are priced otherwise than
+shares). The broker asks once, when it is given the model, which of the two its ``fees`` names (a ``**kwargs``
+takes both: :func:`fee_keywords`), and passes only those: a model written to the older shape, without them, is
+called as before, and so are :class:`NoFees` and :class:`IndiaEquityFees`, which price neither by date nor by
+instrument and so cost the fill path nothing more.
+
 :class:`IndiaEquityFees` holds today's equity rates as fields. :class:`~oms_kit.broker.charges.NseFees` (``"nse"``)
 prices every NSE segment (delivery, intraday, futures, options) at the rates in force on a fill's trade date, from the
 dated table in :mod:`oms_kit.broker.rates`, and bills NSE's IPFT charge as brokers do.
@@ -19,6 +26,7 @@ dated table in :mod:`oms_kit.broker.rates`, and bills NSE's IPFT charge as broke
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from dataclasses import field as dataclass_field
@@ -29,7 +37,7 @@ from oms_kit.broker.charges import NseFees
 from oms_kit.errors import ConfigError
 from oms_kit.models import Product, Side
 
-__all__ = ["FEE_MODELS", "FeeModel", "IndiaEquityFees", "NoFees", "NseFees", "fee_model"]
+__all__ = ["FEE_CONTEXT", "FEE_MODELS", "FeeModel", "IndiaEquityFees", "NoFees", "NseFees", "fee_keywords", "fee_model"]
 
 _ZERO = Decimal("0.00")
 _BUY, _CNC = Side.BUY, Product.CNC
@@ -46,7 +54,9 @@ def _paise(numerator: int, denominator: int, rate: tuple[int, int]) -> int:
 class FeeModel(Protocol):
     """What the broker needs from a fee model.
 
-    Implementations must accept ``prior_turnover`` as a keyword argument, even if they ignore it.
+    Implementations must accept ``prior_turnover`` as a keyword argument, even if they ignore it. They may accept
+    ``trade_date`` and ``instrument`` too (see :data:`FEE_CONTEXT`); the broker passes those only to a model whose
+    ``fees`` names them (or takes ``**kwargs``), so models without them keep working.
     """
 
     def fees(
@@ -266,6 +276,36 @@ class IndiaEquityFees:
             The sum of the breakdown, in rupees, with two decimal places.
         """
         return Decimal(sum(self._charges(side, product, quantity, price, prior_turnover))).scaleb(-2)
+
+
+FEE_CONTEXT = ("trade_date", "instrument")
+"""The keywords of context a fee model's ``fees`` may take besides ``prior_turnover``: the fill's trade date in India
+(a ``datetime.date``) and its :class:`~oms_kit.models.Instrument`."""
+
+
+def fee_keywords(model: object) -> tuple[str, ...]:
+    """Which of :data:`FEE_CONTEXT` a fee model's ``fees`` takes, in that order; read once, not per fill.
+
+    Parameters
+    ----------
+    model
+        A fee model (any object; one without a ``fees`` whose signature can be read takes none).
+
+    Returns
+    -------
+    tuple[str, ...]
+        ``()`` for a model of the older shape, ``("trade_date", "instrument")`` for one that takes both (or
+        ``**kwargs``), or the one it names.
+    """
+    try:
+        parameters = inspect.signature(model.fees).parameters  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):  # no fees, not callable, or a builtin without a signature
+        return ()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return FEE_CONTEXT
+    named = {name for name, p in parameters.items()
+             if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)}
+    return tuple(name for name in FEE_CONTEXT if name in named)
 
 
 FEE_MODELS: dict[str, Callable[[], FeeModel]] = {

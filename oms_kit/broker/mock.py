@@ -26,7 +26,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from oms_kit.broker.base import BrokerSink
-from oms_kit.broker.fees import FeeModel, fee_model
+from oms_kit.broker.fees import FeeModel, fee_keywords, fee_model
+from oms_kit.broker.rates import to_trade_date
 from oms_kit.errors import ConfigError
 from oms_kit.models import Instrument, Order, OrderType, Side, Validity, Variety
 
@@ -88,7 +89,10 @@ class MockBroker:
     Parameters
     ----------
     slippage_bps : market and stop-market fills move this many basis points against the trader.
-    fees : "india_equity", None, or a fee model; charges are computed per fill, as on a contract note.
+    fees : "india_equity", "nse", None, or a fee model; charges are computed per fill, as on a contract note. A
+        model whose ``fees`` takes ``trade_date`` or ``instrument`` (``NseFees``) gets the fill's trade date in India
+        and its instrument; one that does not is called with the older arguments only (see
+        :func:`~oms_kit.broker.fees.fee_keywords`).
     latency : seconds (OMS clock) between placement and the first price the order can match.
     participation : fraction of a bar's volume one bar may fill (None: no cap).
     immediate_market_fills : fill marketable orders at the current price when placed (live); a backtest sets
@@ -115,6 +119,8 @@ class MockBroker:
         slippage = _setting("slippage_bps", slippage_bps, math.inf, "a finite number of basis points >= 0")
         self.slippage = Decimal(str(slippage)) * _BPS
         self.fee_model = fee_model(fees)
+        # Asked once here, not per fill: a model of the older shape (and NoFees, a backtest's) keeps its one call.
+        self._fee_keywords = fee_keywords(self.fee_model)
         self.latency = timedelta(seconds=_setting("latency", latency, math.inf, "a finite number of seconds >= 0"))
         if participation is not None and _setting("participation", participation, 1.0, _PARTICIPATION) == 0:
             raise ConfigError("participation", participation, _PARTICIPATION)
@@ -290,13 +296,28 @@ class MockBroker:
             quantity = min(quantity, int(volume * self.participation))
             if quantity <= 0:
                 return
+        # Priced before the book changes: a model that refuses the fill (a trade date its rate table does not
+        # cover) leaves the order as it was.
+        if self._fee_keywords:
+            fees = self._dated_fees(e, quantity, price, ts)
+        else:
+            fees = self.fee_model.fees(e.side, e.product, quantity, price, prior_turnover=e.turnover)
         e.remaining -= quantity
         if e.remaining == 0:
             self._remove(e.order_id)
         self.fills += 1
-        fees = self.fee_model.fees(e.side, e.product, quantity, price, prior_turnover=e.turnover)
         e.turnover += price * quantity
         (self._sink or self.sink).on_fill(e.order_id, quantity, price, fees, ts)
+
+    def _dated_fees(self, e: _Resting, quantity: int, price: Decimal, ts: datetime) -> Decimal:
+        # The context the model named: the trade date is India's (NSE's rates change at midnight IST), the
+        # instrument the order was placed on.
+        keywords: dict[str, Any] = {}
+        if "trade_date" in self._fee_keywords:
+            keywords["trade_date"] = to_trade_date(ts)
+        if "instrument" in self._fee_keywords:
+            keywords["instrument"] = e.instrument
+        return self.fee_model.fees(e.side, e.product, quantity, price, prior_turnover=e.turnover, **keywords)
 
     def _on_tick(self, e: _Resting, price: float) -> Decimal:
         cached = self._rounded.get(e.symbol)
