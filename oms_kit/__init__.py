@@ -32,6 +32,7 @@ from oms_kit.events import (
 )
 from oms_kit.instrument_master import Instruments
 from oms_kit.market.bars import Bar, load_bars
+from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import LiveClock, SimulatedClock
 from oms_kit.market.feeds import RandomWalkFeed, ReplayFeed
 from oms_kit.models import (
@@ -87,6 +88,7 @@ __all__ = [
     "InvalidTransition",
     "LiveClock",
     "MockBroker",
+    "NSECalendar",
     "NoFees",
     "OmsError",
     "Order",

@@ -1,7 +1,8 @@
 """``python -m oms_kit demo``: a short paper-trading session in the terminal, on the embedded default database.
 
 Random-walk prices, one order of each type, fills, a rejection with its reason, a cancel, then the orders, fills,
-positions and P&L as tables. It is what a newcomer without a browser runs first.
+positions and P&L as tables. It is what a newcomer without a browser runs first, at any hour: the random walk keeps
+a session of its own, open at any hour, instead of NSE's (its first lines say so).
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ async def run_demo(seconds: float = 3.0, seed: int = 7, url: str | None = "duckd
         await _wait_for_prices(oms)
         say = tqdm.write
         last = oms.manager.prices
-        say(f"oms_kit demo: {oms.status()['backend']} ({'durable' if oms.status()['durable'] else 'in memory'}), "
+        status = oms.status()
+        say(f"oms_kit demo: {status['backend']} ({'durable' if status['durable'] else 'in memory'}), "
             f"random-walk prices for {', '.join(SYMBOLS)}")
+        # The walk keeps a session of its own, so the demo trades at any hour; the line says so.
+        say(f"market hours: {status['market_hours']}")
 
         buy = await oms.place_order("RELIANCE", "BUY", 10, "MARKET", tag="demo")
         say(f"MARKET buy 10 RELIANCE: {buy.status} at {buy.average_price}")

@@ -2,9 +2,9 @@
 
 :class:`RiskMonitor` changes the trading state (stored and published), pulls the kill switch (halt, cancel every
 working order, optionally flatten) and lifts it, squares off, and runs the periodic risk check: limit uses measured
-into WARN/BREACH alerts, the auto-trip on a daily-loss breach, the day's roll and the session's end, sent orders
-whose acknowledgement never came, and the marks written for a restart. It works on the order manager
-synchronously and leaves its rows there; the OMS commits them (``commit``).
+into WARN/BREACH alerts, the auto-trip on a daily-loss breach, the day's roll, the session's end, the broker's
+intraday (MIS) square-off, sent orders whose acknowledgement never came, and the marks written for a restart. It
+works on the order manager synchronously and leaves its rows there; the OMS commits them (``commit``).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import itertools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from oms_kit.errors import OmsError
+from oms_kit.errors import ConfigError, DataError, OmsError
 from oms_kit.events import EventBus, RiskAlertRaised, TradingStateChanged
 from oms_kit.market.clock import Clock
-from oms_kit.models import Order, OrderStatus, TradingState
+from oms_kit.models import Order, OrderStatus, Product, TradingState
 from oms_kit.orders import OrderManager
 from oms_kit.request import OrderRequest
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, limit_uses
@@ -47,6 +47,7 @@ class RiskMonitor:
         self.alert_book = AlertBook(self.account)
         self.failures = 0  # risk checks that raised
         self._awaiting_ack: dict[str, datetime] = {}  # order id -> when it was sent, until the broker answers
+        self._mis_squared: dict[str, date] = {}  # symbol -> the exchange-local day its MIS was last squared off
 
     # -- trading state ------------------------------------------------------------------------------------------
 
@@ -86,24 +87,76 @@ class RiskMonitor:
     async def square_off(self, symbol: str | None, reason: str) -> list[Order]:
         """Cancel working orders and close open positions (of ``symbol``) with market orders; see
         ``OMS.square_off``."""
+        self.manager.cancel_all(symbol, reason)
+        orders = self._close(lambda sym, _product: symbol is None or sym == symbol, "square-off")
+        await self.commit()
+        return orders
+
+    def _close(self, chosen: Callable[[str, Product], bool], tag: str, reduce_only: bool = True) -> list[Order]:
+        # Market orders for the chosen positions, past the throttles (manager.squaring_off), in reduce-only mode;
+        # without reduce_only in it only past a kill switch, so that working orders of another product on the same
+        # side (a CNC buy beside an MIS short) do not hold the close back.
         manager = self.manager
-        manager.cancel_all(symbol, reason)
-        state, manager.trading_state = manager.trading_state, TradingState.REDUCING
+        state = manager.trading_state
+        if reduce_only or state is TradingState.HALTED:
+            manager.trading_state = TradingState.REDUCING
         manager.squaring_off = True
         orders = []
         try:
             for sym, product, side, quantity in manager.ledger.square_off_orders():
-                if symbol is not None and sym != symbol:
+                if not chosen(sym, product):
                     continue
                 for size in self._slices(sym, quantity):
-                    order = manager.place(OrderRequest(sym, side, size, product=product, tag="square-off"))
+                    order = manager.place(OrderRequest(sym, side, size, product=product, tag=tag))
                     self.sent(order)
                     orders.append(order)
         finally:
             manager.trading_state = state
             manager.squaring_off = False
-        await self.commit()
         return orders
+
+    def mis_square_off(self, now: datetime) -> list[Order]:
+        """The broker's intraday square-off: once a trading day, from ``RiskLimits.mis_square_off`` (exchange-local
+        time, with a calendar) while the normal market is open, working MIS orders are cancelled and open MIS
+        positions closed with market orders tagged ``auto-square-off``. Each symbol is squared off once a day, by
+        its own limits; a position still open afterwards is reported as a BREACH alert ``mis_square_off_residual``.
+        Run by :meth:`check`; returns the closing orders."""
+        manager = self.manager
+        if manager.limits.calendar is None and not manager.limits.per_symbol:
+            return []  # no calendar anywhere: the cost of the check is this test
+        symbols = {o.symbol for o in manager.live.values() if o.product is Product.MIS}
+        symbols.update(p.symbol for p in manager.ledger.open_positions() if p.product is Product.MIS)
+        local = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(manager.session.zone)
+        due = {symbol for symbol in symbols if self._mis_due(symbol, now, local)}
+        if not due:
+            return []
+        for order in [o for o in manager.live.values() if o.symbol in due and o.product is Product.MIS]:
+            manager.cancel(order.order_id, f"MIS square-off at {local.time().isoformat('minutes')}")
+        orders = self._close(lambda sym, product: sym in due and product is Product.MIS, "auto-square-off",
+                             reduce_only=False)
+        for symbol in due:
+            self._mis_squared[symbol] = local.date()
+        log.info("account %s: MIS positions of %s squared off at %s", self.account, ", ".join(sorted(due)), now)
+        for position in manager.ledger.open_positions():
+            if position.symbol in due and position.product is Product.MIS:
+                closing = [f"{o.order_id} {o.status}" + (f" ({o.violations[0].code})" if o.violations else "")
+                           for o in orders if o.symbol == position.symbol]
+                self._raise(RiskAlert(
+                    f"A-{self.account}-mis-{len(self.alerts) + 1}", self.account, now, "BREACH",
+                    "mis_square_off_residual", position.symbol, Decimal(abs(position.quantity)), Decimal(0),
+                    f"the MIS square-off left {position.quantity:+d} {position.symbol} open; closing orders: "
+                    + (", ".join(closing) or "none")), stored=True)
+        return orders
+
+    def _mis_due(self, symbol: str, now: datetime, local: datetime) -> bool:
+        limits = self.manager.limits_for(symbol)
+        calendar, cutoff = limits.calendar, limits.mis_square_off
+        if calendar is None or cutoff is None or local.time() < cutoff or self._mis_squared.get(symbol) == local.date():
+            return False
+        try:
+            return calendar.phase(now) == "open"
+        except (DataError, ConfigError):  # a year the calendar knows nothing of: no session to square off in
+            return False
 
     def _slices(self, symbol: str, quantity: int) -> list[int]:
         # A position larger than the maximum order quantity (or the exchange's freeze quantity) closes in slices.
@@ -143,6 +196,7 @@ class RiskMonitor:
             log.info("account %s: a new trading day began at %s", self.account, now)
         if manager.live and manager.limits.session_open(now, manager.session.zone) is False:
             manager.broker.end_session(now)
+        self.mis_square_off(now)
         uses = self.limit_uses()
         alerts = self.alert_book.update(uses, now)
         for alert in alerts:

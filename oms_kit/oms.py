@@ -23,11 +23,12 @@ from oms_kit.committer import Committer
 from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
 from oms_kit.events import Event, PriceUpdated
 from oms_kit.market.bars import Bar
+from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import Clock
 from oms_kit.market.feeds import Feed
 from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_text
 from oms_kit.monitor import RiskMonitor
-from oms_kit.opening import OpenedAccount, open_account, watch_account
+from oms_kit.opening import OpenedAccount, describe_hours, open_account, watch_account
 from oms_kit.orders import MAX_REASON
 from oms_kit.quotes import add_instruments, quote_bar
 from oms_kit.request import OrderRequest, order_request
@@ -63,6 +64,7 @@ class OMS:
         self.watch: Watch | None = None  # set when read-only
         self.history = opened.history  # older orders and trades, in the store only (None: memory holds them all)
         self.day_book = opened.day_book  # a reopened day's ended orders and trades, read when first needed
+        self.hours_origin = opened.hours_origin  # why the market hours are what they are (status)
         self.tasks = Tasks()  # by name: the feed, the risk monitor, the write path's halts and re-lock
         self._closed = False
         self._committer = Committer(self.store, self.queue, self.recorder, self.account, start_task=self.tasks.start,
@@ -89,6 +91,7 @@ class OMS:
         risk_interval: float | None = 2.0,
         read_only: bool = False,
         exchange_timezone: str | tzinfo = "Asia/Kolkata",
+        market_hours: bool | NSECalendar | None = None,
     ) -> OMS:
         """Open an OMS on the database ``url`` (in-memory DuckDB by default) and start its feed.
 
@@ -112,10 +115,21 @@ class OMS:
             watched only once its writer has closed it (its file lock); ``refresh()`` reloads it.
         exchange_timezone : where the exchange's day and session hours (``RiskLimits.session_start``/``_end``) are
             reckoned: an IANA name such as ``"America/New_York"``, or a tzinfo.
+        market_hours : whether orders are checked against NSE's trading calendar (``RiskLimits.calendar``: orders
+            only in the normal market and special sessions, after-market orders held to the next open across
+            weekends and holidays, MIS squared off at ``RiskLimits.mis_square_off``). None (the default) decides by
+            what the OMS trades on: on for real market data on a real clock (a feed that is neither the random walk
+            nor a replay, on the wall clock); off for the random walk (a session of its own, open at any hour),
+            without a feed (prices by hand) and on a simulated clock or a replay (they follow their data). True:
+            on, with the shipped calendar (years without holiday data: weekends only); an ``NSECalendar``: on, with
+            that one; False: off. Limits with hours of their own (``session_start``/``session_end`` or
+            ``calendar``) are used as they are, and then this must be None. ``status()["market_hours"]`` says
+            which hours hold, and why.
         """
         opened = await open_account(url, account=account, cash=cash, limits=limits, instruments=instruments,
                                     feed=feed, broker=broker, fees=fees, clock=clock, risk_interval=risk_interval,
-                                    read_only=read_only, exchange_timezone=exchange_timezone)
+                                    read_only=read_only, exchange_timezone=exchange_timezone,
+                                    market_hours=market_hours)
         oms = cls(opened)
         if read_only:
             oms.watch = await watch_account(opened, oms.alerts)
@@ -152,9 +166,9 @@ class OMS:
         """Place an order; returns it once its records are committed.
 
         Takes the order's fields or one :class:`OrderRequest` (``oms.place_order(ok.OrderRequest(...))``).
-        ``variety="amo"``: an after-market order, taken while the market is closed (the session hours of
-        :class:`RiskLimits`) and held by the broker until the session opens; AMO_MARKET_OPEN rejects one while
-        it is open.
+        ``variety="amo"``: an after-market order, taken while the market is closed (the market hours of
+        :class:`RiskLimits`: its session times or its calendar) and held by the broker until the session opens;
+        AMO_MARKET_OPEN rejects one while it is open.
 
         A well-formed order that breaks a rule comes back REJECTED with ``order.violations``; malformed input
         raises InvalidOrderError and records nothing. The same ``client_order_id`` with the same payload returns
@@ -423,8 +437,10 @@ class OMS:
 
         It also keeps the order book honest: an order sent to the broker whose acknowledgement has not come within
         ``oms_kit.monitor.ACK_TIMEOUT_S`` is looked up at the broker (accepted if it has it, rejected if not), and
-        when a market session is configured (``limits.session_start``/``session_end``) the working DAY orders
-        expire once it is over. At the first run on a new exchange-local day the previous day ends
+        when market hours are configured (``limits.calendar``, or ``session_start``/``session_end``) the working
+        DAY orders expire once the session is over. With a calendar, from ``limits.mis_square_off`` (15:20) while
+        the normal market is open, MIS positions are squared off once a day as a broker does
+        (``RiskMonitor.mis_square_off``). At the first run on a new exchange-local day the previous day ends
         (``OrderManager.roll_day``): its DAY orders expire, day P&L and today's counts start again. Positions whose
         mark moved since their row was written are written again, so that a restart and a read-only watcher value
         them at recent prices.
@@ -488,6 +504,7 @@ class OMS:
             "broker": self.manager.broker.status(),
             "feed": self.feed.status() if self.feed is not None else None,
             "trading_state": self.manager.trading_state.value,
+            "market_hours": describe_hours(self.manager.limits, self.hours_origin),
             "tasks": self.tasks.alive(),
             "writes": self._committer.status(),
             "risk_monitor_failures": self.monitor.failures,

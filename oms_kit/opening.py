@@ -8,6 +8,7 @@ background tasks.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -18,8 +19,9 @@ from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import ConfigError
 from oms_kit.events import EventBus
 from oms_kit.history import History
+from oms_kit.market.calendar import NSECalendar, default_calendar
 from oms_kit.market.clock import Clock, LiveClock
-from oms_kit.market.feeds import Feed, RandomWalkFeed
+from oms_kit.market.feeds import Feed, RandomWalkFeed, ReplayFeed
 from oms_kit.models import Instrument, parse_cash
 from oms_kit.orders import OrderManager
 from oms_kit.recovery import DayBook, restore_account
@@ -53,12 +55,14 @@ class OpenedAccount:
     history: History | None
     # A reopened account's orders that ended and trades made earlier in the day, read when first needed.
     day_book: DayBook | None
+    hours_origin: str  # why the market hours are what they are (OMS.status()'s "market_hours")
 
 
 async def open_account(
     url: str | None, *, account: str, cash: float | Decimal, limits: RiskLimits | None,
     instruments: Iterable[Instrument] | None, feed: str | Feed | None, broker: MockBroker | None, fees: str | None,
     clock: Clock | None, risk_interval: float | None, read_only: bool, exchange_timezone: str | tzinfo,
+    market_hours: bool | NSECalendar | None = None,
 ) -> OpenedAccount:
     """The arguments of ``OMS.open`` (documented there) turned into the OMS's parts. ``risk_interval`` is only
     checked here. Raises ConfigError naming a wrong argument before the store is opened; the store is closed again
@@ -70,6 +74,7 @@ async def open_account(
     if risk_interval is not None and (isinstance(risk_interval, bool) or not isinstance(risk_interval, int | float)
                                       or not 0 < risk_interval < float("inf")):
         raise ConfigError("risk_interval", risk_interval, "a positive number of seconds or None")
+    limits, calendar, hours_origin = market_hours_limits(market_hours, limits, clock, feed)
     store = await open_store(url, read_only=read_only)
     lock = getattr(store, "lock_account", None)
     if lock is not None and not read_only:  # PostgreSQL; a DuckDB file is already held by its own file lock
@@ -89,7 +94,8 @@ async def open_account(
     start_prices: dict[str, float] = {}
     if feed == "random":
         start_prices = {s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments}
-        feed = RandomWalkFeed(start_prices)
+        # Following the sessions when asked to, on the OMS's clock (whose hours the check reads).
+        feed = RandomWalkFeed(start_prices, calendar=calendar, clock=clock if calendar is not None else None)
     day_book = None
     if read_only:
         manager.note_day(clock.now())
@@ -102,7 +108,61 @@ async def open_account(
     history = History(store, account, manager.day.began) if read_only or store.durable else None
     return OpenedAccount(store=store, manager=manager, recorder=recorder, bus=bus, clock=clock,
                          feed=feed, cash=cash_value, read_only=read_only,  # type: ignore[arg-type]
-                         start_prices=start_prices, history=history, day_book=day_book)
+                         start_prices=start_prices, history=history, day_book=day_book, hours_origin=hours_origin)
+
+
+def market_hours_limits(market_hours: object, limits: RiskLimits | None, clock: Clock | None,
+                        feed: str | Feed | None) -> tuple[RiskLimits | None, NSECalendar | None, str]:
+    """``OMS.open``'s ``market_hours`` applied to ``limits``: the limits to use, the calendar they were given (None
+    when none was), and why, in words. ConfigError for a value that is not None, a bool or an NSECalendar, and for
+    True, False or a calendar when ``limits`` carry hours of their own (one place says the hours).
+
+    None decides by what the OMS trades on: real market data on a real clock (a feed that is neither the random
+    walk nor a replay, on the wall clock) gets the NSE calendar; the random walk has a session of its own, open at
+    any hour; without a feed prices come by hand, and a simulated clock or a replay follows its data."""
+    if market_hours is not None and not isinstance(market_hours, bool | NSECalendar):
+        raise ConfigError("market_hours", market_hours, "None (decided by the clock and the feed), True (the NSE "
+                          "calendar), False (no market-hours check) or an NSECalendar")
+    own = limits is not None and limits.market_hours is not None
+    if own:
+        if market_hours is not None:
+            raise ConfigError("market_hours", market_hours, "None while the limits carry hours of their own "
+                              "(RiskLimits session_start/session_end or calendar): they decide")
+        return limits, None, "the limits' own hours"
+    if market_hours is False:
+        return limits, None, "off (market_hours=False)"
+    if market_hours is None:
+        wall = clock is None or isinstance(clock, LiveClock)
+        if feed == "random" or isinstance(feed, RandomWalkFeed):
+            return limits, None, ("off: random-walk prices keep a session of their own, open at any hour "
+                                  "(market_hours=True follows the NSE calendar)")
+        if not wall:
+            return limits, None, "off: a simulated clock follows its data"
+        if feed is None:
+            return limits, None, "off: no feed, prices come by hand (market_hours=True turns it on)"
+        if isinstance(feed, ReplayFeed):
+            return limits, None, "off: a replay follows its data"
+        origin = "on by default: real market data on the wall clock"
+    else:
+        origin = "asked for (market_hours)"
+    calendar = market_hours if isinstance(market_hours, NSECalendar) else default_calendar("weekends_only")
+    return dataclasses.replace(limits or RiskLimits(), calendar=calendar), calendar, origin
+
+
+def describe_hours(limits: RiskLimits, origin: str) -> str:
+    """The market hours of ``limits`` in a line, with ``origin`` (why they are what they are)."""
+    hours = limits.market_hours
+    if hours is None:
+        return origin if origin.startswith("off") else f"off ({origin})"
+    if isinstance(hours, NSECalendar):
+        years = f"{min(hours.covered_years)}-{max(hours.covered_years)}" if hours.covered_years else "none"
+        cutoff = (f", MIS squared off at {limits.mis_square_off.isoformat('minutes')}"
+                  if limits.mis_square_off is not None else "")
+        rest = "other years: weekends only" if hours.outside_data == "weekends_only" else "no other years"
+        return (f"NSE calendar ({hours.segment}): normal market 09:15-15:30 IST{cutoff}, holidays of {years} "
+                f"({rest}); {origin}")
+    start, end = hours
+    return f"{start.isoformat('minutes')}-{end.isoformat('minutes')} every day, exchange time; {origin}"
 
 
 async def watch_account(opened: OpenedAccount, alerts: list[RiskAlert]) -> Watch:

@@ -292,8 +292,9 @@ class OrderManager:
         return price
 
     def open_session(self, ts: datetime) -> bool:
-        """Send the after-market orders out when the session is open at ``ts`` (the market-hours limits of
-        :class:`~oms_kit.risk.RiskLimits`; without them the market never closes); True when it is. Each price calls
+        """Send the after-market orders out when the session is open at ``ts`` (the market hours of
+        :class:`~oms_kit.risk.RiskLimits`: its session times or its calendar, whose next open may be days away
+        across a weekend or a holiday; without either the market never closes); True when it is. Each price calls
         this while one waits: an order can only trade on a price, so the first after the open is the moment."""
         if self.limits.session_open(ts, self.session.zone) is False:
             return False

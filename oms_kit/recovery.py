@@ -173,12 +173,21 @@ def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
         manager.transition(order, OrderEvent(OrderEventType.MODIFY_REJECTED, now,
                                              reason="modify not confirmed before the restart"))
     # An after-market order no session has opened on since it was placed still waits for the open: its day is
-    # that session's, not the one it was placed on.
-    opened = manager.limits.last_open(now, manager.session.zone) if order.variety is Variety.AMO else None
-    held = opened is not None and order.created_at >= opened  # type: ignore[operator]
+    # that session's, not the one it was placed on. With a calendar the open is its next one after the order
+    # (a Friday evening's order waits through the weekend and a holiday), and it is of an earlier day only when
+    # that session opened before today began.
+    created, began = order.created_at, manager.day.began
+    earlier = created < began  # type: ignore[operator]
+    held = False
+    if order.variety is Variety.AMO:
+        limits, zone = manager.limits, manager.session.zone
+        opened = limits.opened_since(created, now, zone)  # type: ignore[arg-type]
+        held = opened is False
+        if opened:
+            earlier = bool(limits.opened_since(created, began, zone))  # type: ignore[arg-type]
     if held:
         manager.amo_waiting.add(order.order_id)
-    elif order.validity is Validity.DAY and order.created_at < manager.day.began:  # type: ignore[operator]
+    elif order.validity is Validity.DAY and earlier:
         # An order of an earlier day: it counted in that day, and ends with it.
         manager.transition(order, OrderEvent(OrderEventType.EXPIRED, now,
                                              reason="DAY order of an earlier trading day, expired at the restart"))

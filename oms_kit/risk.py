@@ -10,8 +10,9 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from oms_kit.errors import ConfigError, InvalidOrderError
+from oms_kit.errors import ConfigError, DataError, InvalidOrderError
 from oms_kit.ledger import Ledger
+from oms_kit.market.calendar import NSECalendar
 from oms_kit.models import TradingState
 
 
@@ -23,8 +24,15 @@ class RiskLimits:
     ``RiskLimits(max_order_quantity=1000, per_symbol={"SBIN": {"max_order_quantity": 5000}})``.
 
     Raises :class:`~oms_kit.errors.ConfigError` naming the field, the value and what is allowed for a limit that
-    is not a positive number (or None), an unknown or bad per-symbol override, or a session time that is not a
-    ``datetime.time``.
+    is not a positive number (or None), an unknown or bad per-symbol override, a session time that is not a
+    ``datetime.time``, a ``calendar`` that is not an :class:`~oms_kit.market.calendar.NSECalendar`, or a calendar
+    together with session times.
+
+    Market hours come from one of two places. ``session_start``/``session_end``: the same hours every day, in the
+    exchange's local time. ``calendar``: an exchange calendar, whose normal market (and special sessions, such as
+    Muhurat trading) are open and whose holidays and weekends are closed; with it, MIS positions are squared off at
+    ``mis_square_off`` (exchange-local time) on a trading day and new MIS orders that add exposure are refused from
+    then until the close (MIS_CUTOFF). Without either the market never closes.
     """
 
     max_order_quantity: int | None = 100_000
@@ -42,11 +50,30 @@ class RiskLimits:
     mis_leverage: Decimal = Decimal("5")  # intraday (MIS) margin is value / leverage; CNC needs full cash
     session_start: time | None = None  # market hours check, off while either is None (exchange local time)
     session_end: time | None = None
+    calendar: NSECalendar | None = None  # market hours by an exchange calendar (instead of the two times above)
+    mis_square_off: time | None = time(15, 20)  # with a calendar: MIS squared off, new MIS refused (None: never)
     per_symbol: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def market_hours(self) -> NSECalendar | tuple[time, time] | None:
+        """What the market-hours check goes by: the calendar, the ``(session_start, session_end)`` pair, or None
+        (no check: the market never closes)."""
+        if self.calendar is not None:
+            return self.calendar
+        start, end = self.session_start, self.session_end
+        return None if start is None or end is None else (start, end)
 
     def session_open(self, now: datetime, zone: tzinfo) -> bool | None:
         """Whether the market session holds at ``now`` (a naive time is UTC) in the exchange time zone ``zone``;
-        None while no session is configured. A session whose end is before its start runs overnight."""
+        None while no session is configured. A session whose end is before its start runs overnight. With a
+        calendar: whether it is open then (its normal market or a special session); a time the calendar has no
+        data for counts as closed."""
+        calendar = self.calendar
+        if calendar is not None:
+            try:
+                return calendar.is_open(now)
+            except (DataError, ConfigError):  # a year without holiday data (outside_data="error"): closed, fail safe
+                return False
         start, end = self.session_start, self.session_end
         if start is None or end is None:
             return None
@@ -55,13 +82,34 @@ class RiskLimits:
 
     def last_open(self, now: datetime, zone: tzinfo) -> datetime | None:
         """When the latest session at or before ``now`` opened (``session_start`` on that day in ``zone``); None
-        while no session is configured. Every day has a session: the kit knows no exchange holidays."""
+        while no session is configured. Without a calendar every day has a session; with one, the opening of its
+        latest session (regular or special), in IST, found from its previous close and next open (DataError for a
+        time it has no data for)."""
+        calendar = self.calendar
+        if calendar is not None:
+            closed = calendar.previous_close(now)
+            if calendar.is_open(now):  # the session of now opened after the close before it
+                return calendar.next_open(closed)
+            return calendar.next_open(calendar.previous_close(closed))
         start = self.session_start
         if start is None or self.session_end is None:
             return None
         local = (now if now.tzinfo is not None else now.replace(tzinfo=UTC)).astimezone(zone)
         opened = datetime.combine(local.date(), start, zone)
         return opened - timedelta(days=1) if opened > local else opened
+
+    def opened_since(self, since: datetime, now: datetime, zone: tzinfo) -> bool | None:
+        """Whether a session opened after ``since`` and at or before ``now``; None while no session is configured.
+        With a calendar, its next open after ``since``; False when the calendar has no data to say (an after-market
+        order placed at ``since`` is then still held)."""
+        calendar = self.calendar
+        if calendar is not None:
+            try:
+                return calendar.next_open(since) <= _aware(now)
+            except (DataError, ConfigError):
+                return False
+        opened = self.last_open(now, zone)
+        return None if opened is None else opened > _aware(since)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -77,9 +125,15 @@ class RiskLimits:
             isinstance(window, bool) or not isinstance(window, int | float) or not 0 < window < math.inf
         ):
             raise ConfigError("duplicate_window_s", window, "a positive number of seconds or None")
-        for name in ("session_start", "session_end"):
+        for name in ("session_start", "session_end", "mis_square_off"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), time):
                 raise ConfigError(name, getattr(self, name), "a datetime.time in exchange local time, or None")
+        if self.calendar is not None:
+            if not isinstance(self.calendar, NSECalendar):
+                raise ConfigError("calendar", self.calendar, "an NSECalendar (oms_kit.NSECalendar()) or None")
+            if self.session_start is not None or self.session_end is not None:
+                raise ConfigError("calendar", self.calendar, "None while session_start/session_end are set: the "
+                                  "calendar's hours replace them, so give one or the other")
         if self.auto_kill_on_daily_loss is not None:
             try:
                 state = TradingState.parse(self.auto_kill_on_daily_loss, "auto_kill_on_daily_loss")
@@ -117,6 +171,10 @@ class RiskLimits:
 _MONEY = {"max_order_value", "max_position_value", "max_gross_exposure", "daily_loss_limit", "price_collar_pct",
           "mis_leverage"}
 _COUNTS = {"max_order_quantity", "max_position_quantity", "max_open_orders", "max_orders_per_second"}
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def _positive_decimal(name: str, value: object) -> Decimal:

@@ -1,9 +1,11 @@
 """ExchangeSession: where an account's exchange keeps its time.
 
 An account trades on one exchange, and its day is that exchange's: DAY orders expire and the day's P&L starts again
-at midnight there, and the session hours of :class:`~oms_kit.risk.RiskLimits` are local times there. The session is
-a value of the account (``OrderManager.session``), read by the trading day, the market-hours check, the risk
-monitor and the history's readers alike, so they cannot disagree on the zone.
+at midnight there, and the session hours of :class:`~oms_kit.risk.RiskLimits` (``session_start``/``session_end``,
+``mis_square_off``) are local times there. The session is a value of the account (``OrderManager.session``), read
+by the trading day, the market-hours check, the risk monitor and the history's readers alike, so they cannot
+disagree on the zone. Which days and hours the market is open is the limits' to say (their session times, or an
+exchange calendar, ``RiskLimits.calendar``), so that a check that is off costs the order path nothing.
 """
 
 from __future__ import annotations

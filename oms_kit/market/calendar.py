@@ -317,6 +317,18 @@ class NSECalendar:
             day = _shift(day, 1, "ts", ts)
         raise DataError("ts", ts, f"a time with a session opening within {_MAX_GAP_DAYS} days after it")
 
+    def next_close(self, ts: datetime) -> datetime:
+        """The first close (of a regular or special session) strictly after ``ts``, in IST."""
+        local = _as_ist(ts, "ts")
+        day = local.date()
+        for _ in range(_MAX_GAP_DAYS):
+            self._check(day, "ts", ts)
+            for _opens, closes in self._windows(day):
+                if closes > local:
+                    return closes
+            day = _shift(day, 1, "ts", ts)
+        raise DataError("ts", ts, f"a time with a session close within {_MAX_GAP_DAYS} days after it")
+
     def previous_close(self, ts: datetime) -> datetime:
         """The last close (of a regular or special session) strictly before ``ts``, in IST."""
         local = _as_ist(ts, "ts")
@@ -395,8 +407,17 @@ class NSECalendar:
         return None
 
 
-@lru_cache(maxsize=1)
-def default_calendar() -> NSECalendar:
-    """The shipped NSE calendar of the capital market segment (built once)."""
-    return NSECalendar()
+def default_calendar(outside_data: str = "error") -> NSECalendar:
+    """The shipped NSE calendar of the capital market segment (built once for each ``outside_data``).
+
+    The OMS's market-hours check uses ``default_calendar("weekends_only")``: a live OMS keeps trading (on weekdays)
+    into a year whose holiday list is not in the file yet, instead of refusing every order."""
+    if outside_data not in OUTSIDE_DATA:
+        raise ConfigError("outside_data", outside_data, "'error' or 'weekends_only'")
+    return _shipped_calendar(outside_data)
+
+
+@lru_cache(maxsize=len(OUTSIDE_DATA))
+def _shipped_calendar(outside_data: str) -> NSECalendar:
+    return NSECalendar(outside_data=outside_data)
 

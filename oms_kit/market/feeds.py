@@ -22,8 +22,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from oms_kit.errors import ConfigError
+from oms_kit.errors import ConfigError, DataError
 from oms_kit.market.bars import Bar, iter_bars, load_bars
+from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import Clock, LiveClock
 
 __all__ = ["Feed", "RandomWalkFeed", "ReplayFeed", "run_feed"]
@@ -126,6 +127,10 @@ class RandomWalkFeed(_FeedState):
         Shown in status; "random_walk" by default.
     sleep
         The coroutine function that waits between steps; tests pass a fake that records the delays.
+    calendar
+        An :class:`~oms_kit.market.calendar.NSECalendar` to follow: the walk steps only while the market is open at
+        the clock's time (normal market and special sessions) and waits, sending nothing, while it is closed
+        (``interval`` at a time, at least a second). None (the default): a session of its own, open at any hour.
 
     Notes
     -----
@@ -148,8 +153,10 @@ class RandomWalkFeed(_FeedState):
         start_price: float = 1000.0,
         name: str = "random_walk",
         sleep: SleepFunction = asyncio.sleep,
+        calendar: NSECalendar | None = None,
     ) -> None:
         super().__init__(name)
+        self.calendar = _calendar(calendar)
         if symbols is None:
             from oms_kit.instruments import default_instruments
 
@@ -235,6 +242,9 @@ class RandomWalkFeed(_FeedState):
                     if self.max_steps is not None and self._steps >= self.max_steps:
                         self._finished = True
                         return
+                    if self.calendar is not None and not self._market_open():
+                        await self._sleep(max(self.interval, 1.0))  # no prices while the market is closed
+                        continue
                     if self._steps > 0:
                         # Also when interval is 0: sleep(0) lets the OMS's other tasks and the widgets run.
                         await self._sleep(self.interval)
@@ -247,10 +257,17 @@ class RandomWalkFeed(_FeedState):
         finally:
             self._running = False
 
+    def _market_open(self) -> bool:
+        try:
+            return self.calendar.is_open(self.clock.now())  # type: ignore[union-attr]
+        except (DataError, ConfigError):  # a year the calendar has no holidays for: closed, like the OMS's check
+            return False
+
     def status(self) -> dict[str, Any]:
         """Return the feed's state: running, updates sent, last update time, steps, last prices and settings."""
         return {
             **self._base_status(),
+            "session": "its own, open at any hour" if self.calendar is None else repr(self.calendar),
             "steps": self._steps,
             "symbols": self.symbols,
             "prices": self.last_prices(),
@@ -297,6 +314,10 @@ class ReplayFeed(_FeedState):
         Without pacing (``speed=None``, or bars behind schedule), let other tasks run once per this many bars.
     sleep, monotonic
         The wait and the time source of the pacing; tests pass fakes to check the waits without waiting.
+    calendar
+        An :class:`~oms_kit.market.calendar.NSECalendar` whose sessions the pacing follows: only market time is
+        waited for, so the first bar after a close (a night, a weekend, a holiday) comes at once and the schedule
+        restarts there. The bars themselves are replayed as they are.
     """
 
     kind = "replay"
@@ -314,7 +335,9 @@ class ReplayFeed(_FeedState):
         yield_every: int = 100,
         sleep: SleepFunction = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        calendar: NSECalendar | None = None,
     ) -> None:
+        calendar = _calendar(calendar)
         if name is None:
             name = Path(data).name if isinstance(data, Path) else "replay"
             if isinstance(data, str):
@@ -332,6 +355,7 @@ class ReplayFeed(_FeedState):
             raise ConfigError("yield_every", yield_every, "a whole number >= 1")
         if clock is not None and not callable(getattr(clock, "set", None)):
             raise ConfigError("clock", clock, "a clock with set(datetime), such as SimulatedClock")
+        self.calendar = calendar
         self.speed = speed
         self.progress = progress
         self.max_wait = max_wait
@@ -409,12 +433,18 @@ class ReplayFeed(_FeedState):
             seconds = self._seconds
             anchor_wall = anchor_data = 0.0
             anchored = False
+            calendar = self.calendar if speed is not None else None
+            next_close = math.inf  # with a calendar: the first close after the schedule's anchor bar (seconds)
             since_yield = 0
             for bar in iter_bars(self._frame.iloc[self._position :]):
                 index = self._position
                 if speed is not None:
+                    if calendar is not None and seconds[index] >= next_close:
+                        anchored = False  # the market closed since the last bar: closed time is not waited for
                     if not anchored:
                         anchor_wall, anchor_data, anchored = monotonic(), seconds[index], True
+                        if calendar is not None:
+                            next_close = _next_close(calendar, bar.timestamp)
                     else:
                         delay = anchor_wall + (seconds[index] - anchor_data) / speed - monotonic()
                         if max_wait is not None and delay > max_wait:
@@ -456,10 +486,24 @@ class ReplayFeed(_FeedState):
             "start": self.start,
             "end": self.end,
             "symbols": list(self._symbols),
+            "calendar": None if self.calendar is None else repr(self.calendar),
         }
 
     def __repr__(self) -> str:
         return f"ReplayFeed({self.name!r}, {len(self._frame)} bars, speed={self.speed}, position={self._position})"
+
+
+def _calendar(calendar: Any) -> NSECalendar | None:
+    if calendar is not None and not isinstance(calendar, NSECalendar):
+        raise ConfigError("calendar", calendar, "an NSECalendar (oms_kit.NSECalendar()) or None")
+    return calendar
+
+
+def _next_close(calendar: NSECalendar, ts: datetime) -> float:
+    try:
+        return calendar.next_close(ts).timestamp()
+    except (DataError, ConfigError):  # no data for the year: no closes known, bars are paced as they come
+        return math.inf
 
 
 async def run_feed(feed: Feed, on_bar: Callable[[Bar], object]) -> int:
