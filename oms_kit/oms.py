@@ -19,6 +19,7 @@ import pandas as pd
 from oms_kit.book import Book
 from oms_kit.broker.mock import MockBroker
 from oms_kit.broker.notes import day_window, fills_contract_note
+from oms_kit.chain import ChainIndex, option_chain
 from oms_kit.committer import Committer
 from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
 from oms_kit.events import Event, PriceUpdated
@@ -410,6 +411,19 @@ class OMS:
     def position(self, symbol: str) -> int:
         """Net quantity held in ``symbol`` over all products (negative when short)."""
         return self.manager.ledger.net_quantity(symbol)
+
+    def option_chain(self, underlying: str, expiry: date | str | None = None, *,
+                     rate: float | None = None) -> pd.DataFrame:
+        """The option chain of ``underlying`` (``"NIFTY"``) for ``expiry`` (a date or ``"YYYY-MM-DD"``; None: the
+        nearest not yet expired on the OMS's clock): one row per strike, lowest first, with each call's and put's
+        symbol, last price, implied volatility, delta and net position (``oms_kit.chain`` says how the forward and
+        volatilities are found). ``rate`` discounts payoffs; None: the random-walk feed's, else 6%.
+
+        Raises InstrumentLookupError (a ConfigError) for an underlying without options or an expiry not listed,
+        ConfigError for a malformed argument."""
+        self._chain_index = index = ChainIndex.of(self.manager.instruments, getattr(self, "_chain_index", None))
+        return option_chain(index, self.manager.prices, self.manager.ledger.net_quantity, underlying, expiry,
+                            now=self.clock.now(), rate=rate if rate is not None else getattr(self.feed, "rate", None))
 
     def validate(self, symbol: str | OrderRequest, side: str | None = None, quantity: int | None = None,
                  order_type: str = "MARKET", price: float | Decimal | None = None, *, product: str = "MIS",

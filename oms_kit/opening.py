@@ -94,8 +94,12 @@ async def open_account(
     start_prices: dict[str, float] = {}
     if feed == "random":
         start_prices = {s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments}
-        # Following the sessions when asked to, on the OMS's clock (whose hours the check reads).
-        feed = RandomWalkFeed(start_prices, calendar=calendar, clock=clock if calendar is not None else None)
+        # On the OMS's clock when following the sessions (whose hours the check reads) or pricing the futures and
+        # options among the instruments from their underlyings (their time to expiry runs on it).
+        contracts = any(i.expiry is not None for i in manager.instruments.values())
+        feed = RandomWalkFeed(start_prices, calendar=calendar, instruments=manager.instruments if contracts else None,
+                              clock=clock if calendar is not None or contracts else None)
+        start_prices = feed.last_prices()  # the contracts' too, priced from their underlyings' start
     day_book = None
     if read_only:
         manager.note_day(clock.now())

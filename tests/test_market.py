@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import math
+import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import oms_kit.market as market
+from oms_kit import black76
 from oms_kit.errors import ConfigError, DataError, InvalidOrderError
+from oms_kit.instrument_master import Instruments
 from oms_kit.market import (
     Bar,
     Clock,
@@ -28,7 +34,9 @@ from oms_kit.market import (
     run_feed,
 )
 from oms_kit.market import bars as bars_module
-from oms_kit.models import MAX_PRICE
+from oms_kit.market.fno import expiry_moment
+from oms_kit.market.smile import DEFAULT_SMILES, Smile
+from oms_kit.models import MAX_PRICE, Instrument
 
 T0 = datetime(2026, 1, 5, 3, 45, tzinfo=UTC)  # 09:15 IST, the NSE open
 
@@ -662,6 +670,201 @@ async def test_a_second_concurrent_consumer_is_refused():
         await anext(feed.stream())
     await first.aclose()
     assert not feed.status()["running"]
+
+
+# --- RandomWalkFeed: futures and options from their underlying ----------------------------------------------
+
+FNO_AT = datetime(2025, 11, 3, 4, 30, tzinfo=UTC)  # 10:00 IST on the sample instrument master's day
+
+
+def sample_contracts() -> list:
+    return [i for i in Instruments.sample() if i.expiry is not None]
+
+
+def years_left(expiry, at: datetime) -> float:
+    return max((expiry_moment(expiry) - at).total_seconds(), 0.0) / (365 * 86400)
+
+
+def fno_feed(**kwargs) -> RandomWalkFeed:
+    options = {"interval": 0, "seed": 4, "clock": SimulatedClock(FNO_AT), "instruments": Instruments.sample()}
+    return RandomWalkFeed(**{"symbols": ["TCS", "INFY"], **options, **kwargs})
+
+
+async def test_random_walk_with_contracts_walks_the_symbols_as_before_then_quotes_every_contract():
+    plain = await collect(RandomWalkFeed(["TCS", "INFY"], interval=0, seed=4, max_steps=5))
+    feed = fno_feed(max_steps=5)
+    bars = await collect(feed)
+    contracts = [i.symbol for i in sample_contracts()]
+    assert feed.contracts == contracts and feed.symbols == ["TCS", "INFY", *contracts]
+    per_step = 2 + len(contracts)
+    assert len(bars) == 5 * per_step
+    assert [b.symbol for b in bars[:per_step]] == feed.symbols
+    # The symbols' walk is the one without contracts: same seed, same prices.
+    assert [(b.symbol, b.close) for b in bars if b.symbol in ("TCS", "INFY")] == [(b.symbol, b.close) for b in plain]
+    for bar in bars:
+        ticks = bar.close / 0.05
+        assert bar.close >= 0.05 and abs(ticks - round(ticks)) < 1e-6, bar
+        assert bar.low == min(bar.open, bar.close) and bar.high == max(bar.open, bar.close)
+    later = bars[per_step:]
+    assert all(b.open == a.close for a, b in zip(bars, later, strict=False))
+    assert set(feed.last_prices()) == {"TCS", "INFY", *contracts}
+
+
+async def test_random_walk_prices_futures_at_the_carried_underlying_and_options_by_black76_on_the_smile():
+    feed = fno_feed(max_steps=8, volatility=0.3)
+    bars = await collect(feed)
+    last = {b.symbol: b.close for b in bars[-len(feed.symbols):]}
+    level = feed.underlying_prices()
+    for item in sample_contracts():
+        t = years_left(item.expiry, FNO_AT)
+        forward = level[item.underlying] * math.exp((feed.rate - feed.dividend_yield) * t)
+        assert feed.forward(item.underlying, item.expiry) == pytest.approx(forward, rel=1e-12)
+        if item.is_future:
+            expected = forward
+        else:
+            strike = float(item.strike)
+            vol = feed.smile(item.underlying).vol_at(strike, forward)
+            expected = black76.price(forward, strike, t, vol, feed.rate, item.instrument_type)
+        assert abs(last[item.symbol] - max(expected, 0.05)) <= 0.025 + 1e-9, (item.symbol, expected)
+
+
+def test_random_walk_starts_an_index_in_the_middle_of_its_strikes_or_where_told():
+    assert fno_feed().underlying_prices() == {"NIFTY": 25750.0, "BANKNIFTY": 57750.0}
+    feed = fno_feed(underlying_prices={"NIFTY": 24000.0})
+    assert feed.underlying_prices() == {"NIFTY": 24000.0, "BANKNIFTY": 57750.0}
+    assert feed.last_prices()["NIFTY25NOVFUT"] == pytest.approx(
+        24000.0 * math.exp((feed.rate - feed.dividend_yield) * years_left(date(2025, 11, 25), FNO_AT)), abs=0.03)
+    # Not sent: an index is not tradable.
+    assert "NIFTY" not in feed.symbols and "NIFTY" not in feed.last_prices()
+
+
+async def test_random_walk_prices_a_stock_future_from_the_stocks_own_walk():
+    future = Instrument("RELIANCE25NOVFUT", "NFO", lot_size=500, instrument_type="FUT", underlying="RELIANCE",
+                        expiry=date(2025, 11, 25))
+    call = Instrument("RELIANCE25NOV1500CE", "NFO", lot_size=500, instrument_type="CE", underlying="RELIANCE",
+                      expiry=date(2025, 11, 25), strike=Decimal(1500))
+    feed = RandomWalkFeed({"RELIANCE": 1480.0}, interval=0, seed=2, volatility=0.5, clock=SimulatedClock(FNO_AT),
+                          instruments=[future, call], max_steps=20)
+    bars = await collect(feed)
+    carry = math.exp((feed.rate - feed.dividend_yield) * years_left(date(2025, 11, 25), FNO_AT))
+    stock = [b.close for b in bars if b.symbol == "RELIANCE"]
+    futures = [b.close for b in bars if b.symbol == future.symbol]
+    assert len(stock) == len(futures) == 20 and feed.symbols == ["RELIANCE", future.symbol, call.symbol]
+    assert all(abs(f - s * carry) <= 0.025 * carry + 0.025 + 1e-9 for s, f in zip(stock, futures, strict=True))
+    assert feed.smile("RELIANCE").base == 0.15  # a stock gets the default smile
+    assert feed.underlying_prices()["RELIANCE"] == pytest.approx(stock[-1], abs=0.025)
+
+
+async def test_random_walk_options_move_with_their_underlying():
+    feed = fno_feed(max_steps=40, volatility=0.5)
+    bars = await collect(feed)
+    width = len(feed.symbols)
+    steps = [{b.symbol: b.close for b in bars[i:i + width]} for i in range(0, len(bars), width)]
+    call, put, future = "NIFTY25DEC25800CE", "NIFTY25DEC25800PE", "NIFTY25DECFUT"
+    moved = 0
+    for before, after in itertools.pairwise(steps):
+        change = after[future] - before[future]
+        if abs(change) >= 5:  # a move of many ticks: the options' moves are then many ticks too
+            assert math.copysign(1, after[call] - before[call]) == math.copysign(1, change)
+            assert math.copysign(1, after[put] - before[put]) == -math.copysign(1, change)
+            moved += 1
+    assert moved >= 10
+
+
+async def test_random_walk_time_to_expiry_follows_the_clock_and_an_expired_option_is_worth_its_intrinsic_value():
+    clock = SimulatedClock(FNO_AT)
+    feed = fno_feed(clock=clock, volatility=0.0)
+    first = {b.symbol: b.close for b in feed._step()}
+    clock.set(datetime(2025, 11, 4, 10, 0, tzinfo=UTC))  # 15:30 IST on 4 November: the weekly expires
+    expired = {b.symbol: b.close for b in feed._step()}
+    level = feed.underlying_prices()["NIFTY"]
+    assert level == 25750.0  # no volatility: only time moved
+    assert expired["NIFTY25N0425600CE"] == pytest.approx(level - 25600, abs=0.025)
+    assert expired["NIFTY25N0425600PE"] == 0.05  # worth nothing: one tick, the lowest price
+    assert expired["NIFTY25N0425800PE"] == pytest.approx(25800 - level, abs=0.025)
+    # A later expiry loses time value and its future carries less.
+    assert expired["NIFTY25NOV25700CE"] < first["NIFTY25NOV25700CE"]
+    assert expired["NIFTY25NOVFUT"] < first["NIFTY25NOVFUT"]
+
+
+async def test_random_walk_with_contracts_is_the_same_for_the_same_seed():
+    first = await collect(fno_feed(max_steps=6, seed=9))
+    second = await collect(fno_feed(max_steps=6, seed=9))
+    other = await collect(fno_feed(max_steps=6, seed=10))
+    assert [(b.symbol, b.close) for b in first] == [(b.symbol, b.close) for b in second]
+    assert [b.close for b in first] != [b.close for b in other]
+
+
+def test_random_walk_status_shows_the_underlyings_and_contracts():
+    feed = fno_feed()
+    status = feed.status()
+    assert status["underlyings"] == {"NIFTY": 25750.0, "BANKNIFTY": 57750.0}
+    assert "NIFTY25NOVFUT" in status["prices"] and "36 futures and options" in repr(feed)
+    assert RandomWalkFeed(["TCS"]).status()["underlyings"] == {}
+    assert RandomWalkFeed(["TCS"], instruments=[]).contracts == []
+
+
+def test_smile_is_skewed_and_curved_and_held_above_its_floor():
+    nifty = DEFAULT_SMILES["NIFTY"]
+    assert nifty.vol(0.0) == nifty.base == 0.12
+    assert nifty.vol(math.log(0.95)) == pytest.approx(0.1663, abs=1e-4)  # a put 5% out of the money: dearer
+    assert nifty.vol(math.log(1.05)) == pytest.approx(0.0857, abs=1e-4)  # a call 5% out of the money: cheaper
+    assert nifty.vol_at(26000, 25000) == nifty.vol(math.log(26000 / 25000))
+    k = np.linspace(-1.0, 1.0, 201)
+    vols = nifty.vol(k)
+    assert isinstance(vols, np.ndarray) and vols.min() >= nifty.floor
+    assert np.all(np.diff(vols[k < 0.2]) <= 0) and np.all(np.diff(vols[k > 0.2]) >= 0)  # lowest at -skew/(2c)
+    steep = Smile(base=0.1, skew=-3.0, curvature=0.0, floor=0.05)
+    assert steep.vol(0.5) == 0.05
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"instruments": "NIFTY"}, "instruments"),
+        ({"instruments": 5}, "instruments"),
+        ({"instruments": [object()]}, "instruments"),
+        ({"smiles": "steep"}, "smiles"),
+        ({"smiles": {"NIFTY": 0.2}}, "smiles['NIFTY']"),
+        ({"rate": math.nan}, "rate"),
+        ({"rate": 2.0}, "rate"),
+        ({"rate": True}, "rate"),
+        ({"dividend_yield": "1%"}, "dividend_yield"),
+        ({"underlying_prices": {"SENSEX": 80000.0}}, "underlying_prices"),
+        ({"underlying_prices": {"NIFTY": -1.0}}, "start level of NIFTY"),
+        ({"underlying_prices": {"NIFTY": 0}}, "start level of NIFTY"),
+        ({"underlying_prices": [25000.0]}, "underlying_prices"),
+        ({"symbols": ["TCS", "NIFTY25NOVFUT"]}, "symbols"),
+    ],
+)
+def test_random_walk_refuses_bad_contract_settings(kwargs, field):
+    with pytest.raises(ConfigError, match=f"invalid {re.escape(field)}"):
+        fno_feed(**kwargs)
+
+
+def test_random_walk_refuses_underlying_prices_without_contracts_and_bad_lookups():
+    with pytest.raises(ConfigError, match="invalid underlying_prices"):
+        RandomWalkFeed(["TCS"], underlying_prices={"NIFTY": 25000.0})
+    feed = fno_feed()
+    with pytest.raises(ConfigError, match=r"invalid underlying.*BANKNIFTY"):
+        feed.smile("SENSEX")
+    with pytest.raises(ConfigError, match="invalid underlying"):
+        feed.forward("SENSEX", date(2025, 11, 25))
+    with pytest.raises(ConfigError, match="invalid expiry"):
+        feed.forward("NIFTY", "2025-11-25")
+    with pytest.raises(ConfigError, match="no futures or options"):
+        RandomWalkFeed(["TCS"]).smile("NIFTY")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"base": 0}, {"base": math.inf}, {"skew": math.nan}, {"skew": 11}, {"curvature": -1}, {"floor": 0},
+     {"floor": 0.5}, {"base": "0.2"}, {"skew": True}],
+)
+def test_smile_refuses_bad_parameters(kwargs):
+    with pytest.raises(ConfigError, match=f"invalid {next(iter(kwargs))}"):
+        Smile(**kwargs)
+
 
 
 # --- ReplayFeed ------------------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
 from inspect import isawaitable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -26,6 +26,9 @@ from oms_kit.errors import ConfigError, DataError
 from oms_kit.market.bars import Bar, iter_bars, load_bars
 from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import Clock, LiveClock
+from oms_kit.market.fno import ContractPricer, years_to_expiry
+from oms_kit.market.smile import DEFAULT_DIVIDEND_YIELD, DEFAULT_RATE, Smile
+from oms_kit.models import Instrument
 
 __all__ = ["Feed", "RandomWalkFeed", "ReplayFeed", "run_feed"]
 
@@ -104,6 +107,18 @@ class RandomWalkFeed(_FeedState):
     per symbol, in the order the symbols were given, all stamped with the clock's time. The first step yields the
     start prices unchanged. The same seed gives the same prices.
 
+    Given ``instruments`` with futures and options (``Instruments.sample()``, a Kite dump), the feed also walks each
+    of their underlyings and quotes every contract from it after the symbols, in the instruments' order: a future
+    at the underlying carried to its expiry, an option by Black-76 on that forward at its strike's volatility on the
+    underlying's :class:`~oms_kit.market.smile.Smile`, with the time to expiry from the clock (to 15:30 in
+    Asia/Kolkata on the expiry day), each on its contract's tick (:mod:`oms_kit.market.fno` has the formulas). An
+    underlying that is also one of ``symbols`` (a stock with futures) is that symbol's walk; any other (an index)
+    is walked with the same volatility but not sent, since it is not tradable: :meth:`underlying_prices` and
+    :meth:`forward` read it; it draws from a generator of its own, so the symbols' prices are those the seed gives
+    without contracts. Option prices thus move with their underlying, keep put-call parity within a tick and
+    imply the smile's volatility at each strike, so options can be paper traded with no data. All the contracts of
+    a step are priced in one vectorised call, so a chain costs little more than its bars.
+
     Parameters
     ----------
     symbols
@@ -131,6 +146,21 @@ class RandomWalkFeed(_FeedState):
         An :class:`~oms_kit.market.calendar.NSECalendar` to follow: the walk steps only while the market is open at
         the clock's time (normal market and special sessions) and waits, sending nothing, while it is closed
         (``interval`` at a time, at least a second). None (the default): a session of its own, open at any hour.
+    instruments
+        Instruments (an iterable, a mapping's values, an :class:`~oms_kit.instrument_master.Instruments`) whose
+        futures and options the feed quotes; their equities are left out (they are walked when named in
+        ``symbols``). None: symbols only.
+    underlying_prices
+        Start levels of underlyings that are not among ``symbols``, e.g. ``{"NIFTY": 25700.0}``. An underlying not
+        named starts at the median of its option strikes (the middle of the listed chains), or at ``start_price``
+        when it has futures only.
+    smiles
+        One :class:`~oms_kit.market.smile.Smile` for every underlying or a mapping of underlying to Smile; None:
+        :data:`~oms_kit.market.smile.DEFAULT_SMILES` (NIFTY 12%, BANKNIFTY 14% at the money), else the default.
+    rate, dividend_yield
+        Fractions a year: ``rate`` discounts option payoffs, and a future is its underlying carried at
+        ``rate - dividend_yield`` (defaults :data:`~oms_kit.market.smile.DEFAULT_RATE`,
+        :data:`~oms_kit.market.smile.DEFAULT_DIVIDEND_YIELD`).
 
     Notes
     -----
@@ -154,6 +184,11 @@ class RandomWalkFeed(_FeedState):
         name: str = "random_walk",
         sleep: SleepFunction = asyncio.sleep,
         calendar: NSECalendar | None = None,
+        instruments: Iterable[Instrument] | Mapping[str, Instrument] | None = None,
+        underlying_prices: Mapping[str, float] | None = None,
+        smiles: Mapping[str, Smile] | Smile | None = None,
+        rate: float = DEFAULT_RATE,
+        dividend_yield: float = DEFAULT_DIVIDEND_YIELD,
     ) -> None:
         super().__init__(name)
         self.calendar = _calendar(calendar)
@@ -195,11 +230,93 @@ class RandomWalkFeed(_FeedState):
         self._last_close = {s: self._round(p) for s, p in starts.items()}
         self._steps = 0
         self._pending: list[Bar] = []  # the rest of a step whose consumer was cancelled part-way
+        self._pricer = _pricer(instruments, smiles, rate, dividend_yield)
+        self.rate, self.dividend_yield = self._pricer.rate, self._pricer.dividend_yield
+        self._contracts: list[str] = []
+        self._hidden: list[str] = []  # underlyings walked without bars (an index)
+        self._priced_at = self.clock.now().timestamp()  # the time of the contracts' last prices
+        if len(self._pricer):
+            self._add_contracts(underlying_prices, start_price)
+        elif underlying_prices is not None:
+            raise ConfigError("underlying_prices", underlying_prices,
+                              "None: the feed quotes no futures or options (give instruments= with some)")
+
+    def _add_contracts(self, underlying_prices: Mapping[str, float] | None, start_price: float) -> None:
+        pricer = self._pricer
+        self._contracts = [c.symbol for c in pricer.contracts]
+        for symbol in self._contracts:
+            if symbol in self._prices:
+                raise ConfigError("symbols", symbol, "symbols other than those of the futures and options, which "
+                                  "the feed prices from their underlying")
+        if underlying_prices is not None and not isinstance(underlying_prices, Mapping):
+            raise ConfigError("underlying_prices", underlying_prices, "a mapping of underlying to a start level")
+        given = dict(underlying_prices or {})
+        for name, level in given.items():
+            if name not in pricer.underlyings or name in self._prices:
+                raise ConfigError("underlying_prices", {name: level}, "start levels of the instruments' "
+                                  "underlyings that are not among symbols: " + ", ".join(
+                                      u for u in pricer.underlyings if u not in self._prices))
+            _positive_finite(level, f"start level of {name}", "a positive number")
+            if level == 0:
+                raise ConfigError(f"start level of {name}", level, "a positive number")
+        # Underlyings walked here without bars of their own, on a generator of their own: the symbols' walk is the
+        # one the seed gives without contracts.
+        self._hidden = [u for u in pricer.underlyings if u not in self._prices]
+        self._hidden_random = random.Random(None if self.seed is None else f"underlyings:{self.seed}")
+        for name in self._hidden:
+            start = given.get(name)
+            self._prices[name] = float(start if start is not None else pricer.middle_strike(name) or start_price)
+        closes = pricer.rounded(pricer.prices([self._prices[u] for u in pricer.underlyings], self._priced_at))
+        self._last_close.update(zip(self._contracts, closes, strict=True))
 
     @property
     def symbols(self) -> list[str]:
-        """The symbols, in the order each step yields them."""
-        return list(self._symbols)
+        """The symbols, then the futures and options, in the order each step yields them."""
+        return self._symbols + self._contracts
+
+    @property
+    def contracts(self) -> list[str]:
+        """The futures and options the feed quotes, in the order each step yields them (after the symbols)."""
+        return list(self._contracts)
+
+    def underlying_prices(self) -> dict[str, float]:
+        """The current level of each underlying of the futures and options (unrounded: an index walks here)."""
+        return {u: self._prices[u] for u in self._pricer.underlyings}
+
+    def smile(self, underlying: str) -> Smile:
+        """The volatility smile ``underlying``'s options are priced on.
+
+        Raises
+        ------
+        ConfigError
+            The feed quotes no options of ``underlying``.
+        """
+        found = self._pricer.smiles.get(underlying) if isinstance(underlying, str) else None
+        if found is None:
+            raise ConfigError("underlying", underlying, self._underlyings_allowed())
+        return found
+
+    def forward(self, underlying: str, expiry: date) -> float:
+        """The forward of ``underlying`` for ``expiry`` at the last prices: its level carried to the expiry's
+        close (15:30 in Asia/Kolkata) from the time of the last step (or of the feed's creation): the price its
+        future of that expiry has before rounding, and the forward its options of that expiry are priced on.
+
+        Raises
+        ------
+        ConfigError
+            ``underlying`` is not an underlying of the feed's contracts, or ``expiry`` is not a date.
+        """
+        if not isinstance(underlying, str) or underlying not in self._pricer.smiles:
+            raise ConfigError("underlying", underlying, self._underlyings_allowed())
+        if not isinstance(expiry, date) or isinstance(expiry, datetime):
+            raise ConfigError("expiry", expiry, "a datetime.date")
+        years = years_to_expiry(expiry, self._priced_at)
+        return self._prices[underlying] * math.exp((self.rate - self.dividend_yield) * years)
+
+    def _underlyings_allowed(self) -> str:
+        names = self._pricer.underlyings
+        return ("an underlying of the feed's futures and options: " + ", ".join(names)) if names \
+            else "nothing: the feed quotes no futures or options (give instruments=)"
 
     def last_prices(self) -> dict[str, float]:
         """The last close sent for each symbol (the start prices before the first step)."""
@@ -225,8 +342,23 @@ class RandomWalkFeed(_FeedState):
             close = self._round(self._prices[symbol])
             bars.append(Bar(now, symbol, open_, max(open_, close), min(open_, close), close, math.nan))
             self._last_close[symbol] = close
+        if self._contracts:
+            self._step_contracts(now, first, sigma, bars)
         self._steps += 1
         return bars
+
+    def _step_contracts(self, now: datetime, first: bool, sigma: float, bars: list[Bar]) -> None:
+        prices, last_close = self._prices, self._last_close
+        if not first:
+            for name in self._hidden:
+                prices[name] *= math.exp(sigma * self._hidden_random.gauss(0.0, 1.0))
+        pricer = self._pricer
+        self._priced_at = at = now.timestamp()
+        closes = pricer.rounded(pricer.prices([prices[u] for u in pricer.underlyings], at))
+        for symbol, close in zip(self._contracts, closes, strict=True):
+            open_ = last_close[symbol]
+            bars.append(Bar(now, symbol, open_, max(open_, close), min(open_, close), close, math.nan))
+            last_close[symbol] = close
 
     async def stream(self) -> AsyncIterator[Bar]:
         """Yield one bar per symbol per step until ``max_steps`` (or forever), waiting ``interval`` between steps.
@@ -271,6 +403,7 @@ class RandomWalkFeed(_FeedState):
             "steps": self._steps,
             "symbols": self.symbols,
             "prices": self.last_prices(),
+            "underlyings": self.underlying_prices(),
             "interval": self.interval,
             "volatility_pct": self.volatility,
             "seed": self.seed,
@@ -278,8 +411,9 @@ class RandomWalkFeed(_FeedState):
         }
 
     def __repr__(self) -> str:
+        contracts = f", {len(self._contracts)} futures and options" if self._contracts else ""
         return (
-            f"RandomWalkFeed({len(self._symbols)} symbols, interval={self.interval}, seed={self.seed}, "
+            f"RandomWalkFeed({len(self._symbols)} symbols{contracts}, interval={self.interval}, seed={self.seed}, "
             f"steps={self._steps})"
         )
 
@@ -497,6 +631,19 @@ def _calendar(calendar: Any) -> NSECalendar | None:
     if calendar is not None and not isinstance(calendar, NSECalendar):
         raise ConfigError("calendar", calendar, "an NSECalendar (oms_kit.NSECalendar()) or None")
     return calendar
+
+
+def _pricer(instruments: object, smiles: object, rate: object, dividend_yield: object) -> ContractPricer:
+    if instruments is None:
+        items: Iterable[Instrument] = ()
+    elif isinstance(instruments, Mapping):
+        items = instruments.values()
+    elif isinstance(instruments, str | bytes) or not isinstance(instruments, Iterable):
+        raise ConfigError("instruments", instruments, "instruments (an iterable of Instrument, a mapping of symbol "
+                          "to Instrument, an Instruments master) or None")
+    else:
+        items = instruments
+    return ContractPricer(items, smiles, rate, dividend_yield)  # type: ignore[arg-type]
 
 
 def _next_close(calendar: NSECalendar, ts: datetime) -> float:
