@@ -7,6 +7,7 @@
 
 from typing import Any
 
+from oms_kit import black76, margin
 from oms_kit.backtest import BacktestResult, backtest
 from oms_kit.broker.fees import IndiaEquityFees, NoFees
 from oms_kit.broker.mock import MockBroker
@@ -121,10 +122,12 @@ __all__ = [
     "Variety",
     "Violation",
     "backtest",
+    "black76",
     "compare",
     "connect",
     "connect_sync",
     "load_bars",
+    "margin",
     "open_sync",
     "paper_trade",
     "sweep",

@@ -16,11 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from oms_kit.models import Instrument, Order, Product, TradingState, Violation
 from oms_kit.risk import RiskLimits
 from oms_kit.session import ExchangeSession
+
+if TYPE_CHECKING:
+    from oms_kit.account_margin import OrderMargin
 
 __all__ = ["Check", "CheckContext", "CheckResult", "Measure", "Outcome"]
 
@@ -71,6 +74,11 @@ class CheckContext(Protocol):
 
     @property
     def available_funds(self) -> Decimal: ...  # cash less margin blocked by positions and working orders
+
+    def order_margin(self) -> OrderMargin:
+        """For a future or an option: what the order adds to the account's portfolio margin, its premium and the
+        free cash it must fit. Raises DataError when its underlying has no price, ConfigError when it expired."""
+        ...
 
 
 # A violation, the (value, limit) evidence of a pass, or why the check did not apply.

@@ -45,6 +45,7 @@ _PHASE_TEXT = {"pre_open": "pre-open order entry: orders are taken from the norm
 _NO_INSTRUMENT = "the instrument is not known"
 _NO_REFERENCE = "the order has no reference price"
 _NOT_OPENING = "the order does not add exposure"
+_DERIVATIVES = frozenset({"FUT", "CE", "PE"})  # margined by the portfolio margin, not order by order
 
 
 # --- shared measurements (each reads the context only when called) ---
@@ -441,6 +442,9 @@ def _gross_exposure(order: Order, ctx: CheckContext) -> Outcome:
 
 
 def _buying_power(order: Order, ctx: CheckContext) -> Outcome:
+    instrument = ctx.instrument
+    if instrument is not None and instrument.instrument_type in _DERIVATIVES:  # equities pay this one test
+        return _derivative_buying_power(order, ctx)
     price = _reference_price(order, ctx)
     if price is None:
         return _NO_REFERENCE
@@ -454,6 +458,23 @@ def _buying_power(order: Order, ctx: CheckContext) -> Outcome:
     if required > available:
         return Violation("INSUFFICIENT_FUNDS", f"the order needs {required:.2f} ({order.product.value}), more than "
                          f"the available funds {available:.2f}", available, required)
+    return required, available
+
+
+def _derivative_buying_power(order: Order, ctx: CheckContext) -> Outcome:
+    # Futures and options: what the order adds to the account's portfolio margin (below 0 for a hedge or a close),
+    # plus the premium of an option bought, must fit the free cash (oms_kit.account_margin).
+    try:
+        margin = ctx.order_margin()
+    except DataError as error:
+        return Violation("NO_REFERENCE_PRICE", f"{order.symbol} cannot be margined: {error.detail or error.allowed}"
+                         + (f"; {error.hint}" if error.hint else ""), None, error.value)
+    except ConfigError as error:  # an expired contract: the contract check refuses it
+        return f"{order.symbol} cannot be margined: {error.allowed}"
+    required, available = margin.required, margin.available
+    if required > 0 and required > available:
+        return Violation("INSUFFICIENT_FUNDS", f"the order needs {required:.2f} ({margin.describe()}), more than the "
+                         f"available funds {available:.2f}", available, required)
     return required, available
 
 

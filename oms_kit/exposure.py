@@ -7,6 +7,11 @@ order or a thousand; the placement times of the last second (the order-rate chec
 quantity, price) was last accepted (the duplicate check); and which order each client order id names.
 :class:`CheckContext` is the account as the checks of :mod:`oms_kit.checks` see it, read from an
 :class:`Account` (the order manager) and its exposure.
+
+Futures and options are margined together, not order by order: once the account has any (an F&O order checked,
+or an F&O position or working order found when the account's funds are first read), :attr:`Exposure.margin` is its
+:class:`~oms_kit.account_margin.AccountMargin`, and an F&O working order holds no block of its own here (its
+quantity still counts): it is a leg of the portfolio margin, which the free cash subtracts.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from oms_kit.account_margin import AccountMargin, OrderMargin, UsedMargin
 from oms_kit.ledger import Ledger
 from oms_kit.models import TERMINAL_STATUSES, Instrument, Order, Product, Side, TradingState
 from oms_kit.risk import RiskLimits
@@ -31,7 +37,7 @@ _CNC, _BUY, _SELL = Product.CNC, Side.BUY, Side.SELL
 class Exposure:
     """Working orders' margin and quantity, recent placements and client order ids of one account."""
 
-    __slots__ = ("_similar", "_working", "blocked_margin", "client_ids", "held", "recent")
+    __slots__ = ("_similar", "_working", "blocked_margin", "client_ids", "held", "margin", "recent", "scanned")
 
     def __init__(self) -> None:
         # Order id -> (margin blocked, remaining quantity), for each working order. Read it, change it through hold().
@@ -43,6 +49,9 @@ class Exposure:
         self.recent: deque[datetime] = deque()
         self._similar: dict[tuple[str, Side, int, Decimal | None], datetime] = {}
         self.client_ids: dict[str, str] = {}  # client order id -> the first order placed with it
+        # The portfolio margin of the account's futures and options; None while it has none (margin_book).
+        self.margin: AccountMargin | None = None
+        self.scanned = False  # whether the account was looked through for F&O once
 
     def hold(self, order: Order, last_price: Decimal | None, mis_leverage: Decimal) -> None:
         """Count ``order`` again after a change (placed, filled, modified, ended): a working order blocks its
@@ -54,6 +63,17 @@ class Exposure:
         if before is not None:
             self.blocked_margin -= before[0]
             working[key] -= before[1]
+        book = self.margin
+        if book is not None and book.contract(order.symbol) is not None:  # F&O: a leg of the portfolio margin
+            book.changes += 1
+            if order.status not in TERMINAL_STATUSES:
+                remaining = order.quantity - order.filled_quantity
+                held[order.order_id] = (_ZERO, remaining)
+                working[key] = working.get(key, 0) + remaining
+                book.working[order.order_id] = order
+            else:
+                book.working.pop(order.order_id, None)
+            return
         if order.status not in TERMINAL_STATUSES:
             remaining = order.quantity - order.filled_quantity
             value = (order.price or order.trigger_price or last_price or _ZERO) * remaining
@@ -72,6 +92,36 @@ class Exposure:
         if before is not None:
             self.blocked_margin -= before[0]
             self._working[(order.symbol, order.side)] -= before[1]
+        book = self.margin
+        if book is not None and book.working.pop(order.order_id, None) is not None:
+            book.changes += 1
+
+    def margin_book(self, account: Account, create: bool = False) -> AccountMargin | None:
+        """The account's :class:`~oms_kit.account_margin.AccountMargin`: made when ``create`` (an F&O order is
+        checked) or, the first time this is asked, when the account holds an F&O position or working order (a
+        reopened account); None for an account without F&O. Its F&O working orders' blocks move into it."""
+        book = self.margin
+        if book is not None:
+            return book
+        if not create:
+            if self.scanned:
+                return None
+            self.scanned = True
+            probe = AccountMargin(account)
+            symbols = [p.symbol for p in account.ledger.open_positions()]
+            symbols += [order.symbol for order_id in self.held if (order := account.orders.get(order_id))]
+            if not any(probe.contract(symbol) is not None for symbol in symbols):
+                return None
+        book = self.margin = AccountMargin(account)
+        for position in account.ledger.open_positions():  # held before the book (a reopened account)
+            book.contract(position.symbol)
+        for order_id, (margin, remaining) in list(self.held.items()):  # held before the book: a plain block
+            order = account.orders.get(order_id)
+            if order is not None and book.contract(order.symbol) is not None:
+                self.blocked_margin -= margin
+                self.held[order_id] = (_ZERO, remaining)
+                book.working[order_id] = order
+        return book
 
     def working(self, symbol: str, side: Side) -> int:
         """Remaining quantity of the working orders on one side of ``symbol``."""
@@ -86,12 +136,38 @@ class Exposure:
         return self._similar.get((symbol, side, quantity, price))  # type: ignore[arg-type]  # a Side hashes as its str
 
 
+class Funds(NamedTuple):
+    """The account's free cash and what holds the rest: ``available = equity - equity_margin - fno_margin -
+    option_premium`` (see :mod:`oms_kit.account_margin`). ``used`` is the F&O book's margin, None without F&O."""
+
+    available: Decimal
+    equity_margin: Decimal
+    fno_margin: Decimal
+    option_premium: Decimal
+    used: UsedMargin | None
+
+
+def account_funds(account: Account, now: datetime) -> Funds:
+    """The free cash of ``account`` at ``now`` as every order's buying-power check sees it, and its parts."""
+    exposure = account.exposure
+    book = exposure.margin_book(account)
+    if book is None:
+        ledger = account.ledger
+        blocked = exposure.blocked_margin
+        margin = ledger.margin_blocked(account.limits.mis_leverage)
+        return Funds(ledger.equity() - blocked - margin, blocked + margin, _ZERO, _ZERO, None)
+    used = book.used(now)
+    available, equity_margin = book.free_cash(used)
+    return Funds(available, equity_margin, used.fno_margin, used.option_premium, used)
+
+
 class Account(Protocol):
     """What :class:`CheckContext` reads of an account: the order manager's public state."""
 
     exposure: Exposure
     ledger: Ledger
     live: Mapping[str, Order]
+    orders: Mapping[str, Order]
     limits: RiskLimits
     instruments: Mapping[str, Instrument]
     prices: Mapping[str, Decimal]
@@ -176,9 +252,23 @@ class CheckContext:
 
     @property
     def available_funds(self) -> Decimal:
-        # Equity less the margin that positions and working orders block: CNC in full, MIS/NRML / leverage.
-        exposure, ledger = self.exposure, self.account.ledger
+        # Equity less the margin that positions and working orders block: CNC in full, MIS/NRML / leverage; with
+        # F&O, less their portfolio margin and the option premium held (oms_kit.account_margin).
+        exposure = self.exposure
+        book = exposure.margin
+        if book is None and not exposure.scanned:
+            book = exposure.margin_book(self.account)
+        if book is not None:
+            return book.free_cash(book.used(self.now), self.modify_of)[0]
+        ledger = self.account.ledger
         blocked = exposure.blocked_margin
         if self.modify_of is not None:
             blocked -= exposure.held_by(self.modify_of.order_id)[0]
         return ledger.equity() - blocked - ledger.margin_blocked(self.account.limits.mis_leverage)
+
+    def order_margin(self) -> OrderMargin:
+        """What this F&O order adds to the account's portfolio margin, its premium and the free cash it must fit
+        (:meth:`oms_kit.account_margin.AccountMargin.order_margin`, whose DataError and ConfigError it raises)."""
+        book = self.exposure.margin_book(self.account, create=True)
+        assert book is not None  # created when asked to
+        return book.order_margin(self.order, self.now, self.modify_of)

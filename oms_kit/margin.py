@@ -79,7 +79,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from oms_kit import black76
+import oms_kit.black76 as black76
 from oms_kit.errors import ConfigError, DataError
 from oms_kit.margin_params import (
     MarginParams,

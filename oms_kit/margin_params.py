@@ -13,7 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from oms_kit import black76
+import oms_kit.black76 as black76
 from oms_kit.errors import ConfigError, DataError
 
 __all__ = ["MarginParams", "checked_fraction", "default_margin_params", "read_margin_params",

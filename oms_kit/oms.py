@@ -36,7 +36,7 @@ from oms_kit.request import OrderRequest, order_request
 from oms_kit.risk import RiskAlert, RiskLimits
 from oms_kit.snapshot import Snapshot, take_snapshot
 from oms_kit.storage import RowError, WriteQueue
-from oms_kit.summary import risk_summary
+from oms_kit.summary import margin_rows, margin_summary, risk_summary
 from oms_kit.tables import orders_frame
 from oms_kit.tasks import Tasks
 from oms_kit.watch import Watch
@@ -431,14 +431,25 @@ class OMS:
                  variety: str = "regular") -> pd.DataFrame:
         """Dry run: every pre-trade check with pass/fail, value, limit and headroom. Nothing is recorded.
 
-        Takes the order's fields or one :class:`OrderRequest`, as :meth:`place_order` does."""
+        Takes the order's fields or one :class:`OrderRequest`, as :meth:`place_order` does. For a future or an
+        option two more rows follow the checks: ``margin_required`` (what the order adds to the account's portfolio
+        margin, plus the premium of an option bought, against the free cash) and ``margin_benefit`` (what margining
+        it with the account's positions saves against margining it alone: above 0 for a hedge); their code is
+        empty."""
         request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                                   None, None, variety)
         results = self.manager.explain(request)
-        return pd.DataFrame([r.to_dict() for r in results])
+        return pd.DataFrame([r.to_dict() for r in results] + margin_rows(self.manager, request))
+
+    def margin_summary(self) -> pd.DataFrame:
+        """The account's F&O margin per underlying now: SPAN, short option minimum, initial, exposure and total
+        margin of its futures and options positions and working orders, the underlying's price and the symbol it
+        came from (:mod:`oms_kit.account_margin`). Empty without F&O; ``risk_summary()`` has the free cash."""
+        return margin_summary(self.manager)
 
     def risk_summary(self) -> dict[str, Any]:
-        """Trading state, day P&L and each account limit with its current use."""
+        """Trading state, day P&L, the free cash (``available_funds``) and the margins that hold the rest
+        (``equity_margin``, ``fno_margin``, ``option_premium``), and each account limit with its current use."""
         return risk_summary(self.manager, self.monitor.limit_uses(), self.alerts)
 
     def snapshot(self) -> Snapshot:

@@ -1,9 +1,10 @@
 """A typed, immutable picture of one account at one moment: what the dashboard shows and an HTTP API could send.
 
 ``take_snapshot(oms)`` (or ``oms.snapshot()``) copies the OMS's state into frozen dataclasses of plain values
-(str, int, Decimal, datetime, None): the account's figures, its positions, its working orders, each limit in use
-and the alerts of the session. Nothing in a snapshot points back into the OMS, so it may be kept, compared or sent
-after the OMS has moved on; ``to_dict()`` gives JSON-ready values (Decimal as a string, datetime in ISO 8601).
+(str, int, Decimal, datetime, None): the account's figures (its free cash and margins among them), its positions,
+its working orders, each limit in use and the alerts of the session. Nothing in a snapshot points back into the
+OMS, so it may be kept, compared or sent after the OMS has moved on; ``to_dict()`` gives JSON-ready values (Decimal
+as a string, datetime in ISO 8601).
 
 Each part has its own builder, which ``take_snapshot`` composes: ``account_view``, ``position_views``,
 ``working_order_views``, ``limit_views`` and ``alert_views``. A reader that shows one part builds only that part:
@@ -22,15 +23,19 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from oms_kit.account_margin import UsedMargin, rupees
+from oms_kit.exposure import account_funds
 from oms_kit.models import Fill, Order, Position
 from oms_kit.risk import LimitUse, RiskAlert, limit_uses
 
 if TYPE_CHECKING:
     from oms_kit.oms import OMS
 
-__all__ = ["AccountView", "AlertView", "FeedView", "LimitView", "OrderView", "PositionView", "Snapshot", "TradeView",
-           "account_view", "alert_views", "limit_views", "order_history", "position_views", "symbols",
+__all__ = ["AccountView", "AlertView", "FeedView", "LimitView", "MarginView", "OrderView", "PositionView", "Snapshot",
+           "TradeView", "account_view", "alert_views", "limit_views", "order_history", "position_views", "symbols",
            "take_snapshot", "trade_history", "working_order_views"]
+
+_ZERO = Decimal(0)
 
 
 def _plain(value: Any) -> Any:
@@ -176,9 +181,27 @@ class FeedView(_View):
 
 
 @dataclass(frozen=True, slots=True)
+class MarginView(_View):
+    """The F&O margin of one underlying (rupees to the paisa): its price and the symbol it came from, SPAN,
+    exposure and total margin (initial, the higher of SPAN and the short option minimum, plus exposure). An
+    underlying without a price has ``price`` None and zeros: its positions keep the ledger's plain block."""
+
+    underlying: str
+    price: Decimal | None
+    reference: str | None
+    span: Decimal
+    initial: Decimal
+    exposure: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class AccountView(_View):
     """The account's figures at ``taken_at`` (the OMS's clock): trading state, where it is stored, the feed (None
-    without one), cash, equity and P&L."""
+    without one), cash, equity and P&L, and the free cash with what holds the rest: ``available_funds = equity -
+    equity_margin - fno_margin - option_premium`` (what every order's buying-power check sees; equity margin is what
+    equity positions and working orders block, F&O margin the portfolio margin of futures and options, option
+    premium the long options held and the premium of working option buys), and ``margins`` per underlying."""
 
     account: str
     taken_at: datetime
@@ -193,6 +216,11 @@ class AccountView(_View):
     realized_pnl: Decimal
     unrealized_pnl: Decimal
     gross_exposure: Decimal
+    available_funds: Decimal
+    equity_margin: Decimal
+    fno_margin: Decimal
+    option_premium: Decimal
+    margins: tuple[MarginView, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +250,7 @@ def account_view(oms: OMS) -> AccountView:
     manager = oms.manager
     ledger = manager.ledger
     feed = oms.feed.status() if oms.feed is not None else None
+    funds = account_funds(manager, manager.now())
     return AccountView(
         account=oms.account,
         taken_at=oms.clock.now(),
@@ -237,7 +266,21 @@ def account_view(oms: OMS) -> AccountView:
         realized_pnl=ledger.realized_pnl(),
         unrealized_pnl=ledger.unrealized_pnl(),
         gross_exposure=ledger.gross_exposure(),
+        available_funds=funds.available,
+        equity_margin=funds.equity_margin,
+        fno_margin=funds.fno_margin,
+        option_premium=funds.option_premium,
+        margins=_margin_views(funds.used),
     )
+
+
+def _margin_views(used: UsedMargin | None) -> tuple[MarginView, ...]:
+    if used is None:
+        return ()
+    views = [MarginView(r.underlying, rupees(r.price), used.references.get(r.underlying), rupees(r.span),
+                        rupees(r.initial), rupees(r.exposure), rupees(r.total)) for r in used.rows]
+    views += [MarginView(name, None, None, _ZERO, _ZERO, _ZERO, _ZERO) for name in used.unpriced]
+    return tuple(views)
 
 
 def position_views(oms: OMS) -> tuple[PositionView, ...]:

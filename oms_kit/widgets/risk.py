@@ -1,4 +1,5 @@
-"""Risk: each limit's use as a bar, the alerts, the KILL SWITCH, square-off, and a reset that asks twice."""
+"""Risk: the free cash and the margin in use (F&O per underlying), each limit's use as a bar, the alerts, the KILL
+SWITCH, square-off, and a reset that asks twice."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import ipywidgets as w
 
 from oms_kit.models import Order
-from oms_kit.snapshot import AccountView, AlertView, LimitView, account_view, alert_views, limit_views
+from oms_kit.snapshot import AccountView, AlertView, LimitView, MarginView, account_view, alert_views, limit_views
 from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, button, classed, row_count
 from oms_kit.widgets.format import clock_time, money
 
@@ -31,7 +32,9 @@ class LimitRow:
 
 
 class RiskPanel(Panel):
-    """Limits in use (bars turn amber at 80 %, red at 100 %), recent alerts and the trading controls.
+    """The free cash and the margin that holds the rest (equity blocks, the F&O portfolio margin with a line per
+    underlying: SPAN, exposure, total), limits in use (bars turn amber at 80 %, red at 100 %), recent alerts and the
+    trading controls.
 
     Controls: KILL SWITCH (one click: HALTED, every working order cancelled), Square off (cancel and close every
     position, after a confirmation) and Reset (needs a reason and a confirmation; refused while the daily loss is
@@ -53,6 +56,7 @@ class RiskPanel(Panel):
         self.account: AccountView | None = None  # the account's figures last shown
         self.limit_rows: tuple[LimitRow, ...] = ()  # the limits last shown, most used first
         self.state = classed(w.HTML(), "oms-risk-state")
+        self.margin = classed(w.HTML(), "oms-margin")
         self.limits = classed(w.HTML(), "oms-limits")
         self.alerts = classed(w.HTML(), "oms-alerts")
 
@@ -88,7 +92,7 @@ class RiskPanel(Panel):
         ]), "oms-risk-controls")
         if self.read_only:
             controls.layout.display = "none"
-        return [self.state, controls, self.limits, self.alerts]
+        return [self.state, controls, self.margin, self.limits, self.alerts]
 
     def refresh(self) -> None:
         account = self.account = account_view(self.oms)
@@ -97,6 +101,7 @@ class RiskPanel(Panel):
         self.state.value = (f"trading <b class='{colour}'>{state}</b> · exposure {money(account.gross_exposure)}"
                             f" · cash {money(account.cash)}")
         self.reset_button.disabled = state == "ACTIVE"
+        self.margin.value = _margin_html(account)
         self._show_limits(limit_views(self.oms))
         alerts = alert_views(self.oms)[-self.max_alerts:][::-1]
         self.alerts.value = "".join(_alert_html(a) for a in alerts) or "<span class='oms-muted'>no alerts</span>"
@@ -151,6 +156,26 @@ class RiskPanel(Panel):
 
     def _ask(self, box: w.Box, show: bool) -> None:
         box.layout.display = None if show else "none"
+
+
+def _margin_html(account: AccountView) -> str:
+    # The free cash and what holds the rest; one line per F&O underlying when the account has any.
+    used = account.equity_margin + account.fno_margin + account.option_premium
+    text = (f"<div class='oms-margin-used'>free cash <b>{money(account.available_funds)}</b> · margin used "
+            f"{money(used)} (equity {money(account.equity_margin)} · F&amp;O {money(account.fno_margin)}")
+    if account.option_premium:
+        text += f" · option premium {money(account.option_premium)}"
+    text += ")</div>"
+    if account.margins:
+        text += ("<table class='oms-table oms-margin-table'><tr><th class='l'>underlying</th><th>price</th>"
+                 "<th>SPAN</th><th>exposure</th><th>total</th></tr>" + "".join(_margin_row(m) for m in account.margins)
+                 + "</table>")
+    return text
+
+
+def _margin_row(view: MarginView) -> str:
+    return (f"<tr class='oms-margin-row'><td class='l'>{escape(view.underlying)}</td><td>{money(view.price)}</td>"
+            f"<td>{money(view.span)}</td><td>{money(view.exposure)}</td><td><b>{money(view.total)}</b></td></tr>")
 
 
 def _limit_html(row: LimitRow) -> str:
