@@ -218,6 +218,75 @@ class OMS:
             await self.commit()
         return order
 
+    async def place_orders(self, requests: Iterable[OrderRequest]) -> list[Order | StoreError]:
+        """Place several orders in turn with one commit: what :meth:`place_order` returns for each, or the
+        StoreError it would raise (the others still placed). For a bot that sends orders in batches.
+
+        Every order is checked and registered in the given order, so the checks of each one see the earlier
+        orders of the batch as working orders (their margin and quantity held), not yet filled; then, on a durable
+        store, the records of all of them are committed in one transaction; then the accepted ones go to the
+        broker, in order. No order reaches the broker before it is durable, as with ``place_order``, and a kill
+        switch tripped while they are being committed rejects them all unsent. While the database is unreachable
+        every order of the batch is refused (rejected unsent, PersistenceUnavailable in its place), except
+        identical retries of orders committed earlier, which return them; a record the store cannot hold
+        (RowError: the transaction stored nothing) forgets the batch's new orders, each with the error in its
+        place. ``client_order_id`` retries are safe within and across batches.
+
+        Raises InvalidOrderError, before placing anything, when an item is not an :class:`OrderRequest`, and
+        OmsError when the OMS is closed or read-only.
+        """
+        if self._closed or self.read_only:
+            self._check_writable()  # raises, with the reason
+        requests = list(requests)
+        for i, request in enumerate(requests):
+            if type(request) is not OrderRequest:
+                raise InvalidOrderError(f"requests[{i}]", request, "an OrderRequest (ok.OrderRequest(...))")
+        if self.day_book is not None and not self.day_book.loaded:
+            await self.day_book.load_async()
+        manager = self.manager
+        counts = manager.counts
+        prepared: list[tuple[Order, bool, bool]] = []  # (order, send, placed by this batch)
+        for request in requests:
+            placed = counts["placed"]
+            order, send = manager.prepare(request)
+            prepared.append((order, send, counts["placed"] != placed))
+        if self.store.durable:
+            failed = await self._commit_batch(prepared)
+            if failed is not None:
+                return failed
+        for order, send, _ in prepared:
+            if send:
+                manager.submit(order)
+                self.monitor.sent(order)
+        if self.store.durable:
+            await self.commit()
+        else:
+            self._write_behind()
+        return [order for order, _, _ in prepared]
+
+    async def _commit_batch(self, prepared: list[tuple[Order, bool, bool]]) -> list[Order | StoreError] | None:
+        # place_orders' one commit before the broker sees any of them; on failure, each item's outcome as
+        # place_order's for that order alone (None: committed).
+        new = {id(order) for order, _, placed in prepared if placed}
+        waiting = {id(order) for order, _, _ in prepared if order.status is OrderStatus.NEW}
+        try:
+            rows = self.recorder.take()
+            if rows or waiting:
+                await self.queue.commit(rows)
+        except RowError as exc:
+            for order, _, placed in prepared:
+                if placed:
+                    self.manager.forget(order)
+            return [exc if id(order) in new else order for order, _, _ in prepared]
+        except StoreError as exc:
+            for order, _, _ in prepared:
+                self.manager.reject_unsent(order, f"PERSISTENCE_UNAVAILABLE: {exc.message}")
+            await self.commit()
+            return [PersistenceUnavailable(f"order {order.order_id} refused: the database is unavailable",
+                                           detail=exc.message, hint="check the database; status() shows it")
+                    if id(order) in new or id(order) in waiting else order for order, _, _ in prepared]
+        return None
+
     async def modify_order(self, order_id: str, quantity: int | None = None, price: float | Decimal | None = None,
                            trigger_price: float | Decimal | None = None) -> Order:
         """Change a working order's quantity, price or trigger; raises OrderModifyRejected when a rule forbids it.
