@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Self, TypeVar
@@ -39,14 +39,19 @@ from oms_kit.errors import ConfigError, InvalidOrderError, OmsError
 from oms_kit.history import parse_limit, parse_moment
 from oms_kit.models import Order, OrderStatus, Side, parse_price, parse_quantity, parse_text
 from oms_kit.orders import MAX_REASON
+from oms_kit.request import FIELDS as _FIELDS
 from oms_kit.request import OrderRequest
 
-__all__ = ["API_PREFIX", "TOKEN_VARIABLE", "RemoteOMS", "connect"]
+__all__ = ["API_PREFIX", "BATCH_SIZE", "TOKEN_VARIABLE", "RemoteOMS", "connect"]
 
 API_PREFIX = "/api/oms"
 WS_PATH = "/ws/oms"
 TOKEN_VARIABLE = "OMS_KIT_TOKEN"  # where connect() finds the token when none is given (as `serve` does)
 DEFAULT_TIMEOUT_S = 30.0
+BATCH_SIZE = 100  # orders a request of place_orders carries: the server's most (oms_kit.service.models.MAX_BATCH)
+# The HTTP status POST /orders answers with for an error a batch sends in an order's place, by its code.
+_ITEM_STATUS = {"INVALID_INPUT": 422, "PERSISTENCE_UNAVAILABLE": 503, "STORE_ERROR": 503, "REFUSED": 409,
+                "INVALID_TRANSITION": 409}
 T = TypeVar("T")
 
 
@@ -84,6 +89,50 @@ class RemoteOMS:
                                    trigger_price, product, validity, client_order_id, tag)
         record = await self._call("POST", "/orders", body=request.to_dict())
         return self._decode(order_of, record, self.account)
+
+    async def place_orders(self, orders: Iterable[OrderRequest | Mapping[str, Any]]) -> list[Order | OmsError]:
+        """Place several orders with one request per 100 (``POST /api/oms/orders/batch``, as
+        ``OMS.place_orders``): each an :class:`~oms_kit.request.OrderRequest` or a dict of ``place_order``'s
+        fields (``{"symbol": "INFY", "side": "BUY", "quantity": 5, "order_type": "LIMIT", "price": 1500}``).
+
+        Returns one item per order, in the same order: the ``Order`` (accepted, or REJECTED with its violations;
+        a repeated ``client_order_id`` returns the order placed earlier), or the exception ``place_order`` would
+        have raised for it alone, returned, not raised: InvalidOrderError for a malformed order (checked here and
+        not sent, or refused by the server; nothing is recorded for it and the others are placed),
+        PersistenceUnavailable while the server's database is unreachable. Check each item with
+        ``isinstance(item, ok.Order)``. More than 100 orders go in successive requests.
+
+        Raises InvalidOrderError, before sending anything, for an item that is neither a request nor a dict, and
+        what ``place_order`` raises for the request as a whole (RemoteError for no answer or the read-only token,
+        OmsError for a closed OMS): orders of earlier requests are placed then, so give them ``client_order_id``s
+        and send them again to learn their fate without placing them twice."""
+        items: list[OrderRequest | OmsError] = []
+        for i, order in enumerate(orders):
+            if type(order) is OrderRequest:
+                items.append(order)
+            elif isinstance(order, Mapping):
+                items.append(_request_of(order))
+            else:
+                raise InvalidOrderError(f"orders[{i}]", order, "an OrderRequest or a dict of place_order's fields")
+        sent = [item for item in items if type(item) is OrderRequest]
+        answers: list[Order | OmsError] = []
+        for start in range(0, len(sent), BATCH_SIZE):
+            chunk = [request.to_dict() for request in sent[start:start + BATCH_SIZE]]
+            records = await self._call("POST", "/orders/batch", body={"orders": chunk})
+            answers += self._decode(self._batch_answers, records, chunk)
+        placed = iter(answers)
+        return [next(placed) if type(item) is OrderRequest else item for item in items]
+
+    def _batch_answers(self, records: Any, sent: list[dict[str, Any]]) -> list[Order | OmsError]:
+        if not isinstance(records, list) or len(records) != len(sent):
+            raise ValueError(f"{len(sent)} answers were expected, one per order")
+        answers: list[Order | OmsError] = []
+        for record, given in zip(records, sent, strict=True):
+            if not isinstance(record, dict):
+                raise TypeError("an answer is not an object")
+            answers.append(order_of(record, self.account) if "order_id" in record
+                           else error_of(_ITEM_STATUS.get(record.get("code"), 200), record, given))
+        return answers
 
     async def modify_order(self, order_id: str, quantity: int | None = None,
                            price: float | Decimal | str | None = None,
@@ -280,6 +329,20 @@ class RemoteOMS:
             raise RemoteError(f"the server's answer cannot be read: {type(exc).__name__}: {exc}",
                               code="BAD_RESPONSE", hint="are the client and the server of the same version?"
                               ) from None
+
+
+def _request_of(fields: Mapping[str, Any]) -> OrderRequest | OmsError:
+    # A dict of place_order's fields as the request it asks for, or the error that order would raise.
+    unknown = sorted(str(name) for name in fields if name not in _FIELDS)
+    if unknown:
+        return InvalidOrderError(unknown[0], fields[unknown[0]], "the fields of place_order: " + ", ".join(_FIELDS))
+    try:
+        return OrderRequest(**fields)
+    except OmsError as exc:
+        return exc
+    except TypeError:  # a required field missing
+        missing = next(name for name in ("symbol", "side", "quantity") if name not in fields)
+        return InvalidOrderError(missing, None, "required: symbol, side and quantity")
 
 
 def _texts(**fields: object) -> None:

@@ -16,7 +16,7 @@ from oms_kit.service.encode import dumps
 from oms_kit.service.errors import error_body
 from oms_kit.service.kite_errors import is_kite_request, kite_refusal
 from oms_kit.service.lane import Lane
-from oms_kit.service.rest import LANES
+from oms_kit.service.rest import BODY_FACTORS, LANES
 
 log = logging.getLogger("oms_kit.service")
 
@@ -41,15 +41,19 @@ class Guard:
     tokens : the server's tokens.
     max_body : the largest request body in bytes; a larger one is refused with 413 before the app sees it.
     lanes : requests the door answers itself once they are let in, by method and path (see
-        :mod:`oms_kit.service.lane`): the REST API's ``POST /api/oms/orders`` by default.
+        :mod:`oms_kit.service.lane`): the REST API's ``POST /api/oms/orders`` and ``/orders/batch`` by default.
+    body_factors : routes, by method and path, whose bodies may be this many times ``max_body``: the REST API's
+        ``POST /api/oms/orders/batch`` (up to 100 orders) by default.
     """
 
     def __init__(self, app: ASGIApp, tokens: Tokens, max_body: int = MAX_BODY,
-                 lanes: Mapping[tuple[str, str], Lane] = LANES) -> None:
+                 lanes: Mapping[tuple[str, str], Lane] = LANES,
+                 body_factors: Mapping[tuple[str, str], int] = BODY_FACTORS) -> None:
         self.app = app
         self.tokens = tokens
         self.max_body = max_body
         self.lanes = lanes
+        self.limits = {route: max_body * factor for route, factor in body_factors.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -73,9 +77,11 @@ class Guard:
         await self._http(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = (scope.get("method", ""), scope.get("path", ""))
+        limit = self.limits.get(route, self.max_body)
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_body:
-            await _respond(send, 413, _too_large(self.max_body), scope=scope)
+        if declared is not None and declared > limit:
+            await _respond(send, 413, _too_large(limit, route in self.limits), scope=scope)
             return
         # The body is read here, up to the bound, and handed to the app whole: a client cannot make the app hold
         # more, however it frames the body.
@@ -88,13 +94,13 @@ class Guard:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
-                await _respond(send, 413, _too_large(self.max_body), scope=scope)
+            if size > limit:
+                await _respond(send, 413, _too_large(limit, route in self.limits), scope=scope)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        lane = self.lanes.get((scope.get("method", ""), scope.get("path", "")))
+        lane = self.lanes.get(route)
         replayed = False
 
         async def replay() -> Message:
@@ -146,9 +152,9 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _too_large(limit: int) -> dict[str, Any]:
+def _too_large(limit: int, batch: bool) -> dict[str, Any]:
     return error_body("PAYLOAD_TOO_LARGE", f"the request body is larger than {limit} bytes", "body",
-                      "an order is a small JSON object")
+                      "send the orders in smaller batches" if batch else "an order is a small JSON object")
 
 
 async def _respond(send: Send, status: int, body: dict[str, Any],

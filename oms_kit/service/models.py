@@ -73,6 +73,31 @@ class OrderIn(_Body):
                             self.product, self.validity, self.client_order_id, self.tag, self.variety)
 
 
+MAX_BATCH = 100  # orders in one POST /api/oms/orders/batch
+
+
+def _batch(value: Any) -> Any:
+    # The items are checked one by one by the route, each as POST /orders checks its body: a malformed one is an
+    # error in its place, not a 422 for the batch.
+    if not isinstance(value, list):
+        raise ValueError(f"a list of 1 to {MAX_BATCH} orders, each a JSON object as POST /orders takes")
+    if not value:
+        raise ValueError(f"a list of 1 to {MAX_BATCH} orders, not an empty one")
+    if len(value) > MAX_BATCH:
+        raise ValueError(f"a list of 1 to {MAX_BATCH} orders, not {len(value)}: send the rest in further batches")
+    return value
+
+
+Batch = Annotated[list[Any], PlainValidator(_batch), WithJsonSchema({
+    "type": "array", "items": {"$ref": "#/components/schemas/OrderIn"}, "minItems": 1, "maxItems": MAX_BATCH})]
+
+
+class BatchIn(_Body):
+    """Several orders (``POST /api/oms/orders/batch``): each the JSON of ``POST /api/oms/orders``, placed in turn."""
+
+    orders: Batch
+
+
 class ModifyIn(_Body):
     """New values for a working order (``PATCH /api/oms/orders/{order_id}``): at least one of them."""
 
