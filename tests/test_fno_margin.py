@@ -4,6 +4,7 @@ hedge saves, the free cash is kept consistent (snapshot, risk summary, risk pane
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime
@@ -337,3 +338,25 @@ async def test_a_modify_of_an_fno_order_is_margined_without_the_order_it_replace
     assert [v.code for v in refused.value.violations] == ["INSUFFICIENT_FUNDS"]
     moved = await oms.modify_order(resting.order_id, price=high + 1)  # the same lot again: fits
     assert moved.price == D(str(high + 1)) and oms.snapshot().available_funds == free
+
+
+async def test_kites_margins_show_the_f_and_o_margin_and_the_free_cash_the_checks_use(open_oms):
+    from kiteconnect import KiteConnect
+
+    from oms_kit.service import serve
+
+    oms = await open_oms()
+    short = await oms.place_order(CE[25700], "SELL", LOT, "LIMIT", premium(25700, "CE"), product="NRML")
+    server = await serve(oms, port=0)
+    try:
+        kite = KiteConnect(api_key=oms.account, root=server.url)
+        kite.set_access_token(server.token)
+        margins = await asyncio.to_thread(kite.margins, "equity")
+    finally:
+        await server.stop()
+    summary = oms.risk_summary()
+
+    assert short.status is OrderStatus.OPEN or short.status is OrderStatus.FILLED
+    assert margins["utilised"]["span"] == pytest.approx(float(summary["fno_margin"]), abs=0.01)
+    assert margins["utilised"]["span"] > 0
+    assert margins["net"] == pytest.approx(float(summary["available_funds"]), abs=0.01)

@@ -38,6 +38,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from oms_kit.errors import OmsError, StoreError
+from oms_kit.exposure import account_funds
 from oms_kit.models import Order, Product
 from oms_kit.orders import OrderModifyRejected
 from oms_kit.service.encode import OmsJSONResponse
@@ -294,12 +295,15 @@ async def holdings(request: Request) -> Response:
 
 
 def _funds(oms: OMS) -> Funds:
-    # The figures of the margin check (checks.py: equity less what positions and working orders block).
+    # The figures of the buying-power check (exposure.account_funds: equity less what equity positions and working
+    # orders block, the F&O portfolio's margin and the option premium paid).
     manager = oms.manager
     ledger = manager.ledger
     delivery = sum((abs(p.market_value) for p in ledger.open_positions() if p.product is Product.CNC), Decimal(0))
-    blocked = manager.exposure.blocked_margin + ledger.margin_blocked(manager.limits.mis_leverage)
-    return Funds(ledger.equity(), blocked, delivery, ledger.realized_pnl(), ledger.unrealized_pnl())
+    funds = account_funds(manager, oms.clock.now())
+    equity = ledger.equity()
+    return Funds(equity, equity - funds.available, delivery, ledger.realized_pnl(), ledger.unrealized_pnl(),
+                 funds.fno_margin, funds.option_premium)
 
 
 @router.get("/user/margins", summary="Funds and margins (Kite)")

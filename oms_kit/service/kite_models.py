@@ -404,6 +404,8 @@ class Funds:
     delivery: Decimal
     realized: Decimal
     unrealized: Decimal
+    span: Decimal = _ZERO  # the F&O positions' and working orders' margin (SPAN-style, with exposure)
+    option_premium: Decimal = _ZERO  # long options held and option buys working: paid in full
 
 
 def margins_json(funds: Funds | None) -> dict[str, Any]:
@@ -416,10 +418,11 @@ def margins_json(funds: Funds | None) -> dict[str, Any]:
         "enabled": funds is not None, "net": num(net),
         "available": {"adhoc_margin": 0.0, "cash": num(f.equity), "opening_balance": num(f.equity),
                       "live_balance": num(net), "collateral": 0.0, "intraday_payin": 0.0},
-        "utilised": {"debits": num(f.blocked), "exposure": num(f.blocked - f.delivery),
-                     "m2m_realised": num(f.realized), "m2m_unrealised": num(f.unrealized), "option_premium": 0.0,
-                     "payout": 0.0, "span": 0.0, "holding_sales": 0.0, "turnover": 0.0, "liquid_collateral": 0.0,
-                     "stock_collateral": 0.0, "delivery": num(f.delivery)},
+        "utilised": {"debits": num(f.blocked), "exposure": num(f.blocked - f.delivery - f.span - f.option_premium),
+                     "m2m_realised": num(f.realized), "m2m_unrealised": num(f.unrealized),
+                     "option_premium": num(f.option_premium), "payout": 0.0, "span": num(f.span),
+                     "holding_sales": 0.0, "turnover": 0.0, "liquid_collateral": 0.0, "stock_collateral": 0.0,
+                     "delivery": num(f.delivery)},
     }
 
 
