@@ -38,6 +38,7 @@ from oms_kit.orders import OrderManager
 from oms_kit.risk import RiskLimits
 from oms_kit.runner import StrategyRunner
 from oms_kit.session import ExchangeSession
+from oms_kit.settlement import traded
 from oms_kit.strategy import Strategy
 from oms_kit.tables import orders_frame, trades_frame
 
@@ -229,7 +230,8 @@ class BacktestResult:
 
         Raises DataError when a fill's date lies outside the rate table (before 1 April 2024)."""
         broker = self.manager.broker
-        return fills_contract_note(self.trades, self.manager.instruments, getattr(broker, "fee_model", None))
+        # Settlements at expiry are not traded, so not on the note.
+        return fills_contract_note(traded(self.trades), self.manager.instruments, getattr(broker, "fee_model", None))
 
     @cached_property
     def positions(self) -> pd.DataFrame:

@@ -12,16 +12,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from oms_kit.check import Check, CheckContext, Outcome
+from oms_kit.contracts import expiry_close
 from oms_kit.errors import ConfigError, DataError
 from oms_kit.market.calendar import IST, NSECalendar
 from oms_kit.models import Order, OrderType, Product, Side, TradingState, Variety, Violation
 
-__all__ = ["CHECKS", "VIOLATION_CODES", "check_buying_power", "check_client_order_id", "check_daily_loss",
-           "check_gross_exposure", "check_instrument", "check_lot_size", "check_market_hours", "check_mis_cutoff",
-           "check_open_orders",
+__all__ = ["CHECKS", "VIOLATION_CODES", "check_buying_power", "check_client_order_id", "check_contract_expired",
+           "check_daily_loss", "check_gross_exposure", "check_instrument", "check_lot_size", "check_market_hours",
+           "check_mis_cutoff", "check_open_orders",
            "check_order_quantity", "check_order_rate", "check_order_value", "check_position_quantity",
-           "check_position_value", "check_possible_duplicate", "check_price_collar", "check_reduce_only",
-           "check_reference_price", "check_tick_size", "check_trading_state", "default_checks"]
+           "check_position_value", "check_possible_duplicate", "check_price_collar", "check_product",
+           "check_reduce_only", "check_reference_price", "check_tick_size", "check_trading_state", "default_checks"]
 
 # Every code the checks report (the reduce-only and the market-hours checks have two each).
 VIOLATION_CODES = frozenset({
@@ -29,7 +30,8 @@ VIOLATION_CODES = frozenset({
     "QUANTITY_NOT_LOT_MULTIPLE", "QUANTITY_EXCEEDS_MAXIMUM", "NOTIONAL_EXCEEDS_MAXIMUM", "PRICE_OUTSIDE_COLLAR",
     "NO_REFERENCE_PRICE", "DUPLICATE_CLIENT_ORDER_ID", "POSSIBLE_DUPLICATE", "RATE_LIMIT_EXCEEDED",
     "MAX_OPEN_ORDERS", "POSITION_LIMIT_EXCEEDED", "GROSS_EXPOSURE_EXCEEDED", "INSUFFICIENT_FUNDS",
-    "DAILY_LOSS_LIMIT", "REDUCE_ONLY_WOULD_INCREASE_POSITION", "AMO_MARKET_OPEN", "MIS_CUTOFF",
+    "DAILY_LOSS_LIMIT", "REDUCE_ONLY_WOULD_INCREASE_POSITION", "AMO_MARKET_OPEN", "MIS_CUTOFF", "CONTRACT_EXPIRED",
+    "PRODUCT_NOT_ALLOWED",
 })  # fmt: skip
 
 _ONE_SECOND = timedelta(seconds=1)
@@ -46,6 +48,10 @@ _NO_INSTRUMENT = "the instrument is not known"
 _NO_REFERENCE = "the order has no reference price"
 _NOT_OPENING = "the order does not add exposure"
 _DERIVATIVES = frozenset({"FUT", "CE", "PE"})  # margined by the portfolio margin, not order by order
+_NO_EXPIRY = "the instrument does not expire"
+# The products a future or an option may be traded in: intraday and carry-forward, not delivery (as Kite's NRML).
+_FNO_PRODUCTS = frozenset({Product.MIS, Product.NRML})
+_FNO_PRODUCT_TEXT = "MIS or NRML"
 
 
 # --- shared measurements (each reads the context only when called) ---
@@ -123,6 +129,38 @@ def _instrument(order: Order, ctx: CheckContext) -> Outcome:
         return Violation("INSTRUMENT_NOT_FOUND", f"instrument {order.symbol} is not known; add it with "
                          "instruments=[Instrument(...)]", None, order.symbol)
     return order.symbol, None
+
+
+def _contract_expired(order: Order, ctx: CheckContext) -> Outcome:
+    # A future or an option trades until 15:30 IST on its expiry day (oms_kit.contracts); from then on it is
+    # settled, and an order for it, opening or closing, has nothing to trade. Cash equity returns at once, without
+    # reading the clock.
+    instrument = ctx.instrument
+    if instrument is None or instrument.expiry is None:
+        return _NO_EXPIRY
+    close: datetime = expiry_close(instrument)  # type: ignore[assignment]
+    now = ctx.now
+    aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)  # naive is UTC
+    if aware >= close:
+        # Times as ISO texts in IST, as the market-hours check gives them: a violation is stored as JSON.
+        closing, when = close.astimezone(IST), aware.astimezone(IST)
+        return Violation("CONTRACT_EXPIRED", f"{order.symbol} expired at the close of its expiry day, "
+                         f"{closing:%a %d %b %Y %H:%M} IST; it is {when:%a %d %b %Y %H:%M:%S} IST: trade a later "
+                         "expiry", closing.isoformat(), when.isoformat(timespec="seconds"))
+    return aware, close  # the datetimes, unformatted: an order that passes pays no formatting (2 us each)
+
+
+def _product(order: Order, ctx: CheckContext) -> Outcome:
+    # Futures and options are intraday (MIS) or carried forward (NRML); delivery (CNC) is for cash equity.
+    instrument = ctx.instrument
+    if instrument is None or instrument.instrument_type == "EQ":
+        return "cash equity takes every product"
+    product = order.product
+    if product not in _FNO_PRODUCTS:
+        return Violation("PRODUCT_NOT_ALLOWED", f"product {product.value} is not allowed for {order.symbol}, a "
+                         f"{instrument.instrument_type} contract: use {_FNO_PRODUCT_TEXT}", _FNO_PRODUCT_TEXT,
+                         product.value)
+    return product.value, _FNO_PRODUCT_TEXT
 
 
 def _market_hours(order: Order, ctx: CheckContext) -> Outcome:
@@ -499,6 +537,10 @@ check_reduce_only = Check("reduce_only", "REDUCE_ONLY_WOULD_INCREASE_POSITION", 
                           "quantity {value} reduces the position (at most {limit})", has_headroom=True,
                           only_in=_REDUCING)
 check_instrument = Check("instrument", "INSTRUMENT_NOT_FOUND", _instrument, "{value} is a known instrument")
+check_contract_expired = Check("contract_expired", "CONTRACT_EXPIRED", _contract_expired,
+                               "{value:%d %b %Y %H:%M:%S %Z} is before the contract's expiry, "
+                               "{limit:%d %b %Y %H:%M %Z}")
+check_product = Check("product", "PRODUCT_NOT_ALLOWED", _product, "product {value} is allowed ({limit})")
 check_market_hours = Check("market_hours", "MARKET_CLOSED", _market_hours, "{value} is within the session {limit}",
                            limit_fields=("market_hours",))
 check_mis_cutoff = Check("mis_cutoff", "MIS_CUTOFF", _mis_cutoff, "{value} (MIS cutoff {limit})",
@@ -545,7 +587,8 @@ check_daily_loss = Check("daily_loss_limit", "DAILY_LOSS_LIMIT", _daily_loss,
 def default_checks() -> tuple[Check, ...]:
     """Every check, in the order their violations are reported."""
     return (
-        check_trading_state, check_reduce_only, check_instrument, check_market_hours, check_mis_cutoff,
+        check_trading_state, check_reduce_only, check_instrument, check_contract_expired, check_product,
+        check_market_hours, check_mis_cutoff,
         check_tick_size, check_lot_size,
         check_order_quantity, check_order_value, check_price_collar, check_reference_price, check_client_order_id,
         check_possible_duplicate, check_order_rate, check_open_orders, check_position_quantity, check_position_value,

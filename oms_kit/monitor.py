@@ -13,10 +13,11 @@ import asyncio
 import itertools
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from oms_kit.contracts import slice_quantity
 from oms_kit.errors import ConfigError, DataError, OmsError
 from oms_kit.events import EventBus, RiskAlertRaised, TradingStateChanged
 from oms_kit.market.clock import Clock
@@ -24,6 +25,7 @@ from oms_kit.models import Order, OrderStatus, Product, TradingState
 from oms_kit.orders import OrderManager
 from oms_kit.request import OrderRequest
 from oms_kit.risk import AlertBook, LimitUse, RiskAlert, limit_uses
+from oms_kit.settlement import Settlement, settle_expiries
 
 log = logging.getLogger("oms_kit")
 
@@ -48,6 +50,7 @@ class RiskMonitor:
         self.failures = 0  # risk checks that raised
         self._awaiting_ack: dict[str, datetime] = {}  # order id -> when it was sent, until the broker answers
         self._mis_squared: dict[str, date] = {}  # symbol -> the exchange-local day its MIS was last squared off
+        self._unsettled_alerted: set[str] = set()  # expired contracts reported as not settled (no price)
 
     # -- trading state ------------------------------------------------------------------------------------------
 
@@ -148,6 +151,27 @@ class RiskMonitor:
                     + (", ".join(closing) or "none")), stored=True)
         return orders
 
+    def settle_expiries(self, now: datetime, prices: Mapping[str, object] | None = None, *,
+                        strict: bool = False) -> Settlement:
+        """Settle the contracts expired at ``now`` (:func:`oms_kit.settlement.settle_expiries`): working orders in
+        them cancelled, open positions closed at their settlement prices. Run by :meth:`check` from the earliest
+        expiry close on; ``OMS.settle_expiries`` calls it with ``prices`` and ``strict``. A position left open for
+        want of a price is a BREACH alert ``expiry_settlement``, once per contract, and is tried again later."""
+        result = settle_expiries(self.manager, now, prices, strict=strict, retry=timedelta(0))  # each run
+        if result.settled:
+            log.info("account %s: %s settled at expiry", self.account,
+                     ", ".join(f"{o.symbol} {o.quantity} at {o.average_price}" for o in result.settled))
+        for unsettled in result.unsettled:
+            if unsettled.symbol in self._unsettled_alerted:
+                continue
+            self._unsettled_alerted.add(unsettled.symbol)
+            self._raise(RiskAlert(
+                f"A-{self.account}-expiry-{len(self.alerts) + 1}", self.account, now, "BREACH", "expiry_settlement",
+                unsettled.symbol, Decimal(abs(unsettled.quantity)), Decimal(0),
+                f"{unsettled.quantity:+d} {unsettled.symbol} {unsettled.product} expired at "
+                f"{unsettled.expired_at.isoformat()} and is not settled: {unsettled.reason}"), stored=True)
+        return result
+
     def _mis_due(self, symbol: str, now: datetime, local: datetime) -> bool:
         limits = self.manager.limits_for(symbol)
         calendar, cutoff = limits.calendar, limits.mis_square_off
@@ -162,13 +186,8 @@ class RiskMonitor:
         # A position larger than the maximum order quantity (or the exchange's freeze quantity) closes in slices.
         instrument = self.manager.instruments.get(symbol)
         caps = [self.manager.limits_for(symbol).max_order_quantity, instrument.freeze_quantity if instrument else None]
-        cap = min((c for c in caps if c is not None), default=quantity)
-        lot = instrument.lot_size if instrument else 1
-        cap = max(cap - cap % lot, lot)
-        slices = [cap] * (quantity // cap)
-        if quantity % cap:
-            slices.append(quantity % cap)
-        return slices
+        cap = min((c for c in caps if c is not None), default=None)
+        return slice_quantity(quantity, cap, instrument.lot_size if instrument else 1)
 
     def _report_residual(self, orders: list[Order]) -> None:
         manager, now = self.manager, self.clock.now()
@@ -192,6 +211,8 @@ class RiskMonitor:
         manager = self.manager
         now = self.clock.now()
         self._reconcile(now)
+        if now >= manager.settle_due:  # before the day rolls: a settlement's P&L is its expiry day's
+            self.settle_expiries(now)
         if manager.roll_day(now):
             log.info("account %s: a new trading day began at %s", self.account, now)
         if manager.live and manager.limits.session_open(now, manager.session.zone) is False:

@@ -21,6 +21,7 @@ from oms_kit.broker.mock import MockBroker
 from oms_kit.broker.notes import day_window, fills_contract_note
 from oms_kit.chain import ChainIndex, option_chain
 from oms_kit.committer import Committer
+from oms_kit.contracts import slice_request
 from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
 from oms_kit.events import Event, PriceUpdated
 from oms_kit.market.bars import Bar
@@ -34,6 +35,7 @@ from oms_kit.orders import MAX_REASON
 from oms_kit.quotes import add_instruments, quote_bar
 from oms_kit.request import OrderRequest, order_request
 from oms_kit.risk import RiskAlert, RiskLimits
+from oms_kit.settlement import Settlement, traded
 from oms_kit.snapshot import Snapshot, take_snapshot
 from oms_kit.storage import RowError, WriteQueue
 from oms_kit.summary import margin_rows, margin_summary, risk_summary
@@ -163,13 +165,22 @@ class OMS:
         client_order_id: str | None = None,
         tag: str | None = None,
         variety: str = "regular",
-    ) -> Order:
+        autoslice: bool = False,
+    ) -> Order | list[Order]:
         """Place an order; returns it once its records are committed.
 
         Takes the order's fields or one :class:`OrderRequest` (``oms.place_order(ok.OrderRequest(...))``).
         ``variety="amo"``: an after-market order, taken while the market is closed (the market hours of
         :class:`RiskLimits`: its session times or its calendar) and held by the broker until the session opens;
         AMO_MARKET_OPEN rejects one while it is open.
+
+        ``autoslice=True``, as brokers offer it for futures and options: an order above the contract's freeze
+        quantity (which QUANTITY_EXCEEDS_MAXIMUM refuses) is placed as child orders of at most the freeze quantity,
+        each a whole number of lots (:func:`oms_kit.contracts.slice_request`), together as :meth:`place_orders`
+        places a batch: each through the checks on its own, seeing the earlier children as working orders (so a
+        later one may be rejected while the others stand), one commit, then the broker. The list of them is
+        returned, a list of one when there was nothing to slice. Each child's ``client_order_id`` is the given one
+        with ``-1``, ``-2``, … appended.
 
         A well-formed order that breaks a rule comes back REJECTED with ``order.violations``; malformed input
         raises InvalidOrderError and records nothing. The same ``client_order_id`` with the same payload returns
@@ -186,6 +197,8 @@ class OMS:
         else:  # the fields, parsed here without the detour (the order path)
             request = order_request(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                                     client_order_id, tag, variety)
+        if autoslice is not False:
+            return await self._place_slices(request, autoslice)
         order, send = manager.prepare(request)
         if not self.store.durable:
             # In memory there is nothing to make durable first: the rows are written behind, taken once per
@@ -287,6 +300,18 @@ class OMS:
                     if id(order) in new or id(order) in waiting else order for order, _, _ in prepared]
         return None
 
+    async def _place_slices(self, request: OrderRequest, autoslice: object) -> list[Order]:
+        # place_order(autoslice=True): the children placed together (place_orders: checked in turn, each seeing the
+        # earlier ones as working orders, one commit, then the broker); a store error raises as for one order.
+        if autoslice is not True:
+            raise InvalidOrderError("autoslice", autoslice, "True or False")
+        children = slice_request(request, self.manager.instruments.get(request.symbol))
+        placed = await self.place_orders(children)
+        for item in placed:
+            if isinstance(item, StoreError):
+                raise item
+        return placed  # type: ignore[return-value]
+
     async def modify_order(self, order_id: str, quantity: int | None = None, price: float | Decimal | None = None,
                            trigger_price: float | Decimal | None = None) -> Order:
         """Change a working order's quantity, price or trigger; raises OrderModifyRejected when a rule forbids it.
@@ -346,6 +371,25 @@ class OMS:
         high and low (the backtest's rule). A paper trader drives the OMS with this."""
         self.apply_bar(bar)
         await self.commit()
+
+    async def settle_expiries(self, prices: dict[str, float | Decimal | str] | None = None) -> Settlement:
+        """Settle the futures and options that have expired at the OMS clock's now (from 15:30 IST on the expiry
+        day), as the exchange does: working orders in them are cancelled, and each open position is closed by a
+        settlement order tagged ``expiry-settlement`` and its trade, at the final settlement price for a future,
+        at the intrinsic value for an option in the money and at 0 for one out of the money (index contracts are
+        cash-settled). The trades, P&L and cash include them; no charges are booked (STT on exercised options is
+        not modelled). The risk monitor does this by itself at the first run after an expiry close, with the
+        prices the OMS has; this is for a price of your own or an OMS without a monitor.
+
+        ``prices`` maps an underlying to its final settlement price (``{"NIFTY": 25884.8}``); for an underlying
+        not given, the underlying's last price, else the last price of its future of the same expiry is used.
+        Returns the :class:`~oms_kit.settlement.Settlement` (``settled``, ``cancelled``). Raises ConfigError for a
+        malformed ``prices`` or when a position to settle has no price, before anything changes.
+        """
+        self._check_writable()
+        result = self.monitor.settle_expiries(self.clock.now(), prices, strict=True)
+        await self.commit()
+        return result
 
     async def end_session(self) -> None:
         """Close the trading day: DAY orders expire."""
@@ -470,7 +514,7 @@ class OMS:
         the store. Raises ConfigError for a ``day`` that is not a date, DataError for fills outside the rate
         table's dates."""
         since, until = day_window(day, self.manager.session.zone, self.manager.day.began)
-        trades = self._book.trades(since=since, until=until)
+        trades = traded(self._book.trades(since=since, until=until))  # settlements at expiry are not traded
         return fills_contract_note(trades, self.manager.instruments, getattr(self.manager.broker, "fee_model", None))
 
     def positions(self) -> pd.DataFrame:

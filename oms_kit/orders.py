@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oms_kit.broker.base import Broker
 from oms_kit.check import CheckResult
+from oms_kit.contracts import expiry_close
 from oms_kit.day import TradingDay
 from oms_kit.errors import InvalidOrderError, OmsError
 from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged
@@ -35,8 +36,11 @@ from oms_kit.models import (
     Order,
     OrderId,
     OrderStatus,
+    OrderType,
+    Product,
     Side,
     TradingState,
+    Validity,
     Variety,
     Violation,
     parse_price,
@@ -58,8 +62,15 @@ _NEW = OrderStatus.NEW
 _REGULAR = Variety.REGULAR
 _ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
 _SECOND = timedelta(seconds=1)
+_CENT = Decimal("0.01")
 MAX_REASON = 1000  # of a cancel's reason, shown in the order's history
 _MODIFIABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
+SETTLEMENT_TAG = "expiry-settlement"  # the tag of the order that books a contract's settlement at expiry
+# Ends the trade id of a settlement's trade: the marker a trade carries (the trades table has no tag), by which a
+# contract note leaves it out (the exchange settles, nothing is traded or charged).
+SETTLEMENT_SUFFIX = "-settlement"
+# settle_due before anyone has looked: the account may hold contracts (restored) that nobody has timed yet.
+UNKNOWN_SETTLEMENT = datetime.min.replace(tzinfo=UTC)
 
 
 class OrderModifyRejected(OmsError):
@@ -134,6 +145,10 @@ class OrderManager:
         # they stood when it began, which today's figures start from.
         self.session = session  # the exchange's time zone: the day, the session hours
         self.day = TradingDay(session.zone)
+        # The earliest expiry close (oms_kit.contracts) of a contract the account holds or has working orders in:
+        # from then on oms_kit.settlement has something to do. UNKNOWN_SETTLEMENT until it first looks (positions
+        # and orders restored on a reopen were not timed); placing an order in a contract brings it forward.
+        self.settle_due = UNKNOWN_SETTLEMENT
         broker.attach(self)
 
     # -- placing ----------------------------------------------------------------------------------------------
@@ -195,7 +210,12 @@ class OrderManager:
         """Send a prepared order to the broker; its reports arrive through the ``on_*`` methods."""
         if order.status is not _NEW:
             return  # resolved meanwhile (e.g. rejected when the kill switch tripped while it was being committed)
-        self.broker.submit(order, self.instruments[order.symbol], self.now())
+        instrument = self.instruments[order.symbol]
+        if instrument.expiry is not None:  # a contract: its expiry may be the next settlement
+            close = expiry_close(instrument)
+            if close < self.settle_due:  # type: ignore[operator]
+                self.settle_due = close  # type: ignore[assignment]
+        self.broker.submit(order, instrument, self.now())
 
     def place(self, request: OrderRequest) -> Order:
         """prepare() and submit() in one step, for callers that need not commit in between (backtests)."""
@@ -361,9 +381,14 @@ class OrderManager:
         self._transition(order, OrderEvent(_FILLED if complete else _PARTIALLY_FILLED, ts, quantity, price))
         if complete:
             self.counts["filled"] += 1
+        self._book_fill(order, quantity, price, fees, ts)
+
+    def _book_fill(self, order: Order, quantity: int, price: Decimal, fees: Decimal, ts: datetime,
+                   suffix: str = "") -> None:
+        # A fill of ``order`` into the trades, the ledger, the closing-fill counts, the rows and the events.
         self._next_trade += 1
-        fill = Fill(f"T-{self._token}-{self._next_trade}", order.order_id, order.symbol,  # type: ignore[arg-type]
-                    order.side, quantity, price, fees, ts, order.product, self.account)
+        fill = Fill(f"T-{self._token}-{self._next_trade}{suffix}", order.order_id,  # type: ignore[arg-type]
+                    order.symbol, order.side, quantity, price, fees, ts, order.product, self.account)
         self.trades.append(fill)
         before = self.ledger.position(order.symbol, order.product)
         realized_before = before.realized_pnl if before is not None else _ZERO
@@ -383,6 +408,58 @@ class OrderManager:
             bus.publish(OrderFilled(ts, fill))
         if "position" in bus.wanted:
             bus.publish(PositionChanged(ts, _copy(position)))
+
+    # -- settlement at expiry ---------------------------------------------------------------------------------
+
+    def settle(self, symbol: str, product: Product, price: Decimal, ts: datetime, reason: str) -> Order:
+        """Close the open ``symbol``/``product`` position at ``price``: a contract's settlement at expiry.
+
+        The settlement is an order tagged :data:`SETTLEMENT_TAG` (MARKET, DAY, the position's product, the side
+        that closes it), accepted and FILLED at once at ``price`` with ``reason`` on the order, without the broker
+        or the pre-trade checks (the exchange settles; nothing is traded), and its trade, booked like any fill: the
+        ledger realizes the P&L, the trade is in ``trades`` with no charges and a trade id ending in
+        :data:`SETTLEMENT_SUFFIX`, the rows and events follow. ``price`` may be 0 (an option that expires
+        worthless). :mod:`oms_kit.settlement` decides what settles and at which price. Raises OmsError when the
+        position is flat.
+        """
+        position = self.ledger.position(symbol, product)
+        held = position.quantity if position is not None else 0
+        if not held:
+            raise OmsError(f"no open {symbol} {product.value} position to settle")
+        quantity = abs(held)
+        self._next_id += 1
+        order = Order(
+            f"O-{self._token}-{self._next_id}",  # type: ignore[arg-type]
+            f"C-{self._token}-{self._next_id}", symbol, Side.SELL if held > 0 else Side.BUY,  # type: ignore[arg-type]
+            quantity, OrderType.MARKET, product, Validity.DAY, None, None, SETTLEMENT_TAG, self.account,
+        )
+        order.created_at = order.updated_at = ts
+        self.orders[order.order_id] = order
+        self.counts["placed"] += 1  # as a restart counts it, from the stored orders of the day
+        if self.recorder is not None:
+            self.recorder.created(order, ())
+        if "order" in self.bus.wanted:
+            self.bus.publish(OrderUpdated(ts, _copy(order), "CREATED", None))
+        self._transition(order, OrderEvent(_ACCEPTED, ts))
+        # The state machine's FILLED is an execution at a positive price. A settlement is no execution and may be
+        # at 0, so its one fill is applied here as apply() would: the whole quantity at one price.
+        event = OrderEvent(_FILLED, ts, quantity, price, reason=reason)
+        previous = order.status
+        order.filled_quantity = quantity
+        order.filled_value = price * quantity
+        cents = price.quantize(_CENT)
+        order.average_price = cents if cents == price else price  # shown as a price, as apply() shows one
+        order.status = OrderStatus.FILLED
+        order.reason = reason
+        order.updated_at = ts
+        order.sequence += 1
+        if self.recorder is not None:
+            self.recorder.changed(order, event, previous)
+        if "order" in self.bus.wanted:
+            self.bus.publish(OrderUpdated(ts, _copy(order), event.type.value, previous.value))
+        self.counts["filled"] += 1
+        self._book_fill(order, quantity, price, _ZERO, ts, SETTLEMENT_SUFFIX)
+        return order
 
     # -- reads ------------------------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from oms_kit.models import Order, OrderStatus
 from oms_kit.orders import OrderManager
 from oms_kit.rejections import RejectionTally
 from oms_kit.request import OrderRequest
+from oms_kit.settlement import settle_expiries
 from oms_kit.strategy import Strategy, StrategyContext, overrides
 
 __all__ = ["StrategyRunner"]
@@ -60,6 +61,9 @@ class StrategyRunner:
     ends the previous one. DAY orders that have had a bar to trade on expire (``broker.end_day``: on daily bars an
     order placed on one day's bar has the next day's bar, the session it was placed for) and the ledger starts the
     day's P&L again (``ledger.start_day``), so the daily loss limit measures each day on its own.
+
+    Expiries: the first bar at or after the expiry close of a contract the account holds or has working orders in
+    (``manager.settle_due``) settles it first (:meth:`settle`), at the prices seen so far, before the day ends.
     """
 
     def __init__(self, strategy: Strategy, manager: OrderManager, *,
@@ -98,6 +102,7 @@ class StrategyRunner:
         self.current_ts = _BEFORE_ANY_BAR
         self.day_end = _BEFORE_ANY_BAR  # the manager's day_end as last read: the first bar reads it; see new_day
         self.bars_seen = 0
+        self.unsettled_warned: set[str] = set()  # expired contracts a settlement could not price, warned of once
         self.started = False
         self.stopped = False
 
@@ -131,8 +136,9 @@ class StrategyRunner:
         try:
             for bar in bars:
                 symbol, ts = bar.symbol, bar.timestamp
-                if ts >= day_end:
-                    self.new_day(ts)
+                # settle_due is read each bar: an order sent in this loop may bring a contract's expiry forward.
+                if ts >= day_end or ts >= manager.settle_due:
+                    self.boundary(ts)
                     day_end = self.day_end
                 self.current_ts = ts
                 if set_clock is not None:
@@ -158,6 +164,29 @@ class StrategyRunner:
                     send()
         finally:
             self.bars_seen += count
+
+    def boundary(self, ts: datetime) -> None:
+        """``ts``, a bar's time, is at or past an expiry close the account is exposed to or the end of the day:
+        contracts that expired settle first (:meth:`settle`), so their P&L belongs to the day they expired in,
+        then the day ends (:meth:`new_day`)."""
+        if ts >= self.manager.settle_due:
+            self.settle(ts)
+        if ts >= self.day_end:
+            self.new_day(ts)
+
+    def settle(self, ts: datetime) -> None:
+        """Settle the contracts expired at ``ts`` (:func:`oms_kit.settlement.settle_expiries`, at the prices the
+        account has seen), before the bar of ``ts`` is applied: its prices are after the expiry. A position left
+        unsettled for want of a price warns once (``UserWarning``) and is tried again at later bars."""
+        self.sync_marks()  # the settlement reads the last prices
+        result = settle_expiries(self.manager, ts)
+        if result.settled or result.cancelled:
+            self.dispatch()
+        for unsettled in result.unsettled:
+            if unsettled.symbol not in self.unsettled_warned:
+                self.unsettled_warned.add(unsettled.symbol)
+                warnings.warn(f"{unsettled.symbol} expired at {unsettled.expired_at.isoformat()} and was not "
+                              f"settled: {unsettled.reason}", UserWarning, stacklevel=2)
 
     def new_day(self, ts: datetime) -> None:
         """``ts``, a bar's time, falls on or after the end of the day noted so far: the manager ends that day (see

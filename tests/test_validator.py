@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from oms_kit.check import CheckResult
 from oms_kit.checks import (
     CHECKS,
     VIOLATION_CODES,
+    check_contract_expired,
     check_daily_loss,
     check_gross_exposure,
     check_market_hours,
@@ -30,6 +31,7 @@ from oms_kit.checks import (
     check_position_value,
     check_possible_duplicate,
     check_price_collar,
+    check_product,
     check_reduce_only,
 )
 from oms_kit.errors import ConfigError
@@ -213,6 +215,63 @@ def test_session_hours_are_local_times_of_the_accounts_exchange():
     assert codes(context=context) == ["MARKET_CLOSED"]  # 04:15 in New York
     context.now = NOW.replace(hour=15)
     assert codes(context=context) == []
+
+
+# --- futures and options: expiry and products -------------------------------------------------------------------
+
+IST_ZONE = timezone(timedelta(hours=5, minutes=30))
+FUTURE = Instrument("NIFTY26JANFUT", exchange="NFO", lot_size=65, freeze_quantity=1800, instrument_type="FUT",
+                    underlying="NIFTY", expiry=date(2026, 1, 27), segment="NFO-FUT")
+CALL = Instrument("NIFTY26JAN25800CE", exchange="NFO", lot_size=65, freeze_quantity=1800, instrument_type="CE",
+                  underlying="NIFTY", expiry=date(2026, 1, 27), strike=D(25800), segment="NFO-OPT")
+# The two rules alone: a contract's margin is another check's business, with a context of its own.
+CONTRACT_RULES = PreTradeValidator([check_contract_expired, check_product])
+
+
+def contract_codes(order: Any, context: Any) -> list[str]:
+    return [v.code for v in CONTRACT_RULES.validate(order, context)]
+
+
+def fno_order(instrument: Instrument, **overrides: Any) -> Any:
+    return make_order(symbol=instrument.symbol, quantity=instrument.lot_size, price=D("120.05"), **overrides)
+
+
+def test_an_order_for_a_contract_is_taken_until_1530_ist_on_its_expiry_day_and_refused_from_then():
+    just_before = datetime(2026, 1, 27, 15, 29, 59, tzinfo=IST_ZONE)
+    for instrument in (FUTURE, CALL):
+        nrml = fno_order(instrument, product=Product.NRML)
+        assert contract_codes(nrml, ctx(instrument=instrument, now=just_before)) == []
+        [refused] = CONTRACT_RULES.validate(fno_order(instrument, product=Product.NRML, side=Side.SELL),
+                                            ctx(instrument=instrument, now=just_before + timedelta(seconds=1)))
+        assert refused.code == "CONTRACT_EXPIRED"
+        assert refused.limit == "2026-01-27T15:30:00+05:30" and refused.value == "2026-01-27T15:30:00+05:30"
+        assert "Tue 27 Jan 2026 15:30 IST" in refused.message
+    # A naive clock time is UTC: 10:00 UTC is 15:30 IST.
+    naive = ctx(instrument=FUTURE, now=datetime(2026, 1, 27, 10, 0))
+    assert contract_codes(fno_order(FUTURE, product=Product.NRML), naive) == ["CONTRACT_EXPIRED"]
+    naive.now = datetime(2026, 1, 27, 9, 59, 59)
+    assert contract_codes(fno_order(FUTURE, product=Product.NRML), naive) == []
+
+
+def test_cnc_is_refused_for_futures_and_options_with_product_not_allowed_and_equity_takes_every_product():
+    for instrument in (FUTURE, CALL):
+        [violation] = CONTRACT_RULES.validate(fno_order(instrument, product=Product.CNC), ctx(instrument=instrument))
+        assert violation.code == "PRODUCT_NOT_ALLOWED"
+        assert (violation.limit, violation.value) == ("MIS or NRML", "CNC") and instrument.symbol in violation.message
+        for product in (Product.MIS, Product.NRML):
+            assert contract_codes(fno_order(instrument, product=product), ctx(instrument=instrument)) == []
+    for product in Product:
+        assert contract_codes(make_order(product=product), ctx()) == []
+        assert "PRODUCT_NOT_ALLOWED" not in codes(make_order(product=product))
+
+
+def test_the_contract_checks_skip_cash_equity_and_unknown_instruments_in_the_dry_run():
+    for context in (ctx(), ctx(instrument=None)):
+        results = {r.name: r for r in VALIDATOR.explain(make_order(), context)}
+        assert results["contract_expired"].skipped and results["product"].skipped
+    results = {r.name: r for r in CONTRACT_RULES.explain(fno_order(CALL, product=Product.NRML), ctx(instrument=CALL))}
+    assert results["contract_expired"].passed and not results["contract_expired"].skipped
+    assert results["product"].message == "product NRML is allowed (MIS or NRML)"
 
 
 def test_price_off_tick_is_rejected_with_price_not_on_tick_and_not_rounded():
@@ -672,3 +731,16 @@ def test_an_exchange_time_zone_is_a_known_zone_or_a_config_error_naming_it(zone)
     assert isinstance(session.zone, tzinfo)
     context = ctx(limits={"session_start": time(9, 15), "session_end": time(15, 30)}, session=session)
     assert set(codes(context=context)) <= {"MARKET_CLOSED"}
+
+
+@given(order=orders(), context=contexts(), instrument=st.sampled_from([FUTURE, CALL]),
+       offset=st.timedeltas(timedelta(days=-400), timedelta(days=400)))
+def test_contract_checks_agree_with_the_dry_run_and_the_expiry_for_any_order_and_time(order, context, instrument,
+                                                                                      offset):
+    context.instrument = instrument
+    context.now = datetime(2026, 1, 27, 10, 0, tzinfo=UTC) + offset
+    violations = CONTRACT_RULES.validate(order, context)
+    results = CONTRACT_RULES.explain(order, context)
+    assert [r.code for r in results if not r.passed] == [v.code for v in violations]
+    assert ("CONTRACT_EXPIRED" in [v.code for v in violations]) == (offset >= timedelta(0))
+    assert ("PRODUCT_NOT_ALLOWED" in [v.code for v in violations]) == (order.product is Product.CNC)
