@@ -307,27 +307,23 @@ class NSECalendar:
 
     def next_open(self, ts: datetime) -> datetime:
         """The first opening (of a regular or special session) strictly after ``ts``, in IST."""
-        local = _as_ist(ts, "ts")
-        day = local.date()
-        for _ in range(_MAX_GAP_DAYS):
-            self._check(day, "ts", ts)
-            for opens, _closes in self._windows(day):
-                if opens > local:
-                    return opens
-            day = _shift(day, 1, "ts", ts)
-        raise DataError("ts", ts, f"a time with a session opening within {_MAX_GAP_DAYS} days after it")
+        return self._next_edge(ts, 0, "opening")
 
     def next_close(self, ts: datetime) -> datetime:
         """The first close (of a regular or special session) strictly after ``ts``, in IST."""
+        return self._next_edge(ts, 1, "close")
+
+    def _next_edge(self, ts: datetime, edge: int, name: str) -> datetime:
+        # The first session window edge (0: its opening, 1: its close) strictly after ts, day by day.
         local = _as_ist(ts, "ts")
         day = local.date()
         for _ in range(_MAX_GAP_DAYS):
             self._check(day, "ts", ts)
-            for _opens, closes in self._windows(day):
-                if closes > local:
-                    return closes
+            for window in self._windows(day):
+                if window[edge] > local:
+                    return window[edge]
             day = _shift(day, 1, "ts", ts)
-        raise DataError("ts", ts, f"a time with a session close within {_MAX_GAP_DAYS} days after it")
+        raise DataError("ts", ts, f"a time with a session {name} within {_MAX_GAP_DAYS} days after it")
 
     def previous_close(self, ts: datetime) -> datetime:
         """The last close (of a regular or special session) strictly before ``ts``, in IST."""

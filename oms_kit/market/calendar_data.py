@@ -145,17 +145,27 @@ def read_calendar_csv(source: str | PathLike[str]) -> list[CalendarEntry]:
 
     Raises :class:`~oms_kit.errors.DataError` naming the column and row of a bad value, or for an unreadable file.
     """
+    return _parse_entries(read_csv_text(source, "extra_files", "a path to a CSV file, or a list of such paths"),
+                          str(source))
+
+
+def read_csv_text(source: object, field_name: str, allowed: str) -> str:
+    """The text of the user's CSV file ``source`` (the argument ``field_name``); ConfigError for what is not a
+    path, DataError for a file that cannot be read as UTF-8."""
     if not isinstance(source, str | PathLike):
-        raise ConfigError("extra_files", source, "a path to a CSV file, or a list of such paths")
+        raise ConfigError(field_name, source, allowed)
     try:
-        text = Path(source).read_text(encoding="utf-8")
+        return Path(source).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError("extra_files", str(source), "a readable UTF-8 CSV file", detail=str(exc)) from None
-    return _parse_entries(text, str(source))
+        raise DataError(field_name, str(source), "a readable UTF-8 CSV file", detail=str(exc)) from None
+
+
+def shipped_text(name: str) -> str:
+    """The text of a CSV file shipped in ``oms_kit/market``."""
+    return files("oms_kit.market").joinpath(name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
 def shipped_entries() -> tuple[CalendarEntry, ...]:
     """The rows of the shipped ``oms_kit/market/nse_holidays.csv`` (read once)."""
-    text = files("oms_kit.market").joinpath("nse_holidays.csv").read_text(encoding="utf-8")
-    return tuple(_parse_entries(text, "oms_kit/market/nse_holidays.csv"))
+    return tuple(_parse_entries(shipped_text("nse_holidays.csv"), "oms_kit/market/nse_holidays.csv"))

@@ -24,11 +24,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
-from importlib.resources import files
 from os import PathLike
-from pathlib import Path
 
-from oms_kit.errors import ConfigError, DataError
+from oms_kit.errors import DataError
+from oms_kit.market.calendar_data import read_csv_text, shipped_text
 
 __all__ = [
     "EXPIRY_KINDS",
@@ -118,20 +117,13 @@ def read_expiry_rules(source: str | PathLike[str]) -> tuple[ExpiryRule, ...]:
     Raises :class:`~oms_kit.errors.DataError` naming the column and the rule for a bad value, an unreadable file,
     or two rules of one underlying and kind whose spans overlap.
     """
-    if not isinstance(source, str | PathLike):
-        raise ConfigError("expiry_rules", source, "a path to a CSV file of expiry rules")
-    try:
-        text = Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError("expiry_rules", str(source), "a readable UTF-8 CSV file", detail=str(exc)) from None
-    return _parse_rules(text, str(source))
+    return _parse_rules(read_csv_text(source, "expiry_rules", "a path to a CSV file of expiry rules"), str(source))
 
 
 @lru_cache(maxsize=1)
 def default_expiry_rules() -> tuple[ExpiryRule, ...]:
     """The rules shipped with the package (``oms_kit/market/nse_expiry_rules.csv``)."""
-    text = files("oms_kit.market").joinpath("nse_expiry_rules.csv").read_text(encoding="utf-8")
-    return _parse_rules(text, "oms_kit/market/nse_expiry_rules.csv")
+    return _parse_rules(shipped_text("nse_expiry_rules.csv"), "oms_kit/market/nse_expiry_rules.csv")
 
 
 def _last_weekday(year: int, month: int, weekday: int) -> date:
