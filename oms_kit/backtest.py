@@ -65,6 +65,9 @@ def backtest(
     limits: RiskLimits | None = None,
     fees: str | FeeModel | None = "india_equity",
     slippage_bps: float = 0.0,
+    spread_bps: float = 0.0,
+    spread_ticks: int = 0,
+    market_protection_pct: float | None = None,
     instruments: Iterable[Instrument] | None = None,
     participation: float | None = None,
     progress: bool | None = None,
@@ -90,6 +93,11 @@ def backtest(
         Charges per fill; None for none.
     slippage_bps : float
         Market and stop-market fills move this many basis points against the trader.
+    spread_bps, spread_ticks : float, int
+        The full bid-ask spread the bars do not show, in basis points or ticks (one of them): buys fill at the ask,
+        sells at the bid. Pass the same to the paper ``MockBroker`` for parity.
+    market_protection_pct : float, optional
+        Market and SL-M orders become limits this percentage beyond the last price (see ``MockBroker``).
     instruments : iterable of Instrument, optional
         Added to the default NSE list. A symbol of the data found in neither gets tick 0.01 and lot 1, with a
         warning.
@@ -139,7 +147,8 @@ def backtest(
     if not initial_cash:
         # Returns are measured against the starting cash.
         raise ConfigError("cash", cash, "an amount above 0")
-    broker = MockBroker(slippage_bps=slippage_bps, fees=fees, participation=participation,
+    broker = MockBroker(slippage_bps=slippage_bps, spread_bps=spread_bps, spread_ticks=spread_ticks,
+                        market_protection_pct=market_protection_pct, fees=fees, participation=participation,
                         immediate_market_fills=False)
     clock = SimulatedClock(frame["timestamp"].iloc[0].to_pydatetime())
     manager = assemble_account(account=account, cash=initial_cash, broker=broker, now=clock.now,

@@ -107,6 +107,27 @@ async def test_paper_replay_at_full_speed_gives_the_backtests_orders_and_fills()
         await oms.close()
 
 
+async def test_a_backtest_and_a_paper_replay_pay_the_same_spread_fill_for_fill():
+    data = sample(1_200)
+    plain = ok.backtest(Busy(), data)
+    result = ok.backtest(Busy(), data, spread_bps=5)
+
+    oms = await open_replay_oms(data, broker=ok.MockBroker(immediate_market_fills=False, spread_bps=5))
+    try:
+        trader = await ok.paper_trade(Busy(), oms=oms, feed=ok.ReplayFeed(data, speed=None))
+        await trader
+
+        assert len(result.fills) > 20
+        # The spread is paid: the fills are not those of the run without it, and the account ends poorer.
+        assert fill_rows(result.fills) != fill_rows(plain.fills)
+        assert result.manager.ledger.equity() < plain.manager.ledger.equity()
+        assert fill_rows(trader.fills) == fill_rows(result.fills)
+        drift = ok.compare(result, trader)
+        assert len(drift) == len(result.fills) and set(drift["status"]) == {"same"}
+    finally:
+        await oms.close()
+
+
 def unknown_symbols(data: pd.DataFrame) -> pd.DataFrame:
     """``data`` with its symbols renamed to ones missing from the default instrument list."""
     renamed = data.copy()

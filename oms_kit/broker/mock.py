@@ -9,6 +9,20 @@ rule serves backtests and live paper trading:
   through the limit fills at the open). SELL mirrors it.
 * SL and SL-M wait (TRIGGER_PENDING) until a bar reaches the trigger; then SL acts as a limit at its price and SL-M
   as a market order whose reference is the trigger, or the open when the bar gapped through it.
+* ``spread_bps`` / ``spread_ticks`` (one of them): bars and last prices carry no quotes, so the broker puts the full
+  bid-ask spread around the traded price ``p``: ask = ``p`` on its tick plus half the spread rounded *up* to the tick,
+  bid = minus half rounded *down* (never below one tick). A BUY executes at the ask, a SELL at the bid: a MARKET or
+  triggered SL-M at the ask/bid of its reference price; a LIMIT BUY only when the ask reaches it (ask of the bar's low
+  <= limit) and at the better of the ask of the open (of the trigger, for a triggered SL) and the limit; a LIMIT SELL
+  when the bid of the high >= limit. Triggers stay on the traded price, as the exchange's are on the last traded
+  price. The spread is not slippage: slippage then moves a market fill further from the ask/bid (the touch, then
+  impact), and a limit never slips. A round trip costs one full spread, plus up to a tick each side where half the
+  spread falls between ticks (an odd ``spread_ticks``). Off (0) the fills are exactly those without a spread.
+* ``market_protection_pct``: as a broker's market protection (Kite's ``market_protection``, a percentage), a MARKET
+  order becomes a LIMIT at the last price the broker had when the order arrived (an SL-M: its trigger) plus this
+  percentage for a BUY, rounded down to the tick (minus it, rounded up, for a SELL). A fill that would be beyond it
+  does not happen: the order rests as that limit from the next price on (an IOC's remainder expires). The order's
+  record keeps its MARKET type; its fill prices show the cap. Off by default.
 * ``participation``: with bar volume known, one bar fills at most that fraction of it; the rest waits (partial fill).
 * IOC gets one chance to match and its remainder expires; DAY orders expire at :meth:`end_session`, or at
   :meth:`end_day` once they have had a price to trade on (a backtest's day boundary).
@@ -22,7 +36,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 from oms_kit.broker.base import BrokerSink
@@ -36,11 +50,14 @@ if TYPE_CHECKING:
 
 _BPS = Decimal("0.0001")
 _ZERO = Decimal(0)
+_HALF = Decimal("0.5")
+_PERCENT = Decimal("0.01")
 # Members as globals: ``Side.BUY`` goes through the enum's metaclass, ten times slower, on every fill.
 _BUY, _DAY, _IOC = Side.BUY, Validity.DAY, Validity.IOC
 _TRIGGERED_TYPES = frozenset({OrderType.SL, OrderType.SL_M})
 _AMO = Variety.AMO
 _MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.SL_M})
+_MARKET, _SL_M, _LIMIT = OrderType.MARKET, OrderType.SL_M, OrderType.LIMIT
 # When an after-market order held for the session's open may first match: never, until open_session sets its time.
 # A time rather than a flag, so the matching loop's one comparison with the bar's time skips held orders for free.
 _HELD = datetime.max.replace(tzinfo=UTC)
@@ -62,6 +79,7 @@ class _Resting:
     eligible_at: datetime
     turnover: Decimal  # traded value of the order's earlier fills: brokerage is capped per order, not per fill
     offered: bool = False  # has had a price to trade on: a DAY order that has expires when its day ends
+    protect_from: float | None = None  # market protection: the last price when a MARKET order arrived
 
 
 def _resting(order: Order, instrument: Instrument, eligible_at: datetime) -> _Resting:
@@ -83,12 +101,46 @@ def _setting(name: str, value: object, most: float, allowed: str) -> float:
     return value
 
 
+_SPREAD_BPS = "a finite number of basis points from 0 to 10000 (the full spread as a share of the price)"
+_SPREAD_TICKS = "a whole number of ticks from 0 to 10000"
+_PROTECTION = "a percentage above 0 and at most 100, or None (or 0) for no market protection"
+
+
+def _spread_settings(spread_bps: object, spread_ticks: object) -> tuple[Decimal, Decimal]:
+    # (half the spread as a share of the price, half the spread in ticks); at most one is not 0.
+    bps = _setting("spread_bps", spread_bps, 10_000, _SPREAD_BPS)
+    if isinstance(spread_ticks, bool) or not isinstance(spread_ticks, int | float) or (
+            isinstance(spread_ticks, float) and not spread_ticks.is_integer()):
+        raise ConfigError("spread_ticks", spread_ticks, _SPREAD_TICKS)
+    ticks = _setting("spread_ticks", spread_ticks, 10_000, _SPREAD_TICKS)
+    if bps and ticks:
+        raise ConfigError("spread_ticks", spread_ticks, "0 when spread_bps is set: give the spread one way",
+                          hint="pass spread_bps or spread_ticks, not both")
+    return Decimal(str(bps)) * _BPS * _HALF, Decimal(int(ticks)) * _HALF
+
+
+def _protection_setting(value: object) -> Decimal | None:
+    if value is None:
+        return None
+    pct = _setting("market_protection_pct", value, 100, _PROTECTION)
+    return Decimal(str(pct)) * _PERCENT if pct else None
+
+
+def _to_tick(value: Decimal, tick: Decimal, rounding: str) -> Decimal:
+    return (value / tick).to_integral_value(rounding) * tick
+
+
 class MockBroker:
     """A simulated broker with realistic fills; see the module docstring for the rules.
 
     Parameters
     ----------
     slippage_bps : market and stop-market fills move this many basis points against the trader.
+    spread_bps, spread_ticks : the full bid-ask spread around the traded price, in basis points of the price or in
+        ticks (a whole number); one of them. A BUY fills at the ask, a SELL at the bid (module docstring). 0: none.
+    market_protection_pct : convert MARKET and SL-M orders to a limit this percentage beyond the last price (the
+        trigger for SL-M); None or 0: off. Set for the broker; Kite's per-order ``market_protection`` field is
+        checked and ignored by the service.
     fees : "india_equity", "nse", None, or a fee model; charges are computed per fill, as on a contract note. A
         model whose ``fees`` takes ``trade_date`` or ``instrument`` (``NseFees``) gets the fill's trade date in India
         and its instrument; one that does not is called with the older arguments only (see
@@ -108,6 +160,9 @@ class MockBroker:
         self,
         *,
         slippage_bps: float = 0.0,
+        spread_bps: float = 0.0,
+        spread_ticks: int = 0,
+        market_protection_pct: float | None = None,
         fees: str | FeeModel | None = "india_equity",
         latency: float = 0.0,
         participation: float | None = None,
@@ -118,6 +173,9 @@ class MockBroker:
     ) -> None:
         slippage = _setting("slippage_bps", slippage_bps, math.inf, "a finite number of basis points >= 0")
         self.slippage = Decimal(str(slippage)) * _BPS
+        self._half_share, self._half_ticks = _spread_settings(spread_bps, spread_ticks)
+        self._spread = bool(self._half_share or self._half_ticks)  # one test on the matching path when off
+        self.protection = _protection_setting(market_protection_pct)
         self.fee_model = fee_model(fees)
         # Asked once here, not per fill: a model of the older shape (and NoFees, a backtest's) keeps its one call.
         self._fee_keywords = fee_keywords(self.fee_model)
@@ -153,6 +211,8 @@ class MockBroker:
             self.sink.on_rejected(order.order_id, "rejected by broker (simulated fault)", ts)
             return
         entry = _resting(order, instrument, ts + self.latency if self.latency else ts)
+        if self.protection is not None and entry.order_type is _MARKET:
+            entry.protect_from = self._last.get(order.symbol)
         if self.drop_ack_rate and self._random.random() < self.drop_ack_rate:
             # The broker has the order but its acknowledgement was lost: the OMS must reconcile.
             self._unacknowledged[order.order_id] = entry
@@ -259,6 +319,9 @@ class MockBroker:
             "resting_orders": len(self._entries),
             "fills": self.fills,
             "slippage_bps": float(self.slippage / _BPS),
+            "spread_bps": float(self._half_share * 2 / _BPS),
+            "spread_ticks": int(self._half_ticks * 2),
+            "market_protection_pct": float(self.protection / _PERCENT) if self.protection is not None else None,
             "latency_s": self.latency.total_seconds(),
             "fees": type(self.fee_model).__name__,
         }
@@ -283,8 +346,20 @@ class MockBroker:
             reference = open
         if e.order_type in _MARKET_TYPES:
             price = self._on_tick(e, reference)
+            if self._spread:
+                price = self._touch(e, price, buy)
             if self.slippage:
                 price = e.instrument.round_price(price * (1 + self.slippage if buy else 1 - self.slippage))
+            if self.protection is not None and not self._within_protection(e, price, reference, buy):
+                return
+        elif self._spread:
+            # The ask must reach a BUY limit (the bid a SELL limit): the bar's best price on the order's side.
+            limit = e.price
+            if (buy and self._touch(e, self._on_tick(e, low), True) > limit) or (  # type: ignore[operator]
+                    not buy and self._touch(e, self._on_tick(e, high), False) < limit):  # type: ignore[operator]
+                return
+            start = self._touch(e, self._on_tick(e, reference), buy)
+            price = min(start, limit) if buy else max(start, limit)  # type: ignore[type-var]
         else:
             limit = e.price
             if (buy and Decimal(str(low)) > limit) or (not buy and Decimal(str(high)) < limit):  # type: ignore[operator]
@@ -318,6 +393,32 @@ class MockBroker:
         if "instrument" in self._fee_keywords:
             keywords["instrument"] = e.instrument
         return self.fee_model.fees(e.side, e.product, quantity, price, prior_turnover=e.turnover, **keywords)
+
+    def _touch(self, e: _Resting, price: Decimal, buy: bool) -> Decimal:
+        # The ask (BUY) or bid (SELL) around a traded price on the tick: half the spread away, rounded against the
+        # trader to the tick; a bid never below one tick (no price of 0 or less).
+        tick = e.instrument.tick_size
+        half = price * self._half_share if self._half_share else self._half_ticks * tick
+        if buy:
+            return _to_tick(price + half, tick, ROUND_CEILING)
+        return max(_to_tick(price - half, tick, ROUND_FLOOR), tick)
+
+    def _within_protection(self, e: _Resting, price: Decimal, reference: float, buy: bool) -> bool:
+        # Market protection: the order is a limit at its base price plus/minus the percentage. A fill beyond it
+        # does not happen; the order rests as that limit, to match from the next price on like any other.
+        if e.order_type is _SL_M:
+            base = e.trigger_price
+        else:
+            base = self._on_tick(e, e.protect_from if e.protect_from is not None else reference)
+        tick, protection = e.instrument.tick_size, self.protection or _ZERO
+        if buy:
+            cap = _to_tick(base * (1 + protection), tick, ROUND_FLOOR)  # type: ignore[operator]
+        else:
+            cap = max(_to_tick(base * (1 - protection), tick, ROUND_CEILING), tick)  # type: ignore[operator]
+        if price <= cap if buy else price >= cap:
+            return True
+        e.order_type, e.price = _LIMIT, cap
+        return False
 
     def _on_tick(self, e: _Resting, price: float) -> Decimal:
         cached = self._rounded.get(e.symbol)
