@@ -3,7 +3,8 @@
 - :mod:`~oms_kit.market.bars`: :class:`Bar`, :func:`load_bars` (DataFrame, parquet, csv or DuckDB query),
   :func:`iter_bars` (the backtest's per-bar path).
 - :mod:`~oms_kit.market.clock`: :class:`Clock`, :class:`LiveClock`, :class:`SimulatedClock`.
-- :mod:`~oms_kit.market.feeds`: :class:`Feed`, :class:`RandomWalkFeed`, :class:`ReplayFeed`, :func:`run_feed`.
+- :mod:`~oms_kit.market.feeds`: :class:`RandomWalkFeed`, and the names of :mod:`~oms_kit.market.feed` (what every
+  feed shares: :class:`Feed`, :func:`run_feed`) and :mod:`~oms_kit.market.replay` (:class:`ReplayFeed`).
 """
 
 from oms_kit.market.bars import BAR_COLUMNS, Bar, bars_to_frame, iter_bars, load_bars

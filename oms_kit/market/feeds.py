@@ -1,4 +1,5 @@
-"""Feeds: asynchronous streams of bars that drive marks, matching and strategies.
+"""Feeds: asynchronous streams of bars that drive marks, matching and strategies. This module holds the random
+walk; :mod:`oms_kit.market.feed` what every feed shares and :mod:`oms_kit.market.replay` the replay of history.
 
 A feed is consumed by one task (the OMS's, or a paper trader's) with ``async for bar in feed.stream()``; the OMS
 fans the bars out to everyone else through its event bus. Feeds sleep with ``asyncio`` between updates, so they
@@ -13,94 +14,23 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import date, datetime
-from inspect import isawaitable
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-import pandas as pd
+from typing import Any
 
 from oms_kit.errors import ConfigError, DataError
-from oms_kit.market.bars import Bar, iter_bars, load_bars
+from oms_kit.market.bars import Bar
 from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import Clock, LiveClock
+from oms_kit.market.feed import Feed, FeedState, SleepFunction, checked_calendar, positive_finite, run_feed
 from oms_kit.market.fno import ContractPricer, years_to_expiry
+from oms_kit.market.replay import ReplayFeed
 from oms_kit.market.smile import DEFAULT_DIVIDEND_YIELD, DEFAULT_RATE, Smile
 from oms_kit.models import Instrument
 
 __all__ = ["Feed", "RandomWalkFeed", "ReplayFeed", "run_feed"]
 
-SleepFunction = Callable[[float], Awaitable[object]]
-
-
-@runtime_checkable
-class Feed(Protocol):
-    """A source of price updates: an asynchronous stream of :class:`~oms_kit.market.bars.Bar`.
-
-    Attributes
-    ----------
-    name : str
-        Shown in ``oms.status()`` and used to name the consuming task.
-    """
-
-    name: str
-
-    def stream(self) -> AsyncIterator[Bar]:
-        """Return an async iterator of bars; it ends when the feed has no more (a replay at its last bar)."""
-        ...
-
-    def status(self) -> dict[str, Any]:
-        """Return at least ``name``, ``kind``, ``running``, ``updates_sent`` and ``last_update_at``."""
-        ...
-
-
-class _FeedState:
-    """Bookkeeping shared by the feeds: one consumer at a time, counters for :meth:`status`."""
-
-    kind = "feed"
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._running = False
-        self._finished = False
-        self._updates_sent = 0
-        self._last_update_at: datetime | None = None
-
-    def _begin(self) -> None:
-        if self._running:
-            # Two consumers would each get every other bar. The OMS republishes bars as events for other readers.
-            raise RuntimeError(
-                f"feed {self.name!r} is already streaming to another consumer; cancel that task first, or "
-                "read the bars from the OMS's events (oms.subscribe / oms.events)"
-            )
-        self._running = True
-
-    def _base_status(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "running": self._running,
-            "finished": self._finished,
-            "updates_sent": self._updates_sent,
-            "last_update_at": self._last_update_at,
-        }
-
-    def __aiter__(self) -> AsyncIterator[Bar]:
-        return self.stream()
-
-    def stream(self) -> AsyncIterator[Bar]:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-
-def _positive_finite(value: float, field_name: str, allowed: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise ConfigError(field_name, value, allowed)
-    return float(value)
-
-
-class RandomWalkFeed(_FeedState):
+class RandomWalkFeed(FeedState):
     """Random-walk prices for a set of symbols: a live-looking feed with no network and no data files.
 
     Each step moves every price by a normally distributed log return (so prices stay positive) and yields one bar
@@ -191,7 +121,7 @@ class RandomWalkFeed(_FeedState):
         dividend_yield: float = DEFAULT_DIVIDEND_YIELD,
     ) -> None:
         super().__init__(name)
-        self.calendar = _calendar(calendar)
+        self.calendar = checked_calendar(calendar)
         if symbols is None:
             from oms_kit.instruments import default_instruments
 
@@ -201,22 +131,22 @@ class RandomWalkFeed(_FeedState):
             symbols = [symbols]
         if isinstance(symbols, Mapping):
             starts = {
-                str(s): _positive_finite(p, f"start price of {s}", "a positive number") for s, p in symbols.items()
+                str(s): positive_finite(p, f"start price of {s}", "a positive number") for s, p in symbols.items()
             }
         else:
-            start_price = _positive_finite(start_price, "start_price", "a positive number")
+            start_price = positive_finite(start_price, "start_price", "a positive number")
             starts = {str(s): start_price for s in symbols}
         if not starts:
             raise ConfigError("symbols", symbols, "at least one symbol")
         for symbol, price in starts.items():
             if not math.isfinite(price) or price <= 0:
                 raise ConfigError(f"start price of {symbol}", price, "a positive number")
-        self.interval = _positive_finite(interval, "interval", "seconds >= 0")
-        self.volatility = _positive_finite(volatility, "volatility", "a percentage >= 0")
+        self.interval = positive_finite(interval, "interval", "seconds >= 0")
+        self.volatility = positive_finite(volatility, "volatility", "a percentage >= 0")
         if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0):
             raise ConfigError("max_steps", max_steps, "a whole number >= 0, or None")
         if tick_size is not None:
-            tick_size = _positive_finite(tick_size, "tick_size", "a positive number, or None")
+            tick_size = positive_finite(tick_size, "tick_size", "a positive number, or None")
             if tick_size == 0:
                 raise ConfigError("tick_size", tick_size, "a positive number, or None")
         self.seed = seed
@@ -256,7 +186,7 @@ class RandomWalkFeed(_FeedState):
                 raise ConfigError("underlying_prices", {name: level}, "start levels of the instruments' "
                                   "underlyings that are not among symbols: " + ", ".join(
                                       u for u in pricer.underlyings if u not in self._prices))
-            _positive_finite(level, f"start level of {name}", "a positive number")
+            positive_finite(level, f"start level of {name}", "a positive number")
             if level == 0:
                 raise ConfigError(f"start level of {name}", level, "a positive number")
         # Underlyings walked here without bars of their own, on a generator of their own: the symbols' walk is the
@@ -418,221 +348,6 @@ class RandomWalkFeed(_FeedState):
         )
 
 
-class ReplayFeed(_FeedState):
-    """Replays historical bars in time order, at a chosen speed.
-
-    Parameters
-    ----------
-    data
-        Anything :func:`~oms_kit.market.bars.load_bars` accepts: a DataFrame, a parquet/csv path or a DuckDB query.
-        It is loaded (and checked) at once, so bad data raises :class:`~oms_kit.errors.DataError` here rather
-        than in a background task; a bad setting raises :class:`~oms_kit.errors.ConfigError`.
-    symbol
-        As in :func:`~oms_kit.market.bars.load_bars`: the symbol of a frame without a symbol column, or the one
-        symbol to keep.
-    speed
-        How many seconds of market time pass per second: 1 is real time, 60 plays a minute per second. The gap
-        between two bar timestamps is waited for, divided by ``speed``; bars with the same timestamp come together.
-        None: as fast as possible.
-    progress
-        Show a tqdm progress bar (text, on stderr).
-    max_wait
-        Longest single wait in seconds (None: no limit); with ``speed=60`` a night between two sessions would
-        otherwise take 17 minutes.
-    clock
-        A simulated clock (anything with ``set(datetime)``) to move to each bar's timestamp before the bar is
-        yielded. The OMS can instead set its own clock from ``bar.timestamp``.
-    name
-        Shown in status; the file name, or "replay".
-    yield_every
-        Without pacing (``speed=None``, or bars behind schedule), let other tasks run once per this many bars.
-    sleep, monotonic
-        The wait and the time source of the pacing; tests pass fakes to check the waits without waiting.
-    calendar
-        An :class:`~oms_kit.market.calendar.NSECalendar` whose sessions the pacing follows: only market time is
-        waited for, so the first bar after a close (a night, a weekend, a holiday) comes at once and the schedule
-        restarts there. The bars themselves are replayed as they are.
-    """
-
-    kind = "replay"
-
-    def __init__(
-        self,
-        data: Any,
-        symbol: str | None = None,
-        speed: float | None = 1.0,
-        *,
-        progress: bool = False,
-        max_wait: float | None = None,
-        clock: Any = None,
-        name: str | None = None,
-        yield_every: int = 100,
-        sleep: SleepFunction = asyncio.sleep,
-        monotonic: Callable[[], float] = time.monotonic,
-        calendar: NSECalendar | None = None,
-    ) -> None:
-        calendar = _calendar(calendar)
-        if name is None:
-            name = Path(data).name if isinstance(data, Path) else "replay"
-            if isinstance(data, str):
-                from oms_kit.storage.files import is_query
-
-                name = "replay" if is_query(data) else Path(data).name
-        super().__init__(name)
-        if speed is not None:
-            speed = _positive_finite(speed, "speed", "a number > 0, or None for as fast as possible")
-            if speed == 0:
-                raise ConfigError("speed", speed, "a number > 0, or None for as fast as possible")
-        if max_wait is not None:
-            max_wait = _positive_finite(max_wait, "max_wait", "seconds >= 0, or None")
-        if isinstance(yield_every, bool) or not isinstance(yield_every, int) or yield_every < 1:
-            raise ConfigError("yield_every", yield_every, "a whole number >= 1")
-        if clock is not None and not callable(getattr(clock, "set", None)):
-            raise ConfigError("clock", clock, "a clock with set(datetime), such as SimulatedClock")
-        self.calendar = calendar
-        self.speed = speed
-        self.progress = progress
-        self.max_wait = max_wait
-        self.clock = clock
-        self.yield_every = yield_every
-        self._sleep = sleep
-        self._monotonic = monotonic
-        self._frame = load_bars(data, symbol)
-        stamps = self._frame["timestamp"].array
-        units = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[stamps.unit]
-        # Bar times in seconds, computed once: pacing needs only differences, per bar, in the hot loop.
-        self._seconds: list[float] = (stamps.asi8 / units).tolist()
-        self._symbols: list[str] = sorted(self._frame["symbol"].unique().tolist())
-        self._position = 0
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        """The bars being replayed, as returned by :func:`~oms_kit.market.bars.load_bars`. Do not modify it."""
-        return self._frame
-
-    @property
-    def timestamps(self) -> pd.Series:
-        """Every bar's timestamp (UTC), in replay order: where a simulated clock will go."""
-        return self._frame["timestamp"]
-
-    @property
-    def start(self) -> datetime | None:
-        """The first bar's timestamp (None without bars)."""
-        return self._frame["timestamp"].iloc[0].to_pydatetime() if len(self._frame) else None
-
-    @property
-    def end(self) -> datetime | None:
-        """The last bar's timestamp (None without bars)."""
-        return self._frame["timestamp"].iloc[-1].to_pydatetime() if len(self._frame) else None
-
-    @property
-    def position(self) -> int:
-        """How many bars have been sent: the index of the next bar."""
-        return self._position
-
-    def __len__(self) -> int:
-        return len(self._frame)
-
-    def reset(self) -> None:
-        """Rewind to the first bar (not while streaming).
-
-        Raises
-        ------
-        RuntimeError
-            The feed is streaming; cancel the consuming task first.
-        """
-        if self._running:
-            raise RuntimeError(f"feed {self.name!r} is streaming; cancel the consuming task before reset()")
-        self._position = 0
-        self._finished = False
-
-    async def stream(self) -> AsyncIterator[Bar]:
-        """Yield the remaining bars in time order, paced by ``speed``.
-
-        The first bar after a (re)start comes at once; each later one when its gap to that bar, divided by
-        ``speed``, has passed. Bars late against that schedule (a slow consumer) come without waiting.
-
-        Yields
-        ------
-        Bar
-        """
-        self._begin()
-        bar_progress = None
-        try:
-            if self.progress:
-                from tqdm import tqdm  # the text bar: tqdm.auto would import ipywidgets into the core
-
-                bar_progress = tqdm(total=len(self._frame), initial=self._position, unit="bar", desc=self.name)
-            speed, max_wait, sleep, monotonic = self.speed, self.max_wait, self._sleep, self._monotonic
-            seconds = self._seconds
-            anchor_wall = anchor_data = 0.0
-            anchored = False
-            calendar = self.calendar if speed is not None else None
-            next_close = math.inf  # with a calendar: the first close after the schedule's anchor bar (seconds)
-            since_yield = 0
-            for bar in iter_bars(self._frame.iloc[self._position :]):
-                index = self._position
-                if speed is not None:
-                    if calendar is not None and seconds[index] >= next_close:
-                        anchored = False  # the market closed since the last bar: closed time is not waited for
-                    if not anchored:
-                        anchor_wall, anchor_data, anchored = monotonic(), seconds[index], True
-                        if calendar is not None:
-                            next_close = _next_close(calendar, bar.timestamp)
-                    else:
-                        delay = anchor_wall + (seconds[index] - anchor_data) / speed - monotonic()
-                        if max_wait is not None and delay > max_wait:
-                            # Skip the rest of a long gap: the schedule restarts from this bar.
-                            delay = max_wait
-                            anchor_wall, anchor_data = monotonic() + max_wait, seconds[index]
-                        if delay > 0:
-                            await sleep(delay)
-                            since_yield = 0
-                if since_yield >= self.yield_every:
-                    # A consumer that never awaits would otherwise hold the event loop for the whole replay.
-                    await sleep(0)
-                    since_yield = 0
-                since_yield += 1
-                if self.clock is not None:
-                    self.clock.set(bar.timestamp)
-                # Counted before the yield: a consumer cancelled while handling this bar has received it.
-                self._position = index + 1
-                self._updates_sent += 1
-                self._last_update_at = bar.timestamp
-                if bar_progress is not None:
-                    bar_progress.update(1)
-                yield bar
-            self._finished = True
-        finally:
-            self._running = False
-            if bar_progress is not None:
-                bar_progress.close()
-
-    def status(self) -> dict[str, Any]:
-        """Return the replay's state: running, bars sent, market time reached, position, total, speed."""
-        total = len(self._frame)
-        return {
-            **self._base_status(),
-            "position": self._position,
-            "total": total,
-            "progress": self._position / total if total else 1.0,
-            "speed": self.speed,
-            "start": self.start,
-            "end": self.end,
-            "symbols": list(self._symbols),
-            "calendar": None if self.calendar is None else repr(self.calendar),
-        }
-
-    def __repr__(self) -> str:
-        return f"ReplayFeed({self.name!r}, {len(self._frame)} bars, speed={self.speed}, position={self._position})"
-
-
-def _calendar(calendar: Any) -> NSECalendar | None:
-    if calendar is not None and not isinstance(calendar, NSECalendar):
-        raise ConfigError("calendar", calendar, "an NSECalendar (oms_kit.NSECalendar()) or None")
-    return calendar
-
-
 def _pricer(instruments: object, smiles: object, rate: object, dividend_yield: object) -> ContractPricer:
     if instruments is None:
         items: Iterable[Instrument] = ()
@@ -644,47 +359,3 @@ def _pricer(instruments: object, smiles: object, rate: object, dividend_yield: o
     else:
         items = instruments
     return ContractPricer(items, smiles, rate, dividend_yield)  # type: ignore[arg-type]
-
-
-def _next_close(calendar: NSECalendar, ts: datetime) -> float:
-    try:
-        return calendar.next_close(ts).timestamp()
-    except (DataError, ConfigError):  # no data for the year: no closes known, bars are paced as they come
-        return math.inf
-
-
-async def run_feed(feed: Feed, on_bar: Callable[[Bar], object]) -> int:
-    """Send every bar of ``feed`` to ``on_bar`` until the feed ends or the task is cancelled.
-
-    Meant to be the body of a named background task, e.g.
-    ``asyncio.create_task(run_feed(feed, oms_on_bar), name=f"oms_kit.feed.{feed.name}")``. The stream is closed
-    on the way out, whatever the reason, so the feed can be streamed again (and resumes where it stopped).
-
-    Parameters
-    ----------
-    feed
-        The feed to consume.
-    on_bar
-        Called with each bar; when it returns an awaitable, that is awaited before the next bar. An exception it
-        raises ends the run and propagates.
-
-    Returns
-    -------
-    int
-        The number of bars handled (when the feed ends by itself).
-    """
-    count = 0
-    bars = feed.stream()
-    try:
-        async for bar in bars:
-            result = on_bar(bar)
-            if isawaitable(result):
-                await result
-            count += 1
-    finally:
-        # An async generator left suspended would stay "running" until garbage collection; a plain async iterator
-        # (a user's own feed) may have no aclose().
-        aclose = getattr(bars, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    return count
