@@ -36,6 +36,7 @@ from oms_kit.market.bars import Bar, load_bars
 from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import LiveClock, SimulatedClock
 from oms_kit.market.feeds import RandomWalkFeed, ReplayFeed
+from oms_kit.market.recorder import FeedRecorder, RecordingFeed
 from oms_kit.models import (
     Fill,
     Instrument,
@@ -81,6 +82,7 @@ __all__ = [
     "Event",
     "EventBus",
     "ExchangeSession",
+    "FeedRecorder",
     "Fill",
     "IndiaEquityFees",
     "Instrument",
@@ -106,6 +108,7 @@ __all__ = [
     "PriceUpdated",
     "Product",
     "RandomWalkFeed",
+    "RecordingFeed",
     "RemoteError",
     "ReplayFeed",
     "RiskAlertRaised",
