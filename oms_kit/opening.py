@@ -22,6 +22,7 @@ from oms_kit.history import History
 from oms_kit.market.calendar import NSECalendar, default_calendar
 from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feeds import Feed, RandomWalkFeed, ReplayFeed
+from oms_kit.market.recorder import RecordingFeed
 from oms_kit.models import Instrument, parse_cash
 from oms_kit.orders import OrderManager
 from oms_kit.recovery import DayBook, restore_account
@@ -137,6 +138,8 @@ def market_hours_limits(market_hours: object, limits: RiskLimits | None, clock: 
         return limits, None, "off (market_hours=False)"
     if market_hours is None:
         wall = clock is None or isinstance(clock, LiveClock)
+        while isinstance(feed, RecordingFeed):  # a recording of a feed follows the recorded feed's rule
+            feed = feed.feed
         if feed == "random" or isinstance(feed, RandomWalkFeed):
             return limits, None, ("off: random-walk prices keep a session of their own, open at any hour "
                                   "(market_hours=True follows the NSE calendar)")

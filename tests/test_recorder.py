@@ -236,3 +236,16 @@ def test_recording_feed_refuses_what_is_not_a_feed_and_two_destinations(tmp_path
     with pytest.raises(ConfigError) as caught:
         FeedRecorder(tmp_path / "r").write("not a bar")  # type: ignore[arg-type]
     assert caught.value.field == "bar"
+
+
+async def test_a_recording_of_the_random_walk_keeps_its_own_hours_and_trades_at_any_hour(tmp_path):
+    walk = ok.RandomWalkFeed({"RELIANCE": 2500.0}, interval=0.001, seed=3)
+    oms = await ok.OMS.open(feed=ok.RecordingFeed(walk, tmp_path / "rec"), risk_interval=None)
+    try:
+        hours = oms.status()["market_hours"]
+        order = await oms.place_order("RELIANCE", "BUY", 1, "LIMIT", 2000)
+    finally:
+        await oms.close()
+
+    assert hours.startswith("off: random-walk prices")
+    assert order.status is ok.OrderStatus.OPEN

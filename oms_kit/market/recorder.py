@@ -202,9 +202,8 @@ class RecordingFeed:
     Give it to ``OMS.open(feed=…)`` or ``paper_trade`` in place of the feed. When the stream ends, or its task is
     cancelled, the waiting bars are written; :meth:`close` (or the recorder's) ends the recording.
 
-    ``OMS.open`` and ``paper_trade`` see a wrapper, not a random walk or a replay: on the wall clock the OMS takes
-    it for real market data and checks NSE market hours (pass ``market_hours=False`` to record a random walk at
-    any hour), and ``paper_trade`` does not define the symbols' instruments ahead of the first bars.
+    ``OMS.open`` decides its market hours by the recorded feed (a recorded random walk trades at any hour, as the
+    walk does); ``paper_trade`` sees a wrapper and does not define the symbols' instruments ahead of the first bars.
 
     Parameters
     ----------
