@@ -24,11 +24,12 @@ from oms_kit.committer import Committer
 from oms_kit.contracts import slice_request
 from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
 from oms_kit.events import Event, PriceUpdated
+from oms_kit.gtt import Gtt, GttBook, fire, parse_gtt
 from oms_kit.market.bars import Bar
 from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import Clock
 from oms_kit.market.feeds import Feed
-from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_text
+from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_price, parse_text
 from oms_kit.monitor import RiskMonitor
 from oms_kit.opening import OpenedAccount, describe_hours, open_account, watch_account
 from oms_kit.orders import MAX_REASON
@@ -77,6 +78,7 @@ class OMS:
         self.monitor = RiskMonitor(manager, self.bus, self.clock, self._committer.commit)
         self.alerts = self.monitor.alerts
         self._book = Book(manager, self.history, self.day_book, by_placement=self.read_only)
+        self.gtt_book = GttBook()  # GTTs: standing triggers on the last price (in memory: not kept over a restart)
 
     @classmethod
     async def open(
@@ -351,6 +353,65 @@ class OMS:
         self._check_writable()
         return await self.monitor.square_off(symbol, reason)
 
+    # -- GTT ------------------------------------------------------------------------------------------------
+
+    async def place_gtt(self, symbol: str, triggers: Any, orders: Any, *, kind: str = "single",
+                        last_price: float | Decimal | None = None) -> Gtt:
+        """Place a GTT (good till triggered, :mod:`oms_kit.gtt`): ``kind="single"`` with one trigger value and one
+        :class:`OrderRequest`, or ``kind="two-leg"`` (OCO) with ``[stop, target]`` (below and above the last price)
+        and one order per leg. When the last price of ``symbol`` reaches a trigger the leg's order is placed as a
+        regular order through every pre-trade check (a rejection is recorded on the GTT); a two-leg GTT fires one
+        leg and cancels the other. A single trigger above the last price fires at or above it, one below at or
+        below it. ``last_price`` sets that direction; by default the OMS's last price of ``symbol``. A GTT that has
+        not fired expires a year after it was placed. GTTs are kept in memory: a restart does not keep them.
+
+        Raises InvalidOrderError for malformed fields (naming the field, value and what is allowed), OmsError when
+        the OMS is closed or read-only.
+        """
+        self._check_writable()
+        symbol, kind, values, requests, price = self._parse_gtt(symbol, kind, triggers, orders, last_price)
+        return self.gtt_book.add(symbol, kind, values, requests, price, self.clock.now())
+
+    def gtts(self, status: str | None = None) -> pd.DataFrame:
+        """The GTTs of this session (of ``status`` when given: active, triggered, cancelled, expired, rejected),
+        oldest first; those a year old are expired first."""
+        self.gtt_book.expire(self.clock.now())
+        frame = self.gtt_book.frame()
+        return frame if status is None else frame[frame["status"] == status].reset_index(drop=True)
+
+    def get_gtt(self, gtt_id: str) -> Gtt:
+        """The GTT with this id; raises GttNotFound (an OmsError)."""
+        return self.gtt_book.get(gtt_id)
+
+    async def modify_gtt(self, gtt_id: str, triggers: Any = None, orders: Any = None, *,
+                         last_price: float | Decimal | None = None) -> Gtt:
+        """Change an active GTT's trigger values or orders (those not given stay); checked as by
+        :meth:`place_gtt` against the last price now, which sets a single trigger's direction anew. Its expiry
+        stays. Raises GttNotFound, OmsError for a GTT no longer active, InvalidOrderError for malformed fields."""
+        self._check_writable()
+        gtt = self.gtt_book.active(gtt_id)
+        _, _, values, requests, price = self._parse_gtt(
+            gtt.symbol, gtt.kind, gtt.triggers if triggers is None else triggers,
+            gtt.orders if orders is None else orders, last_price)
+        gtt.triggers, gtt.orders, gtt.last_price, gtt.updated_at = values, requests, price, self.clock.now()
+        return gtt
+
+    async def delete_gtt(self, gtt_id: str) -> Gtt:
+        """Cancel an active GTT: it no longer fires and is listed as cancelled. Raises GttNotFound, OmsError for a
+        GTT no longer active."""
+        self._check_writable()
+        gtt = self.gtt_book.active(gtt_id)
+        self.gtt_book.end(gtt, "cancelled", self.clock.now(), "deleted by user")
+        return gtt
+
+    def _parse_gtt(self, symbol: Any, kind: Any, triggers: Any, orders: Any,
+                   last_price: float | Decimal | None) -> tuple[str, str, tuple[Decimal, ...], tuple[OrderRequest, ...],
+                                                               Decimal]:
+        instrument = self.manager.instruments.get(symbol) if isinstance(symbol, str) else None
+        price = (self.manager.prices.get(symbol) if instrument is not None else None) if last_price is None \
+            else parse_price(last_price, "last_price")
+        return (*parse_gtt(symbol, kind, triggers, orders, price, instrument), price)  # type: ignore[return-value]
+
     # -- prices and session -----------------------------------------------------------------------------------
 
     async def set_price(self, symbol: str, price: float | Decimal, volume: float | None = None) -> Decimal:
@@ -404,6 +465,8 @@ class OMS:
         if self._closed:
             self._check_open()  # raises
         price = self.manager.on_bar(bar)
+        if self.gtt_book.watching:  # one test when no GTT is active
+            fire(self.gtt_book, self.manager, self.monitor.sent, bar.symbol, price, self.clock.now())
         if self.bus.wants("price"):
             self.bus.publish(PriceUpdated(bar.timestamp, bar.symbol, price))
 
