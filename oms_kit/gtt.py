@@ -12,6 +12,7 @@ every pre-trade check, as a user's orders (``OMS.place_gtt`` and the methods bes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -129,7 +130,9 @@ def parse_gtt(symbol: object, kind: object, triggers: object, orders: object, la
 class GttBook:
     """An account's GTTs, and the active ones by symbol for the price path."""
 
-    def __init__(self) -> None:
+    def __init__(self, changed: Callable[[Gtt], None] | None = None) -> None:
+        # Told of each GTT made or changed, for the store (the OMS's recorder); None: kept in memory only.
+        self.changed = changed or _nothing
         self.gtts: dict[str, Gtt] = {}
         # Active GTTs by symbol: empty when none is active, so the price path tests one dict for truth.
         self.watching: dict[str, list[Gtt]] = {}
@@ -147,9 +150,22 @@ class GttBook:
                 self._next += 1
                 gtt_id = f"G-{self._next}"
         gtt = Gtt(gtt_id, symbol, kind, triggers, orders, last_price, now, one_year_after(now), updated_at=now)
-        self.gtts[gtt_id] = gtt
-        self.watching.setdefault(symbol, []).append(gtt)
+        self.restore(gtt)
+        self.changed(gtt)
         return gtt
+
+    def restore(self, gtt: Gtt) -> None:
+        """Take in a GTT as it is (read back from the store on a reopen), active ones onto the price path."""
+        self.gtts[gtt.gtt_id] = gtt
+        if gtt.status == ACTIVE:
+            self.watching.setdefault(gtt.symbol, []).append(gtt)
+        self.reserve(gtt.gtt_id)
+
+    def reserve(self, gtt_id: str) -> None:
+        """Have new ids go on after ``gtt_id`` (a stored GTT that ended: its row keeps its id)."""
+        number = gtt_id[2:]
+        if gtt_id.startswith("G-") and number.isdigit():  # new ids go on after the restored ones
+            self._next = max(self._next, int(number))
 
     def get(self, gtt_id: object) -> Gtt:
         """The GTT with this id; raises GttNotFound."""
@@ -175,6 +191,7 @@ class GttBook:
                 waiting.remove(gtt)
             if not waiting:
                 del self.watching[gtt.symbol]
+        self.changed(gtt)
 
     def due(self, symbol: str, price: Decimal, now: datetime) -> list[tuple[Gtt, int]]:
         """The active GTTs of ``symbol`` that ``price`` fires, with the leg each fires; those a year old expire
@@ -215,6 +232,7 @@ def fire(book: GttBook, manager: Any, sent: Any, symbol: str, price: Decimal, no
             order, send = manager.prepare(gtt.orders[leg])
         except OmsError as exc:  # the order cannot even be registered: the GTT says why
             gtt.status, gtt.reason = REJECTED, exc.message
+            book.changed(gtt)
             continue
         gtt.order_ids.append(order.order_id)
         if send:
@@ -225,4 +243,9 @@ def fire(book: GttBook, manager: Any, sent: Any, symbol: str, price: Decimal, no
             gtt.reason = order.reason or "; ".join(str(v) for v in order.violations)
         elif gtt.kind == TWO_LEG:
             gtt.reason = f"leg {leg} fired at {price}; the other leg is cancelled"
+        book.changed(gtt)
     return fired
+
+
+def _nothing(gtt: Gtt) -> None:
+    pass

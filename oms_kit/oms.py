@@ -34,6 +34,7 @@ from oms_kit.monitor import RiskMonitor
 from oms_kit.opening import OpenedAccount, describe_hours, open_account, watch_account
 from oms_kit.orders import MAX_REASON
 from oms_kit.quotes import add_instruments, quote_bar
+from oms_kit.recovery import restore_gtts
 from oms_kit.request import OrderRequest, order_request
 from oms_kit.risk import RiskAlert, RiskLimits
 from oms_kit.settlement import Settlement, traded
@@ -78,7 +79,7 @@ class OMS:
         self.monitor = RiskMonitor(manager, self.bus, self.clock, self._committer.commit)
         self.alerts = self.monitor.alerts
         self._book = Book(manager, self.history, self.day_book, by_placement=self.read_only)
-        self.gtt_book = GttBook()  # GTTs: standing triggers on the last price (in memory: not kept over a restart)
+        self.gtt_book = GttBook(self.recorder.gtt)  # GTTs: standing triggers on the last price
 
     @classmethod
     async def open(
@@ -139,6 +140,8 @@ class OMS:
         if read_only:
             oms.watch = await watch_account(opened, oms.alerts)
             return oms
+        if oms.store.durable:
+            await restore_gtts(oms.store, oms.account, oms.gtt_book)
         # The walk's first step repeats its start prices: quoting them now means a market order placed as soon as
         # open() returns has a reference price, instead of NO_REFERENCE_PRICE until the feed task first runs.
         now = oms.clock.now()
@@ -363,14 +366,16 @@ class OMS:
         regular order through every pre-trade check (a rejection is recorded on the GTT); a two-leg GTT fires one
         leg and cancels the other. A single trigger above the last price fires at or above it, one below at or
         below it. ``last_price`` sets that direction; by default the OMS's last price of ``symbol``. A GTT that has
-        not fired expires a year after it was placed. GTTs are kept in memory: a restart does not keep them.
+        not fired expires a year after it was placed. GTTs are stored: a reopened OMS keeps watching the active ones.
 
         Raises InvalidOrderError for malformed fields (naming the field, value and what is allowed), OmsError when
         the OMS is closed or read-only.
         """
         self._check_writable()
         symbol, kind, values, requests, price = self._parse_gtt(symbol, kind, triggers, orders, last_price)
-        return self.gtt_book.add(symbol, kind, values, requests, price, self.clock.now())
+        gtt = self.gtt_book.add(symbol, kind, values, requests, price, self.clock.now())
+        await self.commit()
+        return gtt
 
     def gtts(self, status: str | None = None) -> pd.DataFrame:
         """The GTTs of this session (of ``status`` when given: active, triggered, cancelled, expired, rejected),
@@ -394,6 +399,8 @@ class OMS:
             gtt.symbol, gtt.kind, gtt.triggers if triggers is None else triggers,
             gtt.orders if orders is None else orders, last_price)
         gtt.triggers, gtt.orders, gtt.last_price, gtt.updated_at = values, requests, price, self.clock.now()
+        self.gtt_book.changed(gtt)
+        await self.commit()
         return gtt
 
     async def delete_gtt(self, gtt_id: str) -> Gtt:
@@ -402,6 +409,7 @@ class OMS:
         self._check_writable()
         gtt = self.gtt_book.active(gtt_id)
         self.gtt_book.end(gtt, "cancelled", self.clock.now(), "deleted by user")
+        await self.commit()
         return gtt
 
     def _parse_gtt(self, symbol: Any, kind: Any, triggers: Any, orders: Any,

@@ -13,10 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from oms_kit.fsm import OrderEvent, OrderEventType
+from oms_kit.gtt import ACTIVE, GttBook
 from oms_kit.models import Order, OrderStatus, TradingState, Validity, Variety
 from oms_kit.orders import OrderManager
 from oms_kit.storage.base import Store
-from oms_kit.storage.records import fill_from_row, order_from_row, position_from_row, stored_decimal
+from oms_kit.storage.records import fill_from_row, gtt_from_row, order_from_row, position_from_row, stored_decimal
 
 _TERMINAL = "(" + ", ".join(f"'{s.value}'" for s in OrderStatus if s.is_terminal) + ")"
 _NOT_TERMINAL = "(" + ", ".join(f"'{s.value}'" for s in OrderStatus if not s.is_terminal) + ")"
@@ -199,3 +200,18 @@ def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
                                              reason=f"instrument {order.symbol} not known after the restart"))
         return
     manager.broker.restore(order, instrument, now, held=held)  # type: ignore[attr-defined]
+
+
+async def restore_gtts(store: Store, account: str, book: GttBook) -> int:
+    """Put the account's active GTTs back on ``book``'s price path (those past their expiry expire at the first
+    price or listing); new GTT ids go on after every stored one. Returns how many were restored."""
+    rows = await store.fetch("SELECT * FROM gtts WHERE account = $1 ORDER BY created_at, gtt_id", account)
+    active = 0
+    for row in rows:
+        gtt = gtt_from_row(row)
+        if gtt.status == ACTIVE:
+            book.restore(gtt)
+            active += 1
+        else:
+            book.reserve(gtt.gtt_id)
+    return active

@@ -22,9 +22,9 @@ START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
 LIMITS = ok.RiskLimits(max_orders_per_second=None, duplicate_window_s=None)
 
 
-async def open_oms(clock: SimulatedClock | None = None, **options) -> ok.OMS:
+async def open_oms(clock: SimulatedClock | None = None, url: str = "duckdb:///:memory:", **options) -> ok.OMS:
     options.setdefault("limits", LIMITS)
-    return await ok.OMS.open("duckdb:///:memory:", feed=None, risk_interval=None,
+    return await ok.OMS.open(url, feed=None, risk_interval=None,
                              clock=clock or SimulatedClock(START), **options)
 
 
@@ -153,6 +153,46 @@ async def test_a_gtt_expires_a_year_after_it_was_placed():
         assert priced.status == "expired" and len(oms.orders()) == 0
         assert oms.gtts()["status"].tolist() == ["expired", "expired"]
         assert one_year_after(datetime(2028, 2, 29, tzinfo=UTC)) == datetime(2029, 2, 28, tzinfo=UTC)
+    finally:
+        await oms.close()
+
+
+async def test_a_restart_on_a_duckdb_file_keeps_the_active_gtts_and_they_fire_after_it(tmp_path):
+    url = f"duckdb:///{tmp_path / 'gtt.duckdb'}"
+    clock = SimulatedClock(START)
+    oms = await open_oms(clock, url=url)
+    try:
+        await oms.set_price("INFY", 1500)
+        single = await oms.place_gtt("INFY", 1550, buy(3))
+        oco = await oms.place_gtt("INFY", [1400, 1650], [sell(), buy()], kind="two-leg")
+        gone = await oms.place_gtt("INFY", 1450, sell())
+        await oms.delete_gtt(gone.gtt_id)
+        await oms.modify_gtt(single.gtt_id, 1560)
+    finally:
+        await oms.close()
+
+    oms = await open_oms(clock, url=url)
+    try:
+        active = oms.gtts()
+        assert active["gtt_id"].tolist() == [single.gtt_id, oco.gtt_id]
+        assert active["triggers"].tolist() == [["1560"], ["1400", "1650"]]
+        restored = oms.get_gtt(single.gtt_id)
+        assert (restored.orders, restored.expires_at) == (single.orders, single.expires_at)
+        await oms.set_price("INFY", 1500)  # no quote survives a restart; the GTTs keep their direction
+        fresh = await oms.place_gtt("INFY", 1300, sell())
+        assert fresh.gtt_id not in {single.gtt_id, oco.gtt_id, gone.gtt_id}  # a stored row is not overwritten
+        await oms.set_price("INFY", 1655)  # fires both the single (1560 up) and the OCO's target
+        assert (restored.status, oms.get_gtt(oco.gtt_id).fired_leg) == ("triggered", 1)
+        assert sorted(oms.orders()["quantity"].tolist()) == [3, 5]
+    finally:
+        await oms.close()
+
+    oms = await open_oms(clock, url=url)
+    try:
+        assert oms.gtts()["gtt_id"].tolist() == [fresh.gtt_id]  # the fired ones stay fired
+        stored = await oms.store.fetch_df("SELECT gtt_id, status FROM gtts ORDER BY gtt_id")
+        assert dict(zip(stored["gtt_id"], stored["status"], strict=True)) == {
+            single.gtt_id: "triggered", oco.gtt_id: "triggered", gone.gtt_id: "cancelled", fresh.gtt_id: "active"}
     finally:
         await oms.close()
 

@@ -7,7 +7,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from oms_kit.fsm import OrderEvent, OrderEventType
+from oms_kit.gtt import Gtt
 from oms_kit.models import Fill, Order, OrderStatus, OrderType, Position, Product, Side, Validity, Violation
+from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskAlert
 from oms_kit.storage import open_store
 from oms_kit.storage import records as r
@@ -21,6 +23,11 @@ ORDER = Order("O-ab-7", "C-ab-7", "SBIN", Side.SELL, 30, OrderType.SL, Product.C
 FILL = Fill("T-ab-1", "O-ab-7", "SBIN", Side.SELL, 10, Decimal("801.10"), Decimal("12.34"), T0, Product.CNC, "acct")
 POSITION = Position("SBIN", Product.CNC, "acct", -10, Decimal("801.10"), Decimal("5.5"), Decimal("12.34"),
                     Decimal("800.95"), 0, 10, T0)
+GTT = Gtt("G-3", "SBIN", "two-leg", (Decimal("780.05"), Decimal("850")),
+          (OrderRequest("SBIN", "SELL", 30, product="CNC"), OrderRequest("SBIN", "SELL", 30, "LIMIT", "849.95",
+                                                                          product="CNC", tag="target")),
+          Decimal("801.10"), T0, T0 + timedelta(days=365), "triggered", T0 + timedelta(days=3), 1, ["O-ab-9"],
+          "leg 1 fired")
 ALERT = RiskAlert("A-1", "acct", T0, "WARN", "max_gross_exposure", None, Decimal("80"), Decimal("100"), "80 %")
 
 
@@ -32,6 +39,7 @@ def every_row() -> list[tuple[str, tuple[object, ...]]]:
         r.account_row("acct", Decimal("12.5"), T0, T0, Decimal("-3"), 2, 1),
         r.trading_state_row("acct", "HALTED", "why", "user", T0),
         r.state_change_row("S-1", "acct", T0, "ACTIVE", "HALTED", "why", "user"), r.alert_row(ALERT),
+        r.gtt_row(GTT, "acct"),
     ]
 
 
@@ -50,6 +58,7 @@ async def test_what_is_written_reads_back_as_it_was() -> None:
         (trade,) = await store.fetch("SELECT * FROM trades")
         (position,) = await store.fetch("SELECT * FROM positions")
         (alert,) = await store.fetch("SELECT * FROM risk_alerts")
+        (gtt,) = await store.fetch("SELECT * FROM gtts")
         events = await store.fetch("SELECT * FROM order_events ORDER BY sequence")
     finally:
         await store.close()
@@ -61,6 +70,7 @@ async def test_what_is_written_reads_back_as_it_was() -> None:
     assert r.fill_from_row(trade) == FILL
     assert r.position_from_row(position) == POSITION
     assert r.alert_from_row(alert) == ALERT
+    assert r.gtt_from_row(gtt).to_dict() == GTT.to_dict()
     assert [(e["event_type"], e["from_status"], e["to_status"], e["detail"]) for e in events] == [
         ("CREATED", None, "NEW", "{}"),
         ("PARTIALLY_FILLED", "OPEN", "PARTIALLY_FILLED", '{"quantity": 10, "price": "801.10"}'),

@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from oms_kit.fsm import OrderEvent
+from oms_kit.gtt import Gtt
 from oms_kit.models import Fill, Order, OrderStatus, Position, Product, Violation
 from oms_kit.orders import AccountFigures
 from oms_kit.risk import RiskAlert
@@ -31,6 +32,7 @@ from oms_kit.storage.records import (
     created_row,
     decision_row,
     event_row,
+    gtt_row,
     order_row,
     position_row,
     state_change_row,
@@ -92,6 +94,10 @@ class Recorder:
         """The trading state changed: the current state and one entry of its history."""
         self.rows.append(trading_state_row(self.account, state, reason, source, ts))
         self.rows.append(state_change_row(change_id, self.account, ts, previous, state, reason, source))
+
+    def gtt(self, gtt: Gtt) -> None:
+        """A GTT was made or changed: its current state."""
+        self.rows.append(gtt_row(gtt, self.account))
 
     def alert(self, alert: RiskAlert) -> None:
         self.rows.append(alert_row(alert))

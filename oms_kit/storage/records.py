@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from oms_kit.fsm import OrderEvent, OrderEventType
+from oms_kit.gtt import Gtt
 from oms_kit.models import (
     ClientOrderId,
     Fill,
@@ -32,6 +33,7 @@ from oms_kit.models import (
     Variety,
     Violation,
 )
+from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskAlert
 from oms_kit.storage.base import Write
 
@@ -115,6 +117,15 @@ def alert_row(alert: RiskAlert) -> Write:
                             alert.value, alert.limit_value, alert.message, None))
 
 
+def gtt_row(gtt: Gtt, account: str) -> Write:
+    """A GTT's current state (``gtts``, replaced by key): triggers, orders and placed order ids as JSON."""
+    return ("gtts", (
+        gtt.gtt_id, account, gtt.symbol, gtt.kind, gtt.status, json.dumps([str(t) for t in gtt.triggers]),
+        json.dumps([o.to_dict() for o in gtt.orders]), gtt.last_price, gtt.created_at, gtt.updated_at,
+        gtt.expires_at, gtt.fired_leg, json.dumps(gtt.order_ids), gtt.reason,
+    ))
+
+
 def violations_json(violations: Sequence[Violation]) -> str:
     """Violations as the JSON text the ``violations`` columns hold."""
     return json.dumps([v.to_dict() for v in violations], default=str) if violations else "[]"
@@ -187,3 +198,11 @@ def alert_from_row(row: dict[str, Any]) -> RiskAlert:
     """A RiskAlert from a row of ``risk_alerts``."""
     return RiskAlert(row["alert_id"], row["account"], row["ts"], row["level"], row["limit_name"], row["symbol"],
                      row["value"], row["limit_value"], row["message"])
+
+
+def gtt_from_row(row: dict[str, Any]) -> Gtt:
+    """A Gtt from a row of ``gtts``; its orders are parsed again as requests."""
+    return Gtt(row["gtt_id"], row["symbol"], row["kind"], tuple(Decimal(t) for t in json.loads(row["triggers"])),
+               tuple(OrderRequest(**o) for o in json.loads(row["orders"])), stored_decimal(row["last_price"]),
+               row["created_at"], row["expires_at"], row["status"], row["updated_at"], row["fired_leg"],
+               list(json.loads(row["order_ids"])), row["reason"])

@@ -98,5 +98,13 @@ TABLES: dict[str, Table] = {
             "append",
             "change_id:text account:text ts:timestamp from_state:text to_state:text reason:text source:text",
         ),
+        _table(
+            "gtts",
+            ("account", "gtt_id"),
+            "upsert",
+            "gtt_id:text account:text symbol:text kind:text status:text triggers:text orders:text "
+            "last_price:decimal created_at:timestamp updated_at:timestamp expires_at:timestamp fired_leg:int "
+            "order_ids:text reason:text",
+        ),
     )
 }
