@@ -367,6 +367,9 @@ class OMS:
         leg and cancels the other. A single trigger above the last price fires at or above it, one below at or
         below it. ``last_price`` sets that direction; by default the OMS's last price of ``symbol``. A GTT that has
         not fired expires a year after it was placed. GTTs are stored: a reopened OMS keeps watching the active ones.
+        A fired order is placed on the price path (no await there): it reaches the broker before its rows are
+        committed, with the commit that follows the price (``set_price``, ``push_bar``, the feed's), as a strategy
+        runner's orders do.
 
         Raises InvalidOrderError for malformed fields (naming the field, value and what is allowed), OmsError when
         the OMS is closed or read-only.
@@ -378,8 +381,9 @@ class OMS:
         return gtt
 
     def gtts(self, status: str | None = None) -> pd.DataFrame:
-        """The GTTs of this session (of ``status`` when given: active, triggered, cancelled, expired, rejected),
-        oldest first; those a year old are expired first."""
+        """The GTTs (of ``status`` when given: active, triggered, cancelled, expired, rejected), oldest first;
+        those a year old are expired first. A reopened OMS holds the active ones of before and all made since; the
+        ended ones of earlier sessions are in the store's ``gtts`` table."""
         self.gtt_book.expire(self.clock.now())
         frame = self.gtt_book.frame()
         return frame if status is None else frame[frame["status"] == status].reset_index(drop=True)

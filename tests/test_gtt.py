@@ -254,3 +254,27 @@ def test_hostile_place_gtt_either_makes_a_valid_gtt_or_raises_a_named_error(symb
             await oms.close()
 
     asyncio.run(run())
+
+
+@settings(max_examples=80, deadline=None)
+@given(triggers=HOSTILE, orders=st.one_of(st.just(None), HOSTILE))
+def test_hostile_modify_gtt_changes_nothing_unless_it_is_valid(triggers, orders):
+    import asyncio
+
+    async def run() -> None:
+        oms = await open_oms()
+        try:
+            await oms.set_price("INFY", 1500)
+            gtt = await oms.place_gtt("INFY", [1400, 1600], [sell(), buy()], kind="two-leg")
+            before = gtt.to_dict()
+            try:
+                await oms.modify_gtt(gtt.gtt_id, triggers, orders)
+            except InvalidOrderError as exc:
+                assert exc.field in {"triggers", "orders"}
+                assert gtt.to_dict() == before
+                return
+            assert gtt.triggers[0] < Decimal(1500) < gtt.triggers[1] and len(gtt.orders) == 2
+        finally:
+            await oms.close()
+
+    asyncio.run(run())
