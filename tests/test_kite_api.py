@@ -733,7 +733,7 @@ async def test_an_ioc_remainder_that_expired_is_cancelled_in_kites_book(open_kit
 
 
 @pytest.mark.parametrize("call", [
-    lambda k: k("get_gtts"), lambda k: k("mf_orders"), lambda k: k("order_margins", [{"x": 1}]),
+    lambda k: k("mf_sips"), lambda k: k("mf_orders"), lambda k: k("order_margins", [{"x": 1}]),
     lambda k: k("historical_data", 408065, "2026-01-01", "2026-01-02", "minute"),
     lambda k: k("get_auction_instruments"), lambda k: k("generate_session", "request-token", "secret"),
 ])

@@ -9,8 +9,10 @@ Kite Connect paper-trades this OMS, with every pre-trade check, by changing one 
 Routes: ``POST /orders/{variety}`` (place), ``PUT``/``DELETE /orders/{variety}/{order_id}`` (modify, cancel),
 ``GET /orders``, ``/orders/{order_id}`` (its history), ``/orders/{order_id}/trades``, ``/trades``,
 ``/portfolio/positions``, ``/portfolio/holdings``, ``/user/margins[/{segment}]``, ``/user/profile``, ``/quote``,
-``/quote/ohlc``, ``/quote/ltp`` and ``/instruments[/{exchange}]`` (CSV). The token is the server's: Kite's clients
-send ``Authorization: token ACCOUNT:TOKEN``, the api_key being the served account.
+``/quote/ohlc``, ``/quote/ltp``, ``/instruments[/{exchange}]`` (CSV), and GTTs: ``POST``/``GET /gtt/triggers``,
+``GET``/``PUT``/``DELETE /gtt/triggers/{trigger_id}`` (forms and shapes in :mod:`~oms_kit.service.kite_gtt`).
+The token is the server's: Kite's clients send ``Authorization: token ACCOUNT:TOKEN``, the api_key being the
+served account.
 
 Answers are Kite's envelopes, ``{"status": "success", "data": ...}``, and errors ``{"status": "error", "message",
 "error_type", "data": null}`` with Kite's HTTP codes, so the official client raises its own exceptions: malformed
@@ -39,14 +41,17 @@ from starlette.types import Receive, Scope, Send
 
 from oms_kit.errors import OmsError, StoreError
 from oms_kit.exposure import account_funds
+from oms_kit.gtt import Gtt, GttNotFound
 from oms_kit.models import Order, Product
 from oms_kit.orders import OrderModifyRejected
 from oms_kit.service.encode import OmsJSONResponse
 from oms_kit.service.errors import FIELD_ERRORS
 from oms_kit.service.kite_errors import GENERAL, INPUT, NETWORK, ORDER, KiteError, kite_error_body
 from oms_kit.service.kite_forms import check_order_variety, kite_field, modify_values, order_request, read_form, shown
+from oms_kit.service.kite_gtt import gtt_form, gtt_id_of, gtt_json, trigger_id_of
 from oms_kit.service.kite_models import (
     EXCHANGE,
+    KITE_STATUS,
     Funds,
     Universe,
     day_fills,
@@ -88,7 +93,7 @@ def kite_error_of(exc: Exception) -> KiteError | None:
         return exc
     if isinstance(exc, FIELD_ERRORS):
         field = kite_field(exc)  # type: ignore[arg-type]
-        value = exc.value if isinstance(exc.value, str) else repr(exc.value)
+        value = str(exc.value) if isinstance(exc.value, str | Decimal) else repr(exc.value)
         hint = f" ({exc.hint})" if exc.hint else ""
         return KiteError(400, INPUT, f"invalid `{field}`: '{shown(value)}'; allowed: {exc.allowed}{hint}")
     if isinstance(exc, OrderModifyRejected):
@@ -379,6 +384,81 @@ def _csv(text: str) -> Response:
     return Response(text, media_type="text/csv; charset=utf-8")
 
 
+# -- GTT --------------------------------------------------------------------------------------------------------------
+
+
+def _gtt(oms: OMS, trigger_id: str) -> Gtt:
+    try:
+        return oms.get_gtt(gtt_id_of(trigger_id))
+    except GttNotFound:
+        raise KiteError(404, INPUT, f"invalid `trigger_id`: no GTT {shown(trigger_id)} in account {oms.account}"
+                        ) from None
+
+
+def _gtt_json(oms: OMS, gtt: Gtt, world: Universe) -> dict[str, Any]:
+    statuses = {}
+    for order_id in gtt.order_ids:
+        try:
+            statuses[order_id] = KITE_STATUS[oms.get_order(order_id).status]
+        except OmsError:  # an order of an earlier session no longer in memory
+            continue
+    return gtt_json(gtt, oms.account, world.token(gtt.symbol), statuses)
+
+
+@router.post("/gtt/triggers", summary="Place a GTT (Kite)")
+async def place_gtt(request: Request) -> Response:
+    """Kite's place_gtt: a ``single`` or ``two-leg`` GTT; answers its ``trigger_id``."""
+    oms = _oms(request)
+    asked = gtt_form(read_form(await request.body()))
+    _tradable(oms, asked.symbol, _world(oms))
+    gtt = await oms.place_gtt(asked.symbol, asked.triggers, list(asked.orders), kind=asked.kind,
+                              last_price=asked.last_price)
+    return kite_response({"trigger_id": trigger_id_of(gtt.gtt_id)})
+
+
+@router.get("/gtt/triggers", summary="GTTs (Kite)")
+async def gtts(request: Request) -> Response:
+    """Kite's get_gtts: the account's GTTs, oldest first, whatever their status."""
+    oms = _oms(request)
+    world = _world(oms)
+    chosen = [oms.get_gtt(gtt_id) for gtt_id in oms.gtts()["gtt_id"]]
+    # Kite's ids are integers: every GTT the OMS numbers has one (G-7 is 7).
+    return kite_response([_gtt_json(oms, g, world) for g in chosen if trigger_id_of(g.gtt_id) is not None])
+
+
+@router.get("/gtt/triggers/{trigger_id}", summary="A GTT (Kite)")
+async def gtt_info(request: Request, trigger_id: str) -> Response:
+    """Kite's get_gtt."""
+    oms = _oms(request)
+    oms.gtts()  # a year-old GTT is shown expired
+    return kite_response(_gtt_json(oms, _gtt(oms, trigger_id), _world(oms)))
+
+
+@router.put("/gtt/triggers/{trigger_id}", summary="Modify a GTT (Kite)")
+async def modify_gtt(request: Request, trigger_id: str) -> Response:
+    """Kite's modify_gtt: an active GTT's trigger values and orders; its type and symbol cannot change."""
+    oms = _oms(request)
+    asked = gtt_form(read_form(await request.body()))
+    gtt = _gtt(oms, trigger_id)
+    if asked.kind != gtt.kind:
+        raise KiteError(400, INPUT, f"invalid `type`: '{asked.kind}'; GTT {trigger_id} is {gtt.kind} and its type "
+                        "cannot change: delete it and place a new one")
+    if asked.symbol != gtt.symbol:
+        raise KiteError(400, INPUT, f"invalid `tradingsymbol`: '{shown(asked.symbol)}'; GTT {trigger_id} is on "
+                        f"{gtt.symbol}")
+    await oms.modify_gtt(gtt.gtt_id, asked.triggers, list(asked.orders), last_price=asked.last_price)
+    return kite_response({"trigger_id": trigger_id_of(gtt.gtt_id)})
+
+
+@router.delete("/gtt/triggers/{trigger_id}", summary="Delete a GTT (Kite)")
+async def delete_gtt(request: Request, trigger_id: str) -> Response:
+    """Kite's delete_gtt: an active GTT no longer fires and is listed as deleted."""
+    oms = _oms(request)
+    gtt = _gtt(oms, trigger_id)
+    await oms.delete_gtt(gtt.gtt_id)
+    return kite_response({"trigger_id": trigger_id_of(gtt.gtt_id)})
+
+
 # Kite's routes this API does not offer answer in Kite's shape (a GeneralException, 404), not in the REST API's,
 # which a Kite client could not read.
 NOT_OFFERED = ("/gtt", "/gtt/{rest:path}", "/mf/{rest:path}", "/margins/{rest:path}", "/charges/{rest:path}",
@@ -389,8 +469,8 @@ NOT_OFFERED = ("/gtt", "/gtt/{rest:path}", "/mf/{rest:path}", "/margins/{rest:pa
 async def not_offered(request: Request) -> Response:
     """A Kite route this paper OMS does not offer."""
     raise KiteError(404, GENERAL, f"{request.method} {shown(request.url.path)} is not offered by this paper OMS: it "
-                    "takes regular orders and serves the order book, trades, positions, holdings, margins, quotes "
-                    "and instruments")
+                    "takes regular orders and GTTs and serves the order book, trades, positions, holdings, margins, "
+                    "quotes and instruments")
 
 
 for _path in NOT_OFFERED:

@@ -30,7 +30,7 @@ _WHOLE = re.compile(r"[0-9]{1,12}")
 _SHOWN = 60  # characters of a value quoted in a message
 
 # OrderRequest's field names as Kite's.
-KITE_FIELDS = {"symbol": "tradingsymbol", "side": "transaction_type"}
+KITE_FIELDS = {"symbol": "tradingsymbol", "side": "transaction_type", "triggers": "trigger_values", "kind": "type"}
 
 
 class ModifyValues(NamedTuple):
