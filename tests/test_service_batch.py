@@ -282,6 +282,19 @@ HOSTILE_BATCHES = st.one_of(
 
 
 async def test_hostile_batches_are_a_422_naming_a_field_or_an_answer_per_order(api):
+    await hostile_batches(api)
+
+
+async def test_hostile_batches_on_a_durable_store_are_a_422_or_orders_stored_once(durable_url):
+    # A durable store commits the batch before the broker sees it: the same outcomes, each order stored once.
+    served = await _serve(durable_url)
+    try:
+        await hostile_batches(served)
+    finally:
+        await _close(served)
+
+
+async def hostile_batches(api: Served) -> None:
     oms, loop = api.oms, asyncio.get_running_loop()
     headers = {"Authorization": f"Bearer {api.server.token}", "Content-Type": "application/json"}
     client = httpx.Client(base_url=api.server.url + "/api/oms", headers=headers, timeout=60)
