@@ -19,8 +19,8 @@ from oms_kit.models import Order, OrderType, Product, Side, TradingState, Variet
 from oms_kit.session_checks import check_market_hours, check_mis_cutoff
 
 __all__ = ["CHECKS", "VIOLATION_CODES", "check_buying_power", "check_client_order_id", "check_contract_expired",
-           "check_daily_loss", "check_gross_exposure", "check_instrument", "check_lot_size", "check_market_hours",
-           "check_mis_cutoff", "check_open_orders",
+           "check_daily_loss", "check_disclosed_quantity", "check_gross_exposure", "check_instrument",
+           "check_lot_size", "check_market_hours", "check_mis_cutoff", "check_open_orders",
            "check_order_quantity", "check_order_rate", "check_order_value", "check_position_quantity",
            "check_position_value", "check_possible_duplicate", "check_price_collar", "check_product",
            "check_reduce_only", "check_reference_price", "check_tick_size", "check_trading_state", "default_checks"]
@@ -32,7 +32,7 @@ VIOLATION_CODES = frozenset({
     "NO_REFERENCE_PRICE", "DUPLICATE_CLIENT_ORDER_ID", "POSSIBLE_DUPLICATE", "RATE_LIMIT_EXCEEDED",
     "MAX_OPEN_ORDERS", "POSITION_LIMIT_EXCEEDED", "GROSS_EXPOSURE_EXCEEDED", "INSUFFICIENT_FUNDS",
     "DAILY_LOSS_LIMIT", "REDUCE_ONLY_WOULD_INCREASE_POSITION", "AMO_MARKET_OPEN", "MIS_CUTOFF", "CONTRACT_EXPIRED",
-    "PRODUCT_NOT_ALLOWED",
+    "PRODUCT_NOT_ALLOWED", "DISCLOSED_QUANTITY",
 })  # fmt: skip
 
 _ONE_SECOND = timedelta(seconds=1)
@@ -50,6 +50,20 @@ _NO_EXPIRY = "the instrument does not expire"
 # The products a future or an option may be traded in: intraday and carry-forward, not delivery (as Kite's NRML).
 _FNO_PRODUCTS = frozenset({Product.MIS, Product.NRML})
 _FNO_PRODUCT_TEXT = "MIS or NRML"
+# The disclosed quantity (NSE's DQ: the part of an order the exchange shows at a time). What brokers publish of
+# the exchange's rule, which the check follows:
+# - at least 10% of the order's quantity for NSE and BSE equity, and at most the quantity: Zerodha's support
+#   article "What is the disclosed quantity feature and how to use it?" (support.zerodha.com), Upstox's "What is a
+#   Disclosed quantity order?" (help.upstox.com, article 251374), Geojit's of the same title (support.geojit.com);
+# - not for futures and options (NSE and BSE F&O): all three; Zerodha points to iceberg orders instead;
+# - for limit orders only, market orders do not take one: a broker-independent knowledge base (WebNotes, "Disclosed
+#   quantity orders", v2.webnotes.in), the one source found that says so. An order that takes the book at once
+#   (MARKET, and SL-M once triggered) never rests there to be shown in part; LIMIT and SL orders rest at a price.
+# Not checked: "not in the pre-open and post-close sessions" (Upstox, Geojit), as this account places orders only
+# in the normal market or as after-market orders sent out at the open.
+_DISCLOSED_SHARE = 10  # percent of the quantity, at least
+_DISCLOSED_TYPES = frozenset({OrderType.LIMIT, OrderType.SL})
+_ALL_SHOWN = "the order is shown in full (disclosed quantity 0)"
 
 
 # --- shared measurements (each reads the context only when called) ---
@@ -159,6 +173,31 @@ def _product(order: Order, ctx: CheckContext) -> Outcome:
                          f"{instrument.instrument_type} contract: use {_FNO_PRODUCT_TEXT}", _FNO_PRODUCT_TEXT,
                          product.value)
     return product.value, _FNO_PRODUCT_TEXT
+
+
+def _disclosed_quantity(order: Order, ctx: CheckContext) -> Outcome:
+    # The rules above, in that order. An order without one (nearly all) pays one test.
+    disclosed = order.disclosed_quantity
+    if not disclosed:
+        return _ALL_SHOWN
+    instrument = ctx.instrument
+    if instrument is not None and instrument.instrument_type != "EQ":
+        return Violation("DISCLOSED_QUANTITY", f"disclosed quantity {disclosed} is not allowed for {order.symbol}, a "
+                         f"{instrument.instrument_type} contract: NSE takes one in the equity segment only; give 0",
+                         0, disclosed)
+    if order.order_type not in _DISCLOSED_TYPES:
+        return Violation("DISCLOSED_QUANTITY", f"disclosed quantity {disclosed} is not allowed for a "
+                         f"{order.order_type.value} order, which takes the book at once: only LIMIT and SL orders, "
+                         "which rest at their price, show part of themselves; give 0", 0, disclosed)
+    quantity = order.quantity
+    if disclosed > quantity:
+        return Violation("DISCLOSED_QUANTITY", f"disclosed quantity {disclosed} is more than the quantity {quantity}",
+                         quantity, disclosed)
+    minimum = -(-quantity * _DISCLOSED_SHARE // 100)  # 10% rounded up: the least whole number that is not below
+    if disclosed < minimum:
+        return Violation("DISCLOSED_QUANTITY", f"disclosed quantity {disclosed} is below {_DISCLOSED_SHARE}% of the "
+                         f"quantity {quantity}: at least {minimum}, or 0 to show all of it", minimum, disclosed)
+    return disclosed, minimum
 
 
 def _tick_size(order: Order, ctx: CheckContext) -> Outcome:
@@ -417,6 +456,9 @@ check_contract_expired = Check("contract_expired", "CONTRACT_EXPIRED", _contract
                                "{value:%d %b %Y %H:%M:%S %Z} is before the contract's expiry, "
                                "{limit:%d %b %Y %H:%M %Z}")
 check_product = Check("product", "PRODUCT_NOT_ALLOWED", _product, "product {value} is allowed ({limit})")
+check_disclosed_quantity = Check("disclosed_quantity", "DISCLOSED_QUANTITY", _disclosed_quantity,
+                                 "disclosed quantity {value} is at least {limit}, 10% of the quantity, and at most "
+                                 "all of it")
 check_tick_size = Check("tick_size", "PRICE_NOT_ON_TICK", _tick_size, "prices are on the tick size {limit}")
 check_lot_size = Check("lot_size", "QUANTITY_NOT_LOT_MULTIPLE", _lot_size,
                        "quantity {value} is a multiple of the lot size {limit}")
@@ -461,7 +503,7 @@ def default_checks() -> tuple[Check, ...]:
     return (
         check_trading_state, check_reduce_only, check_instrument, check_contract_expired, check_product,
         check_market_hours, check_mis_cutoff,
-        check_tick_size, check_lot_size,
+        check_tick_size, check_lot_size, check_disclosed_quantity,
         check_order_quantity, check_order_value, check_price_collar, check_reference_price, check_client_order_id,
         check_possible_duplicate, check_order_rate, check_open_orders, check_position_quantity, check_position_value,
         check_gross_exposure, check_buying_power, check_daily_loss,

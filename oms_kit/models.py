@@ -140,25 +140,43 @@ MAX_CASH = Decimal(10**15)  # an account's starting cash
 PRICE_PLACES = 8
 _PLACES = Decimal(1).scaleb(-PRICE_PLACES)
 _QUANTITY_ALLOWED = f"a whole number from 1 to {MAX_QUANTITY:,}"
+_DISCLOSED_ALLOWED = f"a whole number from 0 (all of the order shown) to {MAX_QUANTITY:,}"
 _PRICE_ALLOWED = f"a finite number above 0 and at most {MAX_PRICE:,}, with at most {PRICE_PLACES} decimal places"
 
 
 def parse_quantity(value: object, field_name: str = "quantity") -> int:
     """A whole number of units from 1 to :data:`MAX_QUANTITY`; floats such as 10.0 are accepted, 10.5 or True are
     not."""
-    if isinstance(value, bool):
-        raise InvalidOrderError(field_name, value, _QUANTITY_ALLOWED)
-    if isinstance(value, int):
-        quantity = value
-    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        quantity = int(value)
-    elif isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
-        quantity = int(value)
-    else:
-        raise InvalidOrderError(field_name, value, _QUANTITY_ALLOWED)
-    if not 0 < quantity <= MAX_QUANTITY:
+    quantity = _whole(value)
+    if quantity is None or not 0 < quantity <= MAX_QUANTITY:
         raise InvalidOrderError(field_name, value, _QUANTITY_ALLOWED)
     return quantity
+
+
+def parse_disclosed_quantity(value: object) -> int:
+    """How much of an order the exchange shows at a time: a whole number from 0 (all of it shown, the default) to
+    :data:`MAX_QUANTITY`, read as :func:`parse_quantity` reads a quantity. Its rule against the order's quantity,
+    instrument and type is a pre-trade check (``DISCLOSED_QUANTITY``, :mod:`oms_kit.checks`)."""
+    quantity = _whole(value)
+    if quantity is None or not 0 <= quantity <= MAX_QUANTITY:
+        raise InvalidOrderError("disclosed_quantity", value, _DISCLOSED_ALLOWED)
+    return quantity
+
+
+def _whole(value: object) -> int | None:
+    # A whole number as an int (10, 10.0, Decimal("10")), or None when it is not one (True, 10.5, "10", NaN).
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    # A Decimal is bounded by its exponent first, without arithmetic: abs(Decimal("1e999999999")) overflows the
+    # context and int() of it would build a billion-digit number. Below 10**10 it may be a whole number in range.
+    if (isinstance(value, Decimal) and value.is_finite() and value.adjusted() < 10
+            and value == value.to_integral_value()):
+        return int(value)
+    return None
 
 
 def parse_price(value: object, field_name: str = "price") -> Decimal:
@@ -394,6 +412,9 @@ class Order:
     updated_at: datetime | None = None
     sequence: int = 0  # number of events applied; the next event's sequence number
     variety: Variety = Variety.REGULAR
+    # How much the exchange shows of it at a time (0: all of it). Kept, checked (DISCLOSED_QUANTITY) and reported;
+    # it changes no fill: the simulated book has no other traders to hide the rest from.
+    disclosed_quantity: int = 0
 
     @property
     def remaining_quantity(self) -> int:
@@ -431,6 +452,7 @@ class Order:
             "validity": self.validity.value,
             "variety": self.variety.value,
             "quantity": self.quantity,
+            "disclosed_quantity": self.disclosed_quantity,
             "price": self.price,
             "trigger_price": self.trigger_price,
             "filled_quantity": self.filled_quantity,

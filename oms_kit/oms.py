@@ -171,13 +171,16 @@ class OMS:
         tag: str | None = None,
         variety: str = "regular",
         autoslice: bool = False,
+        disclosed_quantity: int = 0,
     ) -> Order | list[Order]:
         """Place an order; returns it once its records are committed.
 
         Takes the order's fields or one :class:`OrderRequest` (``oms.place_order(ok.OrderRequest(...))``).
         ``variety="amo"``: an after-market order, taken while the market is closed (the market hours of
         :class:`RiskLimits`: its session times or its calendar) and held by the broker until the session opens;
-        AMO_MARKET_OPEN rejects one while it is open.
+        AMO_MARKET_OPEN rejects one while it is open. ``disclosed_quantity``: how much the exchange shows at a time
+        (0: all of it), NSE's rule checked (DISCLOSED_QUANTITY); it changes no fill, as the simulated book has no other
+        traders to hide the rest from.
 
         ``autoslice=True``, as brokers offer it for futures and options: an order above the contract's freeze
         quantity (which QUANTITY_EXCEEDS_MAXIMUM refuses) is placed as child orders of at most the freeze quantity,
@@ -198,10 +201,10 @@ class OMS:
         manager = self.manager
         if type(symbol) is OrderRequest:
             request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                      client_order_id, tag, variety)
+                                      client_order_id, tag, variety, disclosed_quantity)
         else:  # the fields, parsed here without the detour (the order path)
             request = order_request(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                    client_order_id, tag, variety)
+                                    client_order_id, tag, variety, disclosed_quantity)
         if autoslice is not False:
             return await self._place_slices(request, autoslice)
         order, send = manager.prepare(request)
@@ -318,8 +321,10 @@ class OMS:
         return placed  # type: ignore[return-value]
 
     async def modify_order(self, order_id: str, quantity: int | None = None, price: float | Decimal | None = None,
-                           trigger_price: float | Decimal | None = None) -> Order:
-        """Change a working order's quantity, price or trigger; raises OrderModifyRejected when a rule forbids it.
+                           trigger_price: float | Decimal | None = None, *,
+                           disclosed_quantity: int | None = None) -> Order:
+        """Change a working order's quantity, price, trigger or disclosed quantity; raises OrderModifyRejected when a
+        rule forbids it.
 
         Refused with PersistenceUnavailable while the database is unreachable, like a new order (cancels pass).
         """
@@ -328,7 +333,7 @@ class OMS:
             raise PersistenceUnavailable(f"modify of {order_id} refused: the database is unavailable",
                                          detail=str(self.queue.unavailable), hint="status() shows the outage")
         try:
-            return self.manager.modify(order_id, quantity, price, trigger_price)
+            return self.manager.modify(order_id, quantity, price, trigger_price, disclosed_quantity)
         finally:
             await self.commit()
 
@@ -616,7 +621,7 @@ class OMS:
     def validate(self, symbol: str | OrderRequest, side: str | None = None, quantity: int | None = None,
                  order_type: str = "MARKET", price: float | Decimal | None = None, *, product: str = "MIS",
                  validity: str = "DAY", trigger_price: float | Decimal | None = None,
-                 variety: str = "regular") -> pd.DataFrame:
+                 variety: str = "regular", disclosed_quantity: int = 0) -> pd.DataFrame:
         """Dry run: every pre-trade check with pass/fail, value, limit and headroom. Nothing is recorded.
 
         Takes the order's fields or one :class:`OrderRequest`, as :meth:`place_order` does. For a future or an
@@ -625,7 +630,7 @@ class OMS:
         it with the account's positions saves against margining it alone: above 0 for a hedge); their code is
         empty."""
         request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                  None, None, variety)
+                                  None, None, variety, disclosed_quantity)
         results = self.manager.explain(request)
         return pd.DataFrame([r.to_dict() for r in results] + margin_rows(self.manager, request))
 

@@ -43,6 +43,7 @@ from oms_kit.models import (
     Validity,
     Variety,
     Violation,
+    parse_disclosed_quantity,
     parse_price,
     parse_quantity,
     parse_text,
@@ -158,7 +159,7 @@ class OrderManager:
         an identical retry of a known client order id (then ``order`` is the existing one)."""
         # One unpacking: each field read by name is a descriptor call on a tuple subclass, ten times the cost.
         (symbol, side, quantity, order_type, price, trigger_price, product, validity, client_order_id, tag,
-         variety) = request
+         variety, disclosed) = request
         self._next_id += 1
         # Plain str: ids are str at run time, and calling a NewType costs a Python call per order.
         order = Order(
@@ -168,6 +169,8 @@ class OrderManager:
         )
         if variety is not _REGULAR:
             order.variety = variety
+        if disclosed:
+            order.disclosed_quantity = disclosed
         exposure = self.exposure
         if client_order_id is not None and client_order_id in exposure.client_ids:
             existing = self.orders[exposure.client_ids[client_order_id]]
@@ -203,7 +206,8 @@ class OrderManager:
         """Dry run: every check on this order as if placed now; nothing is registered or recorded."""
         order = Order(OrderId("DRY-RUN"), "DRY-RUN", request.symbol, request.side, request.quantity,
                       request.order_type, request.product, request.validity, request.price, request.trigger_price,
-                      request.tag, self.account, variety=request.variety)
+                      request.tag, self.account, variety=request.variety,
+                      disclosed_quantity=request.disclosed_quantity)
         return self.validator.explain(order, CheckContext(self, order, self.now()))
 
     def submit(self, order: Order) -> None:
@@ -238,8 +242,10 @@ class OrderManager:
         quantity: int | None = None,
         price: float | Decimal | None = None,
         trigger_price: float | Decimal | None = None,
+        disclosed_quantity: int | None = None,
     ) -> Order:
-        """Change quantity, price or trigger of a working order. Raises OrderModifyRejected when a rule forbids it."""
+        """Change quantity, price, trigger or disclosed quantity of a working order. Raises OrderModifyRejected when
+        a rule forbids it."""
         order = self.get(order_id)
         if order.status not in _MODIFIABLE:
             raise OmsError(f"cannot modify order {order_id}: status is {order.status}",
@@ -258,8 +264,10 @@ class OrderManager:
             if not order.order_type.needs_trigger:
                 raise InvalidOrderError("trigger_price", trigger_price, f"no trigger for a {order.order_type} order")
             changes["trigger_price"] = parse_price(trigger_price, "trigger_price")
+        if disclosed_quantity is not None:
+            changes["disclosed_quantity"] = parse_disclosed_quantity(disclosed_quantity)
         if not changes:
-            raise InvalidOrderError("quantity/price/trigger_price", None, "at least one new value")
+            raise InvalidOrderError("quantity/price/trigger_price/disclosed_quantity", None, "at least one new value")
         now = self.now()
         candidate = _copy(order)
         for name, value in changes.items():

@@ -21,6 +21,7 @@ from oms_kit.models import (
     Side,
     Validity,
     Variety,
+    parse_disclosed_quantity,
     parse_price,
     parse_quantity,
     parse_text,
@@ -39,9 +40,9 @@ _VARIETIES: dict[Any, Variety] = {m.value: m for m in Variety}
 _PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
 _TRIGGERED = frozenset({OrderType.SL, OrderType.SL_M})
 # The defaults of the fields after the symbol, as the methods that take a request or the fields have them.
-_DEFAULTS = (None, None, OrderType.MARKET, None, None, Product.MIS, Validity.DAY, None, None, Variety.REGULAR)
+_DEFAULTS = (None, None, OrderType.MARKET, None, None, Product.MIS, Validity.DAY, None, None, Variety.REGULAR, 0)
 FIELDS = ("symbol", "side", "quantity", "order_type", "price", "trigger_price", "product", "validity",
-          "client_order_id", "tag", "variety")
+          "client_order_id", "tag", "variety", "disclosed_quantity")
 
 
 class _Fields(NamedTuple):
@@ -56,6 +57,7 @@ class _Fields(NamedTuple):
     client_order_id: str | None
     tag: str | None
     variety: Variety
+    disclosed_quantity: int
 
 
 class OrderRequest(_Fields):
@@ -63,8 +65,10 @@ class OrderRequest(_Fields):
 
     ``OrderRequest("RELIANCE", "BUY", 10, "LIMIT", 2500)`` accepts the spellings the methods accept (``"buy"``,
     ``Side.BUY``, ``10.0``, ``"2500.05"``) and holds the parsed values: members of the enums, an ``int`` quantity,
-    ``Decimal`` prices. A price only for LIMIT and SL, a trigger only for SL and SL-M. Immutable; ``replace()``
-    gives a changed copy, parsed again.
+    ``Decimal`` prices. A price only for LIMIT and SL, a trigger only for SL and SL-M. ``disclosed_quantity``: how
+    much of it the exchange shows at a time, 0 (the default) for all of it; a whole number here, its rule against
+    the quantity (NSE's) is the pre-trade check DISCLOSED_QUANTITY. Immutable; ``replace()`` gives a changed copy,
+    parsed again.
     """
 
     # A named tuple: built by one C call once the fields are parsed. A frozen dataclass sets each of its ten
@@ -93,7 +97,8 @@ class OrderRequest(_Fields):
         return (self.symbol == other.symbol and self.side is other.side and self.quantity == other.quantity
                 and self.order_type is other.order_type and self.price == other.price
                 and self.trigger_price == other.trigger_price and self.product is other.product
-                and self.validity is other.validity and self.tag == other.tag and self.variety is other.variety)
+                and self.validity is other.validity and self.tag == other.tag and self.variety is other.variety
+                and self.disclosed_quantity == other.disclosed_quantity)
 
     def replace(self, **changes: Any) -> OrderRequest:
         """A copy with ``changes`` (field names), parsed like a new request."""
@@ -119,6 +124,7 @@ def order_request(
     client_order_id: str | None = None,
     tag: str | None = None,
     variety: str | Variety = Variety.REGULAR,
+    disclosed_quantity: int = 0,
 ) -> OrderRequest:
     """``OrderRequest(...)`` as a plain function: the order path (``place_order``, a strategy's orders) calls it,
     since calling a class whose ``__new__`` is written in Python costs an argument tuple and a C detour more."""
@@ -153,8 +159,11 @@ def order_request(
         parse_text(client_order_id, "client_order_id", MAX_TEXT)
     if tag is not None and (not isinstance(tag, str) or len(tag) > MAX_TEXT or not tag.isprintable()):
         raise InvalidOrderError("tag", tag, f"None or a text of at most {MAX_TEXT} printable characters")
+    if type(disclosed_quantity) is not int or disclosed_quantity:  # 0, the default, is taken as it is
+        disclosed_quantity = parse_disclosed_quantity(disclosed_quantity)
     return _new_tuple(OrderRequest, (symbol.strip(), parsed_side, quantity, parsed_type, price, trigger_price,
-                                          parsed_product, parsed_validity, client_order_id, tag, parsed_variety))
+                                     parsed_product, parsed_validity, client_order_id, tag, parsed_variety,
+                                     disclosed_quantity))
 
 
 

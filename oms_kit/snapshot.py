@@ -90,6 +90,7 @@ class OrderView(_View):
     symbol: str
     side: str
     quantity: int
+    disclosed_quantity: int  # shown at a time; 0: all of it
     order_type: str
     product: str
     validity: str
@@ -107,8 +108,8 @@ class OrderView(_View):
     def of(cls, order: Order) -> OrderView:
         """The view of ``order`` now."""
         return cls(order.order_id, order.client_order_id, order.symbol, order.side.value, order.quantity,
-                   order.order_type.value, order.product.value, order.validity.value, order.price,
-                   order.trigger_price, order.status.value, order.filled_quantity, order.average_price,
+                   order.disclosed_quantity, order.order_type.value, order.product.value, order.validity.value,
+                   order.price, order.trigger_price, order.status.value, order.filled_quantity, order.average_price,
                    tuple(v.code for v in order.violations), order.reason, order.created_at, order.updated_at)
 
 

@@ -14,8 +14,8 @@ from oms_kit.models import Fill, Order
 
 ORDER_COLUMNS = [
     "order_id", "client_order_id", "symbol", "side", "order_type", "product", "validity", "variety", "quantity",
-    "price", "trigger_price", "filled_quantity", "average_price", "status", "violations", "reason", "tag",
-    "created_at", "updated_at",
+    "disclosed_quantity", "price", "trigger_price", "filled_quantity", "average_price", "status", "violations",
+    "reason", "tag", "created_at", "updated_at",
 ]
 TRADE_COLUMNS = ["trade_id", "order_id", "symbol", "product", "side", "quantity", "price", "fees", "ts"]
 

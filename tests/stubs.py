@@ -60,7 +60,8 @@ async def assert_store_matches(oms: Any) -> None:
         live = {
             "client_order_id": order.client_order_id, "symbol": order.symbol, "side": order.side.value,
             "order_type": order.order_type.value, "product": order.product.value, "validity": order.validity.value,
-            "quantity": order.quantity, "price": order.price, "trigger_price": order.trigger_price,
+            "quantity": order.quantity, "disclosed_quantity": order.disclosed_quantity, "price": order.price,
+            "trigger_price": order.trigger_price,
             "filled_quantity": order.filled_quantity, "average_price": order.average_price,
             "status": order.status.value, "triggered": order.triggered, "reason": order.reason, "tag": order.tag,
             "created_at": order.created_at, "updated_at": order.updated_at, "sequence": order.sequence,

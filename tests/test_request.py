@@ -24,7 +24,8 @@ def test_the_usual_spellings_become_members_an_int_and_exact_prices():
     assert request.price == Decimal("2500.05") and request.order_type is OrderType.LIMIT
     assert request.to_dict() == {"symbol": "RELIANCE", "side": "BUY", "quantity": 10, "order_type": "LIMIT",
                                  "price": "2500.05", "trigger_price": None, "product": "CNC", "validity": "IOC",
-                                 "client_order_id": None, "tag": None, "variety": "regular"}
+                                 "client_order_id": None, "tag": None, "variety": "regular",
+                                 "disclosed_quantity": 0}
 
 
 def test_a_request_cannot_change_and_a_replaced_copy_is_parsed_again():

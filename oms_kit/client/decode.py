@@ -146,6 +146,7 @@ def order_of(record: Mapping[str, Any], account: str) -> Order:
         created_at=moment(record["created_at"]),
         updated_at=moment(record["updated_at"]),
         variety=Variety(record.get("variety", Variety.REGULAR)),
+        disclosed_quantity=_whole(record.get("disclosed_quantity", 0)),  # a server of before it sends none
     )
 
 

@@ -37,7 +37,7 @@ from oms_kit.client.errors import RemoteError, error_of
 from oms_kit.client.stream import EventStream, stream_query
 from oms_kit.errors import ConfigError, InvalidOrderError, OmsError
 from oms_kit.history import parse_limit, parse_moment
-from oms_kit.models import Order, OrderStatus, Side, parse_price, parse_quantity, parse_text
+from oms_kit.models import Order, OrderStatus, Side, parse_disclosed_quantity, parse_price, parse_quantity, parse_text
 from oms_kit.orders import MAX_REASON
 from oms_kit.request import FIELDS as _FIELDS
 from oms_kit.request import OrderRequest
@@ -76,17 +76,18 @@ class RemoteOMS:
                           quantity: int | None = None, order_type: str = "MARKET",
                           price: float | Decimal | str | None = None, *, product: str = "MIS", validity: str = "DAY",
                           trigger_price: float | Decimal | str | None = None, client_order_id: str | None = None,
-                          tag: str | None = None) -> Order:
+                          tag: str | None = None, disclosed_quantity: int = 0) -> Order:
         """Place an order (``POST /api/oms/orders``): the fields or one :class:`~oms_kit.request.OrderRequest`, as
         ``OMS.place_order`` takes them. A well-formed order that breaks a rule comes back REJECTED with its
         violations; malformed input raises InvalidOrderError naming the field and sends nothing. The same
         ``client_order_id`` with the same order returns the order already placed: retry with it after a timeout."""
         if type(symbol) is OrderRequest:
             request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                      client_order_id, tag)
+                                      client_order_id, tag, None, disclosed_quantity)
         else:
             request = OrderRequest(symbol, side, quantity, order_type, price,  # type: ignore[arg-type]
-                                   trigger_price, product, validity, client_order_id, tag)
+                                   trigger_price, product, validity, client_order_id, tag,
+                                   disclosed_quantity=disclosed_quantity)
         record = await self._call("POST", "/orders", body=request.to_dict())
         return self._decode(order_of, record, self.account)
 
@@ -136,10 +137,11 @@ class RemoteOMS:
 
     async def modify_order(self, order_id: str, quantity: int | None = None,
                            price: float | Decimal | str | None = None,
-                           trigger_price: float | Decimal | str | None = None) -> Order:
-        """Change a working order's quantity, price or trigger (``PATCH``). Raises OrderModifyRejected when a rule
-        forbids it, OmsError for an unknown order or one no longer working, InvalidOrderError for a malformed
-        value."""
+                           trigger_price: float | Decimal | str | None = None, *,
+                           disclosed_quantity: int | None = None) -> Order:
+        """Change a working order's quantity, price, trigger or disclosed quantity (``PATCH``). Raises
+        OrderModifyRejected when a rule forbids it, OmsError for an unknown order or one no longer working,
+        InvalidOrderError for a malformed value."""
         path = _order_path(order_id)
         # Checked here as the OMS checks them; sent as given when JSON has the value (so that an error the server
         # finds quotes it as the OMS would), a Decimal as its exact text.
@@ -151,7 +153,10 @@ class RemoteOMS:
             if value is not None:
                 parsed = parse_price(value, name)
                 body[name] = value if isinstance(value, int | float | str) else str(parsed)
-        given = {"quantity": quantity, "price": price, "trigger_price": trigger_price}
+        if disclosed_quantity is not None:
+            body["disclosed_quantity"] = parse_disclosed_quantity(disclosed_quantity)
+        given = {"quantity": quantity, "price": price, "trigger_price": trigger_price,
+                 "disclosed_quantity": disclosed_quantity}
         record = await self._call("PATCH", path, body=body, given=given, order_id=order_id)
         return self._decode(order_of, record, self.account)
 

@@ -209,12 +209,13 @@ async def place_order(request: Request, variety: str) -> Response:
 
 @router.put("/orders/{variety}/{order_id}", summary="Modify an order (Kite)")
 async def modify_order(request: Request, variety: str, order_id: str) -> Response:
-    """Kite's modify_order: a working order's quantity, price or trigger price."""
+    """Kite's modify_order: a working order's quantity, price, trigger price or disclosed quantity."""
     oms = _oms(request)
     form = read_form(await request.body())
     order = _find(oms, order_id)
     values = modify_values(form, variety, order)
-    await oms.modify_order(order.order_id, values.quantity, values.price, values.trigger_price)
+    await oms.modify_order(order.order_id, values.quantity, values.price, values.trigger_price,
+                           disclosed_quantity=values.disclosed_quantity)
     return kite_response({"order_id": order.order_id})
 
 

@@ -2,9 +2,10 @@
 :class:`~oms_kit.request.OrderRequest` or a modify's new values, with Kite's names and Kite's rules.
 
 Every field arrives as text. A field may appear once; a required one must be non-empty. Kite's clients send
-``price=0`` and ``trigger_price=0`` for orders that have none, so a zero there means "none". Fields of Kite's that a
-paper account takes but that change nothing here (``disclosed_quantity``, ``market_protection``) are checked and
-ignored; those of varieties and validities this API does not offer (``validity_ttl``, iceberg and auction fields,
+``price=0`` and ``trigger_price=0`` for orders that have none, so a zero there means "none"; ``disclosed_quantity=0``
+shows all of the order. ``disclosed_quantity`` is taken (kept with the order, its rule checked as NSE's:
+DISCLOSED_QUANTITY); ``market_protection``, which changes nothing on a simulated book, is checked and ignored; those
+of varieties and validities this API does not offer (``validity_ttl``, iceberg and auction fields,
 ``autoslice``) are refused. Unknown fields are ignored, as Kite ignores them. Malformed input raises
 :class:`~oms_kit.service.kite_errors.KiteError` (InputException) naming the field, or InvalidOrderError from
 OrderRequest, which the router words with Kite's names.
@@ -39,6 +40,7 @@ class ModifyValues(NamedTuple):
     quantity: int | None
     price: Decimal | None
     trigger_price: Decimal | None
+    disclosed_quantity: int | None = None
 
 
 def read_form(body: bytes) -> dict[str, str]:
@@ -115,12 +117,17 @@ def _number(form: Mapping[str, str], name: str, *, zero_is_none: bool) -> Decima
     return None if zero_is_none and number == 0 else number
 
 
-def _ignored(form: Mapping[str, str], quantity: int | None) -> None:
-    # Checked like Kite checks them, then ignored: the simulated exchange has no hidden quantity and fills at the
-    # price it quotes.
+def _disclosed(form: Mapping[str, str], quantity: int | None) -> int | None:
+    # Kite refuses one above the quantity as an InputException; the rest of NSE's rule (10%, cash equity, limit
+    # orders) is the pre-trade check's, which rejects the order with DISCLOSED_QUANTITY.
     disclosed = _whole(form, "disclosed_quantity")
     if disclosed is not None and quantity is not None and disclosed > quantity:
         raise KiteError(400, INPUT, f"invalid `disclosed_quantity`: {disclosed} is more than the quantity {quantity}")
+    return disclosed
+
+
+def _ignored(form: Mapping[str, str]) -> None:
+    # Checked like Kite checks it, then ignored: the simulated exchange fills at the price it quotes.
     protection = _number(form, "market_protection", zero_is_none=False)
     if protection is not None and protection != -1 and not 0 <= protection <= 100:
         raise KiteError(400, INPUT, f"invalid `market_protection`: {shown(form['market_protection'])}; -1 (automatic) "
@@ -161,8 +168,10 @@ def order_request(form: Mapping[str, str], variety: str) -> OrderRequest:
     if tag is not None and len(tag) > MAX_TAG:
         raise KiteError(400, INPUT, f"invalid `tag`: '{shown(tag)}'; at most {MAX_TAG} characters")
     _refused(form)
-    _ignored(form, quantity)
-    return OrderRequest(symbol, side, quantity, order_type, price, trigger, product, validity, None, tag, chosen)
+    disclosed = _disclosed(form, quantity)
+    _ignored(form)
+    return OrderRequest(symbol, side, quantity, order_type, price, trigger, product, validity, None, tag, chosen,
+                        disclosed or 0)
 
 
 def modify_values(form: Mapping[str, str], variety: str, order: Order) -> ModifyValues:
@@ -184,10 +193,12 @@ def modify_values(form: Mapping[str, str], variety: str, order: Order) -> Modify
     quantity = _whole(form, "quantity")
     price = _number(form, "price", zero_is_none=not order.order_type.needs_price)
     trigger = _number(form, "trigger_price", zero_is_none=not order.order_type.needs_trigger)
-    _ignored(form, quantity if quantity is not None else order.quantity)
-    if quantity is None and price is None and trigger is None:
-        raise KiteError(400, INPUT, "nothing to modify: send a new `quantity`, `price` or `trigger_price`")
-    return ModifyValues(quantity, price, trigger)
+    disclosed = _disclosed(form, quantity if quantity is not None else order.quantity)
+    _ignored(form)
+    if quantity is None and price is None and trigger is None and disclosed is None:
+        raise KiteError(400, INPUT, "nothing to modify: send a new `quantity`, `price`, `trigger_price` or "
+                        "`disclosed_quantity`")
+    return ModifyValues(quantity, price, trigger, disclosed)
 
 
 def kite_field(error: InvalidOrderError) -> str:

@@ -142,8 +142,9 @@ def order_json(order: Order, token: int) -> dict[str, Any]:
         "variety": order.variety.value, "exchange": EXCHANGE, "tradingsymbol": order.symbol, "instrument_token": token,
         "order_type": order.order_type.value, "transaction_type": order.side.value,
         "validity": order.validity.value, "product": order.product.value, "quantity": order.quantity,
-        "disclosed_quantity": 0, "price": num(order.price), "trigger_price": num(order.trigger_price),
-        "average_price": num(order.average_price), "filled_quantity": order.filled_quantity,
+        "disclosed_quantity": order.disclosed_quantity, "price": num(order.price),
+        "trigger_price": num(order.trigger_price), "average_price": num(order.average_price),
+        "filled_quantity": order.filled_quantity,
         "pending_quantity": remaining if order.is_working or status in _STILL_PENDING else 0,
         "cancelled_quantity": remaining if status in _ENDED_UNFILLED else 0,
         "market_protection": 0, "meta": {}, "tag": order.tag, "tags": tags, "guid": order.client_order_id,
@@ -163,10 +164,10 @@ def _status_raw(order: Order) -> str | None:
 def history_json(order: Order, events: Sequence[Mapping[str, Any]], token: int) -> list[dict[str, Any]]:
     """Each state the order went through (its stored events, oldest first) as Kite's order history shows it.
 
-    Every entry has the values the order had in that state: quantity, price and trigger price as placed until a
-    modify's MODIFIED event and as modified from there on (a MODIFY PENDING entry still shows the values it would
-    replace; a refused modify changes nothing), and the filled, pending and cancelled quantities and the average
-    price of the fills so far. The values an order was placed with are read from the trail (see
+    Every entry has the values the order had in that state: quantity, price, trigger price and disclosed quantity as
+    placed until a modify's MODIFIED event and as modified from there on (a MODIFY PENDING entry still shows the
+    values it would replace; a refused modify changes nothing), and the filled, pending and cancelled quantities and
+    the average price of the fills so far. The values an order was placed with are read from the trail (see
     :func:`_placed_values`); the order as it is now gives only its unchanging fields.
     """
     if not events:
@@ -202,8 +203,8 @@ def history_json(order: Order, events: Sequence[Mapping[str, Any]], token: int) 
             "exchange_order_id": order.order_id if accepted_at is not None else None,
             "exchange_timestamp": kite_time(accepted_at),
             "exchange_update_timestamp": kite_time(ts) if accepted_at is not None else None,
-            "quantity": values["quantity"], "price": num(values["price"]),
-            "trigger_price": num(values["trigger_price"]),
+            "quantity": values["quantity"], "disclosed_quantity": values["disclosed_quantity"],
+            "price": num(values["price"]), "trigger_price": num(values["trigger_price"]),
             "filled_quantity": filled, "average_price": float(filled_value / filled) if filled else 0.0,
             "pending_quantity": remaining if status.is_working or status in _STILL_PENDING else 0,
             "cancelled_quantity": remaining if status in _ENDED_UNFILLED else 0,
@@ -212,15 +213,17 @@ def history_json(order: Order, events: Sequence[Mapping[str, Any]], token: int) 
     return entries or [order_json(order, token) | {"modified": modified}]
 
 
-_MODIFIABLE_VALUES = ("quantity", "price", "trigger_price")
+_MODIFIABLE_VALUES = ("quantity", "price", "trigger_price", "disclosed_quantity")
+_WHOLE_VALUES = frozenset({"quantity", "disclosed_quantity"})
 _FILL_EVENTS = frozenset({"PARTIALLY_FILLED", "FILLED"})
 
 
 def _placed_values(order: Order, trail: Sequence[tuple[Any, dict[str, Any]]]) -> dict[str, Any]:
-    # The quantity, price and trigger price the order was placed with. The orders table holds only the latest ones;
-    # a MODIFY_REQUESTED event keeps the values its modify would replace ("previous"), so a field's first such value
-    # is the placed one, and a field no modify touched has the order's own value. An event stored before
-    # "previous" was kept says only what its modify set: the earliest value set then stands for the placed one.
+    # The quantity, price, trigger price and disclosed quantity the order was placed with. The orders table holds
+    # only the latest ones; a MODIFY_REQUESTED event keeps the values its modify would replace ("previous"), so a
+    # field's first such value is the placed one, and a field no modify touched has the order's own value. An event
+    # stored before "previous" was kept says only what its modify set: the earliest value set then stands for the
+    # placed one.
     values = {name: getattr(order, name) for name in _MODIFIABLE_VALUES}
     known: set[str] = set()
     for kind, detail in trail:
@@ -267,7 +270,7 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def _parsed(name: str, value: Any) -> Any:
-    if name == "quantity":
+    if name in _WHOLE_VALUES:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     return _decimal(value)
 

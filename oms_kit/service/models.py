@@ -36,6 +36,10 @@ Price = Annotated[Any, PlainValidator(_number_or_text),
                   WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}], "examples": ["2500.05"]})]
 Quantity = Annotated[Any, PlainValidator(_whole_number), WithJsonSchema({"type": "integer", "minimum": 1,
                                                                          "examples": [10]})]
+Disclosed = Annotated[Any, PlainValidator(_whole_number), WithJsonSchema({
+    "type": "integer", "minimum": 0, "examples": [100],
+    "description": "how much the exchange shows at a time, 0 for all of it; at least 10% of the quantity and at "
+                   "most all of it, LIMIT and SL orders in cash equity only (DISCLOSED_QUANTITY)"})]
 
 
 def _choice(members: type[Any], default: Any = ...) -> Any:
@@ -66,11 +70,13 @@ class OrderIn(_Body):
     client_order_id: StrictStr | None = None
     tag: StrictStr | None = None
     variety: StrictStr = _choice(Variety, Variety.REGULAR)
+    disclosed_quantity: Disclosed = 0
 
     def request(self) -> OrderRequest:
         """The order as an :class:`OrderRequest`: every rule of a well-formed order checked (InvalidOrderError)."""
         return OrderRequest(self.symbol, self.side, self.quantity, self.order_type, self.price, self.trigger_price,
-                            self.product, self.validity, self.client_order_id, self.tag, self.variety)
+                            self.product, self.validity, self.client_order_id, self.tag, self.variety,
+                            self.disclosed_quantity)
 
 
 MAX_BATCH = 100  # orders in one POST /api/oms/orders/batch
@@ -104,6 +110,7 @@ class ModifyIn(_Body):
     quantity: Quantity | None = None
     price: Price | None = None
     trigger_price: Price | None = None
+    disclosed_quantity: Disclosed | None = None
 
 
 class CancelAllIn(_Body):
@@ -169,6 +176,7 @@ class OrderOut(BaseModel):
     validity: str
     variety: str = Field(examples=["regular"])
     quantity: int
+    disclosed_quantity: int = Field(description="shown at a time; 0: all of it")
     price: Money | None
     trigger_price: Money | None
     filled_quantity: int

@@ -175,11 +175,13 @@ async def get_order(request: Request, order_id: str) -> Response:
 
 @router.patch("/orders/{order_id}", response_model=OrderOut, responses=_ORDER_ERRORS, summary="Modify an order")
 async def modify_order(request: Request, order_id: str, body: ModifyIn) -> Response:
-    """Change a working order's quantity, price or trigger (``OMS.modify_order``). 409 MODIFY_REJECTED when a rule
-    forbids the change (the order keeps its values), 409 REFUSED when the order is no longer working."""
+    """Change a working order's quantity, price, trigger or disclosed quantity (``OMS.modify_order``). 409
+    MODIFY_REJECTED when a rule forbids the change (the order keeps its values), 409 REFUSED when the order is no
+    longer working."""
     oms = oms_of(request)
     _find(oms, order_id)
-    order = await oms.modify_order(order_id, body.quantity, body.price, body.trigger_price)
+    order = await oms.modify_order(order_id, body.quantity, body.price, body.trigger_price,
+                                   disclosed_quantity=body.disclosed_quantity)
     return _json(order_json(order))
 
 

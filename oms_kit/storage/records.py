@@ -49,7 +49,7 @@ def order_row(order: Order) -> Write:
         order.order_type._value_, order.product._value_, order.validity._value_, order.quantity, order.price,
         order.trigger_price, order.filled_quantity, order.average_price, order.status._value_, order.triggered,
         violations_json(order.violations) if order.violations else "[]", order.reason, order.tag,
-        order.created_at, order.updated_at, order.sequence, order.variety._value_,
+        order.created_at, order.updated_at, order.sequence, order.variety._value_, order.disclosed_quantity,
     ))
 
 
@@ -173,7 +173,7 @@ def order_from_row(row: dict[str, Any], filled_value: Decimal) -> Order:
         OrderStatus(row["status"]), int(row["filled_quantity"]), stored_decimal(row["average_price"]),
         stored_decimal(filled_value), bool(row["triggered"]), violations,  # type: ignore[arg-type]
         row["reason"], row["created_at"], row["updated_at"], int(row["sequence"]),
-        Variety(row["variety"] or Variety.REGULAR),
+        Variety(row["variety"] or Variety.REGULAR), int(row["disclosed_quantity"] or 0),
     )
 
 

@@ -47,7 +47,7 @@ TABLES: dict[str, Table] = {
             "order_id:text client_order_id:text account:text symbol:text side:text order_type:text product:text "
             "validity:text quantity:int price:decimal trigger_price:decimal filled_quantity:int "
             "average_price:decimal status:text triggered:bool violations:text reason:text tag:text "
-            "created_at:timestamp updated_at:timestamp sequence:int variety:text",
+            "created_at:timestamp updated_at:timestamp sequence:int variety:text disclosed_quantity:int",
         ),
         _table(
             "order_events",
