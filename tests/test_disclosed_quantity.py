@@ -350,6 +350,11 @@ def test_the_request_names_the_field_the_value_and_what_is_allowed():
     assert request.to_dict()["disclosed_quantity"] == 5 and ok.OrderRequest(**request.to_dict()) == request
     # Another disclosed quantity is another order: no retry of it.
     assert not request.same_payload(request.replace(disclosed_quantity=6))
+    # A huge Decimal is refused by its exponent, without building its digits (a quantity's too).
+    for field in ("quantity", "disclosed_quantity"):
+        with pytest.raises(InvalidOrderError) as huge:
+            ok.OrderRequest(**{**request.to_dict(), field: Decimal("1e999999999")})
+        assert huge.value.field == field
 
 
 # -- the REST API ----------------------------------------------------------------------------------------------------
