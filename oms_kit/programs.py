@@ -277,6 +277,13 @@ class ProgramBook:
         if program.status == ACTIVE and program.trails:
             self.trailing.setdefault(program.symbol, []).append(program)
 
+    def replace(self, programs: list[Program], orders: dict[str, Order]) -> None:
+        """Hold exactly ``programs`` (a watcher's view of the store)."""
+        for mapping in (self.programs, self.watched, self.trailing, self.root):
+            mapping.clear()
+        for program in programs:
+            self.restore(program, orders)
+
     def get(self, program_id: object) -> Program:
         """The program with this id; raises ProgramNotFound."""
         program = self.programs.get(program_id) if isinstance(program_id, str) else None
