@@ -59,8 +59,9 @@ class ProgramNotFound(OmsError):
 
 @dataclass(eq=False)
 class Program:
-    """One order program (see the module docstring). ``request`` is the entry (bracket, cover), the stop (trailing)
-    or the first leg (iceberg, whose later legs copy it with their own quantity). ``entry_id``, ``target_id`` and
+    """One order program (see the module docstring). ``request`` is what was asked for: the entry (bracket, cover),
+    the stop (trailing; its trigger is set from the last price when placed) or the whole iceberg (its legs copy it
+    with their own quantities). ``entry_id``, ``target_id`` and
     ``stop_id`` name the orders of a bracket or cover (``stop_id`` a trailing stop's); ``order_ids`` every order the
     program placed, in order. ``basis`` is the price the legs were set from (the entry's first fill), ``best`` the
     best price a trailing stop has seen; ``entered`` the quantity the entry has filled and ``entry_done`` whether it
@@ -111,7 +112,7 @@ class Program:
         """Plain values for a table or JSON."""
         request = self.request
         return {"program_id": self.program_id, "kind": self.kind, "symbol": self.symbol, "side": str(request.side),
-                "quantity": request.quantity * (self.legs or 1) if self.kind == ICEBERG else request.quantity,
+                "quantity": request.quantity,
                 "status": self.status, **{k: v for k, v in self.spec().items() if k != "request"},
                 "order_type": str(request.order_type), "price": _text(request.price), "product": str(request.product),
                 **self.state(), "created_at": self.created_at, "updated_at": self.updated_at, "reason": self.reason}

@@ -346,3 +346,39 @@ async def test_an_iceberg_in_a_future_slices_whole_lots_within_the_freeze_quanti
         assert program.status == "complete" and oms.position(future.symbol) == 5_200
     finally:
         await oms.close()
+
+
+def test_a_brackets_legs_working_at_the_end_of_a_backtest_day_expire_and_end_it_without_an_error():
+    import pandas as pd
+
+    class OneBracket(ok.Strategy):
+        def on_start(self, ctx):
+            self.programs = []
+
+        def on_bar(self, ctx, bar):
+            if not self.programs:
+                self.programs.append(ctx.bracket(bar.symbol, "BUY", 1, "MARKET", target=50, stoploss=50))
+
+    times = [datetime(2026, 1, 5, 9, 56 + i, tzinfo=UTC) for i in range(4)] + [datetime(2026, 1, 6, 3, 45, tzinfo=UTC)]
+    bars = pd.DataFrame({"timestamp": times, "symbol": "INFY", "open": 1500.0, "high": 1501.0, "low": 1499.0,
+                         "close": 1500.0, "volume": 1000.0})
+    strategy = OneBracket()
+    result = ok.backtest(strategy, bars)
+
+    (program,) = strategy.programs
+    statuses = {o.order_id: o.status for o in result.placed}
+    assert statuses[program.entry_id] is S.FILLED
+    # one leg expired with the day, and its expiry cancelled the other
+    assert sorted([statuses[program.target_id], statuses[program.stop_id]]) == [S.CANCELLED, S.EXPIRED]
+    assert program.status == "cancelled" and "EXPIRED" in program.reason
+
+
+async def test_an_iceberg_lists_its_whole_quantity():
+    oms = await open_oms()
+    try:
+        await oms.set_price("INFY", 1505)
+        await oms.place_iceberg("INFY", "BUY", 100, "LIMIT", 1500, legs=4)
+        row = oms.programs().iloc[0]
+        assert (row["kind"], row["quantity"], row["legs"], row["legs_sent"]) == ("iceberg", 100, 4, 1)
+    finally:
+        await oms.close()
