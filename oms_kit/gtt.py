@@ -6,8 +6,12 @@ A ``two-leg`` GTT (one cancels the other, OCO) has a stop below the price and a 
 order: the leg whose trigger is reached first fires and the other is cancelled with it. A GTT that has not fired
 expires a year after it was made.
 
-This module keeps the book and decides what fires; :class:`~oms_kit.oms.OMS` places the fired legs' orders through
-every pre-trade check, as a user's orders (``OMS.place_gtt`` and the methods beside it).
+A bar fires a trigger that its high or low reaches (a tick is a bar of one price); a bar that reaches both legs of a
+two-leg GTT fires the stop first, unless the broker's intrabar rule is ``target_first``.
+
+This module keeps the book and decides what fires; the order manager fires them on each price of their symbol, so
+GTTs work the same in a backtest, in paper trading and in the OMS (``OMS.place_gtt`` and the methods beside it,
+``ctx.gtt``); the fired legs' orders pass every pre-trade check, as a user's orders.
 """
 
 from __future__ import annotations
@@ -55,15 +59,20 @@ class Gtt:
     order_ids: list[str] = field(default_factory=list)
     reason: str | None = None
 
-    def hit(self, price: Decimal) -> int | None:
-        """The index of the leg that ``price`` fires, or None."""
+    def hit(self, high: Decimal, low: Decimal, stop_first: bool = True) -> int | None:
+        """The index of the leg that a price range (a bar's high and low; a tick's one price twice) fires, or None.
+        When the range reaches both legs of a two-leg GTT, the stop (leg 0) fires unless ``stop_first`` is False:
+        the broker's intrabar rule, the same as for a bracket's legs."""
         if self.kind == SINGLE:
             trigger = self.triggers[0]
-            crossed = price >= trigger if trigger > self.last_price else price <= trigger
+            crossed = high >= trigger if trigger > self.last_price else low <= trigger
             return 0 if crossed else None
-        if price <= self.triggers[0]:
+        stop, target = low <= self.triggers[0], high >= self.triggers[1]
+        if stop and target:
+            return 0 if stop_first else 1
+        if stop:
             return 0
-        if price >= self.triggers[1]:
+        if target:
             return 1
         return None
 
@@ -127,6 +136,16 @@ def parse_gtt(symbol: object, kind: object, triggers: object, orders: object, la
     return symbol, str(kind), parsed, tuple(orders)
 
 
+def parse_gtt_for(manager: Any, symbol: object, kind: object, triggers: object, orders: object,
+                  last_price: object = None) -> tuple[str, str, tuple[Decimal, ...], tuple[OrderRequest, ...], Decimal]:
+    """:func:`parse_gtt` against an account's order manager: its instrument of ``symbol`` and, when ``last_price``
+    is None, its last price of it. Returns the parsed fields and the last price."""
+    instrument = manager.instruments.get(symbol) if isinstance(symbol, str) else None
+    price = (manager.prices.get(symbol) if instrument is not None else None) if last_price is None \
+        else parse_price(last_price, "last_price")
+    return (*parse_gtt(symbol, kind, triggers, orders, price, instrument), price)  # type: ignore[return-value]
+
+
 class GttBook:
     """An account's GTTs, and the active ones by symbol for the price path."""
 
@@ -136,6 +155,8 @@ class GttBook:
         self.gtts: dict[str, Gtt] = {}
         # Active GTTs by symbol: empty when none is active, so the price path tests one dict for truth.
         self.watching: dict[str, list[Gtt]] = {}
+        # Told of each order a fired GTT placed (a strategy's runner adopts those of its own GTTs).
+        self.placed_listeners: list[Callable[[Gtt, Any], None]] = []
         self._next = 0
 
     def add(self, symbol: str, kind: str, triggers: tuple[Decimal, ...], orders: tuple[OrderRequest, ...],
@@ -160,6 +181,13 @@ class GttBook:
         if gtt.status == ACTIVE:
             self.watching.setdefault(gtt.symbol, []).append(gtt)
         self.reserve(gtt.gtt_id)
+
+    def replace(self, gtts: list[Gtt]) -> None:
+        """Hold exactly ``gtts`` (a watcher's view of the store: no price ever reaches them)."""
+        self.gtts.clear()
+        self.watching.clear()
+        for gtt in gtts:
+            self.restore(gtt)
 
     def reserve(self, gtt_id: str) -> None:
         """Have new ids go on after ``gtt_id`` (a stored GTT that ended: its row keeps its id)."""
@@ -193,15 +221,16 @@ class GttBook:
                 del self.watching[gtt.symbol]
         self.changed(gtt)
 
-    def due(self, symbol: str, price: Decimal, now: datetime) -> list[tuple[Gtt, int]]:
-        """The active GTTs of ``symbol`` that ``price`` fires, with the leg each fires; those a year old expire
-        first. The fired ones are taken off the price path here, so each fires once."""
+    def due(self, symbol: str, high: Decimal, low: Decimal, now: datetime,
+            stop_first: bool = True) -> list[tuple[Gtt, int]]:
+        """The active GTTs of ``symbol`` that the range from ``low`` to ``high`` fires, with the leg each fires;
+        those a year old expire first. The fired ones are taken off the price path here, so each fires once."""
         fired: list[tuple[Gtt, int]] = []
         for gtt in list(self.watching.get(symbol, ())):
             if now >= gtt.expires_at:
                 self.end(gtt, EXPIRED, now, "expired a year after it was placed")
                 continue
-            leg = gtt.hit(price)
+            leg = gtt.hit(high, low, stop_first)
             if leg is not None:
                 gtt.fired_leg = leg
                 self.end(gtt, TRIGGERED, now)
@@ -222,11 +251,16 @@ class GttBook:
         return pd.DataFrame([g.to_dict() for g in self.gtts.values()], columns=columns)
 
 
-def fire(book: GttBook, manager: Any, sent: Any, symbol: str, price: Decimal, now: datetime) -> list[Gtt]:
-    """Place the orders of the GTTs of ``symbol`` that ``price`` fires, as a user's orders: through every
-    pre-trade check (``manager.prepare``), then to the broker (``manager.submit``, ``sent`` tells the risk monitor).
-    A GTT whose order is rejected ends ``rejected`` with the order's reason. Returns the GTTs that fired."""
-    fired = book.due(symbol, price, now)
+def fire(book: GttBook, manager: Any, symbol: str, bar: Any, now: datetime) -> list[Gtt]:
+    """Place the orders of the GTTs of ``symbol`` that ``bar`` (a bar or a tick) fires, as a user's orders: through
+    every pre-trade check (``manager.prepare``), then to the broker (``manager.submit``; ``manager.sent`` tells the
+    risk monitor). A bar fires a trigger its high or low reaches; when it reaches both legs of a two-leg GTT, the
+    broker's intrabar rule picks the stop unless it is ``target_first``. A GTT whose order is rejected ends
+    ``rejected`` with the order's reason. Returns the GTTs that fired."""
+    instrument = manager.instruments[symbol]
+    high, low = instrument.round_price(bar.high), instrument.round_price(bar.low)
+    stop_first = getattr(manager.broker, "intrabar", "stop_first") != "target_first"
+    fired = book.due(symbol, high, low, now, stop_first)
     for gtt, leg in fired:
         try:
             order, send = manager.prepare(gtt.orders[leg])
@@ -235,14 +269,16 @@ def fire(book: GttBook, manager: Any, sent: Any, symbol: str, price: Decimal, no
             book.changed(gtt)
             continue
         gtt.order_ids.append(order.order_id)
+        for listener in book.placed_listeners:
+            listener(gtt, order)
         if send:
             manager.submit(order)
-            sent(order)
+            manager.sent(order)
         if order.violations or order.status is OrderStatus.REJECTED:
             gtt.status = REJECTED
             gtt.reason = order.reason or "; ".join(str(v) for v in order.violations)
         elif gtt.kind == TWO_LEG:
-            gtt.reason = f"leg {leg} fired at {price}; the other leg is cancelled"
+            gtt.reason = f"leg {leg} fired on {symbol} between {low} and {high}; the other leg is cancelled"
         book.changed(gtt)
     return fired
 

@@ -24,21 +24,21 @@ from oms_kit.committer import Committer
 from oms_kit.contracts import slice_request
 from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
 from oms_kit.events import Event, PriceUpdated
-from oms_kit.gtt import Gtt, GttBook, fire, parse_gtt
 from oms_kit.market.bars import Bar
 from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import Clock
 from oms_kit.market.feeds import Feed
-from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_price, parse_text
+from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_text
 from oms_kit.monitor import RiskMonitor
 from oms_kit.opening import OpenedAccount, describe_hours, open_account, watch_account
 from oms_kit.orders import MAX_REASON
 from oms_kit.quotes import add_instruments, quote_bar
-from oms_kit.recovery import restore_gtts
+from oms_kit.recovery import restore_gtts, restore_programs
 from oms_kit.request import OrderRequest, order_request
 from oms_kit.risk import RiskAlert, RiskLimits
 from oms_kit.settlement import Settlement, traded
 from oms_kit.snapshot import Snapshot, take_snapshot
+from oms_kit.standing import StandingOrders
 from oms_kit.storage import RowError, WriteQueue
 from oms_kit.summary import margin_rows, margin_summary, risk_summary
 from oms_kit.tables import orders_frame
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from oms_kit.service.server import Server
 
 
-class OMS:
+class OMS(StandingOrders):
     """An order management system for one account. Open it with ``await OMS.open(...)``.
 
     ``docs/ARCHITECTURE.md`` ("The OMS facade") lists its methods by group; each is documented where it is defined.
@@ -79,7 +79,7 @@ class OMS:
         self.monitor = RiskMonitor(manager, self.bus, self.clock, self._committer.commit)
         self.alerts = self.monitor.alerts
         self._book = Book(manager, self.history, self.day_book, by_placement=self.read_only)
-        self.gtt_book = GttBook(self.recorder.gtt)  # GTTs: standing triggers on the last price
+        manager.sent = self.monitor.sent  # orders that GTTs and order programs send, awaiting acknowledgement
 
     @classmethod
     async def open(
@@ -141,7 +141,8 @@ class OMS:
             oms.watch = await watch_account(opened, oms.alerts)
             return oms
         if oms.store.durable:
-            await restore_gtts(oms.store, oms.account, oms.gtt_book)
+            await restore_gtts(oms.store, oms.account, oms.manager.gtts)
+            await restore_programs(oms.store, oms.account, oms.manager)
         # The walk's first step repeats its start prices: quoting them now means a market order placed as soon as
         # open() returns has a reference price, instead of NO_REFERENCE_PRICE until the feed task first runs.
         now = oms.clock.now()
@@ -195,7 +196,7 @@ class OMS:
         the existing order (a safe retry).
         """
         if self._closed or self.read_only:
-            self._check_writable()  # raises, with the reason
+            self.check_writable()  # raises, with the reason
         if self.day_book is not None and not self.day_book.loaded:  # a retried client id of the day is known
             await self.day_book.load_async()
         manager = self.manager
@@ -257,7 +258,7 @@ class OMS:
         OmsError when the OMS is closed or read-only.
         """
         if self._closed or self.read_only:
-            self._check_writable()  # raises, with the reason
+            self.check_writable()  # raises, with the reason
         requests = list(requests)
         for i, request in enumerate(requests):
             if type(request) is not OrderRequest:
@@ -328,7 +329,7 @@ class OMS:
 
         Refused with PersistenceUnavailable while the database is unreachable, like a new order (cancels pass).
         """
-        self._check_writable()
+        self.check_writable()
         if self.queue.unavailable is not None:
             raise PersistenceUnavailable(f"modify of {order_id} refused: the database is unavailable",
                                          detail=str(self.queue.unavailable), hint="status() shows the outage")
@@ -339,14 +340,14 @@ class OMS:
 
     async def cancel_order(self, order_id: str, reason: str = "cancelled by user") -> Order:
         """Cancel a working order; returns it once the cancel is committed."""
-        self._check_writable()
+        self.check_writable()
         order = self.manager.cancel(order_id, reason)
         await self.commit()
         return order
 
     async def cancel_all(self, symbol: str | None = None, reason: str = "cancel all") -> list[Order]:
         """Cancel every working order (of ``symbol`` when given)."""
-        self._check_writable()
+        self.check_writable()
         orders = self.manager.cancel_all(symbol, reason)
         await self.commit()
         return orders
@@ -358,76 +359,8 @@ class OMS:
         larger than the maximum order quantity (or the exchange's freeze quantity) is closed in slices, and the
         rate and duplicate throttles do not hold these orders back.
         """
-        self._check_writable()
+        self.check_writable()
         return await self.monitor.square_off(symbol, reason)
-
-    # -- GTT ------------------------------------------------------------------------------------------------
-
-    async def place_gtt(self, symbol: str, triggers: Any, orders: Any, *, kind: str = "single",
-                        last_price: float | Decimal | None = None) -> Gtt:
-        """Place a GTT (good till triggered, :mod:`oms_kit.gtt`): ``kind="single"`` with one trigger value and one
-        :class:`OrderRequest`, or ``kind="two-leg"`` (OCO) with ``[stop, target]`` (below and above the last price)
-        and one order per leg. When the last price of ``symbol`` reaches a trigger the leg's order is placed as a
-        regular order through every pre-trade check (a rejection is recorded on the GTT); a two-leg GTT fires one
-        leg and cancels the other. A single trigger above the last price fires at or above it, one below at or
-        below it. ``last_price`` sets that direction; by default the OMS's last price of ``symbol``. A GTT that has
-        not fired expires a year after it was placed. GTTs are stored: a reopened OMS keeps watching the active ones.
-        A fired order is placed on the price path (no await there): it reaches the broker before its rows are
-        committed, with the commit that follows the price (``set_price``, ``push_bar``, the feed's), as a strategy
-        runner's orders do.
-
-        Raises InvalidOrderError for malformed fields (naming the field, value and what is allowed), OmsError when
-        the OMS is closed or read-only.
-        """
-        self._check_writable()
-        symbol, kind, values, requests, price = self._parse_gtt(symbol, kind, triggers, orders, last_price)
-        gtt = self.gtt_book.add(symbol, kind, values, requests, price, self.clock.now())
-        await self.commit()
-        return gtt
-
-    def gtts(self, status: str | None = None) -> pd.DataFrame:
-        """The GTTs (of ``status`` when given: active, triggered, cancelled, expired, rejected), oldest first;
-        those a year old are expired first. A reopened OMS holds the active ones of before and all made since; the
-        ended ones of earlier sessions are in the store's ``gtts`` table."""
-        self.gtt_book.expire(self.clock.now())
-        frame = self.gtt_book.frame()
-        return frame if status is None else frame[frame["status"] == status].reset_index(drop=True)
-
-    def get_gtt(self, gtt_id: str) -> Gtt:
-        """The GTT with this id; raises GttNotFound (an OmsError)."""
-        return self.gtt_book.get(gtt_id)
-
-    async def modify_gtt(self, gtt_id: str, triggers: Any = None, orders: Any = None, *,
-                         last_price: float | Decimal | None = None) -> Gtt:
-        """Change an active GTT's trigger values or orders (those not given stay); checked as by
-        :meth:`place_gtt` against the last price now, which sets a single trigger's direction anew. Its expiry
-        stays. Raises GttNotFound, OmsError for a GTT no longer active, InvalidOrderError for malformed fields."""
-        self._check_writable()
-        gtt = self.gtt_book.active(gtt_id)
-        _, _, values, requests, price = self._parse_gtt(
-            gtt.symbol, gtt.kind, gtt.triggers if triggers is None else triggers,
-            gtt.orders if orders is None else orders, last_price)
-        gtt.triggers, gtt.orders, gtt.last_price, gtt.updated_at = values, requests, price, self.clock.now()
-        self.gtt_book.changed(gtt)
-        await self.commit()
-        return gtt
-
-    async def delete_gtt(self, gtt_id: str) -> Gtt:
-        """Cancel an active GTT: it no longer fires and is listed as cancelled. Raises GttNotFound, OmsError for a
-        GTT no longer active."""
-        self._check_writable()
-        gtt = self.gtt_book.active(gtt_id)
-        self.gtt_book.end(gtt, "cancelled", self.clock.now(), "deleted by user")
-        await self.commit()
-        return gtt
-
-    def _parse_gtt(self, symbol: Any, kind: Any, triggers: Any, orders: Any,
-                   last_price: float | Decimal | None) -> tuple[str, str, tuple[Decimal, ...], tuple[OrderRequest, ...],
-                                                               Decimal]:
-        instrument = self.manager.instruments.get(symbol) if isinstance(symbol, str) else None
-        price = (self.manager.prices.get(symbol) if instrument is not None else None) if last_price is None \
-            else parse_price(last_price, "last_price")
-        return (*parse_gtt(symbol, kind, triggers, orders, price, instrument), price)  # type: ignore[return-value]
 
     # -- prices and session -----------------------------------------------------------------------------------
 
@@ -438,7 +371,7 @@ class OMS:
         and at most ``MAX_PRICE`` (it is rounded to the instrument's tick), or a volume that is not a finite number
         >= 0; nothing changes then.
         """
-        self._check_writable()
+        self.check_writable()
         tick = quote_bar(symbol, price, volume, self.manager.instruments, self.clock.now())
         self.apply_bar(tick)
         await self.commit()
@@ -464,14 +397,14 @@ class OMS:
         Returns the :class:`~oms_kit.settlement.Settlement` (``settled``, ``cancelled``). Raises ConfigError for a
         malformed ``prices`` or when a position to settle has no price, before anything changes.
         """
-        self._check_writable()
+        self.check_writable()
         result = self.monitor.settle_expiries(self.clock.now(), prices, strict=True)
         await self.commit()
         return result
 
     async def end_session(self) -> None:
         """Close the trading day: DAY orders expire."""
-        self._check_writable()
+        self.check_writable()
         self.manager.broker.end_session(self.clock.now())
         await self.commit()
 
@@ -481,9 +414,7 @@ class OMS:
         commits once per step)."""
         if self._closed:
             self._check_open()  # raises
-        price = self.manager.on_bar(bar)
-        if self.gtt_book.watching:  # one test when no GTT is active
-            fire(self.gtt_book, self.manager, self.monitor.sent, bar.symbol, price, self.clock.now())
+        price = self.manager.on_bar(bar)  # GTTs and order programs follow the price there
         if self.bus.wants("price"):
             self.bus.publish(PriceUpdated(bar.timestamp, bar.symbol, price))
 
@@ -503,13 +434,13 @@ class OMS:
         closing order rejected, or working because no price has come) is reported as a BREACH alert named
         ``kill_switch_residual``, stored and published like any risk alert.
         """
-        self._check_writable()
+        self.check_writable()
         return await self.monitor.kill_switch(reason, flatten, source)
 
     async def reset_kill_switch(self, reason: str, source: str = "user") -> None:
         """Lift the kill switch: trading state back to ACTIVE. ``reason`` is recorded. Refused (OmsError) while the
         daily loss is still at or beyond its limit."""
-        self._check_writable()
+        self.check_writable()
         parse_text(reason, "reason", MAX_REASON)  # why trading may resume
         await self.monitor.reset(reason, source)
 
@@ -663,7 +594,7 @@ class OMS:
         mark moved since their row was written are written again, so that a restart and a read-only watcher value
         them at recent prices.
         """
-        self._check_writable()
+        self.check_writable()
         return await self.monitor.check()
 
     def risk_alerts(self) -> pd.DataFrame:
@@ -692,7 +623,7 @@ class OMS:
         """Serve this OMS over HTTP on the running event loop (a notebook's kernel), so the dashboard, the notebook
         and outside clients share it; ``await server.stop()`` ends the serving, not the OMS. ``server.url`` and
         ``server.token`` say how to reach it; the options are :func:`oms_kit.service.server.serve`'s."""
-        self._check_writable()
+        self.check_writable()
         from oms_kit.service.server import serve  # imported when used: the HTTP stack is not the core's
 
         return await serve(self, host=host, port=port, token=token, **options)
@@ -785,7 +716,8 @@ class OMS:
         if self._closed:
             raise OmsError("this OMS is closed", hint="open a new one with await OMS.open(...)")
 
-    def _check_writable(self) -> None:
+    def check_writable(self) -> None:
+        """Raise OmsError when this OMS is closed or watches its account read-only."""
         self._check_open()
         if self.read_only:
             raise OmsError(f"this OMS watches account {self.account!r} read-only: it cannot trade",

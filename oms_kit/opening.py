@@ -92,6 +92,8 @@ async def open_account(
     recorder = Recorder(account, manager.account_figures)
     if not read_only:  # a watcher writes nothing
         manager.recorder = recorder
+        manager.gtts.changed = recorder.gtt
+        manager.programs.book.changed = recorder.program
     start_prices: dict[str, float] = {}
     if feed == "random":
         start_prices = {s: p for s, p in RANDOM_WALK_START.items() if s in manager.instruments}

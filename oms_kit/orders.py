@@ -27,6 +27,7 @@ from oms_kit.errors import InvalidOrderError, OmsError
 from oms_kit.events import EventBus, OrderFilled, OrderUpdated, PositionChanged
 from oms_kit.exposure import CheckContext, Exposure
 from oms_kit.fsm import OrderEvent, OrderEventType, apply
+from oms_kit.gtt import GttBook, fire
 from oms_kit.ledger import Ledger
 from oms_kit.market.bars import Bar
 from oms_kit.models import (
@@ -48,6 +49,7 @@ from oms_kit.models import (
     parse_quantity,
     parse_text,
 )
+from oms_kit.program_engine import ProgramEngine
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskLimits
 from oms_kit.session import NSE_SESSION, ExchangeSession
@@ -150,6 +152,16 @@ class OrderManager:
         # from then on oms_kit.settlement has something to do. UNKNOWN_SETTLEMENT until it first looks (positions
         # and orders restored on a reopen were not timed); placing an order in a contract brings it forward.
         self.settle_due = UNKNOWN_SETTLEMENT
+        # Told of each order a program or a GTT sends on its own (the OMS's risk monitor waits for its
+        # acknowledgement); nothing in a backtest.
+        self.sent: Callable[[Order], None] = _unheard
+        # Order programs (brackets, cover orders, trailing stops, icebergs) and GTTs: their maps of what they watch
+        # are empty while none is active, so the hooks below cost one truth test each.
+        self.programs = ProgramEngine(self)
+        self._watched = self.programs.book.watched
+        self._trailing = self.programs.book.trailing
+        self.gtts = GttBook()
+        self._gtt_watching = self.gtts.watching
         broker.attach(self)
 
     # -- placing ----------------------------------------------------------------------------------------------
@@ -233,6 +245,8 @@ class OrderManager:
         if order.status is OrderStatus.NEW:
             self.counts["rejected"] += 1
             self._transition(order, OrderEvent(E.REJECTED, self.now(), reason=reason))
+            if self._watched:
+                self.programs.ended(order, order.updated_at)
 
     # -- modify and cancel ------------------------------------------------------------------------------------
 
@@ -302,7 +316,8 @@ class OrderManager:
 
     def cancel_all(self, symbol: str | None = None, reason: str = "cancel all") -> list[Order]:
         chosen = [o for o in self.live.values() if symbol is None or o.symbol == symbol]
-        return [self.cancel(o.order_id, reason) for o in chosen]
+        # An order's cancel may end others on the way (an order program cancels its other leg): those are done.
+        return [self.cancel(o.order_id, reason) for o in chosen if o.order_id in self.live]
 
     # -- prices and the session -------------------------------------------------------------------------------
 
@@ -317,6 +332,10 @@ class OrderManager:
         if self.amo_waiting:
             self.open_session(bar.timestamp)
         self.broker.on_bar(bar)
+        if self._trailing and symbol in self._trailing:
+            self.programs.priced(symbol, bar.high, bar.low, bar.timestamp)
+        if self._gtt_watching and symbol in self._gtt_watching:
+            fire(self.gtts, self, symbol, bar, self.now())
         return price
 
     def open_session(self, ts: datetime) -> bool:
@@ -365,6 +384,8 @@ class OrderManager:
     def on_rejected(self, order_id: str, reason: str, ts: datetime) -> None:
         self.counts["rejected"] += 1
         self._transition(self.orders[order_id], OrderEvent(E.REJECTED, ts, reason=reason))
+        if self._watched:
+            self.programs.ended(self.orders[order_id], ts)
 
     def on_triggered(self, order_id: str, ts: datetime) -> None:
         self._transition(self.orders[order_id], OrderEvent(E.TRIGGERED, ts))
@@ -378,10 +399,14 @@ class OrderManager:
             self._transition(order, OrderEvent(E.CANCEL_REQUESTED, ts, reason=reason))
         self.counts["cancelled"] += 1
         self._transition(order, OrderEvent(E.CANCELLED, ts, reason=reason))
+        if self._watched:
+            self.programs.ended(order, ts)
 
     def on_expired(self, order_id: str, reason: str, ts: datetime) -> None:
         self.counts["expired"] += 1
         self._transition(self.orders[order_id], OrderEvent(E.EXPIRED, ts, reason=reason))
+        if self._watched:
+            self.programs.ended(self.orders[order_id], ts)
 
     def on_fill(self, order_id: str, quantity: int, price: Decimal, fees: Decimal, ts: datetime) -> None:
         order = self.orders[order_id]
@@ -390,6 +415,8 @@ class OrderManager:
         if complete:
             self.counts["filled"] += 1
         self._book_fill(order, quantity, price, fees, ts)
+        if self._watched and order_id in self._watched:
+            self.programs.filled(order, quantity, price, ts)
 
     def _book_fill(self, order: Order, quantity: int, price: Decimal, fees: Decimal, ts: datetime,
                    suffix: str = "") -> None:
@@ -568,6 +595,10 @@ class OrderManager:
     def working_quantity(self, symbol: str, side: Side) -> int:
         """Remaining quantity of the working orders on one side of ``symbol``."""
         return self.exposure.working(symbol, side)
+
+
+def _unheard(order: Order) -> None:
+    pass
 
 
 def _copy(obj: Any) -> Any:

@@ -16,8 +16,16 @@ from oms_kit.fsm import OrderEvent, OrderEventType
 from oms_kit.gtt import ACTIVE, GttBook
 from oms_kit.models import Order, OrderStatus, TradingState, Validity, Variety
 from oms_kit.orders import OrderManager
+from oms_kit.programs import ACTIVE as PROGRAM_ACTIVE
 from oms_kit.storage.base import Store
-from oms_kit.storage.records import fill_from_row, gtt_from_row, order_from_row, position_from_row, stored_decimal
+from oms_kit.storage.records import (
+    fill_from_row,
+    gtt_from_row,
+    order_from_row,
+    position_from_row,
+    program_from_row,
+    stored_decimal,
+)
 
 _TERMINAL = "(" + ", ".join(f"'{s.value}'" for s in OrderStatus if s.is_terminal) + ")"
 _NOT_TERMINAL = "(" + ", ".join(f"'{s.value}'" for s in OrderStatus if not s.is_terminal) + ")"
@@ -215,3 +223,13 @@ async def restore_gtts(store: Store, account: str, book: GttBook) -> int:
         else:
             book.reserve(gtt.gtt_id)
     return active
+
+
+async def restore_programs(store: Store, account: str, manager: OrderManager) -> int:
+    """Put the account's active order programs back on the manager, each watching its working orders again (the
+    orders were restored before); new program ids go on after every stored one. Returns how many were active."""
+    rows = await store.fetch("SELECT * FROM programs WHERE account = $1 ORDER BY created_at, program_id", account)
+    book = manager.programs.book
+    for row in rows:
+        book.restore(program_from_row(row), manager.orders)
+    return sum(1 for p in book.programs.values() if p.status == PROGRAM_ACTIVE)

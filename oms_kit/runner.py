@@ -11,9 +11,11 @@ from typing import Any
 
 from oms_kit.errors import ConfigError, OmsError
 from oms_kit.events import Event
+from oms_kit.gtt import Gtt, parse_gtt_for
 from oms_kit.market.bars import Bar
 from oms_kit.models import Order, OrderStatus
 from oms_kit.orders import OrderManager
+from oms_kit.programs import Program
 from oms_kit.rejections import RejectionTally
 from oms_kit.request import OrderRequest
 from oms_kit.settlement import settle_expiries
@@ -98,6 +100,10 @@ class StrategyRunner:
         self.tally = RejectionTally(manager.counts["rejected"])
         if self._order_events is not None:
             self._unsubscribe = manager.bus.subscribe(self._order_events.append, "order")
+        # Orders that this strategy's order programs and GTTs place later are its own too.
+        self.own_gtts: set[str] = set()
+        manager.programs.book.placed_listeners.append(self._adopt)
+        manager.gtts.placed_listeners.append(self._adopt_fired)
         # Time of the bar being handled: orders placed now may fill only on later bars (before any bar: the first).
         self.current_ts = _BEFORE_ANY_BAR
         self.day_end = _BEFORE_ANY_BAR  # the manager's day_end as last read: the first bar reads it; see new_day
@@ -131,6 +137,7 @@ class StrategyRunner:
         last_bar, stale, held, pending = self.last_bar, self.stale, self.held, self.pending
         history, keep, factory, defer = self.history, self.keep_history, self._history_factory, self.defer_marks
         send_at_once = self.send_at_once
+        gtts = manager.gtts.watching  # a GTT watches every price: marks are not deferred while one is active
         count = 0
         day_end = self.day_end
         try:
@@ -147,7 +154,7 @@ class StrategyRunner:
                 if held:
                     self._release(symbol, ts)
                 last_bar[symbol] = bar
-                if defer and not live:
+                if defer and not live and not gtts:
                     stale[symbol] = bar
                 else:
                     if stale:
@@ -232,6 +239,8 @@ class StrategyRunner:
         finally:
             if self._unsubscribe is not None:
                 self._unsubscribe()
+            self.manager.programs.book.placed_listeners.remove(self._adopt)
+            self.manager.gtts.placed_listeners.remove(self._adopt_fired)
 
     # -- what the context calls -------------------------------------------------------------------------------
 
@@ -248,6 +257,32 @@ class StrategyRunner:
             if order.violations:
                 self.tally.refused(order)
         return order
+
+    def start_program(self, kind: str, request: OrderRequest, **params: Any) -> Program:
+        """Start an order program (:mod:`oms_kit.programs`) whose first order is placed as this strategy's."""
+        self.sync_marks()  # the program's checks read the last price
+        engine = self.manager.programs
+        program, first = engine.open(kind, request, **params)
+        return engine.started(program, self.place(first))
+
+    def place_gtt(self, symbol: Any, kind: Any, triggers: Any, orders: Any, last_price: Any) -> Gtt:
+        """Place a GTT (:mod:`oms_kit.gtt`) whose fired orders are this strategy's."""
+        self.sync_marks()
+        symbol, kind, values, requests, price = parse_gtt_for(self.manager, symbol, kind, triggers, orders,
+                                                              last_price)
+        gtt = self.manager.gtts.add(symbol, kind, values, requests, price, self.manager.now())
+        self.own_gtts.add(gtt.gtt_id)
+        return gtt
+
+    def _adopt(self, program: Program, order: Order) -> None:
+        if order.order_id not in self.own and self.manager.programs.book.root.get(order.order_id) in self.own:
+            self.own.add(order.order_id)
+            self.placed.append(order)
+
+    def _adopt_fired(self, gtt: Gtt, order: Order) -> None:
+        if gtt.gtt_id in self.own_gtts:
+            self.own.add(order.order_id)
+            self.placed.append(order)
 
     def cancel(self, order_id: str, reason: str) -> Order:
         if order_id not in self.own:

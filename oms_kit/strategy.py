@@ -30,8 +30,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from oms_kit.errors import ConfigError, InvalidOrderError
+from oms_kit.gtt import Gtt
 from oms_kit.market.bars import Bar
 from oms_kit.models import Fill, Order, OrderType, Product, Side, TradingState, Validity
+from oms_kit.programs import BRACKET, COVER, ICEBERG, TRAILING, Program
 from oms_kit.request import OrderRequest, order_request
 
 if TYPE_CHECKING:  # the runner builds the context it drives
@@ -191,6 +193,55 @@ class StrategyContext:
         """Change a working order's quantity, price or trigger; raises OrderModifyRejected when a rule forbids it."""
         return self._runner.modify(order if isinstance(order, str) else order.order_id, quantity, price,
                                    trigger_price)
+
+    # -- standing orders: order programs and GTTs (oms_kit.programs, oms_kit.gtt) -----------------------------
+
+    def bracket(self, symbol: str, side: str | Side, quantity: int, order_type: str | OrderType = "LIMIT",
+                price: float | Decimal | None = None, *, target: float | Decimal, stoploss: float | Decimal,
+                trail: float | Decimal | None = None, trail_percent: float | Decimal | None = None,
+                product: str | Product = "MIS", tag: str | None = None) -> Program:
+        """A bracket order: an entry whose fills place a target LIMIT ``target`` points beyond and a stop-loss
+        SL-M ``stoploss`` points behind its first fill price, one cancelling the other, the stop trailing the best
+        price when ``trail`` (points) or ``trail_percent`` is given. Returns the Program (``entry_id``,
+        ``target_id``, ``stop_id``, ``status``); the legs' fills and order changes reach ``on_fill``/``on_order``.
+        The same as ``OMS.place_bracket``."""
+        return self._runner.start_program(
+            BRACKET, order_request(symbol, side, quantity, order_type, price, None, product, "DAY", None, tag),
+            target=target, stoploss=stoploss, trail=trail, trail_percent=trail_percent)
+
+    def cover(self, symbol: str, side: str | Side, quantity: int, order_type: str | OrderType = "MARKET",
+              price: float | Decimal | None = None, *, stoploss: float | Decimal, trail: float | Decimal | None = None,
+              trail_percent: float | Decimal | None = None, product: str | Product = "MIS",
+              tag: str | None = None) -> Program:
+        """A cover order: an entry with a compulsory stop-loss ``stoploss`` points from its first fill price (a
+        bracket without a target)."""
+        return self._runner.start_program(
+            COVER, order_request(symbol, side, quantity, order_type, price, None, product, "DAY", None, tag),
+            stoploss=stoploss, trail=trail, trail_percent=trail_percent)
+
+    def trail(self, symbol: str, side: str | Side, quantity: int, *, points: float | Decimal | None = None,
+              percent: float | Decimal | None = None, product: str | Product = "MIS",
+              tag: str | None = None) -> Program:
+        """A trailing stop-loss: an SL-M of ``side`` (SELL protects a long) ``points`` (or ``percent`` per cent)
+        from the last price, its trigger following the best price since, never back."""
+        request = order_request(symbol, side, quantity, "SL-M", None, 1, product, "DAY", None, tag)
+        return self._runner.start_program(TRAILING, request, trail=points, trail_percent=percent)
+
+    def iceberg(self, symbol: str, side: str | Side, quantity: int, order_type: str | OrderType = "LIMIT",
+                price: float | Decimal | None = None, *, legs: int, product: str | Product = "MIS",
+                tag: str | None = None) -> Program:
+        """An iceberg order: ``quantity`` in ``legs`` (2 to 50) equal orders, each within the freeze quantity, the
+        next placed when the one before has filled."""
+        return self._runner.start_program(
+            ICEBERG, order_request(symbol, side, quantity, order_type, price, None, product, "DAY", None, tag),
+            legs=legs)
+
+    def gtt(self, symbol: str, triggers: Any, orders: OrderRequest | list[OrderRequest], *, kind: str = "single",
+            last_price: float | Decimal | None = None) -> Gtt:
+        """A GTT: ``kind="single"`` with one trigger and one OrderRequest, or ``"two-leg"`` with ``[stop, target]``
+        and one order each; when a price of ``symbol`` reaches a trigger the leg's order is placed as this
+        strategy's (see ``OMS.place_gtt``)."""
+        return self._runner.place_gtt(symbol, kind, triggers, orders, last_price)
 
     # -- reads ------------------------------------------------------------------------------------------------
 

@@ -87,7 +87,7 @@ async def test_an_oco_fires_the_leg_reached_and_cancels_the_other(path, leg, sid
         # the other leg is gone: a price past its trigger places nothing
         await oms.set_price("INFY", 1700 if leg == 0 else 1300)
         assert len(oms.orders()) == 1 and gtt.order_ids == [oms.orders()["order_id"].iloc[0]]
-        assert oms.gtt_book.watching == {}
+        assert oms.manager.gtts.watching == {}
     finally:
         await oms.close()
 

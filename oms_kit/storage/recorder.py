@@ -24,6 +24,7 @@ from oms_kit.fsm import OrderEvent
 from oms_kit.gtt import Gtt
 from oms_kit.models import Fill, Order, OrderStatus, Position, Product, Violation
 from oms_kit.orders import AccountFigures
+from oms_kit.programs import Program
 from oms_kit.risk import RiskAlert
 from oms_kit.storage.base import Write
 from oms_kit.storage.records import (
@@ -35,6 +36,7 @@ from oms_kit.storage.records import (
     gtt_row,
     order_row,
     position_row,
+    program_row,
     state_change_row,
     trade_row,
     trading_state_row,
@@ -98,6 +100,10 @@ class Recorder:
     def gtt(self, gtt: Gtt) -> None:
         """A GTT was made or changed: its current state."""
         self.rows.append(gtt_row(gtt, self.account))
+
+    def program(self, program: Program) -> None:
+        """An order program was made or changed: its current state."""
+        self.rows.append(program_row(program, self.account))
 
     def alert(self, alert: RiskAlert) -> None:
         self.rows.append(alert_row(alert))

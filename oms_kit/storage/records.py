@@ -33,6 +33,7 @@ from oms_kit.models import (
     Variety,
     Violation,
 )
+from oms_kit.programs import Program, program_from_stored
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskAlert
 from oms_kit.storage.base import Write
@@ -126,6 +127,15 @@ def gtt_row(gtt: Gtt, account: str) -> Write:
     ))
 
 
+def program_row(program: Program, account: str) -> Write:
+    """An order program's current state (``programs``, replaced by key): what was asked for and where it stands,
+    as JSON."""
+    return ("programs", (
+        program.program_id, account, program.kind, program.symbol, program.status, json.dumps(program.spec()),
+        json.dumps(program.state()), program.created_at, program.updated_at or program.created_at, program.reason,
+    ))
+
+
 def violations_json(violations: Sequence[Violation]) -> str:
     """Violations as the JSON text the ``violations`` columns hold."""
     return json.dumps([v.to_dict() for v in violations], default=str) if violations else "[]"
@@ -198,6 +208,12 @@ def alert_from_row(row: dict[str, Any]) -> RiskAlert:
     """A RiskAlert from a row of ``risk_alerts``."""
     return RiskAlert(row["alert_id"], row["account"], row["ts"], row["level"], row["limit_name"], row["symbol"],
                      row["value"], row["limit_value"], row["message"])
+
+
+def program_from_row(row: dict[str, Any]) -> Program:
+    """A Program from a row of ``programs``."""
+    return program_from_stored(row["program_id"], row["kind"], row["symbol"], row["status"], json.loads(row["spec"]),
+                               json.loads(row["state"]), row["created_at"], row["updated_at"], row["reason"])
 
 
 def gtt_from_row(row: dict[str, Any]) -> Gtt:

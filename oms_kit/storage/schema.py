@@ -106,5 +106,12 @@ TABLES: dict[str, Table] = {
             "last_price:decimal created_at:timestamp updated_at:timestamp expires_at:timestamp fired_leg:int "
             "order_ids:text reason:text",
         ),
+        _table(
+            "programs",
+            ("account", "program_id"),
+            "upsert",
+            "program_id:text account:text kind:text symbol:text status:text spec:text state:text "
+            "created_at:timestamp updated_at:timestamp reason:text",
+        ),
     )
 }
