@@ -235,7 +235,7 @@ async def test_the_disclosed_quantity_survives_a_reopen(durable_url: str):
 
 
 async def test_orders_stored_before_the_column_read_back_showing_all_of_themselves(durable_url: str):
-    # The database as migration 5 left it, with an order in it; opening the OMS applies migration 6.
+    # The database as migration 5 left it, with an order in it; migrating applies 6 (and those after it).
     placed = ok.Order("O-old-1", "C-old-1", "RELIANCE", ok.Side.BUY, 10, ok.OrderType.LIMIT,  # type: ignore[arg-type]
                       price=Decimal("2450"), account="old", status=S.OPEN, sequence=2)
     placed.created_at = placed.updated_at = datetime.now(UTC)
@@ -254,7 +254,7 @@ async def test_orders_stored_before_the_column_read_back_showing_all_of_themselv
                           *values)
         await store.fetch("INSERT INTO accounts VALUES ($1, $2, $3, NULL, NULL, NULL, NULL)", "old",
                           Decimal(1_000_000), placed.created_at)
-        assert await store.migrate() == [6]
+        assert (await store.migrate())[0] == 6
     finally:
         await store.close()
 

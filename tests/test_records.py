@@ -19,7 +19,7 @@ from tests.stubs import T0
 ORDER = Order("O-ab-7", "C-ab-7", "SBIN", Side.SELL, 30, OrderType.SL, Product.CNC, Validity.IOC, Decimal("801.05"),
               Decimal("802.00"), "swing", "acct", OrderStatus.PARTIALLY_FILLED, 10, Decimal("801.12345678"),
               Decimal("8011.2345678"), True, (Violation("PRICE_NOT_ON_TICK", "off the tick", Decimal("0.05"), 3),),
-              "a reason", T0, T0 + timedelta(seconds=3), 4)
+              "a reason", T0, T0 + timedelta(seconds=3), 4, disclosed_quantity=3)
 FILL = Fill("T-ab-1", "O-ab-7", "SBIN", Side.SELL, 10, Decimal("801.10"), Decimal("12.34"), T0, Product.CNC, "acct")
 POSITION = Position("SBIN", Product.CNC, "acct", -10, Decimal("801.10"), Decimal("5.5"), Decimal("12.34"),
                     Decimal("800.95"), 0, 10, T0)

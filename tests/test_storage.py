@@ -264,13 +264,14 @@ async def test_migrate_when_run_twice_then_second_run_applies_nothing(url: str) 
     finally:
         await store.close()
 
-    assert (first, second) == ([1, 2, 3, 4, 5, 6], [])
+    assert (first, second) == ([1, 2, 3, 4, 5, 6, 7], [])
     assert sorted(recorded, key=lambda r: r["version"]) == [{"version": 1, "name": "initial"},
                                                              {"version": 2, "name": "trading_day"},
                                                              {"version": 3, "name": "day_book"},
                                                              {"version": 4, "name": "variety"},
                                                              {"version": 5, "name": "gtt"},
-                                                             {"version": 6, "name": "disclosed_quantity"}]
+                                                             {"version": 6, "name": "disclosed_quantity"},
+                                                             {"version": 7, "name": "programs"}]
 
 
 async def test_migrate_upgrades_a_database_of_the_first_schema_keeping_its_rows(url: str) -> None:
@@ -289,7 +290,7 @@ async def test_migrate_upgrades_a_database_of_the_first_schema_keeping_its_rows(
     finally:
         await store.close()
 
-    assert applied == [2, 3, 4, 5, 6]
+    assert applied == [2, 3, 4, 5, 6, 7]
     assert rows == [{"account": "old", "cash": Decimal("12.50000000"), "day_began": None, "day_base": None}]
 
 
@@ -374,7 +375,8 @@ def test_cli_db_migrate_when_run_twice_then_second_run_applies_nothing(durable_u
 
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip().endswith(
-        "applied 0001_initial, 0002_trading_day, 0003_day_book, 0004_variety, 0005_gtt, 0006_disclosed_quantity")
+        "applied 0001_initial, 0002_trading_day, 0003_day_book, 0004_variety, 0005_gtt, 0006_disclosed_quantity, "
+        "0007_programs")
     assert second.returncode == 0, second.stderr
     assert "up to date, no migration applied" in second.stdout
 
@@ -555,7 +557,7 @@ async def test_postgres_when_three_connections_migrate_at_once_then_each_migrati
         for s in stores:
             await s.close()
 
-    assert sorted(version for versions in applied for version in versions) == [1, 2, 3, 4, 5, 6]
+    assert sorted(version for versions in applied for version in versions) == [1, 2, 3, 4, 5, 6, 7]
 
 
 @pytest.mark.postgres
