@@ -96,7 +96,8 @@ def test_a_broken_quote_is_refused_naming_its_field(options, field):
 
 
 _number = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**20, 10**20), st.booleans(),
-                    st.none(), st.text(max_size=3), st.just(Decimal("NaN")), st.decimals(allow_nan=False))
+                    st.none(), st.text(max_size=3), st.just(Decimal("NaN")), st.decimals(allow_nan=False),
+                    st.sampled_from([Decimal("sNaN"), 10**400, -0.0, np.float64(2.0), np.int64(7)]))
 _levels = st.one_of(st.lists(st.tuples(_number, _number), max_size=7),
                     st.lists(st.tuples(st.floats(0.05, 1e6), st.integers(0, 10**6)), max_size=6),
                     st.text(max_size=4), st.none(), st.integers(), st.lists(_number, max_size=3))

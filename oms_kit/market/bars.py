@@ -191,7 +191,8 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
         A pandas DataFrame; a path (``str`` or :class:`~pathlib.Path`) to a ``.parquet`` or ``.csv`` file, globs
         allowed; or a DuckDB query string such as ``"SELECT * FROM 'data/bars.parquet' WHERE symbol = 'TCS'"``.
         Columns: timestamp, symbol, open, high, low, close, volume (names are matched case-insensitively; a
-        DatetimeIndex or a ``date``/``datetime``/``time`` column stands in for a missing timestamp column).
+        DatetimeIndex or a ``date``/``datetime``/``time`` column stands in for a missing timestamp column). A
+        table with depth columns (``bid_price_1`` …) is a quote table and is loaded as :func:`load_quotes` does.
     symbol
         For a frame without a symbol column: the symbol of every row. For a frame with one: keep only this
         symbol's rows.
@@ -218,7 +219,7 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
     FileNotFoundError
         The path names no file.
     """
-    return _load(data, symbol, quotes=False)
+    return _load(data, symbol, quotes=False)  # quotes too, when the table has depth columns
 
 
 def load_quotes(data: Any, symbol: str | None = None) -> pd.DataFrame:

@@ -107,14 +107,12 @@ class Quote(Bar):
         if not isinstance(symbol, str) or not symbol:
             raise DataError("symbol", symbol, "a non-empty string")
         price = _price("last", last)
-        if isinstance(volume, bool) or not isinstance(volume, numbers.Real | Decimal) or not (
-                math.isnan(volume) or 0 <= volume < math.inf):
-            raise DataError("volume", volume, "a finite number >= 0, or NaN when unknown")
+        traded = _volume(volume)
         bid_levels, ask_levels = _levels("bid", bids), _levels("ask", asks)
         if bid_levels and ask_levels and bid_levels[0][0] >= ask_levels[0][0]:
             raise DataError("ask_price_1", ask_levels[0][0], CROSS_ALLOWED,
                             detail=f"bid_price_1 is {bid_levels[0][0]!r}")
-        _set_quote(self, timestamp, symbol, price, float(volume), bid_levels, ask_levels)
+        _set_quote(self, timestamp, symbol, price, traded, bid_levels, ask_levels)
 
     @property
     def last(self) -> float:
@@ -175,6 +173,19 @@ def _price(field: str, value: Any) -> float:
         raise DataError(field, value, PRICE_ALLOWED) from None
     if not 0 < number <= _MAX_PRICE:
         raise DataError(field, value, PRICE_ALLOWED)
+    return number
+
+
+def _volume(value: Any) -> float:
+    allowed = "a finite number >= 0, or NaN when unknown"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal):
+        raise DataError("volume", value, allowed)
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):  # a signalling NaN, an int beyond float range
+        raise DataError("volume", value, allowed) from None
+    if not (math.isnan(number) or 0 <= number < math.inf):
+        raise DataError("volume", value, allowed)
     return number
 
 
