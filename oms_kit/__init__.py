@@ -32,10 +32,11 @@ from oms_kit.events import (
     TradingStateChanged,
 )
 from oms_kit.instrument_master import Instruments
-from oms_kit.market.bars import Bar, load_bars
+from oms_kit.market.bars import Bar, load_bars, load_quotes
 from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import LiveClock, SimulatedClock
 from oms_kit.market.feeds import RandomWalkFeed, ReplayFeed
+from oms_kit.market.quote import Quote
 from oms_kit.market.recorder import FeedRecorder, RecordingFeed
 from oms_kit.models import (
     Fill,
@@ -107,6 +108,7 @@ __all__ = [
     "PositionChanged",
     "PriceUpdated",
     "Product",
+    "Quote",
     "RandomWalkFeed",
     "RecordingFeed",
     "RemoteError",
@@ -130,6 +132,7 @@ __all__ = [
     "connect",
     "connect_sync",
     "load_bars",
+    "load_quotes",
     "margin",
     "open_sync",
     "paper_trade",

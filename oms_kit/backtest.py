@@ -70,6 +70,7 @@ def backtest(
     market_protection_pct: float | None = None,
     instruments: Iterable[Instrument] | None = None,
     participation: float | None = None,
+    intrabar: str = "stop_first",
     progress: bool | None = None,
     account: str = "backtest",
     exchange_timezone: str | tzinfo = "Asia/Kolkata",
@@ -82,7 +83,9 @@ def backtest(
         An instance (``MyStrategy(fast=5)``); its hooks run as in paper trading.
     data : DataFrame, str or Path
         Bars: a DataFrame, a ``.parquet``/``.csv`` path (globs allowed) or a DuckDB query (``SELECT …``), with
-        columns timestamp, symbol, open, high, low, close, volume. Several symbols are merged by time.
+        columns timestamp, symbol, open, high, low, close, volume. Several symbols are merged by time. Or quotes
+        with their book (a quote recording: timestamp, symbol, last, volume, ``bid_price_1`` … ``ask_qty_5``; see
+        :func:`~oms_kit.market.bars.load_quotes`): orders then fill against the recorded depth.
     symbol : str, optional
         The symbol of a frame without a symbol column, or the one symbol to keep.
     cash : number
@@ -102,7 +105,11 @@ def backtest(
         Added to the default NSE list. A symbol of the data found in neither gets tick 0.01 and lot 1, with a
         warning.
     participation : float, optional
-        With bar volume known, one bar fills at most this fraction of it (the rest waits: partial fills).
+        With bar volume known, one bar fills at most this fraction of it (the rest waits: partial fills); on
+        quotes, that fraction of each level of the book.
+    intrabar : "stop_first" or "target_first"
+        When one bar could fill both a resting stop and a resting limit of a symbol, which is matched first (a
+        position's stop-loss and its target): the stop by default. Pass the same to the paper ``MockBroker``.
     progress : bool, optional
         Show a text progress bar (tqdm, on stderr); None shows one for runs over 200,000 bars.
     account : str
@@ -149,7 +156,7 @@ def backtest(
         raise ConfigError("cash", cash, "an amount above 0")
     broker = MockBroker(slippage_bps=slippage_bps, spread_bps=spread_bps, spread_ticks=spread_ticks,
                         market_protection_pct=market_protection_pct, fees=fees, participation=participation,
-                        immediate_market_fills=False)
+                        intrabar=intrabar, immediate_market_fills=False)
     clock = SimulatedClock(frame["timestamp"].iloc[0].to_pydatetime())
     manager = assemble_account(account=account, cash=initial_cash, broker=broker, now=clock.now,
                                instruments=instruments, limits=limits, exchange_timezone=session)

@@ -93,6 +93,8 @@ def test_market_all_lists_the_real_exports():
             "Clock",
             "Feed",
             "LiveClock",
+            "QUOTE_COLUMNS",
+            "Quote",
             "RandomWalkFeed",
             "ReplayFeed",
             "SimulatedClock",
@@ -100,6 +102,7 @@ def test_market_all_lists_the_real_exports():
             "bars_to_frame",
             "iter_bars",
             "load_bars",
+            "load_quotes",
             "run_feed",
         ]
     )

@@ -1,7 +1,8 @@
 """MockBroker: a simulated exchange and broker in the OMS's own process.
 
-Matching works on bars (open, high, low, close, volume); a live quote is a bar whose four prices are equal, so one
-rule serves backtests and live paper trading:
+Matching works on bars (open, high, low, close, volume); a live price is a bar whose four prices are equal, so one
+rule serves backtests and live paper trading. A :class:`~oms_kit.market.quote.Quote` (a bar with a book: bid and
+ask with sizes, up to five levels each side) is matched on its book instead; the rules for quotes follow these:
 
 * MARKET fills at the reference price — the current price when placed live (``immediate_market_fills``), else the
   next bar's open (no look-ahead) — moved against the trader by ``slippage_bps``.
@@ -24,10 +25,23 @@ rule serves backtests and live paper trading:
   does not happen: the order rests as that limit from the next price on (an IOC's remainder expires). The order's
   record keeps its MARKET type; its fill prices show the cap. Off by default.
 * ``participation``: with bar volume known, one bar fills at most that fraction of it; the rest waits (partial fill).
+* ``intrabar``: which resting orders of a symbol a bar matches first when several could fill, since a bar does not
+  say whether its high or its low came first. ``"stop_first"`` (the default, the cautious assumption): stop orders
+  (SL and SL-M not yet triggered) before limit orders (LIMIT, and SL once triggered); ``"target_first"``: limits
+  before stops. Otherwise, and among stops or among limits, time priority. This decides a bar that reaches both a
+  position's stop below and its target above: the leg matched first fills, and a report that cancels the other
+  (one-cancels-other) takes it off the book before the bar reaches it. Quotes follow the same order.
 * IOC gets one chance to match and its remainder expires; DAY orders expire at :meth:`end_session`, or at
   :meth:`end_day` once they have had a price to trade on (a backtest's day boundary).
 * ``latency`` (seconds on the OMS clock): an order can first match on a price at or after placement + latency.
 * ``reject_rate`` and ``drop_ack_rate``: seeded random faults for tests, off by default.
+
+On a quote the book replaces the range (:mod:`oms_kit.broker.depth` has the walk and its reasons): MARKET, and SL-M
+once triggered, walk the opposite side level by level, one fill per level at its price, until filled or the book is
+used up (the remainder waits for the next quote; an IOC's expires; market protection stops the walk at its price
+and rests the remainder there); a LIMIT, or a triggered SL, fills when the opposite side crosses it, walking the
+levels at or better than its price; stops trigger on the last traded price; what one order takes is gone for the
+next on the same quote; ``participation`` is a share of each level. No slippage and no spread model on quotes.
 """
 
 from __future__ import annotations
@@ -40,9 +54,17 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 from oms_kit.broker.base import BrokerSink
+from oms_kit.broker.depth import QuoteBook, walk
 from oms_kit.broker.fees import FeeModel, fee_keywords, fee_model
 from oms_kit.broker.rates import to_trade_date
-from oms_kit.errors import ConfigError
+from oms_kit.broker.settings import (
+    intrabar_setting,
+    participation_setting,
+    protection_setting,
+    setting,
+    spread_settings,
+)
+from oms_kit.market.quote import Quote
 from oms_kit.models import Instrument, Order, OrderType, Side, Validity, Variety
 
 if TYPE_CHECKING:
@@ -57,7 +79,7 @@ _BUY, _DAY, _IOC = Side.BUY, Validity.DAY, Validity.IOC
 _TRIGGERED_TYPES = frozenset({OrderType.SL, OrderType.SL_M})
 _AMO = Variety.AMO
 _MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.SL_M})
-_MARKET, _SL_M, _LIMIT = OrderType.MARKET, OrderType.SL_M, OrderType.LIMIT
+_MARKET, _SL, _SL_M, _LIMIT = OrderType.MARKET, OrderType.SL, OrderType.SL_M, OrderType.LIMIT
 # When an after-market order held for the session's open may first match: never, until open_session sets its time.
 # A time rather than a flag, so the matching loop's one comparison with the bar's time skips held orders for free.
 _HELD = datetime.max.replace(tzinfo=UTC)
@@ -91,41 +113,6 @@ def _resting(order: Order, instrument: Instrument, eligible_at: datetime) -> _Re
     )
 
 
-_PARTICIPATION = "a fraction of a bar's volume above 0 and at most 1, or None for no cap"
-
-
-def _setting(name: str, value: object, most: float, allowed: str) -> float:
-    # A NaN or a string here would surface much later, as a broken fill or a TypeError in the middle of a run.
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= most or value == math.inf:
-        raise ConfigError(name, value, allowed)
-    return value
-
-
-_SPREAD_BPS = "a finite number of basis points from 0 to 10000 (the full spread as a share of the price)"
-_SPREAD_TICKS = "a whole number of ticks from 0 to 10000"
-_PROTECTION = "a percentage above 0 and at most 100, or None (or 0) for no market protection"
-
-
-def _spread_settings(spread_bps: object, spread_ticks: object) -> tuple[Decimal, Decimal]:
-    # (half the spread as a share of the price, half the spread in ticks); at most one is not 0.
-    bps = _setting("spread_bps", spread_bps, 10_000, _SPREAD_BPS)
-    if isinstance(spread_ticks, bool) or not isinstance(spread_ticks, int | float) or (
-            isinstance(spread_ticks, float) and not spread_ticks.is_integer()):
-        raise ConfigError("spread_ticks", spread_ticks, _SPREAD_TICKS)
-    ticks = _setting("spread_ticks", spread_ticks, 10_000, _SPREAD_TICKS)
-    if bps and ticks:
-        raise ConfigError("spread_ticks", spread_ticks, "0 when spread_bps is set: give the spread one way",
-                          hint="pass spread_bps or spread_ticks, not both")
-    return Decimal(str(bps)) * _BPS * _HALF, Decimal(int(ticks)) * _HALF
-
-
-def _protection_setting(value: object) -> Decimal | None:
-    if value is None:
-        return None
-    pct = _setting("market_protection_pct", value, 100, _PROTECTION)
-    return Decimal(str(pct)) * _PERCENT if pct else None
-
-
 def _to_tick(value: Decimal, tick: Decimal, rounding: str) -> Decimal:
     return (value / tick).to_integral_value(rounding) * tick
 
@@ -146,7 +133,9 @@ class MockBroker:
         and its instrument; one that does not is called with the older arguments only (see
         :func:`~oms_kit.broker.fees.fee_keywords`).
     latency : seconds (OMS clock) between placement and the first price the order can match.
-    participation : fraction of a bar's volume one bar may fill (None: no cap).
+    participation : fraction of a bar's volume one bar may fill, or of each level of a quote's book (None: no cap).
+    intrabar : "stop_first" (default) or "target_first": which of a symbol's resting stop and limit orders a bar
+        matches first when both could fill (module docstring).
     immediate_market_fills : fill marketable orders at the current price when placed (live); a backtest sets
         False so they wait for the next bar's open.
     reject_rate, drop_ack_rate : probability of a simulated rejection / lost acknowledgement, drawn from ``seed``.
@@ -166,26 +155,27 @@ class MockBroker:
         fees: str | FeeModel | None = "india_equity",
         latency: float = 0.0,
         participation: float | None = None,
+        intrabar: str = "stop_first",
         immediate_market_fills: bool = True,
         reject_rate: float = 0.0,
         drop_ack_rate: float = 0.0,
         seed: int | None = 0,
     ) -> None:
-        slippage = _setting("slippage_bps", slippage_bps, math.inf, "a finite number of basis points >= 0")
+        slippage = setting("slippage_bps", slippage_bps, math.inf, "a finite number of basis points >= 0")
         self.slippage = Decimal(str(slippage)) * _BPS
-        self._half_share, self._half_ticks = _spread_settings(spread_bps, spread_ticks)
+        self._half_share, self._half_ticks = spread_settings(spread_bps, spread_ticks)
         self._spread = bool(self._half_share or self._half_ticks)  # one test on the matching path when off
-        self.protection = _protection_setting(market_protection_pct)
+        self.protection = protection_setting(market_protection_pct)
         self.fee_model = fee_model(fees)
         # Asked once here, not per fill: a model of the older shape (and NoFees, a backtest's) keeps its one call.
         self._fee_keywords = fee_keywords(self.fee_model)
-        self.latency = timedelta(seconds=_setting("latency", latency, math.inf, "a finite number of seconds >= 0"))
-        if participation is not None and _setting("participation", participation, 1.0, _PARTICIPATION) == 0:
-            raise ConfigError("participation", participation, _PARTICIPATION)
-        self.participation = participation
+        self.latency = timedelta(seconds=setting("latency", latency, math.inf, "a finite number of seconds >= 0"))
+        self.participation = participation_setting(participation)
+        self.intrabar = intrabar_setting(intrabar)
+        self._stop_first = intrabar == "stop_first"
         self.immediate_market_fills = immediate_market_fills
-        self.reject_rate = _setting("reject_rate", reject_rate, 1.0, "a probability from 0 to 1")
-        self.drop_ack_rate = _setting("drop_ack_rate", drop_ack_rate, 1.0, "a probability from 0 to 1")
+        self.reject_rate = setting("reject_rate", reject_rate, 1.0, "a probability from 0 to 1")
+        self.drop_ack_rate = setting("drop_ack_rate", drop_ack_rate, 1.0, "a probability from 0 to 1")
         self._random = random.Random(seed)
         self._sink: BrokerSink | None = None
         self._books: dict[str, dict[str, _Resting]] = {}  # per symbol, in time priority
@@ -195,6 +185,7 @@ class MockBroker:
         # Per symbol: (float price, instrument, that price on the instrument's tick). A live quote is matched by
         # every order placed until the next one, so it is rounded once, not once per order.
         self._rounded: dict[str, tuple[float, Instrument, Decimal]] = {}
+        self._depth: dict[str, QuoteBook] = {}  # per symbol whose latest price was a quote: what is left of its book
         self.fills = 0
 
     def attach(self, sink: BrokerSink) -> None:
@@ -222,9 +213,8 @@ class MockBroker:
         if order.variety is _AMO:
             entry.eligible_at = _HELD  # Kite's "AMO REQ RECEIVED": accepted, not at the exchange before the open
         elif self.immediate_market_fills and not self.latency and order.symbol in self._last:
-            price = self._last[order.symbol]
             entry.offered = True
-            self._match(entry, ts, price, price, price, price, None)
+            self._match_latest(entry, ts)
             if entry.validity is _IOC:
                 self._expire_ioc(entry, ts)
         # Otherwise an IOC's one chance is the first price it may match on (next bar, or after the latency):
@@ -258,9 +248,8 @@ class MockBroker:
         entry.trigger_price = changes.get("trigger_price", entry.trigger_price)
         self.sink.on_modified(order.order_id, changes, ts)
         if self.immediate_market_fills and ts >= entry.eligible_at and entry.symbol in self._last:
-            price = self._last[entry.symbol]
             entry.offered = True
-            self._match(entry, ts, price, price, price, price, None)
+            self._match_latest(entry, ts)
 
     def cancel(self, order: Order, reason: str, ts: datetime) -> None:
         self._remove(order.order_id)
@@ -270,15 +259,26 @@ class MockBroker:
     def on_bar(self, bar: Bar) -> None:
         symbol, ts = bar.symbol, bar.timestamp
         self._last[symbol] = bar.close
+        depth = None
+        if isinstance(bar, Quote):
+            depth = self._depth[symbol] = QuoteBook(bar, self.participation)
+        elif self._depth:
+            self._depth.pop(symbol, None)  # a bar after quotes: its range, not the old book, is the market now
         book = self._books.get(symbol)
         if not book:
             return
-        for entry in list(book.values()):
+        entries = list(book.values())
+        if len(entries) > 1:
+            entries = self._intrabar_order(entries)
+        for entry in entries:
             if entry.order_id not in book or ts < entry.eligible_at:
                 continue
             entry.offered = True
-            # Matching takes the prices as numbers: an order filled on submit matches on a last price, with no bar.
-            self._match(entry, ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
+            if depth is not None:
+                self._match_quote(entry, ts, depth)
+            else:
+                # Matching takes the prices as numbers: an order filled on submit matches on a last price, no bar.
+                self._match(entry, ts, bar.open, bar.high, bar.low, bar.close, bar.volume)
             if entry.validity is _IOC:
                 self._expire_ioc(entry, ts)
 
@@ -324,6 +324,7 @@ class MockBroker:
             "spread_ticks": int(self._half_ticks * 2),
             "market_protection_pct": float(self.protection / _PERCENT) if self.protection is not None else None,
             "latency_s": self.latency.total_seconds(),
+            "intrabar": self.intrabar,
             "fees": type(self.fee_model).__name__,
         }
 
@@ -372,6 +373,9 @@ class MockBroker:
             quantity = min(quantity, int(volume * self.participation))
             if quantity <= 0:
                 return
+        self._fill(e, quantity, price, ts)
+
+    def _fill(self, e: _Resting, quantity: int, price: Decimal, ts: datetime) -> None:
         # Priced before the book changes: a model that refuses the fill (a trade date its rate table does not
         # cover) leaves the order as it was.
         if self._fee_keywords:
@@ -407,6 +411,13 @@ class MockBroker:
     def _within_protection(self, e: _Resting, price: Decimal, reference: float, buy: bool) -> bool:
         # Market protection: the order is a limit at its base price plus/minus the percentage. A fill beyond it
         # does not happen; the order rests as that limit, to match from the next price on like any other.
+        cap = self._protection_cap(e, reference, buy)
+        if price <= cap if buy else price >= cap:
+            return True
+        e.order_type, e.price = _LIMIT, cap
+        return False
+
+    def _protection_cap(self, e: _Resting, reference: float, buy: bool) -> Decimal:
         if e.order_type is _SL_M:
             base = e.trigger_price
         else:
@@ -416,10 +427,60 @@ class MockBroker:
             cap = _to_tick(base * (1 + protection), tick, ROUND_FLOOR)  # type: ignore[operator]
         else:
             cap = max(_to_tick(base * (1 - protection), tick, ROUND_CEILING), tick)  # type: ignore[operator]
-        if price <= cap if buy else price >= cap:
-            return True
-        e.order_type, e.price = _LIMIT, cap
-        return False
+        return cap
+
+    # -- quotes and priority ----------------------------------------------------------------------------------
+
+    def _match_latest(self, e: _Resting, ts: datetime) -> None:
+        # An order placed or changed between prices: what is left of the latest quote's book, or the last price.
+        depth = self._depth.get(e.symbol) if self._depth else None
+        if depth is not None:
+            self._match_quote(e, ts, depth)
+        else:
+            price = self._last[e.symbol]
+            self._match(e, ts, price, price, price, price, None)
+
+    def _match_quote(self, e: _Resting, ts: datetime, depth: QuoteBook) -> None:
+        buy = e.side is _BUY
+        if e.order_type in _TRIGGERED_TYPES and not e.triggered:
+            trigger = float(e.trigger_price)  # type: ignore[arg-type]
+            if not (depth.last >= trigger if buy else depth.last <= trigger):
+                return  # stops trigger on the last traded price, as the exchange's do
+            e.triggered = True
+            self.sink.on_triggered(e.order_id, ts)
+            if e.order_id not in self._books.get(e.symbol, {}):
+                return
+        protected = False
+        if e.order_type in _MARKET_TYPES:
+            limit = None
+            if self.protection is not None:
+                if e.protect_from is None:
+                    e.protect_from = depth.last  # one cap for every quote the order waits through
+                limit, protected = self._protection_cap(e, depth.last, buy), True
+        else:
+            limit = e.price
+        book = self._books[e.symbol]
+
+        def fill(quantity: int, price: Decimal) -> int:
+            self._fill(e, quantity, price, ts)
+            return e.remaining if e.order_id in book else 0
+
+        beyond = walk(depth.side(buy), buy, limit, e.remaining, e.instrument.round_price, fill)
+        if beyond and protected and e.order_id in book:
+            e.order_type, e.price = _LIMIT, limit  # rests as its protection limit, as on bars
+
+    def _intrabar_order(self, entries: list[_Resting]) -> list[_Resting]:
+        # Stops (not yet triggered) and limits take the places the two kinds hold in time priority, the kind the
+        # intrabar rule names first; other orders keep their places. One pass when only one kind rests.
+        stops = [e for e in entries if e.order_type in _TRIGGERED_TYPES and not e.triggered]
+        if not stops:
+            return entries
+        limits = [e for e in entries if e.order_type is _LIMIT or (e.order_type is _SL and e.triggered)]
+        if not limits:
+            return entries
+        ranked = iter(stops + limits if self._stop_first else limits + stops)
+        return [next(ranked) if (e.order_type in _TRIGGERED_TYPES and not e.triggered) or e.order_type is _LIMIT
+                or (e.order_type is _SL and e.triggered) else e for e in entries]
 
     def _on_tick(self, e: _Resting, price: float) -> Decimal:
         cached = self._rounded.get(e.symbol)

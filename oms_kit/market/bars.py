@@ -3,13 +3,17 @@
 A bar table has the columns timestamp, symbol, open, high, low, close, volume; timestamps are timezone-aware UTC
 and rows are sorted by (timestamp, symbol), so several symbols merge into one stream in time order. Market data is
 float; :class:`~oms_kit.models.Instrument` turns a float into an exact price when an order needs one.
+
+A quote table (:mod:`oms_kit.market.quote`: timestamp, symbol, last, volume and the depth columns) loads the same
+way, into a bar table whose open, high, low and close are the last price, followed by the depth columns, and
+iterates as :class:`~oms_kit.market.quote.Quote` objects: a backtest or a replay of a quote recording matches on
+the recorded book.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import repeat
 from pathlib import Path
@@ -19,11 +23,17 @@ import numpy as np
 import pandas as pd
 
 from oms_kit.errors import ConfigError, DataError
+from oms_kit.market.bar import BAR_COLUMNS, Bar
+from oms_kit.market.frame_checks import columns_error as _columns_error
+from oms_kit.market.frame_checks import plain as _plain
+from oms_kit.market.frame_checks import refuse as _refuse
+from oms_kit.market.frame_checks import to_float as _to_float
+from oms_kit.market.quote import DEPTH_COLUMNS, Quote, iter_quotes, quote_columns
+from oms_kit.market.quote_table import DEPTH_NAME, check_quotes, is_quote_table, prepare_quote_columns
 from oms_kit.models import MAX_PRICE
 
-__all__ = ["BAR_COLUMNS", "Bar", "bars_to_frame", "iter_bars", "load_bars"]
+__all__ = ["BAR_COLUMNS", "Bar", "bars_to_frame", "iter_bars", "load_bars", "load_quotes"]
 
-BAR_COLUMNS: tuple[str, ...] = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
 _PRICE_COLUMNS = ("open", "high", "low", "close")
 # Names other tools give the time column (yfinance "Date"/"Datetime", broker exports "time"); used only when there is
 # no "timestamp" column.
@@ -40,67 +50,6 @@ _TIMESTAMP_KINDS = frozenset({"string", "datetime", "datetime64", "date", "empty
 _CHUNK_ROWS = 65_536
 
 
-@dataclass(frozen=True, slots=True, init=False)
-class Bar:
-    """One OHLCV bar of one symbol.
-
-    Attributes
-    ----------
-    timestamp : datetime
-        Timezone-aware UTC; by convention the bar's start time (as most vendors stamp bars).
-    symbol : str
-    open, high, low, close : float
-    volume : float
-        May be 0 or NaN when the source does not know it.
-    """
-
-    timestamp: datetime
-    symbol: str
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-
-    # A frozen dataclass's generated __init__ calls object.__setattr__ once per field, which made Bar construction
-    # the slowest step of a backtest (about 0.65 M bars/s). Setting the slots through their descriptors keeps the
-    # class a frozen dataclass (no assignment after construction) at more than twice the speed.
-    def __init__(
-        self,
-        timestamp: datetime,
-        symbol: str,
-        open: float,
-        high: float,
-        low: float,
-        close: float,
-        volume: float = math.nan,
-    ) -> None:
-        _set_timestamp(self, timestamp)
-        _set_symbol(self, symbol)
-        _set_open(self, open)
-        _set_high(self, high)
-        _set_low(self, low)
-        _set_close(self, close)
-        _set_volume(self, volume)
-
-
-# The slot descriptors of the final class (slots=True builds a new class, so look them up after decoration).
-_set_timestamp, _set_symbol, _set_open, _set_high, _set_low, _set_close, _set_volume = (
-    Bar.__dict__[name].__set__ for name in BAR_COLUMNS
-)
-
-
-def _columns_error(missing: list[str], present: list[str], hint: str) -> DataError:
-    error = DataError(
-        f"bar columns (missing: {', '.join(missing)})",
-        present,
-        "timestamp, symbol, open, high, low, close and optionally volume",
-        hint=hint,
-    )
-    error.missing = missing  # type: ignore[attr-defined]  # for code that wants the list, not the message
-    return error
-
-
 def _read(data: Any) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data.copy()  # never modify the caller's frame
@@ -112,31 +61,6 @@ def _read(data: Any) -> pd.DataFrame:
     if isinstance(data, pd.Series):
         raise DataError("data", type(data).__name__, _ALLOWED_DATA, hint="pass series.to_frame() instead")
     raise DataError("data", type(data).__name__, _ALLOWED_DATA)
-
-
-def _plain(value: Any) -> Any:
-    # np.float64(-1.0) would show as "np.float64(-1.0)" in the message; the user wrote -1.0.
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _refuse(
-    frame: pd.DataFrame, bad: np.ndarray, field: str, allowed: str, hint: str, *, source: pd.Series | None = None,
-    value: Any = None,
-) -> DataError:
-    """A DataError for the rows marked ``bad``: the first one's row, time and symbol, and how many there are.
-
-    The offending value is ``value``, else the first bad row's in ``source``, else in the column ``field``.
-    """
-    positions = np.flatnonzero(bad)
-    first = int(positions[0])
-    if value is None:
-        value = (source if source is not None else frame[field]).iloc[first]
-    row = _plain(frame.index[first])
-    place = [str(frame[c].iloc[first]) for c in ("timestamp", "symbol") if c in frame.columns and c != field]
-    where = f"row {row}" + (f" ({', '.join(place)})" if place else "")
-    count = len(positions)
-    detail = f"{where}; {count} bad row{'s' if count != 1 else ''} in all"
-    return DataError(field, _plain(value), allowed, detail=detail, hint=hint, row=row, count=count)
 
 
 def _normalise_timestamps(frame: pd.DataFrame) -> pd.Series:
@@ -176,27 +100,6 @@ def _timestamp_like(value: Any) -> bool:
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return True
     return isinstance(value, str | datetime | date | np.datetime64)
-
-
-def _to_float(values: pd.Series) -> np.ndarray:
-    """The column as float64, NaN where a value is not a number (the checks after this refuse those)."""
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_complex_dtype(values):
-        return np.full(len(values), math.nan)
-    try:
-        numbers = pd.to_numeric(values, errors="coerce")
-        if pd.api.types.is_complex_dtype(numbers):
-            return np.full(len(values), math.nan)
-        return numbers.to_numpy(dtype="float64", na_value=math.nan)
-    except (ValueError, TypeError, OverflowError):
-        # A value to_numeric cannot even coerce (an int beyond float range): one by one, on this rare path only.
-        return np.array([_float_or_nan(v) for v in values], dtype="float64")
-
-
-def _float_or_nan(value: Any) -> float:
-    try:
-        return float(value)
-    except (ValueError, TypeError, OverflowError):
-        return math.nan
 
 
 def _check_values(frame: pd.DataFrame, originals: Mapping[str, pd.Series] | None = None) -> None:
@@ -288,7 +191,8 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
         A pandas DataFrame; a path (``str`` or :class:`~pathlib.Path`) to a ``.parquet`` or ``.csv`` file, globs
         allowed; or a DuckDB query string such as ``"SELECT * FROM 'data/bars.parquet' WHERE symbol = 'TCS'"``.
         Columns: timestamp, symbol, open, high, low, close, volume (names are matched case-insensitively; a
-        DatetimeIndex or a ``date``/``datetime``/``time`` column stands in for a missing timestamp column).
+        DatetimeIndex or a ``date``/``datetime``/``time`` column stands in for a missing timestamp column). A
+        table with depth columns (``bid_price_1`` …) is a quote table and is loaded as :func:`load_quotes` does.
     symbol
         For a frame without a symbol column: the symbol of every row. For a frame with one: keep only this
         symbol's rows.
@@ -315,6 +219,40 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
     FileNotFoundError
         The path names no file.
     """
+    return _load(data, symbol, quotes=False)  # quotes too, when the table has depth columns
+
+
+def load_quotes(data: Any, symbol: str | None = None) -> pd.DataFrame:
+    """Load a quote table (a quote recording's parquet parts, a DataFrame of the same columns) and check it.
+
+    Parameters
+    ----------
+    data, symbol
+        As in :func:`load_bars`. Columns: timestamp, symbol, last, volume and the depth columns of
+        :data:`~oms_kit.market.quote.QUOTE_COLUMNS` (``bid_price_1`` … ``ask_qty_5``; levels not given are empty).
+        A frame this function returned loads again as it is.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The bar columns (open, high, low and close all the last price), then the twenty depth columns (float64,
+        NaN where a level is empty), then any extra columns; sorted by (timestamp, symbol). :func:`iter_bars`
+        yields its rows as :class:`~oms_kit.market.quote.Quote` objects, and ``ok.backtest`` and ``ReplayFeed``
+        take it (or the recording's path) as they take bars.
+
+    Raises
+    ------
+    DataError
+        As :func:`load_bars`, and for a broken book (see :mod:`oms_kit.market.quote`): a price not above 0, a
+        quantity that is not a whole number >= 0, a level with a price and no quantity, a gap between levels,
+        bids not descending, asks not ascending, the best bid at or above the best ask, a level beyond the fifth.
+        The error names the column, the first bad value and its row.
+    """
+    return _load(data, symbol, quotes=True)
+
+
+def _load(data: Any, symbol: str | None, quotes: bool) -> pd.DataFrame:
+    # quotes: the caller asked for a quote table; a bar loader takes one too, when the data has depth columns.
     frame = _read(data)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if frame.columns.duplicated().any():
@@ -329,6 +267,9 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
             frame = frame.reset_index(names="timestamp")
     # Errors name a row by its position in the data as given: labels survive the symbol filter and the sort.
     frame.index = pd.RangeIndex(len(frame))
+    quote_table = quotes or any(DEPTH_NAME.match(c) for c in frame.columns)
+    if quote_table:
+        prepare_quote_columns(frame)
 
     missing = [c for c in ("timestamp", *_PRICE_COLUMNS) if c not in frame.columns]
     if "symbol" not in frame.columns and symbol is None:
@@ -362,9 +303,12 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
         frame[column] = _to_float(frame[column])
     frame["volume"] = _to_float(frame["volume"]) if "volume" in frame.columns else math.nan
     _check_values(frame, originals)
+    if quote_table:
+        check_quotes(frame)
 
-    extra = [c for c in frame.columns if c not in BAR_COLUMNS]
-    frame = frame[[*BAR_COLUMNS, *extra]]
+    known = (*BAR_COLUMNS, *DEPTH_COLUMNS) if quote_table else BAR_COLUMNS
+    extra = [c for c in frame.columns if c not in known]
+    frame = frame[[*known, *extra]]
     if not _in_order(frame):
         frame = frame.sort_values(["timestamp", "symbol"], kind="stable")
         _check_unique(frame)  # after the sort, the two bars of a (timestamp, symbol) are neighbours
@@ -383,6 +327,8 @@ def _is_normalised(frame: Any) -> bool:
         return False
     symbols = frame["symbol"]
     if not pd.api.types.is_string_dtype(symbols) or symbols.hasnans or (symbols == "").any():
+        return False
+    if is_quote_table(frame) and any(c not in frame.columns or frame[c].dtype != "float64" for c in DEPTH_COLUMNS):
         return False
     return _in_order(frame)
 
@@ -414,7 +360,8 @@ def _python_timestamps(stamps: pd.Series) -> list[datetime]:
 
 
 def iter_bars(frame: Any) -> Iterator[Bar]:
-    """Yield the rows of a bar table as :class:`Bar` objects, in the table's order.
+    """Yield the rows of a bar table as :class:`Bar` objects, in the table's order; a quote table's as
+    :class:`~oms_kit.market.quote.Quote` objects.
 
     This is the per-bar path of a backtest, so it converts whole columns to Python objects at once (in chunks of
     65,536 rows) and zips them, instead of building a row object per bar.
@@ -427,13 +374,18 @@ def iter_bars(frame: Any) -> Iterator[Bar]:
 
     Yields
     ------
-    Bar
+    Bar or Quote
     """
     if _is_normalised(frame):
         _check_values(frame)  # dtypes and order say nothing of the values
+        if is_quote_table(frame):
+            check_quotes(frame, convert=False)
     else:
         frame = load_bars(frame)
     timestamps = frame["timestamp"]
+    if "bid_price_1" in frame.columns:
+        yield from _iter_quotes(frame)
+        return
     columns = [frame[name] for name in BAR_COLUMNS[1:]]
     for start in range(0, len(frame), _CHUNK_ROWS):
         stop = start + _CHUNK_ROWS
@@ -442,19 +394,40 @@ def iter_bars(frame: Any) -> Iterator[Bar]:
         yield from map(Bar, _python_timestamps(timestamps.iloc[start:stop]), *chunk)
 
 
+def _iter_quotes(frame: pd.DataFrame) -> Iterator[Quote]:
+    timestamps = frame["timestamp"]
+    for start in range(0, len(frame), _CHUNK_ROWS):
+        stop = start + _CHUNK_ROWS
+        symbols, lasts, volumes = (frame[c].iloc[start:stop].to_numpy().tolist() for c in ("symbol", "close", "volume"))
+        depth = {c: frame[c].iloc[start:stop].to_numpy().tolist() for c in DEPTH_COLUMNS}
+        yield from iter_quotes(_python_timestamps(timestamps.iloc[start:stop]), symbols, lasts, volumes, depth)
+
+
 def bars_to_frame(bars: Iterable[Bar]) -> pd.DataFrame:
-    """Collect bars (from a feed, say) into a bar table that :func:`load_bars` and a backtest accept.
+    """Collect bars (from a feed, say) into a bar table that :func:`load_bars` and a backtest accept; quotes into a
+    quote table (as :func:`load_quotes` returns).
 
     Parameters
     ----------
     bars
-        Bars in any order.
+        Bars in any order; or quotes, all of them.
 
     Returns
     -------
     pandas.DataFrame
         Normalised and sorted like the result of :func:`load_bars`.
+
+    Raises
+    ------
+    DataError
+        Quotes and bars mixed: a table holds one or the other.
     """
+    bars = list(bars)
+    quotes = [b for b in bars if isinstance(b, Quote)]
+    if quotes:
+        if len(quotes) != len(bars):
+            raise DataError("bars", f"{len(quotes)} quotes among {len(bars)} bars", "bars only, or quotes only")
+        return load_quotes(pd.DataFrame(quote_columns(quotes)))
     rows = [(b.timestamp, b.symbol, b.open, b.high, b.low, b.close, b.volume) for b in bars]
     frame = pd.DataFrame(rows, columns=list(BAR_COLUMNS))
     if frame.empty:

@@ -24,6 +24,7 @@ from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feed import Feed, FeedState, SleepFunction, checked_calendar, positive_finite, run_feed
 from oms_kit.market.fno import ContractPricer, years_to_expiry
+from oms_kit.market.quote import DEPTH, Quote
 from oms_kit.market.replay import ReplayFeed
 from oms_kit.market.smile import DEFAULT_DIVIDEND_YIELD, DEFAULT_RATE, Smile
 from oms_kit.models import Instrument
@@ -92,6 +93,19 @@ class RandomWalkFeed(FeedState):
         ``rate - dividend_yield`` (defaults :data:`~oms_kit.market.smile.DEFAULT_RATE`,
         :data:`~oms_kit.market.smile.DEFAULT_DIVIDEND_YIELD`).
 
+    quotes
+        Send :class:`~oms_kit.market.quote.Quote` objects instead of bars: the walk's price as the last traded
+        price, with a book around it that the broker fills against (off by default: bars, as before).
+    depth
+        Levels of the book each side, 1 to 5.
+    spread_ticks
+        Ticks from the best bid to the best ask (at least 1): the best bid is the price less half of them (rounded
+        down to whole ticks), each further level a tick worse.
+    level_size
+        The mean quantity of a level: each level's, and each quote's volume, is drawn uniformly from 1 to twice
+        this less one (the volume from 0), on a generator of its own seeded from ``seed``, so the prices are the
+        ones the seed gives without quotes.
+
     Notes
     -----
     A bar's open is the previous close, its close the new price, high and low the larger and smaller of the two.
@@ -119,6 +133,10 @@ class RandomWalkFeed(FeedState):
         smiles: Mapping[str, Smile] | Smile | None = None,
         rate: float = DEFAULT_RATE,
         dividend_yield: float = DEFAULT_DIVIDEND_YIELD,
+        quotes: bool = False,
+        depth: int = DEPTH,
+        spread_ticks: int = 2,
+        level_size: int = 100,
     ) -> None:
         super().__init__(name)
         self.calendar = checked_calendar(calendar)
@@ -149,6 +167,14 @@ class RandomWalkFeed(FeedState):
             tick_size = positive_finite(tick_size, "tick_size", "a positive number, or None")
             if tick_size == 0:
                 raise ConfigError("tick_size", tick_size, "a positive number, or None")
+        if not isinstance(quotes, bool):
+            raise ConfigError("quotes", quotes, "True (send quotes with a book) or False (bars)")
+        for name_, value, low, high in (("depth", depth, 1, DEPTH), ("spread_ticks", spread_ticks, 1, 10_000),
+                                        ("level_size", level_size, 1, 10**9)):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(name_, value, f"a whole number from {low} to {high:,}")
+        self.quotes, self.depth, self.spread_ticks, self.level_size = quotes, depth, spread_ticks, level_size
+        self._book_random = random.Random(None if seed is None else f"book:{seed}")
         self.seed = seed
         self.max_steps = max_steps
         self.tick_size = tick_size
@@ -270,7 +296,10 @@ class RandomWalkFeed(FeedState):
                 self._prices[symbol] *= math.exp(sigma * self._random.gauss(0.0, 1.0))
             open_ = self._last_close[symbol]
             close = self._round(self._prices[symbol])
-            bars.append(Bar(now, symbol, open_, max(open_, close), min(open_, close), close, math.nan))
+            if self.quotes:
+                bars.append(self._quote(now, symbol, close, self.tick_size or 0.05))
+            else:
+                bars.append(Bar(now, symbol, open_, max(open_, close), min(open_, close), close, math.nan))
             self._last_close[symbol] = close
         if self._contracts:
             self._step_contracts(now, first, sigma, bars)
@@ -285,10 +314,24 @@ class RandomWalkFeed(FeedState):
         pricer = self._pricer
         self._priced_at = at = now.timestamp()
         closes = pricer.rounded(pricer.prices([prices[u] for u in pricer.underlyings], at))
-        for symbol, close in zip(self._contracts, closes, strict=True):
+        for contract, close in zip(pricer.contracts, closes, strict=True):
+            symbol = contract.symbol
             open_ = last_close[symbol]
-            bars.append(Bar(now, symbol, open_, max(open_, close), min(open_, close), close, math.nan))
+            if self.quotes:
+                bars.append(self._quote(now, symbol, close, float(contract.tick_size)))
+            else:
+                bars.append(Bar(now, symbol, open_, max(open_, close), min(open_, close), close, math.nan))
             last_close[symbol] = close
+
+    def _quote(self, now: datetime, symbol: str, last: float, tick: float) -> Quote:
+        # The book sits around the last price: the best bid half the spread below it (whole ticks, rounded down),
+        # the best ask the spread above the bid; a level at or under zero is left out.
+        draw, most = self._book_random.randint, 2 * self.level_size - 1
+        bid = last - (self.spread_ticks // 2) * tick
+        ask = bid + self.spread_ticks * tick
+        bids = [(round(bid - k * tick, 10), draw(1, most)) for k in range(self.depth)]
+        asks = [(round(ask + k * tick, 10), draw(1, most)) for k in range(self.depth)]
+        return Quote(now, symbol, last, float(draw(0, most)), [b for b in bids if b[0] >= tick / 2], asks)
 
     async def stream(self) -> AsyncIterator[Bar]:
         """Yield one bar per symbol per step until ``max_steps`` (or forever), waiting ``interval`` between steps.
@@ -338,6 +381,7 @@ class RandomWalkFeed(FeedState):
             "volatility_pct": self.volatility,
             "seed": self.seed,
             "max_steps": self.max_steps,
+            "quotes": self.quotes,
         }
 
     def __repr__(self) -> str:

@@ -1,6 +1,12 @@
 """Recording a live feed: :class:`FeedRecorder` writes bars to parquet part files in chunks, and
 :class:`RecordingFeed` wraps a feed so that every bar it streams is recorded on its way to the consumer.
 
+A feed of :class:`~oms_kit.market.quote.Quote` objects is recorded as quotes, with their book: the columns
+timestamp, symbol, last, volume, ``bid_price_1`` … ``bid_price_5``, ``bid_qty_1`` … ``bid_qty_5``, ``ask_price_1`` …
+``ask_qty_5`` (:data:`~oms_kit.market.quote.QUOTE_COLUMNS`; an empty level is NULL). They read back as Quote
+objects, quote for quote, so a backtest of the recording and its replay into an OMS fill on the same books. A
+recording holds one kind: its first record (or, when it continues a directory, its parts) decides which.
+
 The recording is a directory of part files (``part-000000.parquet``, ``part-000001.parquet``, …), each one a
 complete parquet file with the bar columns. :attr:`FeedRecorder.source` (``"<dir>/*.parquet"``) reads back with
 :func:`~oms_kit.market.bars.load_bars` and replays with :class:`~oms_kit.market.replay.ReplayFeed`, bar for bar.
@@ -33,6 +39,7 @@ import pyarrow.parquet as pq
 from oms_kit.errors import ConfigError
 from oms_kit.market.bars import Bar
 from oms_kit.market.feed import Feed
+from oms_kit.market.quote import DEPTH_COLUMNS, Quote, quote_columns
 
 __all__ = ["FeedRecorder", "RecordingFeed"]
 
@@ -46,6 +53,15 @@ _SCHEMA = pa.schema([
     ("close", pa.float64()),
     ("volume", pa.float64()),
 ])
+_QUOTE_SCHEMA = pa.schema([
+    ("timestamp", pa.timestamp("us", tz="UTC")),
+    ("symbol", pa.string()),
+    ("last", pa.float64()),
+    ("volume", pa.float64()),
+    *((column, pa.int64() if "_qty_" in column else pa.float64()) for column in DEPTH_COLUMNS),
+])
+_KINDS = {"bars": "an oms_kit Bar that is not a Quote: this recording holds bars",
+          "quotes": "an oms_kit Quote: this recording holds quotes"}
 _ALLOWED_PATH = "a directory path (str or Path) that is a directory or does not exist yet"
 
 
@@ -112,6 +128,7 @@ class FeedRecorder:
         self._buffer: list[Bar] = []
         self._closed = False
         self._next_part: int | None = None  # found on the first write: creating the recorder writes nothing
+        self._kind: str | None = None  # "bars" or "quotes", decided on the first write
         self._last_write = monotonic()
         self.bars_written = 0
         self.parts_written = 0
@@ -128,16 +145,34 @@ class FeedRecorder:
         return len(self._buffer)
 
     @property
+    def kind(self) -> str | None:
+        """What the recording holds, "bars" or "quotes"; None until the first record (or part) says."""
+        return self._kind
+
+    @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
 
     def write(self, bar: Bar) -> None:
-        """Record one bar; writes a part when ``every`` bars are waiting or ``interval`` seconds have passed."""
+        """Record one bar (or quote); writes a part when ``every`` are waiting or ``interval`` seconds have passed.
+
+        Raises
+        ------
+        ConfigError
+            ``bar`` is not a Bar, or is a bar in a recording of quotes (a quote in one of bars).
+        """
         if self._closed:
             raise RuntimeError(f"recorder of {str(self.path)!r} is closed")
         if not isinstance(bar, Bar):
             raise ConfigError("bar", bar, "an oms_kit Bar")
+        kind = "quotes" if isinstance(bar, Quote) else "bars"
+        if kind != self._kind:
+            if self._kind is None:
+                self._kind = self._recorded_kind() or kind
+            if kind != self._kind:
+                raise ConfigError("bar", bar, _KINDS[self._kind],
+                                  hint="record bars and quotes in directories of their own")
         self._buffer.append(bar)
         if len(self._buffer) >= self.every or (
             self.interval is not None and self._monotonic() - self._last_write >= self.interval
@@ -150,18 +185,21 @@ class FeedRecorder:
         if not self._buffer:
             return
         bars, self._buffer = self._buffer, []
-        table = pa.Table.from_pydict(
-            {
-                "timestamp": [b.timestamp for b in bars],
-                "symbol": [b.symbol for b in bars],
-                "open": [b.open for b in bars],
-                "high": [b.high for b in bars],
-                "low": [b.low for b in bars],
-                "close": [b.close for b in bars],
-                "volume": [b.volume for b in bars],
-            },
-            schema=_SCHEMA,
-        )
+        if self._kind == "quotes":
+            table = pa.Table.from_pydict(quote_columns(bars), schema=_QUOTE_SCHEMA)  # type: ignore[arg-type]
+        else:
+            table = pa.Table.from_pydict(
+                {
+                    "timestamp": [b.timestamp for b in bars],
+                    "symbol": [b.symbol for b in bars],
+                    "open": [b.open for b in bars],
+                    "high": [b.high for b in bars],
+                    "low": [b.low for b in bars],
+                    "close": [b.close for b in bars],
+                    "volume": [b.volume for b in bars],
+                },
+                schema=_SCHEMA,
+            )
         self.path.mkdir(parents=True, exist_ok=True)
         if self._next_part is None:
             numbers = [int(m.group(1)) for p in self.path.iterdir() if (m := _PART.match(p.name))]
@@ -178,6 +216,15 @@ class FeedRecorder:
         self._next_part += 1
         self.parts_written += 1
         self.bars_written += len(bars)
+
+    def _recorded_kind(self) -> str | None:
+        # A recording continued in a directory keeps the kind of its parts: one glob must read them all.
+        if not self.path.is_dir():
+            return None
+        parts = {int(m.group(1)): p for p in self.path.iterdir() if (m := _PART.match(p.name))}
+        if not parts:
+            return None
+        return "quotes" if "last" in pq.read_schema(parts[max(parts)]).names else "bars"
 
     def close(self) -> None:
         """Write the waiting bars and refuse more. Closing twice does nothing."""

@@ -1,4 +1,8 @@
-"""ReplayFeed: historical bars replayed in time order at a chosen speed (see :mod:`oms_kit.market.feed`)."""
+"""ReplayFeed: historical bars replayed in time order at a chosen speed (see :mod:`oms_kit.market.feed`).
+
+A quote recording (:mod:`oms_kit.market.quote`) replays as :class:`~oms_kit.market.quote.Quote` objects, quote for
+quote, with their books: what ``load_bars`` and ``iter_bars`` make of it.
+"""
 
 from __future__ import annotations
 
