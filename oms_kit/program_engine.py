@@ -82,7 +82,8 @@ class ProgramEngine:
                 raise InvalidOrderError("last_price", None, f"a last price of {request.symbol} to trail from",
                                         hint="push a price first (set_price)")
             trigger = trailed(request.side, last, params["trail"], params["trail_percent"], instrument.tick_size)
-            first = request.replace(order_type=OrderType.SL_M, price=None, trigger_price=trigger)
+            # A stop shows its whole quantity: a disclosed quantity is for limit orders.
+            first = request.replace(order_type=OrderType.SL_M, price=None, trigger_price=trigger, disclosed_quantity=0)
             params["best"] = last
         elif kind == ICEBERG:
             count = parse_legs(legs, request.quantity, instrument)
@@ -300,8 +301,9 @@ class ProgramEngine:
 def _leg(request: OrderRequest, quantity: int, number: int) -> OrderRequest:
     # An iceberg's leg: its own quantity, and its own client order id (the given one, ``-1``, ``-2``…), since one
     # id names one order.
+    # An iceberg is itself the way to show part of a quantity: a disclosed quantity larger than a leg is capped.
     client_id = request.client_order_id
-    return request.replace(quantity=quantity,
+    return request.replace(quantity=quantity, disclosed_quantity=min(request.disclosed_quantity, quantity),
                            client_order_id=None if client_id is None else f"{client_id}-{number}")
 
 

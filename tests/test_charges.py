@@ -5,8 +5,8 @@ Sources of the worked examples:
 
 * Zerodha's brokerage calculator (https://zerodha.com/brokerage-calculator/) for Buy 1000, Sell 1000, Qty 500 in
   each segment, as recorded in the public repository https://github.com/marketcalls/vectorbt-backtesting-skills
-  (its notes on Indian market costs; totals 224.61 intraday, 1112.41 delivery, 179.97 futures, 982.63 options; F&O STT at the rates of October 2024
-  to March 2026).
+  (its notes on Indian market costs; totals 224.61 intraday, 1112.41 delivery, 179.97 futures, 982.63 options;
+  F&O STT at the rates of October 2024 to March 2026).
 * Nithin Kamath, "Impact of revision in Exchange Transaction Charges and STT", 1 October 2024,
   https://nithinkamath.me/blog/impact-of-revision-in-exchange-transaction-charges-and-stt : on the selling side the
   change costs Rs 2,303 more per crore of options premium and Rs 735 more per crore of futures turnover.

@@ -99,6 +99,24 @@ async def test_partial_fills_grow_the_legs_and_a_partial_exit_shrinks_the_other_
         await oms.close()
 
 
+@pytest.mark.parametrize(("rule", "filled_leg"), [("stop_first", "stop"), ("target_first", "target")])
+async def test_one_bar_reaching_both_legs_fills_one_by_the_intrabar_rule_and_cancels_the_other(rule, filled_leg):
+    broker = ok.MockBroker(**({} if rule == "stop_first" else {"intrabar": rule}))
+    oms = await open_oms(broker=broker)
+    try:
+        await oms.set_price("INFY", 1500)
+        program = await oms.place_bracket("INFY", "BUY", 10, "MARKET", target=10, stoploss=5)
+        await oms.push_bar(bar("INFY", high=1520, low=1480, close=1500))
+
+        legs = {"target": program.target_id, "stop": program.stop_id}
+        other = "target" if filled_leg == "stop" else "stop"
+        assert status(oms, legs[filled_leg]) is S.FILLED and status(oms, legs[other]) is S.CANCELLED
+        assert program.status == "complete" and oms.position("INFY") == 0
+        assert len(oms.trades()) == 2
+    finally:
+        await oms.close()
+
+
 async def test_a_trailing_bracket_raises_its_stop_with_the_high_never_lowers_it_and_exits_on_the_raised_stop():
     oms = await open_oms()
     try:

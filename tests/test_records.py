@@ -9,6 +9,7 @@ from decimal import Decimal
 from oms_kit.fsm import OrderEvent, OrderEventType
 from oms_kit.gtt import Gtt
 from oms_kit.models import Fill, Order, OrderStatus, OrderType, Position, Product, Side, Validity, Violation
+from oms_kit.programs import Program
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskAlert
 from oms_kit.storage import open_store
@@ -28,6 +29,12 @@ GTT = Gtt("G-3", "SBIN", "two-leg", (Decimal("780.05"), Decimal("850")),
                                                                           product="CNC", tag="target")),
           Decimal("801.10"), T0, T0 + timedelta(days=365), "triggered", T0 + timedelta(days=3), 1, ["O-ab-9"],
           "leg 1 fired")
+PROGRAM = Program("P-4", "bracket", "SBIN", OrderRequest("SBIN", "BUY", 30, "LIMIT", "800", product="MIS",
+                                                     client_order_id="b-1"), T0, target=Decimal("12.5"),
+                  stoploss=Decimal("4"), trail_percent=Decimal("0.75"), updated_at=T0 + timedelta(seconds=9),
+                  entry_id="O-ab-7", target_id="O-ab-8", stop_id="O-ab-9", order_ids=["O-ab-7", "O-ab-8", "O-ab-9"],
+                  basis=Decimal("800.00"), best=Decimal("806.35"), entered=30, entry_done=True, exited=10,
+                  reason="a partial exit")
 ALERT = RiskAlert("A-1", "acct", T0, "WARN", "max_gross_exposure", None, Decimal("80"), Decimal("100"), "80 %")
 
 
@@ -39,7 +46,7 @@ def every_row() -> list[tuple[str, tuple[object, ...]]]:
         r.account_row("acct", Decimal("12.5"), T0, T0, Decimal("-3"), 2, 1),
         r.trading_state_row("acct", "HALTED", "why", "user", T0),
         r.state_change_row("S-1", "acct", T0, "ACTIVE", "HALTED", "why", "user"), r.alert_row(ALERT),
-        r.gtt_row(GTT, "acct"),
+        r.gtt_row(GTT, "acct"), r.program_row(PROGRAM, "acct"),
     ]
 
 
@@ -59,6 +66,7 @@ async def test_what_is_written_reads_back_as_it_was() -> None:
         (position,) = await store.fetch("SELECT * FROM positions")
         (alert,) = await store.fetch("SELECT * FROM risk_alerts")
         (gtt,) = await store.fetch("SELECT * FROM gtts")
+        (program,) = await store.fetch("SELECT * FROM programs")
         events = await store.fetch("SELECT * FROM order_events ORDER BY sequence")
     finally:
         await store.close()
@@ -71,6 +79,7 @@ async def test_what_is_written_reads_back_as_it_was() -> None:
     assert r.position_from_row(position) == POSITION
     assert r.alert_from_row(alert) == ALERT
     assert r.gtt_from_row(gtt).to_dict() == GTT.to_dict()
+    assert r.program_from_row(program).to_dict() == PROGRAM.to_dict()
     assert [(e["event_type"], e["from_status"], e["to_status"], e["detail"]) for e in events] == [
         ("CREATED", None, "NEW", "{}"),
         ("PARTIALLY_FILLED", "OPEN", "PARTIALLY_FILLED", '{"quantity": 10, "price": "801.10"}'),

@@ -79,7 +79,8 @@ def well_formed(draw: st.DrawFn) -> dict[str, Any]:
     if kind in ("SL", "SL-M"):
         body["trigger_price"] = draw(st.sampled_from(["2450", 2550, "3950.00"]))
     for name, values in (("product", ["MIS", "CNC", "nrml"]), ("validity", ["DAY", "IOC"]),
-                         ("variety", ["regular", "amo"]), ("client_order_id", ["c-1", "c-2", "c-3"]), ("tag", ["bot", "t" * 255])):
+                         ("variety", ["regular", "amo"]), ("client_order_id", ["c-1", "c-2", "c-3"]),
+                         ("tag", ["bot", "t" * 255])):
         if draw(st.booleans()):
             body[name] = draw(st.sampled_from(values))
     return body
