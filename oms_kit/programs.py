@@ -32,7 +32,7 @@ The rules, the same in a backtest, in paper trading and over the HTTP API (one i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -60,7 +60,7 @@ class ProgramNotFound(OmsError):
 @dataclass(eq=False)
 class Program:
     """One order program (see the module docstring). ``request`` is the entry (bracket, cover), the stop (trailing)
-    or the first leg (iceberg, whose later legs copy it with their own quantity). ``entry_id``, ``target_id`` and
+    or the whole iceberg (whose legs copy it, each with its own quantity). ``entry_id``, ``target_id`` and
     ``stop_id`` name the orders of a bracket or cover (``stop_id`` a trailing stop's); ``order_ids`` every order the
     program placed, in order. ``basis`` is the price the legs were set from (the entry's first fill), ``best`` the
     best price a trailing stop has seen; ``entered`` the quantity the entry has filled and ``entry_done`` whether it
@@ -111,7 +111,7 @@ class Program:
         """Plain values for a table or JSON."""
         request = self.request
         return {"program_id": self.program_id, "kind": self.kind, "symbol": self.symbol, "side": str(request.side),
-                "quantity": request.quantity * (self.legs or 1) if self.kind == ICEBERG else request.quantity,
+                "quantity": request.quantity,
                 "status": self.status, **{k: v for k, v in self.spec().items() if k != "request"},
                 "order_type": str(request.order_type), "price": _text(request.price), "product": str(request.product),
                 **self.state(), "created_at": self.created_at, "updated_at": self.updated_at, "reason": self.reason}
@@ -304,12 +304,18 @@ class ProgramBook:
 
     def frame(self) -> pd.DataFrame:
         """Every program, oldest first, as a table."""
-        rows = [p.to_dict() for p in self.programs.values()]
-        columns = ["program_id", "kind", "symbol", "side", "quantity", "status", "order_type", "price", "product",
+        return programs_frame(self.programs.values())
+
+
+PROGRAM_COLUMNS = ("program_id", "kind", "symbol", "side", "quantity", "status", "order_type", "price", "product",
                    "target", "stoploss", "trail", "trail_percent", "legs", "entry_id", "target_id", "stop_id",
                    "order_ids", "basis", "best", "entered", "entry_done", "exited", "legs_sent", "created_at",
-                   "updated_at", "reason"]
-        return pd.DataFrame(rows, columns=columns)
+                   "updated_at", "reason")
+
+
+def programs_frame(programs: Iterable[Program]) -> pd.DataFrame:
+    """The table of ``oms.programs()``: one row per program (:meth:`Program.to_dict`), in the order given."""
+    return pd.DataFrame([p.to_dict() for p in programs], columns=list(PROGRAM_COLUMNS))
 
 
 def _nothing(program: Program) -> None:

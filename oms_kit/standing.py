@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from oms_kit.gtt import Gtt, parse_gtt_for
-from oms_kit.models import Order
+from oms_kit.models import Order, parse_text
+from oms_kit.orders import MAX_REASON
 from oms_kit.programs import BRACKET, COVER, ICEBERG, TRAILING, Program
 from oms_kit.request import OrderRequest
 
@@ -162,8 +163,9 @@ class StandingOrders:
 
     async def cancel_program(self, program_id: str, reason: str = "cancelled by user") -> Program:
         """End an active order program: its working orders are cancelled; the positions its fills made stay.
-        Raises ProgramNotFound, OmsError for a program no longer active."""
+        Raises ProgramNotFound, OmsError for a program no longer active, InvalidOrderError for a bad reason."""
         self.check_writable()
+        parse_text(reason, "reason", MAX_REASON)  # before the program ends: its orders' cancels carry it
         program = self.manager.programs.cancel(program_id, reason)
         await self.commit()
         return program
