@@ -6,7 +6,8 @@ A part of :class:`~oms_kit.client.remote.RemoteOMS` (it inherits these methods),
 the OMS. Arguments are checked here as the OMS checks them (the order's fields by
 :class:`~oms_kit.request.OrderRequest`, the distances and the legs by the programs' own parsers), so malformed input
 raises the same InvalidOrderError without a request; what needs the instrument (an unknown symbol, legs of whole
-lots within the freeze quantity, a stop below 0) the server judges, and its error comes back as the OMS's.
+lots within the freeze quantity, a stop below 0) the server judges, and its error comes back as the OMS's. A program
+placed again with the same ``client_order_id`` (a retry after a timeout) is the one placed then, not a second.
 """
 
 from __future__ import annotations

@@ -40,12 +40,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+import oms_kit.service.kite_programs as programs
 from oms_kit.errors import OmsError, StoreError
 from oms_kit.exposure import account_funds
 from oms_kit.gtt import Gtt, GttNotFound
 from oms_kit.models import Order, Product
 from oms_kit.orders import OrderModifyRejected
-from oms_kit.service import kite_programs as programs
 from oms_kit.service.encode import OmsJSONResponse
 from oms_kit.service.errors import FIELD_ERRORS
 from oms_kit.service.kite_errors import GENERAL, INPUT, NETWORK, ORDER, KiteError, kite_error_body

@@ -92,11 +92,12 @@ def program_form(form: Mapping[str, str], variety: str) -> ProgramForm:
             raise KiteError(400, INPUT, f"invalid `product`: '{shown(product)}'; a cover order is intraday: MIS "
                             "(or CO)")
         base["product"] = Product.MIS.value
+        order_type = form.get("order_type", "")
+        if order_type.strip().upper() in (OrderType.SL.value, OrderType.SL_M.value):  # its trigger is the stop's
+            raise KiteError(400, INPUT, f"invalid `order_type`: '{shown(order_type)}'; a cover order's entry is "
+                            "MARKET or LIMIT")
     request = order_request(base, "regular")
     if variety == "co":
-        if request.order_type not in (OrderType.MARKET, OrderType.LIMIT):
-            raise KiteError(400, INPUT, f"invalid `order_type`: '{request.order_type}'; a cover order's entry is "
-                            "MARKET or LIMIT")
         if request.validity is not Validity.DAY:
             raise KiteError(400, INPUT, f"invalid `validity`: '{request.validity}'; a cover order is DAY")
         return ProgramForm(variety, request, _trigger(form), None, None)

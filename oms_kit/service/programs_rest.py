@@ -3,7 +3,7 @@ icebergs), under ``/api/oms`` beside the orders:
 
 * ``POST /programs``: a program of ``kind`` bracket, cover, trailing or iceberg, placed by the OMS's own method
   (``place_bracket``, ``place_cover``, ``place_trailing_stop``, ``place_iceberg``) with the fields that method takes;
-  201 with the program.
+  201 with the program (200 with the one placed earlier for a repeated ``client_order_id``: a safe retry).
 * ``GET /programs`` (``?status=`` active, complete, cancelled or rejected), ``GET /programs/{program_id}``.
 * ``DELETE /programs/{program_id}``: ``cancel_program``, its working orders cancelled.
 
@@ -100,16 +100,25 @@ def _json(content: Any, status: int = 200) -> Response:
     return OmsJSONResponse(content, status_code=status)
 
 
+_PLACE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS, 200: {"model": ProgramOut, "description": "a retry: the program placed with this client_order_id"},
+    409: {"model": ErrorOut, "description": "the OMS refuses writes (closed, or read-only)"},
+}
+
+
 @router.post("/programs", response_model=ProgramOut, status_code=201, summary="Place an order program",
-             responses={**_ERRORS, 409: {"model": ErrorOut, "description": "the OMS refuses writes (closed, halted "
-                                                                            "for good, read-only)"}})
+             responses=_PLACE_ANSWERS)
 async def place_program(request: Request, body: ProgramIn) -> Response:
     """Place a bracket, cover order, trailing stop-loss or iceberg (``OMS.place_bracket``, ``place_cover``,
     ``place_trailing_stop``, ``place_iceberg``): 201 with the program and the ids of the orders placed so far.
     Its first order passes every pre-trade check; one a rule rejects ends the program ``rejected`` with the reason
-    (still 201). 422 naming the field for malformed input or a field the kind does not take: nothing placed."""
-    program = await start_program(oms_of(request), body)
-    return _json(program_json(program), 201)
+    (still 201). 200 with the program placed earlier when ``client_order_id`` repeats it (a safe retry). 422 naming
+    the field for malformed input, a field the kind does not take or a ``client_order_id`` of another order:
+    nothing placed."""
+    oms = oms_of(request)
+    made = len(oms.manager.programs.book.programs)
+    program = await start_program(oms, body)
+    return _json(program_json(program), 201 if len(oms.manager.programs.book.programs) > made else 200)
 
 
 @router.get("/programs", response_model=list[ProgramOut], summary="Order programs")
