@@ -174,6 +174,23 @@ async def test_a_kind_a_field_of_another_kind_or_a_bad_status_is_a_422_naming_it
     assert api.oms.programs().empty and api.oms.orders().empty
 
 
+@pytest.mark.parametrize("raw", [
+    b'{"kind": "bracket", "symbol": "INFY", "side": "BUY", "quantity": NaN, "target": 1, "stoploss": 1}',
+    b'{"kind": "cover", "symbol": "INFY", "side": "BUY", "quantity": 1, "stoploss": Infinity}',
+    b'{"kind": "cover", "symbol": "INFY", "side": "BUY", "quantity": 1, "stoploss": 1e400}',
+    b'{"kind": "iceberg", "symbol": "INFY", "side": "BUY", "quantity": 1e400, "price": 1, "legs": 2}',
+    b'{"kind": "iceberg", "symbol": "INFY", "side": "BUY", "quantity": 10, "price": 1495, "legs": 2.5}',
+    b'{"kind": "trailing", "symbol": "INFY", "side": "SELL", "quantity": 1, "trail": -NaN}',
+    b'{"kind": "bracket"', b"[" * 5000, b"\xff\xfe", b"null", b'"bracket"',
+], ids=["nan", "infinity", "1e400", "huge-quantity", "half-leg", "minus-nan", "cut", "deep", "not-utf8", "null",
+        "text"])
+async def test_json_no_program_can_hold_is_a_422_with_nothing_placed(api, raw):
+    response = await api.http.post("/programs", content=raw, headers={"Content-Type": "application/json"})
+
+    assert_error(response, 422, "INVALID_INPUT")
+    assert api.oms.programs().empty and api.oms.orders().empty
+
+
 async def test_a_retry_with_the_same_client_order_id_returns_the_program_placed_then(api):
     first = await api.place(BODIES["iceberg"])
     again = await api.place(BODIES["iceberg"])
@@ -287,7 +304,7 @@ async def test_the_blocking_client_places_and_cancels_a_program(api):
 
 WEIRD_TEXT = st.text(alphabet=st.characters(exclude_categories=()), max_size=12)
 JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**40), max_value=10**40),
-                      st.floats(allow_nan=False), WEIRD_TEXT)
+                      st.floats(allow_nan=False, allow_infinity=False), WEIRD_TEXT)
 ANY_JSON = st.recursive(JSON_LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                            st.dictionaries(WEIRD_TEXT, inner, max_size=3)),
                         max_leaves=6)

@@ -342,8 +342,9 @@ class StatusOut(BaseModel):
 
 
 class ProgramOut(BaseModel):
-    """An order program: the columns of ``OMS.programs()`` and ``request``, its first order as asked for (the
-    fields of ``POST /orders``; an iceberg's whole quantity)."""
+    """An order program: the columns of ``OMS.programs()`` and ``request``, ``Program.request`` in the fields of
+    ``POST /orders``: the entry (bracket, cover), the whole iceberg, or a trailing stop as asked for (its trigger is
+    set from the last price when placed: see its order)."""
 
     program_id: str = Field(examples=["P-1"])
     kind: str = Field(examples=list(PROGRAM_KINDS))

@@ -8,7 +8,7 @@ icebergs), under ``/api/oms`` beside the orders:
 * ``DELETE /programs/{program_id}``: ``cancel_program``, its working orders cancelled.
 
 A program is answered as the JSON of :meth:`~oms_kit.programs.Program.to_dict` (the columns of ``oms.programs()``)
-with ``request``, its first order as asked for, so a client can rebuild the Program. The program's orders are orders
+with ``request`` (``Program.request``'s fields), so a client can rebuild the Program. The program's orders are orders
 like any other (``GET /orders``). Errors have the API's one shape: malformed input (a field of another kind
 included) is a 422 naming the field with nothing placed, an unknown program a 404 ``PROGRAM_NOT_FOUND``, a cancel of
 a program no longer active a 409 ``REFUSED``.
@@ -66,7 +66,7 @@ router = APIRouter(prefix=PREFIX, tags=["programs"], responses=_ERRORS)
 
 
 def program_json(program: Program) -> dict[str, Any]:
-    """A program as the API sends it: :meth:`Program.to_dict` and ``request`` (its first order's fields)."""
+    """A program as the API sends it: :meth:`Program.to_dict` and ``request`` (``Program.request``'s fields)."""
     return {**program.to_dict(), "request": program.request.to_dict()}
 
 
