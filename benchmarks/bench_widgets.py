@@ -3,6 +3,7 @@ of 1,000 fills.
 
     python benchmarks/bench_widgets.py
     python benchmarks/bench_widgets.py --positions 100 --orders 500 --fills 1000 --rounds 20
+    python benchmarks/bench_widgets.py --standing 100   # and 100 GTTs and 100 brackets (resting entries) on top
 
 Runs outside a kernel; each widget message is still built and JSON-encoded as the kernel would before sending it
 (a counting stand-in for the comm), so the figures include the state a refresh sends to the browser, not the
@@ -40,7 +41,7 @@ def counting_comm() -> None:
     comm.DummyComm.publish_msg = publish_msg  # type: ignore[method-assign]
 
 
-async def open_book(positions: int, orders: int) -> tuple[ok.OMS, list[str]]:
+async def open_book(positions: int, orders: int, standing: int = 0) -> tuple[ok.OMS, list[str]]:
     symbols = [f"S{i:03d}" for i in range(positions)]
     limits = ok.RiskLimits(max_orders_per_second=None, duplicate_window_s=None, max_open_orders=None,
                            max_order_value=None, max_position_quantity=100_000, max_gross_exposure=10**12)
@@ -54,6 +55,12 @@ async def open_book(positions: int, orders: int) -> tuple[ok.OMS, list[str]]:
         price = oms.instrument(symbol).round_price(float(oms.last_price(symbol)) * 0.95 - k // positions)
         order = await oms.place_order(symbol, "BUY", 1 + k % 7, "LIMIT", price=price)
         assert order.status is ok.OrderStatus.OPEN, order
+    for k in range(standing):  # standing orders that stay active: triggers and entries far from the prices
+        symbol = symbols[k % positions]
+        far = oms.instrument(symbol).round_price(float(oms.last_price(symbol)) * 0.92)  # inside the 10 % collar
+        await oms.place_gtt(symbol, far, ok.OrderRequest(symbol, "SELL", 1))
+        program = await oms.place_bracket(symbol, "BUY", 1, "LIMIT", far, target=10, stoploss=5, trail=2)
+        assert program.status == "active", program
     await oms.flush()
     return oms, symbols
 
@@ -68,13 +75,14 @@ def ms(seconds: float) -> str:
 
 
 async def refresh_costs(args: argparse.Namespace) -> None:
-    oms, symbols = await open_book(args.positions, args.orders)
+    oms, symbols = await open_book(args.positions, args.orders, args.standing)
     SENT.update(messages=0, bytes=0)
     start = time.perf_counter()
     dashboard = Dashboard(oms)
     built = time.perf_counter() - start
     print(f"\nRefresh cost: {args.positions} positions, {args.orders} working orders "
-          f"(orders panel shows {dashboard.orders.max_rows}), median of {args.rounds} rounds\n")
+          f"(orders panel shows {dashboard.orders.max_rows}), {args.standing} GTTs and {args.standing} brackets, "
+          f"median of {args.rounds} rounds\n")
     print(f"first display (all panels built): {ms(built)} ms, {SENT['messages']:,} messages, "
           f"{SENT['bytes'] / 1e3:,.0f} kB\n")
     print(f"| {'panel':<14} | {'refresh ms':>10} | {'messages':>8} | {'kB sent':>8} |")
@@ -101,7 +109,7 @@ async def refresh_costs(args: argparse.Namespace) -> None:
 
 
 async def burst(args: argparse.Namespace, with_dashboard: bool) -> dict[str, Any]:
-    oms, symbols = await open_book(args.positions, args.orders)
+    oms, symbols = await open_book(args.positions, args.orders, args.standing)
     dashboard = Dashboard(oms) if with_dashboard else None
     await asyncio.sleep(0.5)
     if dashboard is not None:
@@ -146,6 +154,7 @@ async def main() -> None:
     parser.add_argument("--orders", type=int, default=500)
     parser.add_argument("--fills", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--standing", type=int, default=0, help="GTTs and brackets (each) on the book besides")
     args = parser.parse_args()
     counting_comm()
     await refresh_costs(args)

@@ -182,6 +182,13 @@ class GttBook:
             self.watching.setdefault(gtt.symbol, []).append(gtt)
         self.reserve(gtt.gtt_id)
 
+    def replace(self, gtts: list[Gtt]) -> None:
+        """Hold exactly ``gtts`` (a watcher's view of the store: no price ever reaches them)."""
+        self.gtts.clear()
+        self.watching.clear()
+        for gtt in gtts:
+            self.restore(gtt)
+
     def reserve(self, gtt_id: str) -> None:
         """Have new ids go on after ``gtt_id`` (a stored GTT that ended: its row keeps its id)."""
         number = gtt_id[2:]

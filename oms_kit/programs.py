@@ -59,8 +59,9 @@ class ProgramNotFound(OmsError):
 
 @dataclass(eq=False)
 class Program:
-    """One order program (see the module docstring). ``request`` is the entry (bracket, cover), the stop (trailing)
-    or the whole iceberg (whose legs copy it, each with its own quantity). ``entry_id``, ``target_id`` and
+    """One order program (see the module docstring). ``request`` is what was asked for: the entry (bracket, cover),
+    the stop (trailing; its trigger is set from the last price when placed) or the whole iceberg (its legs copy it
+    with their own quantities). ``entry_id``, ``target_id`` and
     ``stop_id`` name the orders of a bracket or cover (``stop_id`` a trailing stop's); ``order_ids`` every order the
     program placed, in order. ``basis`` is the price the legs were set from (the entry's first fill), ``best`` the
     best price a trailing stop has seen; ``entered`` the quantity the entry has filled and ``entry_done`` whether it
@@ -276,6 +277,13 @@ class ProgramBook:
                 self.watched[order_id] = program
         if program.status == ACTIVE and program.trails:
             self.trailing.setdefault(program.symbol, []).append(program)
+
+    def replace(self, programs: list[Program], orders: dict[str, Order]) -> None:
+        """Hold exactly ``programs`` (a watcher's view of the store)."""
+        for mapping in (self.programs, self.watched, self.trailing, self.root):
+            mapping.clear()
+        for program in programs:
+            self.restore(program, orders)
 
     def get(self, program_id: object) -> Program:
         """The program with this id; raises ProgramNotFound."""

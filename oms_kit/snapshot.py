@@ -12,6 +12,10 @@ after every price moves, measuring a hundred limits costs more than a panel that
 
 ``order_history`` and ``trade_history`` are the day's orders and trades in the same plain form, newest first, for
 a reader that wants a page of the book without building a DataFrame.
+
+``gtt_views`` and ``program_views`` are the standing orders: the GTTs (:mod:`oms_kit.gtt`) and the order programs
+(:mod:`oms_kit.programs`: brackets, cover orders, trailing stops, icebergs), each with the orders it would place or
+has placed.
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ from weakref import WeakKeyDictionary
 
 from oms_kit.account_margin import UsedMargin, rupees
 from oms_kit.exposure import account_funds
+from oms_kit.gtt import Gtt
 from oms_kit.models import Fill, Order, Position
+from oms_kit.programs import Program
 from oms_kit.risk import LimitUse, RiskAlert, limit_uses
 
 if TYPE_CHECKING:
     from oms_kit.oms import OMS
 
-__all__ = ["AccountView", "AlertView", "FeedView", "LimitView", "MarginView", "OrderView", "PositionView", "Snapshot",
-           "TradeView", "account_view", "alert_views", "limit_views", "order_history", "position_views", "symbols",
-           "take_snapshot", "trade_history", "working_order_views"]
+__all__ = ["AccountView", "AlertView", "FeedView", "GttLegView", "GttView", "LimitView", "MarginView", "OrderView",
+           "PositionView", "ProgramView", "Snapshot", "TradeView", "account_view", "alert_views", "gtt_views",
+           "limit_views", "order_history", "position_views", "program_views", "symbols", "take_snapshot",
+           "trade_history", "working_order_views"]
 
 _ZERO = Decimal(0)
 
@@ -168,6 +175,91 @@ class AlertView(_View):
         """The view of ``alert``."""
         return cls(alert.alert_id, alert.ts, alert.level, alert.limit_name, alert.symbol, alert.value,
                    alert.limit_value, alert.message)
+
+
+@dataclass(frozen=True, slots=True)
+class GttLegView(_View):
+    """One leg of a GTT: the last price that fires it (``trigger``) and the order it then places."""
+
+    trigger: Decimal
+    side: str
+    quantity: int
+    order_type: str
+    price: Decimal | None
+    trigger_price: Decimal | None
+    product: str
+    validity: str
+
+
+@dataclass(frozen=True, slots=True)
+class GttView(_View):
+    """One GTT: ``single`` (one leg) or ``two-leg`` (the stop, below the price it was made at, then the target),
+    its status (active, triggered, cancelled, expired, rejected), the price it was made at (a single trigger above it
+    fires at or above, one below at or below), its expiry, and the orders it placed when it fired."""
+
+    gtt_id: str
+    symbol: str
+    kind: str
+    status: str
+    legs: tuple[GttLegView, ...]
+    last_price: Decimal
+    created_at: datetime
+    updated_at: datetime | None
+    expires_at: datetime
+    fired_leg: int | None
+    order_ids: tuple[str, ...]
+    reason: str | None
+
+    @classmethod
+    def of(cls, gtt: Gtt, now: datetime) -> GttView:
+        """The view of ``gtt`` at ``now``: an active one a year old is shown expired, as ``oms.gtts()`` lists it."""
+        legs = tuple(GttLegView(t, o.side.value, o.quantity, o.order_type.value, o.price, o.trigger_price,
+                                o.product.value, o.validity.value) for t, o in zip(gtt.triggers, gtt.orders,
+                                                                                  strict=True))
+        status = "expired" if gtt.status == "active" and now >= gtt.expires_at else gtt.status
+        return cls(gtt.gtt_id, gtt.symbol, gtt.kind, status, legs, gtt.last_price, gtt.created_at, gtt.updated_at,
+                   gtt.expires_at, gtt.fired_leg, tuple(gtt.order_ids), gtt.reason)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramView(_View):
+    """One order program (bracket, cover, trailing, iceberg) as it stands: what was asked for (``side``,
+    ``quantity``, the entry's ``order_type`` and ``price``; ``target`` and ``stoploss`` in points from the entry's
+    fill; ``trail`` points or ``trail_percent``; an iceberg's ``legs``), where it is (``basis`` the entry's first fill
+    price, ``best`` the best price a trailing stop has seen, ``entered`` and ``exited`` quantities, ``legs_sent``),
+    the ids of its entry, target and stop orders and ``orders``, the views of every order it placed that the day's
+    book holds, in the order they were placed."""
+
+    program_id: str
+    kind: str
+    symbol: str
+    side: str
+    quantity: int
+    order_type: str
+    price: Decimal | None
+    product: str
+    status: str
+    target: Decimal | None
+    stoploss: Decimal | None
+    trail: Decimal | None
+    trail_percent: Decimal | None
+    legs: int
+    legs_sent: int
+    basis: Decimal | None
+    best: Decimal | None
+    entered: int
+    exited: int
+    entry_id: str | None
+    target_id: str | None
+    stop_id: str | None
+    orders: tuple[OrderView, ...]
+    created_at: datetime
+    updated_at: datetime | None
+    reason: str | None
+
+    def order(self, order_id: str | None) -> OrderView | None:
+        """The view of the program's order ``order_id`` (its ``entry_id``, ``target_id``…), None when absent."""
+        return next((o for o in self.orders if o.order_id == order_id), None) if order_id else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +421,39 @@ def trade_history(oms: OMS, *, symbol: str | None = None, side: str | None = Non
               if (symbol is None or t.symbol == symbol) and (side is None or t.side == side)
               and _within(t.ts, since, until))
     return _views_of(oms).trades(_first(chosen, limit), limit)
+
+
+def gtt_views(oms: OMS, status: str | None = None) -> tuple[GttView, ...]:
+    """The GTTs (of ``status`` when given: active, triggered, cancelled, expired, rejected), oldest first; what
+    ``oms.gtts()`` lists, without expiring anything (an active GTT a year old is shown expired)."""
+    now = oms.clock.now()
+    views = []
+    for gtt in tuple(oms.manager.gtts.gtts.values()):
+        # Only an active GTT's status may read otherwise (expired): the ended ones are skipped unbuilt.
+        if status is None or gtt.status == status or gtt.status == "active":
+            view = GttView.of(gtt, now)
+            if status is None or view.status == status:
+                views.append(view)
+    return tuple(views)
+
+
+def program_views(oms: OMS, status: str | None = None) -> tuple[ProgramView, ...]:
+    """The order programs (of ``status`` when given: active, complete, cancelled, rejected), oldest first, each with
+    the views of its orders; what ``oms.programs()`` lists."""
+    programs = tuple(oms.manager.programs.book.programs.values())
+    return tuple(_program_view(oms, p) for p in programs if status is None or p.status == status)
+
+
+def _program_view(oms: OMS, program: Program) -> ProgramView:
+    book = oms.manager.orders
+    request = program.request  # an iceberg's holds its whole quantity; its legs split it
+    orders = _views_of(oms).orders(book[i] for i in program.order_ids if i in book)
+    return ProgramView(program.program_id, program.kind, program.symbol, request.side.value, request.quantity,
+                       request.order_type.value, request.price, request.product.value, program.status, program.target,
+                       program.stoploss, program.trail, program.trail_percent, program.legs, program.legs_sent,
+                       program.basis, program.best, program.entered, program.exited, program.entry_id,
+                       program.target_id, program.stop_id, orders, program.created_at, program.updated_at,
+                       program.reason)
 
 
 class _Views:

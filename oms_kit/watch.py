@@ -20,7 +20,15 @@ from oms_kit.models import Fill, OrderStatus, TradingState
 from oms_kit.orders import OrderManager
 from oms_kit.risk import RiskAlert
 from oms_kit.storage.base import Store
-from oms_kit.storage.records import alert_from_row, fill_from_row, order_from_row, position_from_row, stored_decimal
+from oms_kit.storage.records import (
+    alert_from_row,
+    fill_from_row,
+    gtt_from_row,
+    order_from_row,
+    position_from_row,
+    program_from_row,
+    stored_decimal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +119,12 @@ class Watch:
         state = await store.fetch("SELECT * FROM trading_state WHERE account = $1", account)
         alerts = await store.fetch("SELECT * FROM risk_alerts WHERE account = $1 AND ts >= $2 ORDER BY ts, alert_id",
                                    account, self._seen_alerts - _OVERLAP)
+        # GTTs and order programs: the active ones and those that changed today, for the panels that list them.
+        gtts = await store.fetch("SELECT * FROM gtts WHERE account = $1 AND (status = 'active' OR updated_at >= $2) "
+                                 "ORDER BY created_at, gtt_id", account, self.since)
+        programs = await store.fetch(
+            "SELECT * FROM programs WHERE account = $1 AND (status = 'active' OR updated_at >= $2) "
+            "ORDER BY created_at, program_id", account, self.since)
         # Everything read first, then applied: a failed read leaves the previous view whole.
         fills = self._new_fills(trades)
         changed_orders = self._apply_orders(orders)
@@ -120,6 +134,8 @@ class Watch:
             manager.ledger.day_base = stored_decimal(cash[0]["day_base"])  # type: ignore[assignment]
         state_change = self._apply_state(state[0] if state else None)
         new_alerts = self._apply_alerts(alerts)
+        manager.gtts.replace([gtt_from_row(row) for row in gtts])
+        manager.programs.book.replace([program_from_row(row) for row in programs], manager.orders)
         self.refreshes += 1
         self.last_refresh = datetime.now(UTC)
         self.error = None

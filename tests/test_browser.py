@@ -1,8 +1,10 @@
 """The dashboard in a real browser: JupyterLab and Voila on free localhost ports, Debian's headless Chromium.
 
 Each test serves a copy of notebooks/dashboard.ipynb, places an order through the ticket, sees it in the orders
-panel, presses KILL SWITCH, and sees HALTED and the order cancelled. Screenshots go to test-artifacts/ (after each
-step, and on failure). Playwright's sync API is used (it refuses to run inside a running asyncio loop).
+panel, places a GTT through the ticket, sees it in the standing orders panel (beside the notebook's GTT and trailing
+stop) and deletes it there, presses KILL SWITCH, and sees HALTED and the order cancelled. Screenshots go to
+test-artifacts/ (after each step, and on failure). Playwright's sync API is used (it refuses to run inside a running
+asyncio loop).
 """
 
 from __future__ import annotations
@@ -168,7 +170,25 @@ def drive_dashboard(page: object, name: str) -> None:
     expect(row, f"order {order_id} should be in the orders panel").to_be_visible(timeout=STEP_MS)
     expect(row).to_contain_text("RELIANCE")
     shot(page, f"{name}-2-order-placed")
+
+    standing = dashboard.locator(".oms-standing")
+    expect(standing.locator(".oms-gtt-row"), "the notebook's two-leg GTT").to_contain_text("two-leg")
+    expect(standing.locator(".oms-program-row"), "the notebook's trailing stop").to_contain_text("trailing")
+    ticket.locator(".oms-ticket-kind select").select_option(label="GTT single")
+    expect(ticket.locator(".oms-stoploss"), "a GTT has no stop-loss field").to_be_hidden()
+    ticket.locator(".oms-price input").fill("2000")
+    ticket.locator(".oms-gtt-trigger input").fill("2000.5")
+    expect(ticket.locator(".oms-ticket-feedback"), "the GTT's trigger should be checked").to_contain_text(
+        "reaches ▼2,000.50", timeout=STEP_MS)
+    ticket.locator(".oms-place").click()
+    expect(result, "the ticket should show the GTT's id").to_contain_text("GTT single active", timeout=STEP_MS)
+    gtt_id = re.search(r"G-\d+", result.inner_text()).group(0)  # type: ignore[union-attr]
+    gtt_row = standing.locator(f".oms-gtt-{gtt_id}")
+    expect(gtt_row, f"GTT {gtt_id} should be in the standing orders").to_contain_text("▼2,000.50", timeout=STEP_MS)
+    shot(page, f"{name}-3-gtt-placed")
     dashboard.screenshot(path=str(ARTIFACTS / f"{name}-dashboard-live.png"))
+    gtt_row.locator(".oms-gtt-delete").click()
+    expect(gtt_row, f"GTT {gtt_id} should leave the panel once deleted").to_have_count(0, timeout=STEP_MS)
 
     dashboard.locator(".oms-kill").click()
     expect(state, "the header should say HALTED after KILL SWITCH").to_have_text("HALTED", timeout=STEP_MS)
@@ -177,7 +197,7 @@ def drive_dashboard(page: object, name: str) -> None:
     expect(history_row, f"the history should show {order_id} CANCELLED").to_contain_text("CANCELLED",
                                                                                         timeout=STEP_MS)
     expect(dashboard.locator(".oms-error:visible"), "no panel should show an error").to_have_count(0)
-    shot(page, f"{name}-3-halted")
+    shot(page, f"{name}-4-halted")
     dashboard.screenshot(path=str(ARTIFACTS / f"{name}-dashboard-halted.png"))
 
 

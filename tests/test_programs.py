@@ -320,3 +320,65 @@ async def test_hostile_program_arguments_are_refused_naming_the_field_with_nothi
         await oms.flush()
     finally:
         await oms.close()
+
+
+async def test_an_iceberg_in_a_future_slices_whole_lots_within_the_freeze_quantity():
+    future = ok.Instrument("NIFTY26JANFUT", exchange="NFO", lot_size=65, freeze_quantity=1800, instrument_type="FUT",
+                           underlying="NIFTY", expiry=datetime(2026, 1, 27).date(), tick_size=Decimal("0.10"))
+    limits = ok.RiskLimits(max_orders_per_second=None, duplicate_window_s=None, max_order_value=None,
+                           max_position_quantity=None)
+    oms = await open_oms(clock=SimulatedClock(datetime(2026, 1, 5, 5, 0, tzinfo=UTC)), instruments=[future],
+                         cash=500_000_000, limits=limits)
+    try:
+        await oms.set_price(future.symbol, 25_000)
+        with pytest.raises(InvalidOrderError) as error:  # 2 legs of 2,600 would each pass the freeze quantity
+            await oms.place_iceberg(future.symbol, "BUY", 5_200, "LIMIT", 24_990, legs=2)
+        assert error.value.field == "legs" and "1800" in error.value.allowed and "at least 3" in error.value.hint
+        with pytest.raises(InvalidOrderError, match="whole lots"):
+            await oms.place_iceberg(future.symbol, "BUY", 100, "LIMIT", 24_990, legs=2)
+        assert oms.programs().empty and oms.orders().empty
+
+        program = await oms.place_iceberg(future.symbol, "BUY", 5_200, "LIMIT", 24_990, legs=3)
+        await oms.set_price(future.symbol, 24_990)
+
+        quantities = [oms.get_order(i).quantity for i in program.order_ids]
+        assert quantities == [1755, 1755, 1690] and all(q % 65 == 0 and q <= 1800 for q in quantities)
+        assert program.status == "complete" and oms.position(future.symbol) == 5_200
+    finally:
+        await oms.close()
+
+
+def test_a_brackets_legs_working_at_the_end_of_a_backtest_day_expire_and_end_it_without_an_error():
+    import pandas as pd
+
+    class OneBracket(ok.Strategy):
+        def on_start(self, ctx):
+            self.programs = []
+
+        def on_bar(self, ctx, bar):
+            if not self.programs:
+                self.programs.append(ctx.bracket(bar.symbol, "BUY", 1, "MARKET", target=50, stoploss=50))
+
+    times = [datetime(2026, 1, 5, 9, 56 + i, tzinfo=UTC) for i in range(4)] + [datetime(2026, 1, 6, 3, 45, tzinfo=UTC)]
+    bars = pd.DataFrame({"timestamp": times, "symbol": "INFY", "open": 1500.0, "high": 1501.0, "low": 1499.0,
+                         "close": 1500.0, "volume": 1000.0})
+    strategy = OneBracket()
+    result = ok.backtest(strategy, bars)
+
+    (program,) = strategy.programs
+    statuses = {o.order_id: o.status for o in result.placed}
+    assert statuses[program.entry_id] is S.FILLED
+    # one leg expired with the day, and its expiry cancelled the other
+    assert sorted([statuses[program.target_id], statuses[program.stop_id]]) == [S.CANCELLED, S.EXPIRED]
+    assert program.status == "cancelled" and "EXPIRED" in program.reason
+
+
+async def test_an_iceberg_lists_its_whole_quantity():
+    oms = await open_oms()
+    try:
+        await oms.set_price("INFY", 1505)
+        await oms.place_iceberg("INFY", "BUY", 100, "LIMIT", 1500, legs=4)
+        row = oms.programs().iloc[0]
+        assert (row["kind"], row["quantity"], row["legs"], row["legs_sent"]) == ("iceberg", 100, 4, 1)
+    finally:
+        await oms.close()

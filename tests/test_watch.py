@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 
-from oms_kit import OMS, MockBroker, OmsError, OrderStatus, RiskLimits, SimulatedClock, StoreError, TradingState
+from oms_kit import (
+    OMS,
+    MockBroker,
+    OmsError,
+    OrderRequest,
+    OrderStatus,
+    RiskLimits,
+    SimulatedClock,
+    StoreError,
+    TradingState,
+)
 from tests.stubs import T0
 
 LIMITS = RiskLimits(max_orders_per_second=None, duplicate_window_s=None)
@@ -140,3 +150,28 @@ async def test_watcher_listens_again_after_a_postgresql_restart_and_catches_up(p
     await _until(lambda: later.order_id in set(watcher.orders()["order_id"]), "a notification after the restart")
     await watcher.close()
     await writer.close()
+
+
+@pytest.mark.postgres
+async def test_watcher_lists_the_writers_gtts_and_order_programs_and_follows_them(pg_url):
+    writer = await _open(pg_url)
+    await writer.set_price("RELIANCE", 2500)
+    program = await writer.place_bracket("RELIANCE", "BUY", 10, "MARKET", target=20, stoploss=10)
+    gtt = await writer.place_gtt("RELIANCE", 2600, OrderRequest("RELIANCE", "BUY", 1))
+
+    watcher = await _open(pg_url, read_only=True)
+    try:
+        assert watcher.programs()["program_id"].tolist() == [program.program_id]
+        assert watcher.get_program(program.program_id).stop_id == program.stop_id
+        assert watcher.gtts()["gtt_id"].tolist() == [gtt.gtt_id]
+        with pytest.raises(OmsError, match="read-only"):
+            await watcher.cancel_program(program.program_id)
+
+        await writer.set_price("RELIANCE", 2521)  # the target fills, the stop is cancelled
+        await writer.delete_gtt(gtt.gtt_id)
+        await _until(lambda: watcher.get_program(program.program_id).status == "complete", "the exit")
+        await _until(lambda: watcher.gtts()["status"].tolist() == ["cancelled"], "the deleted GTT")
+        assert watcher.get_order(program.stop_id).status is OrderStatus.CANCELLED
+    finally:
+        await watcher.close()
+        await writer.close()

@@ -292,8 +292,8 @@ class MockBroker:
     def end_session(self, ts: datetime) -> None:
         for book in self._books.values():
             for entry in list(book.values()):
-                if entry.eligible_at is _HELD:
-                    continue  # an after-market order is for the next session
+                if entry.eligible_at is _HELD or entry.order_id not in book:
+                    continue  # an after-market order is for the next session; a removed one was cancelled meanwhile
                 # An IOC still booked has not had its chance yet (no price since it was placed): it ends too.
                 self._remove(entry.order_id)
                 self.sink.on_expired(entry.order_id, f"{entry.validity} order expired at the end of the session", ts)
@@ -306,7 +306,8 @@ class MockBroker:
         """
         for book in self._books.values():
             for entry in list(book.values()):
-                if entry.offered and entry.validity is _DAY:
+                # An order removed meanwhile was cancelled by the report of another's expiry (an order program).
+                if entry.offered and entry.validity is _DAY and entry.order_id in book:
                     self._remove(entry.order_id)
                     self.sink.on_expired(entry.order_id, "DAY order expired at the end of its trading day", ts)
 

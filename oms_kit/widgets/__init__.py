@@ -17,6 +17,7 @@ from oms_kit.widgets.history import HistoryPanel
 from oms_kit.widgets.orders import OrdersPanel
 from oms_kit.widgets.positions import PositionsPanel
 from oms_kit.widgets.risk import LimitRow, RiskPanel
+from oms_kit.widgets.standing import StandingPanel
 from oms_kit.widgets.ticket import OrderTicket
 
 
@@ -27,4 +28,4 @@ def dashboard(oms: OmsLike, **options: Any) -> Dashboard:
 
 
 __all__ = ["Dashboard", "Header", "HistoryPanel", "LimitRow", "OmsLike", "OrderTicket", "OrdersPanel", "PnLChart",
-           "PositionsPanel", "RiskPanel", "dashboard"]
+           "PositionsPanel", "RiskPanel", "StandingPanel", "dashboard"]

@@ -1,4 +1,5 @@
-"""The whole OMS on one screen: header, positions, orders, ticket, risk, P&L chart and history."""
+"""The whole OMS on one screen: header, positions, orders, standing orders (GTTs and order programs), ticket, risk,
+P&L chart and history."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from oms_kit.widgets.history import HistoryPanel
 from oms_kit.widgets.orders import OrdersPanel
 from oms_kit.widgets.positions import PositionsPanel
 from oms_kit.widgets.risk import RiskPanel
+from oms_kit.widgets.standing import StandingPanel
 from oms_kit.widgets.style import STYLE
 from oms_kit.widgets.ticket import OrderTicket
 
@@ -25,7 +27,8 @@ class Dashboard(w.VBox):
         cancel or kill controls.
     interval : shortest time between two refreshes of a panel, in seconds.
 
-    The panels are attributes: ``header``, ``positions``, ``orders``, ``ticket``, ``risk``, ``chart``, ``history``.
+    The panels are attributes: ``header``, ``positions``, ``orders``, ``standing`` (the active GTTs and order
+    programs), ``ticket``, ``risk``, ``chart``, ``history``.
     """
 
     def __init__(self, oms: OmsLike, *, interval: float = DEFAULT_INTERVAL) -> None:
@@ -34,11 +37,15 @@ class Dashboard(w.VBox):
         self.header = Header(oms, interval=interval)
         self.positions = PositionsPanel(oms, interval=interval)
         self.orders = OrdersPanel(oms, interval=interval)
+        self.standing = StandingPanel(oms, interval=interval)
         self.ticket = OrderTicket(oms, interval=interval)
+        # A GTT made from the ticket publishes no event: the standing orders are redrawn when the ticket places.
+        self.ticket.placed.append(lambda _: self.standing.mark_stale())
         self.risk = RiskPanel(oms, interval=interval)
         self.chart = PnLChart(oms, interval=interval)
         self.history = HistoryPanel(oms, interval=interval)
-        left = w.VBox([self.positions, self.orders, self.chart], layout=w.Layout(flex="3 1 0%", min_width="520px"))
+        left = w.VBox([self.positions, self.orders, self.standing, self.chart],
+                      layout=w.Layout(flex="3 1 0%", min_width="520px"))
         right = w.VBox([self.ticket, self.risk], layout=w.Layout(flex="2 1 0%", min_width="360px"))
         if (oms.oms if isinstance(oms, SyncOMS) else oms).read_only:
             self.ticket.layout.display = "none"
@@ -48,7 +55,8 @@ class Dashboard(w.VBox):
 
     @property
     def panels(self) -> list[Panel]:
-        return [self.header, self.positions, self.orders, self.ticket, self.risk, self.chart, self.history]
+        return [self.header, self.positions, self.orders, self.standing, self.ticket, self.risk, self.chart,
+                self.history]
 
     async def settle(self) -> None:
         """Wait for every panel's pending actions and refreshes."""
