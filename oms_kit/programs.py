@@ -32,7 +32,7 @@ The rules, the same in a backtest, in paper trading and over the HTTP API (one i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -312,12 +312,18 @@ class ProgramBook:
 
     def frame(self) -> pd.DataFrame:
         """Every program, oldest first, as a table."""
-        rows = [p.to_dict() for p in self.programs.values()]
-        columns = ["program_id", "kind", "symbol", "side", "quantity", "status", "order_type", "price", "product",
+        return programs_frame(self.programs.values())
+
+
+PROGRAM_COLUMNS = ("program_id", "kind", "symbol", "side", "quantity", "status", "order_type", "price", "product",
                    "target", "stoploss", "trail", "trail_percent", "legs", "entry_id", "target_id", "stop_id",
                    "order_ids", "basis", "best", "entered", "entry_done", "exited", "legs_sent", "created_at",
-                   "updated_at", "reason"]
-        return pd.DataFrame(rows, columns=columns)
+                   "updated_at", "reason")
+
+
+def programs_frame(programs: Iterable[Program]) -> pd.DataFrame:
+    """The table of ``oms.programs()``: one row per program (:meth:`Program.to_dict`), in the order given."""
+    return pd.DataFrame([p.to_dict() for p in programs], columns=list(PROGRAM_COLUMNS))
 
 
 def _nothing(program: Program) -> None:

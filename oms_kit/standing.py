@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from oms_kit.errors import InvalidOrderError
 from oms_kit.gtt import Gtt, parse_gtt_for
-from oms_kit.models import Order
+from oms_kit.models import Order, parse_text
+from oms_kit.orders import MAX_REASON
 from oms_kit.programs import BRACKET, COVER, ICEBERG, TRAILING, Program
 from oms_kit.request import OrderRequest
 
@@ -162,8 +164,9 @@ class StandingOrders:
 
     async def cancel_program(self, program_id: str, reason: str = "cancelled by user") -> Program:
         """End an active order program: its working orders are cancelled; the positions its fills made stay.
-        Raises ProgramNotFound, OmsError for a program no longer active."""
+        Raises ProgramNotFound, OmsError for a program no longer active, InvalidOrderError for a bad reason."""
         self.check_writable()
+        parse_text(reason, "reason", MAX_REASON)  # before the program ends: its orders' cancels carry it
         program = self.manager.programs.cancel(program_id, reason)
         await self.commit()
         return program
@@ -171,6 +174,9 @@ class StandingOrders:
     async def _start(self, kind: str, request: OrderRequest, **params: Any) -> Program:
         self.check_writable()
         engine = self.manager.programs
+        retried = self._retried(kind, request)
+        if retried is not None:
+            return retried
         program, first = engine.open(kind, request, **params)
         try:
             order: Order = await self.place_order(first)
@@ -181,3 +187,21 @@ class StandingOrders:
         await self.commit()
         return program
 
+    def _retried(self, kind: str, request: OrderRequest) -> Program | None:
+        # A program's client_order_id names its first order (an iceberg's first leg: the id with "-1"). Placed
+        # again with the same id and the same request (a retry after a timeout), the program placed then is
+        # returned, as place_order returns the order; an id an order of the day has for anything else is refused
+        # before a program is made, since its first order would be that order (or a duplicate rejected).
+        client_id = request.client_order_id
+        if client_id is None:
+            return None
+        order = self.manager.find_by_client_id(f"{client_id}-1" if kind == ICEBERG else client_id)
+        if order is None:
+            return None
+        for program in self.manager.programs.book.programs.values():
+            if program.order_ids and program.order_ids[0] == order.order_id:
+                if program.kind == kind and program.request == request:
+                    return program
+                break
+        raise InvalidOrderError("client_order_id", client_id, f"an id no order of the day has: order "
+                                f"{order.order_id} has it", hint="retry with the same id only with the same program")

@@ -409,7 +409,7 @@ MALFORMED = [
     ({"order_type": "LIMIT", "price": "abc"}, "price"), ({"order_type": "SL", "price": 1500}, "trigger_price"),
     ({"order_type": "MARKET", "price": 1500}, "price"), ({"validity": "TTL"}, "validity"),
     ({"validity": "GTC"}, "validity"), ({"validity_ttl": 5}, "validity_ttl"), ({"variety": "auction"}, "variety"),
-    ({"variety": "co"}, "variety"), ({"variety": "iceberg", "iceberg_legs": 2}, "variety"),
+    ({"variety": "co"}, "product"), ({"variety": "iceberg", "iceberg_legs": 2}, "iceberg_quantity"),
     ({"tag": "t" * 21}, "tag"), ({"disclosed_quantity": 9}, "disclosed_quantity"),
     ({"market_protection": 101}, "market_protection"), ({"exchange": ""}, "exchange"),
 ]

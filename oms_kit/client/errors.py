@@ -7,7 +7,8 @@ it back into the exception the OMS raised:
   :class:`~oms_kit.errors.ConfigError` for the filters ``since``, ``until`` and ``limit`` of ``orders()`` and
   ``trades()`` and the event stream's ``types``, ``heartbeat`` and ``queue``; with ``field``, the ``value`` the
   caller gave for it when known, and ``allowed``;
-- 404: :class:`~oms_kit.errors.OmsError` (no such order);
+- 404: :class:`~oms_kit.errors.OmsError` (no such order), :class:`~oms_kit.programs.ProgramNotFound` for
+  ``PROGRAM_NOT_FOUND``;
 - 409 ``MODIFY_REJECTED``: :class:`~oms_kit.orders.OrderModifyRejected` with its violations' codes and messages;
   ``INVALID_TRANSITION``: :class:`~oms_kit.errors.InvalidTransition`; ``REFUSED``: OmsError;
 - 503: :class:`~oms_kit.errors.PersistenceUnavailable` or :class:`~oms_kit.errors.StoreError`;
@@ -33,6 +34,7 @@ from oms_kit.errors import (
 )
 from oms_kit.models import Violation
 from oms_kit.orders import OrderModifyRejected
+from oms_kit.programs import ProgramNotFound
 
 __all__ = ["CONFIG_FIELDS", "EventStreamClosed", "EventStreamLagged", "RemoteError", "error_of"]
 
@@ -100,7 +102,7 @@ def error_of(status: int, body: Any, given: Mapping[str, Any] | None = None, ord
         value = (given or {}).get(field) if field else None
         return _with_message(kind(field or "body", value, allowed, hint=hint), message)
     if status == 404:
-        return OmsError(message, hint=hint)
+        return (ProgramNotFound if code == "PROGRAM_NOT_FOUND" else OmsError)(message, hint=hint)
     if status == 409:
         if code == "MODIFY_REJECTED" and order_id is not None:
             return _with_message(OrderModifyRejected(order_id, _violations(message, order_id)), message)

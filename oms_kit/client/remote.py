@@ -34,6 +34,7 @@ from oms_kit.client.decode import (
     trades_of,
 )
 from oms_kit.client.errors import RemoteError, error_of
+from oms_kit.client.programs import RemotePrograms
 from oms_kit.client.stream import EventStream, stream_query
 from oms_kit.errors import ConfigError, InvalidOrderError, OmsError
 from oms_kit.history import parse_limit, parse_moment
@@ -55,8 +56,9 @@ _ITEM_STATUS = {"INVALID_INPUT": 422, "PERSISTENCE_UNAVAILABLE": 503, "STORE_ERR
 T = TypeVar("T")
 
 
-class RemoteOMS:
-    """The methods of :class:`~oms_kit.oms.OMS` on a served OMS, as coroutines. Made by :func:`connect`.
+class RemoteOMS(RemotePrograms):
+    """The methods of :class:`~oms_kit.oms.OMS` on a served OMS, as coroutines (the order programs' from
+    :class:`~oms_kit.client.programs.RemotePrograms`). Made by :func:`connect`.
 
     Attributes
     ----------

@@ -26,6 +26,7 @@ from oms_kit.service.encode import OmsJSONResponse
 from oms_kit.service.errors import install_error_handlers
 from oms_kit.service.guard import MAX_BODY, Guard
 from oms_kit.service.kite import router as kite_router
+from oms_kit.service.programs_rest import router as programs_router
 from oms_kit.service.rest import router as rest_router
 from oms_kit.service.ws import router as events_router
 
@@ -71,6 +72,7 @@ def create_app(oms: OMS, tokens: Tokens, *, routers: Iterable[APIRouter] = (),
     app.state.tokens = tokens
     install_error_handlers(app)
     app.include_router(rest_router)
+    app.include_router(programs_router)  # /api/oms/programs
     app.include_router(kite_router)  # Kite Connect's paths, from the root
     app.include_router(events_router)  # /ws/oms
     for router in routers:

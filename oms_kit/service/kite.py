@@ -19,8 +19,9 @@ Answers are Kite's envelopes, ``{"status": "success", "data": ...}``, and errors
 input is an InputException (400) and records nothing; an order a rule refuses is placed and comes back REJECTED with
 its reasons in ``status_message``, as on Kite; a modify or cancel the order's state refuses is an OrderException
 (400); an unreachable database a NetworkException (503); a missing or wrong token a TokenException (403), the
-read-only token writing a PermissionException (403). Only ``regular`` orders on NSE are taken: ``amo`` and the other
-varieties, and other exchanges, are an InputException. Shapes are in :mod:`~oms_kit.service.kite_models`, forms
+read-only token writing a PermissionException (403). ``regular`` and ``amo`` orders on NSE are taken, and cover
+(``co``) and ``iceberg`` orders as the OMS's order programs (:mod:`~oms_kit.service.kite_programs`); ``auction``
+and other exchanges are an InputException. Shapes are in :mod:`~oms_kit.service.kite_models`, forms
 in :mod:`~oms_kit.service.kite_forms`, quotes in :mod:`~oms_kit.service.kite_quotes`.
 """
 
@@ -39,6 +40,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+import oms_kit.service.kite_programs as programs
 from oms_kit.errors import OmsError, StoreError
 from oms_kit.exposure import account_funds
 from oms_kit.gtt import Gtt, GttNotFound
@@ -201,7 +203,12 @@ def _tradable(oms: OMS, symbol: str, world: Universe) -> None:
 async def place_order(request: Request, variety: str) -> Response:
     """Kite's place_order: the order's id; a rule's rejection is an order REJECTED with its reasons."""
     oms = _oms(request)
-    order = order_request(read_form(await request.body()), variety)
+    form = read_form(await request.body())
+    if variety in programs.PROGRAM_VARIETIES:  # a cover or iceberg order: the first order of the program placed
+        asked = programs.program_form(form, variety)
+        _tradable(oms, asked.request.symbol, _world(oms))
+        return kite_response({"order_id": (await programs.place_program(oms, asked)).order_ids[0]})
+    order = order_request(form, variety)
     _tradable(oms, order.symbol, _world(oms))
     placed = await oms.place_order(order)
     return kite_response({"order_id": placed.order_id})
@@ -213,7 +220,7 @@ async def modify_order(request: Request, variety: str, order_id: str) -> Respons
     oms = _oms(request)
     form = read_form(await request.body())
     order = _find(oms, order_id)
-    values = modify_values(form, variety, order)
+    values = modify_values(form, variety, order, programs.program_variety(oms, variety, order))
     await oms.modify_order(order.order_id, values.quantity, values.price, values.trigger_price,
                            disclosed_quantity=values.disclosed_quantity)
     return kite_response({"order_id": order.order_id})
@@ -224,7 +231,7 @@ async def cancel_order(request: Request, variety: str, order_id: str) -> Respons
     """Kite's cancel_order."""
     oms = _oms(request)
     order = _find(oms, order_id)
-    check_order_variety(variety, {}, order)
+    check_order_variety(variety, {}, order, programs.program_variety(oms, variety, order))
     await oms.cancel_order(order.order_id, CANCEL_REASON)
     return kite_response({"order_id": order.order_id})
 
@@ -233,12 +240,12 @@ async def cancel_order(request: Request, variety: str, order_id: str) -> Respons
 async def orders(request: Request) -> Response:
     """Kite's orders: the day's orders and the working ones, oldest first."""
     oms = _oms(request)
-    world, began = _world(oms), _today(oms)
+    world, began, varieties = _world(oms), _today(oms), programs.kite_varieties(oms)
     chosen = []
     for order_id in oms.orders()["order_id"]:
         order = oms.get_order(order_id)
         if began is None or order.is_working or (order.created_at is not None and order.created_at >= began):
-            chosen.append(order_json(order, world.token(order.symbol)))
+            chosen.append(order_json(order, world.token(order.symbol)) | varieties.get(order_id, {}))
     return kite_response(chosen)
 
 
@@ -251,7 +258,8 @@ async def order_history(request: Request, order_id: str) -> Response:
     events = await oms.store.fetch(
         "SELECT sequence, ts, event_type, to_status, detail FROM order_events WHERE account = $1 AND order_id = $2 "
         "ORDER BY sequence", oms.account, order.order_id)
-    return kite_response(history_json(order, events, _world(oms).token(order.symbol)))
+    variety = programs.kite_varieties(oms).get(order.order_id, {})
+    return kite_response([e | variety for e in history_json(order, events, _world(oms).token(order.symbol))])
 
 
 @router.get("/orders/{order_id}/trades", summary="An order's trades (Kite)")

@@ -5,8 +5,9 @@ Every field arrives as text. A field may appear once; a required one must be non
 ``price=0`` and ``trigger_price=0`` for orders that have none, so a zero there means "none"; ``disclosed_quantity=0``
 shows all of the order. ``disclosed_quantity`` is taken (kept with the order, its rule checked as NSE's:
 DISCLOSED_QUANTITY); ``market_protection``, which changes nothing on a simulated book, is checked and ignored; those
-of varieties and validities this API does not offer (``validity_ttl``, iceberg and auction fields,
-``autoslice``) are refused. Unknown fields are ignored, as Kite ignores them. Malformed input raises
+of varieties and validities a regular order does not take (``validity_ttl``, iceberg and auction fields,
+``autoslice``) are refused (cover and iceberg orders are read by :mod:`~oms_kit.service.kite_programs`). Unknown
+fields are ignored, as Kite ignores them. Malformed input raises
 :class:`~oms_kit.service.kite_errors.KiteError` (InputException) naming the field, or InvalidOrderError from
 OrderRequest, which the router words with Kite's names.
 """
@@ -31,7 +32,8 @@ _WHOLE = re.compile(r"[0-9]{1,12}")
 _SHOWN = 60  # characters of a value quoted in a message
 
 # OrderRequest's field names as Kite's.
-KITE_FIELDS = {"symbol": "tradingsymbol", "side": "transaction_type", "triggers": "trigger_values", "kind": "type"}
+KITE_FIELDS = {"symbol": "tradingsymbol", "side": "transaction_type", "triggers": "trigger_values", "kind": "type",
+               "legs": "iceberg_legs", "stoploss": "trigger_price"}
 
 
 class ModifyValues(NamedTuple):
@@ -69,21 +71,28 @@ _VARIETIES = {m.value: m for m in Variety}
 
 
 def check_variety(variety: str, form: Mapping[str, str]) -> Variety:
-    """``regular`` and ``amo`` (after-market) orders; ``co``, ``iceberg`` and ``auction`` are refused. A
-    ``variety`` field in the body (the official client sends one) must agree with the path."""
+    """``regular`` and ``amo`` (after-market) orders (``co`` and ``iceberg`` are order programs, placed by
+    :mod:`~oms_kit.service.kite_programs`; ``auction`` is refused). A ``variety`` field in the body (the official
+    client sends one) must agree with the path."""
     chosen = _VARIETIES.get(variety)
     if chosen is None:
-        raise KiteError(400, INPUT, f"invalid `variety`: '{shown(variety)}'; this paper OMS takes 'regular' and "
-                        "'amo' orders (no co, iceberg or auction orders)")
+        raise KiteError(400, INPUT, f"invalid `variety`: '{shown(variety)}'; this paper OMS takes 'regular', "
+                        "'amo', 'co' and 'iceberg' orders (no auction orders)")
     given = form.get("variety")
     if given is not None and given != variety:
         raise KiteError(400, INPUT, f"invalid `variety`: '{shown(given)}' in the body, '{variety}' in the path")
     return chosen
 
 
-def check_order_variety(variety: str, form: Mapping[str, str], order: Order) -> None:
+def check_order_variety(variety: str, form: Mapping[str, str], order: Order, program: str | None = None) -> None:
     """A modify or cancel names the order's own variety, or ``regular`` (an after-market order sent out at the open
-    is at the exchange like any other); ``amo`` for a regular order is an InputException."""
+    is at the exchange like any other); ``amo`` for a regular order is an InputException. ``program``: the variety
+    of the cover or iceberg order the order belongs to, which it may name too."""
+    if program is not None and variety == program:
+        given = form.get("variety")
+        if given is not None and given != variety:
+            raise KiteError(400, INPUT, f"invalid `variety`: '{shown(given)}' in the body, '{variety}' in the path")
+        return
     if check_variety(variety, form) is Variety.AMO and order.variety is not Variety.AMO:
         raise KiteError(400, INPUT, f"invalid `variety`: 'amo'; order {order.order_id} is a regular order")
 
@@ -137,7 +146,8 @@ def _ignored(form: Mapping[str, str]) -> None:
 def _refused(form: Mapping[str, str]) -> None:
     for name in ("validity_ttl", "iceberg_legs", "iceberg_quantity", "auction_number"):
         if form.get(name, "").strip():
-            raise KiteError(400, INPUT, f"`{name}` is not taken: this paper OMS offers regular DAY and IOC orders")
+            raise KiteError(400, INPUT, f"`{name}` is not taken: this paper OMS offers regular DAY and IOC orders "
+                            "(iceberg fields with variety 'iceberg')")
     if form.get("autoslice", "").strip().lower() not in ("", "false", "0"):
         raise KiteError(400, INPUT, "`autoslice` is not offered: place the slices as orders of their own")
 
@@ -174,10 +184,11 @@ def order_request(form: Mapping[str, str], variety: str) -> OrderRequest:
                         disclosed or 0)
 
 
-def modify_values(form: Mapping[str, str], variety: str, order: Order) -> ModifyValues:
+def modify_values(form: Mapping[str, str], variety: str, order: Order, program: str | None = None) -> ModifyValues:
     """The new values a modify request asks for (``PUT /orders/{variety}/{order_id}``). The order's type and
-    validity cannot change here: given, they must be the order's own."""
-    check_order_variety(variety, form, order)
+    validity cannot change here: given, they must be the order's own. ``program`` as for
+    :func:`check_order_variety`."""
+    check_order_variety(variety, form, order, program)
     given_id = form.get("order_id")
     if given_id is not None and given_id != order.order_id:
         raise KiteError(400, INPUT, f"invalid `order_id`: '{shown(given_id)}' in the body, '{order.order_id}' in "

@@ -107,7 +107,7 @@ def requested(keys: Iterable[str], world: Universe, most: int) -> list[tuple[str
         if colon:
             if exchange == EXCHANGE and symbol in world.instruments:
                 found.append((key, symbol))
-        elif key.isdigit() and len(key) <= 12 and int(key) in world.by_token:
+        elif key.isascii() and key.isdigit() and len(key) <= 12 and int(key) in world.by_token:
             found.append((key, world.by_token[int(key)]))
     return found
 

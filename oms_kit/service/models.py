@@ -140,6 +140,35 @@ class ResetIn(_Body):
     reason: StrictStr = Field(examples=["checked the positions"])
 
 
+PROGRAM_KINDS = ("bracket", "cover", "trailing", "iceberg")
+Points = Annotated[Any, PlainValidator(_number_or_text),
+                   WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}], "examples": ["10"]})]
+
+
+class ProgramIn(_Body):
+    """A new order program (``POST /api/oms/programs``), as ``OMS.place_bracket``, ``place_cover``,
+    ``place_trailing_stop`` and ``place_iceberg`` take it: ``kind`` says which, and only that method's fields may
+    be given (``target`` for a cover order is a 422 naming it). ``order_type`` defaults to LIMIT for a bracket and
+    an iceberg, MARKET for a cover order; a trailing stop is an SL-M placed ``trail`` points (or ``trail_percent``
+    per cent) from the last price."""
+
+    kind: StrictStr = Field(description=" or ".join(PROGRAM_KINDS), json_schema_extra={"enum": list(PROGRAM_KINDS)})
+    symbol: StrictStr = Field(examples=["INFY"])
+    side: StrictStr = _choice(Side)
+    quantity: Quantity
+    order_type: StrictStr | None = Field(default=None, description="MARKET or LIMIT (bracket, cover, iceberg)")
+    price: Price | None = Field(default=None, description="a LIMIT entry's (or iceberg leg's) price")
+    target: Points | None = Field(default=None, description="bracket: points beyond the entry's first fill price")
+    stoploss: Points | None = Field(default=None, description="bracket, cover: points from the entry's first fill")
+    trail: Points | None = Field(default=None, description="points a trailing stop keeps from the best price")
+    trail_percent: Points | None = Field(default=None, description="or per cent of the best price (0 to 100)")
+    legs: Quantity | None = Field(default=None, description="iceberg: 2 to 50 legs")
+    product: StrictStr = _choice(Product, Product.MIS)
+    validity: StrictStr | None = Field(default=None, description="DAY (bracket, iceberg)")
+    client_order_id: StrictStr | None = None
+    tag: StrictStr | None = None
+
+
 # -- responses (documentation; see the module's docstring) --------------------------------------------------------
 
 Money = Annotated[str, Field(description="an exact decimal as a string", examples=["2500.05"])]
@@ -318,3 +347,38 @@ class StatusOut(BaseModel):
     trading_state: str
     read_only: bool
     closed: bool
+
+
+class ProgramOut(BaseModel):
+    """An order program: the columns of ``OMS.programs()`` and ``request``, ``Program.request`` in the fields of
+    ``POST /orders``: the entry (bracket, cover), the whole iceberg, or a trailing stop as asked for (its trigger is
+    set from the last price when placed: see its order)."""
+
+    program_id: str = Field(examples=["P-1"])
+    kind: str = Field(examples=list(PROGRAM_KINDS))
+    symbol: str
+    side: str
+    quantity: int
+    status: str = Field(examples=["active", "complete", "cancelled", "rejected"])
+    order_type: str
+    price: Money | None
+    product: str
+    target: Money | None
+    stoploss: Money | None
+    trail: Money | None
+    trail_percent: Money | None
+    legs: int
+    entry_id: str | None
+    target_id: str | None
+    stop_id: str | None
+    order_ids: list[str]
+    basis: Money | None
+    best: Money | None
+    entered: int
+    entry_done: bool
+    exited: int
+    legs_sent: int
+    created_at: Time | None
+    updated_at: Time | None
+    reason: str | None
+    request: dict[str, Any]
