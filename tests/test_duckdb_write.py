@@ -133,7 +133,7 @@ def _order() -> tuple[Any, ...]:
               "order_type": "LIMIT", "product": "MIS", "validity": "DAY", "quantity": 1, "price": Decimal("2500.05"),
               "trigger_price": None, "filled_quantity": 0, "average_price": None, "status": "OPEN",
               "triggered": False, "violations": "[]", "reason": None, "tag": None, "created_at": T0,
-              "updated_at": T0, "sequence": 1, "variety": "regular"}  # fmt: skip
+              "updated_at": T0, "sequence": 1, "variety": "regular", "disclosed_quantity": 0}  # fmt: skip
     return tuple(values[name] for name in TABLES["orders"].column_names)
 
 

@@ -50,7 +50,7 @@ def order(order_id: str, *, quantity: Any = 10, status: str = "OPEN", price: Any
               "side": "BUY", "order_type": "LIMIT", "product": "MIS", "validity": "DAY", "quantity": quantity,
               "price": price, "trigger_price": None, "filled_quantity": 0, "average_price": None, "status": status,
               "triggered": False, "violations": "[]", "reason": None, "tag": None, "created_at": T0,
-              "updated_at": T0, "sequence": 1, "variety": "regular"}  # fmt: skip
+              "updated_at": T0, "sequence": 1, "variety": "regular", "disclosed_quantity": 0}  # fmt: skip
     return ("orders", tuple(values[name] for name in TABLES["orders"].column_names))
 
 
