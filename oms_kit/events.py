@@ -12,9 +12,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from oms_kit.errors import ConfigError
+from oms_kit.market.bar import Bar
+from oms_kit.market.quote import Quote
 from oms_kit.models import Fill, Order, Position, TradingState
 
 log = logging.getLogger("oms_kit.events")
@@ -52,9 +55,39 @@ class PositionChanged(Event):
 
 @dataclass(frozen=True, slots=True)
 class PriceUpdated(Event):
+    """A new price of ``symbol``: ``price`` is what the OMS marks it at (the bar's close on the instrument's tick).
+
+    ``bid`` and ``ask`` are the best prices of a quote (:class:`~oms_kit.market.quote.Quote`); None for a plain bar
+    or ``set_price``, and for a quote's empty side. ``volume`` is what the bar or quote traded (a quote: since the
+    symbol's previous one); None when unknown. The event stream (``oms_kit.service.ws``) sends symbol and price.
+    """
+
     kind: ClassVar[str] = "price"
     symbol: str
     price: Decimal
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    volume: float | None = None
+
+    @classmethod
+    def of(cls, bar: Bar, price: Decimal) -> PriceUpdated:
+        """The event of ``bar`` marked at ``price``: with the best bid and ask when it is a quote, and its volume
+        when known. Built only when someone listens (``EventBus.wanted``), so the order path pays nothing else."""
+        volume = bar.volume
+        if volume != volume:  # NaN: unknown
+            volume = None
+        if isinstance(bar, Quote):
+            bids, asks = bar.bids, bar.asks
+            return cls(bar.timestamp, bar.symbol, price, _decimal(bids[0][0]) if bids else None,
+                       _decimal(asks[0][0]) if asks else None, volume)
+        return cls(bar.timestamp, bar.symbol, price, None, None, volume)
+
+
+@lru_cache(maxsize=4096)
+def _decimal(price: float) -> Decimal:
+    # A quote's float price as the decimal it was written as (3899.9, not its binary expansion). A symbol's best
+    # prices keep to a few ticks, so nearly every one is a cache hit, a tenth of converting it again.
+    return Decimal(repr(price))
 
 
 @dataclass(frozen=True, slots=True)

@@ -416,7 +416,7 @@ class OMS(StandingOrders):
             self._check_open()  # raises
         price = self.manager.on_bar(bar)  # GTTs and order programs follow the price there
         if self.bus.wants("price"):
-            self.bus.publish(PriceUpdated(bar.timestamp, bar.symbol, price))
+            self.bus.publish(PriceUpdated.of(bar, price))
 
     async def _run_feed(self, feed: Feed) -> None:
         async for bar in feed.stream():
