@@ -19,6 +19,7 @@ from oms_kit.widgets.positions import PositionsPanel
 from oms_kit.widgets.risk import LimitRow, RiskPanel
 from oms_kit.widgets.standing import StandingPanel
 from oms_kit.widgets.ticket import OrderTicket
+from oms_kit.widgets.watchlist import Watchlist
 
 
 def dashboard(oms: OmsLike, **options: Any) -> Dashboard:
@@ -28,4 +29,5 @@ def dashboard(oms: OmsLike, **options: Any) -> Dashboard:
 
 
 __all__ = ["Dashboard", "Header", "HistoryPanel", "LimitRow", "OmsLike", "OrderTicket", "OrdersPanel", "PnLChart",
-           "PositionsPanel", "RiskPanel", "StandingPanel", "dashboard"]
+           "PositionsPanel", "RiskPanel", "StandingPanel", "Watchlist",
+           "dashboard"]

@@ -1,5 +1,5 @@
-"""The whole OMS on one screen: header, positions, orders, standing orders (GTTs and order programs), ticket, risk,
-P&L chart and history."""
+"""The whole OMS on one screen: header, positions, orders, standing orders (GTTs and order programs), watchlist,
+ticket, risk, P&L chart and history."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from oms_kit.widgets.risk import RiskPanel
 from oms_kit.widgets.standing import StandingPanel
 from oms_kit.widgets.style import STYLE
 from oms_kit.widgets.ticket import OrderTicket
+from oms_kit.widgets.watchlist import Watchlist
 
 
 class Dashboard(w.VBox):
@@ -28,7 +29,8 @@ class Dashboard(w.VBox):
     interval : shortest time between two refreshes of a panel, in seconds.
 
     The panels are attributes: ``header``, ``positions``, ``orders``, ``standing`` (the active GTTs and order
-    programs), ``ticket``, ``risk``, ``chart``, ``history``.
+    programs), ``watchlist``, ``ticket``, ``risk``, ``chart``, ``history``. A click on a watchlist row fills the
+    ticket's symbol (``watchlist.on_select``).
     """
 
     def __init__(self, oms: OmsLike, *, interval: float = DEFAULT_INTERVAL) -> None:
@@ -41,12 +43,14 @@ class Dashboard(w.VBox):
         self.ticket = OrderTicket(oms, interval=interval)
         # A GTT made from the ticket publishes no event: the standing orders are redrawn when the ticket places.
         self.ticket.placed.append(lambda _: self.standing.mark_stale())
+        self.watchlist = Watchlist(oms, interval=interval)
+        self.watchlist.on_select.append(self._use_symbol)
         self.risk = RiskPanel(oms, interval=interval)
         self.chart = PnLChart(oms, interval=interval)
         self.history = HistoryPanel(oms, interval=interval)
         left = w.VBox([self.positions, self.orders, self.standing, self.chart],
                       layout=w.Layout(flex="3 1 0%", min_width="520px"))
-        right = w.VBox([self.ticket, self.risk], layout=w.Layout(flex="2 1 0%", min_width="360px"))
+        right = w.VBox([self.watchlist, self.ticket, self.risk], layout=w.Layout(flex="2 1 0%", min_width="360px"))
         if (oms.oms if isinstance(oms, SyncOMS) else oms).read_only:
             self.ticket.layout.display = "none"
         self.children = (w.HTML(STYLE), self.header, w.HBox([left, right], layout=w.Layout(flex_flow="row wrap")),
@@ -55,8 +59,12 @@ class Dashboard(w.VBox):
 
     @property
     def panels(self) -> list[Panel]:
-        return [self.header, self.positions, self.orders, self.standing, self.ticket, self.risk, self.chart,
-                self.history]
+        return [self.header, self.positions, self.orders, self.standing, self.watchlist, self.ticket, self.risk,
+                self.chart, self.history]
+
+    def _use_symbol(self, symbol: str) -> None:
+        # A watchlist row clicked: the ticket takes its symbol (its live check runs on the change).
+        self.ticket.symbol.value = symbol
 
     async def settle(self) -> None:
         """Wait for every panel's pending actions and refreshes."""
