@@ -145,7 +145,8 @@ def shot(page: object, name: str) -> None:
 
 
 def drive_dashboard(page: object, name: str) -> None:
-    """Place an order through the ticket, see it in the orders panel, press KILL SWITCH, see HALTED and the cancel."""
+    """Fill the ticket from the watchlist, place an order through it, see it in the orders panel, press KILL SWITCH,
+    see HALTED and the cancel."""
     from playwright.sync_api import expect
 
     dashboard = page.locator(".oms-dashboard")  # type: ignore[attr-defined]
@@ -155,7 +156,9 @@ def drive_dashboard(page: object, name: str) -> None:
     shot(page, f"{name}-1-active")
 
     ticket = dashboard.locator(".oms-ticket")
-    ticket.locator(".oms-symbol input").fill("RELIANCE")
+    dashboard.locator(".oms-watchlist .oms-watch-select", has_text="RELIANCE").click()  # a watchlist row's click
+    expect(ticket.locator(".oms-symbol input"), "the watchlist should fill the ticket").to_have_value(
+        "RELIANCE", timeout=STEP_MS)
     ticket.locator(".oms-quantity input").fill("7")
     ticket.locator(".oms-order-type select").select_option("LIMIT")
     ticket.locator(".oms-price input").fill("2400")  # 4 % under the walk's start: rests, inside the price collar

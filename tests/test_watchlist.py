@@ -203,14 +203,14 @@ async def test_add_and_remove_symbols_by_the_text_box_and_the_buttons(oms, shown
     assert "watching SBIN" in panel.last_message
     panel.entry.value = "TCS"
     panel.entry.value = "tcs"  # already watched: not twice
-    assert panel.symbols == ["SBIN", "TCS"]
+    assert panel.symbols == ["SBIN", "TCS"] and "TCS is in the watchlist already" in panel.last_message
     boxes = panel.list.children
-    assert [b.children[0].description for b in boxes] == ["SBIN", "TCS"]
+    assert [b.children[1].description for b in boxes] == ["SBIN", "TCS"]  # ✕, then the symbol's button
 
     panel._rows["SBIN"].remove.click()
     assert panel.symbols == ["TCS"] and "SBIN" not in panel._rows
     assert boxes[0].comm is None  # the removed row's widgets are closed
-    assert [b.children[0].description for b in panel.list.children] == ["TCS"]
+    assert [b.children[1].description for b in panel.list.children] == ["TCS"]
     with pytest.raises(ConfigError, match="watched symbol"):
         panel.remove("SBIN")
     assert not panel.errors

@@ -26,10 +26,13 @@ from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, button, class
 from oms_kit.widgets.day_prices import DayPrices, WatchRow
 from oms_kit.widgets.format import DASH, money, sign_class, signed
 
-SYMBOL_WIDTH = "128px"  # the symbol buttons' column
+SYMBOL_WIDTH = "104px"  # the symbol buttons' column
+REMOVE_WIDTH = "34px"
 SHOWN_CHARACTERS = 40  # of a refused entry in the message: whatever was pasted stays one line
+FIRST_SYMBOLS = 20  # watched at first when none are named: each row is a few widgets in the browser
 HINT_CANDIDATES = 5_000  # instruments compared with an unknown symbol for "did you mean" at most
-HEADING = f"{'last':>11} {'change':>10} {'chg %':>8} {'bid':>11} {'ask':>11} {'volume':>13}"
+# Narrow enough for the dashboard's right-hand column, the ✕ and the symbol first so they always show.
+HEADING = f"{'last':>10} {'change':>9} {'chg %':>7}  {'bid':>10} {'ask':>10} {'volume':>11}"
 ALL_FROM_CLOSE = "change: against the previous session's close"
 ALL_FROM_FIRST = "change: since the first price seen today (no previous close known)"
 MIXED = "change: against the previous session's close; * since the first price seen today (no close known)"
@@ -73,10 +76,10 @@ class _Row:
         self.select.layout.flex = "0 0 auto"
         self.select.on_click(panel.handler(f"select {symbol}", lambda: panel.select(symbol)))
         self.text = classed(w.HTML(), "oms-row-text", "oms-watch-figures")
-        self.remove = button("✕", "oms-watch-remove", tooltip=f"stop watching {symbol}", width="36px")
+        self.remove = button("✕", "oms-watch-remove", tooltip=f"stop watching {symbol}", width=REMOVE_WIDTH)
         self.remove.layout.flex = "0 0 auto"
         self.remove.on_click(panel.handler(f"remove {symbol}", lambda: panel.remove(symbol)))
-        self.box = classed(w.HBox([self.select, self.text, self.remove], layout=w.Layout(align_items="center")),
+        self.box = classed(w.HBox([self.remove, self.select, self.text], layout=w.Layout(align_items="center")),
                            "oms-watch-row")
 
 
@@ -87,7 +90,7 @@ class Watchlist(Panel):
     ----------
     oms : the OMS (async or ``open_sync``).
     symbols : the symbols to watch at first, each an instrument of ``oms``; None: those with a price or a position
-        now (sorted), at most ``max_rows``.
+        now (sorted), at most 20 (``FIRST_SYMBOLS``).
     closes : the previous session's close of some symbols (``{"INFY": 1510.5}``), e.g. from yesterday's bars.
     max_rows : symbols watched at most.
 
@@ -140,7 +143,7 @@ class Watchlist(Panel):
         self.add_button.on_click(self.handler("add symbol", lambda: self._typed(self.entry.value)))
         top = w.HBox([self.entry, self.add_button], layout=w.Layout(align_items="center"))
         heading = classed(w.HTML(f"<span class='oms-muted'>{escape(HEADING)}</span>"), "oms-row-text")
-        gap = w.HTML(layout=w.Layout(width=SYMBOL_WIDTH, flex="0 0 auto"))
+        gap = w.HTML(layout=w.Layout(width=f"calc({REMOVE_WIDTH} + {SYMBOL_WIDTH} + 4px)", flex="0 0 auto"))
         self.heading = w.HBox([gap, heading], layout=w.Layout(overflow="hidden"))
         self.list = classed(w.VBox(layout=w.Layout(overflow="auto")), "oms-watch-list")
         self.note = classed(w.HTML(), "oms-watch-note")
@@ -221,9 +224,9 @@ class Watchlist(Panel):
         if symbol not in self._watched:
             raise ConfigError("symbol", symbol, "a watched symbol: " + (", ".join(self._symbols) or "none is"))
         previous, self.selected = self.selected, symbol
-        if previous in self._rows:
-            self._rows[previous].select.button_style = ""
-        self._rows[symbol].select.button_style = "info"
+        for shown, style in ((previous, ""), (symbol, "info")):
+            if shown in self._rows:
+                self._rows[shown].select.button_style = style
         for callback in tuple(self.on_select):
             try:
                 callback(symbol)
@@ -242,7 +245,9 @@ class Watchlist(Panel):
         if not isinstance(text, str) or not text.strip():
             return
         try:
-            symbol = self.add(text)
+            symbol = check_symbol(self.oms, text)
+            already = symbol in self._watched
+            self.add(symbol)
         except ConfigError as exc:
             hint = f" — {exc.hint}" if exc.hint else ""
             if exc.field == "symbols":
@@ -251,13 +256,13 @@ class Watchlist(Panel):
                 self.say(f"unknown symbol {exc.value!r}: not an instrument of this OMS{hint}", "error")
             return
         self.entry.value = ""
-        self.say(f"watching {symbol}", "ok")
+        self.say(f"{symbol} is in the watchlist already" if already else f"watching {symbol}", "ok")
 
 
 def _first_symbols(oms: OMS, given: Iterable[str] | None, most: int) -> list[str]:
     if given is None:
         held = {p.symbol for p in position_views(oms)}
-        return [s for s in symbols(oms) if s in held or oms.last_price(s) is not None][:most]
+        return [s for s in symbols(oms) if s in held or oms.last_price(s) is not None][:min(most, FIRST_SYMBOLS)]
     if isinstance(given, str):
         raise ConfigError("symbols", given, "a list of symbols, e.g. ['INFY', 'TCS']")
     chosen: list[str] = []
@@ -280,14 +285,14 @@ def _checked_closes(oms: OMS, closes: Mapping[str, Any] | None) -> dict[str, Dec
 
 def _row_text(row: WatchRow, *, mark_first: bool) -> str:
     if row.last is None:
-        return escape(f"{DASH:>11}") + " <span class='oms-muted'>no price yet</span>"
+        return escape(f"{DASH:>10}") + " <span class='oms-muted'>no price yet</span>"
     tone = sign_class(row.change)
     mark = "*" if mark_first and row.basis == "first" else " "
     pct = DASH if row.change_pct is None else f"{float(row.change_pct):+.2f}"
     volume = DASH if row.volume is None else f"{row.volume:,.0f}"
-    change = f"<span class='{tone}'>{escape(f'{signed(row.change):>10} {pct:>7}{mark}')}</span>"
-    return (f"{escape(f'{money(row.last):>11}')} {change} "
-            f"{escape(f'{money(row.bid):>11} {money(row.ask):>11} {volume:>13}')}")
+    change = f"<span class='{tone}'>{escape(f'{signed(row.change):>9} {pct:>7}{mark}')}</span>"
+    return (f"{escape(f'{money(row.last):>10}')} {change} "
+            f"{escape(f'{money(row.bid):>10} {money(row.ask):>10} {volume:>11}')}")
 
 
 def _note(rows: list[WatchRow], mixed: bool) -> str:
