@@ -161,6 +161,22 @@ async def test_a_new_price_moves_the_last_candle_and_a_new_minute_adds_one(oms: 
     assert panel.book.last("TCS", "1m").close == 3901.0  # type: ignore[union-attr]
 
 
+async def test_a_chart_without_prices_waits_for_the_first(closing: list[Any]) -> None:
+    oms = await ok.OMS.open(feed=None, fees=None, risk_interval=None)
+    try:
+        panel = ChartPanel(oms)
+        closing.append(panel)
+        assert panel.chart.symbol == "" and panel.chart.bars == b"" and panel.chart.symbols == []
+        await oms.set_price("INFY", 1500.0)
+        await settle(panel)
+        assert panel.chart.symbol == "INFY" and panel.chart.symbols == ["INFY"]
+        assert unpack(panel.chart.bars).close.tolist() == [1500.0]
+        with pytest.raises(ConfigError, match="book"):
+            ChartPanel(oms, book={})  # type: ignore[arg-type]
+    finally:
+        await oms.close()
+
+
 async def test_the_dashboard_has_the_chart(oms: ok.OMS, closing: list[Any]) -> None:
     await oms.place_order("TCS", "BUY", 1)
     board = Dashboard(oms)

@@ -7,7 +7,8 @@ const UP = "#1a7f37";
 const DOWN = "#cf222e";
 const LINE_COLOURS = { limit: "#0969da", trigger: "#bf8700", target: UP, stop: DOWN, gtt: "#8250df" };
 const MORE_AT = 20; // ask for older candles when fewer than this many are left of the visible range
-const SHOWN = 300; // candles in view after a switch: fewer fill the chart
+const SHOWN = 300; // candles in view after a switch at most
+const FIT = 40; // from this many candles on, fewer than SHOWN fill the width
 
 function bytesOf(buffer) {
   if (buffer instanceof ArrayBuffer) return new Uint8Array(buffer);
@@ -168,9 +169,11 @@ async function render({ model, el }) {
     applyTail();
     drawMarkers();
     drawLines();
-    // The newest candles at a readable width; a short history fills the chart.
-    if (data.length < SHOWN) chart.timeScale().fitContent();
-    else chart.timeScale().setVisibleLogicalRange({ from: data.length - SHOWN, to: data.length + 4 });
+    // The newest candles at a readable width: a long history from its end, a medium one whole, a few candles at
+    // the library's own spacing (fitted, two candles would fill the width).
+    if (data.length >= SHOWN) chart.timeScale().setVisibleLogicalRange({ from: data.length - SHOWN, to: data.length + 4 });
+    else if (data.length >= FIT) chart.timeScale().fitContent();
+    else chart.timeScale().scrollToRealTime();
     describe();
   }
 

@@ -136,6 +136,7 @@ LIBRARY_VERSION = "5.2.1"
 MAX_WINDOW = 20_000  # candles per message at most: 960 kB of columns
 TAIL_LIMIT = 60  # live candles sent as a tail before the whole window is sent again
 SEED_FILLS = 10_000  # the newest fills a live chart starts its candles from
+LINES_EVERY = 1.0  # seconds: a live chart's price lines are read at least this often while prices move
 
 
 @cache
@@ -190,11 +191,12 @@ class CandleChart(anywidget.AnyWidget):
 
     def __init__(self, source: Source, *, symbol: str | None = None, interval: str = "1m", window: int = 2_000,
                  height: int = 420) -> None:
-        super().__init__()
         if isinstance(height, bool) or not isinstance(height, int) or not 120 <= height <= 4000:
             raise ConfigError("height", height, "a whole number of pixels from 120 to 4000")
+        size = window_size(window)
+        super().__init__()
         self.source = source
-        self._window = window_size(window)
+        self._window = size
         self.errors: list[str] = []  # requests refused, oldest first
         self._shown = CandleArrays.of(())
         self._applying = False
@@ -253,7 +255,9 @@ class CandleChart(anywidget.AnyWidget):
         ConfigError for a symbol the source has no candles or price for, or an interval not in ``INTERVALS``.
         """
         symbols = self.source.symbols()
-        if symbol is not None and symbol != "" and (not isinstance(symbol, str) or symbol not in symbols):
+        # "" is the symbol of a chart with nothing to show yet, and only then.
+        if symbol is not None and (not isinstance(symbol, str) or symbol not in symbols) \
+                and not (symbol == "" and not symbols):
             allowed = ", ".join(symbols[:20]) + (" …" if len(symbols) > 20 else "")
             raise ConfigError("symbol", symbol, f"a symbol with prices: {allowed or 'none yet'}")
         if interval is not None:
@@ -281,9 +285,9 @@ class CandleChart(anywidget.AnyWidget):
         self.lines = self.source.lines(self.symbol) if self.symbol else []
         self.revision += 1
 
-    def update(self) -> None:
-        """Follow the source: the candles since the window (or a new window), the markers, the lines, the
-        symbols. Cheap when nothing changed (traits set to equal values send nothing)."""
+    def update(self, *, lines: bool = True) -> None:
+        """Follow the source: the candles since the window (or a new window), the markers, the lines (unless
+        ``lines`` is False), the symbols. Cheap when nothing changed (traits set to equal values send nothing)."""
         with self.hold_sync():
             symbols = list(self.source.symbols())
             if symbols != self.symbols:
@@ -307,9 +311,10 @@ class CandleChart(anywidget.AnyWidget):
                 markers = self.source.markers(self.symbol, self.interval, int(self._shown.time[0]), None)
                 if markers != self.markers:
                     self.markers = markers
-            lines = self.source.lines(self.symbol)
-            if lines != self.lines:
-                self.lines = lines
+            if lines:
+                drawn = self.source.lines(self.symbol)
+                if drawn != self.lines:
+                    self.lines = drawn
 
     # -- the window protocol ----------------------------------------------------------------------------------
 
@@ -395,6 +400,7 @@ class ChartPanel(Panel):
     def __init__(self, oms: OmsLike, *, symbol: str | None = None, book: CandleBook | None = None,
                  window: int = 2_000, max_candles: int = 5_000, height: int = 420,
                  interval: float = DEFAULT_INTERVAL) -> None:
+        self._closed = True  # until Panel's __init__: a refused argument leaves nothing for __del__'s close to stop
         core = oms.oms if isinstance(oms, SyncOMS) else oms
         if book is not None and not isinstance(book, CandleBook):
             raise ConfigError("book", type(book).__name__, "a CandleBook or None")
@@ -412,6 +418,7 @@ class ChartPanel(Panel):
         self._options = {"symbol": symbol if symbol is not None else (held[0] if held else None),
                          "window": window, "height": height}
         self._said = 0
+        self._orders_moved, self._lines_at = True, float("-inf")
         super().__init__(oms, interval=interval)
 
     def _build(self) -> list[w.Widget]:
@@ -423,10 +430,18 @@ class ChartPanel(Panel):
             self.book.on_event(event)
             if event.symbol != self.chart.symbol and event.symbol in self.chart.symbols:
                 return  # another symbol's candle moved: nothing shown changed
+        else:
+            self._orders_moved = True
         self.mark_stale()
 
     def refresh(self) -> None:
-        self.chart.update()
+        # The price lines are read again after an order or fill event, and once a second besides: a GTT made or
+        # deleted publishes no event, and a price alone moves no line.
+        now = _time.monotonic()
+        lines = self._orders_moved or now - self._lines_at >= LINES_EVERY
+        self.chart.update(lines=lines)
+        if lines:
+            self._orders_moved, self._lines_at = False, now
         if len(self.chart.errors) > self._said:  # a request of the front end the chart refused
             self._said = len(self.chart.errors)
             self.say(f"chart: {self.chart.errors[-1]}", "error")
