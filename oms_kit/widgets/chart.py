@@ -136,6 +136,7 @@ LIBRARY_VERSION = "5.2.1"
 MAX_WINDOW = 20_000  # candles per message at most: 960 kB of columns
 TAIL_LIMIT = 60  # live candles sent as a tail before the whole window is sent again
 SEED_FILLS = 10_000  # the newest fills a live chart starts its candles from
+MAX_ERRORS = 100  # refused requests kept
 LINES_EVERY = 1.0  # seconds: a live chart's price lines are read at least this often while prices move
 
 
@@ -197,7 +198,8 @@ class CandleChart(anywidget.AnyWidget):
         super().__init__()
         self.source = source
         self._window = size
-        self.errors: list[str] = []  # requests refused, oldest first
+        self.errors: list[str] = []  # the last MAX_ERRORS requests refused, oldest first
+        self.refused = 0  # requests refused in all
         self._shown = CandleArrays.of(())
         self._applying = False
         self.height = height
@@ -353,7 +355,9 @@ class CandleChart(anywidget.AnyWidget):
                    "markers": markers}, buffers=[pack(candles)])
 
     def _refused(self, exc: BaseException) -> None:
+        self.refused += 1
         self.errors.append(f"{type(exc).__name__}: {exc}")
+        del self.errors[:-MAX_ERRORS]  # a front end sending junk in a loop must not grow the kernel
         self.message = str(exc)[:300]
 
     @t.observe("symbol", "interval")
@@ -442,6 +446,6 @@ class ChartPanel(Panel):
         self.chart.update(lines=lines)
         if lines:
             self._orders_moved, self._lines_at = False, now
-        if len(self.chart.errors) > self._said:  # a request of the front end the chart refused
-            self._said = len(self.chart.errors)
+        if self.chart.refused > self._said:  # a request of the front end the chart refused
+            self._said = self.chart.refused
             self.say(f"chart: {self.chart.errors[-1]}", "error")
