@@ -195,14 +195,13 @@ class CandleChart(anywidget.AnyWidget):
         if isinstance(height, bool) or not isinstance(height, int) or not 120 <= height <= 4000:
             raise ConfigError("height", height, "a whole number of pixels from 120 to 4000")
         size = window_size(window)
-        super().__init__()
+        super().__init__(height=height)
         self.source = source
         self._window = size
         self.errors: list[str] = []  # the last MAX_ERRORS requests refused, oldest first
         self.refused = 0  # requests refused in all
         self._shown = CandleArrays.of(())
         self._applying = False
-        self.height = height
         self.on_msg(self._on_msg)
         self.show(symbol if symbol is not None else self._first_symbol(), interval)
 
