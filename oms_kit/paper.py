@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from oms_kit.backtest import _equity_curve
 from oms_kit.errors import ConfigError, OmsError
 from oms_kit.events import PriceUpdated
 from oms_kit.instruments import missing_instruments
@@ -40,6 +41,7 @@ from oms_kit.oms import OMS
 from oms_kit.runner import StrategyRunner
 from oms_kit.strategy import Strategy
 from oms_kit.tables import orders_frame, trades_frame
+from oms_kit.tearsheet import Tearsheet, build_report
 
 __all__ = ["PaperTrader", "paper_trade"]
 
@@ -118,6 +120,8 @@ class PaperTrader:
         self.name = name or f"oms-kit-paper-{type(strategy).__name__}"
         self.task: asyncio.Task[None] | None = None
         self._events: Any = None
+        self._seen: list[Bar] = []  # every bar handled, for the equity curve and the report
+        self._start_equity = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -126,6 +130,7 @@ class PaperTrader:
             raise OmsError("this OMS is closed", hint="open a new one with await OMS.open(...) to trade on paper")
         # Subscribed now, not when the task first runs, so no quote pushed in between is lost.
         self._events = self.oms.events("price") if self.feed is None else None
+        self._start_equity = float(self.oms.manager.ledger.equity())
         self.runner.start()
         await self._send()
         self.task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
@@ -154,6 +159,7 @@ class PaperTrader:
             await self._finish()
 
     async def _handle(self, bar: Bar) -> None:
+        self._seen.append(bar)
         self.runner.run((bar,))
         if self.runner.pending:
             await self._send()
@@ -221,6 +227,44 @@ class PaperTrader:
     def trades(self) -> pd.DataFrame:
         """Fills of this strategy's orders as a table (the columns of ``OMS.trades()``)."""
         return trades_frame(self.fills)
+
+    @property
+    def bars(self) -> pd.DataFrame:
+        """The bars the trader has handled (timestamp, symbol, close; a quote's close is its last price), in order;
+        of a time and symbol seen twice, the later."""
+        seen = self._seen
+        frame = pd.DataFrame({"timestamp": pd.to_datetime([b.timestamp for b in seen], utc=True),
+                              "symbol": pd.Series([b.symbol for b in seen], dtype=object),
+                              "close": pd.Series([b.close for b in seen], dtype=float)})
+        return frame.drop_duplicates(["timestamp", "symbol"], keep="last").reset_index(drop=True)
+
+    @property
+    def equity(self) -> pd.DataFrame:
+        """This strategy's equity curve, as ``BacktestResult.equity``: the account's equity when the trader
+        started plus what the strategy's own fills made, marked at the closes of the bars it handled."""
+        instruments = self.oms.manager.instruments
+        bars = self.bars
+        bars = bars[bars["symbol"].isin(list(instruments))]  # a symbol without an instrument was never traded
+        return _equity_curve(bars, self.fills, instruments, self._start_equity)
+
+    def report(self, benchmark: pd.Series | str | None = None, *, periods_per_year: float | None = None,
+               risk_free: float = 0.0, timezone: str = "Asia/Kolkata", title: str | None = None,
+               progress: bool | None = None) -> Tearsheet:
+        """A tearsheet of this strategy's run so far, as ``BacktestResult.report`` gives one (the same figures,
+        arguments and conventions), from :attr:`equity` and the strategy's own fills.
+
+        Raises
+        ------
+        ConfigError
+            A bad argument, naming it.
+        DataError
+            The trader has handled no bar yet.
+        """
+        broker = self.oms.manager.broker
+        return build_report(self.equity, self.fills, instruments=self.oms.manager.instruments,
+                            fee_model=getattr(broker, "fee_model", None), bars=self.bars, benchmark=benchmark,
+                            periods_per_year=periods_per_year, risk_free=risk_free, timezone=timezone,
+                            title=title if title is not None else repr(self.strategy), progress=progress)
 
     @property
     def stats(self) -> dict[str, Any]:

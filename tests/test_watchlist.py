@@ -258,12 +258,14 @@ async def test_clicking_a_row_selects_it_and_tells_each_callback(oms, shown):
     assert told == ["RELIANCE", "TCS"] and panel._rows["RELIANCE"].select.button_style == ""
 
 
-async def test_in_the_dashboard_a_click_fills_the_order_ticket(oms, shown):
+async def test_in_the_dashboard_a_click_fills_the_order_ticket_and_switches_the_chart(oms, shown):
     dashboard = shown(Dashboard, oms)
     assert dashboard.watchlist in dashboard.panels
     assert dashboard.watchlist.symbols == ["RELIANCE", "TCS"]  # the symbols with a price
+    assert dashboard.candles.chart.symbol == "RELIANCE"
     dashboard.watchlist._rows["TCS"].select.click()
     assert dashboard.ticket.symbol.value == "TCS"
+    assert dashboard.candles.chart.symbol == "TCS"
     await dashboard.settle()
     assert dashboard.ticket.request().symbol == "TCS"
     feedback = dashboard.ticket.feedback.value  # the ticket's live check ran on the symbol's order
@@ -271,6 +273,10 @@ async def test_in_the_dashboard_a_click_fills_the_order_ticket(oms, shown):
     dashboard.watchlist.entry.value = "sbin"
     dashboard.watchlist._rows["SBIN"].select.click()
     assert dashboard.ticket.symbol.value == "SBIN"
+    assert dashboard.candles.chart.symbol == "TCS"  # no price, no candles yet: the chart stays
+    await oms.set_price("SBIN", 800.0)
+    dashboard.watchlist._rows["SBIN"].select.click()
+    assert dashboard.candles.chart.symbol == "SBIN"
     assert all(not p.errors for p in dashboard.panels), [p.errors for p in dashboard.panels]
 
 

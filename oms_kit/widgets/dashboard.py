@@ -1,5 +1,5 @@
-"""The whole OMS on one screen: header, positions, orders, standing orders (GTTs and order programs), watchlist,
-ticket, risk, P&L chart and history."""
+"""The whole OMS on one screen: header, candlestick chart, positions, orders, standing orders (GTTs and order
+programs), watchlist, ticket, risk, P&L chart and history."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ipywidgets as w
 
 from oms_kit.sync import SyncOMS
 from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, classed
-from oms_kit.widgets.chart import PnLChart
+from oms_kit.widgets.chart import ChartPanel, PnLChart
 from oms_kit.widgets.header import Header
 from oms_kit.widgets.history import HistoryPanel
 from oms_kit.widgets.orders import OrdersPanel
@@ -28,15 +28,16 @@ class Dashboard(w.VBox):
         cancel or kill controls.
     interval : shortest time between two refreshes of a panel, in seconds.
 
-    The panels are attributes: ``header``, ``positions``, ``orders``, ``standing`` (the active GTTs and order
-    programs), ``watchlist``, ``ticket``, ``risk``, ``chart``, ``history``. A click on a watchlist row fills the
-    ticket's symbol (``watchlist.on_select``).
+    The panels are attributes: ``header``, ``candles`` (the candlestick chart), ``positions``, ``orders``,
+    ``standing`` (the active GTTs and order programs), ``watchlist``, ``ticket``, ``risk``, ``chart``, ``history``.
+    A click on a watchlist row fills the ticket's symbol and shows the symbol's candles (``watchlist.on_select``).
     """
 
     def __init__(self, oms: OmsLike, *, interval: float = DEFAULT_INTERVAL) -> None:
         super().__init__()
         self.oms = oms
         self.header = Header(oms, interval=interval)
+        self.candles = ChartPanel(oms, interval=interval)
         self.positions = PositionsPanel(oms, interval=interval)
         self.orders = OrdersPanel(oms, interval=interval)
         self.standing = StandingPanel(oms, interval=interval)
@@ -44,11 +45,11 @@ class Dashboard(w.VBox):
         # A GTT made from the ticket publishes no event: the standing orders are redrawn when the ticket places.
         self.ticket.placed.append(lambda _: self.standing.mark_stale())
         self.watchlist = Watchlist(oms, interval=interval)
-        self.watchlist.on_select.append(self._use_symbol)
+        self.watchlist.on_select.extend([self._use_symbol, self._show_candles])
         self.risk = RiskPanel(oms, interval=interval)
         self.chart = PnLChart(oms, interval=interval)
         self.history = HistoryPanel(oms, interval=interval)
-        left = w.VBox([self.positions, self.orders, self.standing, self.chart],
+        left = w.VBox([self.candles, self.positions, self.orders, self.standing, self.chart],
                       layout=w.Layout(flex="3 1 0%", min_width="520px"))
         right = w.VBox([self.watchlist, self.ticket, self.risk], layout=w.Layout(flex="2 1 0%", min_width="360px"))
         if (oms.oms if isinstance(oms, SyncOMS) else oms).read_only:
@@ -59,12 +60,17 @@ class Dashboard(w.VBox):
 
     @property
     def panels(self) -> list[Panel]:
-        return [self.header, self.positions, self.orders, self.standing, self.watchlist, self.ticket, self.risk,
-                self.chart, self.history]
+        return [self.header, self.candles, self.positions, self.orders, self.standing, self.watchlist, self.ticket,
+                self.risk, self.chart, self.history]
 
     def _use_symbol(self, symbol: str) -> None:
         # A watchlist row clicked: the ticket takes its symbol (its live check runs on the change).
         self.ticket.symbol.value = symbol
+
+    def _show_candles(self, symbol: str) -> None:
+        # ...and the chart shows its candles, once it has a price: until then the chart keeps the symbol it shows.
+        if symbol in self.candles.chart.source.symbols():
+            self.candles.chart.show(symbol)
 
     async def settle(self) -> None:
         """Wait for every panel's pending actions and refreshes."""
