@@ -59,7 +59,7 @@ class PriceUpdated(Event):
 
     ``bid`` and ``ask`` are the best prices of a quote (:class:`~oms_kit.market.quote.Quote`); None for a plain bar
     or ``set_price``, and for a quote's empty side. ``volume`` is what the bar or quote traded (a quote: since the
-    symbol's previous one); None when unknown. The event stream (``oms_kit.service.ws``) sends symbol and price.
+    symbol's previous one); None when unknown. The event stream (``oms_kit.service.ws``) sends them all.
     """
 
     kind: ClassVar[str] = "price"

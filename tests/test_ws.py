@@ -203,10 +203,22 @@ async def test_prices_come_only_to_a_client_that_asks(served):
     assert "price" not in DEFAULT_TYPES and hello["data"]["types"] == ["position", "price"]
     assert all_hello["data"]["types"] == sorted(EVENT_KINDS)
     expected = {"type": "price", "ts": (received := await messages(prices, 1))[0]["ts"],
-                "data": {"symbol": "TCS", "price": str(price)}}
+                "data": {"symbol": "TCS", "price": str(price), "bid": None, "ask": None, "volume": None}}
     assert received == [expected]
     assert await messages(everything, 1) == [expected]
     assert await silence(default, 0.3) == []
+
+
+async def test_a_quotes_price_event_carries_its_best_bid_and_ask_and_its_volume(served):
+    prices, _ = await served.listen("types=price")
+    quote = ok.Quote(served.oms.clock.now(), "TCS", 3912.5, 700, bids=[(3912.4, 10), (3912.3, 5)],
+                     asks=[(3912.6, 8)])
+
+    await served.oms.push_bar(quote)
+
+    (message,) = await messages(prices, 1)
+    assert message["data"] == {"symbol": "TCS", "price": "3912.50", "bid": "3912.4", "ask": "3912.6",
+                               "volume": 700.0}
 
 
 @pytest.mark.parametrize(("query", "field"), [

@@ -263,6 +263,15 @@ def _order_fields(data: Mapping[str, Any], account: str) -> dict[str, Any]:
             "previous_status": _optional_text(data["previous_status"])}
 
 
+def _price_fields(data: Mapping[str, Any], account: str) -> dict[str, Any]:
+    # bid, ask and volume since they were sent (a server of an earlier version sends symbol and price only)
+    volume = data.get("volume")
+    if volume is not None and (isinstance(volume, bool) or not isinstance(volume, int | float)):
+        raise TypeError(f"a volume was expected, not {volume!r}")
+    return {"symbol": _text(data["symbol"]), "price": _amount(data["price"]), "bid": money(data.get("bid")),
+            "ask": money(data.get("ask")), "volume": None if volume is None else float(volume)}
+
+
 def _state_fields(data: Mapping[str, Any], account: str) -> dict[str, Any]:
     return {"previous": TradingState(data["previous"]), "state": TradingState(data["state"]),
             "reason": _text(data["reason"]), "source": _text(data["source"])}
@@ -274,7 +283,7 @@ _FIELDS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
     "order": _order_fields,
     "fill": lambda data, account: {"fill": fill_of(data, account)},
     "position": lambda data, account: {"position": position_of(data)},
-    "price": lambda data, account: {"symbol": _text(data["symbol"]), "price": _amount(data["price"])},
+    "price": _price_fields,
     "risk_alert": lambda data, account: {"alert": alert_of(data)},
     "trading_state": _state_fields,
 }

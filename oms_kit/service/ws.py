@@ -160,7 +160,8 @@ _DATA: dict[str, Callable[[Any], dict[str, Any]]] = {
     "order": _order,
     "fill": lambda event: event.fill.to_dict(),
     "position": lambda event: position_json(event.position),
-    "price": lambda event: {"symbol": event.symbol, "price": event.price},
+    "price": lambda event: {"symbol": event.symbol, "price": event.price, "bid": event.bid, "ask": event.ask,
+                            "volume": event.volume},
     "risk_alert": lambda event: event.alert.to_dict(),
     "trading_state": _state,
 }
