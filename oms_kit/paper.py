@@ -30,10 +30,12 @@ from typing import Any
 
 import pandas as pd
 
+from oms_kit.chart_data import DEFAULT_MAX_BARS, indicators_frame
+from oms_kit.charts import DEFAULT_HEIGHT, ResultChart, run_chart
 from oms_kit.errors import ConfigError, OmsError
 from oms_kit.events import PriceUpdated
 from oms_kit.instruments import missing_instruments
-from oms_kit.market.bars import Bar
+from oms_kit.market.bars import Bar, bars_to_frame
 from oms_kit.market.feeds import Feed, RandomWalkFeed, ReplayFeed
 from oms_kit.models import Fill, Order, OrderStatus
 from oms_kit.oms import OMS
@@ -118,6 +120,7 @@ class PaperTrader:
         self.name = name or f"oms-kit-paper-{type(strategy).__name__}"
         self.task: asyncio.Task[None] | None = None
         self._events: Any = None
+        self._bars: list[Bar] = []  # every bar the strategy saw, for bars and chart()
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -154,6 +157,7 @@ class PaperTrader:
             await self._finish()
 
     async def _handle(self, bar: Bar) -> None:
+        self._bars.append(bar)
         self.runner.run((bar,))
         if self.runner.pending:
             await self._send()
@@ -221,6 +225,34 @@ class PaperTrader:
     def trades(self) -> pd.DataFrame:
         """Fills of this strategy's orders as a table (the columns of ``OMS.trades()``)."""
         return trades_frame(self.fills)
+
+    @property
+    def bars(self) -> pd.DataFrame:
+        """The bars the strategy has seen so far, as a bar table (:func:`~oms_kit.market.bars.bars_to_frame`);
+        with ``feed=None`` each of the OMS's price events is a bar (open = high = low = close)."""
+        return bars_to_frame(self._bars)
+
+    @property
+    def indicators(self) -> pd.DataFrame:
+        """The values the strategy recorded with ``ctx.plot(name, value)`` so far (as ``BacktestResult.indicators``:
+        time, symbol, name, value)."""
+        return indicators_frame(self.runner.plots)
+
+    def chart(self, symbol: str | None = None, interval: str | None = None, *, max_bars: int = DEFAULT_MAX_BARS,
+              start: Any = None, end: Any = None, height: int = DEFAULT_HEIGHT,
+              title: str | None = None) -> ResultChart:
+        """A candlestick chart of ``symbol`` over the bars seen so far, with this strategy's fills, working orders,
+        program stops and targets and ``ctx.plot`` lines; the arguments are those of ``BacktestResult.chart``.
+
+        Raises
+        ------
+        ConfigError
+            A bad argument, naming it; ``symbol`` also before the first bar (there is nothing to chart yet).
+        """
+        if not self._bars:
+            raise ConfigError("symbol", symbol, "a symbol the trader has seen a bar of (it has seen none yet)")
+        return run_chart(self.runner, self.bars, symbol, interval=interval, max_bars=max_bars, start=start,
+                         end=end, height=height, title=title)
 
     @property
     def stats(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ example (:meth:`~oms_kit.runner.StrategyRunner.warn_rejections`), and the run's 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -125,6 +126,11 @@ class Strategy:
     def __repr__(self) -> str:
         values = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "history")
         return f"{type(self).__name__}({values})"
+
+
+def _check_plot_name(field: str, text: object) -> None:
+    if not isinstance(text, str) or not text or len(text) > 64:
+        raise ConfigError(field, text, "a non-empty string of at most 64 characters")
 
 
 def overrides(strategy: Strategy, hook: str) -> bool:
@@ -311,6 +317,53 @@ class StrategyContext:
     def closes(self, symbol: str, count: int | None = None) -> list[float]:
         """Closes of the last ``count`` bars of ``symbol``, oldest first (see :meth:`bars`)."""
         return [b.close for b in self.bars(symbol, count)]
+
+    # -- indicators -------------------------------------------------------------------------------------------
+
+    def plot(self, name: str, value: float | None, *, symbol: str | None = None) -> None:
+        """Record an indicator's value at the current bar, for ``result.indicators`` and ``result.chart()``
+        (a line per name over the symbol's candles).
+
+        The value is kept at the time of the bar being handled, for its symbol (``symbol=`` names another, for a
+        strategy that reads one symbol's bar to track another). Plotting the same name twice on one bar keeps the
+        last value. ``None`` or NaN leave a gap in the line. It costs an append or two: call it on every bar.
+
+        Raises
+        ------
+        ConfigError
+            ``name`` or ``symbol`` not a non-empty string of at most 64 characters, ``value`` not a real number
+            (or one that is infinite), or a call before the first bar (from ``on_start``).
+        """
+        runner = self._runner
+        bar = runner.current_bar
+        if bar is None:
+            raise ConfigError("ctx.plot", "a call before the first bar", "calls from on_bar, on_fill, on_order or "
+                              "on_stop", hint="an indicator's value belongs to a bar's time")
+        key = (bar.symbol if symbol is None else symbol, name)
+        series = runner.plots.get(key)
+        if series is None:
+            _check_plot_name("name", name)
+            if symbol is not None:
+                _check_plot_name("symbol", symbol)
+            series = runner.plots[key] = ([], [])
+        if value is None:
+            number = math.nan
+        else:
+            try:
+                # Text is refused, not parsed: "1e3" from a strategy is a bug, not an indicator.
+                number = math.inf if isinstance(value, str | bytes) else float(value)
+            except (TypeError, ValueError, OverflowError):
+                number = math.inf
+            if math.isinf(number):
+                raise ConfigError("value", value, "a finite real number, or None or NaN for a gap",
+                                  detail=f"plot {name!r}")
+        times, values = series
+        ts = bar.timestamp
+        if times and times[-1] == ts:
+            values[-1] = number  # one value per bar: the last plotted
+        else:
+            times.append(ts)
+            values.append(number)
 
     def __repr__(self) -> str:
         return f"<StrategyContext {self._runner.strategy!r} now={self.now.isoformat()}>"
