@@ -108,6 +108,12 @@ if (!window.omsKitDrawChart) {
 }
 """
 
+# The library lays a chart out as a <table>; notebook front ends style tables of outputs (JupyterLab's
+# jp-RenderedHTMLCommon pads cells, centres tables, stripes rows), which pushed the price axis out of the box.
+_RESET = ("<style>.oms-chart .oms-chart-canvas table, .oms-chart .oms-chart-canvas tr, .oms-chart .oms-chart-canvas td "
+          "{margin: 0; padding: 0; border: 0; border-spacing: 0; max-width: none; background: transparent; "
+          "line-height: normal; text-align: left; vertical-align: top;}"
+          ".oms-chart .oms-chart-canvas table {table-layout: auto; width: auto; border-collapse: separate;}</style>")
 _STYLE = ("font-family: -apple-system, 'Segoe UI', Roboto, sans-serif; font-size: 12px; color: #333; "
           "max-width: 100%;")
 
@@ -151,7 +157,7 @@ class ResultChart:
             f'<div class="oms-chart-canvas" style="position: relative; width: 100%; height: {self.height}px;">'
             "</div>"
             f'<div class="oms-chart-note" style="color: #666; margin-top: 4px;">{html.escape(data.note())}</div>'
-            "</div>\n"
+            f"</div>\n{_RESET}\n"
             f"<script>if (!window.LightweightCharts) {{\n{library_source()}\n}}</script>\n"
             f"<script>{_RENDERER}\n(function () {{\n"
             f"  var id = {json.dumps(element)}, s = document.currentScript;\n"
