@@ -24,7 +24,7 @@ import math
 import operator
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any
 
@@ -103,7 +103,6 @@ class ChartData:
     last: pd.Timestamp
     fills_total: int
     has_volume: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def windowed(self) -> bool:
@@ -213,7 +212,7 @@ def chart_data(bars: pd.DataFrame, fills: Iterable[Fill], symbol: Any, *, interv
     window = candles.iloc[lo:hi].reset_index(drop=True)
     has_volume = bool(np.isfinite(frame["volume"].to_numpy(dtype=float)).any())
 
-    own_fills = [f for f in fills if f.symbol == symbol]
+    own_fills = [f for f in fills if f.symbol == symbol and f.ts is not None]
     markers = _markers(own_fills, times, lo, hi, timezone)
     shown = window["time"].to_numpy()
     lines = _indicator_lines(plots or {}, symbol, shown, step, timezone, window)
@@ -413,26 +412,25 @@ def _program_lines(programs: Iterable[Program], orders: Iterable[Order], symbol:
     if not len(shown):
         return []
     by_id = {o.order_id: o for o in orders}
-    legs: dict[str, list[tuple[Order, Order]]] = {"stop": [], "target": []}
+    legs: dict[str, list[Order]] = {"stop": [], "target": []}
     for program in programs:
         if program.symbol != symbol or program.trails:
             continue
         for role, order_id in (("stop", program.stop_id), ("target", program.target_id)):
             order = by_id.get(order_id) if order_id else None
             if order is not None and order.created_at is not None and _level(order) is not None:
-                legs[role].append((order, order))
+                legs[role].append(order)
     lines = []
     for role, found in legs.items():
         if not found:
             continue
         values = np.full(len(shown), np.nan)
-        starts = _local_seconds(pd.Series(pd.DatetimeIndex([o.created_at for o, _ in found])), timezone)
-        ends = _local_seconds(pd.Series(pd.DatetimeIndex(
-            [o.updated_at if o.status.is_terminal and o.updated_at is not None else o.created_at for o, _ in found])),
-            timezone)
-        for (order, _), begin, finish in zip(found, starts, ends, strict=True):
+        placed = _local_seconds(pd.Series(pd.DatetimeIndex([o.created_at for o in found])), timezone)
+        ended = _local_seconds(pd.Series(pd.DatetimeIndex(
+            [o.updated_at if o.updated_at is not None else o.created_at for o in found])), timezone)
+        for order, begin, finish in zip(found, placed, ended, strict=True):
             lo = int(np.searchsorted(shown, begin - begin % step if step else begin, side="left"))
-            hi = len(shown) if not order.status.is_terminal else int(np.searchsorted(shown, finish, side="right"))
+            hi = int(np.searchsorted(shown, finish, side="right")) if order.status.is_terminal else len(shown)
             values[lo:hi] = _level(order)
         if np.isfinite(values).any():
             lines.append({"name": role, "pane": 0, "color": STOP_COLOR if role == "stop" else TARGET_COLOR,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Generator
 from typing import Any
 
@@ -44,6 +45,8 @@ from oms_kit.strategy import Strategy
 from oms_kit.tables import orders_frame, trades_frame
 
 __all__ = ["PaperTrader", "paper_trade"]
+
+KEEP_BARS = 250_000  # bars a trader keeps for its chart (about 60 MB at most)
 
 
 async def paper_trade(strategy: Strategy, *, oms: OMS, feed: Feed | None = None,
@@ -120,7 +123,9 @@ class PaperTrader:
         self.name = name or f"oms-kit-paper-{type(strategy).__name__}"
         self.task: asyncio.Task[None] | None = None
         self._events: Any = None
-        self._bars: list[Bar] = []  # every bar the strategy saw, for bars and chart()
+        # The bars the strategy saw, for bars and chart(): the last KEEP_BARS, so a trader left running on a
+        # live feed does not grow without bound.
+        self._bars: deque[Bar] = deque(maxlen=KEEP_BARS)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -228,8 +233,9 @@ class PaperTrader:
 
     @property
     def bars(self) -> pd.DataFrame:
-        """The bars the strategy has seen so far, as a bar table (:func:`~oms_kit.market.bars.bars_to_frame`);
-        with ``feed=None`` each of the OMS's price events is a bar (open = high = low = close)."""
+        """The bars the strategy has seen so far (the last 250,000), as a bar table
+        (:func:`~oms_kit.market.bars.bars_to_frame`); with ``feed=None`` each of the OMS's price events is a bar
+        (open = high = low = close)."""
         return bars_to_frame(self._bars)
 
     @property

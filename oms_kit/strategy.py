@@ -2,9 +2,10 @@
 
 A strategy subclasses :class:`Strategy` and overrides the hooks it needs (``on_start``, ``on_bar``, ``on_fill``,
 ``on_order``, ``on_stop``). Every hook gets a :class:`StrategyContext` — buy, sell, any order type, cancel, modify,
-position, cash, equity, open orders, now, recent bars — that behaves the same in :func:`oms_kit.backtest` and
-:func:`oms_kit.paper_trade`, because both drive the same :class:`~oms_kit.runner.StrategyRunner` over the same order
-manager, validator, mock broker and ledger. Only the clock and the source of bars differ.
+position, cash, equity, open orders, now, recent bars, indicator values to chart (``plot``) — that behaves the
+same in :func:`oms_kit.backtest` and :func:`oms_kit.paper_trade`, because both drive the same
+:class:`~oms_kit.runner.StrategyRunner` over the same order manager, validator, mock broker and ledger. Only the
+clock and the source of bars differ.
 
 Timing rules (the same in both):
 

@@ -184,6 +184,28 @@ def test_working_orders_at_the_end_are_price_lines_and_bracket_legs_are_dashed_l
     assert levels["target"]["value"][1:] == pytest.approx([entry_price + 200] * 29)
 
 
+def test_a_brackets_levels_span_the_candles_its_legs_worked_in():
+    class Bracket(ok.Strategy):
+        def on_bar(self, ctx, bar):
+            if ctx.now == OPEN_UTC:
+                ctx.bracket(bar.symbol, "BUY", 10, "MARKET", target=5, stoploss=100)
+
+    result = ok.backtest(Bracket(), wave(30), fees=None)
+    entry, exit_ = result.fills  # the target filled, and the stop was cancelled with it
+    assert exit_.side is ok.Side.SELL and exit_.price >= entry.price + 5
+    data = result.chart("RELIANCE").data
+    assert data.price_lines == []  # nothing works at the end
+    times = data.candles["time"].tolist()
+    entered = times.index(chart_seconds(pd.Timestamp(entry.ts).tz_convert(IST).tz_localize(None)))
+    exited = times.index(chart_seconds(pd.Timestamp(exit_.ts).tz_convert(IST).tz_localize(None)))
+    assert 0 < entered < exited < 29
+    levels = {line["name"]: line["value"] for line in data.lines if line["dashed"]}
+    for name, level in (("target", float(entry.price) + 5), ("stop", float(entry.price) - 100)):
+        worked = [i for i, v in enumerate(levels[name]) if v is not None]
+        assert worked == list(range(entered, exited + 1)), name
+        assert {levels[name][i] for i in worked} == {level}
+
+
 # -- indicators --------------------------------------------------------------------------------------------------
 
 
