@@ -48,6 +48,7 @@ if (!window.omsKitDrawChart) {
   window.omsKitDrawChart = function (root, d) {
     var LW = window.LightweightCharts;
     var box = root.querySelector('.oms-chart-canvas');
+    box.textContent = '';  // the placeholder, for pages that do not run scripts
     var chart = LW.createChart(box, {
       autoSize: true,
       layout: {background: {type: 'solid', color: '#ffffff'}, textColor: '#333', attributionLogo: true},
@@ -114,6 +115,9 @@ _RESET = ("<style>.oms-chart .oms-chart-canvas table, .oms-chart .oms-chart-canv
           "{margin: 0; padding: 0; border: 0; border-spacing: 0; max-width: none; background: transparent; "
           "line-height: normal; text-align: left; vertical-align: top;}"
           ".oms-chart .oms-chart-canvas table {table-layout: auto; width: auto; border-collapse: separate;}</style>")
+# Shown where scripts do not run: a notebook opened from disk runs its outputs' scripts only once trusted.
+_PLACEHOLDER = ("The chart draws when its script runs: run the cell again, or trust the notebook "
+                "(a notebook opened from disk does not run the scripts of its outputs until trusted).")
 _STYLE = ("font-family: -apple-system, 'Segoe UI', Roboto, sans-serif; font-size: 12px; color: #333; "
           "max-width: 100%;")
 
@@ -155,7 +159,7 @@ class ResultChart:
             f'<div class="oms-chart" id="{element}" data-symbol="{html.escape(data.symbol)}" style="{_STYLE}">'
             f'<div class="oms-chart-title" style="font-weight: 600; margin: 2px 0 4px;">{html.escape(title)}</div>'
             f'<div class="oms-chart-canvas" style="position: relative; width: 100%; height: {self.height}px;">'
-            "</div>"
+            f'<div style="color: #999; padding: 1em;">{_PLACEHOLDER}</div></div>'
             f'<div class="oms-chart-note" style="color: #666; margin-top: 4px;">{html.escape(data.note())}</div>'
             f"</div>\n{_RESET}\n"
             f"<script>if (!window.LightweightCharts) {{\n{library_source()}\n}}</script>\n"

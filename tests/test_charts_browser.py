@@ -115,6 +115,8 @@ def check_chart(page: object, workdir: Path, name: str) -> None:
     chart = page.locator(".oms-chart").first  # type: ignore[attr-defined]
     expect(chart, "the chart never drew").to_have_attribute("data-oms-ready", "1", timeout=STEP_MS)
     expect(chart.locator(".oms-chart-note")).to_contain_text("160 of 300 candles")
+    expect(chart, "the placeholder for pages without scripts should be gone").not_to_contain_text(
+        "The chart draws when its script runs")
     page.wait_for_timeout(500)  # type: ignore[attr-defined]  # the library paints on the next frame
     painted = chart.evaluate("""root => Array.from(root.querySelectorAll('canvas')).map(canvas => {
         const { width, height } = canvas;
