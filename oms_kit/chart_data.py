@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ import pandas as pd
 from oms_kit.errors import ConfigError
 from oms_kit.models import Fill, Order, OrderType, Side
 from oms_kit.programs import Program
+
+if TYPE_CHECKING:
+    from oms_kit.strategy import PlotSeries
 
 __all__ = ["DEFAULT_MAX_BARS", "INTERVALS", "MAX_BARS", "ChartData", "chart_data", "indicators_frame"]
 
@@ -51,16 +54,20 @@ _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
 _ALLOWED_TIME = "a date or time such as '2026-01-05' or '2026-01-05 09:15' (exchange time), or a datetime"
 
 
-def indicators_frame(plots: Mapping[tuple[str, str], tuple[list[datetime], list[float]]]) -> pd.DataFrame:
+def indicators_frame(plots: Mapping[tuple[str, str], PlotSeries]) -> pd.DataFrame:
     """The values a strategy recorded with ``ctx.plot``, as a table: time (UTC), symbol, name, value (NaN where
     the strategy plotted None or NaN), one row per bar a value was plotted on, sorted by symbol, name and time."""
-    frames = [pd.DataFrame({"time": pd.DatetimeIndex(times, tz="UTC") if times else pd.DatetimeIndex([], tz="UTC"),
-                            "symbol": symbol, "name": name, "value": np.asarray(values, dtype=float)})
-              for (symbol, name), (times, values) in sorted(plots.items())]
+    frames = [pd.DataFrame({"time": _utc_index(series.times), "symbol": symbol, "name": name,
+                            "value": np.asarray(series.values, dtype=float)})
+              for (symbol, name), series in sorted(plots.items(), key=lambda item: item[0])]
     if not frames:
         return pd.DataFrame({"time": pd.DatetimeIndex([], tz="UTC"), "symbol": pd.Series([], dtype=str),
                              "name": pd.Series([], dtype=str), "value": pd.Series([], dtype=float)})
     return pd.concat(frames, ignore_index=True)
+
+
+def _utc_index(times: list[datetime]) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(times).tz_convert("UTC") if times else pd.DatetimeIndex([], tz="UTC")
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +156,7 @@ class ChartData:
 def chart_data(bars: pd.DataFrame, fills: Iterable[Fill], symbol: Any, *, interval: Any = None,
                max_bars: Any = DEFAULT_MAX_BARS, start: Any = None, end: Any = None,
                orders: Iterable[Order] = (), programs: Iterable[Program] = (),
-               plots: Mapping[tuple[str, str], tuple[list[datetime], list[float]]] | None = None,
+               plots: Mapping[tuple[str, str], PlotSeries] | None = None,
                timezone: str | tzinfo = "Asia/Kolkata") -> ChartData:
     """The chart of ``symbol`` in a run: candles at ``interval``, a marker per fill, the working orders' price
     lines, program stops and targets, and ``ctx.plot`` lines, for the window of candles asked for.
@@ -438,7 +445,7 @@ def _program_lines(programs: Iterable[Program], orders: Iterable[Order], symbol:
     return lines
 
 
-def _indicator_lines(plots: Mapping[tuple[str, str], tuple[list[datetime], list[float]]], symbol: str,
+def _indicator_lines(plots: Mapping[tuple[str, str], PlotSeries], symbol: str,
                      shown: np.ndarray, step: int, timezone: str | tzinfo,
                      window: pd.DataFrame) -> list[dict[str, Any]]:
     """Each ``ctx.plot`` name of ``symbol`` as a line: its last value in each candle of the window. A line whose
@@ -450,7 +457,8 @@ def _indicator_lines(plots: Mapping[tuple[str, str], tuple[list[datetime], list[
     span = max(high - low, abs(high) * 0.01)
     lines = []
     for number, name in enumerate(names):
-        times, values = plots[(symbol, name)]
+        series = plots[(symbol, name)]
+        times, values = series.times, series.values
         if not times:
             continue
         seconds = _local_seconds(pd.Series(pd.DatetimeIndex(times)), timezone)

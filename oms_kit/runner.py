@@ -19,7 +19,7 @@ from oms_kit.programs import Program
 from oms_kit.rejections import RejectionTally
 from oms_kit.request import OrderRequest
 from oms_kit.settlement import settle_expiries
-from oms_kit.strategy import Strategy, StrategyContext, overrides
+from oms_kit.strategy import PlotSeries, Strategy, StrategyContext, overrides
 
 __all__ = ["StrategyRunner"]
 
@@ -107,8 +107,8 @@ class StrategyRunner:
         # The bar being handled (None before the first): orders placed now may fill only on later bars, and
         # ctx.plot records at its symbol and time. The bar, not its time, is kept: one store per bar either way.
         self.current_bar: Bar | None = None
-        # ctx.plot's values: (symbol, name) -> (times, values), appended to as the strategy plots.
-        self.plots: dict[tuple[str, str], tuple[list[datetime], list[float]]] = {}
+        # ctx.plot's values: (symbol, name) -> its times and values, appended to as the strategy plots.
+        self.plots: dict[tuple[str, str], PlotSeries] = {}
         self.day_end = _BEFORE_ANY_BAR  # the manager's day_end as last read: the first bar reads it; see new_day
         self.bars_seen = 0
         self.unsettled_warned: set[str] = set()  # expired contracts a settlement could not price, warned of once

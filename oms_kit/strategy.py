@@ -129,9 +129,47 @@ class Strategy:
         return f"{type(self).__name__}({values})"
 
 
+_INF = math.inf
+
+
+class PlotSeries:
+    """The values ``ctx.plot`` recorded for one (symbol, name): bar times and values, and the last bar plotted
+    on (a second value on the same bar replaces the first)."""
+
+    __slots__ = ("bar", "times", "values")
+
+    def __init__(self) -> None:
+        self.times: list[datetime] = []
+        self.values: list[float] = []
+        self.bar: Bar | None = None
+
+
 def _check_plot_name(field: str, text: object) -> None:
     if not isinstance(text, str) or not text or len(text) > 64:
         raise ConfigError(field, text, "a non-empty string of at most 64 characters")
+
+
+def _new_plot(plots: dict[tuple[str, str], PlotSeries], bar_symbol: str, name: object,
+              symbol: object) -> PlotSeries:
+    """The series of a (symbol, name) plotted for the first time, its name and symbol checked."""
+    _check_plot_name("name", name)
+    if symbol is not None:
+        _check_plot_name("symbol", symbol)
+    series = plots[(bar_symbol if symbol is None else symbol, name)] = PlotSeries()  # type: ignore[index]
+    return series
+
+
+def _plot_number(value: object, name: object) -> float:
+    """A plotted value that is not a float, as one: None as NaN (a gap); text and what is not a number as
+    infinity, which the caller refuses."""
+    if value is None:
+        return math.nan
+    if isinstance(value, str | bytes):
+        return _INF  # text is refused, not parsed: "1e3" from a strategy is a bug, not an indicator
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return _INF
 
 
 def overrides(strategy: Strategy, hook: str) -> bool:
@@ -340,31 +378,23 @@ class StrategyContext:
         if bar is None:
             raise ConfigError("ctx.plot", "a call before the first bar", "calls from on_bar, on_fill, on_order or "
                               "on_stop", hint="an indicator's value belongs to a bar's time")
-        key = (bar.symbol if symbol is None else symbol, name)
-        series = runner.plots.get(key)
+        try:
+            series = runner.plots.get((bar.symbol if symbol is None else symbol, name))
+        except TypeError:  # an unhashable name or symbol: refused below
+            series = None
         if series is None:
-            _check_plot_name("name", name)
-            if symbol is not None:
-                _check_plot_name("symbol", symbol)
-            series = runner.plots[key] = ([], [])
-        if value is None:
-            number = math.nan
+            series = _new_plot(runner.plots, bar.symbol, name, symbol)
+        # A float is what strategies plot; it skips the checks of other types.
+        number = value if type(value) is float else _plot_number(value, name)
+        if not -_INF < number < _INF and number == number:  # NaN (a gap) passes
+            raise ConfigError("value", value, "a finite real number, or None or NaN for a gap",
+                              detail=f"plot {name!r}")
+        if series.bar is bar:
+            series.values[-1] = number  # one value per bar: the last plotted
         else:
-            try:
-                # Text is refused, not parsed: "1e3" from a strategy is a bug, not an indicator.
-                number = math.inf if isinstance(value, str | bytes) else float(value)
-            except (TypeError, ValueError, OverflowError):
-                number = math.inf
-            if math.isinf(number):
-                raise ConfigError("value", value, "a finite real number, or None or NaN for a gap",
-                                  detail=f"plot {name!r}")
-        times, values = series
-        ts = bar.timestamp
-        if times and times[-1] == ts:
-            values[-1] = number  # one value per bar: the last plotted
-        else:
-            times.append(ts)
-            values.append(number)
+            series.bar = bar
+            series.times.append(bar.timestamp)
+            series.values.append(number)
 
     def __repr__(self) -> str:
         return f"<StrategyContext {self._runner.strategy!r} now={self.now.isoformat()}>"
