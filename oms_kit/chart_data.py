@@ -43,8 +43,8 @@ __all__ = ["DEFAULT_MAX_BARS", "INTERVALS", "MAX_BARS", "ChartData", "chart_data
 # Candle lengths in seconds, by the names result.chart(interval=...) takes.
 INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "1d": 86400}
 DEFAULT_MAX_BARS = 5_000
-# The most candles one HTML chart carries (about 40 bytes each, plus the library's 200 kB): beyond it the page
-# grows heavy; the dashboard's chart widget (oms_kit.widgets.CandleChart) loads more as one scrolls.
+# The most candles one HTML chart carries (about 65 bytes each with volume, plus the library's 200 kB): beyond it
+# the page grows heavy; the dashboard's chart widget (oms_kit.widgets.CandleChart) loads more as one scrolls.
 MAX_BARS = 200_000
 BUY_COLOR, SELL_COLOR = "#26a69a", "#ef5350"
 LINE_COLORS = ("#2962ff", "#ff6d00", "#8e24aa", "#00897b", "#c2185b", "#5d4037", "#546e7a", "#fbc02d")
