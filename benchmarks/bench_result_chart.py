@@ -1,7 +1,7 @@
 """Chart cost: building ``result.chart()`` of a long run, and what ``ctx.plot`` adds to a backtest.
 
-    python benchmarks/bench_chart.py                 # a million one-minute bars
-    python benchmarks/bench_chart.py --bars 200000
+    python benchmarks/bench_result_chart.py                 # a million one-minute bars
+    python benchmarks/bench_result_chart.py --bars 200000
 
 Prints, for a backtest over ``--bars`` one-minute bars of one symbol: the run of a crossover strategy with and
 without two ``ctx.plot`` calls per bar (best of ``--repeat``, CPU seconds, so other processes on the machine
