@@ -31,12 +31,13 @@ SENT = {"messages": 0, "bytes": 0}
 
 
 def counting_comm() -> None:
-    """Make every widget message JSON-encoded and counted, as the kernel's comm would encode it to send."""
+    """Make every widget message JSON-encoded and counted (with its binary buffers), as the kernel's comm would
+    encode it to send."""
 
     def publish_msg(self: Any, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None,
                     **keys: Any) -> None:
         SENT["messages"] += 1
-        SENT["bytes"] += len(json.dumps(data, default=str))
+        SENT["bytes"] += len(json.dumps(data, default=str)) + sum(memoryview(b).nbytes for b in buffers or ())
 
     comm.DummyComm.publish_msg = publish_msg  # type: ignore[method-assign]
 

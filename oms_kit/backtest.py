@@ -43,6 +43,7 @@ from oms_kit.session import ExchangeSession
 from oms_kit.settlement import traded
 from oms_kit.strategy import Strategy
 from oms_kit.tables import orders_frame, trades_frame
+from oms_kit.tearsheet import Tearsheet, build_report
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -372,6 +373,48 @@ class BacktestResult:
         fig.tight_layout()
         plt.close(fig)  # returned for display; not left open in pyplot's list of figures
         return fig
+
+    def report(self, benchmark: pd.Series | str | None = None, *, periods_per_year: float | None = None,
+               risk_free: float = 0.0, timezone: str = "Asia/Kolkata", title: str | None = None,
+               progress: bool | None = None) -> Tearsheet:
+        """A tearsheet of the run: CAGR, volatility, Sharpe, Sortino, drawdowns, Calmar, win rate, profit factor,
+        expectancy, exposure, turnover and what the charges took, with its figures.
+
+        Parameters
+        ----------
+        benchmark : Series or str, optional
+            A price Series (a DatetimeIndex; naive times are UTC) or a symbol of the data: its buy and hold is drawn
+            against the equity, with its own figures, and the strategy's beta, alpha and correlation to it.
+        periods_per_year : float, optional
+            Bars a year for annualising; None: 252 trading days times the median bars of a day (252 for daily
+            bars, 94,500 for one-minute bars of NSE's 375-minute session), 52 for weekly, 12 for monthly bars.
+        risk_free : float
+            Annual risk-free rate as a fraction, for Sharpe, Sortino and alpha (0 by default).
+        timezone : str
+            Where months and hours of day are reckoned (India's by default).
+        title : str, optional
+            The report's heading; the strategy's name by default.
+        progress : bool, optional
+            A text progress bar (tqdm); None shows one for over 50,000 fills or 200,000 bars.
+
+        Returns
+        -------
+        Tearsheet
+            ``metrics`` (a DataFrame), ``charges``, ``trades`` (round trips), ``monthly_returns``, ``figures``;
+            shown in Jupyter, ``.save("tearsheet.html")`` writes one self-contained HTML file. The conventions
+            are in :mod:`oms_kit.tearsheet_metrics`.
+
+        Raises
+        ------
+        ConfigError
+            A bad argument, naming it (``benchmark``, ``periods_per_year``, ``risk_free``, ``timezone``,
+            ``title``, ``progress``).
+        """
+        return build_report(self.equity, self.manager.trades, instruments=self.manager.instruments,
+                            fee_model=getattr(self.manager.broker, "fee_model", None), bars=self.bars,
+                            benchmark=benchmark, periods_per_year=periods_per_year, risk_free=risk_free,
+                            timezone=timezone, title=title if title is not None else repr(self.strategy),
+                            progress=progress)
 
     def to_duckdb(self, path: str | Path = ":memory:") -> Any:
         """Write orders, trades, positions, equity and stats as tables of a DuckDB database; returns the

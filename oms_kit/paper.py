@@ -25,28 +25,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import Generator
 from typing import Any
 
 import pandas as pd
 
+from oms_kit.backtest import _equity_curve
 from oms_kit.chart_data import DEFAULT_MAX_BARS, indicators_frame
 from oms_kit.charts import DEFAULT_HEIGHT, ResultChart, run_chart
 from oms_kit.errors import ConfigError, OmsError
 from oms_kit.events import PriceUpdated
 from oms_kit.instruments import missing_instruments
-from oms_kit.market.bars import Bar, bars_to_frame
+from oms_kit.market.bars import Bar
 from oms_kit.market.feeds import Feed, RandomWalkFeed, ReplayFeed
 from oms_kit.models import Fill, Order, OrderStatus
 from oms_kit.oms import OMS
 from oms_kit.runner import StrategyRunner
 from oms_kit.strategy import Strategy
 from oms_kit.tables import orders_frame, trades_frame
+from oms_kit.tearsheet import Tearsheet, build_report
 
 __all__ = ["PaperTrader", "paper_trade"]
-
-KEEP_BARS = 250_000  # bars a trader keeps for its chart (about 60 MB at most)
 
 
 async def paper_trade(strategy: Strategy, *, oms: OMS, feed: Feed | None = None,
@@ -123,9 +122,8 @@ class PaperTrader:
         self.name = name or f"oms-kit-paper-{type(strategy).__name__}"
         self.task: asyncio.Task[None] | None = None
         self._events: Any = None
-        # The bars the strategy saw, for bars and chart(): the last KEEP_BARS, so a trader left running on a
-        # live feed does not grow without bound.
-        self._bars: deque[Bar] = deque(maxlen=KEEP_BARS)
+        self._seen: list[Bar] = []  # every bar handled, for the equity curve and the report
+        self._start_equity = 0.0
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -134,6 +132,7 @@ class PaperTrader:
             raise OmsError("this OMS is closed", hint="open a new one with await OMS.open(...) to trade on paper")
         # Subscribed now, not when the task first runs, so no quote pushed in between is lost.
         self._events = self.oms.events("price") if self.feed is None else None
+        self._start_equity = float(self.oms.manager.ledger.equity())
         self.runner.start()
         await self._send()
         self.task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
@@ -162,7 +161,7 @@ class PaperTrader:
             await self._finish()
 
     async def _handle(self, bar: Bar) -> None:
-        self._bars.append(bar)
+        self._seen.append(bar)
         self.runner.run((bar,))
         if self.runner.pending:
             await self._send()
@@ -233,10 +232,41 @@ class PaperTrader:
 
     @property
     def bars(self) -> pd.DataFrame:
-        """The bars the strategy has seen so far (the last 250,000), as a bar table
-        (:func:`~oms_kit.market.bars.bars_to_frame`); with ``feed=None`` each of the OMS's price events is a bar
-        (open = high = low = close)."""
-        return bars_to_frame(self._bars)
+        """The bars the trader has handled (timestamp, symbol, close; a quote's close is its last price), in order;
+        of a time and symbol seen twice, the later."""
+        seen = self._seen
+        frame = pd.DataFrame({"timestamp": pd.to_datetime([b.timestamp for b in seen], utc=True),
+                              "symbol": pd.Series([b.symbol for b in seen], dtype=object),
+                              "close": pd.Series([b.close for b in seen], dtype=float)})
+        return frame.drop_duplicates(["timestamp", "symbol"], keep="last").reset_index(drop=True)
+
+    @property
+    def equity(self) -> pd.DataFrame:
+        """This strategy's equity curve, as ``BacktestResult.equity``: the account's equity when the trader
+        started plus what the strategy's own fills made, marked at the closes of the bars it handled."""
+        instruments = self.oms.manager.instruments
+        bars = self.bars
+        bars = bars[bars["symbol"].isin(list(instruments))]  # a symbol without an instrument was never traded
+        return _equity_curve(bars, self.fills, instruments, self._start_equity)
+
+    def report(self, benchmark: pd.Series | str | None = None, *, periods_per_year: float | None = None,
+               risk_free: float = 0.0, timezone: str = "Asia/Kolkata", title: str | None = None,
+               progress: bool | None = None) -> Tearsheet:
+        """A tearsheet of this strategy's run so far, as ``BacktestResult.report`` gives one (the same figures,
+        arguments and conventions), from :attr:`equity` and the strategy's own fills.
+
+        Raises
+        ------
+        ConfigError
+            A bad argument, naming it.
+        DataError
+            The trader has handled no bar yet.
+        """
+        broker = self.oms.manager.broker
+        return build_report(self.equity, self.fills, instruments=self.oms.manager.instruments,
+                            fee_model=getattr(broker, "fee_model", None), bars=self.bars, benchmark=benchmark,
+                            periods_per_year=periods_per_year, risk_free=risk_free, timezone=timezone,
+                            title=title if title is not None else repr(self.strategy), progress=progress)
 
     @property
     def indicators(self) -> pd.DataFrame:
@@ -255,10 +285,10 @@ class PaperTrader:
         ConfigError
             A bad argument, naming it; ``symbol`` also before the first bar (there is nothing to chart yet).
         """
-        if not self._bars:
+        if not self._seen:
             raise ConfigError("symbol", symbol, "a symbol the trader has seen a bar of (it has seen none yet)")
-        return run_chart(self.runner, self.bars, symbol, interval=interval, max_bars=max_bars, start=start,
-                         end=end, height=height, title=title)
+        return run_chart(self.runner, _ohlcv(self._seen), symbol, interval=interval, max_bars=max_bars,
+                         start=start, end=end, height=height, title=title)
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -290,6 +320,15 @@ class PaperTrader:
     def __repr__(self) -> str:
         state = "running" if self.task is not None and not self.task.done() else "stopped"
         return f"<PaperTrader {self.strategy!r} {state} bars={self.runner.bars_seen} orders={len(self.runner.placed)}>"
+
+
+def _ohlcv(bars: list[Bar]) -> pd.DataFrame:
+    """Bars as the chart reads them (timestamp, symbol, open, high, low, close, volume), in the order handled.
+    Not checked as load_bars checks a table: with feed=None two prices of a symbol may share a time, and the chart
+    folds them into one candle."""
+    return pd.DataFrame({"timestamp": pd.to_datetime([b.timestamp for b in bars], utc=True),
+                         "symbol": [b.symbol for b in bars],
+                         **{c: [getattr(b, c) for b in bars] for c in ("open", "high", "low", "close", "volume")}})
 
 
 def _applied_already(bar: Bar) -> None:

@@ -10,7 +10,7 @@ The panels read the typed views of :mod:`oms_kit.snapshot` (each panel builds on
 from typing import Any
 
 from oms_kit.widgets.base import OmsLike
-from oms_kit.widgets.chart import PnLChart
+from oms_kit.widgets.chart import CandleChart, ChartPanel, PnLChart
 from oms_kit.widgets.dashboard import Dashboard
 from oms_kit.widgets.header import Header
 from oms_kit.widgets.history import HistoryPanel
@@ -27,5 +27,6 @@ def dashboard(oms: OmsLike, **options: Any) -> Dashboard:
     return Dashboard(oms, **options)
 
 
-__all__ = ["Dashboard", "Header", "HistoryPanel", "LimitRow", "OmsLike", "OrderTicket", "OrdersPanel", "PnLChart",
+__all__ = ["CandleChart", "ChartPanel", "Dashboard", "Header", "HistoryPanel", "LimitRow", "OmsLike", "OrderTicket",
+           "OrdersPanel", "PnLChart",
            "PositionsPanel", "RiskPanel", "StandingPanel", "dashboard"]

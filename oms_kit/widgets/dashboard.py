@@ -1,5 +1,5 @@
-"""The whole OMS on one screen: header, positions, orders, standing orders (GTTs and order programs), ticket, risk,
-P&L chart and history."""
+"""The whole OMS on one screen: header, candlestick chart, positions, orders, standing orders (GTTs and order
+programs), ticket, risk, P&L chart and history."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import ipywidgets as w
 
 from oms_kit.sync import SyncOMS
 from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, classed
-from oms_kit.widgets.chart import PnLChart
+from oms_kit.widgets.chart import ChartPanel, PnLChart
 from oms_kit.widgets.header import Header
 from oms_kit.widgets.history import HistoryPanel
 from oms_kit.widgets.orders import OrdersPanel
@@ -27,14 +27,15 @@ class Dashboard(w.VBox):
         cancel or kill controls.
     interval : shortest time between two refreshes of a panel, in seconds.
 
-    The panels are attributes: ``header``, ``positions``, ``orders``, ``standing`` (the active GTTs and order
-    programs), ``ticket``, ``risk``, ``chart``, ``history``.
+    The panels are attributes: ``header``, ``candles`` (the candlestick chart), ``positions``, ``orders``,
+    ``standing`` (the active GTTs and order programs), ``ticket``, ``risk``, ``chart``, ``history``.
     """
 
     def __init__(self, oms: OmsLike, *, interval: float = DEFAULT_INTERVAL) -> None:
         super().__init__()
         self.oms = oms
         self.header = Header(oms, interval=interval)
+        self.candles = ChartPanel(oms, interval=interval)
         self.positions = PositionsPanel(oms, interval=interval)
         self.orders = OrdersPanel(oms, interval=interval)
         self.standing = StandingPanel(oms, interval=interval)
@@ -44,7 +45,7 @@ class Dashboard(w.VBox):
         self.risk = RiskPanel(oms, interval=interval)
         self.chart = PnLChart(oms, interval=interval)
         self.history = HistoryPanel(oms, interval=interval)
-        left = w.VBox([self.positions, self.orders, self.standing, self.chart],
+        left = w.VBox([self.candles, self.positions, self.orders, self.standing, self.chart],
                       layout=w.Layout(flex="3 1 0%", min_width="520px"))
         right = w.VBox([self.ticket, self.risk], layout=w.Layout(flex="2 1 0%", min_width="360px"))
         if (oms.oms if isinstance(oms, SyncOMS) else oms).read_only:
@@ -55,8 +56,8 @@ class Dashboard(w.VBox):
 
     @property
     def panels(self) -> list[Panel]:
-        return [self.header, self.positions, self.orders, self.standing, self.ticket, self.risk, self.chart,
-                self.history]
+        return [self.header, self.candles, self.positions, self.orders, self.standing, self.ticket, self.risk,
+                self.chart, self.history]
 
     async def settle(self) -> None:
         """Wait for every panel's pending actions and refreshes."""
