@@ -29,6 +29,8 @@ from oms_kit.account import assemble_account
 from oms_kit.broker.fees import FeeModel
 from oms_kit.broker.mock import MockBroker
 from oms_kit.broker.notes import fills_contract_note
+from oms_kit.chart_data import DEFAULT_MAX_BARS, indicators_frame
+from oms_kit.charts import DEFAULT_HEIGHT, ResultChart, run_chart
 from oms_kit.errors import ConfigError, DataError
 from oms_kit.instruments import missing_instruments
 from oms_kit.market.bars import iter_bars, load_bars
@@ -316,6 +318,44 @@ class BacktestResult:
             "realized_pnl": float(manager.ledger.realized_pnl()),
             "elapsed_s": self.elapsed,
         }, name=repr(self.strategy), dtype=object)
+
+    @cached_property
+    def indicators(self) -> pd.DataFrame:
+        """The values the strategy recorded with ``ctx.plot(name, value)``: time (UTC, the bar's), symbol, name,
+        value (NaN for a gap); one row per bar a value was plotted on."""
+        return indicators_frame(self.runner.plots)
+
+    def chart(self, symbol: str | None = None, interval: str | None = None, *, max_bars: int = DEFAULT_MAX_BARS,
+              start: Any = None, end: Any = None, height: int = DEFAULT_HEIGHT,
+              title: str | None = None) -> ResultChart:
+        """A candlestick chart of ``symbol``: candles and volume, every fill marked (a buy below its candle, a sell
+        above, ``BUY 10 @ 2500.05``), the orders still working at the end as price lines, the stops and targets
+        of order programs, and the ``ctx.plot`` lines. Shown in Jupyter and Voila; ``.save("chart.html")`` writes
+        one self-contained file.
+
+        Parameters
+        ----------
+        symbol : str, optional
+            One of the run's symbols; may be left out when the run has one.
+        interval : str, optional
+            ``"1m"``, ``"5m"``, ``"15m"``, ``"30m"``, ``"1h"`` or ``"1d"`` candles (at least the bars' own
+            length); None draws the bars as they are.
+        max_bars : int
+            The chart holds at most this many candles (1 to 200,000), the last of ``start``–``end``; its note
+            says how many the run has and how to see the rest.
+        start, end : str, date or datetime, optional
+            The range to chart, both ends included (naive times are the exchange's).
+        height : int
+            Pixels, 150 to 3000.
+        title : str, optional
+
+        Raises
+        ------
+        ConfigError
+            A bad argument, naming it (an unknown symbol, interval, a range with no candle…).
+        """
+        return run_chart(self.runner, self.bars, symbol, interval=interval, max_bars=max_bars, start=start,
+                         end=end, height=height, title=title, fills=list(self.manager.trades))
 
     def plot(self, title: str | None = None) -> Figure:
         """Equity curve and drawdown, one above the other (matplotlib); returns the Figure."""

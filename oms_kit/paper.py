@@ -31,6 +31,8 @@ from typing import Any
 import pandas as pd
 
 from oms_kit.backtest import _equity_curve
+from oms_kit.chart_data import DEFAULT_MAX_BARS, indicators_frame
+from oms_kit.charts import DEFAULT_HEIGHT, ResultChart, run_chart
 from oms_kit.errors import ConfigError, OmsError
 from oms_kit.events import PriceUpdated
 from oms_kit.instruments import missing_instruments
@@ -267,6 +269,28 @@ class PaperTrader:
                             title=title if title is not None else repr(self.strategy), progress=progress)
 
     @property
+    def indicators(self) -> pd.DataFrame:
+        """The values the strategy recorded with ``ctx.plot(name, value)`` so far (as ``BacktestResult.indicators``:
+        time, symbol, name, value)."""
+        return indicators_frame(self.runner.plots)
+
+    def chart(self, symbol: str | None = None, interval: str | None = None, *, max_bars: int = DEFAULT_MAX_BARS,
+              start: Any = None, end: Any = None, height: int = DEFAULT_HEIGHT,
+              title: str | None = None) -> ResultChart:
+        """A candlestick chart of ``symbol`` over the bars seen so far, with this strategy's fills, working orders,
+        program stops and targets and ``ctx.plot`` lines; the arguments are those of ``BacktestResult.chart``.
+
+        Raises
+        ------
+        ConfigError
+            A bad argument, naming it; ``symbol`` also before the first bar (there is nothing to chart yet).
+        """
+        if not self._seen:
+            raise ConfigError("symbol", symbol, "a symbol the trader has seen a bar of (it has seen none yet)")
+        return run_chart(self.runner, _ohlcv(self._seen), symbol, interval=interval, max_bars=max_bars,
+                         start=start, end=end, height=height, title=title)
+
+    @property
     def stats(self) -> dict[str, Any]:
         """This strategy's orders so far: ``orders`` (placed), ``filled`` (filled completely), ``rejected``,
         ``rejections`` (code -> orders refused with it, most frequent first; see
@@ -296,6 +320,15 @@ class PaperTrader:
     def __repr__(self) -> str:
         state = "running" if self.task is not None and not self.task.done() else "stopped"
         return f"<PaperTrader {self.strategy!r} {state} bars={self.runner.bars_seen} orders={len(self.runner.placed)}>"
+
+
+def _ohlcv(bars: list[Bar]) -> pd.DataFrame:
+    """Bars as the chart reads them (timestamp, symbol, open, high, low, close, volume), in the order handled.
+    Not checked as load_bars checks a table: with feed=None two prices of a symbol may share a time, and the chart
+    folds them into one candle."""
+    return pd.DataFrame({"timestamp": pd.to_datetime([b.timestamp for b in bars], utc=True),
+                         "symbol": [b.symbol for b in bars],
+                         **{c: [getattr(b, c) for b in bars] for c in ("open", "high", "low", "close", "volume")}})
 
 
 def _applied_already(bar: Bar) -> None:

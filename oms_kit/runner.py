@@ -19,7 +19,7 @@ from oms_kit.programs import Program
 from oms_kit.rejections import RejectionTally
 from oms_kit.request import OrderRequest
 from oms_kit.settlement import settle_expiries
-from oms_kit.strategy import Strategy, StrategyContext, overrides
+from oms_kit.strategy import PlotSeries, Strategy, StrategyContext, overrides
 
 __all__ = ["StrategyRunner"]
 
@@ -104,8 +104,11 @@ class StrategyRunner:
         self.own_gtts: set[str] = set()
         manager.programs.book.placed_listeners.append(self._adopt)
         manager.gtts.placed_listeners.append(self._adopt_fired)
-        # Time of the bar being handled: orders placed now may fill only on later bars (before any bar: the first).
-        self.current_ts = _BEFORE_ANY_BAR
+        # The bar being handled (None before the first): orders placed now may fill only on later bars, and
+        # ctx.plot records at its symbol and time. The bar, not its time, is kept: one store per bar either way.
+        self.current_bar: Bar | None = None
+        # ctx.plot's values: (symbol, name) -> its times and values, appended to as the strategy plots.
+        self.plots: dict[tuple[str, str], PlotSeries] = {}
         self.day_end = _BEFORE_ANY_BAR  # the manager's day_end as last read: the first bar reads it; see new_day
         self.bars_seen = 0
         self.unsettled_warned: set[str] = set()  # expired contracts a settlement could not price, warned of once
@@ -147,7 +150,7 @@ class StrategyRunner:
                 if ts >= day_end or ts >= manager.settle_due:
                     self.boundary(ts)
                     day_end = self.day_end
-                self.current_ts = ts
+                self.current_bar = bar
                 if set_clock is not None:
                     set_clock(ts)
                 count += 1
@@ -171,6 +174,12 @@ class StrategyRunner:
                     send()
         finally:
             self.bars_seen += count
+
+    @property
+    def current_ts(self) -> datetime:
+        """The time of the bar being handled (before the first bar: a time before any bar)."""
+        bar = self.current_bar
+        return bar.timestamp if bar is not None else _BEFORE_ANY_BAR
 
     def boundary(self, ts: datetime) -> None:
         """``ts``, a bar's time, is at or past an expiry close the account is exposed to or the end of the day:

@@ -2,9 +2,10 @@
 
 A strategy subclasses :class:`Strategy` and overrides the hooks it needs (``on_start``, ``on_bar``, ``on_fill``,
 ``on_order``, ``on_stop``). Every hook gets a :class:`StrategyContext` — buy, sell, any order type, cancel, modify,
-position, cash, equity, open orders, now, recent bars — that behaves the same in :func:`oms_kit.backtest` and
-:func:`oms_kit.paper_trade`, because both drive the same :class:`~oms_kit.runner.StrategyRunner` over the same order
-manager, validator, mock broker and ledger. Only the clock and the source of bars differ.
+position, cash, equity, open orders, now, recent bars, indicator values to chart (``plot``) — that behaves the
+same in :func:`oms_kit.backtest` and :func:`oms_kit.paper_trade`, because both drive the same
+:class:`~oms_kit.runner.StrategyRunner` over the same order manager, validator, mock broker and ledger. Only the
+clock and the source of bars differ.
 
 Timing rules (the same in both):
 
@@ -25,6 +26,7 @@ example (:meth:`~oms_kit.runner.StrategyRunner.warn_rejections`), and the run's 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -125,6 +127,49 @@ class Strategy:
     def __repr__(self) -> str:
         values = ", ".join(f"{k}={v!r}" for k, v in self.params().items() if k != "history")
         return f"{type(self).__name__}({values})"
+
+
+_INF = math.inf
+
+
+class PlotSeries:
+    """The values ``ctx.plot`` recorded for one (symbol, name): bar times and values, and the last bar plotted
+    on (a second value on the same bar replaces the first)."""
+
+    __slots__ = ("bar", "times", "values")
+
+    def __init__(self) -> None:
+        self.times: list[datetime] = []
+        self.values: list[float] = []
+        self.bar: Bar | None = None
+
+
+def _check_plot_name(field: str, text: object) -> None:
+    if not isinstance(text, str) or not text or len(text) > 64:
+        raise ConfigError(field, text, "a non-empty string of at most 64 characters")
+
+
+def _new_plot(plots: dict[tuple[str, str], PlotSeries], bar_symbol: str, name: object,
+              symbol: object) -> PlotSeries:
+    """The series of a (symbol, name) plotted for the first time, its name and symbol checked."""
+    _check_plot_name("name", name)
+    if symbol is not None:
+        _check_plot_name("symbol", symbol)
+    series = plots[(bar_symbol if symbol is None else symbol, name)] = PlotSeries()  # type: ignore[index]
+    return series
+
+
+def _plot_number(value: object, name: object) -> float:
+    """A plotted value that is not a float, as one: None as NaN (a gap); text and what is not a number as
+    infinity, which the caller refuses."""
+    if value is None:
+        return math.nan
+    if isinstance(value, str | bytes):
+        return _INF  # text is refused, not parsed: "1e3" from a strategy is a bug, not an indicator
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return _INF
 
 
 def overrides(strategy: Strategy, hook: str) -> bool:
@@ -311,6 +356,45 @@ class StrategyContext:
     def closes(self, symbol: str, count: int | None = None) -> list[float]:
         """Closes of the last ``count`` bars of ``symbol``, oldest first (see :meth:`bars`)."""
         return [b.close for b in self.bars(symbol, count)]
+
+    # -- indicators -------------------------------------------------------------------------------------------
+
+    def plot(self, name: str, value: float | None, *, symbol: str | None = None) -> None:
+        """Record an indicator's value at the current bar, for ``result.indicators`` and ``result.chart()``
+        (a line per name over the symbol's candles).
+
+        The value is kept at the time of the bar being handled, for its symbol (``symbol=`` names another, for a
+        strategy that reads one symbol's bar to track another). Plotting the same name twice on one bar keeps the
+        last value. ``None`` or NaN leave a gap in the line. It costs an append or two: call it on every bar.
+
+        Raises
+        ------
+        ConfigError
+            ``name`` or ``symbol`` not a non-empty string of at most 64 characters, ``value`` not a real number
+            (or one that is infinite), or a call before the first bar (from ``on_start``).
+        """
+        runner = self._runner
+        bar = runner.current_bar
+        if bar is None:
+            raise ConfigError("ctx.plot", "a call before the first bar", "calls from on_bar, on_fill, on_order or "
+                              "on_stop", hint="an indicator's value belongs to a bar's time")
+        try:
+            series = runner.plots.get((bar.symbol if symbol is None else symbol, name))
+        except TypeError:  # an unhashable name or symbol: refused below
+            series = None
+        if series is None:
+            series = _new_plot(runner.plots, bar.symbol, name, symbol)
+        # A float is what strategies plot; it skips the checks of other types.
+        number = value if type(value) is float else _plot_number(value, name)
+        if not -_INF < number < _INF and number == number:  # NaN (a gap) passes
+            raise ConfigError("value", value, "a finite real number, or None or NaN for a gap",
+                              detail=f"plot {name!r}")
+        if series.bar is bar:
+            series.values[-1] = number  # one value per bar: the last plotted
+        else:
+            series.bar = bar
+            series.times.append(bar.timestamp)
+            series.values.append(number)
 
     def __repr__(self) -> str:
         return f"<StrategyContext {self._runner.strategy!r} now={self.now.isoformat()}>"
