@@ -36,7 +36,8 @@ class OptunaSearch:
     n_trials : int
         Backtests per window (from 1 to 100,000).
     seed : int
-        The sampler's seed (0 to 2**32 - 1): the same seed and batch give the same trials, locally or on a cluster.
+        The samplers' seed (0 to 2**32 - 1); window k's study is seeded with ``seed + k`` (so the windows do not all
+        draw the same first trials). The same seed and batch give the same trials, locally or on a cluster.
     batch : int
         Trials asked at a time, run in parallel (1 to 1,000); part of what the trials depend on.
 
@@ -93,8 +94,9 @@ class OptunaSearch:
         verbosity = optuna.logging.get_verbosity()
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per trial
         try:
-            made = [optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=self.seed))
-                    for _ in range(studies)]
+            made = [optuna.create_study(direction="maximize",
+                                        sampler=optuna.samplers.TPESampler(seed=(self.seed + index) % (MAX_SEED + 1)))
+                    for index in range(studies)]
             done: list[list[tuple[dict[str, Any], dict[str, Any]]]] = [[] for _ in range(studies)]
             while len(done[0]) < self.n_trials:
                 size = min(self.batch, self.n_trials - len(done[0]))

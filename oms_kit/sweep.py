@@ -12,6 +12,7 @@ import itertools
 import os
 import pickle
 import queue
+import sys
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
@@ -27,6 +28,7 @@ from oms_kit.strategy import Strategy
 __all__ = ["sweep"]
 
 _worker_bars: pd.DataFrame | None = None  # the bars, sent once to each worker process of the default pool
+MAX_WORKERS = 1_024  # processes of the default pool; more is a typo, not a machine
 EXECUTOR_ALLOWED = ("None (a process pool), a concurrent.futures.Executor or a distributed.Client: an instance "
                     "whose submit(fn, *args) returns futures")
 
@@ -82,7 +84,7 @@ def sweep(strategy_class: type[Strategy], grid: Mapping[str, Iterable[Any]] | It
     ConfigError
         The class is not a Strategy subclass, the grid is empty or names a parameter the class does not have, the
         executor cannot run work (no ``submit``, a class instead of an instance, shut down), ``max_workers`` is not
-        a whole number from 1.
+        a whole number from 1 to 1,024.
     """
     check_strategy_class(strategy_class)
     sets = parameter_sets(strategy_class, grid)
@@ -122,9 +124,9 @@ def check_executor(executor: Any) -> None:
 
 
 def check_max_workers(max_workers: Any) -> None:
-    """Refuse a pool size that is not None or a whole number from 1."""
-    if max_workers is not None and (type(max_workers) is not int or max_workers < 1):
-        raise ConfigError("max_workers", max_workers, "None (all cores) or a whole number from 1")
+    """Refuse a pool size that is not None or a whole number from 1 to :data:`MAX_WORKERS`."""
+    if max_workers is not None and (type(max_workers) is not int or not 1 <= max_workers <= MAX_WORKERS):
+        raise ConfigError("max_workers", max_workers, f"None (all cores) or a whole number from 1 to {MAX_WORKERS:,}")
 
 
 def pool_size(max_workers: int | None) -> int:
@@ -169,11 +171,18 @@ def check_parameter_names(strategy_class: type[Strategy], names: Iterable[Any], 
 
 def ship_class(strategy_class: type[Strategy]) -> bytes:
     """The class as bytes the workers can load: by reference when it is importable (a module's class), by value
-    when it is not (defined in a notebook cell or a function), so worker processes that never ran the notebook
-    rebuild it."""
+    when it is not — defined in a notebook cell (``__main__``), in a function, or in a module made at run time (no
+    spec: nothing another process could import) — so worker processes that never ran the notebook rebuild it."""
     import cloudpickle  # a dependency of distributed; only sweeps need it
 
-    return cloudpickle.dumps(strategy_class)
+    module = sys.modules.get(strategy_class.__module__)
+    if module is None or module.__name__ == "__main__" or getattr(module, "__spec__", None) is not None:
+        return cloudpickle.dumps(strategy_class)  # cloudpickle sends __main__'s and local classes by value itself
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(strategy_class)
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
 
 
 def share(executor: Any, bars: pd.DataFrame) -> Any:

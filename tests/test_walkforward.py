@@ -8,7 +8,9 @@ cell) is notebooks/09_walk_forward.ipynb, run by nbval in its own kernel.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
+import types
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -220,9 +222,27 @@ def test_an_optuna_search_is_reproducible_by_its_seed():
         assert 2 <= row.fast <= 12 and row.slow % 5 == 0
 
 
-def test_sweep_sends_a_class_workers_cannot_import_by_value():
-    # Defined in a function: spawned workers never import it (its __qualname__ has <locals>), so it must travel
-    # by value, as a notebook cell's class does to a cluster.
+MADE_AT_RUN_TIME = """
+import oms_kit as ok
+
+LOOKBACK = 12  # a global of the module: travels with the class
+
+
+class Breakout(ok.Strategy):
+    fast = 3
+
+    def on_bar(self, ctx, bar):
+        closes = ctx.closes(bar.symbol, LOOKBACK)
+        rising = len(closes) == LOOKBACK and closes[-1] > sum(closes) / LOOKBACK + self.fast
+        if rising and ctx.position(bar.symbol) == 0:
+            ctx.buy(bar.symbol, 5)
+"""
+
+
+def test_sweep_sends_a_class_workers_cannot_import_by_value(monkeypatch):
+    # Fresh (spawned) worker processes cannot import either class: one is defined in a function (its __qualname__
+    # has <locals>), the other in a module made at run time, registered in sys.modules as a kernel's namespace is
+    # but with no file behind it. Both must travel by value, as a notebook cell's class does to a cluster.
     class Local(ok.Strategy):
         fast = 3
 
@@ -231,15 +251,20 @@ def test_sweep_sends_a_class_workers_cannot_import_by_value():
             if len(closes) == 12 and ctx.position(bar.symbol) == 0 and closes[-1] > sum(closes) / 12 + self.fast:
                 ctx.buy(bar.symbol, 5)
 
+    made = types.ModuleType("made_at_run_time")
+    monkeypatch.setitem(sys.modules, made.__name__, made)
+    exec(compile(MADE_AT_RUN_TIME, "<made_at_run_time>", "exec"), made.__dict__)
+
     bars = daily(symbols=("IBM",))
     grid = {"fast": [0, 1, 2]}
-    here = pd.DataFrame([{"fast": f, **ok.backtest(Local(fast=f), bars, fees=None, instruments=US).stats.to_dict()}
-                         for f in grid["fast"]])
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as spawned:
-        there = ok.sweep(Local, grid, data=bars, executor=spawned, fees=None, instruments=US)
     columns = ["fast", "final_equity", "trades", "sharpe", "total_return", "max_drawdown"]
-    pd.testing.assert_frame_equal(there[columns], here[columns], check_dtype=False)
-    assert here["trades"].sum() > 0
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as spawned:
+        for strategy_class in (Local, made.Breakout):
+            here = pd.DataFrame([{"fast": f, **ok.backtest(strategy_class(fast=f), bars, fees=None,
+                                                             instruments=US).stats.to_dict()} for f in grid["fast"]])
+            there = ok.sweep(strategy_class, grid, data=bars, executor=spawned, fees=None, instruments=US)
+            pd.testing.assert_frame_equal(there[columns], here[columns], check_dtype=False)
+            assert here["trades"].sum() > 0
 
 
 class Slow(Crossover):
