@@ -41,6 +41,10 @@ class WalkForwardResult:
         The objective's name (a function's ``__name__``).
     parameters : list of str
         The parameters swept.
+    anchored : bool
+        Whether the training windows all started at the first bar.
+    train, test : Timedelta or DateOffset
+        The window lengths, as parsed.
     """
 
     strategy_class: type[Strategy]
