@@ -57,10 +57,13 @@ from oms_kit.orders import OrderModifyRejected
 from oms_kit.paper import PaperTrader, paper_trade
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskLimits
+from oms_kit.search import OptunaSearch
 from oms_kit.session import ExchangeSession
 from oms_kit.strategy import Strategy, StrategyContext
 from oms_kit.sweep import sweep
 from oms_kit.sync import SyncOMS, open_sync
+from oms_kit.walkforward import walk_forward
+from oms_kit.walkforward_result import WalkForwardResult
 
 # The client (``ok.connect``) is loaded on first use: it brings httpx and websockets, a tenth of a second and
 # thousands of objects that every later full collection of the garbage collector would walk in a backtest too.
@@ -95,6 +98,7 @@ __all__ = [
     "NSECalendar",
     "NoFees",
     "OmsError",
+    "OptunaSearch",
     "Order",
     "OrderFilled",
     "OrderModifyRejected",
@@ -126,6 +130,7 @@ __all__ = [
     "Validity",
     "Variety",
     "Violation",
+    "WalkForwardResult",
     "backtest",
     "black76",
     "compare",
@@ -137,4 +142,5 @@ __all__ = [
     "open_sync",
     "paper_trade",
     "sweep",
+    "walk_forward",
 ]

@@ -18,6 +18,11 @@ class OmsError(Exception):
         self.detail = detail
         self.hint = hint
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt without __init__ (subclasses take other arguments), so an error raised in a worker process (a
+        # sweep's backtest) reaches the caller whole.
+        return _restore, (type(self), self.args, self.__dict__)
+
     def __str__(self) -> str:
         text = self.message
         if self.detail:
@@ -104,3 +109,10 @@ class PersistenceUnavailable(StoreError):
     """The durable store is unreachable; the OMS refuses new orders until it returns (fails closed)."""
 
     code = "PERSISTENCE_UNAVAILABLE"
+
+
+def _restore(cls: type[OmsError], args: tuple[object, ...], state: dict[str, object]) -> OmsError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
