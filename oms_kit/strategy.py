@@ -346,7 +346,14 @@ class StrategyContext:
         return bar.close if bar is not None else None
 
     def bars(self, symbol: str, count: int | None = None) -> list[Bar]:
-        """The last ``count`` bars of ``symbol`` (all kept, at most ``Strategy.history``), oldest first."""
+        """The last ``count`` bars of ``symbol`` (all kept, at most ``Strategy.history``), oldest first.
+
+        Raises ConfigError for a ``count`` above ``Strategy.history``: fewer bars would come back than asked for on
+        every bar, and a strategy waiting for that many would never trade."""
+        if count is not None and count > self._runner.strategy.history:
+            raise ConfigError("count", count, f"at most the {self._runner.strategy.history} bars this strategy keeps "
+                              "(Strategy.history)", hint=f"keep more: history = {count} on the class, or "
+                              f"{type(self._runner.strategy).__name__}(history={count})")
         kept = self._runner.history.get(symbol)
         if not kept:
             return []

@@ -6,6 +6,7 @@ import warnings
 from collections import Counter
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -314,3 +315,20 @@ def test_rejection_counts_are_the_codes_of_the_rejected_orders_each_counted_once
         assert reports[0].startswith(f"{result.strategy!r}: {len(refused)} of {len(result.placed)} orders rejected")
     else:
         assert reports == []
+
+
+def test_asking_for_more_bars_than_the_strategy_keeps_is_refused_naming_history():
+    class Greedy(ok.Strategy):
+        slow = 150
+
+        def on_bar(self, ctx, bar):
+            ctx.closes(bar.symbol, self.slow)
+
+    data = pd.DataFrame({"timestamp": pd.date_range("2026-01-05 04:00", periods=3, freq="1min", tz="UTC"),
+                         "symbol": "INFY", "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0})
+    with pytest.raises(ConfigError) as error:
+        ok.backtest(Greedy(), data)
+    assert (error.value.field, error.value.value) == ("count", 150) and "history" in error.value.allowed
+    assert "Greedy(history=150)" in error.value.hint
+    result = ok.backtest(Greedy(history=150), data)  # keeping enough, it runs
+    assert result.stats["orders"] == 0
