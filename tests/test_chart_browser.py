@@ -149,40 +149,33 @@ def chart_workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-COLOURS = """(el) => {
-    // Pixels of the up and down candle colours over every canvas of the chart: what was drawn, not what was sent.
-    let up = 0, down = 0, painted = 0;
+PIXELS = """(el, colours) => {
+    // Pixels over every canvas of the chart, the painted ones and those of each colour: what was drawn, not sent.
+    const counts = colours.map(() => 0);
+    let painted = 0;
     for (const canvas of el.querySelectorAll("canvas")) {
         if (!canvas.width || !canvas.height) continue;
         const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
         for (let i = 0; i < data.length; i += 4) {
             const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
             if (a > 0 && !(r > 245 && g > 245 && b > 245)) painted++;
-            if (a > 200 && Math.abs(r - 26) < 12 && Math.abs(g - 127) < 12 && Math.abs(b - 55) < 12) up++;
-            if (a > 200 && Math.abs(r - 207) < 12 && Math.abs(g - 34) < 12 && Math.abs(b - 46) < 12) down++;
+            if (a <= 200) continue;
+            for (let k = 0; k < colours.length; k++) {
+                const [cr, cg, cb] = colours[k];
+                if (Math.abs(r - cr) < 12 && Math.abs(g - cg) < 12 && Math.abs(b - cb) < 12) counts[k]++;
+            }
         }
     }
-    return {up, down, painted};
+    return {painted, counts};
 }"""
+UP, DOWN = "#1a7f37", "#cf222e"  # chart.js's candle colours
 
 
-PIXELS = """(el, rgb) => {
-    // Pixels of one colour over every canvas of the chart.
-    let count = 0;
-    for (const canvas of el.querySelectorAll("canvas")) {
-        if (!canvas.width || !canvas.height) continue;
-        const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-        for (let i = 0; i < data.length; i += 4) {
-            if (data[i + 3] > 200 && Math.abs(data[i] - rgb[0]) < 12 && Math.abs(data[i + 1] - rgb[1]) < 12
-                && Math.abs(data[i + 2] - rgb[2]) < 12) count++;
-        }
-    }
-    return count;
-}"""
-
-
-def rgb(colour: str) -> list[int]:
-    return [int(colour[k:k + 2], 16) for k in (1, 3, 5)]
+def pixels(chart: Any, **colours: str) -> dict[str, int]:
+    """The chart's painted pixels (``painted``) and those of each named colour (``#rrggbb``)."""
+    rgb = [[int(c[k:k + 2], 16) for k in (1, 3, 5)] for c in colours.values()]
+    drawn = chart.evaluate(PIXELS, rgb)
+    return {"painted": drawn["painted"], **dict(zip(colours, drawn["counts"], strict=True))}
 
 
 def drive_chart(page: Any, workdir: Path, name: str, screenshots: tuple[Path, Path] | None) -> None:
@@ -197,7 +190,7 @@ def drive_chart(page: Any, workdir: Path, name: str, screenshots: tuple[Path, Pa
     live.scroll_into_view_if_needed()
     page.wait_for_timeout(500)  # a frame or two for the canvas
 
-    drawn = live.evaluate(COLOURS)
+    drawn = pixels(live, up=UP, down=DOWN)
     assert drawn["up"] > 100 and drawn["down"] > 100, f"the candles should be drawn green and red: {drawn}"
     assert json.loads(live.get_attribute("data-lines")) and sorted(json.loads(live.get_attribute("data-lines"))) \
         == expected["RELIANCE"]["lines"]
@@ -218,7 +211,7 @@ def drive_chart(page: Any, workdir: Path, name: str, screenshots: tuple[Path, Pa
     assert sorted(markers) == expected["TCS"]["markers"]
     assert sorted(json.loads(live.get_attribute("data-lines"))) == expected["TCS"]["lines"]
     assert live.locator("canvas").first.evaluate("(c) => c.toDataURL()") != before, "the canvas should redraw"
-    assert live.evaluate(COLOURS)["painted"] > 1000
+    assert pixels(live)["painted"] > 1000
 
     live.locator(".oms-chart-interval-5m").click()
     expect(live, "the 5-minute candles").to_have_attribute("data-interval", "5m", timeout=STEP_MS)
@@ -235,8 +228,8 @@ def drive_chart(page: Any, workdir: Path, name: str, screenshots: tuple[Path, Pa
     assert {n: line["pane"] for n, line in lines.items()} == panes and big.get_attribute("data-panes") == "2"
     assert all(line["points"] == 2000 and line["first"] == first for line in lines.values()), lines
     page.wait_for_timeout(300)
-    drawn = [big.evaluate(PIXELS, rgb(colour)) for colour in LINE_COLORS[:2]]  # the lines' colours, by name
-    assert min(drawn) > 200, f"both lines should be drawn: {drawn}"
+    drawn = pixels(big, rsi=LINE_COLORS[0], sma=LINE_COLORS[1])  # the lines' colours: by name, the first two
+    assert drawn["rsi"] > 200 and drawn["sma"] > 200, f"both lines should be drawn: {drawn}"
     if screenshots is not None:
         big.screenshot(path=str(screenshots[1]))
     big.locator(".oms-chart-canvas").evaluate("(box) => box.__omsChart.timeScale().scrollToPosition(-2100, false)")
@@ -245,7 +238,7 @@ def drive_chart(page: Any, workdir: Path, name: str, screenshots: tuple[Path, Pa
     assert int(big.get_attribute("data-first")) == first - 2000 * 60
     lines = json.loads(big.get_attribute("data-indicators"))  # the lines' older points came with the candles
     assert [(line["points"], line["first"]) for line in lines] == [(4000, first - 2000 * 60)] * 2, lines
-    assert big.evaluate(COLOURS)["up"] > 100
+    assert pixels(big, up=UP)["up"] > 100
     page.screenshot(path=str(ARTIFACTS / f"{name}-chart-3-scrolled.png"), full_page=True)
     errors = (ARTIFACTS / f"{name}-console.log")
     assert not errors.exists() or "pageerror" not in errors.read_text()
