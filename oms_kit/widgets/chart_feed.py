@@ -42,7 +42,9 @@ def _markers(fills: FillTable, interval: str, start: int, stop: int | None) -> l
     one per candle and side, the fills added up (time, side, quantity, fills, price: the average)."""
     if not len(fills):
         return []
-    return fills.markers(INTERVALS[interval], start, stop, combine=True).to_dict("records")
+    frame = fills.markers(INTERVALS[interval], start, stop, combine=True)
+    columns = list(frame.columns)  # plain values, row by row (a third of to_dict's time)
+    return [dict(zip(columns, row, strict=True)) for row in zip(*(frame[c].tolist() for c in columns), strict=True)]
 
 
 class LiveSource:
