@@ -12,10 +12,14 @@ the chart library reads a time as seconds in UTC. Candles are stamped with their
 
 Aggregation. A candle of an interval takes the first bar's open, the highest high, the lowest low, the last bar's
 close and the sum of the volumes (NaN volumes count as 0; a symbol whose volume is unknown throughout has none) of
-the symbol's bars that start in it. ``interval=None`` keeps the data's own bars.
+the symbol's bars that start in it (:func:`oms_kit.market.candles.aggregate`). ``interval=None`` keeps the data's own
+bars.
 
 Fills. Each fill becomes a marker on the candle it happened in (the last candle that starts at or before the fill's
 time): below the candle for a buy, above it for a sell, with the text ``BUY 10 @ 2500.05`` (the exact price).
+
+The chart widget (:class:`oms_kit.widgets.CandleChart`) draws from the same pieces: :class:`FillTable` (its markers
+one per candle and side), :func:`price_lines` and :func:`indicator_lines` with :func:`line_pane`.
 """
 
 from __future__ import annotations
@@ -32,13 +36,15 @@ import numpy as np
 import pandas as pd
 
 from oms_kit.errors import ConfigError
+from oms_kit.market.candles import CandleArrays, aggregate, wall_clock
 from oms_kit.models import Fill, Order, OrderType, Side
 from oms_kit.programs import Program
 
 if TYPE_CHECKING:
     from oms_kit.strategy import PlotSeries
 
-__all__ = ["DEFAULT_MAX_BARS", "INTERVALS", "MAX_BARS", "ChartData", "chart_data", "indicators_frame"]
+__all__ = ["DEFAULT_MAX_BARS", "INTERVALS", "MAX_BARS", "MAX_PRICE_LINES", "ChartData", "FillTable", "IndicatorLine",
+           "chart_data", "indicator_lines", "indicators_frame", "line_pane", "price_lines"]
 
 # Candle lengths in seconds, by the names result.chart(interval=...) takes.
 INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "1d": 86400}
@@ -46,6 +52,7 @@ DEFAULT_MAX_BARS = 5_000
 # The most candles one HTML chart carries (about 65 bytes each with volume, plus the library's 200 kB): beyond it
 # the page grows heavy; the dashboard's chart widget (oms_kit.widgets.CandleChart) loads more as one scrolls.
 MAX_BARS = 200_000
+MAX_PRICE_LINES = 50  # price lines per chart: beyond that a chart is a barcode
 BUY_COLOR, SELL_COLOR = "#26a69a", "#ef5350"
 LINE_COLORS = ("#2962ff", "#ff6d00", "#8e24aa", "#00897b", "#c2185b", "#5d4037", "#546e7a", "#fbc02d")
 STOP_COLOR, TARGET_COLOR = "#e53935", "#43a047"
@@ -86,7 +93,8 @@ class ChartData:
         One row per fill in the window, in time order: time (its candle's), position, shape, color, text, side,
         quantity, price (exact, as text), trade_id, order_id, ts (the fill's own time, UTC).
     price_lines : list of dict
-        Orders still working at the end of the run: price, title, color, line_style, order_id.
+        Orders still working at the end of the run, as :func:`price_lines` draws them: price, kind, side, id,
+        title, color, line_style.
     lines : list of dict
         Indicator lines (name, pane: 0 over the candles, 1 below them; color; time; value with None for gaps) and
         the levels of order programs' stops and targets (``stop``, ``target``: dashed, over the candles).
@@ -194,12 +202,13 @@ def chart_data(bars: pd.DataFrame, fills: Iterable[Fill], symbol: Any, *, interv
         error names the field, the value and what is allowed.
     """
     zone = str(timezone)
+    orders, programs = list(orders), list(programs)
     symbols = _symbols(bars)
     symbol = _check_symbol(symbol, symbols)
     step = _check_interval(interval)
     limit = _check_max_bars(max_bars)
     frame = bars[bars["symbol"].to_numpy() == symbol]
-    local = _local_seconds(frame["timestamp"], timezone)
+    local = wall_clock(frame["timestamp"], timezone)
     order = np.argsort(local, kind="stable")
     if not (order == np.arange(len(order))).all():
         frame, local = frame.iloc[order], local[order]
@@ -211,7 +220,7 @@ def chart_data(bars: pd.DataFrame, fills: Iterable[Fill], symbol: Any, *, interv
         keys = local - local % step
     else:
         keys = local
-    candles = _aggregate(frame, keys)
+    candles = _candle_frame(aggregate(frame, keys))
     times = candles["time"].to_numpy()
     total = len(candles)
     first_ts, last_ts = _timestamp(int(times[0])), _timestamp(int(times[-1]))
@@ -219,14 +228,15 @@ def chart_data(bars: pd.DataFrame, fills: Iterable[Fill], symbol: Any, *, interv
     window = candles.iloc[lo:hi].reset_index(drop=True)
     has_volume = bool(np.isfinite(frame["volume"].to_numpy(dtype=float)).any())
 
-    own_fills = [f for f in fills if f.symbol == symbol and f.ts is not None]
-    markers = _markers(own_fills, times, lo, hi, timezone)
+    fill_table = FillTable((f for f in fills if f.symbol == symbol), timezone)
+    markers = fill_table.markers(times, int(times[lo]), int(times[hi]) if hi < total else None)
     shown = window["time"].to_numpy()
-    lines = _indicator_lines(plots or {}, symbol, shown, step, timezone, window)
+    lines = _indicator_lines(indicators_frame(plots or {}), symbol, shown, step, timezone, window)
     lines += _program_lines(programs, orders, symbol, shown, step, timezone)
+    working = [o for o in orders if o.symbol == symbol and not o.status.is_terminal]
     return ChartData(symbol=symbol, interval=interval or "bars", timezone=zone, candles=window, markers=markers,
-                     price_lines=_price_lines(orders, programs, symbol), lines=lines, total=total, first=first_ts,
-                     last=last_ts, fills_total=len(own_fills), has_volume=has_volume)
+                     price_lines=price_lines(symbol, working, programs), lines=lines, total=total,
+                     first=first_ts, last=last_ts, fills_total=len(fill_table), has_volume=has_volume)
 
 
 # -- arguments ---------------------------------------------------------------------------------------------------
@@ -311,33 +321,14 @@ def _window(times: np.ndarray, start: Any, end: Any, limit: int, timezone: str |
 # -- candles -----------------------------------------------------------------------------------------------------
 
 
-def _local_seconds(stamps: pd.Series, timezone: str | tzinfo) -> np.ndarray:
-    """UTC timestamps as seconds of the exchange's wall clock (see the module notes)."""
-    index = pd.DatetimeIndex(stamps)
-    if index.tz is None:
-        index = index.tz_localize("UTC")
-    return np.asarray(index.tz_convert(timezone).tz_localize(None).as_unit("s").asi8, dtype=np.int64)
-
-
 def _own_step(local: np.ndarray) -> int:
     """The data's bar length: the shortest gap between two of its bars (0 with fewer than two)."""
     gaps = np.diff(np.unique(local))
     return int(gaps.min()) if len(gaps) else 0
 
 
-def _aggregate(frame: pd.DataFrame, keys: np.ndarray) -> pd.DataFrame:
-    """OHLCV candles of bars sorted by time, one per run of equal ``keys``."""
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], len(keys)] - 1
-    volume = np.nan_to_num(frame["volume"].to_numpy(dtype=float), nan=0.0)
-    return pd.DataFrame({
-        "time": keys[starts],
-        "open": frame["open"].to_numpy(dtype=float)[starts],
-        "high": np.maximum.reduceat(frame["high"].to_numpy(dtype=float), starts),
-        "low": np.minimum.reduceat(frame["low"].to_numpy(dtype=float), starts),
-        "close": frame["close"].to_numpy(dtype=float)[ends],
-        "volume": np.add.reduceat(volume, starts),
-    })
+def _candle_frame(candles: CandleArrays) -> pd.DataFrame:
+    return pd.DataFrame(dict(zip(("time", "open", "high", "low", "close", "volume"), candles.columns(), strict=True)))
 
 
 def _bucket(seconds: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -345,44 +336,124 @@ def _bucket(seconds: np.ndarray, times: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(times, seconds, side="right") - 1, 0, None)
 
 
-# -- fills, orders, programs, indicators -------------------------------------------------------------------------
+# -- fills -------------------------------------------------------------------------------------------------------
 
 
-def _markers(fills: list[Fill], times: np.ndarray, lo: int, hi: int, timezone: str | tzinfo) -> pd.DataFrame:
-    columns = ["time", "position", "shape", "color", "text", "side", "quantity", "price", "trade_id", "order_id",
-               "ts"]
-    if not fills:
-        return pd.DataFrame({c: [] for c in columns})
-    stamps = pd.Series(pd.DatetimeIndex([f.ts for f in fills]))
-    rows = _bucket(_local_seconds(stamps, timezone), times)
-    keep = (rows >= lo) & (rows < hi)
-    chosen = [f for f, k in zip(fills, keep, strict=True) if k]
-    buy = [f.side is Side.BUY for f in chosen]
-    frame = pd.DataFrame({
-        "time": times[rows[keep]],
-        "position": ["belowBar" if b else "aboveBar" for b in buy],
-        "shape": ["arrowUp" if b else "arrowDown" for b in buy],
-        "color": [BUY_COLOR if b else SELL_COLOR for b in buy],
-        "text": [f"{f.side} {f.quantity} @ {f.price}" for f in chosen],
-        "side": [str(f.side) for f in chosen],
-        "quantity": [f.quantity for f in chosen],
-        "price": [str(f.price) for f in chosen],
-        "trade_id": [f.trade_id for f in chosen],
-        "order_id": [f.order_id for f in chosen],
-        "ts": pd.DatetimeIndex([f.ts for f in chosen]) if chosen else pd.DatetimeIndex([], tz="UTC"),
-    })
-    # The chart wants markers in time order; fills come in time order, a stable sort keeps them so within a candle.
-    return frame.sort_values("time", kind="stable").reset_index(drop=True)
+class FillTable:
+    """One symbol's fills (those with a time) in time order, as columns: what both charts put on their candles.
+
+    ``time`` holds each fill's time in chart seconds (exchange wall clock); :meth:`markers` puts them on candles.
+    """
+
+    def __init__(self, fills: Iterable[Fill], timezone: str | tzinfo) -> None:
+        kept = [f for f in fills if f.ts is not None]
+        seconds = wall_clock([f.ts for f in kept], timezone) if kept else np.empty(0, dtype=np.int64)
+        order = np.argsort(seconds, kind="stable")  # fills come in time order; a stable sort keeps ties so
+        self.fills = [kept[i] for i in order]
+        self.time = seconds[order]
+        self.buy = np.array([f.side is Side.BUY for f in self.fills], dtype=bool)
+        self.quantity = np.array([f.quantity for f in self.fills], dtype=np.int64)
+        self.price = np.array([float(f.price) for f in self.fills], dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.fills)
+
+    def markers(self, candles: np.ndarray | int, start: int | None = None, stop: int | None = None, *,
+                combine: bool = False) -> pd.DataFrame:
+        """The markers of the fills on the candles starting from ``start`` up to (not including) ``stop`` (chart
+        seconds; None: no bound), in time order.
+
+        ``candles`` places the fills: the candles' start times (each fill on the last candle starting at or before
+        it, so every marker sits on a candle), or an interval in seconds (each fill on the start of its interval,
+        whether or not a candle is there yet: a live chart's candle may be made after the fill).
+
+        ``combine=False`` (``result.chart``): one row per fill: time (its candle's), position, shape, color, text
+        (``BUY 10 @ 2500.05``), side, quantity, price (exact, as text), trade_id, order_id, ts (UTC).
+        ``combine=True`` (the chart widget, where a million bars may hold a fill every minute): one row per candle
+        and side, the fills added up: time, side, quantity, fills (how many), price (their average).
+        """
+        if isinstance(candles, int):
+            candle = self.time - self.time % candles if candles else self.time
+        else:
+            times = np.asarray(candles, dtype=np.int64)
+            candle = times[_bucket(self.time, times)] if len(times) else np.empty(0, dtype=np.int64)
+        inside = np.ones(len(candle), dtype=bool)
+        if start is not None:
+            inside &= candle >= start
+        if stop is not None:
+            inside &= candle < stop
+        keep = np.flatnonzero(inside)
+        candle = candle[keep]
+        buy, quantity = self.buy[keep], self.quantity[keep]
+        if combine:
+            keys, first, index = np.unique(candle * 2 + buy, return_index=True, return_inverse=True)
+            total = np.bincount(index, weights=quantity, minlength=len(keys))
+            value = np.bincount(index, weights=quantity * self.price[keep], minlength=len(keys))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                average = np.where(total > 0, np.round(value / np.where(total > 0, total, 1), 4), 0.0)
+            return pd.DataFrame({"time": candle[first], "side": np.where(buy[first], "BUY", "SELL"),
+                                 "quantity": total.astype(np.int64),
+                                 "fills": np.bincount(index, minlength=len(keys)).astype(np.int64),
+                                 "price": average})
+        chosen = [self.fills[i] for i in keep]
+        return pd.DataFrame({
+            "time": candle,
+            "position": np.where(buy, "belowBar", "aboveBar"),
+            "shape": np.where(buy, "arrowUp", "arrowDown"),
+            "color": np.where(buy, BUY_COLOR, SELL_COLOR),
+            "text": [f"{f.side} {f.quantity} @ {f.price}" for f in chosen],
+            "side": [str(f.side) for f in chosen],
+            "quantity": quantity,
+            "price": [str(f.price) for f in chosen],
+            "trade_id": [f.trade_id for f in chosen],
+            "order_id": [f.order_id for f in chosen],
+            "ts": pd.DatetimeIndex([f.ts for f in chosen]) if chosen else pd.DatetimeIndex([], tz="UTC"),
+        })
 
 
-def _roles(programs: Iterable[Program]) -> dict[str, tuple[Program, str]]:
-    roles: dict[str, tuple[Program, str]] = {}
+# -- working orders, programs ------------------------------------------------------------------------------------
+
+
+def price_lines(symbol: str, orders: Iterable[Any], programs: Iterable[Any] = (), gtts: Iterable[Any] = (), *,
+                most: int = MAX_PRICE_LINES) -> list[dict[str, Any]]:
+    """The price lines of ``symbol``'s working ``orders`` (Order or OrderView; the caller passes working ones): a
+    stop's trigger and a limit's price each a line (a stop-limit order has both), a leg of an order program (Program
+    or ProgramView) named by its role; and each trigger of an active GTT (GttView). At most ``most`` lines.
+
+    Each line: price, kind (limit, trigger, target, stop, gtt), side, id (the order's or GTT's), title
+    (``target SELL 10 SL-M trigger (P3)``), color (by side) and line_style (dashed for a trigger).
+    """
+    roles: dict[str, tuple[str, str]] = {}
     for program in programs:
-        for role, order_id in (("entry", program.entry_id), ("target", program.target_id),
-                               ("stop", program.stop_id)):
-            if order_id is not None:
-                roles[order_id] = (program, role)
-    return roles
+        if program.symbol == symbol:
+            for role, order_id in (("target", program.target_id), ("stop", program.stop_id)):
+                if order_id:
+                    roles[order_id] = (role, program.program_id)
+    lines: list[dict[str, Any]] = []
+    for order in orders:
+        if order.symbol != symbol:
+            continue
+        role, program_id = roles.get(order.order_id, ("", ""))
+        head = f"{role} " if role else ""
+        tail = f" ({program_id})" if program_id else ""
+        name = f"{head}{order.side} {order.quantity - order.filled_quantity} {order.order_type}"
+        if order.trigger_price is not None:
+            lines.append(_line(order.trigger_price, role or "trigger", str(order.side), order.order_id,
+                               f"{name} trigger{tail}", dashed=True))
+        if order.price is not None:
+            lines.append(_line(order.price, role or "limit", str(order.side), order.order_id, f"{name}{tail}",
+                               dashed=False))
+    for gtt in gtts:
+        if gtt.symbol == symbol and gtt.status == "active":
+            for leg in gtt.legs:
+                lines.append(_line(leg.trigger, "gtt", str(leg.side), gtt.gtt_id, f"GTT {leg.side} {leg.quantity}",
+                                   dashed=True))
+    return lines[:most]
+
+
+def _line(price: Any, kind: str, side: str, owner: str, title: str, *, dashed: bool) -> dict[str, Any]:
+    return {"price": float(price), "kind": kind, "side": side, "id": owner, "title": title,
+            "color": BUY_COLOR if side == "BUY" else SELL_COLOR, "line_style": DASHED if dashed else SOLID}
 
 
 def _level(order: Order) -> float | None:
@@ -390,26 +461,6 @@ def _level(order: Order) -> float | None:
     if order.order_type in (OrderType.SL, OrderType.SL_M) and order.trigger_price is not None:
         return float(order.trigger_price)
     return float(order.price) if order.price is not None else None
-
-
-def _price_lines(orders: Iterable[Order], programs: Iterable[Program], symbol: str) -> list[dict[str, Any]]:
-    roles = _roles(programs)
-    lines = []
-    for order in orders:
-        if order.symbol != symbol or order.status.is_terminal:
-            continue
-        level = _level(order)
-        if level is None:
-            continue
-        program, role = roles.get(order.order_id, (None, ""))
-        stop = order.order_type in (OrderType.SL, OrderType.SL_M)
-        kind = f"{role} " if role and role != "entry" else ""
-        title = f"{kind}{order.side} {order.remaining_quantity} {order.order_type}"
-        if program is not None:
-            title += f" ({program.program_id})"
-        lines.append({"price": level, "title": title, "color": BUY_COLOR if order.side is Side.BUY else SELL_COLOR,
-                      "line_style": DASHED if stop else SOLID, "order_id": order.order_id})
-    return lines
 
 
 def _program_lines(programs: Iterable[Program], orders: Iterable[Order], symbol: str, shown: np.ndarray,
@@ -432,57 +483,90 @@ def _program_lines(programs: Iterable[Program], orders: Iterable[Order], symbol:
         if not found:
             continue
         values = np.full(len(shown), np.nan)
-        placed = _local_seconds(pd.Series(pd.DatetimeIndex([o.created_at for o in found])), timezone)
-        ended = _local_seconds(pd.Series(pd.DatetimeIndex(
-            [o.updated_at if o.updated_at is not None else o.created_at for o in found])), timezone)
+        placed = wall_clock([o.created_at for o in found], timezone)
+        ended = wall_clock([o.updated_at if o.updated_at is not None else o.created_at for o in found], timezone)
         for order, begin, finish in zip(found, placed, ended, strict=True):
             lo = int(np.searchsorted(shown, begin - begin % step if step else begin, side="left"))
             hi = int(np.searchsorted(shown, finish, side="right")) if order.status.is_terminal else len(shown)
             values[lo:hi] = _level(order)
         if np.isfinite(values).any():
             lines.append({"name": role, "pane": 0, "color": STOP_COLOR if role == "stop" else TARGET_COLOR,
-                          "dashed": True, "time": shown.tolist(), "value": _json_floats(pd.Series(values))})
+                          "dashed": True, "time": shown.tolist(), "value": _json_floats(values)})
     return lines
 
 
-def _indicator_lines(plots: Mapping[tuple[str, str], PlotSeries], symbol: str,
-                     shown: np.ndarray, step: int, timezone: str | tzinfo,
-                     window: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each ``ctx.plot`` name of ``symbol`` as a line: its last value in each candle of the window. A line whose
-    values all lie near the candles' prices is drawn over them; one far from them (an oscillator) below them."""
-    names = sorted(name for s, name in plots if s == symbol)
-    if not names or not len(shown):
+# -- indicators --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class IndicatorLine:
+    """One ``ctx.plot`` name of a symbol on candles of one interval: its last value in each candle it was plotted
+    in (``time`` the candles' starts in chart seconds, ascending; ``value`` NaN for a gap)."""
+
+    name: str
+    color: str
+    time: np.ndarray
+    value: np.ndarray
+
+    def span(self, start: int, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The points of the candles starting from ``start`` up to (not including) ``stop`` (None: to the end)."""
+        lo = int(np.searchsorted(self.time, start, side="left"))
+        hi = len(self.time) if stop is None else int(np.searchsorted(self.time, stop, side="left"))
+        return self.time[lo:hi], self.value[lo:hi]
+
+    def points(self, start: int, stop: int | None = None) -> dict[str, Any]:
+        """:meth:`span` as plain values for JSON: name, color, time, value (None for a gap)."""
+        time, value = self.span(start, stop)
+        return {"name": self.name, "color": self.color, "time": time.tolist(), "value": _json_floats(value)}
+
+
+def indicator_lines(indicators: pd.DataFrame, symbol: str, step: int,
+                    timezone: str | tzinfo) -> list[IndicatorLine]:
+    """Each name ``symbol`` has values of in ``indicators`` (:func:`indicators_frame`'s table), by name, on candles
+    of ``step`` seconds (0: each bar its own candle): the last value plotted in each candle."""
+    own = indicators[indicators["symbol"].to_numpy() == symbol]
+    lines = []
+    for number, (name, frame) in enumerate(own.groupby("name", sort=True)):
+        seconds = wall_clock(frame["time"], timezone)
+        order = np.argsort(seconds, kind="stable")
+        keys = seconds[order] - seconds[order] % step if step else seconds[order]
+        values = frame["value"].to_numpy(dtype=float)[order]
+        last = np.r_[keys[1:] != keys[:-1], True]  # the last value plotted in each candle
+        lines.append(IndicatorLine(str(name), LINE_COLORS[number % len(LINE_COLORS)], keys[last], values[last]))
+    return lines
+
+
+def line_pane(values: np.ndarray, low: float, high: float) -> int:
+    """Where a line is drawn beside candles ranging from ``low`` to ``high``: 0, over them, when all its finite
+    ``values`` lie within that range widened by its size (at least 1% of ``high``) each way; 1, in a pane below
+    them (an oscillator, a count), when any lies beyond."""
+    span = max(high - low, abs(high) * 0.01)
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return 0 if not len(finite) or (finite.min() >= low - span and finite.max() <= high + span) else 1
+
+
+def _indicator_lines(indicators: pd.DataFrame, symbol: str, shown: np.ndarray, step: int,
+                     timezone: str | tzinfo, window: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each ``ctx.plot`` name of ``symbol`` with values in the window, as a line placed by :func:`line_pane`."""
+    if not len(shown) or not len(indicators):
         return []
     low, high = float(window["low"].min()), float(window["high"].max())
-    span = max(high - low, abs(high) * 0.01)
     lines = []
-    for number, name in enumerate(names):
-        series = plots[(symbol, name)]
-        times, values = series.times, series.values
-        if not times:
-            continue
-        seconds = _local_seconds(pd.Series(pd.DatetimeIndex(times)), timezone)
-        keys = seconds - seconds % step if step else seconds
-        array = np.asarray(values, dtype=float)
-        last = np.r_[keys[1:] != keys[:-1], True]  # the last value plotted in each candle
-        keys, array = keys[last], array[last]
-        inside = (keys >= shown[0]) & (keys <= shown[-1])
-        keys, array = keys[inside], array[inside]
-        if not len(keys):
-            continue
-        finite = array[np.isfinite(array)]
-        near = not len(finite) or (finite.min() >= low - span and finite.max() <= high + span)
-        lines.append({"name": name, "pane": 0 if near else 1, "color": LINE_COLORS[number % len(LINE_COLORS)],
-                      "dashed": False, "time": keys.tolist(), "value": _json_floats(pd.Series(array))})
+    for line in indicator_lines(indicators, symbol, step, timezone):
+        points = line.points(int(shown[0]), int(shown[-1]) + 1)
+        if points["time"]:
+            lines.append({**points, "pane": line_pane(line.span(int(shown[0]), int(shown[-1]) + 1)[1], low, high),
+                          "dashed": False})
     return lines
 
 
 # -- formatting --------------------------------------------------------------------------------------------------
 
 
-def _json_floats(values: pd.Series) -> list[float | None]:
+def _json_floats(values: Any) -> list[float | None]:
     """Floats for JSON: NaN and infinities (which JSON cannot hold) as None."""
-    array = values.to_numpy(dtype=float)
+    array = np.asarray(values, dtype=float)
     return [None if not math.isfinite(v) else v for v in array.tolist()]
 
 

@@ -2,12 +2,15 @@
 
 The notebook (written by the test) opens an OMS on a simulated clock, pushes four hours of one-minute bars of two
 symbols with a few market orders along the way, a resting limit order and a bracket, and shows the live chart panel
-(``ChartPanel``) and a chart of 20,000 bars (``CandleChart.from_bars``). It writes what the chart must show (the
+(``ChartPanel``) and the chart of a backtest of 20,000 bars whose strategy plots a moving average and an
+oscillator (``CandleChart.from_result``). It writes what the chart must show (the
 fills added up per candle and side, the working orders' prices, the last close), computed from the OMS with plain
 datetime arithmetic, to a JSON file. In the page: the canvas draws (green and red candle pixels), the markers the
 library holds equal the fills, the price lines equal the working orders, switching the symbol redraws with the other
-symbol's markers, and scrolling the big chart to its left edge brings the window before it. The Voila run saves the
-chart's screenshot to docs/ for the README.
+symbol's markers, the backtest's chart holds a line series per plotted name in the pane the kernel chose (the
+average over the candles, the oscillator in a pane below) and draws them, and scrolling it to its left edge brings
+the window before it, the lines' older points with it. The Voila run saves the charts' screenshots to docs/ for the
+README.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from test_browser import (  # the servers, the browser and the fixtures of the d
     free_port,
     server,
 )
+
+from oms_kit.chart_data import LINE_COLORS
 
 pytestmark = pytest.mark.slow
 DOCS = ROOT / "docs"
@@ -104,7 +109,22 @@ bars["open"] = np.r_[bars["close"][0], bars["close"][:-1]]
 bars["high"] = np.maximum(bars["open"], bars["close"]) + 2
 bars["low"] = np.minimum(bars["open"], bars["close"]) - 2
 bars["volume"] = rng.integers(100, 1_000, n).astype(float)
-big = CandleChart.from_bars(__import__("pandas").DataFrame(bars), height=300)
+
+
+class Lines(ok.Strategy):
+    def on_bar(self, ctx, bar):
+        closes = self.__dict__.setdefault("closes", [])
+        closes.append(float(bar.close))
+        ctx.plot("sma 20", sum(closes[-20:]) / 20 if len(closes) >= 20 else None)
+        moves = np.diff(closes[-15:])
+        up, down = moves[moves > 0].sum(), -moves[moves < 0].sum()
+        ctx.plot("rsi 14", 100 * up / (up + down) if up + down else None)  # 0 to 100: far from 20,000
+
+
+result = ok.backtest(Lines(), __import__("pandas").DataFrame(bars), fees=None)
+big = CandleChart.from_result(result, height=380)
+with open("chart-lines.json", "w") as out:
+    json.dump({line["name"]: line["pane"] for line in big.indicators}, out)
 big
 '''
 
@@ -129,24 +149,36 @@ def chart_workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-COLOURS = """(el) => {
-    // Pixels of the up and down candle colours over every canvas of the chart: what was drawn, not what was sent.
-    let up = 0, down = 0, painted = 0;
+PIXELS = """(el, colours) => {
+    // Pixels over every canvas of the chart, the painted ones and those of each colour: what was drawn, not sent.
+    const counts = colours.map(() => 0);
+    let painted = 0;
     for (const canvas of el.querySelectorAll("canvas")) {
         if (!canvas.width || !canvas.height) continue;
         const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
         for (let i = 0; i < data.length; i += 4) {
             const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
             if (a > 0 && !(r > 245 && g > 245 && b > 245)) painted++;
-            if (a > 200 && Math.abs(r - 26) < 12 && Math.abs(g - 127) < 12 && Math.abs(b - 55) < 12) up++;
-            if (a > 200 && Math.abs(r - 207) < 12 && Math.abs(g - 34) < 12 && Math.abs(b - 46) < 12) down++;
+            if (a <= 200) continue;
+            for (let k = 0; k < colours.length; k++) {
+                const [cr, cg, cb] = colours[k];
+                if (Math.abs(r - cr) < 12 && Math.abs(g - cg) < 12 && Math.abs(b - cb) < 12) counts[k]++;
+            }
         }
     }
-    return {up, down, painted};
+    return {painted, counts};
 }"""
+UP, DOWN = "#1a7f37", "#cf222e"  # chart.js's candle colours
 
 
-def drive_chart(page: Any, workdir: Path, name: str, screenshot: Path | None) -> None:
+def pixels(chart: Any, **colours: str) -> dict[str, int]:
+    """The chart's painted pixels (``painted``) and those of each named colour (``#rrggbb``)."""
+    rgb = [[int(c[k:k + 2], 16) for k in (1, 3, 5)] for c in colours.values()]
+    drawn = chart.evaluate(PIXELS, rgb)
+    return {"painted": drawn["painted"], **dict(zip(colours, drawn["counts"], strict=True))}
+
+
+def drive_chart(page: Any, workdir: Path, name: str, screenshots: tuple[Path, Path] | None) -> None:
     from playwright.sync_api import expect
 
     charts = page.locator(".oms-candle-chart")
@@ -158,7 +190,7 @@ def drive_chart(page: Any, workdir: Path, name: str, screenshot: Path | None) ->
     live.scroll_into_view_if_needed()
     page.wait_for_timeout(500)  # a frame or two for the canvas
 
-    drawn = live.evaluate(COLOURS)
+    drawn = pixels(live, up=UP, down=DOWN)
     assert drawn["up"] > 100 and drawn["down"] > 100, f"the candles should be drawn green and red: {drawn}"
     assert json.loads(live.get_attribute("data-lines")) and sorted(json.loads(live.get_attribute("data-lines"))) \
         == expected["RELIANCE"]["lines"]
@@ -166,8 +198,8 @@ def drive_chart(page: Any, workdir: Path, name: str, screenshot: Path | None) ->
     assert sorted(markers) == expected["RELIANCE"]["markers"] and len(markers) >= 6
     assert float(live.get_attribute("data-last-close")) == expected["RELIANCE"]["last_close"]
     page.screenshot(path=str(ARTIFACTS / f"{name}-chart-1-reliance.png"), full_page=True)
-    if screenshot is not None:
-        live.screenshot(path=str(screenshot))
+    if screenshots is not None:
+        live.screenshot(path=str(screenshots[0]))
     before = live.locator("canvas").first.evaluate("(c) => c.toDataURL()")
 
     live.locator("select.oms-chart-symbol").select_option("TCS")
@@ -179,7 +211,7 @@ def drive_chart(page: Any, workdir: Path, name: str, screenshot: Path | None) ->
     assert sorted(markers) == expected["TCS"]["markers"]
     assert sorted(json.loads(live.get_attribute("data-lines"))) == expected["TCS"]["lines"]
     assert live.locator("canvas").first.evaluate("(c) => c.toDataURL()") != before, "the canvas should redraw"
-    assert live.evaluate(COLOURS)["painted"] > 1000
+    assert pixels(live)["painted"] > 1000
 
     live.locator(".oms-chart-interval-5m").click()
     expect(live, "the 5-minute candles").to_have_attribute("data-interval", "5m", timeout=STEP_MS)
@@ -189,11 +221,24 @@ def drive_chart(page: Any, workdir: Path, name: str, screenshot: Path | None) ->
     big.scroll_into_view_if_needed()
     expect(big, "the big chart's first window").to_have_attribute("data-bars", "2000", timeout=STEP_MS)
     first = int(big.get_attribute("data-first"))
+    # The backtest's ctx.plot lines: a line series each, in the pane the kernel chose, one point per candle.
+    panes = json.loads((workdir / "notebooks" / "chart-lines.json").read_text())
+    assert panes == {"rsi 14": 1, "sma 20": 0}
+    lines = {line["name"]: line for line in json.loads(big.get_attribute("data-indicators"))}
+    assert {n: line["pane"] for n, line in lines.items()} == panes and big.get_attribute("data-panes") == "2"
+    assert all(line["points"] == 2000 and line["first"] == first for line in lines.values()), lines
+    page.wait_for_timeout(300)
+    drawn = pixels(big, rsi=LINE_COLORS[0], sma=LINE_COLORS[1])  # the lines' colours: by name, the first two
+    assert drawn["rsi"] > 200 and drawn["sma"] > 200, f"both lines should be drawn: {drawn}"
+    if screenshots is not None:
+        big.screenshot(path=str(screenshots[1]))
     big.locator(".oms-chart-canvas").evaluate("(box) => box.__omsChart.timeScale().scrollToPosition(-2100, false)")
     expect(big, "scrolled to the left edge, the window before comes").to_have_attribute("data-bars", "4000",
                                                                                        timeout=STEP_MS)
     assert int(big.get_attribute("data-first")) == first - 2000 * 60
-    assert big.evaluate(COLOURS)["up"] > 100
+    lines = json.loads(big.get_attribute("data-indicators"))  # the lines' older points came with the candles
+    assert [(line["points"], line["first"]) for line in lines] == [(4000, first - 2000 * 60)] * 2, lines
+    assert pixels(big, up=UP)["up"] > 100
     page.screenshot(path=str(ARTIFACTS / f"{name}-chart-3-scrolled.png"), full_page=True)
     errors = (ARTIFACTS / f"{name}-console.log")
     assert not errors.exists() or "pageerror" not in errors.read_text()
@@ -225,4 +270,4 @@ def test_chart_in_voila(chromium: Path, chart_workdir: Path) -> None:  # noqa: F
     with server(command, f"{base}/voila/static/voila.js", chart_workdir, "chart-voila"), \
             browser_page(chromium, "chart-voila", height=1200) as page:
         page.goto(base, timeout=STEP_MS)
-        drive_chart(page, chart_workdir, "chart-voila", DOCS / "candle-chart.png")
+        drive_chart(page, chart_workdir, "chart-voila", (DOCS / "candle-chart.png", DOCS / "candle-chart-lines.png"))

@@ -360,3 +360,115 @@ def test_start_of_data_times_are_exchange_wall_clock() -> None:
         assert int(chart.shown.time[0]) == int((START + timedelta(hours=5, minutes=30)).timestamp())
     finally:
         chart.close()
+
+
+class Plotting(ok.Strategy):
+    """Plots a moving average of the closes (near the prices; a gap until five bars are in) and a bar count (far
+    from them) for each symbol, and trades now and then."""
+
+    def on_bar(self, ctx: Any, bar: Any) -> None:
+        closes = self.__dict__.setdefault("closes", {}).setdefault(bar.symbol, [])
+        closes.append(float(bar.close))
+        ctx.plot("sma", sum(closes[-5:]) / 5 if len(closes) >= 5 else None)
+        ctx.plot("count", len(closes) * 1000)
+        if len(closes) % 50 == 0:
+            ctx.order(bar.symbol, "BUY" if len(closes) % 100 else "SELL", 1)
+
+
+def expected_points(result: Any, symbol: str, name: str, step: int, start: int, stop: float = float("inf")
+                    ) -> tuple[list[int], list[float | None]]:
+    """A line's points by hand: the plotted values of ``symbol`` and ``name``, each on its IST candle of ``step``
+    seconds (the last one of a candle wins), for candles from ``start`` up to ``stop``."""
+    frame = result.indicators
+    own = frame[(frame["symbol"] == symbol) & (frame["name"] == name)]
+    points: dict[int, float | None] = {}
+    for ts, value in zip(own["time"], own["value"], strict=True):
+        wall = int(ts.timestamp()) + 5 * 3600 + 1800  # IST has no daylight saving
+        points[wall - wall % step] = None if np.isnan(value) else float(value)
+    kept = sorted(t for t in points if start <= t < stop)
+    return kept, [points[t] for t in kept]
+
+
+@pytest.fixture(scope="module")
+def plotted() -> Any:
+    bars = pd.concat([synthetic(1_500, "RELIANCE"), synthetic(1_200, "TCS")]).sort_values("timestamp", kind="stable")
+    return ok.backtest(Plotting(), bars, cash=10_000_000)
+
+
+def test_from_result_draws_the_indicator_lines_of_the_window(plotted: Any, closing: list[Any],
+                                                             sent: list[dict[str, Any]]) -> None:
+    chart = CandleChart.from_result(plotted, "RELIANCE", window=500)
+    closing.append(chart)
+    shown = chart.shown
+    first = int(shown.time[0])
+    assert len(shown) == 500
+    lines = {line["name"]: line for line in chart.indicators}
+    assert sorted(lines) == ["count", "sma"]
+    assert lines["sma"]["pane"] == 0 and lines["count"]["pane"] == 1  # near the prices / far from them
+    for name, line in lines.items():
+        times, values = expected_points(plotted, "RELIANCE", name, 60, first)
+        assert line["time"] == times == shown.time.tolist(), name  # one point per candle of the window
+        assert line["value"] == pytest.approx(values), name
+    # The same window's static chart places the lines in the same panes.
+    static = plotted.chart("RELIANCE", "1m", max_bars=500).data
+    assert {ln["name"]: ln["pane"] for ln in static.lines if not ln["dashed"]} == \
+        {name: line["pane"] for name, line in lines.items()}
+
+    before = first
+    for _ in range(2):  # scrolling left: the lines' older points come with the older candles
+        sent.clear()
+        ask(chart, {"type": "more", "before": before, "revision": chart.revision})
+        (answer,) = custom(sent, "older")
+        older = unpack(answer["buffers"][0])
+        content = answer["data"]["content"]
+        got = {line["name"]: line for line in content["indicators"]}
+        assert sorted(got) == ["count", "sma"]
+        for name, line in got.items():
+            times, values = expected_points(plotted, "RELIANCE", name, 60, int(older.time[0]), before)
+            assert line["time"] == times == older.time.tolist() and line["value"] == pytest.approx(values), name
+        before = int(older.time[0])
+    assert got["sma"]["value"][:4] == [None] * 4  # the start of the data: the average's gap
+    assert not chart.errors
+
+
+def test_the_indicator_lines_follow_a_symbol_and_interval_switch(plotted: Any, closing: list[Any]) -> None:
+    chart = CandleChart.from_result(plotted, "RELIANCE", window=100)
+    closing.append(chart)
+    chart.show("TCS", "5m")
+    shown = chart.shown
+    first = int(shown.time[0])
+    lines = {line["name"]: line for line in chart.indicators}
+    for name in ("count", "sma"):
+        # At 5m each candle shows the last value plotted in it: the count of its fifth bar.
+        times, values = expected_points(plotted, "TCS", name, 300, first)
+        assert lines[name]["time"] == times == shown.time.tolist() and lines[name]["value"] == pytest.approx(values)
+    assert lines["count"]["value"][-1] == 1_200 * 1000  # TCS's own count
+    chart.set_state({"interval": "15m"})  # the front end's interval buttons
+    assert chart.interval == "15m" and chart.indicators[0]["time"] == chart.shown.time.tolist()
+    assert CandleChart.from_bars(synthetic(10)).indicators == []  # bars alone have no lines
+
+
+def test_the_widget_and_result_chart_draw_the_same_fills_and_price_lines(closing: list[Any]) -> None:
+    class Resting(ok.Strategy):
+        def on_bar(self, ctx: Any, bar: Any) -> None:
+            self.n = getattr(self, "n", 0) + 1
+            if self.n % 7 == 0:
+                ctx.order(bar.symbol, "BUY" if self.n % 14 else "SELL", self.n % 5 + 1)
+            if self.n == 20:  # three orders never reached, still working at the end
+                low = ctx.round_price(bar.symbol, float(bar.close) * 0.95)
+                ctx.buy(bar.symbol, 5, "LIMIT", price=low)
+                ctx.sell(bar.symbol, 3, "SL", price=low - 1, trigger_price=low)  # a stop-limit: two levels
+                ctx.bracket(bar.symbol, "BUY", 2, "MARKET", target=50, stoploss=40)
+
+    result = ok.backtest(Resting(), synthetic(300, "RELIANCE"), cash=10_000_000)
+    chart = CandleChart.from_result(result, "RELIANCE", interval="5m")
+    closing.append(chart)
+    static = result.chart("RELIANCE", "5m").data
+    assert chart.lines == static.price_lines and len(chart.lines) == 5  # limit, SL trigger and limit, target, stop
+    assert {ln["kind"] for ln in chart.lines} == {"limit", "trigger", "target", "stop"}
+    # One marker per fill in result.chart, one per candle and side in the widget: the same fills added up.
+    totals: dict[tuple[int, str], int] = {}
+    for m in static.markers.itertuples():
+        totals[(m.time, m.side)] = totals.get((m.time, m.side), 0) + m.quantity
+    assert shown_markers(chart) == sorted((t, side, q) for (t, side), q in totals.items())
+    assert sum(m["fills"] for m in chart.markers) == len(static.markers) == len(result.fills)

@@ -11,7 +11,8 @@ into the candle of its start time). A price older than the symbol's newest candl
 it belongs to (high, low, volume), leaving its open and close: a late tick cannot say where it fell in the order.
 
 :func:`resample` turns a table of bars (a backtest's, a million rows) into candles of one interval with numpy, for a
-chart that shows a window of them at a time.
+chart that shows a window of them at a time; :func:`aggregate` is its step from bars and their candles' starts to
+candles, which ``result.chart`` (:mod:`oms_kit.chart_data`) shares for its own intervals.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from oms_kit.market.bar import Bar
 from oms_kit.models import MAX_PRICE
 from oms_kit.session import NSE_SESSION, ExchangeSession
 
-__all__ = ["INTERVALS", "Candle", "CandleArrays", "CandleBook", "bucket_time", "check_interval", "resample",
-           "wall_seconds"]
+__all__ = ["INTERVALS", "Candle", "CandleArrays", "CandleBook", "aggregate", "bucket_time", "check_interval",
+           "resample", "wall_clock", "wall_seconds"]
 
 INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1d": 86_400}
 """The intervals by name, in seconds."""
@@ -252,30 +253,43 @@ class CandleArrays:
         return cls(table[:, 0].astype(np.int64), *(np.ascontiguousarray(table[:, k]) for k in range(1, 6)))
 
 
-def resample(bars: pd.DataFrame, interval: str, session: ExchangeSession | str = NSE_SESSION) -> CandleArrays:
-    """Candles of ``interval`` from ``bars`` of one symbol (``load_bars``'s columns, sorted by time): open of the
-    first bar of each bucket, highest high, lowest low, close of the last, volume summed (NaN counted as 0)."""
-    check_interval(interval)
-    step = INTERVALS[interval]
-    zone = ExchangeSession.of(session).zone
-    if len(bars) == 0:
+def wall_clock(stamps: Any, zone: Any) -> np.ndarray:
+    """Timestamps (a column or index; naive ones are UTC) as int64 seconds of the wall clock of ``zone`` (a time
+    zone name or tzinfo): :func:`wall_seconds` for a whole column at once."""
+    index = pd.DatetimeIndex(stamps)
+    if index.tz is None:
+        index = index.tz_localize("UTC")
+    return np.asarray(index.tz_convert(zone).tz_localize(None).as_unit("s").asi8, dtype=np.int64)
+
+
+def aggregate(bars: pd.DataFrame, keys: np.ndarray) -> CandleArrays:
+    """One candle per run of equal ``keys`` (each bar's candle start, ascending) of ``bars`` (``load_bars``'s
+    columns, in the keys' order): open of the run's first bar, highest high, lowest low, close of its last bar,
+    volume summed (NaN counted as 0)."""
+    if len(keys) == 0:
         empty = np.empty(0)
         return CandleArrays(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty)
-    stamps = pd.DatetimeIndex(bars["timestamp"])
-    if stamps.tz is None:
-        stamps = stamps.tz_localize("UTC")
-    wall = stamps.tz_convert(zone).tz_localize(None).as_unit("s").asi8
-    start = wall - wall % step
-    if len(start) > 1 and (np.diff(start) < 0).any():
-        raise DataError("timestamp", "unsorted", "bars sorted by time (load_bars sorts them)")
-    first = np.flatnonzero(np.r_[True, start[1:] != start[:-1]])
-    last = np.r_[first[1:] - 1, len(start) - 1]
+    first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    last = np.r_[first[1:] - 1, len(keys) - 1]
     volume = np.nan_to_num(bars["volume"].to_numpy(dtype=np.float64), nan=0.0)
     return CandleArrays(
-        start[first].astype(np.int64),
+        np.asarray(keys, dtype=np.int64)[first],
         bars["open"].to_numpy(dtype=np.float64)[first],
         np.maximum.reduceat(bars["high"].to_numpy(dtype=np.float64), first),
         np.minimum.reduceat(bars["low"].to_numpy(dtype=np.float64), first),
         bars["close"].to_numpy(dtype=np.float64)[last],
         np.add.reduceat(volume, first),
     )
+
+
+def resample(bars: pd.DataFrame, interval: str, session: ExchangeSession | str = NSE_SESSION) -> CandleArrays:
+    """Candles of ``interval`` from ``bars`` of one symbol (``load_bars``'s columns, sorted by time), as
+    :func:`aggregate` makes them."""
+    check_interval(interval)
+    step = INTERVALS[interval]
+    zone = ExchangeSession.of(session).zone
+    wall = wall_clock(bars["timestamp"], zone) if len(bars) else np.empty(0, dtype=np.int64)
+    start = wall - wall % step
+    if len(start) > 1 and (np.diff(start) < 0).any():
+        raise DataError("timestamp", "unsorted", "bars sorted by time (load_bars sorts them)")
+    return aggregate(bars, start)

@@ -1,5 +1,6 @@
 // The candlestick chart's front end (oms_kit/widgets/chart.py, CandleChart): TradingView Lightweight Charts,
-// vendored in the package. The library comes from the kernel once per page (a message, gzipped bytes back),
+// vendored in the package. A result's ctx.plot lines are line series: over the candles (pane 0) or in a pane below
+// them (pane 1), as the kernel places them. The library comes from the kernel once per page (a message, gzipped bytes back),
 // is imported through a Blob URL (as anywidget imports this module), and is shared by every chart of the page.
 
 const LIBRARY = "__omsKitLightweightCharts";
@@ -9,6 +10,7 @@ const LINE_COLOURS = { limit: "#0969da", trigger: "#bf8700", target: UP, stop: D
 const MORE_AT = 20; // ask for older candles when fewer than this many are left of the visible range
 const SHOWN = 300; // candles in view after a switch at most
 const FIT = 40; // from this many candles on, fewer than SHOWN fill the width
+const BELOW = 0.45; // the indicator pane's height beside the candles' pane (stretch factors 1 and this)
 
 function bytesOf(buffer) {
   if (buffer instanceof ArrayBuffer) return new Uint8Array(buffer);
@@ -65,6 +67,7 @@ const markerOf = (m) => ({
   shape: m.side === "BUY" ? "arrowUp" : "arrowDown",
   text: `${m.side === "BUY" ? "B" : "S"} ${m.quantity}`,
 });
+const pointOf = (time, value) => (value === null ? { time } : { time, value }); // null: a gap (whitespace)
 const number = (x) => (x === undefined ? "" : x.toLocaleString("en-IN", { maximumFractionDigits: 2 }));
 
 function element(tag, className, text) {
@@ -110,6 +113,7 @@ async function render({ model, el }) {
   let data = []; // [time, o, h, l, c, v], oldest first
   let olderMarkers = [];
   let priceLines = [];
+  let indicators = []; // the ctx.plot lines: {name, pane, series, points}
   let pending = false;
   let exhausted = false;
 
@@ -125,6 +129,12 @@ async function render({ model, el }) {
     el.dataset.lastClose = data.length ? String(data[data.length - 1][4]) : "";
     el.dataset.markers = JSON.stringify(markerApi.markers().map((m) => ({ time: m.time, text: m.text, position: m.position })));
     el.dataset.lines = JSON.stringify(priceLines.map((line) => line.options().price));
+    // What the library holds of each indicator line: its pane and points (whitespace gaps included).
+    el.dataset.indicators = JSON.stringify(indicators.map((line) => ({
+      name: line.name, pane: line.series.getPane().paneIndex(), points: line.series.data().length,
+      first: line.points.length ? line.points[0].time : null,
+    })));
+    el.dataset.panes = String(chart.panes().length);
     legendOf(data[data.length - 1]);
   }
 
@@ -148,6 +158,33 @@ async function render({ model, el }) {
     describe();
   }
 
+  function drawIndicators() {
+    for (const line of indicators) chart.removeSeries(line.series); // a pane left empty goes with its last line
+    indicators = model.get("indicators").map((line) => {
+      const series = chart.addSeries(L.LineSeries, {
+        color: line.color, lineWidth: 2, title: line.name, priceLineVisible: false, lastValueVisible: true,
+      }, line.pane);
+      const points = line.time.map((time, i) => pointOf(time, line.value[i]));
+      series.setData(points);
+      return { name: line.name, pane: line.pane, series, points };
+    });
+    const panes = chart.panes();
+    if (panes.length > 1) panes[1].setStretchFactor(BELOW);
+  }
+
+  function olderIndicators(lines) {
+    // The older candles' points of each line, put before the points it has.
+    const byName = new Map((lines || []).map((line) => [line.name, line]));
+    for (const line of indicators) {
+      const older = byName.get(line.name);
+      if (!older || !older.time.length) continue;
+      const first = line.points.length ? line.points[0].time : Infinity;
+      const points = older.time.map((time, i) => pointOf(time, older.value[i])).filter((p) => p.time < first);
+      line.points = points.concat(line.points);
+      line.series.setData(line.points);
+    }
+  }
+
   function applyTail() {
     for (const c of model.get("tail")) {
       const last = data[data.length - 1];
@@ -167,6 +204,7 @@ async function render({ model, el }) {
     candles.setData(data.map(candleOf));
     volume.setData(data.map(volumeOf));
     applyTail();
+    drawIndicators();
     drawMarkers();
     drawLines();
     // The newest candles at a readable width: a long history from its end, a medium one whole, a few candles at
@@ -211,6 +249,7 @@ async function render({ model, el }) {
     olderMarkers = msg.markers.concat(olderMarkers);
     candles.setData(data.map(candleOf));
     volume.setData(data.map(volumeOf));
+    olderIndicators(msg.indicators);
     drawMarkers();
     describe();
   }
@@ -220,6 +259,7 @@ async function render({ model, el }) {
     "change:tail": () => { applyTail(); drawMarkers(); describe(); },
     "change:markers": () => { drawMarkers(); describe(); },
     "change:lines": drawLines,
+    "change:indicators": () => { drawIndicators(); describe(); },
     "change:symbols": controls,
     "change:symbol": controls,
     "change:interval": controls,

@@ -10,7 +10,8 @@ nothing to display until a browser shows it, and a page with ten charts loads it
 The window protocol: the chart is sent the newest ``window`` candles of its symbol and interval (the ``bars`` trait,
 float64 columns) and, live, the candles made since (``tail``). When the user scrolls to the left edge, the front end
 asks for the candles before its first one (``{"type": "more", "before": time}``) and prepends the answer, a window at
-a time, so a million bars stay a few hundred kilobytes per message.
+a time, so a million bars stay a few hundred kilobytes per message. A result's ``ctx.plot`` lines (``indicators``)
+go the same way: the points of the window's candles with the window, the older points with the older candles.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import ipywidgets as w
 import numpy as np
 import traitlets as t
 
+from oms_kit.chart_data import IndicatorLine, line_pane
 from oms_kit.errors import ConfigError
 from oms_kit.market.candles import INTERVALS, CandleArrays, CandleBook, check_interval
 from oms_kit.snapshot import OrderView, account_view, position_views
@@ -170,7 +172,8 @@ def window_size(value: Any) -> int:
 
 class CandleChart(anywidget.AnyWidget):
     """Candles and volume of one symbol at one interval, fills as buy/sell markers, working orders as price lines,
-    with a symbol and an interval switcher; scroll left and the candles before come in a window at a time.
+    a result's ``ctx.plot`` lines, with a symbol and an interval switcher; scroll left and the candles before come
+    in a window at a time.
 
     Made by :class:`ChartPanel` (live, from an OMS) and :meth:`from_result` / :meth:`from_bars` (a backtest's bars,
     a million of them if need be). ``show(symbol, interval)`` switches as the front end's controls do.
@@ -186,6 +189,8 @@ class CandleChart(anywidget.AnyWidget):
     tail = t.List().tag(sync=True)  # live candles from the window's last on, [time, o, h, l, c, v] each
     markers = t.List(t.Dict()).tag(sync=True)  # from the window's first candle on
     lines = t.List(t.Dict()).tag(sync=True)
+    # ctx.plot lines from the window's first candle on: name, color, pane (0 over the candles, 1 below), time, value
+    indicators = t.List(t.Dict()).tag(sync=True)
     revision = t.Int(0).tag(sync=True)  # windows sent: a request for more names the one it extends
     height = t.Int(420).tag(sync=True)
     message = t.Unicode("").tag(sync=True)  # the last refused request, shown over the chart
@@ -201,6 +206,7 @@ class CandleChart(anywidget.AnyWidget):
         self.errors: list[str] = []  # the last MAX_ERRORS requests refused, oldest first
         self.refused = 0  # requests refused in all
         self._shown = CandleArrays.of(())
+        self._indicator_lines: list[IndicatorLine] = []
         self._applying = False
         self.on_msg(self._on_msg)
         self.show(symbol if symbol is not None else self._first_symbol(), interval)
@@ -210,16 +216,21 @@ class CandleChart(anywidget.AnyWidget):
     @classmethod
     def from_result(cls, result: Any, symbol: str | None = None, *, interval: str = "1m", window: int = 2_000,
                     height: int = 420) -> CandleChart:
-        """The chart of a backtest's result (``result.bars``, ``result.fills``, the orders still working)."""
+        """The chart of a backtest's result (``result.bars``, ``result.fills``, the orders still working, the
+        strategy's ``ctx.plot`` lines from ``result.indicators``: over the candles when their values lie near the
+        prices, in a pane below otherwise, as ``result.chart`` draws them; at a coarser interval than the bars,
+        each line's last value in each candle)."""
         bars = getattr(result, "bars", None)
         fills = getattr(result, "fills", None)
         if bars is None or fills is None:
             raise ConfigError("result", type(result).__name__, "a BacktestResult (it has bars and fills)")
         manager = getattr(result, "manager", None)
         orders = [OrderView.of(o) for o in manager.live.values()] if manager is not None else []
+        programs = tuple(manager.programs.book.programs.values()) if manager is not None else ()
         session = manager.session if manager is not None else "Asia/Kolkata"
-        return cls(TableSource(bars, fills, orders, session), symbol=symbol, interval=interval, window=window,
-                   height=height)
+        source = TableSource(bars, fills, orders, session, programs=programs,
+                             indicators=getattr(result, "indicators", None))
+        return cls(source, symbol=symbol, interval=interval, window=window, height=height)
 
     @classmethod
     def from_bars(cls, bars: Any, fills: Any = (), symbol: str | None = None, *, interval: str = "1m",
@@ -284,7 +295,19 @@ class CandleChart(anywidget.AnyWidget):
         first = int(shown.time[0]) if len(shown) else None
         self.markers = self.source.markers(self.symbol, self.interval, first, None) if first is not None else []
         self.lines = self.source.lines(self.symbol) if self.symbol else []
+        self._send_indicators(shown)
         self.revision += 1
+
+    def _send_indicators(self, shown: CandleArrays) -> None:
+        # Each line's pane is chosen on the window first sent, as result.chart chooses it for its window, and kept
+        # while older windows come: a line does not jump between panes as one scrolls.
+        lines = self._indicator_lines = self.source.indicators(self.symbol, self.interval) if self.symbol else []
+        if not len(shown):
+            self.indicators = [{**line.points(0, 0), "pane": 0} for line in lines]
+            return
+        first, low, high = int(shown.time[0]), float(shown.low.min()), float(shown.high.max())
+        self.indicators = [{**line.points(first), "pane": line_pane(line.span(first)[1], low, high)}
+                           for line in lines]
 
     def update(self, *, lines: bool = True) -> None:
         """Follow the source: the candles since the window (or a new window), the markers, the lines (unless
@@ -348,10 +371,13 @@ class CandleChart(anywidget.AnyWidget):
         if content.get("revision") != self.revision:  # a request about a window replaced since: stale
             return
         candles = self.older(content.get("before"))  # type: ignore[arg-type]
-        markers = self.source.markers(self.symbol, self.interval, int(candles.time[0]), content["before"]) \
-            if len(candles) else []
+        first = int(candles.time[0]) if len(candles) else None
+        markers = self.source.markers(self.symbol, self.interval, first, content["before"]) \
+            if first is not None else []
+        # The lines' points of the older candles, by name (the front end adds them to the lines it draws).
+        lines = [line.points(first, content["before"]) for line in self._indicator_lines] if first is not None else []
         self.send({"type": "older", "revision": self.revision, "before": content["before"], "count": len(candles),
-                   "markers": markers}, buffers=[pack(candles)])
+                   "markers": markers, "indicators": lines}, buffers=[pack(candles)])
 
     def _refused(self, exc: BaseException) -> None:
         self.refused += 1

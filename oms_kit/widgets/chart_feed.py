@@ -1,28 +1,27 @@
 """What the candlestick chart (:class:`~oms_kit.widgets.chart.CandleChart`) shows, from a live OMS or from a result.
 
-A source gives the chart four things for a symbol and an interval: its candles (:class:`CandleArrays`), its fills
-as markers (one per candle and side: the fills of that candle added up), its working orders as price lines, and the
-symbols there are. :class:`LiveSource` reads an OMS and the :class:`CandleBook` its panel feeds with the OMS's price
-events; :class:`TableSource` reads a table of bars and a list of fills (a backtest's: a million bars, resampled once
-per interval with numpy and then cut into windows).
+A source gives the chart five things for a symbol and an interval: its candles (:class:`CandleArrays`), its fills
+as markers (one per candle and side: the fills of that candle added up), its working orders as price lines, a
+strategy's ``ctx.plot`` lines, and the symbols there are. :class:`LiveSource` reads an OMS and the
+:class:`CandleBook` its panel feeds with the OMS's price events; :class:`TableSource` reads a table of bars, a list
+of fills and a result's indicators (a backtest's: a million bars, resampled once per interval with numpy and then
+cut into windows). Markers, price lines and indicator lines are made as ``result.chart`` makes them
+(:mod:`oms_kit.chart_data`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import Decimal
 from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 
-from oms_kit.market.candles import INTERVALS, CandleArrays, CandleBook, resample, wall_seconds
+from oms_kit.chart_data import FillTable, IndicatorLine, indicator_lines, price_lines
+from oms_kit.market.candles import INTERVALS, CandleArrays, CandleBook, resample
 from oms_kit.models import Fill
 from oms_kit.oms import OMS
 from oms_kit.session import NSE_SESSION, ExchangeSession
-from oms_kit.snapshot import GttView, OrderView, ProgramView, gtt_views, program_views, working_order_views
-
-MAX_LINES = 50  # price lines per symbol: beyond that a chart is a barcode
+from oms_kit.snapshot import OrderView, gtt_views, program_views, working_order_views
 
 
 class Source(Protocol):
@@ -34,73 +33,18 @@ class Source(Protocol):
     def candles(self, symbol: str, interval: str) -> CandleArrays: ...
     def markers(self, symbol: str, interval: str, start: int, stop: int | None) -> list[dict[str, Any]]: ...
     def lines(self, symbol: str) -> list[dict[str, Any]]: ...
+    def indicators(self, symbol: str, interval: str) -> list[IndicatorLine]: ...
     def tail(self, symbol: str, interval: str, since: int | None, limit: int) -> list[list[float]] | None: ...
 
 
-class FillTimes:
-    """Fills of one symbol as columns: wall-clock seconds, side (+1 buy, -1 sell), quantity, price."""
-
-    def __init__(self, fills: Iterable[Fill], session: ExchangeSession) -> None:
-        rows = [(wall_seconds(f.ts, session), 1 if f.side.value == "BUY" else -1, f.quantity, float(f.price))
-                for f in fills if f.ts is not None]
-        rows.sort(key=lambda r: r[0])
-        table = np.asarray(rows, dtype=np.float64).reshape(len(rows), 4)
-        self.time = table[:, 0].astype(np.int64)
-        self.side = table[:, 1].astype(np.int8)
-        self.quantity = table[:, 2]
-        self.price = table[:, 3]
-
-    def markers(self, interval: str, start: int, stop: int | None) -> list[dict[str, Any]]:
-        """One marker per candle of ``interval`` and side for the fills in candles ``start`` up to (not
-        including) ``stop`` (None: to the end): time, side, quantity, fills and the average price."""
-        step = INTERVALS[interval]
-        bucket = self.time - self.time % step
-        lo = int(np.searchsorted(bucket, start, "left"))
-        hi = len(bucket) if stop is None else int(np.searchsorted(bucket, stop, "left"))
-        out: dict[tuple[int, int], list[float]] = {}
-        for t, s, q, p in zip(bucket[lo:hi].tolist(), self.side[lo:hi].tolist(), self.quantity[lo:hi].tolist(),
-                              self.price[lo:hi].tolist(), strict=True):
-            entry = out.setdefault((t, s), [0.0, 0.0, 0])
-            entry[0] += q
-            entry[1] += q * p
-            entry[2] += 1
-        return [{"time": t, "side": "BUY" if s > 0 else "SELL", "quantity": int(q), "fills": n,
-                 "price": round(value / q, 4) if q else 0.0}
-                for (t, s), (q, value, n) in sorted(out.items())]
-
-
-def price_lines(symbol: str, orders: Iterable[OrderView], programs: Iterable[ProgramView] = (),
-                gtts: Iterable[GttView] = ()) -> list[dict[str, Any]]:
-    """The price lines of ``symbol``: each working order's limit price and stop trigger, an active order
-    program's target and stop orders named so, and an active GTT's triggers; at most ``MAX_LINES``."""
-    roles: dict[str, str] = {}
-    for program in programs:
-        if program.symbol == symbol:
-            if program.target_id:
-                roles[program.target_id] = "target"
-            if program.stop_id:
-                roles[program.stop_id] = "stop"
-    lines: list[dict[str, Any]] = []
-    for order in orders:
-        if order.symbol != symbol:
-            continue
-        role = roles.get(order.order_id)
-        head = f"{order.side} {order.quantity}"
-        if order.trigger_price is not None:
-            lines.append(_line(order.trigger_price, role or "trigger", order.side, order.order_id,
-                               f"{role or head} {order.order_type} trigger"))
-        if order.price is not None:
-            lines.append(_line(order.price, role or "limit", order.side, order.order_id,
-                               f"{role or head} {order.order_type}"))
-    for gtt in gtts:
-        if gtt.symbol == symbol and gtt.status == "active":
-            for leg in gtt.legs:
-                lines.append(_line(leg.trigger, "gtt", leg.side, gtt.gtt_id, f"GTT {leg.side} {leg.quantity}"))
-    return lines[:MAX_LINES]
-
-
-def _line(price: Decimal, kind: str, side: str, owner: str, title: str) -> dict[str, Any]:
-    return {"price": float(price), "kind": kind, "side": side, "id": owner, "title": title}
+def _markers(fills: FillTable, interval: str, start: int, stop: int | None) -> list[dict[str, Any]]:
+    """The markers of the candles of ``interval`` from ``start`` up to (not including) ``stop`` (None: to the end):
+    one per candle and side, the fills added up (time, side, quantity, fills, price: the average)."""
+    if not len(fills):
+        return []
+    frame = fills.markers(INTERVALS[interval], start, stop, combine=True)
+    columns = list(frame.columns)  # plain values, row by row (a third of to_dict's time)
+    return [dict(zip(columns, row, strict=True)) for row in zip(*(frame[c].tolist() for c in columns), strict=True)]
 
 
 class LiveSource:
@@ -110,7 +54,7 @@ class LiveSource:
         self.oms = oms
         self.book = book
         self.session = book.session
-        self._fills: tuple[str, int, FillTimes] | None = None
+        self._fills: tuple[str, int, FillTable] | None = None
 
     def symbols(self) -> tuple[str, ...]:
         # Symbols with a price: those with candles, and any the OMS priced before its chart opened.
@@ -119,16 +63,19 @@ class LiveSource:
     def candles(self, symbol: str, interval: str) -> CandleArrays:
         return CandleArrays.of(self.book.candles(symbol, interval))
 
-    def fills(self, symbol: str) -> FillTimes:
+    def fills(self, symbol: str) -> FillTable:
         trades = self.oms.manager.trades
         cached = self._fills
         if cached is None or cached[0] != symbol or cached[1] != len(trades):
             cached = self._fills = (symbol, len(trades),
-                                    FillTimes((t for t in trades if t.symbol == symbol), self.session))
+                                    FillTable((t for t in trades if t.symbol == symbol), self.session.zone))
         return cached[2]
 
     def markers(self, symbol: str, interval: str, start: int, stop: int | None) -> list[dict[str, Any]]:
-        return self.fills(symbol).markers(interval, start, stop)
+        return _markers(self.fills(symbol), interval, start, stop)
+
+    def indicators(self, symbol: str, interval: str) -> list[IndicatorLine]:
+        return []  # a live OMS has no strategy's plots
 
     def tail(self, symbol: str, interval: str, since: int | None, limit: int) -> list[list[float]] | None:
         """The candles from ``since`` on (the last one sent and any newer), oldest first; None when there are more
@@ -152,14 +99,18 @@ class TableSource:
     """Bars (``load_bars``'s columns, any number of symbols) and fills: what a result's chart shows."""
 
     def __init__(self, bars: pd.DataFrame, fills: Sequence[Fill] = (), orders: Iterable[OrderView] = (),
-                 session: ExchangeSession | str = NSE_SESSION) -> None:
+                 session: ExchangeSession | str = NSE_SESSION, *, programs: Iterable[Any] = (),
+                 indicators: pd.DataFrame | None = None) -> None:
         self.session = ExchangeSession.of(session)
         self._bars = bars
         self._symbols = tuple(sorted(str(s) for s in pd.unique(bars["symbol"]))) if len(bars) else ()
         self._fills = fills
         self._orders = tuple(orders)
+        self._programs = tuple(programs)
+        self._indicators = indicators
         self._candles: dict[tuple[str, str], CandleArrays] = {}
-        self._fill_times: dict[str, FillTimes] = {}
+        self._fill_tables: dict[str, FillTable] = {}
+        self._lines: dict[tuple[str, str], list[IndicatorLine]] = {}
 
     def symbols(self) -> tuple[str, ...]:
         return self._symbols
@@ -174,14 +125,25 @@ class TableSource:
         return arrays
 
     def markers(self, symbol: str, interval: str, start: int, stop: int | None) -> list[dict[str, Any]]:
-        times = self._fill_times.get(symbol)
-        if times is None:
-            times = self._fill_times[symbol] = FillTimes((f for f in self._fills if f.symbol == symbol),
-                                                         self.session)
-        return times.markers(interval, start, stop)
+        fills = self._fill_tables.get(symbol)
+        if fills is None:
+            fills = self._fill_tables[symbol] = FillTable((f for f in self._fills if f.symbol == symbol),
+                                                          self.session.zone)
+        return _markers(fills, interval, start, stop)
 
     def lines(self, symbol: str) -> list[dict[str, Any]]:
-        return price_lines(symbol, self._orders)
+        return price_lines(symbol, self._orders, self._programs)
+
+    def indicators(self, symbol: str, interval: str) -> list[IndicatorLine]:
+        """The strategy's ``ctx.plot`` lines of ``symbol`` on the candles of ``interval`` (made once each)."""
+        if self._indicators is None or not len(self._indicators):
+            return []
+        key = (symbol, interval)
+        lines = self._lines.get(key)
+        if lines is None:
+            lines = self._lines[key] = indicator_lines(self._indicators, symbol, INTERVALS[interval],
+                                                       self.session.zone)
+        return lines
 
     def tail(self, symbol: str, interval: str, since: int | None, limit: int) -> list[list[float]] | None:
         return []  # a table does not grow
