@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from oms_kit.chart_data import FillTable, IndicatorLine, indicator_lines, price_lines
+from oms_kit.chart_data import IndicatorLine, indicator_lines
+from oms_kit.chart_marks import FillTable, price_lines
 from oms_kit.market.candles import INTERVALS, CandleArrays, CandleBook, resample
 from oms_kit.models import Fill
 from oms_kit.oms import OMS
