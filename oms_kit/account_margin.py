@@ -49,7 +49,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import oms_kit.black76 as black76
 from oms_kit.errors import ConfigError, DataError
@@ -83,12 +83,19 @@ def rupees(value: float) -> Decimal:
 class MarginAccount(Protocol):
     """What :class:`AccountMargin` reads of an account: the order manager's public state."""
 
-    ledger: Ledger
-    orders: Mapping[str, Order]
-    instruments: Mapping[str, Instrument]
-    prices: Mapping[str, Decimal]
-    limits: Any  # RiskLimits: mis_leverage
-    exposure: Any  # Exposure: blocked_margin, held_by
+    # Read-only members (properties), so the manager's plain attributes and dicts match them.
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def orders(self) -> Mapping[str, Order]: ...
+    @property
+    def instruments(self) -> Mapping[str, Instrument]: ...
+    @property
+    def prices(self) -> Mapping[str, Decimal]: ...
+    @property
+    def limits(self) -> Any: ...  # RiskLimits: mis_leverage
+    @property
+    def exposure(self) -> Any: ...  # Exposure: blocked_margin, held_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,8 +266,11 @@ class AccountMargin:
         latest = today + _HORIZON if today <= date.max - _HORIZON else date.max
         live = {s: c for s, c in self.contracts.items() if c is not None and today <= c.expiry <= latest}  # type: ignore[operator]
         expired = {s for s, c in self.contracts.items() if c is not None and s not in live}
-        underlyings = sorted({c.underlying for c in live.values()})  # type: ignore[misc]
-        spot, references, unpriced = {}, {}, []
+        # The contracts here are F&O contracts: each names its underlying.
+        underlyings = sorted(cast("set[str]", {c.underlying for c in live.values()}))
+        spot: dict[str, float] = {}
+        references: dict[str, str] = {}
+        unpriced: list[str] = []
         for name in underlyings:
             found = self._reference(name, today)
             if found is None:
@@ -282,7 +292,7 @@ class AccountMargin:
                     block += size if position.product is _CNC else size / leverage
                     net += quantity
             contract = self.contracts[symbol]
-            priced = symbol in live and contract.underlying in spot  # type: ignore[union-attr]
+            priced = symbol in live and contract.underlying in spot  # type: ignore[union-attr, operator]
             if priced or symbol in expired:
                 ledger_block += block
             if priced and net:

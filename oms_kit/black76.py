@@ -147,7 +147,7 @@ def _rate(value: object) -> np.ndarray:
 def _is_call(right: object) -> np.ndarray:
     """True for a call, False for a put, from a right or a sequence of rights."""
     if isinstance(right, str):
-        key = right.strip().upper()
+        key: str | None = right.strip().upper()
         if key in _CALLS:
             return np.asarray(True)
         if key in _PUTS:

@@ -36,7 +36,9 @@ class CheckContext(Protocol):
     instrument: Instrument | None  # None: the symbol is not tradable here
     trading_state: TradingState
     now: datetime  # the OMS clock (simulated in a backtest)
-    session: ExchangeSession  # the account's exchange: where the session hours are local times
+
+    @property
+    def session(self) -> ExchangeSession: ...  # the account's exchange: where the session hours are local times
 
     @property
     def last_price(self) -> Decimal | None: ...  # latest market price of the symbol, on tick

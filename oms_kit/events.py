@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from oms_kit.errors import ConfigError
 from oms_kit.market.bar import Bar
@@ -73,7 +73,7 @@ class PriceUpdated(Event):
     def of(cls, bar: Bar, price: Decimal) -> PriceUpdated:
         """The event of ``bar`` marked at ``price``: with the best bid and ask when it is a quote, and its volume
         when known. Built only when someone listens (``EventBus.wanted``), so the order path pays nothing else."""
-        volume = bar.volume
+        volume: float | None = bar.volume
         if volume != volume:  # NaN: unknown
             volume = None
         if isinstance(bar, Quote):
@@ -139,7 +139,8 @@ class EventBus:
 
     def _subscriptions_changed(self) -> None:
         subscriptions = [k for _, k in self._callbacks] + [k for _, k in self._queues]
-        self.wanted = EVENT_KINDS if None in subscriptions else frozenset().union(*subscriptions)
+        self.wanted = EVENT_KINDS if None in subscriptions else frozenset[str]().union(
+            *cast("list[frozenset[str]]", subscriptions))  # no None here
 
     def subscribe(self, callback: Callback, kinds: Iterable[str] | str | None = None) -> Callable[[], None]:
         """Call ``callback(event)`` for every event of ``kinds`` (all when None); returns the unsubscribe function.

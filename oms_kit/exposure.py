@@ -17,7 +17,7 @@ quantity still counts): it is a leg of the portfolio margin, which the free cash
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple, Protocol
@@ -162,20 +162,33 @@ def account_funds(account: Account, now: datetime) -> Funds:
 
 
 class Account(Protocol):
-    """What :class:`CheckContext` reads of an account: the order manager's public state."""
+    """What :class:`CheckContext` reads of an account: the order manager's public state. Read-only members
+    (properties), so the manager's plain attributes and dicts match them."""
 
-    exposure: Exposure
-    ledger: Ledger
-    live: Mapping[str, Order]
-    orders: Mapping[str, Order]
-    limits: RiskLimits
-    instruments: Mapping[str, Instrument]
-    prices: Mapping[str, Decimal]
-    trading_state: TradingState
-    squaring_off: bool
-    limits_by_symbol: Mapping[str, RiskLimits]
-    limits_for: Callable[[str], RiskLimits]
-    session: ExchangeSession
+    @property
+    def exposure(self) -> Exposure: ...
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def live(self) -> Mapping[str, Order]: ...
+    @property
+    def orders(self) -> Mapping[str, Order]: ...
+    @property
+    def limits(self) -> RiskLimits: ...
+    @property
+    def instruments(self) -> Mapping[str, Instrument]: ...
+    @property
+    def prices(self) -> Mapping[str, Decimal]: ...
+    @property
+    def trading_state(self) -> TradingState: ...
+    @property
+    def squaring_off(self) -> bool: ...
+    @property
+    def limits_by_symbol(self) -> Mapping[str, RiskLimits]: ...
+    @property
+    def session(self) -> ExchangeSession: ...
+
+    def limits_for(self, symbol: str) -> RiskLimits: ...
 
 
 class CheckContext:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from oms_kit.errors import InvalidTransition
 from oms_kit.models import Order, OrderStatus, OrderType
@@ -126,19 +126,20 @@ def apply(order: Order, event: OrderEvent) -> OrderStatus:
         new_status = next_status(order, event)
     if kind in _FILLS:
         _check_fill(order, event)
-        price, quantity = event.price, event.quantity
+        # _check_fill refused a fill without a price.
+        price, quantity = cast(Decimal, event.price), event.quantity
         filled = order.filled_quantity + quantity
         if filled == quantity:  # the first fill: its price is the average, no division needed
-            order.filled_value = price * quantity  # type: ignore[operator]
+            order.filled_value = price * quantity
             average = price
         else:
-            order.filled_value += price * quantity  # type: ignore[operator]
+            order.filled_value += price * quantity
             average = order.filled_value / filled
         # Shown as a price (2500.00) when it is one, with eight places (as stored) only when the fills make it
         # fractional.
-        cents = average.quantize(_CENT)  # type: ignore[union-attr]
+        cents = average.quantize(_CENT)
         if cents != average:
-            average = average.quantize(_EIGHT_PLACES)  # type: ignore[union-attr]
+            average = average.quantize(_EIGHT_PLACES)
         order.average_price = cents if cents == average else average
         order.filled_quantity = filled
     elif kind is _MODIFIED:
@@ -154,7 +155,8 @@ def apply(order: Order, event: OrderEvent) -> OrderStatus:
         order.triggered = True
     elif event.reason is not None and kind in _ENDINGS_WITH_REASON:
         order.reason = event.reason
-    order.status = new_status
+    # next_status replaced None and WORKING: an OrderStatus.
+    order.status = cast(OrderStatus, new_status)
     order.updated_at = event.ts
     order.sequence += 1
     return previous

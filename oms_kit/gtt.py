@@ -251,12 +251,12 @@ class GttBook:
         return pd.DataFrame([g.to_dict() for g in self.gtts.values()], columns=columns)
 
 
-def fire(book: GttBook, manager: Any, symbol: str, bar: Any, now: datetime) -> list[Gtt]:
+def fire(book: GttBook, manager: Any, symbol: str, bar: Any, now: datetime) -> list[tuple[Gtt, int]]:
     """Place the orders of the GTTs of ``symbol`` that ``bar`` (a bar or a tick) fires, as a user's orders: through
     every pre-trade check (``manager.prepare``), then to the broker (``manager.submit``; ``manager.sent`` tells the
     risk monitor). A bar fires a trigger its high or low reaches; when it reaches both legs of a two-leg GTT, the
     broker's intrabar rule picks the stop unless it is ``target_first``. A GTT whose order is rejected ends
-    ``rejected`` with the order's reason. Returns the GTTs that fired."""
+    ``rejected`` with the order's reason. Returns the GTTs that fired, each with the leg that fired."""
     instrument = manager.instruments[symbol]
     high, low = instrument.round_price(bar.high), instrument.round_price(bar.low)
     stop_first = getattr(manager.broker, "intrabar", "stop_first") != "target_first"

@@ -316,10 +316,10 @@ class Instrument:
                     # count is 0 only for a positive value below half a tick.
                     return Decimal(count or 1) * self.tick_size
         price = Decimal(str(value))
-        ticks = (price / self.tick_size).to_integral_value()
-        if not ticks and price > 0:
-            ticks = Decimal(1)
-        return (ticks * self.tick_size).quantize(self.tick_size)
+        steps = (price / self.tick_size).to_integral_value()
+        if not steps and price > 0:
+            steps = Decimal(1)
+        return (steps * self.tick_size).quantize(self.tick_size)
 
     def is_on_tick(self, price: Decimal) -> bool:
         return price % self.tick_size == 0

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from oms_kit.broker.base import Broker
 from oms_kit.check import CheckResult
@@ -32,6 +32,7 @@ from oms_kit.ledger import Ledger
 from oms_kit.market.bars import Bar
 from oms_kit.models import (
     TERMINAL_STATUSES,
+    ClientOrderId,
     Fill,
     Instrument,
     Order,
@@ -176,7 +177,8 @@ class OrderManager:
         # Plain str: ids are str at run time, and calling a NewType costs a Python call per order.
         order = Order(
             f"O-{self._token}-{self._next_id}",  # type: ignore[arg-type]
-            client_order_id or f"C-{self._token}-{self._next_id}", symbol, side, quantity, order_type, product,
+            client_order_id or f"C-{self._token}-{self._next_id}",  # type: ignore[arg-type]  # (as above)
+            symbol, side, quantity, order_type, product,
             validity, price, trigger_price, tag, self.account,
         )
         if variety is not _REGULAR:
@@ -216,7 +218,7 @@ class OrderManager:
 
     def explain(self, request: OrderRequest) -> list[CheckResult]:
         """Dry run: every check on this order as if placed now; nothing is registered or recorded."""
-        order = Order(OrderId("DRY-RUN"), "DRY-RUN", request.symbol, request.side, request.quantity,
+        order = Order(OrderId("DRY-RUN"), ClientOrderId("DRY-RUN"), request.symbol, request.side, request.quantity,
                       request.order_type, request.product, request.validity, request.price, request.trigger_price,
                       request.tag, self.account, variety=request.variety,
                       disclosed_quantity=request.disclosed_quantity)
@@ -246,7 +248,8 @@ class OrderManager:
             self.counts["rejected"] += 1
             self._transition(order, OrderEvent(E.REJECTED, self.now(), reason=reason))
             if self._watched:
-                self.programs.ended(order, order.updated_at)
+                # The REJECTED transition just stamped updated_at.
+                self.programs.ended(order, cast(datetime, order.updated_at))
 
     # -- modify and cancel ------------------------------------------------------------------------------------
 
@@ -561,8 +564,9 @@ class OrderManager:
         had seen them: the book and the trades stay in the order things happened. Orders and trades it holds
         already are left as they are; ``orders`` must not be working (the working ones were adopted at the start).
         """
-        book = {o.order_id: o for o in orders if o.order_id not in self.orders}
-        client_ids = {o.client_order_id: o.order_id for o in reversed(book.values())}  # the first order's id wins
+        book: dict[str, Order] = {o.order_id: o for o in orders if o.order_id not in self.orders}
+        # The first order's id wins.
+        client_ids: dict[str, str] = {o.client_order_id: o.order_id for o in reversed(book.values())}
         client_ids.update((c, i) for c, i in self.exposure.client_ids.items() if c not in client_ids)
         self.exposure.client_ids = client_ids
         book.update(self.orders)
@@ -603,7 +607,7 @@ def _unheard(order: Order) -> None:
 
 def _copy(obj: Any) -> Any:
     # Events carry snapshots; dataclasses with slots copy fastest through their own fields.
-    cls = type(obj)
+    cls: Any = type(obj)
     new = cls.__new__(cls)
     for name in cls.__slots__:  # type: ignore[attr-defined]
         object.__setattr__(new, name, getattr(obj, name))

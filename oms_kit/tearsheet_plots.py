@@ -121,8 +121,9 @@ def trade_pnl_figure(trades: pd.DataFrame) -> Figure:
         _empty(axes, "no closed trades")
         return fig
     edges = np.histogram_bin_edges(pnl, bins=min(40, max(5, len(pnl) // 2)))
-    axes.hist(pnl[pnl > 0], bins=edges, color=_GREEN, alpha=0.8, label="wins")
-    axes.hist(pnl[pnl <= 0], bins=edges, color=_RED, alpha=0.8, label="losses")
+    # matplotlib's stubs type bins as a Sequence; hist takes the ndarray of edges (numpy.histogram does).
+    axes.hist(pnl[pnl > 0], bins=edges, color=_GREEN, alpha=0.8, label="wins")  # type: ignore[arg-type]
+    axes.hist(pnl[pnl <= 0], bins=edges, color=_RED, alpha=0.8, label="losses")  # type: ignore[arg-type]
     axes.axvline(float(pnl.mean()), color="black", linewidth=1, linestyle="--", label=f"mean {pnl.mean():,.2f}")
     axes.set_xlabel("net P&L per trade (₹)")
     axes.set_ylabel("trades")

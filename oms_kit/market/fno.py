@@ -108,7 +108,7 @@ class ContractPricer:
         #: The underlyings, in the order their first contract came.
         self.underlyings: tuple[str, ...] = tuple(dict.fromkeys(c.underlying for c in contracts))  # type: ignore
         self.smiles = {name: smile_for(name, smiles) for name in self.underlyings}
-        position = {name: i for i, name in enumerate(self.underlyings)}
+        position: dict[str | None, int] = {name: i for i, name in enumerate(self.underlyings)}
         self._underlying_index = np.array([position[c.underlying] for c in contracts], dtype=np.intp)
         self._expiry_at = np.array([expiry_moment(c.expiry).timestamp() for c in contracts])  # type: ignore[arg-type]
         self._tick = np.array([float(c.tick_size) for c in contracts])

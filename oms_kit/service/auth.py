@@ -98,9 +98,9 @@ def credentials_of(headers: list[tuple[bytes, bytes]], query_string: bytes) -> C
         if name.lower() == b"authorization":
             return _from_header(value.decode("latin-1").strip())
     if query_string and b"token=" in query_string:
-        for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        for key, text in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
             if key == "token":
-                return Credentials(value) if value else None
+                return Credentials(text) if text else None
     return None
 
 

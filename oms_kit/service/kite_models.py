@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from oms_kit.models import Instrument, Order, OrderStatus, Product
@@ -181,7 +181,7 @@ def history_json(order: Order, events: Sequence[Mapping[str, Any]], token: int) 
     for event, (kind, detail) in zip(events, trail, strict=True):
         ts = event.get("ts")
         try:
-            status = OrderStatus(event.get("to_status"))
+            status = OrderStatus(cast(str, event.get("to_status")))  # None: ValueError, skipped
         except ValueError:
             continue
         if kind == "ACCEPTED" and accepted_at is None:

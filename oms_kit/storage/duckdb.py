@@ -443,7 +443,8 @@ def _timestamps(values: list[Any]) -> pa.Array:
     # timedelta, it reads in C, and an aware datetime on the same tzinfo subtracts without utcoffset() either.
     # None (NotImplemented here) and naive datetimes (TypeError) take the slower loop.
     try:
-        return pa.array(list(map(_EPOCH.__rsub__, values)), _DURATION).view(_TIMESTAMP)
+        # typeshed's datetime has no __rsub__; CPython's has (its C type defines the reflected subtraction).
+        return pa.array(list(map(_EPOCH.__rsub__, values)), _DURATION).view(_TIMESTAMP)  # type: ignore[attr-defined]
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return pa.array(_microseconds(values), _TIMESTAMP)
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from oms_kit.errors import StoreError
 from oms_kit.storage.base import Write
@@ -128,7 +128,8 @@ def fits(kind: str, value: object) -> bool:
             return False
         return True
     if kind == "int":
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool) and -_BIGINT <= value < _BIGINT
+        return (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+                and -_BIGINT <= cast(int, value) < _BIGINT)
     if kind == "decimal":
         if isinstance(value, bool) or not isinstance(value, (Decimal, numbers.Integral, float)):
             return False

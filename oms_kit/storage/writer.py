@@ -242,7 +242,8 @@ class WriteQueue:
             "rejected_rows": self.rejected_rows,
             "running": self._task is not None and not self._task.done(),
             "available": self.unavailable is None,
-            "unavailable_for_s": None if loop_time is None else round(loop_time - self.unavailable_since, 3),
+            "unavailable_for_s": (None if loop_time is None or self.unavailable_since is None
+                                  else round(loop_time - self.unavailable_since, 3)),
             "last_error": None if self.unavailable is None else str(self.unavailable),
             "retries": self.retries,
             "outages": self.outages,
