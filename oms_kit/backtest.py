@@ -427,11 +427,11 @@ class BacktestResult:
 
         stats = self.stats.copy()
         stats["rejections"] = json.dumps(stats["rejections"])
-        stats = stats.to_frame().T.infer_objects()
-        stats.insert(0, "strategy", repr(self.strategy))
+        table = stats.to_frame().T.infer_objects()
+        table.insert(0, "strategy", repr(self.strategy))
         return frames_to_duckdb({
             "orders": self.orders, "trades": self.trades, "positions": self.positions, "equity": self.equity,
-            "stats": stats.reset_index(drop=True),
+            "stats": table.reset_index(drop=True),
         }, path)
 
     def __repr__(self) -> str:
@@ -485,6 +485,6 @@ def _equity_curve(bars: pd.DataFrame, fills: list[Fill], instruments: dict[str, 
     equity = cash + market_value
     peak = np.maximum.accumulate(equity)
     drawdown = np.where(peak > 0, equity / peak - 1, 0.0)
-    index = pd.DatetimeIndex(pd.to_datetime(grid, unit=unit, utc=True), name="timestamp")
+    stamps = pd.DatetimeIndex(pd.to_datetime(grid, unit=unit, utc=True), name="timestamp")
     return pd.DataFrame({"cash": cash, "market_value": market_value, "equity": equity, "drawdown": drawdown,
-                         "exposure": np.abs(values).sum(axis=1)}, index=index)
+                         "exposure": np.abs(values).sum(axis=1)}, index=stamps)

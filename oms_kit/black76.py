@@ -260,7 +260,7 @@ def _inputs(forward: object, strike: object, years: object, vol: object, rate: o
 
 
 def price(forward: Number, strike: Number, years: Number, vol: Number, rate: Number = 0.0,
-          right: Right | str | Sequence[str] = "CE") -> Any:
+          right: Right | str | Sequence[str] | np.ndarray = "CE") -> Any:
     """The Black-76 price of a European call or put on a forward.
 
     Parameters
@@ -295,7 +295,7 @@ def price(forward: Number, strike: Number, years: Number, vol: Number, rate: Num
 
 
 def greeks(forward: Number, strike: Number, years: Number, vol: Number, rate: Number = 0.0,
-           right: Right | str | Sequence[str] = "CE") -> Greeks:
+           right: Right | str | Sequence[str] | np.ndarray = "CE") -> Greeks:
     """The Black-76 price with delta, gamma, vega, theta and rho (units in the module docstring).
 
     Takes the arguments of :func:`price` and raises the same errors. Each field is a float when every input is a

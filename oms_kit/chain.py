@@ -103,9 +103,9 @@ def _expiry(index: ChainIndex, underlying: str, value: object, now: datetime) ->
     expiries = sorted(index.options[underlying])
     listed = f"an expiry of {underlying}'s options: " + ", ".join(map(str, expiries))
     if value is None:
-        for day in expiries:
-            if expiry_moment(day) > now:
-                return day
+        for expiry in expiries:
+            if expiry_moment(expiry) > now:
+                return expiry
         raise InstrumentLookupError(
             "expiry", None, listed, detail=f"every expiry of {underlying}'s options has passed at {now.isoformat()}",
             hint="pass one of them as expiry= to see its chain at expiry, or open the OMS on a clock before it "

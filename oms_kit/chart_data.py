@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -149,7 +149,7 @@ class ChartData:
             "volume": json_floats(candles["volume"]) if self.has_volume else None,
             "markers": [{"time": int(m.time), "position": m.position, "shape": m.shape, "color": m.color,
                          "text": m.text, "side": m.side, "quantity": int(m.quantity), "price": m.price,
-                         "trade_id": m.trade_id} for m in markers.itertuples(index=False)],
+                         "trade_id": m.trade_id} for m in cast(Iterable[Any], markers.itertuples(index=False))],
             "priceLines": self.price_lines,
             "lines": self.lines,
             "window": {"shown": len(candles), "total": self.total, "fillsShown": len(markers),

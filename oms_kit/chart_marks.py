@@ -173,7 +173,7 @@ def program_lines(programs: Iterable[Program], orders: Iterable[Order], symbol: 
     in to the candle it ended in (or the end of the run while it works). A later leg wins where two overlap."""
     if not len(shown):
         return []
-    by_id = {o.order_id: o for o in orders}
+    by_id: dict[str, Order] = {o.order_id: o for o in orders}
     legs: dict[str, list[Order]] = {"stop": [], "target": []}
     for program in programs:
         if program.symbol != symbol or program.trails:

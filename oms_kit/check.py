@@ -41,6 +41,9 @@ class CheckContext(Protocol):
     def session(self) -> ExchangeSession: ...  # the account's exchange: where the session hours are local times
 
     @property
+    def modify_of(self) -> Order | None: ...  # the order being modified; None for a new placement
+
+    @property
     def last_price(self) -> Decimal | None: ...  # latest market price of the symbol, on tick
 
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from oms_kit.check import Check, CheckContext, Outcome
 from oms_kit.contracts import expiry_close
@@ -238,7 +239,7 @@ def _order_quantity(order: Order, ctx: CheckContext) -> Outcome:
     if freeze is not None and (maximum is None or freeze < maximum):
         limit, what = freeze, "the exchange freeze quantity"
     else:
-        limit, what = maximum, "the maximum order quantity"
+        limit, what = cast(int, maximum), "the maximum order quantity"  # not both None (returned above)
     if order.quantity > limit:
         return Violation("QUANTITY_EXCEEDS_MAXIMUM", f"quantity {order.quantity} exceeds {what} {limit}", limit,
                          order.quantity)
@@ -275,7 +276,7 @@ def _price_collar(order: Order, ctx: CheckContext) -> Outcome:
     field_name, worst = "price", price
     if price is None or (trigger is not None and abs(trigger - last) > abs(price - last)):
         field_name, worst = "trigger price", trigger
-    distance = abs(worst - last)
+    distance = abs(cast(Decimal, worst) - last)  # trigger when there is no price: one is set (returned above)
     if distance > band:
         return Violation("PRICE_OUTSIDE_COLLAR", f"{field_name} {worst} is {distance} ({distance / last:.2%}) from "
                          f"the last price {last}, outside the collar of {collar}% ({band})", band, distance)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from oms_kit.errors import ConfigError, DataError, InvalidOrderError
 from oms_kit.models import Instrument, parse_quantity
@@ -148,7 +148,7 @@ def read_kite_instruments(source: str | Path | IO[str], *, freeze_quantities: Ma
     freeze = _freeze_map(freeze_quantities)
     if isinstance(source, str | Path):
         return _from_path(source, lambda handle: _parse_kite(handle, label or str(source), freeze))
-    return _parse_kite(source, label or getattr(source, "name", "Kite instrument dump"), freeze)
+    return _parse_kite(source, label or cast(str, getattr(source, "name", "Kite instrument dump")), freeze)
 
 
 def _parse_kite(handle: IO[str], label: str, freeze: Mapping[str, int]) -> list[Instrument]:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pandas as pd
 
@@ -48,6 +48,10 @@ from oms_kit.watch import Watch
 if TYPE_CHECKING:
     from oms_kit.service.server import Server
 
+
+# order_request checks every field as the caller gave it (a missing side or quantity included) and raises naming
+# it: place_order hands them over unchecked, through this name typed for that (no cast on the order path).
+_fields_request: Callable[..., OrderRequest] = order_request
 
 class OMS(StandingOrders):
     """An order management system for one account. Open it with ``await OMS.open(...)``.
@@ -157,6 +161,23 @@ class OMS(StandingOrders):
 
     # -- orders -----------------------------------------------------------------------------------------------
 
+    @overload
+    async def place_order(
+        self, symbol: str | OrderRequest, side: str | Side | None = None, quantity: int | None = None,
+        order_type: str = "MARKET", price: float | Decimal | None = None, *, product: str = "MIS",
+        validity: str = "DAY", trigger_price: float | Decimal | None = None, client_order_id: str | None = None,
+        tag: str | None = None, variety: str = "regular", autoslice: Literal[False] = False,
+        disclosed_quantity: int = 0,
+    ) -> Order: ...
+
+    @overload
+    async def place_order(
+        self, symbol: str | OrderRequest, side: str | Side | None = None, quantity: int | None = None,
+        order_type: str = "MARKET", price: float | Decimal | None = None, *, product: str = "MIS",
+        validity: str = "DAY", trigger_price: float | Decimal | None = None, client_order_id: str | None = None,
+        tag: str | None = None, variety: str = "regular", autoslice: bool, disclosed_quantity: int = 0,
+    ) -> Order | list[Order]: ...
+
     async def place_order(
         self,
         symbol: str | OrderRequest,
@@ -204,8 +225,8 @@ class OMS(StandingOrders):
             request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
                                       client_order_id, tag, variety, disclosed_quantity)
         else:  # the fields, parsed here without the detour (the order path)
-            request = order_request(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                    client_order_id, tag, variety, disclosed_quantity)
+            request = _fields_request(symbol, side, quantity, order_type, price, trigger_price, product, validity,
+                                      client_order_id, tag, variety, disclosed_quantity)
         if autoslice is not False:
             return await self._place_slices(request, autoslice)
         order, send = manager.prepare(request)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from decimal import Decimal
+from typing import cast
 
 from oms_kit.account import assemble_account
 from oms_kit.broker.mock import MockBroker
@@ -108,11 +109,12 @@ async def open_account(
         manager.note_day(clock.now())
     # A durable store that knows the account reopens it as committed (cash argument ignored then).
     elif store.durable and await restore_account(store, manager, clock.now()):
-        day_book = DayBook(store, manager, manager.day.began)
+        day_book = DayBook(store, manager, cast(datetime, manager.day.began))  # restore_account set the day
     else:
         manager.note_day(clock.now())  # the day begins now: a reopen later today keeps its P&L base
         recorder.account_changed(clock.now())
-    history = History(store, account, manager.day.began) if read_only or store.durable else None
+    # note_day or restore_account set the day.
+    history = History(store, account, cast(datetime, manager.day.began)) if read_only or store.durable else None
     return OpenedAccount(store=store, manager=manager, recorder=recorder, bus=bus, clock=clock,
                          feed=feed, cash=cash_value, read_only=read_only,  # type: ignore[arg-type]
                          start_prices=start_prices, history=history, day_book=day_book, hours_origin=hours_origin)

@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from oms_kit.errors import InvalidOrderError, OmsError
 from oms_kit.models import Instrument, Order, OrderStatus, OrderType, Side, Validity
@@ -216,7 +216,8 @@ class ProgramEngine:
         side = program.request.side
         exit_side = Side.SELL if side is Side.BUY else Side.BUY
         instrument = self._instrument(program.symbol)
-        target_price, stop_price = exit_prices(side, program.basis, program.target, program.stoploss,
+        # Legs are fitted once the entry has filled, which set the basis.
+        target_price, stop_price = exit_prices(side, cast(Decimal, program.basis), program.target, program.stoploss,
                                                instrument)
         if program.trails and program.best is not None:
             trail_stop = trailed(exit_side, program.best, program.trail, program.trail_percent, instrument.tick_size)

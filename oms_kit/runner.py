@@ -91,7 +91,7 @@ class StrategyRunner:
         keep = strategy.history
         self.keep_history = keep > 0
         self.history: dict[str, deque[Bar]] = {}
-        self._history_factory = (lambda: deque(maxlen=keep)) if keep else None
+        self._history_factory: Callable[[], deque[Bar]] | None = (lambda: deque(maxlen=keep)) if keep else None
         self._fills_seen = len(manager.trades)
         self._wants_fill = overrides(strategy, "on_fill")
         self._order_events: list[Event] | None = [] if overrides(strategy, "on_order") else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from oms_kit.errors import ConfigError
 
@@ -100,7 +100,8 @@ class OptunaSearch:
             done: list[list[tuple[dict[str, Any], dict[str, Any]]]] = [[] for _ in range(studies)]
             while len(done[0]) < self.n_trials:
                 size = min(self.batch, self.n_trials - len(done[0]))
-                asked = [(index, study.ask(self.space)) for index, study in enumerate(made) for _ in range(size)]
+                space = cast(dict[str, Any], self.space)  # optuna's stubs ask for a dict; any mapping does
+                asked = [(index, study.ask(space)) for index, study in enumerate(made) for _ in range(size)]
                 stats = evaluate([(index, dict(trial.params)) for index, trial in asked])
                 for (index, trial), row in zip(asked, stats, strict=True):
                     value = score(row)

@@ -111,11 +111,11 @@ def settle_expiries(manager: OrderManager, now: datetime, prices: Mapping[str, o
     aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     instruments = manager.instruments
     due: list[tuple[str, Product, Instrument, datetime]] = []
-    for position in manager.ledger.open_positions():
-        instrument = instruments.get(position.symbol)
+    for held in manager.ledger.open_positions():
+        instrument = instruments.get(held.symbol)
         close = expiry_close(instrument) if instrument is not None else None
         if close is not None and aware >= close:
-            due.append((position.symbol, position.product, instrument, close))  # type: ignore[arg-type]
+            due.append((held.symbol, held.product, instrument, close))  # type: ignore[arg-type]
     priced = [(symbol, product, instrument, close, _final_price(manager, instrument, given))
               for symbol, product, instrument, close in due]
     missing = sorted({instrument.underlying or symbol for symbol, _, instrument, _, found in priced if found is None})

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import pandas as pd
 
@@ -201,7 +201,7 @@ def share(executor: Any, bars: pd.DataFrame) -> Any:
 def submit_backtests(executor: Any, shipped: bytes, sets: list[dict[str, Any]], bars: Bars,
                      options: dict[str, Any]) -> list[Any]:
     """One task per parameter set on ``executor``; returns the futures, in ``sets`` order."""
-    futures = []
+    futures: list[Any] = []
     for params in sets:
         try:
             # The source goes as an argument of its own: a Dask future is resolved to its data only there.
@@ -312,6 +312,6 @@ def _run_one(shipped: bytes, params: dict[str, Any], source: Any, start: pd.Time
         frame = source if isinstance(source, pd.DataFrame) else load_bars(source, options.get("symbol"))
         source = between(frame, start, end)
     result = backtest(strategy_class(**params), source, **options)
-    stats = result.stats.to_dict()
+    stats = cast(dict[str, Any], result.stats.to_dict())  # indexed by metric names
     stats["bars_per_second"] = result.bars_per_second
     return stats

@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -328,7 +328,7 @@ class Tearsheet:
         figure = lambda name: (f'<img alt="{html.escape(FIGURE_TITLES[name])}" '  # noqa: E731
                                f'src="data:image/png;base64,{images[name]}">')
         start, end = (self.equity.index[i].tz_convert(self.timezone) for i in (0, -1))
-        per_year = frame.loc["periods_per_year", "strategy"]
+        per_year = cast(float, frame.loc["periods_per_year", "strategy"])
         return (
             f'<div class="oms-tearsheet"><style>{_STYLE}</style><h2>{html.escape(self.title)}</h2>'
             f'<p class="sub">{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({html.escape(self.timezone)}), '

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -136,7 +136,8 @@ def monthly_returns(equity: pd.Series, timezone: str) -> pd.DataFrame:
     """Each calendar month's return (in ``timezone``), years down and months 1-12 across; the first month is
     measured from the first bar's equity."""
     local = equity.tz_convert(timezone)
-    ends = local.groupby([local.index.year, local.index.month]).last()
+    index = cast(pd.DatetimeIndex, local.index)  # tz_convert: a series on a DatetimeIndex
+    ends = local.groupby([index.year, index.month]).last()
     starts = ends.shift(1)
     starts.iloc[0] = local.iloc[0]
     table = (ends / starts - 1).rename("return")

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -127,10 +127,11 @@ def walk_forward(strategy_class: type[Strategy], grid: Mapping[str, Iterable[Any
     check_strategy_class(strategy_class)
     if search is not None and grid is not None:
         raise ConfigError("search", "a search and a grid", "either a grid or a search, not both")
+    sets: list[dict[str, Any]] | None
     if search is None:
         if grid is None:
             raise ConfigError("grid", None, "a dict of parameter lists or a list of dicts (or search=...)")
-        sets: list[dict[str, Any]] | None = parameter_sets(strategy_class, grid)
+        sets = parameter_sets(strategy_class, grid)
         names = list(dict.fromkeys(name for params in sets for name in params))
     else:
         search = OptunaSearch.of(search)
@@ -190,7 +191,7 @@ def walk_forward(strategy_class: type[Strategy], grid: Mapping[str, Iterable[Any
         params = trials[best][0]
         result = backtest(strategy_class(**params), between(bars, window.test_start, window.test_end), cash=cash,
                           **test_options)
-        stats = result.stats.to_dict()
+        stats = cast(dict[str, Any], result.stats.to_dict())  # indexed by metric names
         sweeps.append(table)
         tests.append(result)
         curves.append(result.equity["equity"])
@@ -211,7 +212,7 @@ def walk_forward(strategy_class: type[Strategy], grid: Mapping[str, Iterable[Any
                              anchored=anchored, train=train_length, test=test_length)
 
 
-def parse_length(value: Any, field: str) -> pd.Timedelta | pd.DateOffset:
+def parse_length(value: Any, field: str) -> pd.Timedelta | pd.offsets.BaseOffset:
     """A window length: a positive ``pandas.Timedelta`` (from a string, timedelta or Timedelta) or a pandas
     ``DateOffset`` as given. Raises ConfigError naming ``field`` for anything else (bar counts included)."""
     if isinstance(value, pd.offsets.BaseOffset):
@@ -231,8 +232,8 @@ def parse_length(value: Any, field: str) -> pd.Timedelta | pd.DateOffset:
     raise ConfigError(field, value, LENGTH_ALLOWED, hint=hint)
 
 
-def cut_windows(stamps: pd.Series, train: pd.Timedelta | pd.DateOffset, test: pd.Timedelta | pd.DateOffset,
-                anchored: bool = False) -> list[Window]:
+def cut_windows(stamps: pd.Series, train: pd.Timedelta | pd.offsets.BaseOffset,
+                test: pd.Timedelta | pd.offsets.BaseOffset, anchored: bool = False) -> list[Window]:
     """The walk-forward windows over bars at ``stamps`` (sorted): see the module's docstring. A window whose test
     span holds no bar is left out (nothing to trade); one whose training span holds none is refused.
 
@@ -300,7 +301,7 @@ def _best(scores: np.ndarray) -> int:
     return int(np.nanargmax(scores))
 
 
-def _shift(stamp: pd.Timestamp, length: pd.Timedelta | pd.DateOffset, times: int, field: str) -> pd.Timestamp:
+def _shift(stamp: pd.Timestamp, length: pd.Timedelta | pd.offsets.BaseOffset, times: int, field: str) -> pd.Timestamp:
     try:
         return stamp + length * times
     except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime) as error:

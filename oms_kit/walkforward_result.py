@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -107,7 +108,7 @@ class WalkForwardResult:
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), height_ratios=(3, 2))
         top.plot(self.equity.index, self.equity.to_numpy(), linewidth=1, color="tab:blue")
         end = self.equity.index[-1]
-        for row in self.windows.itertuples():
+        for row in cast(Iterable[Any], self.windows.itertuples()):  # rows of named fields
             if row.window % 2:  # every other test window shaded, up to the last bar
                 top.axvspan(row.test_start, min(row.test_end, end), color="0.9", linewidth=0)
         top.set_ylabel("out-of-sample equity")

@@ -51,7 +51,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from oms_kit.broker.base import BrokerSink
 from oms_kit.broker.depth import QuoteBook, walk
@@ -356,18 +356,18 @@ class MockBroker:
                 return
         elif self._spread:
             # The ask must reach a BUY limit (the bid a SELL limit): the bar's best price on the order's side.
-            limit = e.price
-            if (buy and self._touch(e, self._on_tick(e, low), True) > limit) or (  # type: ignore[operator]
-                    not buy and self._touch(e, self._on_tick(e, high), False) < limit):  # type: ignore[operator]
+            limit = cast(Decimal, e.price)  # a limit order has its price
+            if (buy and self._touch(e, self._on_tick(e, low), True) > limit) or (
+                    not buy and self._touch(e, self._on_tick(e, high), False) < limit):
                 return
             start = self._touch(e, self._on_tick(e, reference), buy)
-            price = min(start, limit) if buy else max(start, limit)  # type: ignore[type-var]
+            price = min(start, limit) if buy else max(start, limit)
         else:
-            limit = e.price
-            if (buy and Decimal(str(low)) > limit) or (not buy and Decimal(str(high)) < limit):  # type: ignore[operator]
+            limit = cast(Decimal, e.price)  # a limit order has its price
+            if (buy and Decimal(str(low)) > limit) or (not buy and Decimal(str(high)) < limit):
                 return
             start = self._on_tick(e, reference)
-            price = min(start, limit) if buy else max(start, limit)  # type: ignore[type-var]
+            price = min(start, limit) if buy else max(start, limit)
         quantity = e.remaining
         if self.participation is not None and volume is not None and not math.isnan(volume) and volume > 0:
             quantity = min(quantity, int(volume * self.participation))

@@ -77,7 +77,8 @@ def fills_contract_note(trades: Any, instruments: Mapping[str, Instrument], fee_
     if not isinstance(instruments, Mapping):
         raise ConfigError("instruments", instruments, "a mapping of symbol to Instrument")
     table, ipft = _settings(fee_model)
-    records, booked = [], {}
+    records: list[dict[str, Any]] = []
+    booked: dict[tuple[Any, str], Decimal] = {}
     for fill in trades.to_dict("records"):
         instrument = instruments.get(fill["symbol"])
         segment = (fee_model.segment(fill["product"], fill["symbol"], instrument) if isinstance(fee_model, NseFees)

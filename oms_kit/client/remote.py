@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -51,8 +51,8 @@ TOKEN_VARIABLE = "OMS_KIT_TOKEN"  # where connect() finds the token when none is
 DEFAULT_TIMEOUT_S = 30.0
 BATCH_SIZE = 100  # orders a request of place_orders carries: the server's most (oms_kit.service.models.MAX_BATCH)
 # The HTTP status POST /orders answers with for an error a batch sends in an order's place, by its code.
-_ITEM_STATUS = {"INVALID_INPUT": 422, "PERSISTENCE_UNAVAILABLE": 503, "STORE_ERROR": 503, "REFUSED": 409,
-                "INVALID_TRANSITION": 409}
+_ITEM_STATUS: dict[str | None, int] = {"INVALID_INPUT": 422, "PERSISTENCE_UNAVAILABLE": 503, "STORE_ERROR": 503,
+                                       "REFUSED": 409, "INVALID_TRANSITION": 409}
 T = TypeVar("T")
 
 
@@ -124,7 +124,8 @@ class RemoteOMS(RemotePrograms):
             records = await self._call("POST", "/orders/batch", body={"orders": chunk})
             answers += self._decode(self._batch_answers, records, chunk)
         placed = iter(answers)
-        return [next(placed) if type(item) is OrderRequest else item for item in items]
+        # The items left are the OmsErrors found before sending.
+        return [next(placed) if type(item) is OrderRequest else cast(OmsError, item) for item in items]
 
     def _batch_answers(self, records: Any, sent: list[dict[str, Any]]) -> list[Order | OmsError]:
         if not isinstance(records, list) or len(records) != len(sent):

@@ -134,7 +134,7 @@ def _check_values(frame: pd.DataFrame, originals: Mapping[str, pd.Series] | None
     # fmin/fmax skip NaN (and do not warn when every volume is NaN).
     if len(volumes) and (unreadable or np.fmin.reduce(volumes) < 0 or np.fmax.reduce(volumes) == math.inf):
         bad = (volumes < 0) | (volumes == math.inf)
-        if unreadable:
+        if unreadable and given is not None:  # unreadable: given is not None
             bad |= np.isnan(volumes) & given.notna().to_numpy()
         if bad.any():
             raise _refuse(frame, bad, "volume", "a finite number >= 0, or NaN/missing when unknown",

@@ -289,7 +289,7 @@ class RandomWalkFeed(FeedState):
         now = self.clock.now()
         sigma = self.volatility / 100.0
         first = self._steps == 0
-        bars = []
+        bars: list[Bar] = []
         for symbol in self._symbols:
             if not first:
                 # exp() of a normal return: a geometric walk never reaches zero or goes negative.

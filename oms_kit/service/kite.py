@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -77,6 +77,9 @@ __all__ = ["router"]
 CANCEL_REASON = "cancelled by user"
 SEGMENTS = ("equity", "commodity")
 
+
+# A frame's rows as dicts: pandas-stubs types their keys Hashable; these frames' columns are names (str).
+_Records = list[dict[str, Any]]
 
 def kite_response(data: Any) -> Response:
     """Kite's success envelope."""
@@ -269,7 +272,7 @@ async def order_trades(request: Request, order_id: str) -> Response:
     order = _find(oms, order_id)
     world = _world(oms)
     frame = oms.trades(symbol=order.symbol, since=order.created_at)
-    rows = frame[frame["order_id"] == order.order_id].to_dict("records")
+    rows = cast(_Records, frame[frame["order_id"] == order.order_id].to_dict("records"))
     return kite_response([trade_json(r, world.token(r["symbol"])) for r in rows])
 
 
@@ -283,7 +286,7 @@ async def trades(request: Request) -> Response:
 
 def _day_trades(oms: OMS) -> list[dict[str, Any]]:
     began = _today(oms)
-    rows = oms.trades().to_dict("records")
+    rows = cast(_Records, oms.trades().to_dict("records"))
     return [r for r in rows if began is None or r["ts"] >= began]
 
 
@@ -292,7 +295,7 @@ def _day_trades(oms: OMS) -> list[dict[str, Any]]:
 
 def _positions(request: Request) -> dict[str, list[dict[str, Any]]]:
     oms = _oms(request)
-    positions = oms.positions().to_dict("records")
+    positions = cast(_Records, oms.positions().to_dict("records"))
     return positions_json(positions, day_fills(_day_trades(oms)), _world(oms), _prices(request).closes())
 
 

@@ -145,7 +145,9 @@ async def serve(oms: OMS, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, to
     # h11's cost) with a clock and a size bound on each request's head (see oms_kit.service.connection).
     config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=access_log, server_header=False,
                             http=guarded_protocol(head_timeout), ws="websockets-sansio", ws_per_message_deflate=False,
-                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S, timeout_keep_alive=KEEP_ALIVE_S,
+                            # uvicorn annotates int; it passes the seconds to asyncio.wait_for, which takes a float.
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # type: ignore[arg-type]
+                            timeout_keep_alive=KEEP_ALIVE_S,
                             limit_concurrency=max_connections)
     server = _Uvicorn(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]), name="oms-kit-http")

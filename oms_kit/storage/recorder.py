@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
 from oms_kit.fsm import OrderEvent
 from oms_kit.gtt import Gtt
@@ -70,7 +71,8 @@ class Recorder:
         """An order was placed: its first event and the pre-trade decision on it."""
         self._orders[order.order_id] = order
         self.rows.append(created_row(order))
-        self.rows.append(decision_row(f"D-{order.order_id}", order, order.created_at, violations))
+        # prepare stamped created_at when it registered the order.
+        self.rows.append(decision_row(f"D-{order.order_id}", order, cast(datetime, order.created_at), violations))
 
     def decided(self, decision_id: str, order: Order, ts: datetime, violations: Sequence[Violation]) -> None:
         """A pre-trade decision on a modify of ``order``."""
@@ -84,7 +86,7 @@ class Recorder:
     def filled(self, fill: Fill, position: Position) -> None:
         """An execution, and the position (and cash) it changed."""
         self.rows.append(trade_row(fill))
-        self._positions[(position.symbol, position.product)] = (position, fill.ts)
+        self._positions[(position.symbol, position.product)] = (position, cast(datetime, fill.ts))  # fills are timed
         self._account_changed = fill.ts
 
     def account_changed(self, ts: datetime) -> None:

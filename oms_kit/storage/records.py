@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from oms_kit.fsm import OrderEvent, OrderEventType
 from oms_kit.gtt import Gtt
@@ -162,6 +162,10 @@ def _event_detail(event: OrderEvent, order: Order) -> str:
 _CENT = Decimal("0.01")
 
 
+@overload
+def stored_decimal(value: Decimal) -> Decimal: ...
+@overload
+def stored_decimal(value: None) -> None: ...
 def stored_decimal(value: Decimal | None) -> Decimal | None:
     """A money or price value as read back: the database keeps 8 decimal places (``1480.00000000``); give it
     the two decimals of a price or an amount when that loses nothing, else its exact digits."""

@@ -186,7 +186,7 @@ class CandleChart(anywidget.AnyWidget):
     symbols = t.List(t.Unicode()).tag(sync=True)
     intervals = t.List(t.Unicode(), default_value=list(INTERVALS)).tag(sync=True)
     bars = t.Bytes(b"").tag(sync=True)  # the window: pack()ed columns
-    tail = t.List().tag(sync=True)  # live candles from the window's last on, [time, o, h, l, c, v] each
+    tail: t.List[Any] = t.List().tag(sync=True)  # live candles from the window's last on, [time, o, h, l, c, v] each
     markers = t.List(t.Dict()).tag(sync=True)  # from the window's first candle on
     lines = t.List(t.Dict()).tag(sync=True)
     # ctx.plot lines from the window's first candle on: name, color, pane (0 over the candles, 1 below), time, value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Hashable
 from datetime import datetime, time
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import ipywidgets as w
 
@@ -30,7 +30,8 @@ def parse_time(text: str, field_name: str) -> datetime | None:
         return None
     try:
         if _CLOCK.match(text):
-            moment = datetime.combine(datetime.now().date(), time(*(int(p) for p in text.split(":"))))
+            fields: Any = (int(p) for p in text.split(":"))  # hours, minutes and maybe seconds (_CLOCK)
+            moment = datetime.combine(datetime.now().date(), time(*fields))
         else:
             moment = datetime.fromisoformat(text)
     except ValueError:

@@ -4,9 +4,9 @@ order, a bracket, a cover order, a trailing stop, an iceberg or a GTT (:mod:`oms
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from html import escape
-from typing import Any
+from typing import Any, cast
 
 import ipywidgets as w
 import pandas as pd
@@ -212,7 +212,7 @@ class OrderTicket(Panel):
             items = "".join(f"<li><b>{escape(str(r.code))}</b>: {escape(str(r.message))}</li>"
                             for r in failed.itertuples(index=False))
             return f"<span class='oms-down'>✗ would be rejected:</span><ul style='margin:2px 0'>{items}</ul>{note}"
-        by_name = {r.name: r for r in checks.itertuples(index=False)}
+        by_name = {r.name: r for r in cast(Iterable[Any], checks.itertuples(index=False))}
         parts = [f"passes all {len(checks)} checks"]
         if "max_order_value" in by_name and by_name["max_order_value"].value is not None:
             parts.append(f"value {money(by_name['max_order_value'].value)}")
