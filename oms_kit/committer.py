@@ -3,9 +3,12 @@
 
 On a durable store a commit returns once the rows are stored, or, while the database is unreachable, once they are
 buffered by the queue (only new orders and modifies fail closed, and they do so in the OMS). In memory the rows are
-written behind: nothing outlives the process there, so waiting would buy no safety. A row the store refuses after
-the fact (a fill, a cancel), a buffer that overflows during an outage, or a writer lock that cannot be taken again
-after one halts trading through the ``halt`` callback: the OMS's kill switch, which this module does not import.
+written behind: nothing outlives the process there, so waiting would buy no safety. The recorder then keeps its
+rows in the store's per-table buffers (``storage/behind.py``), which the store writes before each read, on a timer
+and at close; the order path only sets that timer going. A row the store refuses after the fact (a fill, a
+cancel), a buffer that overflows during an outage, or a writer lock that cannot be taken again after one halts
+trading through the ``halt`` callback: the OMS's kill switch, which this module does not import. A row the
+in-memory store refuses is counted and logged, and trading goes on.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from oms_kit.errors import PersistenceUnavailable, StoreError
 from oms_kit.storage import RowError, Store, WriteQueue
+from oms_kit.storage.behind import Behind
 from oms_kit.storage.recorder import Recorder
 
 log = logging.getLogger("oms_kit")
@@ -41,13 +45,21 @@ class Committer:
         self.halt = halt
         self.write_errors = 0  # failed write-behind transactions (in-memory store only)
         self._batch: asyncio.Future[None] | None = None  # the write-behind transaction last given a callback
+        # In memory on a store that buffers (DuckDB): the recorder's rows wait in its per-table lists. A store that
+        # is not durable and does not buffer has the rows written behind through the queue.
+        behind = getattr(store, "behind", None) if not store.durable else None
+        self.behind: Behind | None = behind if isinstance(behind, Behind) else None
+        if self.behind is not None:
+            recorder.buffer_into(self.behind.tables)
+            self.behind.add_source(recorder.stage)
         queue.on_overflow = self._on_overflow
         queue.on_available = self._on_available
 
     async def commit(self) -> None:
         """Commit the rows recorded since the last commit (see ``OMS.commit``)."""
         if not self.store.durable:
-            if self.recorder.has_rows():  # a quote that changed nothing stored schedules no transaction
+            # A quote that changed nothing stored schedules no write.
+            if self.recorder.has_rows() or (self.behind is not None and self.behind.waiting()):
                 self.write_behind()
             return
         rows = self.recorder.take()
@@ -68,20 +80,27 @@ class Committer:
     async def flush(self) -> None:
         """Wait until every row recorded so far is committed."""
         await self.commit()
+        if self.behind is not None:
+            await self.behind.flush()
         await self.queue.commit([])
 
     def write_behind(self) -> None:
         """In memory: hand the recorded rows to the queue's next transaction without waiting for it."""
-        # Group-commit transactions as on a durable store, but the order path keeps the speed of Python; flush()
-        # waits.
-        batch = self.queue.write_behind(self.recorder.take)
+        # The rows wait for the store's next write (a read, its timer, a flush, close); without buffers, group-commit
+        # transactions as on a durable store. Either way the order path keeps the speed of Python; flush() waits.
+        behind = self.behind
+        batch = behind.write_behind() if behind is not None else self.queue.write_behind(self.recorder.take)
         if batch is not self._batch:  # one callback per transaction, not per call
             self._batch = batch
             batch.add_done_callback(self._write_behind_done)
 
     def status(self) -> dict[str, Any]:
-        """The queue's figures, whether rows are written behind, and how many write-behind transactions failed."""
-        return {**self.queue.status(), "write_behind": not self.store.durable, "errors": self.write_errors}
+        """The queue's figures (in memory, the buffers': writes, rows, rows waiting or refused, timer writes),
+        whether rows are written behind, and how many write-behind transactions failed."""
+        figures = self.queue.status()
+        if self.behind is not None:
+            figures.update(self.behind.status())
+        return {**figures, "write_behind": not self.store.durable, "errors": self.write_errors}
 
     def _write_behind_done(self, future: asyncio.Future[None]) -> None:
         if not future.cancelled() and future.exception() is not None:

@@ -25,6 +25,7 @@ from oms_kit.instruments import default_instruments
 from oms_kit.models import MAX_PRICE, Order, Side
 from oms_kit.quotes import add_instruments, quote_bar
 from oms_kit.storage import RowError
+from oms_kit.storage import recorder as recorder_module
 from oms_kit.tasks import Tasks
 
 NOW = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
@@ -132,14 +133,27 @@ async def test_a_write_behind_the_memory_store_refuses_is_counted_and_logged_and
     try:
         await oms.set_price("RELIANCE", 2500)
         await oms.flush()
-        _refuse_trades(oms, monkeypatch)
+        trade_row = recorder_module.trade_row
 
-        await oms.place_order("RELIANCE", "BUY", 10)  # fills at once; its rows are written behind
+        def unstorable_trade(fill: Any) -> Any:
+            # A quantity beyond BIGINT: the real write path refuses the row, as it refuses any value its column
+            # cannot hold.
+            name, values = trade_row(fill)
+            return name, (*values[:6], 2**70, *values[7:])
+
+        monkeypatch.setattr(recorder_module, "trade_row", unstorable_trade)
+
+        order = await oms.place_order("RELIANCE", "BUY", 10)  # fills at once; its rows are written behind
         await oms.flush()  # the write-behind's error has no caller to go to: it is counted and logged
 
-        assert oms.status()["writes"]["errors"] == 1 and oms.status()["writes"]["write_behind"] is True
-        assert "write-behind to duckdb:///:memory:" in caplog.text
+        writes = oms.status()["writes"]
+        assert writes["errors"] == 1 and writes["write_behind"] is True and writes["rejected_rows"] == 1
+        assert "write-behind to duckdb:///:memory:" in caplog.text and "trades.quantity" in caplog.text
         assert oms.trading_state is TradingState.ACTIVE  # in memory nothing outlives the process: no halt
+        # The order's other rows were stored all the same.
+        stored = await oms.store.fetch("SELECT status FROM orders WHERE order_id = $1", order.order_id)
+        assert stored == [{"status": "FILLED"}]
+        assert await oms.store.fetch("SELECT * FROM trades") == []
     finally:
         await oms.close()
 

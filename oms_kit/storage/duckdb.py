@@ -6,6 +6,10 @@ Rows are written through Arrow, never row by row: DuckDB inserts about 2,000 row
 included) and hundreds of thousands per second from an Arrow table (see ``docs/ARCHITECTURE.md``, "Speed facts
 behind the storage").
 
+In memory the rows the OMS records wait in per-table lists (:class:`~oms_kit.storage.behind.Behind`, the
+``behind`` attribute) and are written in batches before every read, on a timer and at close: see
+``storage/behind.py``. Written rows go the same way either way.
+
 Append tables use ``INSERT … ON CONFLICT DO NOTHING``, which looks keys up in the primary-key index. Upsert
 tables do not use ``ON CONFLICT DO UPDATE``: DuckDB 2.0 runs it as a MERGE that joins the batch with the whole
 table, so its cost grows with the table (350 ms for 300 rows into 3 million, 2-core machine). Instead the stored
@@ -22,8 +26,6 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
-from operator import itemgetter
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -32,7 +34,9 @@ import pandas as pd
 import pyarrow as pa
 
 from oms_kit.errors import PersistenceUnavailable, StoreError
+from oms_kit.storage.arrow import to_arrow
 from oms_kit.storage.base import Write
+from oms_kit.storage.behind import Batch, Behind, Outcome, prepare, write_apart_now
 from oms_kit.storage.migrate import read_migrations
 from oms_kit.storage.rows import RowError, group_rows, row_error
 from oms_kit.storage.schema import Table
@@ -41,14 +45,6 @@ from oms_kit.storage.url import DEFAULT_URL, StoreUrl, parse_url
 T = TypeVar("T")
 
 _SQL_DECIMAL = "DECIMAL(28, 8)"  # as in the migrations
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_ARROW_TYPES = {
-    "text": pa.string(),
-    "int": pa.int64(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
 
 SCHEMA_MIGRATIONS = (
     "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -79,6 +75,8 @@ class DuckDBStore:
         False in memory: nothing survives :meth:`close`.
     read_only : bool
         Opened to watch; :meth:`write` and :meth:`migrate` with pending migrations are refused.
+    behind : Behind or None
+        In memory, the rows waiting to be written (``storage/behind.py``); None for a file.
     """
 
     backend = "duckdb"
@@ -99,6 +97,7 @@ class DuckDBStore:
         self._worker = worker
         self._claimed = claimed
         self._closed = False
+        self.behind = None if self.durable else Behind(self._write_behind, worker, self.url)
 
     @classmethod
     async def open(cls, url: str = DEFAULT_URL, *, read_only: bool = False, migrate: bool = True) -> DuckDBStore:
@@ -161,21 +160,32 @@ class DuckDBStore:
         if self.read_only:
             raise StoreError(f"{self.url} was opened read-only", hint="open it without read_only=True to write")
         if rows:
+            if self.behind is not None:  # rows waiting were recorded earlier: they go first
+                self.behind.stage()
             await self._call(self._write, rows)
 
     async def fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        """Run a query with ``$1``, ``$2``… parameters; return its rows as dicts (Decimal, aware datetime…)."""
+        """Run a query with ``$1``, ``$2``… parameters; return its rows as dicts (Decimal, aware datetime…).
+
+        In memory the rows waiting are written first: a read sees every row recorded before it."""
+        if self.behind is not None and not self._closed:
+            self.behind.stage()  # on the worker thread ahead of the query
         return await self._call(self._fetch, sql, params)
 
     async def fetch_df(self, sql: str, *params: Any) -> pd.DataFrame:
-        """Run a query and return a DataFrame: decimals as ``Decimal`` objects, timestamps in UTC."""
+        """Run a query and return a DataFrame: decimals as ``Decimal`` objects, timestamps in UTC (after the rows
+        waiting, as :meth:`fetch`)."""
+        if self.behind is not None and not self._closed:
+            self.behind.stage()
         return await self._call(self._fetch_df, sql, params)
 
     def fetch_blocking(self, sql: str, *params: Any) -> list[dict[str, Any]]:
         """:meth:`fetch` for a caller that cannot await (a history read from a plain method): the query runs on
-        the worker thread as always, and this thread waits for it."""
+        the worker thread as always, after the rows waiting, and this thread waits for it."""
         if self._closed:
             raise StoreError(f"{self.url} is closed", hint="open the store again")
+        if self.behind is not None:
+            self.behind.stage()
         return self._worker.submit(self._fetch, sql, params).result()
 
     async def migrate(self) -> list[int]:
@@ -189,10 +199,15 @@ class DuckDBStore:
         return await self._call(self._migrate)
 
     async def close(self) -> None:
-        """Close the database (a file is checkpointed) and stop the worker thread. Closing twice is harmless."""
+        """Close the database (a file is checkpointed) and stop the worker thread. Closing twice is harmless.
+
+        In memory the rows waiting are written first (their errors go to the future of ``behind.write_behind()``).
+        """
         if self._closed:
             return
         try:
+            if self.behind is not None:
+                await self.behind.close()
             await self._call(self._connection.close)
         finally:
             self._closed = True
@@ -220,9 +235,23 @@ class DuckDBStore:
     def _write(self, rows: Sequence[Write]) -> None:
         # Convert before BEGIN: a value that does not fit its column fails without touching the database.
         try:
-            batches = [(table, batch, _to_arrow(table, batch)) for table, batch in group_rows(rows).items()]
-        except RowError as exc:
+            batches = [(table, batch, to_arrow(table, batch)) for table, batch in group_rows(rows).items()]
+            self._commit(batches)
+        except (RowError, duckdb.DataError, duckdb.IntegrityError) as exc:  # out of range, a broken constraint
             raise row_error(self.url, rows, exc) from exc
+
+    def _write_behind(self, batch: Batch) -> Outcome:
+        # The rows waiting in memory, one Arrow table per table. Should a row not fit, the batch is written again
+        # row by row apart from the ones that do not (write_apart_now): the others are stored all the same.
+        try:
+            prepared = [(table, rows, to_arrow(table, rows)) for table, rows in (prepare(t, w) for t, w in batch)]
+            self._commit(prepared)
+        except (RowError, duckdb.DataError, duckdb.IntegrityError):
+            return write_apart_now(self._write, self.url, [row for _, writes in batch for row in writes])
+        return Outcome(written=sum(len(writes) for _, writes in batch), transactions=1)
+
+    def _commit(self, batches: list[tuple[Table, list[tuple[Any, ...]], pa.Table]]) -> None:
+        # Raises DataError or IntegrityError (ConstraintException is one) for a row's sake, for the caller to name.
         try:
             try:
                 # Append tables first with a plain INSERT, a fifth cheaper than ON CONFLICT DO NOTHING: a key is
@@ -234,8 +263,8 @@ class DuckDBStore:
                 self._transaction(batches, skip_known=True)
         except (duckdb.IOException, duckdb.FatalException, _CommitFailed) as exc:
             raise PersistenceUnavailable(f"cannot write to {self.url}", detail=str(exc)) from exc
-        except (duckdb.DataError, duckdb.IntegrityError) as exc:  # a value out of range, a broken constraint
-            raise row_error(self.url, rows, exc) from exc
+        except (duckdb.DataError, duckdb.IntegrityError):
+            raise
         except duckdb.Error as exc:
             raise StoreError(f"cannot write to {self.url}", detail=str(exc)) from exc
 
@@ -396,96 +425,9 @@ def _delete_sql(table: Table, count: int) -> str:
 @functools.cache
 def _insert_sql(table: Table, skip_known: bool) -> str:
     columns = ", ".join(table.column_names)
-    # Decimals arrive as DECIMAL(28, 8) or, when Arrow could not take them exactly, as text (see _decimals): the
-    # cast is then the rounding.
+    # Decimals arrive as DECIMAL(28, 8) or, when Arrow could not take them exactly, as text (``storage/arrow.py``):
+    # the cast is then the rounding.
     values = ", ".join(f"CAST({name} AS {_SQL_DECIMAL})" if kind == "decimal" else name for name, kind in table.columns)
     insert = f"INSERT INTO {table.name} ({columns}) SELECT {values} FROM oms_kit_batch"
     # Upsert tables: the rows this batch replaces were deleted just before.
     return f"{insert} ON CONFLICT DO NOTHING" if skip_known and table.mode == "append" else insert
-
-
-# Arrow types of the values as they travel; a decimal that Arrow cannot take exactly travels as text (see _decimals).
-_DECIMAL = pa.decimal128(28, 8)
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
-_DURATION = pa.duration("us")
-
-
-def _column(kind: str, values: list[Any]) -> pa.Array:
-    if not values:
-        return pa.array([], _ARROW_TYPES.get(kind, _DECIMAL))
-    first = values[0]
-    # A column with one value throughout (the account, an empty tag, an order type) is sent once and repeated by
-    # Arrow in C. Only text and None qualify: ``count`` compares with ==, and 1 == True == 1.0 would let a wrong
-    # type through in other kinds, where a str equals only a str and None only None.
-    if (first is None or (kind == "text" and type(first) is str)) and values.count(first) == len(values):
-        arrow_type = _ARROW_TYPES.get(kind, _DECIMAL)
-        size = len(values)
-        return pa.nulls(size, arrow_type) if first is None else pa.repeat(pa.scalar(first, arrow_type), size)
-    if kind == "decimal":
-        return _decimals(values)
-    if kind == "timestamp":
-        return _timestamps(values)
-    return pa.array(values, _ARROW_TYPES[kind])
-
-
-def _decimals(values: list[Any]) -> pa.Array:
-    # Arrow takes a Decimal with at most 8 places and 20 integer digits exactly (0.25 µs), and refuses the others
-    # rather than round them. Those travel as text, which DuckDB's cast in the INSERT rounds half away from zero
-    # as PostgreSQL's NUMERIC(28, 8) does, or refuses (NaN, too large), so both stores keep the same value.
-    try:
-        return pa.array(values, _DECIMAL)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([v if v is None else str(v) for v in values], pa.string())
-
-
-def _timestamps(values: list[Any]) -> pa.Array:
-    # Arrow converts an aware datetime in about 0.4 µs (it calls utcoffset()); the difference from the epoch, a
-    # timedelta, it reads in C, and an aware datetime on the same tzinfo subtracts without utcoffset() either.
-    # None (NotImplemented here) and naive datetimes (TypeError) take the slower loop.
-    try:
-        # typeshed's datetime has no __rsub__; CPython's has (its C type defines the reflected subtraction).
-        return pa.array(list(map(_EPOCH.__rsub__, values)), _DURATION).view(_TIMESTAMP)  # type: ignore[attr-defined]
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return pa.array(_microseconds(values), _TIMESTAMP)
-
-
-def _microseconds(values: list[Any]) -> list[int | None]:
-    out: list[int | None] = []
-    for value in values:
-        if value is None:
-            out.append(None)
-        else:
-            aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # naive means UTC
-            out.append((aware - _EPOCH) // _MICROSECOND)
-    return out
-
-
-# Rows converted at a time. Each column is a pass over the rows; over a slice this size the second and later passes
-# find the rows still in the CPU cache, where over 60,000 each pass fetches them from memory again (a third less
-# time over a write-behind burst, 2-core machine).
-_SLICE_ROWS = 4096
-
-
-def _to_arrow(table: Table, rows: list[tuple[Any, ...]]) -> pa.Table:
-    if len(rows) <= _SLICE_ROWS:
-        return _slice_to_arrow(table, rows)
-    slices = [_slice_to_arrow(table, rows[start : start + _SLICE_ROWS]) for start in range(0, len(rows), _SLICE_ROWS)]
-    schema = slices[0].schema
-    if any(part.schema != schema for part in slices):
-        # A slice whose decimals went as text (one to round): every slice sends them as text (exact), as one.
-        types = [(name, _ARROW_TYPES.get(kind, pa.string())) for name, kind in table.columns]
-        slices = [part.cast(pa.schema(types)) for part in slices]
-    return pa.concat_tables(slices)
-
-
-def _slice_to_arrow(table: Table, rows: list[tuple[Any, ...]]) -> pa.Table:
-    arrays = []
-    # Column by column through itemgetter: zip(*rows) over tens of thousands of rows costs ten times as much.
-    for index, (name, kind) in enumerate(table.columns):
-        try:
-            arrays.append(_column(kind, list(map(itemgetter(index), rows))))
-        # OverflowError: an int beyond int64; ValueError: a str that UTF-8 cannot encode (ArrowInvalid is one too).
-        except (pa.ArrowException, TypeError, AttributeError, OverflowError, ValueError) as exc:
-            raise RowError(f"cannot write {table.name}.{name} as {kind}", table=table.name, column=name,
-                           detail=f"{type(exc).__name__}: {exc}") from exc
-    return pa.Table.from_arrays(arrays, names=list(table.column_names))

@@ -6,6 +6,10 @@ fill with the position it made, a change of the trading state, an alert — and 
 OMS takes them (:meth:`take`) and commits them. The domain never builds a row; the layouts are
 :mod:`oms_kit.storage.records`'.
 
+In memory (:meth:`buffer_into`) the rows go instead straight into the store's per-table lists
+(``storage/behind.py``), each a list append on the order path, and :meth:`stage` adds the current state rows when
+the store writes them.
+
 Audit rows (events, trades, decisions, trading states, alerts) are kept as they happen. The current state of an
 order, a position and the account is one row per :meth:`take`, built when the rows are taken, since only the latest
 state is kept: a market order that is accepted and filled in one call writes its order row once.
@@ -54,6 +58,10 @@ class Recorder:
         self.account = account
         self.figures = figures
         self.rows: list[Write] = []  # audit rows, in the order things happened
+        # Where each kind of audit row goes: rows above, or (in memory) its table's list of the store's buffers.
+        # Bound list appends, so the order path pays one C call per row either way.
+        self._event = self._decision = self._trade = self._state = self._change = self._gtt = self._program = \
+            self._alert = self.rows.append
         # Orders and positions changed since the last take(), and the time of the last change of the account's
         # figures: their rows (latest state only) are built by take().
         self._orders: dict[str, Order] = {}
@@ -64,28 +72,29 @@ class Recorder:
         # watcher then value positions at prices seconds old, for a row per position every few seconds rather
         # than one per tick.
         self._saved_marks: dict[tuple[str, Product], Decimal | None] = {}
+        self._tables: dict[str, list[Write]] = {}  # the store's buffers, in memory (buffer_into)
 
     # -- what happened ----------------------------------------------------------------------------------------
 
     def created(self, order: Order, violations: Sequence[Violation]) -> None:
         """An order was placed: its first event and the pre-trade decision on it."""
         self._orders[order.order_id] = order
-        self.rows.append(created_row(order))
+        self._event(created_row(order))
         # prepare stamped created_at when it registered the order.
-        self.rows.append(decision_row(f"D-{order.order_id}", order, cast(datetime, order.created_at), violations))
+        self._decision(decision_row(f"D-{order.order_id}", order, cast(datetime, order.created_at), violations))
 
     def decided(self, decision_id: str, order: Order, ts: datetime, violations: Sequence[Violation]) -> None:
         """A pre-trade decision on a modify of ``order``."""
-        self.rows.append(decision_row(decision_id, order, ts, violations))
+        self._decision(decision_row(decision_id, order, ts, violations))
 
     def changed(self, order: Order, event: OrderEvent, previous: OrderStatus) -> None:
         """``event`` moved ``order`` on from ``previous`` (already applied)."""
         self._orders[order.order_id] = order
-        self.rows.append(event_row(order, event, previous))
+        self._event(event_row(order, event, previous))
 
     def filled(self, fill: Fill, position: Position) -> None:
         """An execution, and the position (and cash) it changed."""
-        self.rows.append(trade_row(fill))
+        self._trade(trade_row(fill))
         self._positions[(position.symbol, position.product)] = (position, cast(datetime, fill.ts))  # fills are timed
         self._account_changed = fill.ts
 
@@ -96,19 +105,19 @@ class Recorder:
     def trading_state(self, ts: datetime, change_id: str, previous: str, state: str, reason: str,
                       source: str) -> None:
         """The trading state changed: the current state and one entry of its history."""
-        self.rows.append(trading_state_row(self.account, state, reason, source, ts))
-        self.rows.append(state_change_row(change_id, self.account, ts, previous, state, reason, source))
+        self._state(trading_state_row(self.account, state, reason, source, ts))
+        self._change(state_change_row(change_id, self.account, ts, previous, state, reason, source))
 
     def gtt(self, gtt: Gtt) -> None:
         """A GTT was made or changed: its current state."""
-        self.rows.append(gtt_row(gtt, self.account))
+        self._gtt(gtt_row(gtt, self.account))
 
     def program(self, program: Program) -> None:
         """An order program was made or changed: its current state."""
-        self.rows.append(program_row(program, self.account))
+        self._program(program_row(program, self.account))
 
     def alert(self, alert: RiskAlert) -> None:
-        self.rows.append(alert_row(alert))
+        self._alert(alert_row(alert))
 
     def forget(self, order_id: str) -> None:
         """An order the store refused is forgotten: its state row is not written."""
@@ -132,13 +141,41 @@ class Recorder:
     # -- the rows ---------------------------------------------------------------------------------------------
 
     def has_rows(self) -> bool:
-        """Whether :meth:`take` has anything to give."""
+        """Whether :meth:`take` has anything to give (in memory, whether :meth:`stage` has state rows to add)."""
         return bool(self.rows or self._orders or self._positions or self._account_changed is not None)
 
     def take(self) -> list[Write]:
         """The rows since the last call: audit rows, and the current state of every order and position that
         changed (one row each) and of the account when it changed."""
-        rows, self.rows = self.rows, []
+        rows = self.rows.copy()
+        self.rows.clear()  # the list stays: the audit rows' appends are bound to it
+        self._take_state(rows)
+        return rows
+
+    def buffer_into(self, tables: dict[str, list[Write]]) -> None:
+        """From now on keep audit rows in ``tables`` (per table name, the list its rows wait in: an in-memory
+        store's ``behind.tables``) rather than for :meth:`take`; :meth:`stage` adds the current state rows there."""
+        self._event, self._decision, self._trade = (tables["order_events"].append, tables["risk_decisions"].append,
+                                                    tables["trades"].append)
+        self._state, self._change = tables["trading_state"].append, tables["trading_state_changes"].append
+        self._gtt, self._program, self._alert = (tables["gtts"].append, tables["programs"].append,
+                                                 tables["risk_alerts"].append)
+        self._tables = tables
+        for row in self.take():  # anything recorded before: into its table, in order
+            tables[row[0]].append(row)
+
+    def stage(self) -> None:
+        """In memory (after :meth:`buffer_into`): put the current state of every order, position and account that
+        changed since the last call into the tables, one row each. The store calls this before each write."""
+        if self._orders or self._positions or self._account_changed is not None:
+            tables = self._tables
+            rows: list[Write] = []
+            self._take_state(rows)
+            for row in rows:
+                tables[row[0]].append(row)
+
+    def _take_state(self, rows: list[Write]) -> None:
+        # Appends the state rows (orders, positions, account) changed since the last call to ``rows``.
         if self._orders:
             rows.extend(map(order_row, self._orders.values()))
             self._orders = {}
@@ -151,7 +188,6 @@ class Recorder:
         if self._account_changed is not None:
             rows.append(self.account_row(self._account_changed))
             self._account_changed = None
-        return rows
 
     def account_row(self, ts: datetime) -> Write:
         """The account's row as of ``ts``."""
