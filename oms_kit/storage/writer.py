@@ -153,9 +153,10 @@ class WriteQueue:
     def write_behind(self, take: Callable[[], list[Write]]) -> asyncio.Future[None]:
         """Have the next transaction take its rows from ``take()`` when it starts, without a future per call.
 
-        For callers that do not wait for the commit (the in-memory store): every call until that transaction starts
-        gets the same future and costs a few attribute reads, and rows are built once per transaction, not once per
-        call (an order's row in its latest state, one row per changed position).
+        For callers that do not wait for the commit on a store that is not durable and keeps no buffers of its own
+        (the in-memory DuckDB store keeps them: ``storage/behind.py``, and the OMS writes behind through it): every
+        call until that transaction starts gets the same future and costs a few attribute reads, and rows are built
+        once per transaction, not once per call (an order's row in its latest state, one row per changed position).
 
         Returns
         -------
