@@ -7,7 +7,8 @@ order in its final state, three events, the decision, the trade, the position an
 the store's buffers (``storage/behind.py``: appended per table as recorded, then each table's values taken out
 and its upserts reduced to the latest row per key, conversion to Arrow and DuckDB's own work), and as one
 ``Store.write`` of the same rows (grouping by table, conversion, DuckDB), the path a group-commit transaction takes.
-Prints figures; asserts nothing.
+Last, the in-memory OMS with orders arriving one at a time, 2 ms apart (as a service or a strategy sends them):
+orders/s, the process's CPU time per order and the writes it took. Prints figures; asserts nothing.
 
     python benchmarks/bench_store.py [POSTGRESQL_URL]
 
@@ -26,6 +27,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import oms_kit as ok
 from oms_kit.storage import Write, WriteQueue, open_store
 from oms_kit.storage.arrow import to_arrow
 from oms_kit.storage.behind import prepare
@@ -156,8 +158,34 @@ async def measure_burst() -> None:
     )
 
 
+async def measure_trickle(orders: int = 1_000, gap: float = 0.002) -> None:
+    """The in-memory OMS placing ``orders`` market orders ``gap`` seconds apart: the write path's cost when orders
+    do not come in bursts."""
+    limits = ok.RiskLimits(max_orders_per_second=None, duplicate_window_s=None, max_open_orders=None,
+                           max_order_value=None)
+    oms = await ok.OMS.open("duckdb:///:memory:", feed=None, limits=limits, cash=10**12)
+    try:
+        for i, symbol in enumerate(SYMBOLS):
+            await oms.set_price(symbol, 1000 + 100 * i)
+        await oms.flush()
+        before = oms.status()["writes"]["transactions"]
+        cpu, start = time.process_time(), time.perf_counter()
+        for n in range(orders):
+            side = "BUY" if n % 2 == 0 else "SELL"
+            await oms.place_order(SYMBOLS[n % 5], side, 1 + n % 3 if side == "BUY" else 1 + (n - 1) % 3)
+            await asyncio.sleep(gap)
+        await oms.flush()
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        writes = oms.status()["writes"]["transactions"] - before
+    finally:
+        await oms.close()
+    print(f"in-memory OMS, {orders:,} orders {gap * 1000:g} ms apart: {orders / elapsed:,.0f} orders/s, "
+          f"CPU {cpu / orders * 1e6:,.0f} µs per order (all threads), {writes} writes")
+
+
 async def main() -> None:
     await measure_burst()
+    await measure_trickle()
     print(f"{WRITERS} writers x {ORDERS_PER_WRITER} orders, 3 rows each, each commit awaited")
     await measure("duckdb:///:memory:")
     with tempfile.TemporaryDirectory() as directory:
