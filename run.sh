@@ -40,15 +40,25 @@ create_venv() {
     "$PYTHON" -m venv "$VENV"
 }
 
+# What the install depends on: the project's files, the sources of the modules the build compiles (an edit of one
+# means building again, or the old build would run) and whether to compile at all.
+build_hash() {
+    local compiled
+    compiled=$(sed -n 's/^    "\(oms_kit\.[a-z_.]*\)",$/\1/p' oms_kit/compiled.py | tr . / | sed 's/$/.py/')
+    # shellcheck disable=SC2086  # one path per word
+    { cat pyproject.toml setup.py oms_kit/compiled.py $compiled; echo "pure=${OMS_KIT_PURE_PYTHON:-}"; } |
+        sha256sum | cut -d' ' -f1
+}
+
 setup() {
     # A venv whose python does not run (half-created, or its base Python was removed) is rebuilt.
     if ! "$VENV/bin/python" -c '' 2>/dev/null; then
         create_venv
     fi
     local wanted
-    wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    wanted=$(build_hash)
     if [[ ! -f $STAMP || $(cat "$STAMP") != "$wanted" ]]; then
-        echo "run.sh: installing oms_kit and its dependencies into $VENV (a couple of minutes the first time)"
+        echo "run.sh: installing oms_kit and its dependencies into $VENV and compiling its order path (a few minutes the first time)"
         # The build prints pages of packaging notices; keep them in a log, show it on failure.
         if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e '.[dev]' >"$VENV/pip-install.log" 2>&1; then
             tail -n 40 "$VENV/pip-install.log" >&2

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import oms_kit as ok  # noqa: E402
+from oms_kit import compiled  # noqa: E402
 
 FAST, SLOW, SIZE = 10, 30, 100
 CASH = 10_000_000
@@ -280,7 +281,8 @@ def main() -> None:
     bars = make_bars(max(args.bars, args.order_bars))
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
-    print(f"{len(bars):,} one-minute bars of one symbol; Python {sys.version.split()[0]}")
+    print(f"{len(bars):,} one-minute bars of one symbol; Python {sys.version.split()[0]}; oms_kit's order path "
+          f"{compiled.describe()}")
     rows = []
     for workload in workloads:
         data = bars.iloc[:args.order_bars] if workload == "every_bar" else bars.iloc[:args.bars]

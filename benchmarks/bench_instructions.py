@@ -93,6 +93,9 @@ def main() -> int:
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)")
         return 1
+    from oms_kit import compiled
+
+    print(f"order path: {compiled.describe()}")
     print(f"{'workload':<10} {'orders':>7} {'instructions/order':>19}")
     for workload in (name.strip() for name in args.workloads.split(",")):
         if workload not in WORKLOADS:

@@ -5,9 +5,10 @@
 >>> order = await oms.place_order("RELIANCE", "BUY", 10, "LIMIT", price=2500)
 """
 
+import warnings
 from typing import Any
 
-from oms_kit import black76, margin
+from oms_kit import black76, compiled, margin
 from oms_kit.backtest import BacktestResult, backtest
 from oms_kit.broker.fees import IndiaEquityFees, NoFees
 from oms_kit.broker.mock import MockBroker
@@ -64,6 +65,12 @@ from oms_kit.sweep import sweep
 from oms_kit.sync import SyncOMS, open_sync
 from oms_kit.walkforward import walk_forward
 from oms_kit.walkforward_result import WalkForwardResult
+
+if compiled.stale():
+    # A compiled module runs its build, not its source: an edit would seem to do nothing.
+    warnings.warn(f"oms_kit: {', '.join(compiled.stale())} changed after they were compiled and run as built; "
+                  "build again (./run.sh setup, or pip install -e .) or install pure Python (OMS_KIT_PURE_PYTHON=1)",
+                  stacklevel=2)
 
 # The client (``ok.connect``) is loaded on first use: it brings httpx and websockets, a tenth of a second and
 # thousands of objects that every later full collection of the garbage collector would walk in a backtest too.
@@ -134,6 +141,7 @@ __all__ = [
     "backtest",
     "black76",
     "compare",
+    "compiled",
     "connect",
     "connect_sync",
     "load_bars",

@@ -148,19 +148,21 @@ class MockBroker:
     def __init__(
         self,
         *,
-        slippage_bps: float = 0.0,
-        spread_bps: float = 0.0,
-        spread_ticks: int = 0,
-        market_protection_pct: float | None = None,
+        slippage_bps: object = 0.0,
+        spread_bps: object = 0.0,
+        spread_ticks: object = 0,
+        market_protection_pct: object = None,
         fees: str | FeeModel | None = "india_equity",
-        latency: float = 0.0,
-        participation: float | None = None,
-        intrabar: str = "stop_first",
+        latency: object = 0.0,
+        participation: object = None,
+        intrabar: object = "stop_first",
         immediate_market_fills: bool = True,
-        reject_rate: float = 0.0,
-        drop_ack_rate: float = 0.0,
+        reject_rate: object = 0.0,
+        drop_ack_rate: object = 0.0,
         seed: int | None = 0,
     ) -> None:
+        # The settings are typed `object`: each is checked here and a wrong one raises a ConfigError naming it; a
+        # narrower annotation would make the compiled module raise a bare TypeError before the check.
         slippage = setting("slippage_bps", slippage_bps, math.inf, "a finite number of basis points >= 0")
         self.slippage = Decimal(str(slippage)) * _BPS
         self._half_share, self._half_ticks = spread_settings(spread_bps, spread_ticks)

@@ -1,0 +1,75 @@
+"""The modules of the order path that the build compiles with mypyc, and whether this install runs them compiled.
+
+``setup.py`` reads :data:`MODULES` (this module imports nothing of oms_kit, so the build can run it alone) and
+compiles them when a C compiler is at hand; without one, or with ``OMS_KIT_PURE_PYTHON=1`` set at install time, the
+same modules run as plain Python. Both ways pass the same test suite. What a module compiled this way must keep:
+
+- its annotations are checked at run time: a value of another type raises ``TypeError`` where plain Python would
+  go on, so a public argument that is checked by hand (and refused with a ``ConfigError``) is typed ``object``;
+- its classes cannot be patched or subclassed from Python, and ``inspect`` sees less of its functions.
+
+A compiled module is an extension file next to its source; editing the source does not change what runs until
+the package is built again (``./run.sh`` does so when a compiled module changes). :func:`stale` names the modules
+whose source is newer than their build, and ``import oms_kit`` warns about them.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import sys
+
+MODULES = (
+    "oms_kit.fsm",
+    "oms_kit.validator",
+    "oms_kit.checks",
+    "oms_kit.check",
+    "oms_kit.session_checks",
+    "oms_kit.exposure",
+    "oms_kit.orders",
+    "oms_kit.ledger",
+    "oms_kit.rejections",
+    "oms_kit.day",
+    "oms_kit.broker.base",
+    "oms_kit.broker.depth",
+    "oms_kit.broker.mock",
+)
+"""Compiled when the build can: the state machine, the pre-trade checks, the order manager, the ledger and the
+mock broker's matching."""
+
+_EXTENSIONS = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+
+
+def compiled() -> dict[str, bool]:
+    """Each of :data:`MODULES` (imported) and whether it runs compiled."""
+    return {name: _file(name).endswith(_EXTENSIONS) for name in MODULES}
+
+
+def stale() -> list[str]:
+    """The compiled modules whose source was changed after they were built (imported ones only)."""
+    found = []
+    for name in MODULES:
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None) or ""
+        if not path.endswith(_EXTENSIONS):
+            continue
+        source = os.path.join(os.path.dirname(path), name.rsplit(".", 1)[-1] + ".py")
+        # A second of slack: an install may write the source just after the build.
+        if os.path.exists(source) and os.path.getmtime(source) > os.path.getmtime(path) + 1:
+            found.append(name)
+    return found
+
+
+def _file(name: str) -> str:
+    __import__(name)
+    return getattr(sys.modules[name], "__file__", None) or ""
+
+
+def describe() -> str:
+    """One line for a benchmark's output: how this install runs the order path."""
+    state = compiled()
+    if all(state.values()):
+        return f"compiled (mypyc, {len(state)} modules)"
+    if not any(state.values()):
+        return "plain Python"
+    return "partly compiled: plain Python for " + ", ".join(name for name, done in state.items() if not done)
