@@ -17,7 +17,9 @@ that earlier runs filled.
 Columns: orders/s; p50/p99 latency of ``place_order``; commits (transactions) and rows per commit; commit p50, the
 median time of one ``Store.write`` (encoding, server work and the commit's flush to disk); client CPU per order, the
 process's CPU time (all its threads) over the run divided by the orders, which on PostgreSQL is the Python side alone
-(the server runs in its own processes). Prints a table; asserts nothing.
+(the server runs in its own processes); and on PostgreSQL on this machine, server CPU per order, the CPU time of
+the server process that serves the OMS's writes (read from /proc; "-" when the server is elsewhere). The two CPU
+figures move less than the rate when other work shares the machine. Prints a table; asserts nothing.
 
 With PostgreSQL, the run also measures the database itself, in the two figures the order-path targets were set
 against (on the machine they were set on, about 3,300 single-row autocommit inserts a second through asyncpg, and
@@ -80,14 +82,17 @@ async def run(url: str, orders: int, callers: int) -> dict[str, float]:
                 raise RuntimeError(f"benchmark order not filled: {order!r} {order.violations}")
 
     await oms.flush()
+    server_cpu = _server_cpu(oms.store)
     oms.store.write = timed_write  # type: ignore[method-assign]  # the queue looks it up on each transaction
     transactions, rows = oms.queue.transactions, oms.queue.rows
+    server_start = await server_cpu() if server_cpu is not None else None
     cpu = time.process_time()
     start = time.perf_counter()
     await asyncio.gather(*(caller(k) for k in range(callers)))
     await oms.flush()  # in memory the OMS writes behind: the run ends when the last record is committed
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
+    server_end = await server_cpu() if server_cpu is not None else None
     transactions, rows = oms.queue.transactions - transactions, oms.queue.rows - rows
     await oms.close()
     latencies.sort()
@@ -102,7 +107,28 @@ async def run(url: str, orders: int, callers: int) -> dict[str, float]:
         "rows_per_commit": rows / max(transactions, 1),
         "commit_p50_ms": statistics.median(commit_seconds) * 1000 if commit_seconds else 0.0,
         "cpu_us_per_order": cpu / done * 1e6,
+        "server_cpu_us_per_order": (float("nan") if server_start is None or server_end is None
+                                    else (server_end - server_start) / done * 1e6),
     }
+
+
+def _server_cpu(store: Any) -> Any:
+    """For a PostgreSQL store whose server runs on this machine: an async function giving the CPU seconds (user and
+    system) of the server process behind the store's write connection so far, or None when it cannot be read."""
+    connection = getattr(store, "_write_connection", None)  # PostgresStore's own write connection
+    if connection is None:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    async def seconds() -> float | None:
+        pid = connection.get_server_pid()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the server is on another machine, or its process is not readable
+            return None
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime and stime
+
+    return seconds
 
 
 async def scale(url: str, singles: int = 3_000, batched: int = 60_000) -> tuple[float, float]:
@@ -222,14 +248,17 @@ def main() -> int:
             print(f"This Python: backtesting.py fills {python_rate:,.0f} orders/s with a market order every bar "
                   "(where the targets were set: about 47,000)")
         print(f"{'backend':<15} {'callers':>7} {'orders':>7} {'orders/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'commits':>8} {'rows/commit':>11} {'commit p50 ms':>13} {'CPU us/order':>12}")
+              f"{'commits':>8} {'rows/commit':>11} {'commit p50 ms':>13} {'CPU us/order':>12} "
+              f"{'server CPU us/order':>19}")
         for name, url in backends:
             for callers in caller_counts:
                 orders = args.orders if callers > 1 else max(args.orders // 4, 1)
                 r = asyncio.run(run(url, orders, callers))
+                server_us = r["server_cpu_us_per_order"]
+                server = "-" if server_us != server_us else f"{server_us:.0f}"  # NaN: not measured
                 print(f"{name:<15} {callers:>7} {r['orders']:>7} {r['orders_per_s']:>10,.0f} {r['p50_ms']:>8.2f} "
                       f"{r['p99_ms']:>8.2f} {r['transactions']:>8} {r['rows_per_commit']:>11.1f} "
-                      f"{r['commit_p50_ms']:>13.2f} {r['cpu_us_per_order']:>12.0f}", flush=True)
+                      f"{r['commit_p50_ms']:>13.2f} {r['cpu_us_per_order']:>12.0f} {server:>19}", flush=True)
                 if url.startswith("duckdb:///") and not url.endswith(":memory:"):
                     Path(url.removeprefix("duckdb:///")).unlink(missing_ok=True)
         if python_rate is not None:

@@ -5,8 +5,10 @@ upsert tables; append tables skip known keys only when a retry meets one), and e
 value, its values joined by a separator and split again by the server (``string_to_array``), then cast to the
 column's type. asyncpg encodes an array element in 0.3–2 µs (decimals and timestamps the dearest), and one long
 text in nanoseconds per value, so the client's share of a commit shrinks several times; the server, on its own
-core, does the parsing. The statement ends with ``pg_notify`` on :data:`CHANNEL`, which read-only watchers
-listen to (``storage/postgres.py``).
+core, does the parsing. A timestamp travels as its microseconds since 1970 (an integer), which the server turns
+back into the same instant with integer arithmetic: half the bytes of its ISO text, a third of the client's work
+to write it and half the server's to read it. The statement ends with ``pg_notify`` on :data:`CHANNEL`, which
+read-only watchers listen to (``storage/postgres.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -32,7 +34,16 @@ _NULL = "\x1e"  # ASCII record separator: a value that is NULL
 _BOOLEAN = {True: "t", False: "f"}
 _Column = tuple[str, str, list[Any]]  # "table.column", its kind, its values as texts (None for NULL)
 _CASTS = {"text": "", "int": "::bigint[]", "bool": "::boolean[]", "decimal": "::numeric[]",
-          "timestamp": "::timestamptz[]"}
+          "timestamp": "::bigint[]"}  # a timestamp as microseconds since 1970, see _timestamps
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)  # a naive datetime means UTC
+_MICROSECOND = timedelta(microseconds=1)
+# Microseconds since 1970 back to a timestamptz, exactly over Python's whole range (years 1 to 9999): the seconds
+# and the microseconds apart, since interval * number multiplies in double precision, which holds whole seconds
+# times 10**6 exactly up to about 18,000 years but microseconds only up to 285 years from 1970. An interval without
+# days or months adds to a timestamptz without consulting the session's time zone.
+_FROM_MICROSECONDS = ("('epoch'::timestamptz + ({0} / 1000000) * interval '1 second' "
+                      "+ ({0} % 1000000) * interval '1 microsecond')")
 
 
 async def upsert(connection: asyncpg.Connection, batches: dict[Table, list[tuple[Any, ...]]]) -> None:
@@ -72,11 +83,13 @@ def write_sql(tables: tuple[Table, ...], *, skip_known: bool) -> str:
     parts = []
     number = 3
     for table in tables:
-        arrays = []
-        for _, kind in table.columns:
+        arrays, values = [], []
+        for index, (_, kind) in enumerate(table.columns):
             # Each text starts with a separator (see _joined): the first element is dropped.
             arrays.append(f"(string_to_array(${number}, $1, $2))[2:]{_CASTS[kind]}")
+            values.append(_FROM_MICROSECONDS.format(f"c{index}") if kind == "timestamp" else f"c{index}")
             number += 1
+        aliases = ", ".join(f"c{index}" for index in range(len(table.columns)))
         columns = ", ".join(table.column_names)
         key = ", ".join(table.key)
         if table.mode == "append":  # a retry changes nothing
@@ -85,7 +98,7 @@ def write_sql(tables: tuple[Table, ...], *, skip_known: bool) -> str:
             updates = ", ".join(f"{col} = excluded.{col}" for col in table.column_names if col not in table.key)
             conflict = f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
         parts.append(f"w_{table.name} AS (INSERT INTO {table.name} ({columns}) "
-                     f"SELECT * FROM unnest({', '.join(arrays)}) {conflict})")
+                     f"SELECT {', '.join(values)} FROM unnest({', '.join(arrays)}) AS d({aliases}) {conflict})")
     # Read-only watchers (OMS.open(url, read_only=True)) LISTEN on the channel; delivered on commit.
     return f"WITH {', '.join(parts)} SELECT pg_notify('{CHANNEL}', '')"
 
@@ -111,9 +124,10 @@ def _column_texts(table: Table, rows: list[tuple[Any, ...]], stamps: dict[int, s
 
 
 def _timestamps(values: list[Any], texts: dict[int, str]) -> list[str | None]:
-    # Rows of one commit share a handful of datetime objects (an order's creation stamps its row, its first
-    # event and its decision; a fill its trade, position and events): each is formatted once per write. The rows
-    # hold them alive, so an id is not reused meanwhile.
+    # Each datetime as the text of its microseconds since 1970 (0.3 µs, where isoformat takes 1.1 and its text is
+    # twice as long). Rows of one commit share a handful of datetime objects (an order's creation stamps its row,
+    # its first event and its decision; a fill its trade, position and events): each is converted once per write.
+    # The rows hold them alive, so an id is not reused meanwhile.
     out: list[str | None] = []
     for value in values:
         if value is None:
@@ -123,8 +137,8 @@ def _timestamps(values: list[Any], texts: dict[int, str]) -> list[str | None]:
         if text is None:
             if not isinstance(value, datetime):
                 raise TypeError(f"{value!r} is not a datetime")
-            aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # naive means UTC
-            text = texts[id(value)] = aware.isoformat()
+            since = value - (_EPOCH if value.tzinfo is not None else _NAIVE_EPOCH)
+            text = texts[id(value)] = str(since // _MICROSECOND)
         out.append(text)
     return out
 
