@@ -6,7 +6,11 @@ same modules run as plain Python. Both ways pass the same test suite. What a mod
 
 - its annotations are checked at run time: a value of another type raises ``TypeError`` where plain Python would
   go on, so a public argument that is checked by hand (and refused with a ``ConfigError``) is typed ``object``;
-- its classes cannot be patched or subclassed from Python, and ``inspect`` sees less of its functions.
+- its classes cannot be patched or subclassed from Python, and ``inspect`` sees less of its functions;
+- its dataclasses are native classes: a constructor written in the source runs compiled (the one a dataclass
+  generates runs as Python), ``cls.__new__(cls)`` runs the constructor, and pickle and copy need a
+  ``__reduce__`` that rebuilds through the constructor (:func:`oms_kit.models._rebuilt`), since an instance has
+  no ``__dict__`` and a frozen one refuses the assignments an unpickled state would make.
 
 A compiled module is an extension file next to its source; editing the source does not change what runs until
 the package is built again (``./run.sh`` does so when a compiled module changes). :func:`stale` names the modules
@@ -20,6 +24,7 @@ import os
 import sys
 
 MODULES = (
+    "oms_kit.models",
     "oms_kit.fsm",
     "oms_kit.validator",
     "oms_kit.checks",
@@ -34,8 +39,8 @@ MODULES = (
     "oms_kit.broker.depth",
     "oms_kit.broker.mock",
 )
-"""Compiled when the build can: the state machine, the pre-trade checks, the order manager, the ledger and the
-mock broker's matching."""
+"""Compiled when the build can: the order domain's value objects (orders, fills, positions, instruments), the
+state machine, the pre-trade checks, the order manager, the ledger and the mock broker's matching."""
 
 _EXTENSIONS = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 

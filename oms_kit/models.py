@@ -7,10 +7,11 @@ stays ``float``: :class:`Instrument` is the one place where a float becomes a pr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from types import FunctionType
 from typing import Any, NewType, Self
 
 from oms_kit.errors import ConfigError, InvalidOrderError
@@ -179,6 +180,15 @@ def _whole(value: object) -> int | None:
     return None
 
 
+def _probe() -> None:
+    pass
+
+
+COMPILED = not isinstance(_probe, FunctionType)
+"""Whether this module runs compiled (mypyc): its classes are then native, and their constructors set fields
+directly."""
+
+
 def parse_price(value: object, field_name: str = "price") -> Decimal:
     """An exact price above 0 and at most :data:`MAX_PRICE`, as given: a user's price is never rounded (off-tick is
     a violation), so it may have at most :data:`PRICE_PLACES` decimals, what the store keeps."""
@@ -231,7 +241,7 @@ INSTRUMENT_TYPES = ("EQ", "FUT", "CE", "PE")
 _TOKEN_ALLOWED = "a whole number from 1 to 4,294,967,295 (Kite's instrument token)"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Instrument:
     """A tradable contract with its tick and lot; the one place where a float becomes an exact price.
 
@@ -239,6 +249,7 @@ class Instrument:
     option also names its ``underlying`` (``"NIFTY"``), ``expiry`` and, for an option, ``strike``; its tick, lot and
     freeze quantity are the contract's own, since an exchange revises them for new contracts while older expiries
     keep theirs. ``segment`` and ``instrument_token`` are Kite's (``"NFO-OPT"``, a number); both are optional.
+    Bad fields raise ConfigError naming the field.
     """
 
     symbol: str
@@ -255,34 +266,58 @@ class Instrument:
     instrument_token: int | None = None  # Kite's
     _tick: float = field(init=False, repr=False, compare=False, default=0.0)  # tick_size as a float
 
-    def __post_init__(self) -> None:
+    # The values that are checked by hand are taken as ``object`` and stored parsed: a compiled class checks its
+    # fields' types on assignment, and a loader passes Decimal lots and text ticks.
+    def __init__(
+        self,
+        symbol: object,
+        exchange: str = "NSE",
+        tick_size: object = Decimal("0.05"),
+        lot_size: object = 1,
+        freeze_quantity: object = None,
+        name: str = "",
+        instrument_type: object = "EQ",
+        underlying: object = None,
+        expiry: object = None,
+        strike: object = None,
+        segment: object = None,
+        instrument_token: object = None,
+    ) -> None:
         # An instrument is a setting, not an order: its bad fields raise ConfigError.
-        if not self.symbol or not isinstance(self.symbol, str):
-            raise ConfigError("symbol", self.symbol, "a non-empty string")
-        tick, lot, freeze = self.tick_size, self.lot_size, self.freeze_quantity
+        if not symbol or not isinstance(symbol, str):
+            raise ConfigError("symbol", symbol, "a non-empty string")
+        tick, as_float = _tick_size(tick_size)
         try:
-            as_float = _CHECKED_TICKS.get(tick) if type(tick) is Decimal else None
-        except TypeError:  # a signalling NaN has no hash; parse_price refuses it below
-            as_float = None
-        try:
-            if as_float is None:
-                tick = parse_price(tick, "tick_size")
-                as_float = float(tick)
-                if len(_CHECKED_TICKS) < 64:
-                    _CHECKED_TICKS[tick] = as_float
-                object.__setattr__(self, "tick_size", tick)
             # A valid int lot is kept as it is; anything else (10.0, True, "1") goes through the parser.
-            if type(lot) is not int or not 0 < lot <= MAX_QUANTITY:
-                object.__setattr__(self, "lot_size", parse_quantity(lot, "lot_size"))
-            if freeze is not None:
-                object.__setattr__(self, "freeze_quantity", parse_quantity(freeze, "freeze_quantity"))
+            lot = lot_size if type(lot_size) is int and 0 < lot_size <= MAX_QUANTITY else parse_quantity(
+                lot_size, "lot_size")
+            freeze = None if freeze_quantity is None else parse_quantity(freeze_quantity, "freeze_quantity")
         except InvalidOrderError as error:
             raise ConfigError(error.field, error.value, error.allowed) from None
-        object.__setattr__(self, "_tick", as_float)
         # Equities (every instrument of a backtest) pay for this one test only; contracts are checked apart.
-        if (self.instrument_type != "EQ" or self.expiry is not None or self.strike is not None
-                or self.underlying is not None or self.segment is not None or self.instrument_token is not None):
-            _check_contract(self)
+        if (instrument_type != "EQ" or expiry is not None or strike is not None or underlying is not None
+                or segment is not None or instrument_token is not None):
+            contract = _check_contract(instrument_type, underlying, expiry, strike, segment, instrument_token)
+        else:
+            contract = ("EQ", None, None, None, None, None)
+        kind, underlying_symbol, expiry_day, strike_price, segment_name, token = contract
+        setter = object.__setattr__  # frozen: the constructor sets each field past the dataclass's guard
+        setter(self, "symbol", symbol)
+        setter(self, "exchange", exchange)
+        setter(self, "tick_size", tick)
+        setter(self, "lot_size", lot)
+        setter(self, "freeze_quantity", freeze)
+        setter(self, "name", name)
+        setter(self, "instrument_type", kind)
+        setter(self, "underlying", underlying_symbol)
+        setter(self, "expiry", expiry_day)
+        setter(self, "strike", strike_price)
+        setter(self, "segment", segment_name)
+        setter(self, "instrument_token", token)
+        setter(self, "_tick", as_float)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt(self)
 
     @property
     def key(self) -> str:
@@ -328,33 +363,51 @@ class Instrument:
         return quantity % self.lot_size == 0
 
 
-def _check_contract(instrument: Instrument) -> None:
-    # The fields of a future or an option, checked and stored in their one form; ConfigError names the field.
-    kind = instrument.instrument_type
-    if kind not in INSTRUMENT_TYPES:
+def _tick_size(value: object) -> tuple[Decimal, float]:
+    # A tick size checked, with its float; ConfigError names the field.
+    try:
+        as_float = _CHECKED_TICKS.get(value) if type(value) is Decimal else None
+    except TypeError:  # a signalling NaN has no hash; parse_price refuses it below
+        as_float = None
+    if as_float is not None:
+        return value, as_float  # type: ignore[return-value]  # a Decimal (its type was tested above)
+    try:
+        tick = parse_price(value, "tick_size")
+    except InvalidOrderError as error:
+        raise ConfigError(error.field, error.value, error.allowed) from None
+    as_float = float(tick)
+    if len(_CHECKED_TICKS) < 64:
+        _CHECKED_TICKS[tick] = as_float
+    return tick, as_float
+
+
+def _check_contract(kind: object, underlying: object, expiry: object, strike: object, segment: object,
+                    token: object) -> tuple[str, str | None, date | None, Decimal | None, str | None, int | None]:
+    # The fields of a future or an option, checked and returned in their one form; ConfigError names the field.
+    if kind not in INSTRUMENT_TYPES or not isinstance(kind, str):
         raise ConfigError("instrument_type", kind, ", ".join(INSTRUMENT_TYPES))
-    for name in ("underlying", "segment"):
-        text = getattr(instrument, name)
+    for name, text in (("underlying", underlying), ("segment", segment)):
         if text is not None and (not isinstance(text, str) or not text.strip() or not text.isprintable()):
             raise ConfigError(name, text, "a non-empty printable text, or None")
-    token = instrument.instrument_token
     if token is not None and (type(token) is not int or not 0 < token < 2**32):
         raise ConfigError("instrument_token", token, _TOKEN_ALLOWED)
-    expiry, strike = instrument.expiry, instrument.strike
+    texts = (underlying if isinstance(underlying, str) else None, segment if isinstance(segment, str) else None)
+    number = token if isinstance(token, int) else None
     if kind == "EQ":
         if expiry is not None or strike is not None:
             field_name, value = ("expiry", expiry) if expiry is not None else ("strike", strike)
             raise ConfigError(field_name, value, "None for cash equity (instrument_type EQ)")
-        return
-    if instrument.underlying is None:
+        return kind, texts[0], None, None, texts[1], number
+    if underlying is None:
         raise ConfigError("underlying", None, f"the underlying's symbol for a {kind} contract, e.g. 'NIFTY'")
     # datetime is a date too, but an expiry is a day: a time of day would make equal expiries differ.
     if type(expiry) is not date:
         raise ConfigError("expiry", expiry, f"a datetime.date for a {kind} contract")
+    day: date = expiry  # type: ignore[assignment]  # its type was tested above
     if kind == "FUT":
         if strike is not None:
             raise ConfigError("strike", strike, "None for a future")
-        return
+        return kind, texts[0], day, None, texts[1], number
     try:
         price = parse_price(strike, "strike")
     except InvalidOrderError as error:
@@ -362,7 +415,14 @@ def _check_contract(instrument: Instrument) -> None:
     # 25800.0 and 25800 are one strike: keep whole strikes whole, so they print and hash alike.
     if price == price.to_integral_value():
         price = Decimal(int(price))
-    object.__setattr__(instrument, "strike", price)
+    return kind, texts[0], day, price, texts[1], number
+
+
+def _rebuilt(value: Any) -> tuple[Any, ...]:
+    # How pickle and copy rebuild a value object: through its constructor. A compiled class has no __dict__ to
+    # restore, and a frozen one refuses the attribute assignments an unpickled state would make.
+    cls = type(value)
+    return cls, tuple(getattr(value, f.name) for f in fields(cls) if f.init)
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +437,9 @@ class Violation:
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "limit": _plain(self.limit), "value": _plain(self.value)}
 
@@ -385,7 +448,7 @@ def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, Decimal) else value
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Order:
     """An order and where it stands. Its status changes only through :func:`oms_kit.fsm.apply`."""
 
@@ -415,6 +478,60 @@ class Order:
     # How much the exchange shows of it at a time (0: all of it). Kept, checked (DISCLOSED_QUANTITY) and reported;
     # it changes no fill: the simulated book has no other traders to hide the rest from.
     disclosed_quantity: int = 0
+
+    # Written out, not generated: compiled, a constructor of the source is native code that sets the fields
+    # directly, where the dataclass's generated one would run as Python. As Python both are the same.
+    def __init__(
+        self,
+        order_id: OrderId,
+        client_order_id: ClientOrderId,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        order_type: OrderType = OrderType.MARKET,
+        product: Product = Product.MIS,
+        validity: Validity = Validity.DAY,
+        price: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+        tag: str | None = None,
+        account: str = "default",
+        status: OrderStatus = OrderStatus.NEW,
+        filled_quantity: int = 0,
+        average_price: Decimal | None = None,
+        filled_value: Decimal = Decimal(0),
+        triggered: bool = False,
+        violations: tuple[Violation, ...] = (),
+        reason: str | None = None,
+        created_at: datetime | None = None,
+        updated_at: datetime | None = None,
+        sequence: int = 0,
+        variety: Variety = Variety.REGULAR,
+        disclosed_quantity: int = 0,
+    ) -> None:
+        self.order_id = order_id
+        self.client_order_id = client_order_id
+        self.symbol = symbol
+        self.side = side
+        self.quantity = quantity
+        self.order_type = order_type
+        self.product = product
+        self.validity = validity
+        self.price = price
+        self.trigger_price = trigger_price
+        self.tag = tag
+        self.account = account
+        self.status = status
+        self.filled_quantity = filled_quantity
+        self.average_price = average_price
+        self.filled_value = filled_value
+        self.triggered = triggered
+        self.violations = violations
+        self.reason = reason
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.sequence = sequence
+        self.variety = variety
+        self.disclosed_quantity = disclosed_quantity
 
     @property
     def remaining_quantity(self) -> int:
@@ -465,6 +582,9 @@ class Order:
             "updated_at": self.updated_at,
         }
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt(self)
+
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>"
@@ -490,7 +610,8 @@ class Fill:
     account: str = "default"
 
     # A frozen dataclass's generated __init__ calls object.__setattr__ once per field: 3 µs a fill, a twentieth of
-    # the order path. Setting the slots through their descriptors keeps it frozen at a third of the cost (as Bar).
+    # the order path. As Python, the slots are set through their descriptors (frozen at a third of the cost, as
+    # Bar); compiled, the fields are the class's own and are set directly.
     def __init__(
         self,
         trade_id: TradeId,
@@ -504,6 +625,18 @@ class Fill:
         product: Product = Product.MIS,
         account: str = "default",
     ) -> None:
+        if COMPILED:
+            self.trade_id = trade_id  # type: ignore[misc]  # the constructor of a frozen class
+            self.order_id = order_id  # type: ignore[misc]
+            self.symbol = symbol  # type: ignore[misc]
+            self.side = side  # type: ignore[misc]
+            self.quantity = quantity  # type: ignore[misc]
+            self.price = price  # type: ignore[misc]
+            self.fees = fees  # type: ignore[misc]
+            self.ts = ts  # type: ignore[misc]
+            self.product = product  # type: ignore[misc]
+            self.account = account  # type: ignore[misc]
+            return
         _fill_trade_id(self, trade_id)
         _fill_order_id(self, order_id)
         _fill_symbol(self, symbol)
@@ -514,6 +647,9 @@ class Fill:
         _fill_ts(self, ts)
         _fill_product(self, product)
         _fill_account(self, account)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -532,7 +668,7 @@ class Fill:
 
 # The slot descriptors of the final class (slots=True builds a new class, so look them up after decoration).
 (_fill_trade_id, _fill_order_id, _fill_symbol, _fill_side, _fill_quantity, _fill_price, _fill_fees, _fill_ts,
- _fill_product, _fill_account) = (Fill.__dict__[f].__set__ for f in Fill.__dataclass_fields__)
+ _fill_product, _fill_account) = (vars(Fill)[f.name].__set__ for f in fields(Fill))
 
 
 @dataclass(slots=True)
@@ -550,6 +686,9 @@ class Position:
     bought_quantity: int = 0
     sold_quantity: int = 0
     updated_at: datetime | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt(self)
 
     @property
     def unrealized_pnl(self) -> Decimal:

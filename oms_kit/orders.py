@@ -13,6 +13,7 @@ without an ``await`` between them: one account's calls are serialised by the eve
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -256,13 +257,16 @@ class OrderManager:
     def modify(
         self,
         order_id: str,
-        quantity: int | None = None,
-        price: float | Decimal | None = None,
-        trigger_price: float | Decimal | None = None,
-        disclosed_quantity: int | None = None,
+        quantity: object = None,
+        price: object = None,
+        trigger_price: object = None,
+        disclosed_quantity: object = None,
     ) -> Order:
-        """Change quantity, price, trigger or disclosed quantity of a working order. Raises OrderModifyRejected when
-        a rule forbids it."""
+        """Change quantity, price, trigger or disclosed quantity of a working order (int, float, Decimal or text, as
+        an order takes them). Raises InvalidOrderError for a bad value, OrderModifyRejected when a rule forbids
+        it."""
+        # The values are ``object``: each is checked by hand below, and compiled a narrower annotation would raise
+        # TypeError before the check could name the field.
         order = self.get(order_id)
         if order.status not in _MODIFIABLE:
             raise OmsError(f"cannot modify order {order_id}: status is {order.status}",
@@ -299,11 +303,11 @@ class OrderManager:
         self.broker.modify(order, changes, now)
         return order
 
-    def cancel(self, order_id: str, reason: str = "cancelled by user") -> Order:
+    def cancel(self, order_id: str, reason: object = "cancelled by user") -> Order:
         """Cancel a working order (at the broker; an order not sent yet is rejected). Raises OmsError for an order
         that is not working, InvalidOrderError for a bad id or reason."""
         order = self.get(order_id)
-        parse_text(reason, "reason", MAX_REASON)
+        reason = parse_text(reason, "reason", MAX_REASON)  # object: a compiled str parameter raises TypeError
         if order.status is OrderStatus.PENDING_CANCEL:
             return order
         if order.status is OrderStatus.NEW:
@@ -606,9 +610,5 @@ def _unheard(order: Order) -> None:
 
 
 def _copy(obj: Any) -> Any:
-    # Events carry snapshots; dataclasses with slots copy fastest through their own fields.
-    cls: Any = type(obj)
-    new = cls.__new__(cls)
-    for name in cls.__slots__:  # type: ignore[attr-defined]
-        object.__setattr__(new, name, getattr(obj, name))
-    return new
+    # Events carry snapshots of orders and positions (dataclasses, compiled or not): a copy through the constructor.
+    return dataclasses.replace(obj)
