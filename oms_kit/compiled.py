@@ -25,6 +25,7 @@ import sys
 
 MODULES = (
     "oms_kit.models",
+    "oms_kit.market.bar",
     "oms_kit.fsm",
     "oms_kit.validator",
     "oms_kit.checks",

@@ -66,7 +66,9 @@ CROSS_ALLOWED = "a price above bid_price_1 (the best bid is below the best ask)"
 
 
 
-@dataclass(frozen=True, slots=True, init=False, repr=False)
+# Slots written out, not slots=True: that would declare Bar's fields again unless Bar has __slots__, which the
+# compiled Bar (a native class) has not, and Quote's own slots would shadow the fields Bar's code reads.
+@dataclass(frozen=True, init=False, repr=False, eq=False)  # equal as Bar says, its book included (_key)
 class Quote(Bar):
     """A quote of one symbol: its last traded price and volume, and its order book's best levels.
 
@@ -89,6 +91,8 @@ class Quote(Bar):
         A value breaks the rules of the module docstring; the error names the field (``bid_price_1``, ``ask_qty_3``,
         ``bids``, ``last``…), the value and what is allowed.
     """
+
+    __slots__ = ("asks", "bids")
 
     bids: tuple[tuple[float, int], ...]
     asks: tuple[tuple[float, int], ...]
@@ -139,6 +143,13 @@ class Quote(Bar):
         """The quantity at the best ask (0 without asks)."""
         return self.asks[0][1] if self.asks else 0
 
+    def _key(self) -> tuple[Any, ...]:
+        return (*Bar._key(self), self.bids, self.asks)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Bar's rebuilds a Bar: a quote is rebuilt as a loaded one is, its values already checked.
+        return trusted_quote, (self.timestamp, self.symbol, self.close, self.volume, self.bids, self.asks)
+
     def __repr__(self) -> str:
         bid = f"{self.bid!r} x {self.bid_size}" if self.bids else "none"
         ask = f"{self.ask!r} x {self.ask_size}" if self.asks else "none"
@@ -146,8 +157,8 @@ class Quote(Bar):
                 f"bid={bid}, ask={ask}, levels={len(self.bids)}/{len(self.asks)})")
 
 
-_SLOTS = [Bar.__dict__[name].__set__ for name in ("timestamp", "symbol", "open", "high", "low", "close", "volume")]
-_SLOTS += [Quote.__dict__[name].__set__ for name in ("bids", "asks")]
+_SLOTS = [vars(Bar)[name].__set__ for name in ("timestamp", "symbol", "open", "high", "low", "close", "volume")]
+_SLOTS += [vars(Quote)[name].__set__ for name in ("bids", "asks")]
 
 
 def _set_quote(quote: Quote, timestamp: datetime, symbol: str, last: float, volume: float,
