@@ -77,7 +77,7 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderEventType], OrderStatus | str] = {
 
 # Not frozen: two of these are made for every order, and a frozen dataclass sets each field through
 # object.__setattr__, twice as slow. Nothing keeps or changes them after apply().
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class OrderEvent:
     """Something that happened to an order. ``quantity``/``price`` describe a fill; ``changes`` a modify."""
 
@@ -87,6 +87,23 @@ class OrderEvent:
     price: Decimal | None = None
     reason: str | None = None
     changes: dict[str, Any] | None = None
+
+    # Written out: compiled, this constructor is native code, where the dataclass's generated one runs as Python.
+    def __init__(
+        self,
+        type: OrderEventType,
+        ts: datetime,
+        quantity: int = 0,
+        price: Decimal | None = None,
+        reason: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        self.type = type
+        self.ts = ts
+        self.quantity = quantity
+        self.price = price
+        self.reason = reason
+        self.changes = changes
 
 
 def allowed_events(status: OrderStatus) -> set[str]:

@@ -85,7 +85,7 @@ _MARKET, _SL, _SL_M, _LIMIT = OrderType.MARKET, OrderType.SL, OrderType.SL_M, Or
 _HELD = datetime.max.replace(tzinfo=UTC)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class _Resting:
     order_id: str
     symbol: str
@@ -102,6 +102,41 @@ class _Resting:
     turnover: Decimal  # traded value of the order's earlier fills: brokerage is capped per order, not per fill
     offered: bool = False  # has had a price to trade on: a DAY order that has expires when its day ends
     protect_from: float | None = None  # market protection: the last price when a MARKET order arrived
+
+    # Written out: compiled, this constructor is native code, where the dataclass's generated one runs as Python.
+    def __init__(
+        self,
+        order_id: str,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        validity: Validity,
+        product: Any,
+        remaining: int,
+        price: Decimal | None,
+        trigger_price: Decimal | None,
+        triggered: bool,
+        instrument: Instrument,
+        eligible_at: datetime,
+        turnover: Decimal,
+        offered: bool = False,
+        protect_from: float | None = None,
+    ) -> None:
+        self.order_id = order_id
+        self.symbol = symbol
+        self.side = side
+        self.order_type = order_type
+        self.validity = validity
+        self.product = product
+        self.remaining = remaining
+        self.price = price
+        self.trigger_price = trigger_price
+        self.triggered = triggered
+        self.instrument = instrument
+        self.eligible_at = eligible_at
+        self.turnover = turnover
+        self.offered = offered
+        self.protect_from = protect_from
 
 
 def _resting(order: Order, instrument: Instrument, eligible_at: datetime) -> _Resting:
