@@ -6,7 +6,11 @@ same modules run as plain Python. Both ways pass the same test suite. What a mod
 
 - its annotations are checked at run time: a value of another type raises ``TypeError`` where plain Python would
   go on, so a public argument that is checked by hand (and refused with a ``ConfigError``) is typed ``object``;
-- its classes cannot be patched or subclassed from Python, and ``inspect`` sees less of its functions;
+- its classes cannot be patched or subclassed from Python unless marked
+  ``@mypyc_attr(allow_interpreted_subclasses=True)`` (:class:`~oms_kit.market.bar.Bar`, which ``Quote``
+  subclasses), and ``inspect`` sees less of its functions;
+- a ``float`` field is a C double, read as a new float object each time: a NaN in it is not even identical to
+  itself, so equality and hashing that meet NaNs are written out (``Bar``);
 - its dataclasses are native classes: a constructor written in the source runs compiled (the one a dataclass
   generates runs as Python), ``cls.__new__(cls)`` runs the constructor, and pickle and copy need a
   ``__reduce__`` that rebuilds through the constructor (:func:`oms_kit.models._rebuilt`), since an instance has
@@ -54,6 +58,7 @@ def compiled() -> dict[str, bool]:
 def stale() -> list[str]:
     """The compiled modules whose source was changed after they were built (imported ones only)."""
     found = []
+    shared = _shared_build_time()
     for name in MODULES:
         module = sys.modules.get(name)
         path = getattr(module, "__file__", None) or ""
@@ -61,9 +66,19 @@ def stale() -> list[str]:
             continue
         source = os.path.join(os.path.dirname(path), name.rsplit(".", 1)[-1] + ".py")
         # A second of slack: an install may write the source just after the build.
-        if os.path.exists(source) and os.path.getmtime(source) > os.path.getmtime(path) + 1:
+        if os.path.exists(source) and os.path.getmtime(source) > max(os.path.getmtime(path), shared) + 1:
             found.append(name)
     return found
+
+
+def _shared_build_time() -> float:
+    # The compiled code lives in one shared library (``<hash>__mypyc``); each module's own extension file is a
+    # small shim that a build copies again with its old time when it did not change, so after an in-place
+    # rebuild the library's time is the build's.
+    times = [os.path.getmtime(path) for name, module in list(sys.modules.items())
+             if name.endswith("__mypyc") and (path := getattr(module, "__file__", None) or "")
+             and os.path.exists(path)]
+    return max(times, default=0.0)
 
 
 def _file(name: str) -> str:
