@@ -44,8 +44,8 @@ MODULES = (
     "oms_kit.broker.depth",
     "oms_kit.broker.mock",
 )
-"""Compiled when the build can: the order domain's value objects (orders, fills, positions, instruments), the
-state machine, the pre-trade checks, the order manager, the ledger and the mock broker's matching."""
+"""Compiled when the build can: the order domain's value objects (orders, fills, positions, instruments, bars),
+the state machine, the pre-trade checks, the order manager, the ledger and the mock broker's matching."""
 
 _EXTENSIONS = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
