@@ -15,10 +15,12 @@ group commit turns into few transactions. Each run uses an account of its own, s
 that earlier runs filled.
 
 Columns: orders/s; p50/p99 latency of ``place_order``; commits (transactions) and rows per commit; commit p50, the
-median time of one ``Store.write`` (encoding, server work and the commit's flush to disk); client CPU per order, the
+median time of one ``Store.write`` (encoding, server work and the commit's flush to disk); in memory, where the rows
+wait in the store's buffers, commits and rows are the buffers' writes (``status()["writes"]``) and commit p50 is 0
+(those writes do not go through ``Store.write``); client CPU per order, the
 process's CPU time (all its threads) over the run divided by the orders, which on PostgreSQL is the Python side alone
 (the server runs in its own processes); and on PostgreSQL on this machine, server CPU per order, the CPU time of
-the server process that serves the OMS's writes (read from /proc; "-" when the server is elsewhere). The two CPU
+the server's processes (read from /proc, so the server's own writers count too; "-" when it is elsewhere). The two CPU
 figures move less than the rate when other work shares the machine. Prints a table; asserts nothing.
 
 With PostgreSQL, the run also measures the database itself, in the two figures the order-path targets were set
@@ -84,16 +86,17 @@ async def run(url: str, orders: int, callers: int) -> dict[str, float]:
     await oms.flush()
     server_cpu = _server_cpu(oms.store)
     oms.store.write = timed_write  # type: ignore[method-assign]  # the queue looks it up on each transaction
-    transactions, rows = oms.queue.transactions, oms.queue.rows
-    server_start = await server_cpu() if server_cpu is not None else None
+    transactions, rows = written(oms)
+    server_start = server_cpu()
     cpu = time.process_time()
     start = time.perf_counter()
     await asyncio.gather(*(caller(k) for k in range(callers)))
     await oms.flush()  # in memory the OMS writes behind: the run ends when the last record is committed
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
-    server_end = await server_cpu() if server_cpu is not None else None
-    transactions, rows = oms.queue.transactions - transactions, oms.queue.rows - rows
+    server_end = server_cpu()
+    after = written(oms)
+    transactions, rows = after[0] - transactions, after[1] - rows
     await oms.close()
     latencies.sort()
     done = per_caller * callers
@@ -113,22 +116,33 @@ async def run(url: str, orders: int, callers: int) -> dict[str, float]:
 
 
 def _server_cpu(store: Any) -> Any:
-    """For a PostgreSQL store whose server runs on this machine: an async function giving the CPU seconds (user and
-    system) of the server process behind the store's write connection so far, or None when it cannot be read."""
-    connection = getattr(store, "_write_connection", None)  # PostgresStore's own write connection
-    if connection is None:
-        return None
+    """For a PostgreSQL server on this machine: a function giving the CPU seconds (user and system) that its
+    processes (every process named ``postgres``: the OMS's sessions and the server's own writers) have used so far,
+    or None for another store or when no such process can be read."""
+    if not getattr(store, "url", "").startswith("postgres"):
+        return lambda: None
     ticks = os.sysconf("SC_CLK_TCK")
 
-    async def seconds() -> float | None:
-        pid = connection.get_server_pid()
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the server is on another machine, or its process is not readable
-            return None
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime and stime
+    def seconds() -> float | None:
+        total, found = 0, False
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                name, rest = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+            except (OSError, IndexError, ValueError):  # a process that ended meanwhile
+                continue
+            if name == "postgres":
+                fields = rest.split()
+                total += int(fields[11]) + int(fields[12])  # utime and stime
+                found = True
+        return total / ticks if found else None
 
     return seconds
+
+
+def written(oms: ok.OMS) -> tuple[int, int]:
+    """Transactions and rows committed so far: the write queue's, or in memory the store's buffers'."""
+    writes = oms.status()["writes"]
+    return writes["transactions"], writes["rows"]
 
 
 async def scale(url: str, singles: int = 3_000, batched: int = 60_000) -> tuple[float, float]:

@@ -231,8 +231,8 @@ class OMS(StandingOrders):
             return await self._place_slices(request, autoslice)
         order, send = manager.prepare(request)
         if not self.store.durable:
-            # In memory there is nothing to make durable first: the rows are written behind, taken once per
-            # transaction, without a coroutine per call.
+            # In memory there is nothing to make durable first: the rows wait in the store's buffers and are
+            # written behind, without a coroutine per call.
             if send:
                 manager.submit(order)
                 self.monitor.sent(order)
