@@ -1,5 +1,6 @@
-"""Committing what the account's :class:`~oms_kit.storage.recorder.Recorder` holds, through the
-:class:`~oms_kit.storage.WriteQueue`, and what the OMS does when the store cannot take it.
+"""Committing what the account's :class:`~oms_kit.storage.recorder.Recorder` holds (through the
+:class:`~oms_kit.storage.WriteQueue` on a durable store, the store's buffers in memory), and what the OMS does when
+the store cannot take it.
 
 On a durable store a commit returns once the rows are stored, or, while the database is unreachable, once they are
 buffered by the queue (only new orders and modifies fail closed, and they do so in the OMS). In memory the rows are
@@ -32,6 +33,11 @@ class Committer:
     ``start_task(name, coroutine)`` runs a coroutine as a named background task of the OMS; ``halt(reason)`` is the
     coroutine that trips the kill switch (source ``persistence``). The queue's overflow and availability callbacks
     are set to this committer's.
+
+    Raises
+    ------
+    StoreError
+        ``store`` is not durable and has no write buffers (``store.behind``, as the in-memory DuckDB store has).
     """
 
     def __init__(self, store: Store, queue: WriteQueue, recorder: Recorder, account: str, *,
@@ -45,13 +51,16 @@ class Committer:
         self.halt = halt
         self.write_errors = 0  # failed write-behind transactions (in-memory store only)
         self._batch: asyncio.Future[None] | None = None  # the write-behind transaction last given a callback
-        # In memory on a store that buffers (DuckDB): the recorder's rows wait in its per-table lists. A store that
-        # is not durable and does not buffer has the rows written behind through the queue.
-        behind = getattr(store, "behind", None) if not store.durable else None
-        self.behind: Behind | None = behind if isinstance(behind, Behind) else None
-        if self.behind is not None:
-            recorder.buffer_into(self.behind.tables)
-            self.behind.add_source(recorder.stage)
+        # In memory (DuckDB): the recorder's rows wait in the store's per-table lists (storage/behind.py).
+        self.behind: Behind | None = None
+        if not store.durable:
+            behind = getattr(store, "behind", None)
+            if not isinstance(behind, Behind):
+                raise StoreError(f"{store.url} is not durable and keeps no write buffers (store.behind)",
+                                 hint="a store that is not durable writes behind through storage/behind.py")
+            self.behind = behind
+            recorder.buffer_into(behind.tables)
+            behind.add_source(recorder.stage)
         queue.on_overflow = self._on_overflow
         queue.on_available = self._on_available
 
@@ -85,11 +94,13 @@ class Committer:
         await self.queue.commit([])
 
     def write_behind(self) -> None:
-        """In memory: hand the recorded rows to the queue's next transaction without waiting for it."""
-        # The rows wait for the store's next write (a read, its timer, a flush, close); without buffers, group-commit
-        # transactions as on a durable store. Either way the order path keeps the speed of Python; flush() waits.
+        """In memory: have the rows waiting in the store's buffers written without waiting for them."""
+        # The rows wait for the store's next write (a read, its timer, a flush, close): the order path keeps the
+        # speed of Python; flush() waits.
         behind = self.behind
-        batch = behind.write_behind() if behind is not None else self.queue.write_behind(self.recorder.take)
+        if behind is None:  # a durable store: commit() writes its rows
+            return
+        batch = behind.write_behind()
         if batch is not self._batch:  # one callback per transaction, not per call
             self._batch = batch
             batch.add_done_callback(self._write_behind_done)

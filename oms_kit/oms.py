@@ -34,7 +34,7 @@ from oms_kit.opening import OpenedAccount, describe_hours, open_account, watch_a
 from oms_kit.orders import MAX_REASON
 from oms_kit.quotes import add_instruments, quote_bar
 from oms_kit.recovery import restore_gtts, restore_programs
-from oms_kit.request import OrderRequest, order_request
+from oms_kit.request import MAX_SYMBOL, OrderRequest, order_request
 from oms_kit.risk import RiskAlert, RiskLimits
 from oms_kit.settlement import Settlement, traded
 from oms_kit.snapshot import Snapshot, take_snapshot
@@ -231,8 +231,8 @@ class OMS(StandingOrders):
             return await self._place_slices(request, autoslice)
         order, send = manager.prepare(request)
         if not self.store.durable:
-            # In memory there is nothing to make durable first: the rows are written behind, taken once per
-            # transaction, without a coroutine per call.
+            # In memory there is nothing to make durable first: the rows wait in the store's buffers and are
+            # written behind, without a coroutine per call.
             if send:
                 manager.submit(order)
                 self.monitor.sent(order)
@@ -554,8 +554,9 @@ class OMS(StandingOrders):
         return self.manager.ledger.to_frame()
 
     def position(self, symbol: str) -> int:
-        """Net quantity held in ``symbol`` over all products (negative when short)."""
-        return self.manager.ledger.net_quantity(symbol)
+        """Net quantity held in ``symbol`` over all products (negative when short; 0 when none). A symbol that is
+        not a text raises InvalidOrderError."""
+        return self.manager.ledger.net_quantity(parse_text(symbol, "symbol", MAX_SYMBOL))
 
     def option_chain(self, underlying: str, expiry: date | str | None = None, *,
                      rate: float | None = None) -> pd.DataFrame:

@@ -256,17 +256,17 @@ class OrderManager:
 
     def modify(
         self,
-        order_id: str,
+        order_id: object,
         quantity: object = None,
         price: object = None,
         trigger_price: object = None,
         disclosed_quantity: object = None,
     ) -> Order:
-        """Change quantity, price, trigger or disclosed quantity of a working order (int, float, Decimal or text, as
-        an order takes them). Raises InvalidOrderError for a bad value, OrderModifyRejected when a rule forbids
-        it."""
-        # The values are ``object``: each is checked by hand below, and compiled a narrower annotation would raise
-        # TypeError before the check could name the field.
+        """Change quantity, price, trigger or disclosed quantity of a working order. Raises OrderModifyRejected when
+        a rule forbids it.
+
+        The arguments come as the caller gave them (typed ``object``: a compiled build would refuse a wrong type
+        with a bare TypeError before the parse below could name the field)."""
         order = self.get(order_id)
         if order.status not in _MODIFIABLE:
             raise OmsError(f"cannot modify order {order_id}: status is {order.status}",
@@ -299,15 +299,15 @@ class OrderManager:
         self._transition(order, OrderEvent(E.MODIFY_REQUESTED, now, changes=changes))
         if violations:
             self._transition(order, OrderEvent(E.MODIFY_REJECTED, now, reason="; ".join(map(str, violations))))
-            raise OrderModifyRejected(order_id, violations)
+            raise OrderModifyRejected(order.order_id, violations)
         self.broker.modify(order, changes, now)
         return order
 
-    def cancel(self, order_id: str, reason: object = "cancelled by user") -> Order:
+    def cancel(self, order_id: object, reason: object = "cancelled by user") -> Order:
         """Cancel a working order (at the broker; an order not sent yet is rejected). Raises OmsError for an order
-        that is not working, InvalidOrderError for a bad id or reason."""
+        that is not working, InvalidOrderError for a bad id or reason (both as given, as for :meth:`modify`)."""
         order = self.get(order_id)
-        reason = parse_text(reason, "reason", MAX_REASON)  # object: a compiled str parameter raises TypeError
+        reason = parse_text(reason, "reason", MAX_REASON)
         if order.status is OrderStatus.PENDING_CANCEL:
             return order
         if order.status is OrderStatus.NEW:
@@ -321,7 +321,7 @@ class OrderManager:
         self.broker.cancel(order, reason, now)
         return order
 
-    def cancel_all(self, symbol: str | None = None, reason: str = "cancel all") -> list[Order]:
+    def cancel_all(self, symbol: object = None, reason: object = "cancel all") -> list[Order]:
         chosen = [o for o in self.live.values() if symbol is None or o.symbol == symbol]
         # An order's cancel may end others on the way (an order program cancels its other leg): those are done.
         return [self.cancel(o.order_id, reason) for o in chosen if o.order_id in self.live]
@@ -505,7 +505,7 @@ class OrderManager:
 
     # -- reads ------------------------------------------------------------------------------------------------
 
-    def get(self, order_id: str) -> Order:
+    def get(self, order_id: object) -> Order:
         if not isinstance(order_id, str):
             raise InvalidOrderError("order_id", order_id, "an order id string, as in the order_id column of orders()")
         order = self.orders.get(order_id)

@@ -21,11 +21,14 @@ from hypothesis import strategies as st
 
 from oms_kit import OMS, ConfigError, DataError, Instrument, RiskLimits, SimulatedClock, TradingState
 from oms_kit.book import placed
+from oms_kit.committer import Committer
+from oms_kit.errors import StoreError
 from oms_kit.instruments import default_instruments
 from oms_kit.models import MAX_PRICE, Order, Side
 from oms_kit.quotes import add_instruments, quote_bar
-from oms_kit.storage import RowError
+from oms_kit.storage import RowError, WriteQueue, open_store
 from oms_kit.storage import recorder as recorder_module
+from oms_kit.storage.recorder import Recorder
 from oms_kit.tasks import Tasks
 
 NOW = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)
@@ -156,6 +159,25 @@ async def test_a_write_behind_the_memory_store_refuses_is_counted_and_logged_and
         assert await oms.store.fetch("SELECT * FROM trades") == []
     finally:
         await oms.close()
+
+
+async def test_a_store_that_is_not_durable_without_write_buffers_is_refused_naming_its_url() -> None:
+    # Rows that are written behind wait in the store's buffers: without them nothing would ever write them.
+    store: Any = await open_store("duckdb:///:memory:")
+    behind, store.behind = store.behind, None
+    figures: Any = lambda: None  # noqa: E731  # never called: the committer is refused first
+
+    async def halt(reason: str) -> None:
+        pass
+
+    try:
+        with pytest.raises(StoreError, match="is not durable and keeps no write buffers") as info:
+            Committer(store, WriteQueue(store), Recorder("default", figures), "default",
+                      start_task=lambda name, coroutine: None, halt=halt)
+        assert info.value.message.startswith("duckdb:///:memory:")
+    finally:
+        store.behind = behind
+        await store.close()
 
 
 # == book ========================================================================================================

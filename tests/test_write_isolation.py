@@ -164,43 +164,7 @@ async def test_commit_when_a_transaction_is_split_then_later_states_of_an_order_
     assert [r["status"] for r in await store.fetch("SELECT status FROM orders")] == ["FILLED"]
 
 
-async def test_write_behind_when_a_row_does_not_fit_then_the_others_are_stored_and_the_batch_names_it() -> None:
-    store = await open_store("duckdb:///:memory:")
-    try:
-        rows = [row for n in range(20) for row in placed(f"O-{n:02d}")]
-        rows[21:21] = placed("O-bad", quantity=TOO_BIG)  # among the others, as the in-memory OMS would take them
-        async with WriteQueue(store) as queue:
-            batch = queue.write_behind(lambda: rows)
-            behind = r"a row written behind could not be stored \(the others were\): cannot write orders\.quantity"
-            with pytest.raises(RowError, match=behind) as info:
-                await batch
-
-        assert (info.value.table, info.value.column, info.value.value) == ("orders", "quantity", TOO_BIG)
-        assert queue.rejected_rows == 1
-        # Rows written behind have no caller to keep whole: every row that fits is stored, the bad order's event too.
-        assert await stored(store, "orders", "order_id") == [f"O-{n:02d}" for n in range(20)]
-        assert len(await stored(store, "order_events", "order_id")) == 21
-    finally:
-        await store.close()
-
-
-async def test_write_behind_when_several_rows_do_not_fit_then_the_error_names_each() -> None:
-    store = await open_store("duckdb:///:memory:")
-    try:
-        rows = [*placed("O-1", quantity=TOO_BIG), *placed("O-2"), *placed("O-3", price=Decimal("-1E+20"))]
-        async with WriteQueue(store) as queue:
-            with pytest.raises(RowError, match="2 rows written behind could not be stored") as info:
-                await queue.write_behind(lambda: rows)
-
-        assert [line.split(" = ")[0] for line in (info.value.detail or "").splitlines()] == [
-            "cannot write orders.quantity", "cannot write orders.price"]
-        assert await stored(store, "orders", "order_id") == ["O-2"]
-        assert await stored(store, "order_events", "order_id") == ["O-1", "O-2", "O-3"]
-    finally:
-        await store.close()
-
-
-async def test_write_behind_when_rows_fail_after_an_outage_then_they_are_logged_once_and_the_rest_stored(
+async def test_commit_when_rows_fail_after_an_outage_then_they_are_logged_once_and_the_rest_stored(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A caller that already got the outage's error no longer waits: a bad row found in the retry is logged.

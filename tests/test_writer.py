@@ -232,31 +232,6 @@ async def test_task_when_cancelled_then_waiters_get_a_store_error_and_next_commi
     assert store.writes[-1] == [event(3)]
 
 
-async def test_write_behind_when_called_in_a_burst_then_one_transaction_takes_the_rows_once_it_starts(
-    store: FakeStore,
-) -> None:
-    pending = [event(2)]
-    takes = 0
-
-    def take() -> list[Write]:
-        nonlocal takes
-        takes += 1
-        rows, pending[:] = list(pending), []
-        return rows
-
-    queue, in_flight = await first_commit_held(store)
-    batches = [queue.write_behind(take) for _ in range(3)]
-    pending.append(event(3))  # made after the calls, before the transaction starts: it goes too
-    store.gate.set()  # type: ignore[union-attr]
-    await in_flight
-    await batches[0]
-    await queue.close()
-
-    assert batches[0] is batches[1] is batches[2]
-    assert takes == 1
-    assert store.writes == [[event(1)], [event(2), event(3)]]
-
-
 async def test_commit_when_every_caller_waited_on_one_transaction_then_half_go_next_while_the_rest_run(
     store: FakeStore,
 ) -> None:

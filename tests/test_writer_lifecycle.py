@@ -75,9 +75,6 @@ async def test_commit_after_close_raises_the_closed_error_and_closing_again_is_h
     with pytest.raises(StoreError) as info:
         queue.commit_nowait([])
     assert info.value.message == CLOSED_COMMIT
-    with pytest.raises(StoreError) as info:
-        queue.write_behind(list)
-    assert info.value.message == "cannot write rows behind: the write queue is closed"
 
     await queue.close()
     assert queue.state is Q.CLOSED and await stored_ids(store) == {"T-1"}
@@ -99,8 +96,6 @@ async def test_closing_drains_what_was_queued_and_refuses_new_rows_until_closed(
     while queue.state is not Q.WRITING:  # the first transaction is in flight: what follows waits for the next
         await asyncio.sleep(0)
     futures += [queue.commit_nowait([trade(n)]) for n in range(2, 6)]
-    pending = [trade(6), trade(7)]
-    behind = queue.write_behind(lambda: pending)
 
     closing = asyncio.create_task(queue.close())
     await asyncio.sleep(0)
@@ -108,15 +103,11 @@ async def test_closing_drains_what_was_queued_and_refuses_new_rows_until_closed(
     with pytest.raises(StoreError) as info:
         queue.commit_nowait([trade(99)])
     assert info.value.message == CLOSING_COMMIT and "close() was called" in (info.value.hint or "")
-    # The write_behind batch queued before close() still goes out; a call now is refused, not added to it.
-    with pytest.raises(StoreError) as info:
-        queue.write_behind(lambda: [trade(98)])
-    assert info.value.message == "cannot write rows behind: the write queue is closing"
 
     await closing
     assert queue.state is Q.CLOSED
-    assert all(f.done() and f.exception() is None for f in [*futures, behind])
-    assert await stored_ids(store) == {f"T-{n}" for n in range(1, 8)}
+    assert all(f.done() and f.exception() is None for f in futures)
+    assert await stored_ids(store) == {f"T-{n}" for n in range(1, 6)}
 
 
 async def test_a_failed_transaction_leaves_the_queue_idle_and_the_next_commit_goes_through(store: Store) -> None:
@@ -226,7 +217,7 @@ HOSTILE = st.one_of(
 ROWS = st.lists(st.one_of(st.none(), HOSTILE), min_size=0, max_size=4).map(
     lambda specs: [trade() if spec is None else trade(**{spec[0]: spec[1]}) for spec in specs])
 CALLS = st.one_of(
-    st.tuples(st.sampled_from(["commit", "nowait", "behind"]), ROWS),
+    st.tuples(st.sampled_from(["commit", "nowait"]), ROWS),
     st.tuples(st.sampled_from(["close", "sleep"]), st.just([])),
 )
 
@@ -245,14 +236,7 @@ async def _scenario(calls: list[tuple[str, list[Write]]]) -> None:
     queue = WriteQueue(store)
     stored: set[str] = set()  # keys that must end up in the store
     absent: set[str] = set()  # keys that must not
-    futures: list[tuple[asyncio.Future[None], list[Write], bool]] = []
-    pending: list[Write] = []  # rows written behind, taken once per transaction as the OMS's are
-    behind: list[Write] = []
-
-    def take() -> list[Write]:
-        rows, pending[:] = list(pending), []
-        return rows
-
+    futures: list[tuple[asyncio.Future[None], list[Write]]] = []
     closing: asyncio.Task[None] | None = None
     try:
         for name, rows in calls:
@@ -266,15 +250,12 @@ async def _scenario(calls: list[tuple[str, list[Write]]]) -> None:
                 await asyncio.sleep(0)
                 continue
             if state in (Q.CLOSING, Q.CLOSED):
-                operation = "write rows behind" if name == "behind" else "commit rows"
                 with pytest.raises(StoreError) as info:
                     if name == "commit":
                         await queue.commit(rows)
-                    elif name == "nowait":
-                        queue.commit_nowait(rows)
                     else:
-                        queue.write_behind(lambda rows=rows: rows)
-                assert info.value.message == f"cannot {operation}: the write queue is {state.value}"
+                        queue.commit_nowait(rows)
+                assert info.value.message == f"cannot commit rows: the write queue is {state.value}"
                 absent |= keys(rows)
                 continue
             if name == "commit":
@@ -286,23 +267,15 @@ async def _scenario(calls: list[tuple[str, list[Write]]]) -> None:
                 else:
                     stored |= keys(rows)
                 assert queue.state in (Q.IDLE, Q.WRITING)  # DuckDB is always reachable: never RETRYING
-            elif name == "nowait":
-                futures.append((queue.commit_nowait(rows), rows, True))
             else:
-                pending.extend(rows)
-                behind.extend(rows)
-                futures.append((queue.write_behind(take), rows, False))
+                futures.append((queue.commit_nowait(rows), rows))
         await (closing or queue.close())
         assert queue.state is Q.CLOSED and queue.status()["state"] == "closed"
-        assert not pending
-        for future, rows, whole in futures:
+        for future, rows in futures:
             assert future.done()
             assert future.exception() is None or isinstance(future.exception(), RowError)
-            if whole:
-                (stored if future.exception() is None else absent).update(keys(rows))
-                assert future.exception() is None or not fits(rows)
-        # Each row written behind stands alone: those that fit are stored whatever the others hold.
-        stored |= {row[1][0] for row in behind if fits([row])}
+            (stored if future.exception() is None else absent).update(keys(rows))
+            assert future.exception() is None or not fits(rows)
         on_disk = await stored_ids(store)
         assert stored <= on_disk and not (absent & on_disk)
     finally:

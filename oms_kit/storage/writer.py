@@ -54,9 +54,8 @@ class WriteQueue:
     whole could never succeed, and one caller's bad row must not cost the others their records: the transaction
     is written again split in halves, and the failing halves split again, in order. The rows of one ``commit``
     call are never split (all of them are stored or none), so only the callers whose rows do not fit get the
-    error. Rows taken by :meth:`write_behind` are split down to single rows: those that fit are stored and the
-    transaction's future fails with a RowError naming the others. Any other error (the store is closed or
-    read-only) drops that transaction's rows and is raised to its callers.
+    error. Any other error (the store is closed or read-only) drops that transaction's rows and is raised to its
+    callers.
 
     Its lifecycle is one :class:`~oms_kit.storage.lifecycle.QueueState` (:attr:`state`): IDLE, WRITING while a
     transaction is in flight and back to IDLE when it ends, RETRYING from a failed attempt to reach the database
@@ -101,13 +100,11 @@ class WriteQueue:
         self.lost_rows = 0  # rows given up on close while the database was still unreachable
         self._rows: list[Write] = []
         self._waiters: list[asyncio.Future[None]] = []
-        # Per waiter, where its rows end in _rows (None for the write_behind future, whose rows are taken when the
-        # transaction starts): a transaction that fails for a row's sake is split along these bounds.
-        self._ends: list[int | None] = []
+        # Per waiter, where its rows end in _rows: a transaction that fails for a row's sake is split along these
+        # bounds.
+        self._ends: list[int] = []
         self._held: list[Part] = []  # the parts of a transaction that could not reach the database, for the retry
         self._held_rows = 0
-        self._batch: asyncio.Future[None] | None = None  # shared by the write_behind calls of the next transaction
-        self._take: Callable[[], list[Write]] | None = None  # where that transaction takes its rows from
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._state = QueueState.IDLE  # changed only through advance(): storage/lifecycle.py lists every move
@@ -138,7 +135,7 @@ class WriteQueue:
         StoreError
             The queue is closing or closed: ``cannot commit rows: the write queue is closing`` (or ``closed``).
         """
-        loop = self._start("commit rows")
+        loop = self._start()
         future: asyncio.Future[None] = loop.create_future()
         self._rows.extend(rows)
         if self._state is _RETRYING:
@@ -150,42 +147,10 @@ class WriteQueue:
         self._wakeup.set()
         return future
 
-    def write_behind(self, take: Callable[[], list[Write]]) -> asyncio.Future[None]:
-        """Have the next transaction take its rows from ``take()`` when it starts, without a future per call.
-
-        For callers that do not wait for the commit on a store that is not durable and keeps no buffers of its own
-        (the in-memory DuckDB store keeps them: ``storage/behind.py``, and the OMS writes behind through it): every
-        call until that transaction starts gets the same future and costs a few attribute reads, and rows are built
-        once per transaction, not once per call (an order's row in its latest state, one row per changed position).
-
-        Returns
-        -------
-        asyncio.Future
-            The future of the transaction that will carry the rows, shared with the other ``write_behind`` calls
-            it carries. Add a done callback to it; do not await it from a task that may be cancelled, as that
-            would cancel it for everyone (use :meth:`commit` to wait). It fails with a ``RowError`` naming the rows
-            that could not be stored when some do not fit their table (the others are stored).
-
-        Raises
-        ------
-        StoreError
-            The queue is closing or closed: ``cannot write rows behind: the write queue is closing`` (or
-            ``closed``).
-        """
-        batch = self._batch
-        if batch is None:  # close() clears it, so every call after it comes here, to the state's guard
-            loop = self._start("write rows behind")
-            batch = self._batch = loop.create_future()
-            self._waiters.append(batch)
-            self._ends.append(None)
-            self._wakeup.set()
-        self._take = take
-        return batch
-
-    def _start(self, operation: str) -> asyncio.AbstractEventLoop:
+    def _start(self) -> asyncio.AbstractEventLoop:
         state = self._state
         if state is _CLOSING or state is _CLOSED:
-            raise refused(state, operation)
+            raise refused(state, "commit rows")
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done():  # first commit, or the task was cancelled: (re)start it
             self._task = loop.create_task(self._run(), name=TASK_NAME)
@@ -214,9 +179,6 @@ class WriteQueue:
             The database was still unreachable: the rows that could not be written are counted in ``lost_rows``.
         """
         self._state = advance(self._state, "close")
-        # The batch the write_behind() calls so far share stays queued and is written. Later calls find none and go
-        # the way that checks the state, so the check costs the calls before close() nothing.
-        self._batch = None
         task = self._task
         try:
             if task is not None:
@@ -252,8 +214,8 @@ class WriteQueue:
             "max_buffered_rows": self.max_buffered_rows,
         }
 
-    def _check_overflow(self, in_flight: int = 0) -> None:
-        if not self.overflowed and len(self._rows) + self._held_rows + in_flight > self.max_buffered_rows:
+    def _check_overflow(self) -> None:
+        if not self.overflowed and len(self._rows) + self._held_rows > self.max_buffered_rows:
             self.overflowed = True
             if self.on_overflow is not None:
                 self.on_overflow()
@@ -311,24 +273,15 @@ class WriteQueue:
     def _take_batch(self) -> _Batch:
         """Step 2, take: everything queued becomes the next transaction (state WRITING, or still RETRYING or
         CLOSING), rows held from failed attempts first."""
-        taken: list[Write] = []
-        if self._take is not None:
-            take, self._take = self._take, None
-            taken = take()
         held, offset = self._held, self._held_rows  # offset: where the commit() callers' rows will start
         self._held, self._held_rows = [], 0
         rows, self._rows = self._rows, []
         ends, self._ends = self._ends, []
         waiters, self._waiters = self._waiters, []
-        self._batch = None
-        if taken:
-            rows.extend(taken)
-            if self._state is _RETRYING:
-                self._check_overflow(offset + len(rows))
         if held:  # kept from attempts that could not reach the database: ahead of newer rows
-            rows[:0] = [row for _, part, _ in held for row in part]
+            rows[:0] = [row for _, part in held for row in part]
         self._state = advance(self._state, "send")
-        return _Batch(held, offset, rows, ends, waiters, taken)
+        return _Batch(held, offset, rows, ends, waiters)
 
     async def _write(self, batch: _Batch, write: asyncio.Task[None] | None) -> list[asyncio.Future[None]]:
         """Step 3, write: await the transaction and settle its outcome (committed, held for the retry when the
@@ -361,7 +314,7 @@ class WriteQueue:
             hint="check the store and retry: writes are idempotent",
         )
         _settle((batch.waiters if batch is not None else []) + self._waiters, stopped)
-        self._waiters, self._ends, self._rows, self._batch, self._take = [], [], [], None, None
+        self._waiters, self._ends, self._rows = [], [], []
         self._held, self._held_rows = [], 0
         self._pause = RETRY_SECONDS[0]
         self._state = advance(self._state, "stop")
@@ -413,10 +366,9 @@ class WriteQueue:
         self.rows += split.written
         self.rejected_rows += split.rejected_rows
         if isinstance(split.stop, PersistenceUnavailable):
-            self._unreachable(split.stop, split.remaining,
-                              list(dict.fromkeys(owner for owner, _, _ in split.remaining)))
+            self._unreachable(split.stop, split.remaining, [owner for owner, _ in split.remaining])
         elif split.stop is not None:
-            _settle([owner for owner, _, _ in split.remaining], split.stop)
+            _settle([owner for owner, _ in split.remaining], split.stop)
             self._state = advance(self._state, "failed")
         else:
             self._reachable(split.written)
@@ -427,28 +379,23 @@ class _Batch:
     """One transaction as taken from the queue."""
 
     # A plain class: built once per transaction, where a NamedTuple costs several times more.
-    __slots__ = ("ends", "held", "offset", "rows", "taken", "waiters")
+    __slots__ = ("ends", "held", "offset", "rows", "waiters")
 
-    def __init__(self, held: list[Part], offset: int, rows: list[Write], ends: list[int | None],
-                 waiters: list[asyncio.Future[None]], taken: list[Write]) -> None:
+    def __init__(self, held: list[Part], offset: int, rows: list[Write], ends: list[int],
+                 waiters: list[asyncio.Future[None]]) -> None:
         self.held = held  # parts kept from attempts that could not reach the database: the first ``offset`` rows
         self.offset = offset
         self.rows = rows  # every row of the transaction
-        self.ends = ends  # per waiter, where its rows end after ``offset`` (None for the write_behind future)
+        self.ends = ends  # per waiter, where its rows end after ``offset``
         self.waiters = waiters
-        self.taken = taken  # the write_behind rows
 
     def parts(self) -> list[Part]:
-        # The rows by who waits for them: the held parts, then each commit() caller's rows, then the write_behind
-        # rows.
+        # The rows by who waits for them: the held parts, then each commit() caller's rows.
         parts = list(self.held)
         start = offset = self.offset
         for waiter, end in zip(self.waiters, self.ends, strict=True):
-            if end is None:
-                parts.append((waiter, self.taken, False))
-            else:
-                parts.append((waiter, self.rows[start:offset + end], True))
-                start = offset + end
+            parts.append((waiter, self.rows[start:offset + end]))
+            start = offset + end
         return parts
 
 
