@@ -26,8 +26,8 @@ def _remove_builds(paths: list[str]) -> None:
     for path in paths:
         for built in (ROOT / path).parent.glob(Path(path).stem + ".*.so"):
             built.unlink()
-    for shared in ROOT.glob("*__mypyc.*.so"):  # the compiled modules' shared library
-        shared.unlink()
+    for shared in [*ROOT.glob("*__mypyc.*.so"), *(ROOT / "oms_kit").glob("*__mypyc.*.so")]:
+        shared.unlink()  # the compiled modules' shared library (at the top level from builds before it moved)
 
 
 def extensions() -> list:
@@ -43,7 +43,10 @@ def extensions() -> list:
     # The build runs before the package's dependencies are installed (a fresh environment has no numpy or pandas
     # yet): their imports are typed Any here, and the modules that are not compiled are read for their types only
     # (errors in them are for `python -m mypy`, which the test suite runs with every dependency installed).
-    built = mypycify(["--ignore-missing-imports", "--follow-imports=silent", *paths], opt_level="3")
+    # The shared library that holds the compiled code is named inside the package (``oms_kit/native__mypyc``): a
+    # top-level one is not found by an editable install's import hook when Python starts outside the checkout.
+    built = mypycify(["--ignore-missing-imports", "--follow-imports=silent", *paths], opt_level="3",
+                     group_name="oms_kit.native")
     for extension in built:
         extension.optional = True  # no compiler, no headers: the module stays Python
     return built

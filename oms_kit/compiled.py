@@ -72,7 +72,7 @@ def stale() -> list[str]:
 
 
 def _shared_build_time() -> float:
-    # The compiled code lives in one shared library (``<hash>__mypyc``); each module's own extension file is a
+    # The compiled code lives in one shared library (``oms_kit.native__mypyc``); each module's own extension file is a
     # small shim that a build copies again with its old time when it did not change, so after an in-place
     # rebuild the library's time is the build's.
     times = [os.path.getmtime(path) for name, module in list(sys.modules.items())
