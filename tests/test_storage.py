@@ -597,3 +597,21 @@ def test_cli_when_url_unsupported_then_exit_status_1_and_message() -> None:
 
     assert result.returncode == 1
     assert "unsupported database URL: 'mysql://u:***@h/db'" in result.stderr
+
+
+async def test_a_duckdb_file_has_the_secondary_indexes_and_memory_only_the_primary_keys(tmp_path: Path) -> None:
+    # In memory the secondary indexes would cost every insert and serve no query (duckdb.py): the keys still hold.
+    for url, expected in ((f"duckdb:///{tmp_path / 'kept.duckdb'}", True), ("duckdb:///:memory:", False)):
+        store = await open_store(url)
+        try:
+            indexes = {row["index_name"] for row in await store.fetch("SELECT index_name FROM duckdb_indexes()")}
+            assert ("order_events_order" in indexes) is expected, (url, indexes)
+            assert ("orders_account_created" in indexes) is expected, (url, indexes)
+            row = ("order_events", ("E-1", "O-1", "acct", 0, datetime(2026, 1, 5, tzinfo=UTC), "CREATED", None,
+                                    "NEW", "{}"))
+            await store.write([row])
+            await store.write([(row[0], (*row[1][:4], datetime(2026, 1, 6, tzinfo=UTC), *row[1][5:]))])
+            stored = await store.fetch("SELECT ts FROM order_events WHERE event_id = 'E-1'")
+            assert [r["ts"] for r in stored] == [datetime(2026, 1, 5, tzinfo=UTC)]  # the key kept the first row
+        finally:
+            await store.close()

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -323,7 +324,7 @@ class DuckDBStore:
                 continue
             try:
                 connection.execute("BEGIN TRANSACTION")
-                connection.execute(migration.sql)
+                connection.execute(migration.sql if self.durable else _SECONDARY_INDEX.sub("", migration.sql))
                 connection.execute(
                     "INSERT INTO schema_migrations VALUES ($1, $2, now())", (migration.version, migration.name)
                 )
@@ -344,6 +345,13 @@ class DuckDBStore:
             }
         except duckdb.CatalogException:  # never migrated
             return set()
+
+
+# In memory the secondary indexes are left out (primary keys stay: they keep keys unique). Each costs every insert an
+# ART index update, a tenth of the order path's instructions for all of them together (benchmarks/
+# bench_instructions.py), and buys nothing: an in-memory database holds what one process recorded, which DuckDB
+# scans in milliseconds, where a file kept for months needs them.
+_SECONDARY_INDEX = re.compile(r"CREATE INDEX [^;]*;")
 
 
 def _connect(target: StoreUrl, read_only: bool) -> duckdb.DuckDBPyConnection:
