@@ -37,6 +37,7 @@ from oms_kit.market.bars import Bar, load_bars, load_quotes
 from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import LiveClock, SimulatedClock
 from oms_kit.market.feeds import RandomWalkFeed, ReplayFeed
+from oms_kit.market.kite_feed import KiteFeed, KiteTokenError
 from oms_kit.market.quote import Quote
 from oms_kit.market.recorder import FeedRecorder, RecordingFeed
 from oms_kit.models import (
@@ -100,6 +101,8 @@ __all__ = [
     "Instruments",
     "InvalidOrderError",
     "InvalidTransition",
+    "KiteFeed",
+    "KiteTokenError",
     "LiveClock",
     "MockBroker",
     "NSECalendar",
