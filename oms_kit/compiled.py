@@ -43,12 +43,14 @@ MODULES = (
     "oms_kit.broker.base",
     "oms_kit.broker.depth",
     "oms_kit.broker.mock",
+    "oms_kit.broker.paise",
     "oms_kit.storage.records",
     "oms_kit.storage.recorder",
 )
 """Compiled when the build can: the order domain's value objects (orders, fills, positions, instruments, bars),
-the state machine, the pre-trade checks, the order manager, the ledger, the mock broker's matching, and the rows the
-order path records for the store (``storage.records`` builds them, ``storage.recorder`` keeps them)."""
+the state machine, the pre-trade checks, the order manager, the ledger, the mock broker's matching and the
+charges' arithmetic (``broker.paise``), and the rows the order path records for the store (``storage.records``
+builds them, ``storage.recorder`` keeps them)."""
 
 _EXTENSIONS = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 

@@ -29,6 +29,8 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, ClassVar
 
+from oms_kit.broker.paise import paise as _paise
+from oms_kit.broker.paise import rupee_paise as _rupee_paise
 from oms_kit.broker.rates import CHARGES, RateTable, Segment, SegmentRates, default_rate_table, to_trade_date
 from oms_kit.errors import ConfigError, DataError, InvalidOrderError
 from oms_kit.models import MAX_PRICE, MAX_QUANTITY, Instrument, Product, Side
@@ -38,18 +40,6 @@ __all__ = ["NseFees", "charges", "contract_note", "fill_segment"]
 _ZERO = Decimal("0.00")
 _MAX_TURNOVER = MAX_PRICE * MAX_QUANTITY
 _NOTE_COLUMNS = ("buy_value", "sell_value", *CHARGES, "total_charges")
-
-
-def _paise(numerator: int, denominator: int, rate: tuple[int, int]) -> int:
-    # (numerator / denominator) rupees x rate, in paise rounded half up; every value here is >= 0.
-    top, bottom = 100 * numerator * rate[0], denominator * rate[1]
-    return (2 * top + bottom) // (2 * bottom)
-
-
-def _rupee_paise(numerator: int, denominator: int, rate: tuple[int, int]) -> int:
-    # The same amount rounded half up to the rupee, in paise: how STT stands on a contract note.
-    top, bottom = numerator * rate[0], denominator * rate[1]
-    return 100 * ((2 * top + bottom) // (2 * bottom))
 
 
 def _segment(value: object) -> Segment:

@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import ClassVar, Protocol, runtime_checkable
 
 from oms_kit.broker.charges import NseFees
+from oms_kit.broker.paise import equity_charges
 from oms_kit.errors import ConfigError
 from oms_kit.models import Product, Side
 
@@ -42,12 +43,6 @@ __all__ = ["FEE_CONTEXT", "FEE_MODELS", "FeeModel", "IndiaEquityFees", "NoFees",
 _ZERO = Decimal("0.00")
 _BUY, _CNC = Side.BUY, Product.CNC
 _CHARGE_NAMES = ("brokerage", "stt", "exchange_transaction_charge", "sebi_fee", "stamp_duty", "gst")
-
-
-def _paise(numerator: int, denominator: int, rate: tuple[int, int]) -> int:
-    # (numerator / denominator) rupees x rate, in paise rounded half up; every value here is >= 0.
-    top, bottom = 100 * numerator * rate[0], denominator * rate[1]
-    return (2 * top + bottom) // (2 * bottom)
 
 
 @runtime_checkable
@@ -228,37 +223,8 @@ class IndiaEquityFees:
     def _charges(
         self, side: Side, product: Product, quantity: int, price: Decimal, prior_turnover: Decimal
     ) -> tuple[int, int, int, int, int, int]:
-        # In paise, in _CHARGE_NAMES order. Contract notes show each charge rounded half up to the paisa; here the
-        # turnover and the rates are exact fractions of integers (Decimal.as_integer_ratio), so each charge is one
-        # integer division, the same value Decimal's quantize(ROUND_HALF_UP) gives at a fifth of the cost.
-        rates = self._ratios
-        price_num, price_den = price.as_integer_ratio()
-        turnover = price_num * quantity  # rupees: turnover / price_den
-        buy = side is _BUY
-        if product is _CNC:
-            brokerage_rate = rates["delivery_brokerage_rate"]
-            stt = _paise(turnover, price_den, rates["delivery_stt_rate"])
-            stamp = _paise(turnover, price_den, rates["delivery_stamp_duty_rate"]) if buy else 0
-        else:
-            brokerage_rate = rates["intraday_brokerage_rate"]
-            stt = 0 if buy else _paise(turnover, price_den, rates["intraday_stt_rate"])
-            stamp = _paise(turnover, price_den, rates["intraday_stamp_duty_rate"]) if buy else 0
-        if brokerage_rate[0]:
-            # The order's brokerage after this fill, less what its earlier fills paid: the cap binds per order.
-            # Rounding keeps order, so rounding the smaller of cap and charge is the smaller of the two rounded.
-            cap = _paise(*rates["brokerage_cap"], (1, 1))
-            if prior_turnover:
-                prior_num, prior_den = prior_turnover.as_integer_ratio()
-                total = _paise(prior_num * price_den + turnover * prior_den, prior_den * price_den, brokerage_rate)
-                brokerage = min(cap, total) - min(cap, _paise(prior_num, prior_den, brokerage_rate))
-            else:
-                brokerage = min(cap, _paise(turnover, price_den, brokerage_rate))
-        else:
-            brokerage = 0
-        exchange = _paise(turnover, price_den, rates["exchange_transaction_rate"])
-        sebi = _paise(turnover, price_den, rates["sebi_fee_rate"])
-        gst = _paise(brokerage + exchange + sebi, 100, rates["gst_rate"])
-        return brokerage, stt, exchange, sebi, stamp, gst
+        # In paise, in _CHARGE_NAMES order (oms_kit/broker/paise.py, compiled with the order path).
+        return equity_charges(self._ratios, side is _BUY, product is _CNC, quantity, price, prior_turnover)
 
     def fees(
         self, side: Side, product: Product, quantity: int, price: Decimal, *, prior_turnover: Decimal = _ZERO
