@@ -1,0 +1,113 @@
+"""Kite Connect's order statuses, read as what the OMS's state machine does with them, and Kite's times as UTC.
+
+Kite shows an order's status as text (its order book, ``kite.orders()``). The final ones are ``COMPLETE``,
+``CANCELLED`` and ``REJECTED``; ``OPEN`` and ``TRIGGER PENDING`` are working; and on the way the order passes
+transient ones, which :func:`stage` sorts:
+
+* before the broker's checks have passed (``PUT ORDER REQ RECEIVED``, ``VALIDATION PENDING``, ``OPEN PENDING``):
+  :attr:`Stage.PENDING`. The order stays NEW in the OMS: Kite may still reject it, and the state machine has no
+  rejection of an order it has accepted.
+* accepted and held or working (``AMO REQ RECEIVED``, ``OPEN``, ``TRIGGER PENDING``, ``MODIFY VALIDATION
+  PENDING``, ``MODIFY PENDING``, ``MODIFIED``, ``CANCEL PENDING``): :attr:`Stage.WORKING`. A pending modify or cancel
+  changes nothing here; its outcome shows in a later status, and the fills in the trade book.
+* a status this module does not know: :attr:`Stage.PENDING` too (nothing is concluded from it), logged once.
+
+A partly filled order is ``OPEN`` with ``filled_quantity`` above 0 at Kite; an order that expired (a DAY order at
+the close, an IOC order's remainder) is ``CANCELLED``. The fills themselves come from the trade book.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+log = logging.getLogger("oms_kit")
+
+IST = ZoneInfo("Asia/Kolkata")  # Kite writes its times in India's time, without a zone
+
+
+class Stage(Enum):
+    """What a Kite status means for the OMS's copy of the order."""
+
+    PENDING = "pending"  # the broker has the request; not accepted yet
+    WORKING = "working"  # accepted: held (after-market), working at the exchange, or a modify or cancel pending
+    COMPLETE = "complete"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+    @property
+    def final(self) -> bool:
+        """Whether the order can change no more at the broker."""
+        return self in _FINAL
+
+
+_FINAL = frozenset({Stage.COMPLETE, Stage.CANCELLED, Stage.REJECTED})
+
+KITE_STAGES: dict[str, Stage] = {
+    "PUT ORDER REQ RECEIVED": Stage.PENDING,
+    "VALIDATION PENDING": Stage.PENDING,
+    "OPEN PENDING": Stage.PENDING,
+    "AMO REQ RECEIVED": Stage.WORKING,  # accepted and held by the broker until the session opens
+    "OPEN": Stage.WORKING,
+    "TRIGGER PENDING": Stage.WORKING,
+    "MODIFY VALIDATION PENDING": Stage.WORKING,
+    "MODIFY PENDING": Stage.WORKING,
+    "MODIFIED": Stage.WORKING,
+    "CANCEL PENDING": Stage.WORKING,
+    "COMPLETE": Stage.COMPLETE,
+    "CANCELLED": Stage.CANCELLED,
+    "CANCELLED AMO": Stage.CANCELLED,
+    "REJECTED": Stage.REJECTED,
+}
+# Working statuses in which a cancel has been asked for already: sending another would only add to the load.
+CANCEL_UNDER_WAY = frozenset({"CANCEL PENDING"})
+_unknown_logged: set[str] = set()
+
+
+def stage(status: object) -> Stage:
+    """The :class:`Stage` of a Kite status; an unknown one is PENDING (nothing is concluded from it)."""
+    text = status.strip().upper() if isinstance(status, str) else ""
+    found = KITE_STAGES.get(text)
+    if found is None:
+        shown = text[:60] or repr(status)[:60]
+        if shown not in _unknown_logged and len(_unknown_logged) < 100:
+            _unknown_logged.add(shown)
+            log.warning("Kite order status %r is not known to oms_kit: the order is left as it is", shown)
+        return Stage.PENDING
+    return found
+
+
+def triggered(status: object, filled: int) -> bool:
+    """Whether a stop order (SL, SL-M) has triggered at the broker: it shows OPEN (or COMPLETE) rather than
+    TRIGGER PENDING, or has fills."""
+    text = status.strip().upper() if isinstance(status, str) else ""
+    return filled > 0 or text in ("OPEN", "COMPLETE")
+
+
+def kite_time(value: object, fallback: datetime) -> datetime:
+    """A time of Kite's as an aware UTC datetime: the client turns ``"YYYY-MM-DD HH:MM:SS"`` (India's time) into a
+    naive datetime; an aware one is converted; text is parsed; anything else (missing, unreadable) is
+    ``fallback``."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return fallback
+    if not isinstance(value, datetime):
+        return fallback
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=IST)
+    return value.astimezone(UTC)
+
+
+def broker_message(order: Mapping[str, Any], default: str) -> str:
+    """The broker's own words on an order (``status_message``, else ``status_message_raw``), else ``default``."""
+    for key in ("status_message", "status_message_raw"):
+        text = order.get(key)
+        if isinstance(text, str) and text.strip():
+            return text.strip()[:1000]
+    return default
