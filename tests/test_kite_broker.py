@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kiteconnect import KiteConnect
 
 import oms_kit as ok
 from oms_kit.broker.kite_config import kite_tag
@@ -167,6 +168,25 @@ async def test_a_stop_order_waits_then_triggers_and_fills_at_the_exchange(trader
 
     await eventually(lambda: status(trader, order) is S.FILLED, "the stop's fill")
     assert trader.get_order(order.order_id).triggered
+
+
+async def test_a_fill_between_the_order_book_and_the_trade_book_is_a_trigger_and_a_fill(make_trader, exchange):
+    # The two books are read one after the other: a stop order still TRIGGER PENDING in the order book may have
+    # traded by the time the trade book is read. A long poll interval leaves the reads to the test.
+    trader = await make_trader(exchange, poll_interval=60)
+    order = await trader.place_order("INFY", "BUY", 5, "SL-M", trigger_price=1550, product="MIS")
+    await eventually(lambda: status(trader, order) is S.TRIGGER_PENDING, "the acceptance (polled once on the answer)")
+    client = KiteConnect(api_key=exchange.oms.account, root=exchange.url, access_token=exchange.token)
+
+    orders = await asyncio.to_thread(client.orders)
+    await exchange.oms.set_price("INFY", 1552)
+    trades = await asyncio.to_thread(client.trades)
+    assert [o["status"] for o in orders] == ["TRIGGER PENDING"] and len(trades) == 1
+    trader.manager.broker.apply_book(orders, trades)
+
+    assert status(trader, order) is S.FILLED and trader.get_order(order.order_id).triggered
+    trader.manager.broker.apply_book(orders, trades)  # the same books again: nothing more
+    assert len(trader.trades()) == 1 and trader.manager.broker.mismatches == []
 
 
 async def test_an_ioc_order_that_finds_nothing_expires(trader):

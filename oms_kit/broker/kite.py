@@ -264,6 +264,10 @@ class KiteBroker:
             with contextlib.suppress(asyncio.CancelledError):
                 await drain
             await asyncio.to_thread(self._sender.stop, STOP_GRACE_S)
+            # Idle keep-alive connections closed: the server is not left holding them (a restart opens new ones).
+            for client in (self._sender.client, self._poll_client):
+                with contextlib.suppress(Exception):
+                    client.reqsession.close()
 
     async def _poll(self, commit: Callable[[], Awaitable[None]]) -> None:
         wake, delay, idle = self._wake, self.poll_interval, 0.0
@@ -352,16 +356,18 @@ class KiteBroker:
         status, kind = str(entry.get("status")), stage(entry.get("status"))
         self._statuses[order.order_id] = status
         when = kite_time(entry.get("exchange_timestamp") or entry.get("order_timestamp"), now)
+        # A trade is proof of acceptance and of a trigger: the order book and the trade book are read one after the
+        # other, and the order may have traded in between.
         if order.status is OrderStatus.NEW:
-            if kind is Stage.PENDING:
+            if kind is Stage.PENDING and not fills:
                 return
-            if kind is Stage.REJECTED:
+            if kind is Stage.REJECTED and not fills:
                 sink.on_rejected(order.order_id, broker_message(entry, "rejected by the broker"), when)
                 self._unfollow(order.order_id)
                 return
             sink.on_accepted(order.order_id, when)
         if order.status is OrderStatus.TRIGGER_PENDING and order.order_type in _STOPS \
-                and triggered(status, _int(entry.get("filled_quantity"))):
+                and (fills or triggered(status, _int(entry.get("filled_quantity")))):
             sink.on_triggered(order.order_id, when)
         for trade in fills:
             self._seen.add(str(trade.get("trade_id")))
@@ -399,10 +405,14 @@ class KiteBroker:
             self._mismatch(order, "a fill the order cannot take", trade)
             return
         ts = kite_time(trade.get("fill_timestamp") or trade.get("exchange_timestamp"), now)
-        fees = self._fees(order, quantity, price, ts)
+        try:
+            fees = self._fees(order, quantity, price, ts)
+            self.sink.on_fill(order.order_id, quantity, price, fees, ts)
+        except Exception as exc:  # the trade is seen: it is set aside, never lost without a word
+            self._mismatch(order, f"a fill that failed: {type(exc).__name__}: {exc}", trade)
+            return
         self.fills += 1
         self._turnover[order.order_id] = self._turnover.get(order.order_id, Decimal(0)) + price * quantity
-        self.sink.on_fill(order.order_id, quantity, price, fees, ts)
 
     def _fees(self, order: Order, quantity: int, price: Decimal, ts: datetime) -> Decimal:
         prior = self._turnover.get(order.order_id, Decimal(0))

@@ -107,7 +107,7 @@ class Sender:
 
     def __init__(self, client: KiteConnect, credentials: Credentials, link: Link, rate: int, max_backoff: float,
                  ids: dict[str, str], post: Callable[[Report], None]) -> None:
-        self._client = client
+        self.client = client
         self._credentials = credentials
         self._link = link
         self._rate = rate
@@ -189,7 +189,7 @@ class Sender:
                 return
             self._pace()
             try:
-                broker_id = self._client.place_order(**command.params)
+                broker_id = self.client.place_order(**command.params)
             except Exception as exc:
                 if refusal(exc):
                     self._link.ok()
@@ -210,7 +210,7 @@ class Sender:
                 return
             self._pace()
             try:
-                self._client.modify_order(order_id=broker_id, **command.params)
+                self.client.modify_order(order_id=broker_id, **command.params)
             except Exception as exc:
                 if refusal(exc):
                     self._link.ok()
@@ -231,7 +231,7 @@ class Sender:
                 return
             self._pace()
             try:
-                self._client.cancel_order(order_id=broker_id, **command.params)
+                self.client.cancel_order(order_id=broker_id, **command.params)
             except Exception as exc:
                 if not refusal(exc):
                     wait = self._retry(exc, wait)
@@ -248,7 +248,7 @@ class Sender:
 
     def _find(self, tag: str) -> str | None:
         # The broker's order id of the order carrying ``tag``, if the broker has it.
-        for entry in self._client.orders() or []:
+        for entry in self.client.orders() or []:
             if isinstance(entry, dict) and entry.get("tag") == tag and entry.get("order_id"):
                 return str(entry["order_id"])
         return None
