@@ -338,6 +338,38 @@ async def test_the_connection_drops_mid_order_and_the_order_completes_when_it_co
     assert fill["price"] == exchange.oms.trades().iloc[0]["price"]
 
 
+async def test_the_risk_monitor_does_not_reject_an_order_the_unreachable_broker_has_not_answered(make_trader,
+                                                                                                exchange):
+    trader = await make_trader(exchange)
+    trader.tasks.start("oms-kit-risk-monitor", trader.monitor.run(0.05))  # as OMS.open(risk_interval=0.05) would
+    await exchange.stop()
+    order = await trader.place_order("INFY", "BUY", 2, product="MIS")
+
+    await asyncio.sleep(1.5)  # past the monitor's acknowledgement timeout (1 s), several of its runs
+
+    assert status(trader, order) is S.NEW  # acknowledge(): the broker still has it in hand
+    await exchange.restart()
+    await eventually(lambda: status(trader, order) is S.FILLED, "the fill")
+
+
+async def test_a_reopened_account_follows_its_working_orders_at_the_broker_by_their_tags(make_trader, exchange,
+                                                                                         tmp_path):
+    url = f"duckdb:///{tmp_path / 'trader.duckdb'}"
+    trader = await make_trader(exchange, url=url)
+    order = await trader.place_order("INFY", "BUY", 5, "LIMIT", price=1490, product="MIS")
+    await eventually(lambda: status(trader, order) is S.OPEN, "the acceptance")
+    await trader.close()
+
+    await exchange.oms.set_price("INFY", 1488)  # it fills while the trader's OMS is closed
+    reopened = await make_trader(exchange, url=url)
+
+    await eventually(lambda: status(reopened, order) is S.FILLED, "the fill made while closed")
+    fill = reopened.trades().iloc[-1]
+    theirs = exchange.oms.trades().iloc[-1]
+    assert (fill["order_id"], fill["quantity"], fill["price"]) == (order.order_id, 5, theirs["price"])
+    assert fill["ts"] == theirs["ts"].replace(microsecond=0)  # the exchange's time, not the reopening's
+
+
 class DroppingProxy:
     """A TCP proxy in front of the exchange that, once armed, lets the next order placement through to the
     exchange and drops its answer: the client cannot tell whether the order was placed."""
@@ -555,3 +587,39 @@ def test_open_with_a_hostile_broker_raises_a_config_error_and_opens_nothing(valu
     with pytest.raises(ok.ConfigError) as raised:
         asyncio.run(open_it())
     assert raised.value.field == "broker"
+
+
+TEXTS = st.one_of(st.none(), st.text(max_size=30), st.integers(), st.floats(allow_nan=True), st.booleans(),
+                  st.datetimes(), st.decimals(allow_nan=True), st.lists(st.integers(), max_size=2))
+
+
+async def test_hostile_books_never_raise_and_never_break_an_order(make_trader, exchange):
+    # A followed order at a broker that answers nonsense: apply_book (public, for a push channel) keeps the order
+    # within the state machine's rules whatever the books say.
+    trader = await make_trader(exchange, poll_interval=60)
+    order = await trader.place_order("INFY", "BUY", 10, "LIMIT", price=1480, product="MIS")
+    await eventually(lambda: status(trader, order) is S.OPEN, "the acceptance")
+    broker = trader.manager.broker
+    tag = kite_tag(trader.account, order.order_id)
+    ids = st.sampled_from([broker.broker_ids[order.order_id], "other", ""])
+    orders = st.lists(st.fixed_dictionaries(
+        {"order_id": ids, "tag": st.sampled_from([tag, "x", None])},
+        optional={"status": st.one_of(st.sampled_from(["OPEN", "COMPLETE", "CANCELLED", "REJECTED", "TRIGGER PENDING",
+                                                       "PUT ORDER REQ RECEIVED", "CANCEL PENDING"]), TEXTS),
+                  "filled_quantity": TEXTS, "exchange_timestamp": TEXTS, "status_message": TEXTS}), max_size=3)
+    trades = st.lists(st.fixed_dictionaries(
+        {"order_id": ids, "trade_id": st.text(max_size=3)},
+        optional={"quantity": st.one_of(st.integers(-5, 15), TEXTS), "average_price": TEXTS,
+                  "fill_timestamp": TEXTS}), max_size=3)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(book=orders, fills=trades)
+    def check(book: list[dict[str, Any]], fills: list[dict[str, Any]]) -> None:
+        broker.apply_book(book, fills)
+        mine = trader.get_order(order.order_id)
+        assert 0 <= mine.filled_quantity <= mine.quantity
+        assert mine.filled_quantity == sum(t["quantity"] for _, t in trader.trades().iterrows())
+        assert all(abs((t - datetime.now(UTC)).total_seconds()) < 4 * 86400 for t in trader.trades()["ts"])
+
+    check()
+    await trader.flush()  # whatever was applied is stored

@@ -57,12 +57,20 @@ from oms_kit.broker.kite_config import (
     whole,
 )
 from oms_kit.broker.kite_sender import Command, Link, Report, Sender
-from oms_kit.broker.kite_status import CANCEL_UNDER_WAY, Stage, broker_message, kite_time, stage, triggered
+from oms_kit.broker.kite_status import (
+    CANCEL_UNDER_WAY,
+    Stage,
+    broker_message,
+    kite_time,
+    plausible,
+    stage,
+    triggered,
+)
 from oms_kit.broker.rates import to_trade_date
 from oms_kit.errors import ConfigError, OmsError
 from oms_kit.fsm import OrderEvent, OrderEventType
 from oms_kit.market.bars import Bar
-from oms_kit.models import Instrument, Order, OrderStatus, OrderType, Validity
+from oms_kit.models import MAX_PRICE, Instrument, Order, OrderStatus, OrderType, Validity
 
 log = logging.getLogger("oms_kit")
 
@@ -355,7 +363,7 @@ class KiteBroker:
         sink, now = self.sink, self._now()
         status, kind = str(entry.get("status")), stage(entry.get("status"))
         self._statuses[order.order_id] = status
-        when = kite_time(entry.get("exchange_timestamp") or entry.get("order_timestamp"), now)
+        when = plausible(kite_time(entry.get("exchange_timestamp") or entry.get("order_timestamp"), now), now)
         # A trade is proof of acceptance and of a trigger: the order book and the trade book are read one after the
         # other, and the order may have traded in between.
         if order.status is OrderStatus.NEW:
@@ -401,10 +409,11 @@ class KiteBroker:
                 return
             quantity -= skip
         remaining = order.quantity - order.filled_quantity
-        if order.is_terminal or order.status is OrderStatus.NEW or price is None or not 0 < quantity <= remaining:
+        if order.is_terminal or order.status is OrderStatus.NEW or price is None or price > MAX_PRICE \
+                or not 0 < quantity <= remaining:
             self._mismatch(order, "a fill the order cannot take", trade)
             return
-        ts = kite_time(trade.get("fill_timestamp") or trade.get("exchange_timestamp"), now)
+        ts = plausible(kite_time(trade.get("fill_timestamp") or trade.get("exchange_timestamp"), now), now)
         try:
             fees = self._fees(order, quantity, price, ts)
             self.sink.on_fill(order.order_id, quantity, price, fees, ts)
@@ -517,7 +526,8 @@ def _price(value: object) -> Decimal | None:
         price = Decimal(str(value))
     except ArithmeticError:
         return None
-    return price if price.is_finite() and price > 0 else None
+    # A trade's price, on a tick: more than 8 decimal places (what the store keeps) is no price of a trade.
+    return price if price.is_finite() and price > 0 and int(price.as_tuple().exponent) >= -8 else None
 
 
 def _when(trade: dict[str, Any]) -> datetime:

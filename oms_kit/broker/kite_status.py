@@ -99,9 +99,19 @@ def kite_time(value: object, fallback: datetime) -> datetime:
             return fallback
     if not isinstance(value, datetime):
         return fallback
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=IST)
-    return value.astimezone(UTC)
+    try:
+        return (value.replace(tzinfo=IST) if value.tzinfo is None else value).astimezone(UTC)
+    except (OverflowError, ValueError):  # a time at the calendar's edge
+        return fallback
+
+
+def plausible(ts: datetime, now: datetime, days: float = 3) -> datetime:
+    """``ts`` when it is within ``days`` of ``now``, else ``now``: a broker's time far off is a garbled one, and a
+    day's orders and trades are from the last few days at most (a weekend's after-market orders)."""
+    try:
+        return ts if abs((ts - now).total_seconds()) <= days * 86400 else now
+    except (OverflowError, TypeError):
+        return now
 
 
 def broker_message(order: Mapping[str, Any], default: str) -> str:
@@ -109,5 +119,6 @@ def broker_message(order: Mapping[str, Any], default: str) -> str:
     for key in ("status_message", "status_message_raw"):
         text = order.get(key)
         if isinstance(text, str) and text.strip():
-            return text.strip()[:1000]
+            # Kept as the order's reason: printable text only, as the OMS keeps its own reasons.
+            return "".join(c if c.isprintable() else " " for c in text.strip()[:1000]).strip() or default
     return default
