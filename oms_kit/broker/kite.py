@@ -52,10 +52,10 @@ from oms_kit.broker.kite_config import (
     check_root,
     kite_tag,
     load_credentials,
-    market_protection,
     number,
     whole,
 )
+from oms_kit.broker.kite_config import market_protection as check_protection  # the argument's name is taken
 from oms_kit.broker.kite_sender import Command, Link, Report, Sender
 from oms_kit.broker.kite_status import (
     CANCEL_UNDER_WAY,
@@ -64,7 +64,9 @@ from oms_kit.broker.kite_status import (
     kite_time,
     plausible,
     stage,
+    trade_price,
     triggered,
+    whole_number,
 )
 from oms_kit.broker.rates import to_trade_date
 from oms_kit.errors import ConfigError, OmsError
@@ -135,7 +137,7 @@ class KiteBroker:
                                            "a whole number of orders a second from 1 to 1000 (the exchange allows "
                                            "10 to an unregistered client)")
             self.max_backoff = number("max_backoff", max_backoff, 0.01, 600, "seconds from 0.01 to 600")
-            self.market_protection = _protection(market_protection)
+            self.market_protection = check_protection(market_protection)
             self.fee_model = fee_model(fees)
         except ConfigError as error:  # a credential passed in the wrong place is not echoed
             raise self._credentials.scrub(error) from None
@@ -328,12 +330,14 @@ class KiteBroker:
             return None
         orders = [o for o in client.orders() or [] if isinstance(o, dict)]
         trades = [t for t in client.trades() or [] if isinstance(t, dict)]
-        shown: dict[str, int] = {}
+        shown: dict[str, int] = {}  # per Kite order id, the quantity its trades in the trade book add up to
         for trade in trades:
-            shown[str(trade.get("order_id"))] = shown.get(str(trade.get("order_id")), 0) + _int(trade.get("quantity"))
+            key = str(trade.get("order_id"))
+            shown[key] = shown.get(key, 0) + whole_number(trade.get("quantity"))
         for entry in orders:
             broker_id = str(entry.get("order_id"))
-            if self._local_id(entry) is not None and _int(entry.get("filled_quantity")) > shown.get(broker_id, 0):
+            filled = whole_number(entry.get("filled_quantity"))
+            if self._local_id(entry) is not None and filled > shown.get(broker_id, 0):
                 trades.extend(t for t in client.order_trades(broker_id) or [] if isinstance(t, dict))
         return orders, trades
 
@@ -375,7 +379,7 @@ class KiteBroker:
                 return
             sink.on_accepted(order.order_id, when)
         if order.status is OrderStatus.TRIGGER_PENDING and order.order_type in _STOPS \
-                and (fills or triggered(status, _int(entry.get("filled_quantity")))):
+                and (fills or triggered(status, whole_number(entry.get("filled_quantity")))):
             sink.on_triggered(order.order_id, when)
         for trade in fills:
             self._seen.add(str(trade.get("trade_id")))
@@ -401,7 +405,7 @@ class KiteBroker:
             self._queue_cancel(order)  # the cancel went through but the order still works: ask again
 
     def _fill(self, order: Order, trade: dict[str, Any], now: datetime) -> None:
-        quantity, price = _int(trade.get("quantity")), _price(trade.get("average_price"))
+        quantity, price = whole_number(trade.get("quantity")), trade_price(trade.get("average_price"))
         skip = self._skip.get(order.order_id, 0)
         if skip:  # booked before a restart
             self._skip[order.order_id] = max(skip - quantity, 0)
@@ -442,7 +446,7 @@ class KiteBroker:
             self._unfollow(order.order_id)
         elif report.kind == "rejected":
             if order.status is OrderStatus.NEW:
-                self.sink.on_rejected(order.order_id, f"refused by the broker: {report.reason}", report.ts)
+                self.sink.on_rejected(order.order_id, f"refused by the broker: {report.reason}", self._now())
             self._unfollow(order.order_id)
         elif report.kind == "modify_refused":
             self._undo_modify(order, report)
@@ -457,8 +461,9 @@ class KiteBroker:
             self._mismatch(order, f"modify refused by the broker: {report.reason}", report.previous)
             return
         changes = {k: v for k, v in report.previous.items() if k != "quantity" or v > order.filled_quantity}
-        transition(order, OrderEvent(OrderEventType.MODIFY_REQUESTED, report.ts, changes=changes))
-        transition(order, OrderEvent(OrderEventType.MODIFIED, report.ts, changes=changes))
+        now = self._now()
+        transition(order, OrderEvent(OrderEventType.MODIFY_REQUESTED, now, changes=changes))
+        transition(order, OrderEvent(OrderEventType.MODIFIED, now, changes=changes))
 
     # -- helpers ------------------------------------------------------------------------------------------------
 
@@ -504,30 +509,6 @@ async def _committed(commit: Callable[[], Awaitable[None]]) -> None:
         await commit()
     except Exception:
         log.exception("committing the Kite broker's reports failed; the next commit takes them along")
-
-
-def _protection(value: object) -> float | None:
-    return market_protection(value)
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
-
-
-def _price(value: object) -> Decimal | None:
-    try:
-        price = Decimal(str(value))
-    except ArithmeticError:
-        return None
-    # A trade's price, on a tick: more than 8 decimal places (what the store keeps) is no price of a trade.
-    return price if price.is_finite() and price > 0 and int(price.as_tuple().exponent) >= -8 else None
 
 
 def _when(trade: dict[str, Any]) -> datetime:

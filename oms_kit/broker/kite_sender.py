@@ -62,7 +62,6 @@ class Report:
     broker_id: str | None = None
     reason: str = ""
     previous: dict[str, Any] = field(default_factory=dict)
-    ts: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class Link:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -122,3 +123,25 @@ def broker_message(order: Mapping[str, Any], default: str) -> str:
             # Kept as the order's reason: printable text only, as the OMS keeps its own reasons.
             return "".join(c if c.isprintable() else " " for c in text.strip()[:1000]).strip() or default
     return default
+
+
+def whole_number(value: object) -> int:
+    """A quantity as Kite sends it (a number, or text of one); 0 for anything else."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
+
+
+def trade_price(value: object) -> Decimal | None:
+    """A trade's price as an exact Decimal; None for one that is no price (not a finite number above 0, or finer
+    than the 8 decimal places the store keeps: a trade's price is on a tick)."""
+    try:
+        price = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return price if price.is_finite() and price > 0 and int(price.as_tuple().exponent) >= -8 else None
