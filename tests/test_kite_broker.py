@@ -151,6 +151,47 @@ async def test_a_scripts_orders_round_trip_with_the_exchanges_fills_and_the_fee_
     assert trader.status()["tasks"]["oms-kit-broker"] is True
 
 
+class BuyThenTarget(ok.Strategy):
+    """Buys on its first price; when the buy fills, sells at a target ten rupees above the fill."""
+
+    def on_start(self, ctx):
+        self.orders = []
+        self.fills = []
+
+    def on_bar(self, ctx, bar):
+        if not self.orders:
+            self.orders.append(ctx.buy(bar.symbol, 4, product="MIS"))
+
+    def on_fill(self, ctx, fill):
+        self.fills.append(fill)
+        if fill.side is ok.Side.BUY:
+            self.orders.append(ctx.sell(fill.symbol, 4, "LIMIT", price=fill.price + 10, product="MIS"))
+
+
+async def test_a_strategys_orders_go_to_the_broker_and_its_fills_come_back_to_it(trader, exchange):
+    # The runner tells a strategy of fills at its next price (as in paper trading): a live broker's fills arrive
+    # between prices, so the test sends one after each fill, as a feed would.
+    strategy = BuyThenTarget()
+    runner = await ok.paper_trade(strategy, oms=trader)
+    try:
+        await trader.set_price("INFY", INFY)  # the strategy's first price: it buys
+        await eventually(lambda: strategy.orders and status(trader, strategy.orders[0]) is S.FILLED, "the buy's fill")
+        await trader.set_price("INFY", INFY + 1)
+        await eventually(lambda: len(strategy.orders) == 2, "the target placed on the fill")
+        target = strategy.orders[1]
+        await eventually(lambda: status(trader, target) is S.OPEN, "the target at the exchange")
+        await exchange.oms.set_price("INFY", INFY + 15)
+        await eventually(lambda: status(trader, target) is S.FILLED, "the target's fill")
+        await trader.set_price("INFY", INFY + 15)
+        await eventually(lambda: len(strategy.fills) == 2, "the target's fill, told to the strategy")
+    finally:
+        await runner.stop()
+
+    assert [f.side for f in strategy.fills] == [ok.Side.BUY, ok.Side.SELL]
+    assert strategy.fills[1].price == exchange.oms.trades()["price"].iloc[1]
+    assert trader.position("INFY") == 0 and exchange.order_of(trader, target).status is S.FILLED
+
+
 async def test_a_strategy_like_loop_of_orders_each_reaches_the_exchange_once(trader, exchange):
     orders = [await trader.place_order("RELIANCE", side, 2, product="MIS") for side in ("BUY", "SELL") * 3]
 
