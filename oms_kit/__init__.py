@@ -83,6 +83,10 @@ def __getattr__(name: str) -> Any:
         from oms_kit import client
 
         return getattr(client, name)
+    if name == "KiteBroker":  # loaded on first use too: kiteconnect brings requests and twisted, a fifth of a second
+        from oms_kit.broker.kite import KiteBroker
+
+        return KiteBroker
     raise AttributeError(f"module 'oms_kit' has no attribute {name!r}")
 
 __all__ = [
@@ -101,6 +105,7 @@ __all__ = [
     "Instruments",
     "InvalidOrderError",
     "InvalidTransition",
+    "KiteBroker",
     "KiteFeed",
     "KiteTokenError",
     "LiveClock",

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import pandas as pd
 
 from oms_kit.book import Book
-from oms_kit.broker.mock import MockBroker
+from oms_kit.broker.base import Broker
+from oms_kit.broker.live import LiveBroker
 from oms_kit.broker.notes import day_window, fills_contract_note
 from oms_kit.chain import ChainIndex, option_chain
 from oms_kit.committer import Committer
@@ -95,7 +96,7 @@ class OMS(StandingOrders):
         limits: RiskLimits | None = None,
         instruments: Iterable[Instrument] | None = None,
         feed: str | Feed | None = "random",
-        broker: MockBroker | None = None,
+        broker: Broker | None = None,
         fees: str | None = "india_equity",
         clock: Clock | None = None,
         risk_interval: float | None = 2.0,
@@ -114,7 +115,9 @@ class OMS(StandingOrders):
         limits : pre-trade and risk limits; ``RiskLimits()`` by default.
         instruments : added to (or replacing, by symbol) the default NSE instrument list.
         feed : "random" (a live random walk over a few NSE names), None (prices only from ``set_price``) or a Feed.
-        broker : a configured MockBroker; by default one with ``fees``.
+        broker : a configured MockBroker (paper), by default one with ``fees``; or a live broker, a
+            :class:`~oms_kit.broker.kite.KiteBroker` (README, "Going live"): the OMS runs its task (``oms-kit-broker``:
+            it sends orders and polls their updates) and caps ``max_orders_per_second`` at the exchange's rate.
         fees : "india_equity" or None; used when ``broker`` is not given.
         clock : where "now" comes from; the wall clock by default.
         risk_interval : seconds between two runs of the risk monitor (None: no monitor task; ``check_risk()``
@@ -153,6 +156,9 @@ class OMS(StandingOrders):
         for symbol, price in opened.start_prices.items():
             oms.apply_bar(Bar(now, symbol, price, price, price, price))
         await oms.commit()
+        broker = oms.manager.broker
+        if isinstance(broker, LiveBroker):  # sends the orders and brings the broker's reports in, until close
+            oms.tasks.start("oms-kit-broker", broker.run(oms.commit))
         if oms.feed is not None:
             oms.tasks.start("oms-kit-feed", oms._run_feed(oms.feed))
         if risk_interval is not None:

@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import cast
 
 from oms_kit.account import assemble_account
+from oms_kit.broker.base import Broker
+from oms_kit.broker.live import LiveBroker, live_limits
 from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import ConfigError
 from oms_kit.events import EventBus
@@ -62,7 +64,7 @@ class OpenedAccount:
 
 async def open_account(
     url: str | None, *, account: str, cash: float | Decimal, limits: RiskLimits | None,
-    instruments: Iterable[Instrument] | None, feed: str | Feed | None, broker: MockBroker | None, fees: str | None,
+    instruments: Iterable[Instrument] | None, feed: str | Feed | None, broker: Broker | None, fees: str | None,
     clock: Clock | None, risk_interval: float | None, read_only: bool, exchange_timezone: str | tzinfo,
     market_hours: bool | NSECalendar | None = None,
 ) -> OpenedAccount:
@@ -77,6 +79,9 @@ async def open_account(
                                       or not 0 < risk_interval < float("inf")):
         raise ConfigError("risk_interval", risk_interval, "a positive number of seconds or None")
     limits, calendar, hours_origin = market_hours_limits(market_hours, limits, clock, feed)
+    check_broker(broker)
+    if isinstance(broker, LiveBroker):  # the exchange's order rate is a pre-trade limit when trading live
+        limits = live_limits(limits, broker.orders_per_second)
     store = await open_store(url, read_only=read_only)
     lock = getattr(store, "lock_account", None)
     if lock is not None and not read_only:  # PostgreSQL; a DuckDB file is already held by its own file lock
@@ -118,6 +123,17 @@ async def open_account(
     return OpenedAccount(store=store, manager=manager, recorder=recorder, bus=bus, clock=clock,
                          feed=feed, cash=cash_value, read_only=read_only,  # type: ignore[arg-type]
                          start_prices=start_prices, history=history, day_book=day_book, hours_origin=hours_origin)
+
+
+_BROKER_METHODS = ("attach", "submit", "modify", "cancel", "on_bar", "open_session", "end_session", "end_day",
+                   "status")
+
+
+def check_broker(broker: object) -> None:
+    """ConfigError unless ``broker`` is None or has the Broker protocol's methods."""
+    if broker is not None and not all(callable(getattr(broker, name, None)) for name in _BROKER_METHODS):
+        raise ConfigError("broker", type(broker).__name__, "None (a MockBroker with fees), a MockBroker(...), a "
+                          "KiteBroker(...) or an object with the Broker protocol's methods (oms_kit.broker.base)")
 
 
 def market_hours_limits(market_hours: object, limits: RiskLimits | None, clock: Clock | None,
