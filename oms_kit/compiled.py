@@ -47,6 +47,7 @@ MODULES = (
     "oms_kit.storage.records",
     "oms_kit.storage.recorder",
     "oms_kit.runner",
+    "oms_kit.request",
 )
 """Compiled when the build can: the order domain's value objects (orders, fills, positions, instruments, bars),
 the state machine, the pre-trade checks, the order manager, the ledger, the mock broker's matching and the

@@ -13,6 +13,8 @@ import inspect
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from mypy_extensions import mypyc_attr
+
 from oms_kit.errors import InvalidOrderError
 from oms_kit.models import (
     MAX_QUANTITY,
@@ -60,6 +62,7 @@ class _Fields(NamedTuple):
     disclosed_quantity: int
 
 
+@mypyc_attr(native_class=False)  # a tuple: compiled, the module keeps it a Python class
 class OrderRequest(_Fields):
     """A well-formed order as asked for, before any check or order number.
 
@@ -81,7 +84,7 @@ class OrderRequest(_Fields):
         return order_request(*fields, **named)
 
     @classmethod
-    def of(cls, symbol: OrderRequest | str, *fields: Any) -> OrderRequest:
+    def of(cls, symbol: object, *fields: Any) -> OrderRequest:
         """``symbol`` itself when it is a request (and the other fields, in the constructor's order, are left at
         their defaults), else a request of the fields: how the methods that take either (``place_order``,
         ``validate``, ``ctx.order``) read their arguments."""
@@ -113,21 +116,25 @@ class OrderRequest(_Fields):
 
 
 def order_request(
-    symbol: str,
-    side: str | Side,
-    quantity: int,
-    order_type: str | OrderType = OrderType.MARKET,
-    price: float | Decimal | str | None = None,
-    trigger_price: float | Decimal | str | None = None,
-    product: str | Product = Product.MIS,
-    validity: str | Validity = Validity.DAY,
-    client_order_id: str | None = None,
-    tag: str | None = None,
-    variety: str | Variety = Variety.REGULAR,
-    disclosed_quantity: int = 0,
+    symbol: object,
+    side: object,
+    quantity: object,
+    order_type: object = OrderType.MARKET,
+    price: object = None,
+    trigger_price: object = None,
+    product: object = Product.MIS,
+    validity: object = Validity.DAY,
+    client_order_id: object = None,
+    tag: object = None,
+    variety: object = Variety.REGULAR,
+    disclosed_quantity: object = 0,
 ) -> OrderRequest:
     """``OrderRequest(...)`` as a plain function: the order path (``place_order``, a strategy's orders) calls it,
-    since calling a class whose ``__new__`` is written in Python costs an argument tuple and a C detour more."""
+    since calling a class whose ``__new__`` is written in Python costs an argument tuple and a C detour more.
+
+    Each field takes what the methods accept (``symbol`` a str; ``side`` a str or a Side; ``quantity`` an int;
+    prices a float, Decimal or str) and is typed ``object`` because it is checked here, by hand, with an error
+    that names it (compiled, an annotation is checked first, with a bare TypeError)."""
     if not isinstance(symbol, str) or not symbol.isprintable() or len(symbol) > MAX_SYMBOL or not symbol.strip():
         raise InvalidOrderError("symbol", symbol, f"a symbol such as 'RELIANCE': at most {MAX_SYMBOL} printable "
                                 "characters")
@@ -168,7 +175,18 @@ def order_request(
 
 
 _new_tuple = tuple.__new__
-OrderRequest.__signature__ = inspect.signature(order_request)  # type: ignore[attr-defined]
+def _signature() -> inspect.Signature:
+    # order_request's, written out: a compiled function has no signature inspect can read.
+    field = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    required = [inspect.Parameter(name, field) for name in FIELDS[:3]]
+    optional = [inspect.Parameter(name, field, default=default)
+                for name, default in zip(FIELDS[3:], _DEFAULTS[2:], strict=True)]
+    return inspect.Signature(required + optional, return_annotation=OrderRequest)
+
+
+# help() and IDEs show the fields' signature. Through setattr: a compiled module may not assign a class attribute
+# after the class statement.
+setattr(OrderRequest, "__signature__", _signature())  # noqa: B010
 
 
 def _plain(value: Any) -> Any:
