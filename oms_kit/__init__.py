@@ -61,6 +61,7 @@ from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskLimits
 from oms_kit.search import OptunaSearch
 from oms_kit.session import ExchangeSession
+from oms_kit.shadow import Shadow, shadow
 from oms_kit.strategy import Strategy, StrategyContext
 from oms_kit.sweep import sweep
 from oms_kit.sync import SyncOMS, open_sync
@@ -134,6 +135,7 @@ __all__ = [
     "ReplayFeed",
     "RiskAlertRaised",
     "RiskLimits",
+    "Shadow",
     "Side",
     "SimulatedClock",
     "StoreError",
@@ -157,6 +159,7 @@ __all__ = [
     "margin",
     "open_sync",
     "paper_trade",
+    "shadow",
     "sweep",
     "walk_forward",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -60,6 +60,10 @@ class PriceUpdated(Event):
     ``bid`` and ``ask`` are the best prices of a quote (:class:`~oms_kit.market.quote.Quote`); None for a plain bar
     or ``set_price``, and for a quote's empty side. ``volume`` is what the bar or quote traded (a quote: since the
     symbol's previous one); None when unknown. The event stream (``oms_kit.service.ws``) sends them all.
+
+    ``bar`` is the bar or quote itself, as the OMS applied it (its range, a quote's book), for a subscriber that
+    replays the prices elsewhere (a shadow, :mod:`oms_kit.shadow`); None in an event rebuilt from elsewhere (the
+    event stream does not send it). It is left out of equality and ``repr``.
     """
 
     kind: ClassVar[str] = "price"
@@ -68,6 +72,7 @@ class PriceUpdated(Event):
     bid: Decimal | None = None
     ask: Decimal | None = None
     volume: float | None = None
+    bar: Bar | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, bar: Bar, price: Decimal) -> PriceUpdated:
@@ -79,8 +84,8 @@ class PriceUpdated(Event):
         if isinstance(bar, Quote):
             bids, asks = bar.bids, bar.asks
             return cls(bar.timestamp, bar.symbol, price, _decimal(bids[0][0]) if bids else None,
-                       _decimal(asks[0][0]) if asks else None, volume)
-        return cls(bar.timestamp, bar.symbol, price, None, None, volume)
+                       _decimal(asks[0][0]) if asks else None, volume, bar)
+        return cls(bar.timestamp, bar.symbol, price, None, None, volume, bar)
 
 
 @lru_cache(maxsize=4096)
