@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -664,3 +665,37 @@ async def test_hostile_books_never_raise_and_never_break_an_order(make_trader, e
 
     check()
     await trader.flush()  # whatever was applied is stored
+
+
+# -- shadow mode against the live broker ------------------------------------------------------------------------------
+
+async def test_a_shadow_of_the_live_oms_sets_the_paper_fills_beside_the_exchanges(make_exchange, make_trader):
+    # The exchange fills 20 bps worse than the last price; paper, beside it, at the price. The shadow follows the
+    # live OMS's events: the broker's reports (NEW, then FILLED a poll later), not the requests it sends.
+    exchange = await make_exchange(broker=MockBroker(slippage_bps=20))
+    trader = await make_trader(exchange)
+    shadow = await ok.shadow(trader)
+    try:
+        bought = await trader.place_order("INFY", "BUY", 10, product="MIS")
+        resting = await trader.place_order("RELIANCE", "BUY", 4, "LIMIT", price=2400, product="MIS")
+        await eventually(lambda: status(trader, bought) is S.FILLED and status(trader, resting) is S.OPEN,
+                         "the exchange's fill and acceptance")
+        await trader.cancel_order(resting.order_id)
+        await eventually(lambda: status(trader, resting) is S.CANCELLED, "the cancel at the exchange")
+        await shadow.drain()
+
+        twin = shadow.oms.get_order(shadow.mirrored[bought.order_id])
+        assert twin.status is S.FILLED and twin.average_price == Decimal(INFY)
+        assert shadow.oms.get_order(shadow.mirrored[resting.order_id]).status is S.CANCELLED
+        assert exchange.order_of(trader, bought) is not None  # the shadow sent nothing to the exchange
+        assert len(exchange.oms.orders()) == 2
+        drift = ok.compare(shadow, trader)
+        row = drift.set_index("symbol").loc["INFY"]
+        assert row["price_live"] == exchange.oms.trades().iloc[0]["price"] == Decimal("1503.00")
+        assert row["price_shadow"] == Decimal("1500.00") and row["price_difference"] == Decimal("3.00")
+        # Kite stamps trades to the second: the live fill's time is the exchange's, truncated, so it may read up to
+        # a second before the order was placed (and mirrored).
+        assert pd.Timedelta(seconds=-1) < row["delay"] < pd.Timedelta(seconds=10)
+        assert shadow.status()["errors"] == 0
+    finally:
+        await shadow.close()
