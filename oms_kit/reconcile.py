@@ -309,13 +309,8 @@ def compare(manager: OrderManager, broker: Reconciling, books: object,
 
     for mismatch in list(broker.mismatches):
         given = mismatch.get("data")
-        data: dict[str, Any] = given if isinstance(given, dict) else {}
-        local: Any = mismatch.get("order_id")
-        ended = manager.orders.get(local) if isinstance(local, str) else None
-        differences.append(_difference(
-            "fill_not_applied", ended.symbol if ended else None, ended.product.value if ended else None,
-            local, _text(data.get("order_id")), None, _shown(data),
-            f"a trade the OMS could not book: {mismatch.get('what')}; trade {_text(data.get('trade_id'))}"))
+        differences.append(_not_applied(manager, mismatch.get("order_id"), given if isinstance(given, dict) else {},
+                                        str(mismatch.get("what"))))
 
     theirs_held = _positions(books, differences)
     mine_held = {(p.symbol, p.product.value): p.quantity for p in manager.ledger.positions if p.quantity}
@@ -326,6 +321,17 @@ def compare(manager: OrderManager, broker: Reconciling, books: object,
                 "position", key[0], key[1], None, None, mine_q, theirs_q,
                 f"the broker holds {theirs_q:+d}, the OMS {mine_q:+d}"))
     return [d for d in differences if difference_key(d) not in acknowledged], adopted
+
+
+def _not_applied(manager: OrderManager, local: object, trade: dict[str, Any], what: str) -> dict[str, Any]:
+    # A trade of the broker's that the OMS could not book (KiteBroker.mismatches), as a difference; its key names
+    # the trade alone, so that one accepted is not listed again when the broker sets it aside once more.
+    order = manager.orders.get(local) if isinstance(local, str) else None
+    words = (f"trade {_text(trade.get('trade_id'))}: {_shown(trade.get('quantity'))} at "
+             f"{_shown(trade.get('average_price'))}")
+    return _difference("fill_not_applied", order.symbol if order else None, order.product.value if order else None,
+                       _text(local), _text(trade.get("order_id")), None, words,
+                       f"a trade the OMS could not book: {what}")
 
 
 def _values(entry: _Entry, order: Order) -> dict[str, Any]:
@@ -537,6 +543,11 @@ class Reconciler:
                 adopted += adopt(oms.manager, self.broker, books, differences)
             for d in differences:
                 self.acknowledged.add(difference_key(d))
+                if d["kind"] == "order_status":  # its trades are in the positions taken as they stand
+                    self.acknowledged.update(
+                        difference_key(_not_applied(oms.manager, d["order_id"], trade, ""))
+                        for trade in _listed(books, "trades", []) if _text(trade.get("order_id")) == d[
+                            "broker_order_id"])
             await oms.commit()
             result = await self._reconcile("accept", adopted)
             if not result.ok:

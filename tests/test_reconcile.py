@@ -202,6 +202,35 @@ async def test_an_order_modified_at_the_broker_by_another_program_takes_the_brok
     assert trader.get_order(order.order_id).filled_quantity == 8
 
 
+async def test_an_order_ended_here_but_working_at_the_broker_is_cancelled_there_once_accepted(make_trader, exchange,
+                                                                                             url):
+    # The OMS ended an order that still works at the exchange (a cancel taken as done while the broker could not be
+    # reached), and the process stopped before anything could tell.
+    trader = await make_trader(exchange, url=url)
+    order = await trader.place_order("INFY", "BUY", 5, "LIMIT", price=1400, product="MIS")
+    await eventually(lambda: status(trader, order) is S.OPEN, "the acceptance")
+    await exchange.stop()
+    trader.manager.on_cancelled(order.order_id, "cancelled in the OMS alone", trader.clock.now())
+    await trader.kill_switch("stop everything")
+    await trader.close()
+    await exchange.restart()
+    assert exchange.order_of(trader, order).status is S.OPEN
+
+    reopened = await make_trader(exchange, url=url)
+
+    (row,) = reopened.reconciliation.differences.to_dict("records")
+    assert (row["kind"], row["order_id"], row["oms"], row["broker"]) == ("order_status", order.order_id, "CANCELLED",
+                                                                         "OPEN")
+    with pytest.raises(ok.ReconciliationPending):
+        await reopened.reset_kill_switch("resume")
+    await reopened.accept_reconciliation("cancel it at the broker")
+    await eventually(lambda: exchange.order_of(reopened, order).status is S.CANCELLED, "the cancel at the exchange")
+    assert reopened.trading_state is ok.TradingState.HALTED  # the user's kill switch stands
+    assert (await reopened.reconcile()).ok
+    await reopened.reset_kill_switch("resume")
+    assert reopened.trading_state is ok.TradingState.ACTIVE
+
+
 async def test_a_reconnection_reconciles_what_happened_while_the_broker_could_not_be_reached(make_trader, exchange,
                                                                                              url):
     trader = await make_trader(exchange, url=url)
