@@ -362,13 +362,17 @@ def adopt(manager: OrderManager, broker: Reconciling, books: object,
     the broker's average price (no charges). Checks everything first: raises OmsError, changing nothing, when a
     difference cannot be adopted (an unreadable book, an instrument the OMS does not know, no price)."""
     instruments, now = manager.instruments, manager.now()
+    held = _positions(books, [])
     problems = [f"{d['kind']}: {d['meaning']}" for d in differences if d["kind"] == "unreadable"]
     for d in differences:
         if d["kind"] == "position":
-            quantity = abs(int(d["broker"]) - int(d["oms"]))
-            if d["symbol"] not in instruments or d["product"] not in Product.__members__ or quantity > MAX_QUANTITY:
-                problems.append(f"position {d['symbol']} {d['product']}: the OMS cannot hold it (instrument, product "
-                                f"or quantity {quantity})")
+            symbol, theirs = d["symbol"], int(d["broker"])
+            if symbol not in instruments or d["product"] not in Product.__members__ or abs(theirs) > MAX_QUANTITY \
+                    or abs(theirs - int(d["oms"])) > MAX_QUANTITY:
+                problems.append(f"position {symbol} {d['product']}: the OMS cannot hold it (instrument, product or "
+                                f"quantity {theirs})")
+            elif _adjusting_price(manager, symbol, held.get((symbol, d["product"]), (0, None))[1]) is None:
+                problems.append(f"position {symbol} {d['product']}: no price to adopt it at (oms.set_price)")
     if problems:
         raise OmsError(f"{len(problems)} difference(s) cannot be adopted into the OMS", detail="; ".join(problems[:5]),
                        hint="define the instruments (oms.define_instruments), or accept_reconciliation(adopt=False) "
@@ -405,20 +409,22 @@ def adopt(manager: OrderManager, broker: Reconciling, books: object,
                 manager.transition(order, OrderEvent(OrderEventType.MODIFY_REQUESTED, now, changes=changes))
                 manager.transition(order, OrderEvent(OrderEventType.MODIFIED, now, changes=changes))
                 adopted.append(_adopted("values", order, entry.broker_id, now, f"the broker's {changes}"))
-    held = _positions(books, [])
     for d in differences:
         if d["kind"] == "position":
             key = (d["symbol"], d["product"])
             position = manager.ledger.position(key[0], Product(key[1]))
-            gap = held.get(key, (0, None))[0] - (position.quantity if position is not None else 0)
-            if gap:
-                price = _price(held.get(key, (0, None))[1]) or manager.prices.get(key[0]) or manager.ledger.last_price(
-                    key[0])
-                if price is None:
-                    raise OmsError(f"no price to adopt the broker's {key[0]} {key[1]} position at",
-                                   hint="set a price (oms.set_price) and accept again")
+            theirs, quoted = held.get(key, (0, None))
+            gap = theirs - (position.quantity if position is not None else 0)
+            price = _adjusting_price(manager, key[0], quoted)
+            # What the adopted orders booked meanwhile may leave a gap of its own; one past the bounds stays listed.
+            if gap and abs(gap) <= MAX_QUANTITY and price is not None:
                 adopted.append(_adjust(manager, key[0], Product(key[1]), gap, price, now))
     return adopted
+
+
+def _adjusting_price(manager: OrderManager, symbol: str, quoted: object) -> Decimal | None:
+    # The broker's average price of the position, else the OMS's last price of the symbol.
+    return _price(quoted) or manager.prices.get(symbol) or manager.ledger.last_price(symbol)
 
 
 def _order_of(manager: OrderManager, entry: _Entry, now: datetime) -> Order | None:
