@@ -20,6 +20,7 @@ from oms_kit.errors import (
     InvalidTransition,
     OmsError,
     PersistenceUnavailable,
+    ReconciliationPending,
     StoreError,
 )
 from oms_kit.events import (
@@ -57,6 +58,7 @@ from oms_kit.models import (
 from oms_kit.oms import OMS
 from oms_kit.orders import OrderModifyRejected
 from oms_kit.paper import PaperTrader, paper_trade
+from oms_kit.reconcile import Reconciliation
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskLimits
 from oms_kit.search import OptunaSearch
@@ -130,6 +132,8 @@ __all__ = [
     "Product",
     "Quote",
     "RandomWalkFeed",
+    "Reconciliation",
+    "ReconciliationPending",
     "RecordingFeed",
     "RemoteError",
     "ReplayFeed",

@@ -111,6 +111,13 @@ class PersistenceUnavailable(StoreError):
     code = "PERSISTENCE_UNAVAILABLE"
 
 
+class ReconciliationPending(OmsError):
+    """Trading is halted because the broker's books differ from the OMS's (:mod:`oms_kit.reconcile`): new orders are
+    refused until the differences are accepted (``oms.accept_reconciliation``) or resolved and reconciled again."""
+
+    code = "RECONCILIATION_PENDING"
+
+
 def _restore(cls: type[OmsError], args: tuple[object, ...], state: dict[str, object]) -> OmsError:
     error = cls.__new__(cls)
     error.args = args

@@ -267,6 +267,10 @@ class RiskMonitor:
                 if known is None or not known(order_id, now):
                     manager.on_rejected(order_id, "no acknowledgement, and the broker does not know the order", now)
 
+    def raise_alert(self, alert: RiskAlert) -> None:
+        """Raise an alert found outside the periodic check (the reconciliation's): kept, stored and published."""
+        self._raise(alert, stored=True)
+
     def _raise(self, alert: RiskAlert, *, stored: bool) -> None:
         self.alerts.append(alert)
         if stored and self.manager.recorder is not None:

@@ -23,7 +23,13 @@ from oms_kit.broker.notes import day_window, fills_contract_note
 from oms_kit.chain import ChainIndex, option_chain
 from oms_kit.committer import Committer
 from oms_kit.contracts import slice_request
-from oms_kit.errors import InvalidOrderError, OmsError, PersistenceUnavailable, StoreError
+from oms_kit.errors import (
+    InvalidOrderError,
+    OmsError,
+    PersistenceUnavailable,
+    ReconciliationPending,
+    StoreError,
+)
 from oms_kit.events import Event, PriceUpdated
 from oms_kit.market.bars import Bar
 from oms_kit.market.calendar import NSECalendar
@@ -34,6 +40,7 @@ from oms_kit.monitor import RiskMonitor
 from oms_kit.opening import OpenedAccount, describe_hours, open_account, watch_account
 from oms_kit.orders import MAX_REASON
 from oms_kit.quotes import add_instruments, quote_bar
+from oms_kit.reconcile import Reconciler, Reconciliation, Reconciling
 from oms_kit.recovery import restore_gtts, restore_programs
 from oms_kit.request import MAX_SYMBOL, OrderRequest, order_request
 from oms_kit.risk import RiskAlert, RiskLimits
@@ -84,6 +91,7 @@ class OMS(StandingOrders):
         self.monitor = RiskMonitor(manager, self.bus, self.clock, self._committer.commit)
         self.alerts = self.monitor.alerts
         self._book = Book(manager, self.history, self.day_book, by_placement=self.read_only)
+        self.reconciler: Reconciler | None = None  # with a live broker: its books against the OMS's (reconcile.py)
         manager.sent = self.monitor.sent  # orders that GTTs and order programs send, awaiting acknowledgement
 
     @classmethod
@@ -158,6 +166,10 @@ class OMS(StandingOrders):
         await oms.commit()
         broker = oms.manager.broker
         if isinstance(broker, LiveBroker):  # sends the orders and brings the broker's reports in, until close
+            if isinstance(broker, Reconciling):  # its books against the OMS's now, and after each reconnection
+                oms.reconciler = reconciler = Reconciler(oms, broker)
+                broker.on_reconnect = reconciler.after_reconnect
+                await reconciler.at_open()
             oms.tasks.start("oms-kit-broker", broker.run(oms.commit))
         if oms.feed is not None:
             oms.tasks.start("oms-kit-feed", oms._run_feed(oms.feed))
@@ -224,6 +236,8 @@ class OMS(StandingOrders):
         """
         if self._closed or self.read_only:
             self.check_writable()  # raises, with the reason
+        if self.reconciler is not None:
+            self.reconciler.check_trading()  # halted until the broker's books and the OMS's agree
         if self.day_book is not None and not self.day_book.loaded:  # a retried client id of the day is known
             await self.day_book.load_async()
         manager = self.manager
@@ -286,6 +300,8 @@ class OMS(StandingOrders):
         """
         if self._closed or self.read_only:
             self.check_writable()  # raises, with the reason
+        if self.reconciler is not None:
+            self.reconciler.check_trading()
         requests = list(requests)
         for i, request in enumerate(requests):
             if type(request) is not OrderRequest:
@@ -469,7 +485,44 @@ class OMS(StandingOrders):
         daily loss is still at or beyond its limit."""
         self.check_writable()
         parse_text(reason, "reason", MAX_REASON)  # why trading may resume
+        last = self.reconciler.last if self.reconciler is not None else None
+        if last is not None and not last.ok:
+            raise ReconciliationPending(
+                f"cannot reset the kill switch: {len(last.differences)} difference(s) with the broker stand",
+                hint="oms.reconciliation.differences lists them; oms.accept_reconciliation(reason) adopts the "
+                "broker's side")
         await self.monitor.reset(reason, source)
+
+    # -- reconciliation with a live broker --------------------------------------------------------------------
+
+    async def reconcile(self) -> Reconciliation:
+        """Set the live broker's orders, trades and positions against the OMS's now (``OMS.open`` and every
+        reconnection do so by themselves): what matches is adopted, what differs is listed in the result's
+        ``differences``, halts trading (source ``reconciliation``) and raises an alert; nothing differing resumes a
+        halt of the reconciliation's own. README, "Reconciliation". Raises OmsError without a live broker or when
+        the broker cannot be reached."""
+        self.check_writable()
+        return await self._reconciler().run("user")
+
+    async def accept_reconciliation(self, reason: str, *, adopt: bool = True) -> Reconciliation:
+        """Accept what differs from the broker now and resume trading: with ``adopt`` the broker's side is taken
+        into the OMS (its unknown orders become OMS orders with their trades, orders it does not have are
+        cancelled, positions still differing are adjusted at its average price); without, the differences are
+        taken as they stand (not listed again in this session). Returns the reconciliation made afterwards; trading
+        resumes when it is ok. Raises OmsError, changing nothing, when a difference cannot be adopted."""
+        self.check_writable()
+        reason = parse_text(reason, "reason", MAX_REASON)
+        return await self._reconciler().accept(reason, adopt is True)
+
+    @property
+    def reconciliation(self) -> Reconciliation | None:
+        """The last reconciliation with the live broker (None without one)."""
+        return self.reconciler.last if self.reconciler is not None else None
+
+    def _reconciler(self) -> Reconciler:
+        if self.reconciler is None:
+            raise OmsError("reconciliation needs a live broker", hint="OMS.open(broker=ok.KiteBroker(..., live=True))")
+        return self.reconciler
 
     @property
     def trading_state(self) -> TradingState:
@@ -679,6 +732,7 @@ class OMS(StandingOrders):
             "url": self.store.url,
             "durable": self.store.durable,
             "broker": self.manager.broker.status(),
+            "reconciliation": self.reconciler.summary() if self.reconciler is not None else None,
             "feed": self.feed.status() if self.feed is not None else None,
             "trading_state": self.manager.trading_state.value,
             "market_hours": describe_hours(self.manager.limits, self.hours_origin),

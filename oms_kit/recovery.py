@@ -3,7 +3,11 @@ state and the whole trading day (its orders in any status, its trades, its count
 the first at once, the day's ended orders and trades when first read (:class:`DayBook`).
 
 An order recorded but never acknowledged by the broker (NEW at the restart) is rejected with a reason rather than
-sent again: the process that placed it is gone, so nobody is waiting for it, and a resend could double it.
+sent again: the process that placed it is gone, so nobody is waiting for it, and a resend could double it. With a
+live broker (``broker.live``) the broker's book outlived the process: such an order, and one whose cancel was under
+way, may be working or filled there, so it is followed again as it stands and the reconciliation
+(:mod:`oms_kit.reconcile`) looks it up at the broker by its tag, adopting what it finds (or rejecting it when the
+broker never had it).
 """
 
 from __future__ import annotations
@@ -141,6 +145,7 @@ class DayBook:
 
 _DAY_ORDERS = "SELECT * FROM orders WHERE account = $1 AND created_at >= $2"
 _DAY_TRADES = "SELECT * FROM trades WHERE account = $1 AND ts >= $2"
+_AT_THE_BROKER = frozenset({OrderStatus.NEW, OrderStatus.PENDING_SUBMIT, OrderStatus.PENDING_CANCEL})
 _COUNTED = {OrderStatus.FILLED: "filled", OrderStatus.REJECTED: "rejected", OrderStatus.CANCELLED: "cancelled",
             OrderStatus.EXPIRED: "expired"}
 
@@ -169,6 +174,12 @@ async def _filled_values(store: Store, account: str, order_ids: list[str]) -> di
 def _restore_order(manager: OrderManager, order: Order, now: datetime) -> None:
     manager.adopt(order, working=True)
     status = order.status
+    if getattr(manager.broker, "live", False) is True and status in _AT_THE_BROKER:
+        # The broker says what became of it (the module docstring), whatever its day: followed again as it is.
+        instrument = manager.instruments.get(order.symbol)
+        if instrument is not None:
+            manager.broker.restore(order, instrument, now)  # type: ignore[attr-defined]
+            return
     if status in (OrderStatus.NEW, OrderStatus.PENDING_SUBMIT):
         manager.counts["rejected"] += 1
         manager.transition(order, OrderEvent(OrderEventType.REJECTED, now,

@@ -48,6 +48,7 @@ from kiteconnect import KiteConnect
 from oms_kit.broker.base import BrokerSink
 from oms_kit.broker.fees import FeeModel, fee_keywords, fee_model
 from oms_kit.broker.kite_config import (
+    ADOPTED_PREFIX,
     EXCHANGE_ORDER_RATE,
     check_root,
     kite_tag,
@@ -160,6 +161,10 @@ class KiteBroker:
         self._cancel_reasons: dict[str, str] = {}
         self._cancelling: set[str] = set()  # a cancel is queued or being sent
         self._statuses: dict[str, str] = {}  # OMS order id -> Kite status last seen
+        self._by_broker: dict[str, str] = {}  # Kite order id -> OMS order id, of orders adopted from the broker
+        self._restored: set[str] = set()  # restored after a restart and not yet seen at the broker
+        # Called (on the loop) when the broker answers again after it could not be reached: the OMS reconciles.
+        self.on_reconnect: Callable[[], Awaitable[None]] | None = None
         self.mismatches: list[dict[str, Any]] = []  # what the OMS could not apply (for reconciliation)
         self.last_poll: datetime | None = None
         self.polls = 0
@@ -228,9 +233,64 @@ class KiteBroker:
         """Follow a working order again after a restart: found at Kite by its tag at the next poll; the quantity it
         had filled is booked already, so the first trades up to it are not applied again."""
         self._follow(order, instrument)
+        self._restored.add(order.order_id)
+        if order.order_id.startswith(ADOPTED_PREFIX):  # adopted from the broker: known there by Kite's id only
+            self._adopted(order.order_id, order.order_id[len(ADOPTED_PREFIX):])
         self._skip[order.order_id] = order.filled_quantity
         if order.filled_quantity and order.average_price is not None:
             self._turnover[order.order_id] = order.filled_quantity * order.average_price
+
+    # -- for reconciliation (oms_kit.reconcile) --------------------------------------------------------------------
+
+    def tag(self, order: Order) -> str:
+        """The tag ``order`` carries at Kite (:func:`~oms_kit.broker.kite_config.kite_tag`)."""
+        return kite_tag(order.account, order.order_id)
+
+    @property
+    def restored(self) -> frozenset[str]:
+        """The orders followed again after a restart that no poll has found at the broker yet."""
+        return frozenset(self._restored)
+
+    def adopt(self, order: Order, instrument: Instrument, broker_id: str) -> None:
+        """Follow an order the OMS took over from the broker (Kite's order ``broker_id``, placed without this OMS's
+        tag, or one the OMS had ended that still works there): its statuses and trades are applied from now on."""
+        self._follow(order, instrument)
+        self._adopted(order.order_id, broker_id)
+
+    def release(self, order_id: str) -> None:
+        """Stop following an order (one the reconciliation found the broker does not have)."""
+        self._unfollow(order_id)
+        self._restored.discard(order_id)
+
+    async def books(self) -> dict[str, Any]:
+        """The broker's books as Kite gives them, fetched on a worker thread with a client of their own: ``orders``,
+        ``trades`` (with ``order_trades`` of followed orders whose fills the trade book does not show), ``positions``
+        (``kite.positions()["net"]``) and ``holdings``. Raises OmsError when the broker cannot be reached (the
+        connection's state says so; its return is a reconnection)."""
+        try:
+            return await asyncio.to_thread(self._fetch_books)
+        except Exception as exc:
+            self._link.failed(exc)
+            raise OmsError("the Kite broker could not be reached to reconcile",
+                           detail=self._link.last_error, hint="status()['broker'] shows the connection; the "
+                           "reconciliation runs again when the broker answers") from None
+
+    def _fetch_books(self) -> dict[str, Any]:
+        client = self._client()
+        try:
+            orders, trades = self._fetch(True, client) or ([], [])
+            positions = client.positions()
+            holdings = client.holdings()
+        finally:
+            with contextlib.suppress(Exception):
+                client.reqsession.close()
+        self._link.ok()
+        net = positions.get("net") if isinstance(positions, dict) else positions
+        return {"orders": orders, "trades": trades, "positions": net, "holdings": holdings}
+
+    def _adopted(self, order_id: str, broker_id: str) -> None:
+        self._ids[order_id] = broker_id
+        self._by_broker[broker_id] = order_id
 
     @property
     def broker_ids(self) -> dict[str, str]:
@@ -282,6 +342,7 @@ class KiteBroker:
     async def _poll(self, commit: Callable[[], Awaitable[None]]) -> None:
         wake, delay, idle = self._wake, self.poll_interval, 0.0
         assert wake is not None
+        reconnections = self._link.reconnections
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), delay)
@@ -303,6 +364,13 @@ class KiteBroker:
             if book is not None:
                 self.apply_book(*book)
                 await _committed(commit)
+            if self._link.reconnections != reconnections:  # back after an outage: what happened meanwhile is checked
+                reconnections = self._link.reconnections
+                if self.on_reconnect is not None:
+                    try:
+                        await self.on_reconnect()
+                    except Exception:  # the reconciliation reports its own trouble; the following goes on
+                        log.exception("the reconciliation after a reconnection failed")
 
     async def _drain(self, commit: Callable[[], Awaitable[None]]) -> None:
         reports = self._reports
@@ -322,9 +390,10 @@ class KiteBroker:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(reports.put_nowait, report)
 
-    def _fetch(self, following: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    def _fetch(self, following: bool, client: KiteConnect | None = None,
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
         # On a worker thread: the books, and the trades of orders whose fills the trade book does not show yet.
-        client = self._poll_client
+        client = client or self._poll_client
         if not following:
             client.profile()  # a heartbeat: tells whether the broker is reachable
             return None
@@ -354,7 +423,7 @@ class KiteBroker:
         for entry in orders:
             order_id = self._local_id(entry)
             if order_id is None:
-                continue  # not one of this OMS's orders (reconciliation lists those)
+                continue  # not one this OMS follows (reconciliation lists those it does not know)
             broker_id = str(entry.get("order_id"))
             self._ids.setdefault(order_id, broker_id)
             fills = sorted(by_order.get(broker_id, []), key=lambda t: (_when(t), str(t.get("trade_id"))))
@@ -365,6 +434,7 @@ class KiteBroker:
 
     def _apply_order(self, order: Order, entry: dict[str, Any], fills: list[dict[str, Any]]) -> None:
         sink, now = self.sink, self._now()
+        self._restored.discard(order.order_id)
         status, kind = str(entry.get("status")), stage(entry.get("status"))
         self._statuses[order.order_id] = status
         when = plausible(kite_time(entry.get("exchange_timestamp") or entry.get("order_timestamp"), now), now)
@@ -487,6 +557,8 @@ class KiteBroker:
     def _local_id(self, entry: dict[str, Any]) -> str | None:
         tag = entry.get("tag")
         order_id = self._tags.get(tag) if isinstance(tag, str) else None
+        if order_id is None:
+            order_id = self._by_broker.get(str(entry.get("order_id")))
         if order_id is None or order_id not in self._orders:
             return None
         known = self._ids.get(order_id)

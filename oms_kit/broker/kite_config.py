@@ -194,6 +194,11 @@ def market_protection(value: object) -> float | None:
     return protection
 
 
+# The id of an order the OMS adopted from the broker (placed in the Kite app, by another program or by the broker's
+# square-off): this prefix and Kite's order id, so that a reopened OMS knows it by that id (it carries no tag of ours).
+ADOPTED_PREFIX = "K-"
+
+
 def kite_tag(account: str, order_id: str) -> str:
     """The tag an order carries at Kite: ``ok`` and 18 hex digits of a hash of the account and the OMS's order id.
 

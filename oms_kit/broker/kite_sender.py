@@ -75,6 +75,7 @@ class Link:
         self.since: datetime = datetime.now(UTC)
         self.failures = 0  # requests that failed since the broker last answered
         self.retries = 0  # requests sent again, in all
+        self.reconnections = 0  # times the broker answered again after it could not be reached
 
     def ok(self) -> None:
         """The broker answered (an error answer too: it is reachable)."""
@@ -82,6 +83,7 @@ class Link:
             if self.state != "connected":
                 if self.state == "disconnected":
                     log.info("the Kite broker is reachable again")
+                    self.reconnections += 1
                 self.state, self.since = "connected", datetime.now(UTC)
             self.failures = 0
 
