@@ -40,7 +40,8 @@ from oms_kit.monitor import RiskMonitor
 from oms_kit.opening import OpenedAccount, describe_hours, open_account, watch_account
 from oms_kit.orders import MAX_REASON
 from oms_kit.quotes import add_instruments, quote_bar
-from oms_kit.reconcile import Reconciler, Reconciliation, Reconciling
+from oms_kit.reconcile import Reconciliation, Reconciling
+from oms_kit.reconciler import Reconciler
 from oms_kit.recovery import restore_gtts, restore_programs
 from oms_kit.request import MAX_SYMBOL, OrderRequest, order_request
 from oms_kit.risk import RiskAlert, RiskLimits
