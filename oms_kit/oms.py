@@ -24,6 +24,7 @@ from oms_kit.chain import ChainIndex, option_chain
 from oms_kit.committer import Committer
 from oms_kit.contracts import slice_request
 from oms_kit.errors import (
+    ConfigError,
     InvalidOrderError,
     OmsError,
     PersistenceUnavailable,
@@ -513,7 +514,10 @@ class OMS(StandingOrders):
         resumes when it is ok. Raises OmsError, changing nothing, when a difference cannot be adopted."""
         self.check_writable()
         reason = parse_text(reason, "reason", MAX_REASON)
-        return await self._reconciler().accept(reason, adopt is True)
+        if not isinstance(adopt, bool):
+            raise ConfigError("adopt", adopt, "True (take the broker's side) or False (take the differences as they "
+                              "stand)")
+        return await self._reconciler().accept(reason, adopt)
 
     @property
     def reconciliation(self) -> Reconciliation | None:

@@ -386,3 +386,32 @@ async def test_hostile_books_never_corrupt_the_ledger_and_raise_only_oms_errors(
 
     check()
     await trader.flush()  # whatever was adopted can be stored
+
+
+_TRADERS: dict[int, ok.OMS] = {}
+HOSTILE_ARGUMENTS = st.one_of(st.none(), st.integers(), st.floats(allow_nan=True), st.text(max_size=300),
+                              st.binary(max_size=8), st.lists(st.integers(), max_size=2), st.just("\x00halt"))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reason=HOSTILE_ARGUMENTS, adopt_value=st.one_of(st.booleans(), HOSTILE_ARGUMENTS))
+async def test_hostile_accept_arguments_are_refused_naming_them_and_change_nothing(make_trader, exchange, reason,
+                                                                                   adopt_value):
+    # One trader for all the examples (the fixtures are made once for them): a difference to accept, made once.
+    trader = _TRADERS.get(id(exchange))
+    if trader is None:
+        trader = _TRADERS[id(exchange)] = await make_trader(exchange)
+        await by_hand(exchange, "INFY", "BUY", 2)
+        await trader.reconcile()
+    before = (held(trader), trader.manager.ledger.cash, len(trader.manager.orders), trader.trading_state)
+    valid = isinstance(reason, str) and bool(reason.strip()) and reason.isprintable() and isinstance(adopt_value, bool)
+    try:
+        await trader.accept_reconciliation(reason, adopt=adopt_value)
+    except OmsError as exc:
+        assert not valid, exc
+        assert exc.field in ("reason", "adopt"), exc
+        assert (held(trader), trader.manager.ledger.cash, len(trader.manager.orders),
+                trader.trading_state) == before
+    else:
+        assert isinstance(adopt_value, bool)
+        await trader.reconcile()  # the next example starts halted again when the difference stands
