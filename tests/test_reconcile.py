@@ -11,6 +11,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 import test_kite_broker as kite_tests
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +23,7 @@ import oms_kit as ok
 from oms_kit.errors import OmsError
 from oms_kit.models import MAX_QUANTITY
 from oms_kit.reconcile import adopt, compare
+from oms_kit.service import serve
 
 S = ok.OrderStatus
 CASH = Decimal(100_000_000)
@@ -415,3 +417,22 @@ async def test_hostile_accept_arguments_are_refused_naming_them_and_change_nothi
     else:
         assert isinstance(adopt_value, bool)
         await trader.reconcile()  # the next example starts halted again when the difference stands
+
+
+async def test_a_bot_over_http_is_told_the_reconciliation_is_pending(make_trader, exchange):
+    trader = await make_trader(exchange)
+    await by_hand(exchange, "INFY", "BUY", 2)
+    await trader.reconcile()
+    server = await serve(trader, port=0)
+    try:
+        async with httpx.AsyncClient(base_url=server.url + "/api/oms",
+                                     headers={"Authorization": f"Bearer {server.token}"}) as client:
+            answer = await client.post("/orders", json={"symbol": "INFY", "side": "BUY", "quantity": 1})
+    finally:
+        await server.stop()
+
+    assert answer.status_code == 409
+    body = answer.json()
+    assert body["code"] == "RECONCILIATION_PENDING", body
+    assert "accept_reconciliation" in body["hint"] and "Traceback" not in answer.text
+    assert trader.orders().empty  # nothing was placed

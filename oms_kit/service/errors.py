@@ -26,6 +26,7 @@ from oms_kit.errors import (
     InvalidTransition,
     OmsError,
     PersistenceUnavailable,
+    ReconciliationPending,
     StoreError,
 )
 from oms_kit.orders import OrderModifyRejected
@@ -73,7 +74,8 @@ def oms_error(exc: OmsError) -> tuple[int, dict[str, Any]]:
 
     Input that names a field (InvalidOrderError, ConfigError, DataError) is a 422; a modify that broke a rule or a
     request the OMS refuses in its current state (an order that already ended, a reset while the loss is in breach,
-    a closed or read-only OMS) is a 409; an unreachable database is a 503.
+    a closed or read-only OMS) is a 409, ``RECONCILIATION_PENDING`` while trading waits for a reconciliation to be
+    accepted; an unreachable database is a 503.
     """
     message = exc.message if not exc.detail else f"{exc.message} ({exc.detail})"
     if isinstance(exc, FIELD_ERRORS):
@@ -88,6 +90,8 @@ def oms_error(exc: OmsError) -> tuple[int, dict[str, Any]]:
         return 503, error_body("STORE_ERROR", message, None, exc.hint)
     if isinstance(exc, InvalidTransition):
         return 409, error_body("INVALID_TRANSITION", message, None, exc.hint)
+    if isinstance(exc, ReconciliationPending):  # a bot must tell this halt from others: a person has to act
+        return 409, error_body(exc.code, message, None, exc.hint)
     return 409, error_body("REFUSED", message, None, exc.hint)
 
 
