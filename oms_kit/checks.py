@@ -108,8 +108,9 @@ def _after(order: Order, before: int) -> int:
 def _trading_state(order: Order, ctx: CheckContext) -> Outcome:
     state = ctx.trading_state  # a StrEnum, so it is also its plain string value
     if state is _HALTED:
-        return Violation("TRADING_HALTED", "trading is halted (kill switch): new orders are refused until it is reset",
-                         None, state)
+        # The check sees the state, not who halted it: the wording names every source.
+        return Violation("TRADING_HALTED", "trading is halted (the kill switch, a risk limit, or a reconciliation "
+                         "waiting to be accepted): new orders are refused until it is resumed", None, state)
     return state, None
 
 

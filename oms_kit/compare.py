@@ -77,7 +77,9 @@ def compare(backtest: Any, paper: Any, *, price_tolerance: float | Decimal = 0,
     tolerance = Decimal(str(price_tolerance))
     left, right = _keyed_fills(*reference), _keyed_fills(*other)
     rows = []
-    for key in sorted(set(left) | set(right), key=lambda k: _first_time(left.get(k), right.get(k))):
+    # By time, then by the key: fills at one time (a market order walking the book) keep their order whatever the
+    # set's iteration order, which follows the string hashes and so changes from process to process.
+    for key in sorted(set(left) | set(right), key=lambda k: (_first_time(left.get(k), right.get(k)), k)):
         a, b = left.get(key), right.get(key)
         symbol, side, order_number, fill_number = key
         row: dict[str, Any] = {"symbol": symbol, "side": side, "order_number": order_number,
