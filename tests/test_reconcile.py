@@ -32,8 +32,9 @@ make_exchange, exchange, make_trader = kite_tests.make_exchange, kite_tests.exch
 
 
 @pytest.fixture
-def url(tmp_path) -> str:
-    return f"duckdb:///{tmp_path / 'trader.duckdb'}"
+def url(durable_url: str) -> str:
+    """The trader's durable store: a DuckDB file, and PostgreSQL (conftest's ``durable_url``)."""
+    return durable_url
 
 
 def kite(exchange: Exchange) -> KiteConnect:
