@@ -13,11 +13,12 @@ Every pre-trade check runs in the OMS first: the broker sees only orders the OMS
   the OMS on the loop, then committed. Kite's WebSocket order updates come on its binary ticker connection, which
   the kit's own Kite-compatible service does not speak, so they cannot be tested here: polling is what this broker
   does (the issue's fallback); a push channel can later call :meth:`KiteBroker.apply_book` with what it receives.
-* **Statuses** (:mod:`oms_kit.broker.kite_status`): an order stays NEW until Kite has validated it (Kite may still
-  reject it before that, and keeps its ``status_message`` as the reason); OPEN, TRIGGER PENDING or an after-market
-  order held by the broker make it accepted; a stop order showing OPEN has triggered; CANCELLED ends it (an IOC
-  order's remainder as expired). Fills come from the trade book, one per trade (each ``trade_id`` once), partial
-  fills included, at the exchange's own timestamps.
+* **Statuses** (:mod:`oms_kit.broker.kite_status`; :mod:`oms_kit.broker.kite_book` applies the books to the
+  followed orders): an order stays NEW until Kite has validated it (Kite may still reject it before that, and keeps
+  its ``status_message`` as the reason); OPEN, TRIGGER PENDING or an after-market order held by the broker make it
+  accepted; a stop order showing OPEN has triggered; CANCELLED ends it (an IOC order's remainder as expired). Fills
+  come from the trade book, one per trade (each ``trade_id`` once), partial fills included, at the exchange's own
+  timestamps.
 * **Fees**: Kite does not report charges per trade, so each fill is charged by the kit's fee model, as the
   simulated broker charges it (``fees``, ``"india_equity"`` by default); the contract note is the authority.
 * **Modify**: the OMS's order takes the new values at once (the state machine has no cancel of an order whose
@@ -46,41 +47,20 @@ from typing import Any
 from kiteconnect import KiteConnect
 
 from oms_kit.broker.base import BrokerSink
-from oms_kit.broker.fees import FeeModel, fee_keywords, fee_model
-from oms_kit.broker.kite_config import (
-    ADOPTED_PREFIX,
-    EXCHANGE_ORDER_RATE,
-    check_root,
-    kite_tag,
-    load_credentials,
-    number,
-    whole,
-)
+from oms_kit.broker.fees import FeeModel, fee_model
+from oms_kit.broker.kite_book import KiteBook
+from oms_kit.broker.kite_config import EXCHANGE_ORDER_RATE, check_root, kite_tag, load_credentials, number, whole
 from oms_kit.broker.kite_config import market_protection as check_protection  # the argument's name is taken
 from oms_kit.broker.kite_sender import Command, Link, Report, Sender
-from oms_kit.broker.kite_status import (
-    CANCEL_UNDER_WAY,
-    Stage,
-    broker_message,
-    kite_time,
-    plausible,
-    stage,
-    trade_price,
-    triggered,
-    whole_number,
-)
-from oms_kit.broker.rates import to_trade_date
+from oms_kit.broker.kite_status import whole_number
 from oms_kit.errors import ConfigError, OmsError
-from oms_kit.fsm import OrderEvent, OrderEventType
 from oms_kit.market.bars import Bar
-from oms_kit.models import MAX_PRICE, Instrument, Order, OrderStatus, OrderType, Validity
+from oms_kit.models import Instrument, Order, OrderType
 
 log = logging.getLogger("oms_kit")
 
 HEARTBEAT_S = 10.0  # seconds between two checks of the connection while no order is followed
 STOP_GRACE_S = 2.0  # seconds the sender gets, when the OMS closes, to send what is queued (cancels first)
-_MODIFIABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
-_STOPS = frozenset({OrderType.SL, OrderType.SL_M})
 
 
 class KiteBroker:
@@ -142,33 +122,27 @@ class KiteBroker:
             self.fee_model = fee_model(fees)
         except ConfigError as error:  # a credential passed in the wrong place is not echoed
             raise self._credentials.scrub(error) from None
-        self._fee_keywords = fee_keywords(self.fee_model)
         self._link = Link(self._credentials)
-        self._ids: dict[str, str] = {}  # OMS order id -> Kite order id (the sender writes it on a place)
-        self._sender = Sender(self._client(), self._credentials, self._link, self.orders_per_second,
-                              self.max_backoff, self._ids, self._post)
-        self._poll_client = self._client()  # the poller's own: a requests session is not shared between threads
         self._sink: BrokerSink | None = None
+        # The followed orders; a cancel it decides on goes to the sender (made next: it writes the book's ids).
+        self._book = KiteBook(self.fee_model, sink=lambda: self.sink, now=self._now,
+                              send=lambda command: self._sender.put(command))
+        self._sender = Sender(self._client(), self._credentials, self._link, self.orders_per_second,
+                              self.max_backoff, self._book.ids, self._post)
+        self._poll_client = self._client()  # the poller's own: a requests session is not shared between threads
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reports: asyncio.Queue[Report] | None = None
         self._wake: asyncio.Event | None = None
-        self._orders: dict[str, Order] = {}  # followed: sent, or working, or ended here but not yet at the broker
-        self._instruments: dict[str, Instrument] = {}
-        self._tags: dict[str, str] = {}  # Kite tag -> OMS order id
-        self._seen: set[str] = set()  # trade ids applied (or set aside)
-        self._skip: dict[str, int] = {}  # restored orders: quantity filled before the restart, already booked
-        self._turnover: dict[str, Decimal] = {}  # per order, traded value so far (brokerage is capped per order)
-        self._cancel_reasons: dict[str, str] = {}
-        self._cancelling: set[str] = set()  # a cancel is queued or being sent
-        self._statuses: dict[str, str] = {}  # OMS order id -> Kite status last seen
-        self._by_broker: dict[str, str] = {}  # Kite order id -> OMS order id, of orders adopted from the broker
-        self._restored: set[str] = set()  # restored after a restart and not yet seen at the broker
         # Called (on the loop) when the broker answers again after it could not be reached: the OMS reconciles.
         self.on_reconnect: Callable[[], Awaitable[None]] | None = None
-        self.mismatches: list[dict[str, Any]] = []  # what the OMS could not apply (for reconciliation)
+        self.mismatches: list[dict[str, Any]] = self._book.mismatches  # what the OMS could not apply (the book's)
         self.last_poll: datetime | None = None
         self.polls = 0
-        self.fills = 0
+
+    @property
+    def fills(self) -> int:
+        """The fills applied so far."""
+        return self._book.fills
 
     def _client(self) -> KiteConnect:
         return KiteConnect(api_key=self._credentials.api_key, access_token=self._credentials.access_token,
@@ -187,7 +161,7 @@ class KiteBroker:
 
     def submit(self, order: Order, instrument: Instrument, ts: datetime) -> None:
         """Queue the order's place; it stays NEW until Kite has validated it (acknowledge() tells the monitor)."""
-        self._follow(order, instrument)
+        self._book.follow(order, instrument)
         params: dict[str, Any] = {
             "variety": order.variety.value, "exchange": instrument.exchange, "tradingsymbol": order.symbol,
             "transaction_type": order.side.value, "quantity": order.quantity, "product": order.product.value,
@@ -214,8 +188,7 @@ class KiteBroker:
 
     def cancel(self, order: Order, reason: str, ts: datetime) -> None:
         """Queue the cancel, ahead of waiting orders; the order is CANCELLED when Kite shows it so."""
-        self._cancel_reasons[order.order_id] = reason
-        self._queue_cancel(order)
+        self._book.cancel(order, reason)
 
     def on_bar(self, bar: Bar) -> None:
         pass  # the exchange matches: prices only mark the account
@@ -232,13 +205,7 @@ class KiteBroker:
     def restore(self, order: Order, instrument: Instrument, ts: datetime, held: bool = False) -> None:
         """Follow a working order again after a restart: found at Kite by its tag at the next poll; the quantity it
         had filled is booked already, so the first trades up to it are not applied again."""
-        self._follow(order, instrument)
-        self._restored.add(order.order_id)
-        if order.order_id.startswith(ADOPTED_PREFIX):  # adopted from the broker: known there by Kite's id only
-            self._adopted(order.order_id, order.order_id[len(ADOPTED_PREFIX):])
-        self._skip[order.order_id] = order.filled_quantity
-        if order.filled_quantity and order.average_price is not None:
-            self._turnover[order.order_id] = order.filled_quantity * order.average_price
+        self._book.restore(order, instrument)
 
     # -- for reconciliation (oms_kit.reconcile) --------------------------------------------------------------------
 
@@ -249,18 +216,16 @@ class KiteBroker:
     @property
     def restored(self) -> frozenset[str]:
         """The orders followed again after a restart that no poll has found at the broker yet."""
-        return frozenset(self._restored)
+        return frozenset(self._book.restored)
 
     def adopt(self, order: Order, instrument: Instrument, broker_id: str) -> None:
         """Follow an order the OMS took over from the broker (Kite's order ``broker_id``, placed without this OMS's
         tag, or one the OMS had ended that still works there): its statuses and trades are applied from now on."""
-        self._follow(order, instrument)
-        self._adopted(order.order_id, broker_id)
+        self._book.adopt(order, instrument, broker_id)
 
     def release(self, order_id: str) -> None:
         """Stop following an order (one the reconciliation found the broker does not have)."""
-        self._unfollow(order_id)
-        self._restored.discard(order_id)
+        self._book.release(order_id)
 
     async def books(self) -> dict[str, Any]:
         """The broker's books as Kite gives them, fetched on a worker thread with a client of their own: ``orders``,
@@ -288,19 +253,15 @@ class KiteBroker:
         net = positions.get("net") if isinstance(positions, dict) else positions
         return {"orders": orders, "trades": trades, "positions": net, "holdings": holdings}
 
-    def _adopted(self, order_id: str, broker_id: str) -> None:
-        self._ids[order_id] = broker_id
-        self._by_broker[broker_id] = order_id
-
     @property
     def broker_ids(self) -> dict[str, str]:
         """The Kite order id of each order sent (OMS order id -> Kite order id), a copy."""
-        return dict(self._ids)
+        return dict(self._book.ids)
 
     def acknowledge(self, order_id: str, ts: datetime) -> bool:
         """The risk monitor asks about an order still NEW after a second: True while this broker follows it (queued,
         under way, or waiting for Kite's validation), so that a slow broker does not get it rejected."""
-        return order_id in self._orders
+        return order_id in self._book.orders
 
     def status(self) -> dict[str, Any]:
         """The connection and the work in hand; no credentials."""
@@ -309,13 +270,13 @@ class KiteBroker:
             "name": self.name, "live": self.live, "root": self.root, "connection": link.state,
             "connection_since": link.since.isoformat(), "last_error": link.last_error, "retries": link.retries,
             "last_poll": self.last_poll.isoformat() if self.last_poll else None, "polls": self.polls,
-            "poll_interval_s": self.poll_interval, "queued": self._sender.queued(), "followed": len(self._orders),
+            "poll_interval_s": self.poll_interval, "queued": self._sender.queued(), "followed": len(self._book.orders),
             "fills": self.fills, "mismatches": len(self.mismatches), "orders_per_second": self.orders_per_second,
             "fees": type(self.fee_model).__name__, "credentials": self._credentials.source,
         }
 
     def __repr__(self) -> str:
-        return f"<KiteBroker {self.root} live {self._link.state} followed={len(self._orders)}>"
+        return f"<KiteBroker {self.root} live {self._link.state} followed={len(self._book.orders)}>"
 
     # -- the task the OMS runs ----------------------------------------------------------------------------------
 
@@ -347,13 +308,13 @@ class KiteBroker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), delay)
             wake.clear()
-            if not self._orders and self._link.state == "connected":
+            if not self._book.orders and self._link.state == "connected":
                 idle += delay
                 if idle < HEARTBEAT_S:
                     continue
             idle = 0.0
             try:
-                book = await asyncio.to_thread(self._fetch, bool(self._orders))
+                book = await asyncio.to_thread(self._fetch, bool(self._book.orders))
             except Exception as exc:
                 self._link.failed(exc)
                 delay = min(max(delay, self.poll_interval) * 2, self.max_backoff)
@@ -406,7 +367,7 @@ class KiteBroker:
         for entry in orders:
             broker_id = str(entry.get("order_id"))
             filled = whole_number(entry.get("filled_quantity"))
-            if self._local_id(entry) is not None and filled > shown.get(broker_id, 0):
+            if self._book.local_id(entry) is not None and filled > shown.get(broker_id, 0):
                 trades.extend(t for t in client.order_trades(broker_id) or [] if isinstance(t, dict))
         return orders, trades
 
@@ -415,159 +376,13 @@ class KiteBroker:
     def apply_book(self, orders: list[dict[str, Any]], trades: list[dict[str, Any]]) -> None:
         """Apply Kite's order book and trade book (as ``kite.orders()`` and ``kite.trades()`` give them) to the
         followed orders: acceptance, rejection, trigger, fills (each trade once), cancellation. On the loop."""
-        by_order: dict[str, list[dict[str, Any]]] = {}
-        for trade in trades:
-            trade_id = str(trade.get("trade_id"))
-            if trade_id not in self._seen:
-                by_order.setdefault(str(trade.get("order_id")), []).append(trade)
-        for entry in orders:
-            order_id = self._local_id(entry)
-            if order_id is None:
-                continue  # not one this OMS follows (reconciliation lists those it does not know)
-            broker_id = str(entry.get("order_id"))
-            self._ids.setdefault(order_id, broker_id)
-            fills = sorted(by_order.get(broker_id, []), key=lambda t: (_when(t), str(t.get("trade_id"))))
-            try:
-                self._apply_order(self._orders[order_id], entry, fills)
-            except Exception:  # one order's trouble must not stop the others' updates
-                log.exception("applying Kite's update of order %s failed", order_id)
-
-    def _apply_order(self, order: Order, entry: dict[str, Any], fills: list[dict[str, Any]]) -> None:
-        sink, now = self.sink, self._now()
-        self._restored.discard(order.order_id)
-        status, kind = str(entry.get("status")), stage(entry.get("status"))
-        self._statuses[order.order_id] = status
-        when = plausible(kite_time(entry.get("exchange_timestamp") or entry.get("order_timestamp"), now), now)
-        # A trade is proof of acceptance and of a trigger: the order book and the trade book are read one after the
-        # other, and the order may have traded in between.
-        if order.status is OrderStatus.NEW:
-            if kind is Stage.PENDING and not fills:
-                return
-            if kind is Stage.REJECTED and not fills:
-                sink.on_rejected(order.order_id, broker_message(entry, "rejected by the broker"), when)
-                self._unfollow(order.order_id)
-                return
-            sink.on_accepted(order.order_id, when)
-        if order.status is OrderStatus.TRIGGER_PENDING and order.order_type in _STOPS \
-                and (fills or triggered(status, whole_number(entry.get("filled_quantity")))):
-            sink.on_triggered(order.order_id, when)
-        for trade in fills:
-            self._seen.add(str(trade.get("trade_id")))
-            self._fill(order, trade, now)
-        if order.is_terminal:
-            if order.status is not OrderStatus.FILLED and not kind.final and status not in CANCEL_UNDER_WAY:
-                self._queue_cancel(order)  # ended here while its place was under way: it must not work at Kite
-            elif kind.final:
-                self._unfollow(order.order_id)
-            return
-        if kind is Stage.CANCELLED or kind is Stage.REJECTED:
-            words = broker_message(entry, "cancelled at the broker")
-            reason = self._cancel_reasons.pop(order.order_id, None)
-            if order.validity is Validity.IOC and reason is None:
-                sink.on_expired(order.order_id, words, when)
-            else:
-                sink.on_cancelled(order.order_id, reason or words, when)
-            self._unfollow(order.order_id)
-        elif kind is Stage.COMPLETE and order.status is OrderStatus.FILLED:
-            self._unfollow(order.order_id)
-        elif order.status is OrderStatus.PENDING_CANCEL and kind is Stage.WORKING \
-                and status not in CANCEL_UNDER_WAY:
-            self._queue_cancel(order)  # the cancel went through but the order still works: ask again
-
-    def _fill(self, order: Order, trade: dict[str, Any], now: datetime) -> None:
-        quantity, price = whole_number(trade.get("quantity")), trade_price(trade.get("average_price"))
-        skip = self._skip.get(order.order_id, 0)
-        if skip:  # booked before a restart
-            self._skip[order.order_id] = max(skip - quantity, 0)
-            if quantity <= skip:
-                return
-            quantity -= skip
-        remaining = order.quantity - order.filled_quantity
-        if order.is_terminal or order.status is OrderStatus.NEW or price is None or price > MAX_PRICE \
-                or not 0 < quantity <= remaining:
-            self._mismatch(order, "a fill the order cannot take", trade)
-            return
-        ts = plausible(kite_time(trade.get("fill_timestamp") or trade.get("exchange_timestamp"), now), now)
-        try:
-            fees = self._fees(order, quantity, price, ts)
-            self.sink.on_fill(order.order_id, quantity, price, fees, ts)
-        except Exception as exc:  # the trade is seen: it is set aside, never lost without a word
-            self._mismatch(order, f"a fill that failed: {type(exc).__name__}: {exc}", trade)
-            return
-        self.fills += 1
-        self._turnover[order.order_id] = self._turnover.get(order.order_id, Decimal(0)) + price * quantity
-
-    def _fees(self, order: Order, quantity: int, price: Decimal, ts: datetime) -> Decimal:
-        prior = self._turnover.get(order.order_id, Decimal(0))
-        keywords: dict[str, Any] = {}
-        if "trade_date" in self._fee_keywords:
-            keywords["trade_date"] = to_trade_date(ts)
-        if "instrument" in self._fee_keywords:
-            keywords["instrument"] = self._instruments[order.order_id]
-        return self.fee_model.fees(order.side, order.product, quantity, price, prior_turnover=prior, **keywords)
+        self._book.apply(orders, trades)
 
     def _report(self, report: Report) -> None:
-        order = self._orders.get(report.order_id)
-        if report.kind == "done":
-            self._cancelling.discard(report.order_id)
-        elif order is None:
-            return
-        elif report.kind == "dropped":  # ended here before it was sent: the broker never had it
-            self._unfollow(order.order_id)
-        elif report.kind == "rejected":
-            if order.status is OrderStatus.NEW:
-                self.sink.on_rejected(order.order_id, f"refused by the broker: {report.reason}", self._now())
-            self._unfollow(order.order_id)
-        elif report.kind == "modify_refused":
-            self._undo_modify(order, report)
-        if self._wake is not None:
+        if self._book.report(report) and self._wake is not None:
             self._wake.set()  # the next poll now: the broker's answer is news
 
-    def _undo_modify(self, order: Order, report: Report) -> None:
-        log.warning("Kite refused the modify of order %s (%s): its earlier values are put back", order.order_id,
-                    report.reason)
-        transition = getattr(self.sink, "transition", None)
-        if transition is None or order.status not in _MODIFIABLE:
-            self._mismatch(order, f"modify refused by the broker: {report.reason}", report.previous)
-            return
-        changes = {k: v for k, v in report.previous.items() if k != "quantity" or v > order.filled_quantity}
-        now = self._now()
-        transition(order, OrderEvent(OrderEventType.MODIFY_REQUESTED, now, changes=changes))
-        transition(order, OrderEvent(OrderEventType.MODIFIED, now, changes=changes))
-
     # -- helpers ------------------------------------------------------------------------------------------------
-
-    def _follow(self, order: Order, instrument: Instrument) -> None:
-        self._orders[order.order_id] = order
-        self._instruments[order.order_id] = instrument
-        self._tags[kite_tag(order.account, order.order_id)] = order.order_id
-
-    def _unfollow(self, order_id: str) -> None:
-        self._orders.pop(order_id, None)
-        self._cancelling.discard(order_id)
-        self._cancel_reasons.pop(order_id, None)
-        self._skip.pop(order_id, None)
-
-    def _queue_cancel(self, order: Order) -> None:
-        if order.order_id in self._cancelling:
-            return
-        self._cancelling.add(order.order_id)
-        self._sender.put(Command("cancel", order, {"variety": order.variety.value}))
-
-    def _local_id(self, entry: dict[str, Any]) -> str | None:
-        tag = entry.get("tag")
-        order_id = self._tags.get(tag) if isinstance(tag, str) else None
-        if order_id is None:
-            order_id = self._by_broker.get(str(entry.get("order_id")))
-        if order_id is None or order_id not in self._orders:
-            return None
-        known = self._ids.get(order_id)
-        return order_id if known is None or known == str(entry.get("order_id")) else None
-
-    def _mismatch(self, order: Order, what: str, data: dict[str, Any]) -> None:
-        log.error("Kite order %s: %s (%s)", order.order_id, what, data)
-        self.mismatches.append({"order_id": order.order_id, "status": order.status.value, "what": what,
-                                "data": dict(data)})
 
     def _now(self) -> datetime:
         now = getattr(self._sink, "now", None)
@@ -582,6 +397,3 @@ async def _committed(commit: Callable[[], Awaitable[None]]) -> None:
     except Exception:
         log.exception("committing the Kite broker's reports failed; the next commit takes them along")
 
-
-def _when(trade: dict[str, Any]) -> datetime:
-    return kite_time(trade.get("fill_timestamp") or trade.get("exchange_timestamp"), datetime.min.replace(tzinfo=UTC))
