@@ -4,6 +4,8 @@ Calls that touch I/O (open, close, place, modify, cancel, prices) are async; rea
 return pandas DataFrames for tables. The order path is here; the parts it delegates to are beside it: ``opening``
 (from ``open``'s arguments to the parts), ``committer`` (rows to the store), ``book`` (orders and trades of any day),
 ``quotes`` (prices and instruments given by hand), ``summary`` (the risk summary) and ``tasks`` (background tasks).
+Its GTT and order-program methods (``standing``) and its reconciliation with a live broker (``live_reconciliation``)
+are inherited from modules of their own.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from oms_kit.chain import ChainIndex, option_chain
 from oms_kit.committer import Committer
 from oms_kit.contracts import slice_request
 from oms_kit.errors import (
-    ConfigError,
     InvalidOrderError,
     OmsError,
     PersistenceUnavailable,
@@ -32,6 +33,7 @@ from oms_kit.errors import (
     StoreError,
 )
 from oms_kit.events import Event, PriceUpdated
+from oms_kit.live_reconciliation import LiveReconciliation
 from oms_kit.market.bars import Bar
 from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import Clock
@@ -41,7 +43,7 @@ from oms_kit.monitor import RiskMonitor
 from oms_kit.opening import OpenedAccount, describe_hours, open_account, watch_account
 from oms_kit.orders import MAX_REASON
 from oms_kit.quotes import add_instruments, quote_bar
-from oms_kit.reconcile import Reconciliation, Reconciling
+from oms_kit.reconcile import Reconciling
 from oms_kit.reconciler import Reconciler
 from oms_kit.recovery import restore_gtts, restore_programs
 from oms_kit.request import MAX_SYMBOL, OrderRequest, order_request
@@ -63,7 +65,7 @@ if TYPE_CHECKING:
 # it: place_order hands them over unchecked, through this name typed for that (no cast on the order path).
 _fields_request: Callable[..., OrderRequest] = order_request
 
-class OMS(StandingOrders):
+class OMS(StandingOrders, LiveReconciliation):
     """An order management system for one account. Open it with ``await OMS.open(...)``.
 
     ``docs/ARCHITECTURE.md`` ("The OMS facade") lists its methods by group; each is documented where it is defined.
@@ -494,40 +496,6 @@ class OMS(StandingOrders):
                 hint="oms.reconciliation.differences lists them; oms.accept_reconciliation(reason) adopts the "
                 "broker's side")
         await self.monitor.reset(reason, source)
-
-    # -- reconciliation with a live broker --------------------------------------------------------------------
-
-    async def reconcile(self) -> Reconciliation:
-        """Set the live broker's orders, trades and positions against the OMS's now (``OMS.open`` and every
-        reconnection do so by themselves): what matches is adopted, what differs is listed in the result's
-        ``differences``, halts trading (source ``reconciliation``) and raises an alert; nothing differing resumes a
-        halt of the reconciliation's own. README, "Reconciliation". Raises OmsError without a live broker or when
-        the broker cannot be reached."""
-        self.check_writable()
-        return await self._reconciler().run("user")
-
-    async def accept_reconciliation(self, reason: str, *, adopt: bool = True) -> Reconciliation:
-        """Accept what differs from the broker now and resume trading: with ``adopt`` the broker's side is taken
-        into the OMS (its unknown orders become OMS orders with their trades, orders it does not have are
-        cancelled, positions still differing are adjusted at its average price); without, the differences are
-        taken as they stand (not listed again in this session). Returns the reconciliation made afterwards; trading
-        resumes when it is ok. Raises OmsError, changing nothing, when a difference cannot be adopted."""
-        self.check_writable()
-        reason = parse_text(reason, "reason", MAX_REASON)
-        if not isinstance(adopt, bool):
-            raise ConfigError("adopt", adopt, "True (take the broker's side) or False (take the differences as they "
-                              "stand)")
-        return await self._reconciler().accept(reason, adopt)
-
-    @property
-    def reconciliation(self) -> Reconciliation | None:
-        """The last reconciliation with the live broker (None without one)."""
-        return self.reconciler.last if self.reconciler is not None else None
-
-    def _reconciler(self) -> Reconciler:
-        if self.reconciler is None:
-            raise OmsError("reconciliation needs a live broker", hint="OMS.open(broker=ok.KiteBroker(..., live=True))")
-        return self.reconciler
 
     @property
     def trading_state(self) -> TradingState:
