@@ -10,7 +10,8 @@ it back into the exception the OMS raised:
 - 404: :class:`~oms_kit.errors.OmsError` (no such order), :class:`~oms_kit.programs.ProgramNotFound` for
   ``PROGRAM_NOT_FOUND``;
 - 409 ``MODIFY_REJECTED``: :class:`~oms_kit.orders.OrderModifyRejected` with its violations' codes and messages;
-  ``INVALID_TRANSITION``: :class:`~oms_kit.errors.InvalidTransition`; ``REFUSED``: OmsError;
+  ``INVALID_TRANSITION``: :class:`~oms_kit.errors.InvalidTransition`; ``RECONCILIATION_PENDING``:
+  :class:`~oms_kit.errors.ReconciliationPending`; ``REFUSED`` (and ``NO_LIVE_BROKER``): OmsError;
 - 503: :class:`~oms_kit.errors.PersistenceUnavailable` or :class:`~oms_kit.errors.StoreError`;
 - anything else (no token, a wrong one, the read-only token asked to trade, a body too large, a server error) and
   a server that cannot be reached: :class:`RemoteError`, an OmsError with the status and code.
@@ -30,6 +31,7 @@ from oms_kit.errors import (
     InvalidTransition,
     OmsError,
     PersistenceUnavailable,
+    ReconciliationPending,
     StoreError,
 )
 from oms_kit.models import Violation
@@ -111,6 +113,8 @@ def error_of(status: int, body: Any, given: Mapping[str, Any] | None = None, ord
             events = [] if allowed_events.startswith("none") else [e for e in allowed_events.split(", ") if e]
             return _with_message(InvalidTransition(found["order_id"], found["status"], found["event"], events),
                                  message)
+        if code == ReconciliationPending.code:  # a bot tells this halt from others: a person has to act
+            return ReconciliationPending(message, hint=hint)
         return OmsError(message, hint=hint)
     if status == 503:
         kind_503 = PersistenceUnavailable if code == "PERSISTENCE_UNAVAILABLE" else StoreError

@@ -35,6 +35,7 @@ from oms_kit.client.decode import (
 )
 from oms_kit.client.errors import RemoteError, error_of
 from oms_kit.client.programs import RemotePrograms
+from oms_kit.client.reconciliation import RemoteReconciliation
 from oms_kit.client.stream import EventStream, stream_query
 from oms_kit.errors import ConfigError, InvalidOrderError, OmsError
 from oms_kit.history import parse_limit, parse_moment
@@ -56,9 +57,10 @@ _ITEM_STATUS: dict[str | None, int] = {"INVALID_INPUT": 422, "PERSISTENCE_UNAVAI
 T = TypeVar("T")
 
 
-class RemoteOMS(RemotePrograms):
+class RemoteOMS(RemotePrograms, RemoteReconciliation):
     """The methods of :class:`~oms_kit.oms.OMS` on a served OMS, as coroutines (the order programs' from
-    :class:`~oms_kit.client.programs.RemotePrograms`). Made by :func:`connect`.
+    :class:`~oms_kit.client.programs.RemotePrograms`, the reconciliation's from
+    :class:`~oms_kit.client.reconciliation.RemoteReconciliation`). Made by :func:`connect`.
 
     Attributes
     ----------

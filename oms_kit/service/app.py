@@ -27,6 +27,7 @@ from oms_kit.service.errors import install_error_handlers
 from oms_kit.service.guard import MAX_BODY, Guard
 from oms_kit.service.kite import router as kite_router
 from oms_kit.service.programs_rest import router as programs_router
+from oms_kit.service.reconcile_rest import router as reconcile_router
 from oms_kit.service.rest import router as rest_router
 from oms_kit.service.ws import router as events_router
 
@@ -73,6 +74,7 @@ def create_app(oms: OMS, tokens: Tokens, *, routers: Iterable[APIRouter] = (),
     install_error_handlers(app)
     app.include_router(rest_router)
     app.include_router(programs_router)  # /api/oms/programs
+    app.include_router(reconcile_router)  # /api/oms/reconciliation
     app.include_router(kite_router)  # Kite Connect's paths, from the root
     app.include_router(events_router)  # /ws/oms
     for router in routers:
