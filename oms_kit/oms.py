@@ -33,6 +33,7 @@ from oms_kit.errors import (
     StoreError,
 )
 from oms_kit.events import Event, PriceUpdated
+from oms_kit.heap import freeze_once
 from oms_kit.live_reconciliation import LiveReconciliation
 from oms_kit.market.bars import Bar
 from oms_kit.market.calendar import NSECalendar
@@ -151,6 +152,7 @@ class OMS(StandingOrders, LiveReconciliation):
             ``calendar``) are used as they are, and then this must be None. ``status()["market_hours"]`` says
             which hours hold, and why.
         """
+        freeze_once()  # the full passes of the garbage collector walk only what trading makes (oms_kit/heap.py)
         opened = await open_account(url, account=account, cash=cash, limits=limits, instruments=instruments,
                                     feed=feed, broker=broker, fees=fees, clock=clock, risk_interval=risk_interval,
                                     read_only=read_only, exchange_timezone=exchange_timezone,

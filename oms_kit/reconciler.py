@@ -130,7 +130,9 @@ class Reconciler:
             adopted += more
             if not differences:
                 break
-        result = Reconciliation(oms.clock.now(), trigger, pd.DataFrame(differences, columns=DIFFERENCE_COLUMNS),
+        # The two sides' values as they are: a column of quantities and None would otherwise turn into floats.
+        result = Reconciliation(oms.clock.now(), trigger,
+                                pd.DataFrame(differences, columns=DIFFERENCE_COLUMNS, dtype=object),
                                 pd.DataFrame(adopted, columns=ADOPTED_COLUMNS))
         self.last = result
         return result

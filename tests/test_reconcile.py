@@ -130,6 +130,7 @@ async def test_an_order_placed_at_the_broker_without_the_oms_tag_halts_trading_u
     assert set(differences.index) == {"unknown_order", "position"}
     assert differences.loc["unknown_order", "broker_order_id"] == broker_id
     assert (differences.loc["position", "oms"], differences.loc["position", "broker"]) == (2, 9)
+    assert type(differences.loc["position", "oms"]) is int  # quantities stay whole beside None in other rows
     assert trader.trading_state is ok.TradingState.HALTED
     alerts = trader.risk_alerts()
     assert list(alerts["limit_name"]).count("reconciliation") == 1 and alerts.iloc[-1]["level"] == "BREACH"
