@@ -38,7 +38,8 @@ GOOD_DECIMAL = st.one_of(
     st.sampled_from([Decimal("99999999999999999999.99999999"), Decimal("-0E-8"), Decimal("1E+19"), Decimal(0)]),
 )
 BAD_DECIMAL = st.sampled_from([Decimal("1E+20"), Decimal("-1E+25"), Decimal("123456789012345678901234567890"),
-                               Decimal("Infinity"), Decimal("-Infinity")])
+                               Decimal("Infinity"), Decimal("-Infinity"), Decimal("NaN"), Decimal("-NaN"),
+                               float("nan")])  # PostgreSQL's NUMERIC(28, 8) holds NaN; the kit's columns do not
 BAD_INT = st.sampled_from([2**63, -(2**63) - 1, 10**30])
 GOOD_STAMP = st.one_of(
     st.builds(lambda moment, minutes: moment.astimezone(timezone(timedelta(minutes=minutes))),
@@ -131,3 +132,19 @@ def test_a_commit_of_hostile_values_is_stored_whole_or_not_at_all(pg_url: str) -
         asyncio.run(_check(pg_url, *commit))
 
     check()
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("-NaN"), Decimal("sNaN"), float("nan"), float("inf")])
+async def test_a_number_that_is_not_finite_is_refused_though_numeric_could_hold_nan(pg_url: str, value: Any) -> None:
+    # PostgreSQL's NUMERIC(28, 8) stores NaN; the kit's columns hold finite numbers only, as DuckDB's DECIMAL does.
+    store = await open_store(pg_url)
+    try:
+        n = next(ids)
+        trade = ("trades", (f"T-nan-{n}", f"O-nan-{n}", "acct", "RELIANCE", "MIS", "BUY", 1, value, Decimal(0),
+                            datetime(2026, 1, 5, tzinfo=UTC)))
+        with pytest.raises(RowError) as info:
+            await store.write([trade])
+        assert (info.value.table, info.value.column) == ("trades", "price"), info.value
+        assert await store.fetch("SELECT trade_id FROM trades WHERE trade_id = $1", f"T-nan-{n}") == []
+    finally:
+        await store.close()

@@ -103,6 +103,15 @@ def write_sql(tables: tuple[Table, ...], *, skip_known: bool) -> str:
     return f"WITH {', '.join(parts)} SELECT pg_notify('{CHANNEL}', '')"
 
 
+def _finite(texts: list[Any]) -> None:
+    # PostgreSQL's NUMERIC holds NaN, which DuckDB's DECIMAL and the kit's columns do not (rows.fits): refused here,
+    # so both stores refuse the same values. The text of a finite Decimal, int or float has no letter but E, so
+    # one scan of the joined texts finds NaN, sNaN, Infinity, nan and inf.
+    joined = "".join(filter(None, texts))
+    if "n" in joined or "N" in joined:
+        raise ValueError(f"not a finite number: {next(t for t in texts if t and ('n' in t or 'N' in t))}")
+
+
 def _column_texts(table: Table, rows: list[tuple[Any, ...]], stamps: dict[int, str]) -> Iterator[_Column]:
     # Each column as a list of texts, None where the value is NULL; _join then joins them (and finds a value of
     # a text column that is no str).
@@ -117,7 +126,9 @@ def _column_texts(table: Table, rows: list[tuple[Any, ...]], stamps: dict[int, s
                 texts = [None if v is None else _BOOLEAN[v] for v in values]
             else:  # int and decimal: their text is what PostgreSQL reads back exactly
                 texts = [None if v is None else str(v) for v in values]
-        except (TypeError, KeyError, AttributeError) as exc:
+                if kind == "decimal":
+                    _finite(texts)
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
             raise RowError(f"cannot write {table.name}.{name} as {kind}", table=table.name, column=name,
                            detail=f"{type(exc).__name__}: {exc}") from exc
         yield f"{table.name}.{name}", kind, texts
