@@ -1,37 +1,28 @@
 """The OMS facade: one object that wires store, broker, ledger, validator, feed and events — the public entry point.
 
 Calls that touch I/O (open, close, place, modify, cancel, prices) are async; reads of in-memory state are sync and
-return pandas DataFrames for tables. The order path is here; the parts it delegates to are beside it: ``opening``
-(from ``open``'s arguments to the parts), ``committer`` (rows to the store), ``book`` (orders and trades of any day),
-``quotes`` (prices and instruments given by hand), ``summary`` (the risk summary) and ``tasks`` (background tasks).
-Its GTT and order-program methods (``standing``) and its reconciliation with a live broker (``live_reconciliation``)
-are inherited from modules of their own.
+return pandas DataFrames for tables. Here are the wiring (``open``, ``close``), the price path, the kill switch and the
+lifecycle; the parts it delegates to are beside it: ``opening`` (from ``open``'s arguments to the parts),
+``committer`` (rows to the store), ``book`` (orders and trades of any day), ``quotes`` (prices and instruments given
+by hand), ``summary`` (the risk summary) and ``tasks`` (background tasks). Its methods of the order path
+(``order_entry``), its reads (``account_reads``), its GTT and order-program methods (``standing``) and its
+reconciliation with a live broker (``live_reconciliation``) are inherited from modules of their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import date, datetime, tzinfo
+from datetime import tzinfo
 from decimal import Decimal
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
+from oms_kit.account_reads import AccountReads
 from oms_kit.book import Book
 from oms_kit.broker.base import Broker
 from oms_kit.broker.live import LiveBroker
-from oms_kit.broker.notes import day_window, fills_contract_note
-from oms_kit.chain import ChainIndex, option_chain
 from oms_kit.committer import Committer
-from oms_kit.contracts import slice_request
-from oms_kit.errors import (
-    InvalidOrderError,
-    OmsError,
-    PersistenceUnavailable,
-    ReconciliationPending,
-    StoreError,
-)
+from oms_kit.errors import OmsError, ReconciliationPending
 from oms_kit.events import Event, PriceUpdated
 from oms_kit.heap import freeze_once
 from oms_kit.live_reconciliation import LiveReconciliation
@@ -39,22 +30,19 @@ from oms_kit.market.bars import Bar
 from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import Clock
 from oms_kit.market.feeds import Feed
-from oms_kit.models import Instrument, Order, OrderStatus, Side, TradingState, parse_text
+from oms_kit.models import Instrument, Order, TradingState, parse_text
 from oms_kit.monitor import RiskMonitor
 from oms_kit.opening import OpenedAccount, describe_hours, open_account, watch_account
+from oms_kit.order_entry import OrderEntry
 from oms_kit.orders import MAX_REASON
 from oms_kit.quotes import add_instruments, quote_bar
 from oms_kit.reconcile import Reconciling
 from oms_kit.reconciler import Reconciler
 from oms_kit.recovery import restore_gtts, restore_programs
-from oms_kit.request import MAX_SYMBOL, OrderRequest, order_request
 from oms_kit.risk import RiskAlert, RiskLimits
-from oms_kit.settlement import Settlement, traded
-from oms_kit.snapshot import Snapshot, take_snapshot
+from oms_kit.settlement import Settlement
 from oms_kit.standing import StandingOrders
-from oms_kit.storage import RowError, WriteQueue
-from oms_kit.summary import margin_rows, margin_summary, risk_summary
-from oms_kit.tables import orders_frame
+from oms_kit.storage import WriteQueue
 from oms_kit.tasks import Tasks
 from oms_kit.watch import Watch
 
@@ -62,11 +50,7 @@ if TYPE_CHECKING:
     from oms_kit.service.server import Server
 
 
-# order_request checks every field as the caller gave it (a missing side or quantity included) and raises naming
-# it: place_order hands them over unchecked, through this name typed for that (no cast on the order path).
-_fields_request: Callable[..., OrderRequest] = order_request
-
-class OMS(StandingOrders, LiveReconciliation):
+class OMS(OrderEntry, AccountReads, StandingOrders, LiveReconciliation):
     """An order management system for one account. Open it with ``await OMS.open(...)``.
 
     ``docs/ARCHITECTURE.md`` ("The OMS facade") lists its methods by group; each is documented where it is defined.
@@ -183,235 +167,7 @@ class OMS(StandingOrders, LiveReconciliation):
             oms.tasks.start("oms-kit-risk-monitor", oms.monitor.run(risk_interval))
         return oms
 
-    # -- orders -----------------------------------------------------------------------------------------------
-
-    @overload
-    async def place_order(
-        self, symbol: str | OrderRequest, side: str | Side | None = None, quantity: int | None = None,
-        order_type: str = "MARKET", price: float | Decimal | None = None, *, product: str = "MIS",
-        validity: str = "DAY", trigger_price: float | Decimal | None = None, client_order_id: str | None = None,
-        tag: str | None = None, variety: str = "regular", autoslice: Literal[False] = False,
-        disclosed_quantity: int = 0,
-    ) -> Order: ...
-
-    @overload
-    async def place_order(
-        self, symbol: str | OrderRequest, side: str | Side | None = None, quantity: int | None = None,
-        order_type: str = "MARKET", price: float | Decimal | None = None, *, product: str = "MIS",
-        validity: str = "DAY", trigger_price: float | Decimal | None = None, client_order_id: str | None = None,
-        tag: str | None = None, variety: str = "regular", autoslice: bool, disclosed_quantity: int = 0,
-    ) -> Order | list[Order]: ...
-
-    async def place_order(
-        self,
-        symbol: str | OrderRequest,
-        side: str | Side | None = None,
-        quantity: int | None = None,
-        order_type: str = "MARKET",
-        price: float | Decimal | None = None,
-        *,
-        product: str = "MIS",
-        validity: str = "DAY",
-        trigger_price: float | Decimal | None = None,
-        client_order_id: str | None = None,
-        tag: str | None = None,
-        variety: str = "regular",
-        autoslice: bool = False,
-        disclosed_quantity: int = 0,
-    ) -> Order | list[Order]:
-        """Place an order; returns it once its records are committed.
-
-        Takes the order's fields or one :class:`OrderRequest` (``oms.place_order(ok.OrderRequest(...))``).
-        ``variety="amo"``: an after-market order, taken while the market is closed (the market hours of
-        :class:`RiskLimits`: its session times or its calendar) and held by the broker until the session opens;
-        AMO_MARKET_OPEN rejects one while it is open. ``disclosed_quantity``: how much the exchange shows at a time
-        (0: all of it), NSE's rule checked (DISCLOSED_QUANTITY); it changes no fill, as the simulated book has no other
-        traders to hide the rest from.
-
-        ``autoslice=True``, as brokers offer it for futures and options: an order above the contract's freeze
-        quantity (which QUANTITY_EXCEEDS_MAXIMUM refuses) is placed as child orders of at most the freeze quantity,
-        each a whole number of lots (:func:`oms_kit.contracts.slice_request`), together as :meth:`place_orders`
-        places a batch: each through the checks on its own, seeing the earlier children as working orders (so a
-        later one may be rejected while the others stand), one commit, then the broker. The list of them is
-        returned, a list of one when there was nothing to slice. Each child's ``client_order_id`` is the given one
-        with ``-1``, ``-2``, … appended.
-
-        A well-formed order that breaks a rule comes back REJECTED with ``order.violations``; malformed input
-        raises InvalidOrderError and records nothing. The same ``client_order_id`` with the same payload returns
-        the existing order (a safe retry).
-        """
-        if self._closed or self.read_only:
-            self.check_writable()  # raises, with the reason
-        if self.reconciler is not None:
-            self.reconciler.check_trading()  # halted until the broker's books and the OMS's agree
-        if self.day_book is not None and not self.day_book.loaded:  # a retried client id of the day is known
-            await self.day_book.load_async()
-        manager = self.manager
-        if type(symbol) is OrderRequest:
-            request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                      client_order_id, tag, variety, disclosed_quantity)
-        else:  # the fields, parsed here without the detour (the order path)
-            request = _fields_request(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                      client_order_id, tag, variety, disclosed_quantity)
-        if autoslice is not False:
-            return await self._place_slices(request, autoslice)
-        order, send = manager.prepare(request)
-        if not self.store.durable:
-            # In memory there is nothing to make durable first: the rows wait in the store's buffers and are
-            # written behind, without a coroutine per call.
-            if send:
-                manager.submit(order)
-                self.monitor.sent(order)
-            self._write_behind()
-            return order
-        try:
-            # The order is durable before the broker sees it. An identical retry of an order still being committed
-            # (NEW) brings no rows: committing none waits for what is in flight, so the retry returns only once the
-            # original order is committed too.
-            rows = self.recorder.take()
-            if rows or order.status is OrderStatus.NEW:
-                await self.queue.commit(rows)
-        except RowError:
-            # A value the store cannot hold (the parser's bounds should have refused it): the order was never
-            # stored, so it is forgotten, not rejected, and memory stays equal to the store.
-            manager.forget(order)
-            raise
-        except StoreError as exc:
-            manager.reject_unsent(order, f"PERSISTENCE_UNAVAILABLE: {exc.message}")
-            await self.commit()  # the rejection is recorded too (buffered while the database is down)
-            raise PersistenceUnavailable(f"order {order.order_id} refused: the database is unavailable",
-                                         detail=exc.message, hint="check the database; status() shows it") from exc
-        if send:
-            manager.submit(order)
-            self.monitor.sent(order)
-            await self.commit()
-        return order
-
-    async def place_orders(self, requests: Iterable[OrderRequest]) -> list[Order | StoreError]:
-        """Place several orders in turn with one commit: what :meth:`place_order` returns for each, or the
-        StoreError it would raise (the others still placed). For a bot that sends orders in batches.
-
-        Every order is checked and registered in the given order, so the checks of each one see the earlier
-        orders of the batch as working orders (their margin and quantity held), not yet filled; then, on a durable
-        store, the records of all of them are committed in one transaction; then the accepted ones go to the
-        broker, in order. No order reaches the broker before it is durable, as with ``place_order``, and a kill
-        switch tripped while they are being committed rejects them all unsent. While the database is unreachable
-        every order of the batch is refused (rejected unsent, PersistenceUnavailable in its place), except
-        identical retries of orders committed earlier, which return them; a record the store cannot hold
-        (RowError: the transaction stored nothing) forgets the batch's new orders, each with the error in its
-        place. ``client_order_id`` retries are safe within and across batches.
-
-        Raises InvalidOrderError, before placing anything, when an item is not an :class:`OrderRequest`, and
-        OmsError when the OMS is closed or read-only.
-        """
-        if self._closed or self.read_only:
-            self.check_writable()  # raises, with the reason
-        if self.reconciler is not None:
-            self.reconciler.check_trading()
-        requests = list(requests)
-        for i, request in enumerate(requests):
-            if type(request) is not OrderRequest:
-                raise InvalidOrderError(f"requests[{i}]", request, "an OrderRequest (ok.OrderRequest(...))")
-        if self.day_book is not None and not self.day_book.loaded:
-            await self.day_book.load_async()
-        manager = self.manager
-        counts = manager.counts
-        prepared: list[tuple[Order, bool, bool]] = []  # (order, send, placed by this batch)
-        for request in requests:
-            placed = counts["placed"]
-            order, send = manager.prepare(request)
-            prepared.append((order, send, counts["placed"] != placed))
-        if self.store.durable:
-            failed = await self._commit_batch(prepared)
-            if failed is not None:
-                return failed
-        for order, send, _ in prepared:
-            if send:
-                manager.submit(order)
-                self.monitor.sent(order)
-        if self.store.durable:
-            await self.commit()
-        else:
-            self._write_behind()
-        return [order for order, _, _ in prepared]
-
-    async def _commit_batch(self, prepared: list[tuple[Order, bool, bool]]) -> list[Order | StoreError] | None:
-        # place_orders' one commit before the broker sees any of them; on failure, each item's outcome as
-        # place_order's for that order alone (None: committed).
-        new = {id(order) for order, _, placed in prepared if placed}
-        waiting = {id(order) for order, _, _ in prepared if order.status is OrderStatus.NEW}
-        try:
-            rows = self.recorder.take()
-            if rows or waiting:
-                await self.queue.commit(rows)
-        except RowError as exc:
-            for order, _, placed in prepared:
-                if placed:
-                    self.manager.forget(order)
-            return [exc if id(order) in new else order for order, _, _ in prepared]
-        except StoreError as exc:
-            for order, _, _ in prepared:
-                self.manager.reject_unsent(order, f"PERSISTENCE_UNAVAILABLE: {exc.message}")
-            await self.commit()
-            return [PersistenceUnavailable(f"order {order.order_id} refused: the database is unavailable",
-                                           detail=exc.message, hint="check the database; status() shows it")
-                    if id(order) in new or id(order) in waiting else order for order, _, _ in prepared]
-        return None
-
-    async def _place_slices(self, request: OrderRequest, autoslice: object) -> list[Order]:
-        # place_order(autoslice=True): the children placed together (place_orders: checked in turn, each seeing the
-        # earlier ones as working orders, one commit, then the broker); a store error raises as for one order.
-        if autoslice is not True:
-            raise InvalidOrderError("autoslice", autoslice, "True or False")
-        children = slice_request(request, self.manager.instruments.get(request.symbol))
-        placed = await self.place_orders(children)
-        for item in placed:
-            if isinstance(item, StoreError):
-                raise item
-        return placed  # type: ignore[return-value]
-
-    async def modify_order(self, order_id: str, quantity: int | None = None, price: float | Decimal | None = None,
-                           trigger_price: float | Decimal | None = None, *,
-                           disclosed_quantity: int | None = None) -> Order:
-        """Change a working order's quantity, price, trigger or disclosed quantity; raises OrderModifyRejected when a
-        rule forbids it.
-
-        Refused with PersistenceUnavailable while the database is unreachable, like a new order (cancels pass).
-        """
-        self.check_writable()
-        if self.queue.unavailable is not None:
-            raise PersistenceUnavailable(f"modify of {order_id} refused: the database is unavailable",
-                                         detail=str(self.queue.unavailable), hint="status() shows the outage")
-        try:
-            return self.manager.modify(order_id, quantity, price, trigger_price, disclosed_quantity)
-        finally:
-            await self.commit()
-
-    async def cancel_order(self, order_id: str, reason: str = "cancelled by user") -> Order:
-        """Cancel a working order; returns it once the cancel is committed."""
-        self.check_writable()
-        order = self.manager.cancel(order_id, reason)
-        await self.commit()
-        return order
-
-    async def cancel_all(self, symbol: str | None = None, reason: str = "cancel all") -> list[Order]:
-        """Cancel every working order (of ``symbol`` when given)."""
-        self.check_writable()
-        orders = self.manager.cancel_all(symbol, reason)
-        await self.commit()
-        return orders
-
-    async def square_off(self, symbol: str | None = None, reason: str = "square off") -> list[Order]:
-        """Cancel working orders and close open positions (of ``symbol`` when given) with market orders.
-
-        Runs in reduce-only mode, so these orders can only shrink positions, whatever the trading state. A position
-        larger than the maximum order quantity (or the exchange's freeze quantity) is closed in slices, and the
-        rate and duplicate throttles do not hold these orders back.
-        """
-        self.check_writable()
-        return await self.monitor.square_off(symbol, reason)
-
-    # -- prices and session -----------------------------------------------------------------------------------
+    # -- prices, session and instruments ----------------------------------------------------------------------
 
     async def set_price(self, symbol: str, price: float | Decimal, volume: float | None = None) -> Decimal:
         """Push a quote for ``symbol``, as a feed would: marks positions and lets resting orders match.
@@ -457,6 +213,20 @@ class OMS(StandingOrders, LiveReconciliation):
         self.manager.broker.end_session(self.clock.now())
         await self.commit()
 
+    def define_instruments(self, instruments: Iterable[Instrument]) -> None:
+        """Define instruments for symbols the OMS does not know yet (``paper_trade`` does so for a replay's symbols).
+
+        A symbol already defined the same way is left as it is. Definitions live in memory, like the list given to
+        :meth:`open`; pass them there to have them on every open.
+
+        Raises
+        ------
+        ConfigError
+            An item is not an Instrument, two items share a symbol but differ, or an item redefines a known symbol
+            differently: tick and lot decide which orders are valid, so a definition does not change under orders.
+        """
+        add_instruments(self.manager.instruments, instruments)
+
     def apply_bar(self, bar: Bar) -> None:
         """The prices of one bar (or tick) into the account and the broker, with the price event, without
         committing: what :meth:`push_bar` does before it commits, for a caller that commits later (paper trading
@@ -473,7 +243,7 @@ class OMS(StandingOrders, LiveReconciliation):
             if self.recorder.rows:
                 await self.commit()
 
-    # -- kill switch ------------------------------------------------------------------------------------------
+    # -- kill switch and risk ---------------------------------------------------------------------------------
 
     async def kill_switch(self, reason: str, flatten: bool = False, source: str = "user") -> list[Order]:
         """Halt trading at once: new orders and modifies are rejected, every working order is cancelled, and with
@@ -504,138 +274,6 @@ class OMS(StandingOrders, LiveReconciliation):
         """ACTIVE, REDUCING (orders may only shrink positions) or HALTED (the kill switch)."""
         return self.manager.trading_state
 
-    # -- reads ------------------------------------------------------------------------------------------------
-
-    def last_price(self, symbol: str) -> Decimal | None:
-        """The latest price of ``symbol`` on its tick, or None before the first quote."""
-        return self.manager.prices.get(symbol)
-
-    def instrument(self, symbol: str) -> Instrument:
-        """The instrument definition of ``symbol`` (tick, lot, freeze quantity)."""
-        found = self.manager.instruments.get(symbol)
-        if found is None:
-            raise InvalidOrderError("symbol", symbol, ", ".join(sorted(self.manager.instruments)))
-        return found
-
-    def define_instruments(self, instruments: Iterable[Instrument]) -> None:
-        """Define instruments for symbols the OMS does not know yet (``paper_trade`` does so for a replay's symbols).
-
-        A symbol already defined the same way is left as it is. Definitions live in memory, like the list given to
-        :meth:`open`; pass them there to have them on every open.
-
-        Raises
-        ------
-        ConfigError
-            An item is not an Instrument, two items share a symbol but differ, or an item redefines a known symbol
-            differently: tick and lot decide which orders are valid, so a definition does not change under orders.
-        """
-        add_instruments(self.manager.instruments, instruments)
-
-    def get_order(self, order_id: str) -> Order:
-        """The order with this id, of any day: the day's and the working orders from memory, older ones read from
-        the store. Raises OmsError when the account has no such order."""
-        return self._book.get_order(order_id)
-
-    def find_order(self, client_order_id: str) -> Order | None:
-        """The order of the day placed with this client order id, or None."""
-        return self._book.find_order(client_order_id)
-
-    def load_day_book(self) -> None:
-        """Make sure a reopened account's whole trading day is in memory. The orders that ended and the trades made
-        before the restart are read when first needed: the reads of the book (``orders()``, ``trades()``,
-        ``get_order()``, ``stats_today()``, the dashboard's history) call this themselves, and the first order
-        placed waits for them; it blocks for the one read, once."""
-        self._book.load_day_book()
-
-    def active_orders(self) -> pd.DataFrame:
-        """Working orders (open, partly filled, waiting for a trigger) as a table."""
-        return orders_frame(list(self.manager.live.values()))
-
-    def orders(self, symbol: str | None = None, status: str | None = None, side: str | None = None,
-               since: datetime | str | None = None, until: datetime | str | None = None,
-               limit: int | None = None) -> pd.DataFrame:
-        """Orders in the order they were placed (newest last), filtered by any of the arguments.
-
-        Without ``since``/``until`` this is the book in memory: the trading day (a reopened account shows every
-        order of the day, in any status) and the working orders. A window reaching back before that (``since`` or
-        ``until`` earlier than the day a reopened OMS began with) is read from the store too; ``limit`` keeps the
-        newest that many, so older pages come with ``until=`` the oldest time shown. Times are datetimes, dates or
-        ISO strings; naive ones are exchange-local.
-        """
-        return self._book.orders(symbol, status, side, since, until, limit)
-
-    def trades(self, symbol: str | None = None, since: datetime | str | None = None,
-               until: datetime | str | None = None, limit: int | None = None) -> pd.DataFrame:
-        """Fills as a table (fees per fill included), oldest first: the trading day's from memory, and, like
-        :meth:`orders`, older ones from the store when ``since``/``until`` reach back before it."""
-        return self._book.trades(symbol, since, until, limit)
-
-    def contract_note(self, day: date | None = None) -> pd.DataFrame:
-        """A day's fills as a contract note: one row per trade date and segment (equity delivery or intraday by
-        product, futures, options on premium), with the buy and sell values, each charge added up as a contract
-        note does (brokerage per order, the rest on the day's totals, STT to the rupee) and ``fills_fees``, the
-        fees the fills were booked with (``oms_kit.broker.notes`` says when and why the two differ).
-
-        ``day`` is an exchange-local date, the current trading day when None; an earlier day's fills are read from
-        the store. Raises ConfigError for a ``day`` that is not a date, DataError for fills outside the rate
-        table's dates."""
-        since, until = day_window(day, self.manager.session.zone, self.manager.day.began)
-        trades = traded(self._book.trades(since=since, until=until))  # settlements at expiry are not traded
-        return fills_contract_note(trades, self.manager.instruments, getattr(self.manager.broker, "fee_model", None))
-
-    def positions(self) -> pd.DataFrame:
-        """Every position of the day, flat ones included with their realized P&L."""
-        return self.manager.ledger.to_frame()
-
-    def position(self, symbol: str) -> int:
-        """Net quantity held in ``symbol`` over all products (negative when short; 0 when none). A symbol that is
-        not a text raises InvalidOrderError."""
-        return self.manager.ledger.net_quantity(parse_text(symbol, "symbol", MAX_SYMBOL))
-
-    def option_chain(self, underlying: str, expiry: date | str | None = None, *,
-                     rate: float | None = None) -> pd.DataFrame:
-        """The option chain of ``underlying`` (``"NIFTY"``) for ``expiry`` (a date or ``"YYYY-MM-DD"``; None: the
-        nearest not yet expired on the OMS's clock): one row per strike, lowest first, with each call's and put's
-        symbol, last price, implied volatility, delta and net position (``oms_kit.chain`` says how the forward and
-        volatilities are found). ``rate`` discounts payoffs; None: the random-walk feed's, else 6%.
-
-        Raises InstrumentLookupError (a ConfigError) for an underlying without options or an expiry not listed,
-        ConfigError for a malformed argument."""
-        self._chain_index = index = ChainIndex.of(self.manager.instruments, getattr(self, "_chain_index", None))
-        return option_chain(index, self.manager.prices, self.manager.ledger.net_quantity, underlying, expiry,
-                            now=self.clock.now(), rate=rate if rate is not None else getattr(self.feed, "rate", None))
-
-    def validate(self, symbol: str | OrderRequest, side: str | None = None, quantity: int | None = None,
-                 order_type: str = "MARKET", price: float | Decimal | None = None, *, product: str = "MIS",
-                 validity: str = "DAY", trigger_price: float | Decimal | None = None,
-                 variety: str = "regular", disclosed_quantity: int = 0) -> pd.DataFrame:
-        """Dry run: every pre-trade check with pass/fail, value, limit and headroom. Nothing is recorded.
-
-        Takes the order's fields or one :class:`OrderRequest`, as :meth:`place_order` does. For a future or an
-        option two more rows follow the checks: ``margin_required`` (what the order adds to the account's portfolio
-        margin, plus the premium of an option bought, against the free cash) and ``margin_benefit`` (what margining
-        it with the account's positions saves against margining it alone: above 0 for a hedge); their code is
-        empty."""
-        request = OrderRequest.of(symbol, side, quantity, order_type, price, trigger_price, product, validity,
-                                  None, None, variety, disclosed_quantity)
-        results = self.manager.explain(request)
-        return pd.DataFrame([r.to_dict() for r in results] + margin_rows(self.manager, request))
-
-    def margin_summary(self) -> pd.DataFrame:
-        """The account's F&O margin per underlying now: SPAN, short option minimum, initial, exposure and total
-        margin of its futures and options positions and working orders, the underlying's price and the symbol it
-        came from (:mod:`oms_kit.account_margin`). Empty without F&O; ``risk_summary()`` has the free cash."""
-        return margin_summary(self.manager)
-
-    def risk_summary(self) -> dict[str, Any]:
-        """Trading state, day P&L, the free cash (``available_funds``) and the margins that hold the rest
-        (``equity_margin``, ``fno_margin``, ``option_premium``), and each account limit with its current use."""
-        return risk_summary(self.manager, self.monitor.limit_uses(), self.alerts)
-
-    def snapshot(self) -> Snapshot:
-        """The account now as frozen plain values (figures, positions, working orders, limits, alerts)."""
-        return take_snapshot(self)
-
     async def check_risk(self) -> list[RiskAlert]:
         """Run the risk monitor once: measure every limit, raise WARN/BREACH alerts (stored, published), and on a
         daily-loss breach trip the kill switch (``limits.auto_kill_on_daily_loss``). Returns the new alerts.
@@ -653,38 +291,7 @@ class OMS(StandingOrders, LiveReconciliation):
         self.check_writable()
         return await self.monitor.check()
 
-    def risk_alerts(self) -> pd.DataFrame:
-        """Risk alerts raised in this session."""
-        return pd.DataFrame([a.to_dict() for a in self.alerts])
-
-    async def risk_decisions(self) -> pd.DataFrame:
-        """Every pre-trade decision of a real order, from the store."""
-        await self.flush()
-        return await self.store.fetch_df(
-            "SELECT * FROM risk_decisions WHERE account = $1 ORDER BY ts, decision_id", self.account)
-
-    def stats_today(self) -> dict[str, Any]:
-        """Today's orders placed, filled, rejected, cancelled and expired; trades, turnover and fees; the account's
-        realized and unrealized P&L, its P&L since the day began, and the win rate of today's closing fills.
-
-        The day is the exchange's (``exchange_timezone``): the risk monitor starts a new one after midnight there.
-        """
-        self.load_day_book()
-        manager = self.manager
-        return manager.day.stats(manager.counts, manager.trades, manager.closing_fills, manager.winning_fills,
-                                 manager.ledger)
-
-    async def serve(self, port: int = 8050, host: str = "127.0.0.1", token: str | None = None,
-                    **options: Any) -> Server:
-        """Serve this OMS over HTTP on the running event loop (a notebook's kernel), so the dashboard, the notebook
-        and outside clients share it; ``await server.stop()`` ends the serving, not the OMS. ``server.url`` and
-        ``server.token`` say how to reach it; the options are :func:`oms_kit.service.server.serve`'s."""
-        self.check_writable()
-        from oms_kit.service.server import serve  # imported when used: the HTTP stack is not the core's
-
-        return await serve(self, host=host, port=port, token=token, **options)
-
-    # -- events -----------------------------------------------------------------------------------------------
+    # -- events and serving -----------------------------------------------------------------------------------
 
     def subscribe(
         self, callback: Callable[[Event], Any], kinds: Iterable[str] | str | None = None
@@ -696,6 +303,16 @@ class OMS(StandingOrders, LiveReconciliation):
     def events(self, kinds: Iterable[str] | str | None = None) -> AsyncIterator[Event]:
         """``async for event in oms.events(): ...`` — events as they happen."""
         return self.bus.events(kinds)
+
+    async def serve(self, port: int = 8050, host: str = "127.0.0.1", token: str | None = None,
+                    **options: Any) -> Server:
+        """Serve this OMS over HTTP on the running event loop (a notebook's kernel), so the dashboard, the notebook
+        and outside clients share it; ``await server.stop()`` ends the serving, not the OMS. ``server.url`` and
+        ``server.token`` say how to reach it; the options are :func:`oms_kit.service.server.serve`'s."""
+        self.check_writable()
+        from oms_kit.service.server import serve  # imported when used: the HTTP stack is not the core's
+
+        return await serve(self, host=host, port=port, token=token, **options)
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
