@@ -32,7 +32,6 @@ from oms_kit.broker.notes import fills_contract_note
 from oms_kit.chart_data import DEFAULT_MAX_BARS, indicators_frame
 from oms_kit.charts import DEFAULT_HEIGHT, ResultChart, run_chart
 from oms_kit.errors import ConfigError, DataError
-from oms_kit.heap import freeze_once
 from oms_kit.instruments import missing_instruments
 from oms_kit.market.bars import iter_bars, load_bars
 from oms_kit.market.clock import SimulatedClock
@@ -158,7 +157,6 @@ def backtest(
     if not initial_cash:
         # Returns are measured against the starting cash.
         raise ConfigError("cash", cash, "an amount above 0")
-    freeze_once()  # the full passes of the garbage collector walk only what the run makes (oms_kit/heap.py)
     broker = MockBroker(slippage_bps=slippage_bps, spread_bps=spread_bps, spread_ticks=spread_ticks,
                         market_protection_pct=market_protection_pct, fees=fees, participation=participation,
                         intrabar=intrabar, immediate_market_fills=False)

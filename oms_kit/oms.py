@@ -24,7 +24,6 @@ from oms_kit.broker.live import LiveBroker
 from oms_kit.committer import Committer
 from oms_kit.errors import OmsError, ReconciliationPending
 from oms_kit.events import Event, PriceUpdated
-from oms_kit.heap import freeze_once
 from oms_kit.live_reconciliation import LiveReconciliation
 from oms_kit.market.bars import Bar
 from oms_kit.market.calendar import NSECalendar
@@ -136,7 +135,6 @@ class OMS(OrderEntry, AccountReads, StandingOrders, LiveReconciliation):
             ``calendar``) are used as they are, and then this must be None. ``status()["market_hours"]`` says
             which hours hold, and why.
         """
-        freeze_once()  # the full passes of the garbage collector walk only what trading makes (oms_kit/heap.py)
         opened = await open_account(url, account=account, cash=cash, limits=limits, instruments=instruments,
                                     feed=feed, broker=broker, fees=fees, clock=clock, risk_interval=risk_interval,
                                     read_only=read_only, exchange_timezone=exchange_timezone,
