@@ -54,6 +54,12 @@ from oms_kit.orders import OrderManager
 SOURCE = "reconciliation"  # the trading state's source while halted for it
 DIFFERENCE_COLUMNS = ["kind", "symbol", "product", "order_id", "broker_order_id", "oms", "broker", "meaning"]
 ADOPTED_COLUMNS = ["kind", "order_id", "broker_order_id", "symbol", "product", "quantity", "price", "ts", "detail"]
+
+
+def differences_frame(rows: list[Any]) -> pd.DataFrame:
+    """The differences as a DataFrame of :data:`DIFFERENCE_COLUMNS`, each side's values as they are: a column of
+    quantities beside None (or beside statuses) would otherwise turn into floats or NaN."""
+    return pd.DataFrame(rows, columns=DIFFERENCE_COLUMNS, dtype=object)
 _LIVE = frozenset({Stage.WORKING, Stage.PENDING})
 _MODIFIABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
 

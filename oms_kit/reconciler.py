@@ -17,13 +17,13 @@ from oms_kit.events import TradingStateChanged
 from oms_kit.models import TradingState
 from oms_kit.reconcile import (
     ADOPTED_COLUMNS,
-    DIFFERENCE_COLUMNS,
     SOURCE,
     Reconciliation,
     Reconciling,
     acknowledged_keys,
     adopt,
     compare,
+    differences_frame,
 )
 from oms_kit.risk import RiskAlert
 
@@ -130,9 +130,7 @@ class Reconciler:
             adopted += more
             if not differences:
                 break
-        # The two sides' values as they are: a column of quantities and None would otherwise turn into floats.
-        result = Reconciliation(oms.clock.now(), trigger,
-                                pd.DataFrame(differences, columns=DIFFERENCE_COLUMNS, dtype=object),
+        result = Reconciliation(oms.clock.now(), trigger, differences_frame(differences),
                                 pd.DataFrame(adopted, columns=ADOPTED_COLUMNS))
         self.last = result
         return result

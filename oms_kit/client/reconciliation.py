@@ -18,7 +18,7 @@ from oms_kit.client.decode import moment, money
 from oms_kit.errors import ConfigError
 from oms_kit.models import parse_text
 from oms_kit.orders import MAX_REASON
-from oms_kit.reconcile import ADOPTED_COLUMNS, DIFFERENCE_COLUMNS, Reconciliation
+from oms_kit.reconcile import ADOPTED_COLUMNS, Reconciliation, differences_frame
 
 __all__ = ["RemoteReconciliation", "reconciliation_of"]
 
@@ -35,7 +35,7 @@ def reconciliation_of(record: Mapping[str, Any]) -> Reconciliation:
     if not isinstance(differences, list) or not isinstance(adopted, list):
         raise TypeError("differences and adopted: lists of records were expected")
     rows = [{**row, "price": money(row.get("price")), "ts": moment(row.get("ts"))} for row in adopted]
-    return Reconciliation(ts, record["trigger"], pd.DataFrame(differences, columns=DIFFERENCE_COLUMNS),
+    return Reconciliation(ts, record["trigger"], differences_frame(differences),
                           pd.DataFrame(rows, columns=ADOPTED_COLUMNS))
 
 
