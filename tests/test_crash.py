@@ -24,6 +24,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from oms_kit import OMS, MockBroker, OrderStatus, RiskLimits, SimulatedClock, StoreError
 from oms_kit.storage import open_store
 from tests.stubs import T0
@@ -142,9 +144,29 @@ def _run_and_kill(url: str, script: Path, rng: random.Random, log: Path) -> dict
     return acknowledged
 
 
+async def _writer_gone(url: str) -> None:
+    """On PostgreSQL, wait until the killed writer's sessions have ended. The server finishes a statement the writer
+    had sent, and commits it, before it notices that the client is gone: read earlier, the store could show an
+    order NEW whose fill was on its way, and the reopen would then find it FILLED, not unsent."""
+    if not url.startswith("postgresql"):
+        return
+    connection = await asyncpg.connect(url)
+    try:
+        for _ in range(600):
+            others = await connection.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            if others == 0:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the killed writer's sessions did not end within 30 s")
+    finally:
+        await connection.close()
+
+
 async def _check_store(url: str, crashes: list[Crash]) -> set[str]:
     """Check the raw store after a kill and note the last crash's unsent orders in it; return the ids of the orders
     a reopen rejected as never sent."""
+    await _writer_gone(url)
     store = await open_store(url)
     try:
         orders = {row["order_id"]: row for row in await store.fetch("SELECT * FROM orders")}
