@@ -443,7 +443,9 @@ async def test_a_client_that_never_reads_does_not_slow_orders_and_is_closed_as_l
     took, longest = await place_many(served.oms, count)
 
     assert took < 3 * baseline + 2, (took, baseline)
-    assert longest < 1.0, longest
+    # An order that waited for the stalled client's socket would wait until the client is gone (never, here); a
+    # second or so is the shared machine pausing the process (1.03 s seen once in CI), not the order path.
+    assert longest < 2.5, longest
     # The reader gets every event, in the order the OMS published them.
     for _ in range(500):
         if len(events) >= len(published):
