@@ -39,7 +39,7 @@ from oms_kit.programs import (
 from oms_kit.service.encode import OmsJSONResponse
 from oms_kit.service.errors import ApiError
 from oms_kit.service.models import ErrorOut, ProgramIn, ProgramOut
-from oms_kit.service.rest import _ERRORS, PREFIX, oms_of
+from oms_kit.service.rest import ERRORS, PREFIX, oms_of
 
 if TYPE_CHECKING:  # the OMS may import this package to serve itself
     from oms_kit.oms import OMS
@@ -58,11 +58,11 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
 _REQUIRED = {BRACKET: ("target", "stoploss"), COVER: ("stoploss",), TRAILING: (), ICEBERG: ("legs",)}
 _OPTIONAL = ("target", "stoploss", "trail", "trail_percent", "legs", "order_type", "price", "validity")
 _PROGRAM_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_ERRORS, 404: {"model": ErrorOut, "description": "no order program with this id"},
+    **ERRORS, 404: {"model": ErrorOut, "description": "no order program with this id"},
     409: {"model": ErrorOut, "description": "the program is no longer active, or the OMS refuses writes"},
 }
 
-router = APIRouter(prefix=PREFIX, tags=["programs"], responses=_ERRORS)
+router = APIRouter(prefix=PREFIX, tags=["programs"], responses=ERRORS)
 
 
 def program_json(program: Program) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def _json(content: Any, status: int = 200) -> Response:
 
 
 _PLACE_ANSWERS: dict[int | str, dict[str, Any]] = {
-    **_ERRORS, 200: {"model": ProgramOut, "description": "a retry: the program placed with this client_order_id"},
+    **ERRORS, 200: {"model": ProgramOut, "description": "a retry: the program placed with this client_order_id"},
     409: {"model": ErrorOut, "description": "the OMS refuses writes (closed, or read-only)"},
 }
 

@@ -30,7 +30,7 @@ from oms_kit.orders import MAX_REASON
 from oms_kit.service.encode import OmsJSONResponse, frame_records
 from oms_kit.service.errors import ApiError
 from oms_kit.service.models import ErrorOut
-from oms_kit.service.rest import _ERRORS, PREFIX, oms_of
+from oms_kit.service.rest import ERRORS, PREFIX, oms_of
 
 if TYPE_CHECKING:  # the OMS may import this package to serve itself
     from oms_kit.oms import OMS
@@ -41,7 +41,7 @@ __all__ = ["NO_LIVE_BROKER", "reconciliation_json", "router", "state_json"]
 
 NO_LIVE_BROKER = "NO_LIVE_BROKER"
 _RECONCILE_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_ERRORS, 409: {"model": ErrorOut, "description": "NO_LIVE_BROKER: the OMS has no live broker to reconcile "
+    **ERRORS, 409: {"model": ErrorOut, "description": "NO_LIVE_BROKER: the OMS has no live broker to reconcile "
                      "with; REFUSED: the broker cannot be reached, or a difference cannot be adopted"}}
 
 router = APIRouter(prefix=PREFIX, tags=["reconciliation"], responses=_RECONCILE_ERRORS)

@@ -47,17 +47,18 @@ if TYPE_CHECKING:  # the OMS may import this package to serve itself
 
 PREFIX = "/api/oms"
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
+# The error answers every route documents; the package's other routers (programs, reconciliation) add theirs to it.
+ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text} for code, text in (
         (401, "no token"), (403, "a wrong token, or the read-only token on a route that changes something"),
         (422, "malformed input: the field is named"))
 }
 _ORDER_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_ERRORS, 404: {"model": ErrorOut, "description": "no order with this id"},
+    **ERRORS, 404: {"model": ErrorOut, "description": "no order with this id"},
     409: {"model": ErrorOut, "description": "refused in the order's or the OMS's current state"},
 }
 
-router = APIRouter(prefix=PREFIX, tags=["oms"], responses=_ERRORS)
+router = APIRouter(prefix=PREFIX, tags=["oms"], responses=ERRORS)
 
 
 def oms_of(request: Request) -> OMS:
@@ -88,7 +89,7 @@ def _find(oms: OMS, order_id: str) -> Order:
 
 
 @router.post("/orders", response_model=OrderOut, status_code=201, summary="Place an order", responses={
-    **_ERRORS, 200: {"model": OrderOut, "description": "a retry: the order placed earlier with this client_order_id"},
+    **ERRORS, 200: {"model": OrderOut, "description": "a retry: the order placed earlier with this client_order_id"},
     503: {"model": ErrorOut, "description": "the database is unreachable: the order was refused, not sent"}})
 async def place_order(request: Request, body: OrderIn) -> Response:
     """Place an order (``OMS.place_order``). 201 with the order, REJECTED with its violations when it breaks a
@@ -102,7 +103,7 @@ async def place_order(request: Request, body: OrderIn) -> Response:
 
 
 @router.post("/orders/batch", response_model=list[OrderOut | ErrorOut], summary="Place several orders", responses={
-    **_ERRORS, 200: {"model": list[OrderOut | ErrorOut],
+    **ERRORS, 200: {"model": list[OrderOut | ErrorOut],
                      "description": "one item per order, in the order sent: the order, or the error in its place"},
     413: {"model": ErrorOut, "description": "a body larger than the door's bound for this route"}})
 async def place_orders(request: Request, body: BatchIn) -> Response:
