@@ -47,9 +47,9 @@ def state(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-async def pending(make_trader: Any, exchange: Any) -> tuple[ok.OMS, str]:
+async def pending(make_trader: Any, exchange: Any, url: str = "duckdb:///:memory:") -> tuple[ok.OMS, str]:
     """A trader halted for a reconciliation: it bought 2 INFY itself, then 7 were bought at the broker by hand."""
-    trader = await make_trader(exchange)
+    trader = await make_trader(exchange, url=url)
     mine = await trader.place_order("INFY", "BUY", 2, product="MIS")
     await eventually(lambda: status(trader, mine) is S.FILLED, "the OMS's own fill")
     broker_id = await by_hand(exchange, "INFY", "BUY", 7)
@@ -242,8 +242,10 @@ def readable(content: bytes) -> Any:
         return None
 
 
-async def test_hostile_accept_bodies_are_refused_without_a_5xx_and_change_nothing(make_trader, exchange, served):
-    trader, _ = await pending(make_trader, exchange)
+async def test_hostile_accept_bodies_are_refused_without_a_5xx_and_change_nothing(make_trader, exchange, served,
+                                                                                 durable_url):
+    # On both durable stores (a DuckDB file and PostgreSQL): a refused accept writes nothing to either.
+    trader, _ = await pending(make_trader, exchange, durable_url)
     server = await served(trader)
     last = trader.reconciliation
     before = (held(trader), trader.manager.ledger.cash, len(trader.manager.orders), len(trader.risk_alerts()))
