@@ -21,7 +21,11 @@ wait in the store's buffers, commits and rows are the buffers' writes (``status(
 process's CPU time (all its threads) over the run divided by the orders, which on PostgreSQL is the Python side alone
 (the server runs in its own processes); and on PostgreSQL on this machine, server CPU per order, the CPU time of
 the server's processes (read from /proc, so the server's own writers count too; "-" when it is elsewhere). The two CPU
-figures move less than the rate when other work shares the machine. Prints a table; asserts nothing.
+figures move less than the rate when other work shares the machine. Write %: the share of the run after the last
+``place_order`` returned, waiting for the last records (in memory, the write of everything the burst recorded, as
+the timer's second outlasts a burst; on a durable store nearly nothing, as each order waited for its own). Collector
+%: the share of the run spent in the garbage collector's pauses, during which no order moves (a full collection
+stalls every caller at once, which is where a durable store's p99 comes from). Prints a table; asserts nothing.
 
 With PostgreSQL, the run also measures the database itself, in the two figures the order-path targets were set
 against (on the machine they were set on, about 3,300 single-row autocommit inserts a second through asyncpg, and
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import shutil
 import statistics
@@ -91,9 +96,11 @@ async def run(url: str, orders: int, callers: int) -> dict[str, float]:
     server_start = server_cpu()
     cpu = time.process_time()
     start = time.perf_counter()
-    await asyncio.gather(*(caller(k) for k in range(callers)))
-    await oms.flush()  # in memory the OMS writes behind: the run ends when the last record is committed
-    elapsed = time.perf_counter() - start
+    with _CollectorClock() as collector:
+        await asyncio.gather(*(caller(k) for k in range(callers)))
+        placed = time.perf_counter()
+        await oms.flush()  # in memory the OMS writes behind: the run ends when the last record is committed
+        elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu
     server_end = server_cpu()
     after = written(oms)
@@ -111,9 +118,32 @@ async def run(url: str, orders: int, callers: int) -> dict[str, float]:
         "rows_per_commit": rows / max(transactions, 1),
         "commit_p50_ms": statistics.median(commit_seconds) * 1000 if commit_seconds else 0.0,
         "cpu_us_per_order": cpu / done * 1e6,
+        "write_share": (start + elapsed - placed) / elapsed,
+        "collector_share": collector.seconds / elapsed,
         "server_cpu_us_per_order": (float("nan") if server_start is None or server_end is None
                                     else (server_end - server_start) / done * 1e6),
     }
+
+
+class _CollectorClock:
+    """The garbage collector's pauses while the block runs, added up (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._began = 0.0
+
+    def __enter__(self) -> _CollectorClock:
+        gc.callbacks.append(self._tick)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._tick)
+
+    def _tick(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._began
 
 
 def _server_cpu(store: Any) -> Any:
@@ -266,7 +296,7 @@ def main() -> int:
         in_memory: dict[int, float] = {}  # callers -> orders/s, DuckDB in memory
         print(f"{'backend':<15} {'callers':>7} {'orders':>7} {'orders/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'commits':>8} {'rows/commit':>11} {'commit p50 ms':>13} {'CPU us/order':>12} "
-              f"{'server CPU us/order':>19}")
+              f"{'server CPU us/order':>19} {'write %':>7} {'collector %':>11}")
         for name, url in backends:
             for callers in caller_counts:
                 orders = args.orders if callers > 1 else max(args.orders // 4, 1)
@@ -275,7 +305,8 @@ def main() -> int:
                 server = "-" if server_us != server_us else f"{server_us:.0f}"  # NaN: not measured
                 print(f"{name:<15} {callers:>7} {r['orders']:>7} {r['orders_per_s']:>10,.0f} {r['p50_ms']:>8.2f} "
                       f"{r['p99_ms']:>8.2f} {r['transactions']:>8} {r['rows_per_commit']:>11.1f} "
-                      f"{r['commit_p50_ms']:>13.2f} {r['cpu_us_per_order']:>12.0f} {server:>19}", flush=True)
+                      f"{r['commit_p50_ms']:>13.2f} {r['cpu_us_per_order']:>12.0f} {server:>19} "
+                      f"{r['write_share']:>7.0%} {r['collector_share']:>11.0%}", flush=True)
                 if url.endswith(":memory:"):
                     in_memory[callers] = r["orders_per_s"]
                 if url.startswith("duckdb:///") and not url.endswith(":memory:"):
