@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import cast
+from typing import Final, cast
 
 from oms_kit.check import Check, CheckContext, Outcome
 from oms_kit.contracts import expiry_close
@@ -27,7 +27,7 @@ __all__ = ["CHECKS", "VIOLATION_CODES", "check_buying_power", "check_client_orde
            "check_reduce_only", "check_reference_price", "check_tick_size", "check_trading_state", "default_checks"]
 
 # Every code the checks report (the reduce-only and the market-hours checks have two each).
-VIOLATION_CODES = frozenset({
+VIOLATION_CODES: Final = frozenset({
     "TRADING_HALTED", "TRADING_STATE_REDUCING", "INSTRUMENT_NOT_FOUND", "MARKET_CLOSED", "PRICE_NOT_ON_TICK",
     "QUANTITY_NOT_LOT_MULTIPLE", "QUANTITY_EXCEEDS_MAXIMUM", "NOTIONAL_EXCEEDS_MAXIMUM", "PRICE_OUTSIDE_COLLAR",
     "NO_REFERENCE_PRICE", "DUPLICATE_CLIENT_ORDER_ID", "POSSIBLE_DUPLICATE", "RATE_LIMIT_EXCEEDED",
@@ -36,21 +36,26 @@ VIOLATION_CODES = frozenset({
     "PRODUCT_NOT_ALLOWED", "DISCLOSED_QUANTITY",
 })  # fmt: skip
 
-_ONE_SECOND = timedelta(seconds=1)
-_PERCENT = Decimal("0.01")
+_ONE_SECOND: Final = timedelta(seconds=1)
+_PERCENT: Final = Decimal("0.01")
 # Enum members as module globals: `Side.BUY` goes through the enum metaclass, ten times slower than a global.
-_BUY, _MARKET, _SL_M, _CNC, _MIS = Side.BUY, OrderType.MARKET, OrderType.SL_M, Product.CNC, Product.MIS
-_HALTED, _REDUCING = TradingState.HALTED, TradingState.REDUCING
-_NO_LIMIT = "no limit is set"
-_AMO = Variety.AMO
-_NO_INSTRUMENT = "the instrument is not known"
-_NO_REFERENCE = "the order has no reference price"
-_NOT_OPENING = "the order does not add exposure"
-_DERIVATIVES = frozenset({"FUT", "CE", "PE"})  # margined by the portfolio margin, not order by order
-_NO_EXPIRY = "the instrument does not expire"
+_BUY: Final = Side.BUY
+_MARKET: Final = OrderType.MARKET
+_SL_M: Final = OrderType.SL_M
+_CNC: Final = Product.CNC
+_MIS: Final = Product.MIS
+_HALTED: Final = TradingState.HALTED
+_REDUCING: Final = TradingState.REDUCING
+_NO_LIMIT: Final = "no limit is set"
+_AMO: Final = Variety.AMO
+_NO_INSTRUMENT: Final = "the instrument is not known"
+_NO_REFERENCE: Final = "the order has no reference price"
+_NOT_OPENING: Final = "the order does not add exposure"
+_DERIVATIVES: Final = frozenset({"FUT", "CE", "PE"})  # margined by the portfolio margin, not order by order
+_NO_EXPIRY: Final = "the instrument does not expire"
 # The products a future or an option may be traded in: intraday and carry-forward, not delivery (as Kite's NRML).
-_FNO_PRODUCTS = frozenset({Product.MIS, Product.NRML})
-_FNO_PRODUCT_TEXT = "MIS or NRML"
+_FNO_PRODUCTS: Final = frozenset({Product.MIS, Product.NRML})
+_FNO_PRODUCT_TEXT: Final = "MIS or NRML"
 # The disclosed quantity (NSE's DQ: the part of an order the exchange shows at a time). What brokers publish of
 # the exchange's rule, which the check follows:
 # - at least 10% of the order's quantity for NSE and BSE equity, and at most the quantity: Zerodha's support
@@ -62,9 +67,9 @@ _FNO_PRODUCT_TEXT = "MIS or NRML"
 #   (MARKET, and SL-M once triggered) never rests there to be shown in part; LIMIT and SL orders rest at a price.
 # Not checked: "not in the pre-open and post-close sessions" (Upstox, Geojit), as this account places orders only
 # in the normal market or as after-market orders sent out at the open.
-_DISCLOSED_SHARE = 10  # percent of the quantity, at least
-_DISCLOSED_TYPES = frozenset({OrderType.LIMIT, OrderType.SL})
-_ALL_SHOWN = "the order is shown in full (disclosed quantity 0)"
+_DISCLOSED_SHARE: Final = 10  # percent of the quantity, at least
+_DISCLOSED_TYPES: Final = frozenset({OrderType.LIMIT, OrderType.SL})
+_ALL_SHOWN: Final = "the order is shown in full (disclosed quantity 0)"
 
 
 # --- shared measurements (each reads the context only when called) ---

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from oms_kit.ledger import Ledger
 from oms_kit.models import Fill
 
-_NO_DAY = datetime.min.replace(tzinfo=UTC)  # before the first day is noted
-_COUNTERS = ("placed", "filled", "rejected", "cancelled", "expired")
+_NO_DAY: Final = datetime.min.replace(tzinfo=UTC)  # before the first day is noted
+_COUNTERS: Final = ("placed", "filled", "rejected", "cancelled", "expired")
 
 
 class TradingDay:

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from oms_kit.account_margin import AccountMargin, OrderMargin, UsedMargin
 from oms_kit.ledger import Ledger
@@ -28,10 +28,12 @@ from oms_kit.models import TERMINAL_STATUSES, Instrument, Order, Product, Side, 
 from oms_kit.risk import RiskLimits
 from oms_kit.session import ExchangeSession
 
-_ZERO = Decimal(0)
-_NOTHING = (_ZERO, 0)
+_ZERO: Final = Decimal(0)
+_NOTHING: Final = (_ZERO, 0)
 # Enum members as module globals: ``Product.CNC`` goes through the enum metaclass on every use.
-_CNC, _BUY, _SELL = Product.CNC, Side.BUY, Side.SELL
+_CNC: Final = Product.CNC
+_BUY: Final = Side.BUY
+_SELL: Final = Side.SELL
 
 
 class Exposure:

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from oms_kit.errors import InvalidTransition
 from oms_kit.models import Order, OrderStatus, OrderType
 
 S = OrderStatus
-_EIGHT_PLACES = Decimal("0.00000001")  # stored averages are DECIMAL(28, 8)
-_CENT = Decimal("0.01")
+_EIGHT_PLACES: Final = Decimal("0.00000001")  # stored averages are DECIMAL(28, 8)
+_CENT: Final = Decimal("0.01")
 
 
 class OrderEventType(StrEnum):
@@ -40,9 +40,9 @@ E = OrderEventType
 # Target meaning "back to working": TRIGGER_PENDING for a stop order not yet triggered, else PARTIALLY_FILLED when
 # something has filled, else OPEN. Used where an order returns from a pending request or is first accepted, so the
 # table need not remember the status it came from.
-WORKING = "WORKING"
+WORKING: Final = "WORKING"
 
-TRANSITIONS: dict[tuple[OrderStatus, OrderEventType], OrderStatus | str] = {
+TRANSITIONS: Final[dict[tuple[OrderStatus, OrderEventType], OrderStatus | str]] = {
     (S.NEW, E.SUBMITTED): S.PENDING_SUBMIT,
     (S.NEW, E.ACCEPTED): WORKING,
     (S.NEW, E.REJECTED): S.REJECTED,
@@ -110,13 +110,17 @@ def allowed_events(status: OrderStatus) -> set[str]:
     return {event.value for (state, event) in TRANSITIONS if state is status}
 
 
-_TRIGGER_TYPES = frozenset({OrderType.SL, OrderType.SL_M})
-_FILLS = frozenset({E.PARTIALLY_FILLED, E.FILLED})
-_ENDINGS_WITH_REASON = frozenset({E.REJECTED, E.CANCELLED, E.EXPIRED})
+_TRIGGER_TYPES: Final = frozenset({OrderType.SL, OrderType.SL_M})
+_FILLS: Final = frozenset({E.PARTIALLY_FILLED, E.FILLED})
+_ENDINGS_WITH_REASON: Final = frozenset({E.REJECTED, E.CANCELLED, E.EXPIRED})
 # Members as globals: ``E.MODIFIED`` goes through the enum's metaclass, ten times slower, and apply() runs for every
 # transition.
-_FILLED, _MODIFIED, _TRIGGERED = E.FILLED, E.MODIFIED, E.TRIGGERED
-_OPEN, _PARTIALLY_FILLED, _TRIGGER_PENDING = S.OPEN, S.PARTIALLY_FILLED, S.TRIGGER_PENDING
+_FILLED: Final = E.FILLED
+_MODIFIED: Final = E.MODIFIED
+_TRIGGERED: Final = E.TRIGGERED
+_OPEN: Final = S.OPEN
+_PARTIALLY_FILLED: Final = S.PARTIALLY_FILLED
+_TRIGGER_PENDING: Final = S.TRIGGER_PENDING
 
 
 def next_status(order: Order, event: OrderEvent) -> OrderStatus:

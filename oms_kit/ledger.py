@@ -27,7 +27,7 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from oms_kit.errors import ConfigError, InvalidOrderError
 from oms_kit.models import Fill, Position, Product, Side, parse_price
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["POSITION_COLUMNS", "Ledger", "SquareOff"]
 
-POSITION_COLUMNS: tuple[str, ...] = (
+POSITION_COLUMNS: Final[tuple[str, ...]] = (
     "symbol",
     "product",
     "quantity",
@@ -54,9 +54,10 @@ POSITION_COLUMNS: tuple[str, ...] = (
 )
 """Columns of :meth:`Ledger.to_frame`, in order. ``pnl`` is realized + unrealized - fees."""
 
-_AVERAGE_PLACES = Decimal("1E-8")
-_ZERO = Decimal(0)
-_CNC, _BUY = Product.CNC, Side.BUY
+_AVERAGE_PLACES: Final = Decimal("1E-8")
+_ZERO: Final = Decimal(0)
+_CNC: Final = Product.CNC
+_BUY: Final = Side.BUY
 
 
 class SquareOff(NamedTuple):

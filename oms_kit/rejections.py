@@ -8,10 +8,11 @@ only when the counts are read, and only when the account's count of rejections s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from oms_kit.models import Order, OrderStatus
 
-_REJECTED = OrderStatus.REJECTED
+_REJECTED: Final = OrderStatus.REJECTED
 
 
 class RejectionTally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from mypy_extensions import mypyc_attr
 
@@ -29,22 +29,22 @@ from oms_kit.models import (
     parse_text,
 )
 
-MAX_SYMBOL = 64  # characters of a symbol; NSE's longest are about 30 (an option's full name)
-MAX_TEXT = 255  # of a client order id or a tag
+MAX_SYMBOL: Final = 64  # characters of a symbol; NSE's longest are about 30 (an option's full name)
+MAX_TEXT: Final = 255  # of a client order id or a tag
 
 # Spellings the order path sees most, to their members; a StrEnum member hashes and compares as its value, so the
 # members themselves are found too.
-_SIDES: dict[Any, Side] = {m.value: m for m in Side}
-_ORDER_TYPES: dict[Any, OrderType] = {m.value: m for m in OrderType}
-_PRODUCTS: dict[Any, Product] = {m.value: m for m in Product}
-_VALIDITIES: dict[Any, Validity] = {m.value: m for m in Validity}
-_VARIETIES: dict[Any, Variety] = {m.value: m for m in Variety}
-_PRICED = frozenset({OrderType.LIMIT, OrderType.SL})
-_TRIGGERED = frozenset({OrderType.SL, OrderType.SL_M})
+_SIDES: Final[dict[Any, Side]] = {m.value: m for m in Side}
+_ORDER_TYPES: Final[dict[Any, OrderType]] = {m.value: m for m in OrderType}
+_PRODUCTS: Final[dict[Any, Product]] = {m.value: m for m in Product}
+_VALIDITIES: Final[dict[Any, Validity]] = {m.value: m for m in Validity}
+_VARIETIES: Final[dict[Any, Variety]] = {m.value: m for m in Variety}
+_PRICED: Final = frozenset({OrderType.LIMIT, OrderType.SL})
+_TRIGGERED: Final = frozenset({OrderType.SL, OrderType.SL_M})
 # The defaults of the fields after the symbol, as the methods that take a request or the fields have them.
-_DEFAULTS = (None, None, OrderType.MARKET, None, None, Product.MIS, Validity.DAY, None, None, Variety.REGULAR, 0)
-FIELDS = ("symbol", "side", "quantity", "order_type", "price", "trigger_price", "product", "validity",
-          "client_order_id", "tag", "variety", "disclosed_quantity")
+_DEFAULTS: Final = (None, None, OrderType.MARKET, None, None, Product.MIS, Validity.DAY, None, None, Variety.REGULAR, 0)
+FIELDS: Final = ("symbol", "side", "quantity", "order_type", "price", "trigger_price", "product", "validity",
+                 "client_order_id", "tag", "variety", "disclosed_quantity")
 
 
 class _Fields(NamedTuple):
@@ -174,7 +174,7 @@ def order_request(
 
 
 
-_new_tuple = tuple.__new__
+_new_tuple: Final = tuple.__new__
 def _signature() -> inspect.Signature:
     # order_request's, written out: a compiled function has no signature inspect can read.
     field = inspect.Parameter.POSITIONAL_OR_KEYWORD

@@ -7,7 +7,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from oms_kit.errors import ConfigError, OmsError
 from oms_kit.events import Event
@@ -23,8 +23,8 @@ from oms_kit.strategy import PlotSeries, Strategy, StrategyContext, overrides
 
 __all__ = ["StrategyRunner"]
 
-_NEW = OrderStatus.NEW
-_BEFORE_ANY_BAR = datetime.min.replace(tzinfo=UTC)
+_NEW: Final = OrderStatus.NEW
+_BEFORE_ANY_BAR: Final = datetime.min.replace(tzinfo=UTC)
 
 
 class StrategyRunner:

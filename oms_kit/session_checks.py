@@ -5,6 +5,7 @@ orders the other way round) and the MIS cutoff before the broker's square-off. P
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Final
 
 from oms_kit.check import Check, CheckContext, Outcome
 from oms_kit.errors import ConfigError, DataError
@@ -13,11 +14,13 @@ from oms_kit.models import Order, Product, Side, Variety, Violation
 
 __all__ = ["check_market_hours", "check_mis_cutoff"]
 
-_BUY, _MIS, _AMO = Side.BUY, Product.MIS, Variety.AMO
-_NO_LIMIT = "no limit is set"
-_OPEN_PHASES = frozenset({"open", "special"})  # a calendar's phases in which orders trade
-_PHASE_TEXT = {"pre_open": "pre-open order entry: orders are taken from the normal market's open",
-               "pre_open_matching": "pre-open matching", "post_close": "post-close session"}
+_BUY: Final = Side.BUY
+_MIS: Final = Product.MIS
+_AMO: Final = Variety.AMO
+_NO_LIMIT: Final = "no limit is set"
+_OPEN_PHASES: Final = frozenset({"open", "special"})  # a calendar's phases in which orders trade
+_PHASE_TEXT: Final = {"pre_open": "pre-open order entry: orders are taken from the normal market's open",
+                      "pre_open_matching": "pre-open matching", "post_close": "post-close session"}
 
 
 def _market_hours(order: Order, ctx: CheckContext) -> Outcome:

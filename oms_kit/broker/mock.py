@@ -51,7 +51,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from oms_kit.broker.base import BrokerSink
 from oms_kit.broker.depth import QuoteBook, walk
@@ -70,19 +70,24 @@ from oms_kit.models import Instrument, Order, OrderType, Side, Validity, Variety
 if TYPE_CHECKING:
     from oms_kit.market.bars import Bar
 
-_BPS = Decimal("0.0001")
-_ZERO = Decimal(0)
-_HALF = Decimal("0.5")
-_PERCENT = Decimal("0.01")
+_BPS: Final = Decimal("0.0001")
+_ZERO: Final = Decimal(0)
+_HALF: Final = Decimal("0.5")
+_PERCENT: Final = Decimal("0.01")
 # Members as globals: ``Side.BUY`` goes through the enum's metaclass, ten times slower, on every fill.
-_BUY, _DAY, _IOC = Side.BUY, Validity.DAY, Validity.IOC
-_TRIGGERED_TYPES = frozenset({OrderType.SL, OrderType.SL_M})
-_AMO = Variety.AMO
-_MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.SL_M})
-_MARKET, _SL, _SL_M, _LIMIT = OrderType.MARKET, OrderType.SL, OrderType.SL_M, OrderType.LIMIT
+_BUY: Final = Side.BUY
+_DAY: Final = Validity.DAY
+_IOC: Final = Validity.IOC
+_TRIGGERED_TYPES: Final = frozenset({OrderType.SL, OrderType.SL_M})
+_AMO: Final = Variety.AMO
+_MARKET_TYPES: Final = frozenset({OrderType.MARKET, OrderType.SL_M})
+_MARKET: Final = OrderType.MARKET
+_SL: Final = OrderType.SL
+_SL_M: Final = OrderType.SL_M
+_LIMIT: Final = OrderType.LIMIT
 # When an after-market order held for the session's open may first match: never, until open_session sets its time.
 # A time rather than a flag, so the matching loop's one comparison with the bar's time skips held orders for free.
-_HELD = datetime.max.replace(tzinfo=UTC)
+_HELD: Final = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(slots=True, init=False)

@@ -9,8 +9,9 @@ rates and their public shape; what runs on every fill is here, in a module the b
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Final
 
-ONE = (1, 1)
+ONE: Final = (1, 1)
 
 
 def paise(numerator: int, denominator: int, rate: tuple[int, int]) -> int:

@@ -10,13 +10,13 @@ import math
 from dataclasses import dataclass, fields
 from datetime import datetime
 from types import FunctionType
-from typing import Any
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
 __all__ = ["BAR_COLUMNS", "Bar"]
 
-BAR_COLUMNS: tuple[str, ...] = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
+BAR_COLUMNS: Final[tuple[str, ...]] = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
 
 
 def _probe() -> None:
@@ -25,7 +25,7 @@ def _probe() -> None:
 
 # Whether this module runs compiled (mypyc, oms_kit.compiled): Bar is then a native class that sets its fields
 # directly.
-_COMPILED = not isinstance(_probe, FunctionType)
+_COMPILED: Final = not isinstance(_probe, FunctionType)
 
 
 # A Quote (oms_kit.market.quote, Python) is a Bar: compiled, Bar must allow subclasses written in Python.

@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, overload
+from typing import Any, Final, overload
 
 from oms_kit.fsm import OrderEvent, OrderEventType
 from oms_kit.gtt import Gtt
@@ -40,7 +40,7 @@ from oms_kit.storage.base import Write
 
 # -- objects to rows -------------------------------------------------------------------------------------------------
 
-_MODIFY_REQUESTED = OrderEventType.MODIFY_REQUESTED
+_MODIFY_REQUESTED: Final = OrderEventType.MODIFY_REQUESTED
 
 
 def order_row(order: Order) -> Write:
@@ -159,7 +159,7 @@ def _event_detail(event: OrderEvent, order: Order) -> str:
 
 # -- rows to objects -------------------------------------------------------------------------------------------------
 
-_CENT = Decimal("0.01")
+_CENT: Final = Decimal("0.01")
 
 
 @overload
