@@ -33,7 +33,7 @@ from oms_kit.instrument_master import Instruments
 from oms_kit.market.clock import SimulatedClock
 from oms_kit.market.feeds import RandomWalkFeed
 from oms_kit.market.fno import years_to_expiry
-from oms_kit.models import Instrument
+from oms_kit.tradable import Instrument
 
 EQUITIES = {"RELIANCE": 2500.0, "TCS": 3900.0, "INFY": 1500.0, "HDFCBANK": 1650.0, "ICICIBANK": 1250.0,
             "SBIN": 800.0}

@@ -43,7 +43,6 @@ from oms_kit.market.quote import Quote
 from oms_kit.market.recorder import FeedRecorder, RecordingFeed
 from oms_kit.models import (
     Fill,
-    Instrument,
     Order,
     OrderStatus,
     OrderType,
@@ -67,6 +66,7 @@ from oms_kit.shadow import Shadow, shadow
 from oms_kit.strategy import Strategy, StrategyContext
 from oms_kit.sweep import sweep
 from oms_kit.sync import SyncOMS, open_sync
+from oms_kit.tradable import Instrument
 from oms_kit.walkforward import walk_forward
 from oms_kit.walkforward_result import WalkForwardResult
 

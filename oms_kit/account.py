@@ -14,10 +14,10 @@ from oms_kit.broker.base import Broker
 from oms_kit.events import EventBus
 from oms_kit.instruments import resolve_instruments
 from oms_kit.ledger import Ledger
-from oms_kit.models import Instrument
 from oms_kit.orders import OrderManager
 from oms_kit.risk import RiskLimits
 from oms_kit.session import ExchangeSession
+from oms_kit.tradable import Instrument
 from oms_kit.validator import PreTradeValidator
 
 __all__ = ["assemble_account"]

@@ -56,7 +56,8 @@ from oms_kit.errors import ConfigError, DataError
 from oms_kit.ledger import Ledger
 from oms_kit.margin import EXCHANGE_ZONE, EXPIRY_TIME, Leg, UnderlyingMargin, portfolio_margin
 from oms_kit.margin_params import MarginParams
-from oms_kit.models import Instrument, Order, OrderType, Product, Side
+from oms_kit.models import Order, OrderType, Product, Side
+from oms_kit.tradable import Instrument
 
 __all__ = ["DERIVATIVE_TYPES", "AccountMargin", "OrderMargin", "UsedMargin", "is_derivative"]
 

@@ -19,12 +19,14 @@ import pandas as pd
 from oms_kit.broker.notes import day_window, fills_contract_note
 from oms_kit.chain import ChainIndex, option_chain
 from oms_kit.errors import InvalidOrderError
-from oms_kit.models import Instrument, Order, parse_text
+from oms_kit.models import Order
+from oms_kit.parsing import parse_text
 from oms_kit.request import MAX_SYMBOL, OrderRequest
 from oms_kit.settlement import traded
 from oms_kit.snapshot import Snapshot, take_snapshot
 from oms_kit.summary import margin_rows, margin_summary, risk_summary
 from oms_kit.tables import orders_frame
+from oms_kit.tradable import Instrument
 
 if TYPE_CHECKING:
     from oms_kit.book import Book

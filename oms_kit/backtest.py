@@ -35,8 +35,9 @@ from oms_kit.errors import ConfigError, DataError
 from oms_kit.instruments import missing_instruments
 from oms_kit.market.bars import iter_bars, load_bars
 from oms_kit.market.clock import SimulatedClock
-from oms_kit.models import Fill, Instrument, Order, Side, parse_cash
+from oms_kit.models import Fill, Order, Side
 from oms_kit.orders import OrderManager
+from oms_kit.parsing import parse_cash
 from oms_kit.risk import RiskLimits
 from oms_kit.runner import StrategyRunner
 from oms_kit.session import ExchangeSession
@@ -44,6 +45,7 @@ from oms_kit.settlement import traded
 from oms_kit.strategy import Strategy
 from oms_kit.tables import orders_frame, trades_frame
 from oms_kit.tearsheet import Tearsheet, build_report
+from oms_kit.tradable import Instrument
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -92,7 +94,7 @@ def backtest(
     symbol : str, optional
         The symbol of a frame without a symbol column, or the one symbol to keep.
     cash : number
-        Starting cash: above 0 and at most :data:`~oms_kit.models.MAX_CASH`.
+        Starting cash: above 0 and at most :data:`~oms_kit.parsing.MAX_CASH`.
     limits : RiskLimits, optional
         Pre-trade limits; ``RiskLimits()`` (the OMS's defaults) when None. Every check runs on every order.
     fees : "india_equity", None or a fee model

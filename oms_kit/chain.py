@@ -33,7 +33,7 @@ from oms_kit.errors import ConfigError, DataError
 from oms_kit.instrument_master import InstrumentLookupError
 from oms_kit.market.fno import expiry_moment, years_to_expiry
 from oms_kit.market.smile import DEFAULT_RATE
-from oms_kit.models import Instrument
+from oms_kit.tradable import Instrument
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,9 +18,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from oms_kit.models import Instrument, Order, Product, TradingState, Violation
+from oms_kit.models import Order, Product, TradingState, Violation
 from oms_kit.risk import RiskLimits
 from oms_kit.session import ExchangeSession
+from oms_kit.tradable import Instrument
 
 if TYPE_CHECKING:
     from oms_kit.account_margin import OrderMargin

@@ -34,6 +34,8 @@ import sys
 
 MODULES = (
     "oms_kit.models",
+    "oms_kit.parsing",
+    "oms_kit.tradable",
     "oms_kit.market.bar",
     "oms_kit.fsm",
     "oms_kit.validator",
@@ -54,11 +56,12 @@ MODULES = (
     "oms_kit.runner",
     "oms_kit.request",
 )
-"""Compiled when the build can: the order domain's value objects (orders, fills, positions, instruments, bars),
-the state machine, the pre-trade checks, the order manager, the ledger, the mock broker's matching and the
-charges' arithmetic (``broker.paise``), and the rows the order path records for the store (``storage.records``
-builds them, ``storage.recorder`` keeps them), and the strategy runner, the loop backtests and paper trading share
-(``runner``; not the ``Strategy`` base class, which strategies subclass from Python)."""
+"""Compiled when the build can: the order domain's value objects (orders, fills, positions, instruments, bars)
+and the parsing of their fields (``parsing``), the state machine, the pre-trade checks, the order manager, the
+ledger, the mock broker's matching and the charges' arithmetic (``broker.paise``), and the rows the order path
+records for the store (``storage.records`` builds them, ``storage.recorder`` keeps them), and the strategy runner,
+the loop backtests and paper trading share (``runner``; not the ``Strategy`` base class, which strategies subclass
+from Python)."""
 
 _EXTENSIONS = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 

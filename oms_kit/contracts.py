@@ -1,6 +1,6 @@
 """Futures and options: when a contract stops trading, how a large order is sliced, what a contract settles at.
 
-Pure functions of an :class:`~oms_kit.models.Instrument` (no account, no clock), shared by the pre-trade checks
+Pure functions of an :class:`~oms_kit.tradable.Instrument` (no account, no clock), shared by the pre-trade checks
 (``CONTRACT_EXPIRED``), ``OMS.place_order(autoslice=True)``, the risk monitor's square-off and the settlement at
 expiry (:mod:`oms_kit.settlement`).
 
@@ -20,8 +20,8 @@ from functools import lru_cache
 
 from oms_kit.errors import InvalidOrderError
 from oms_kit.market.calendar import EXPIRY_CLOSE, IST
-from oms_kit.models import Instrument
 from oms_kit.request import MAX_TEXT, OrderRequest
+from oms_kit.tradable import Instrument
 
 __all__ = ["MAX_SLICES", "expiry_close", "intrinsic_value", "is_expired", "settlement_price", "slice_quantity",
            "slice_request"]

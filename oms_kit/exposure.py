@@ -24,9 +24,10 @@ from typing import Final, NamedTuple, Protocol
 
 from oms_kit.account_margin import AccountMargin, OrderMargin, UsedMargin
 from oms_kit.ledger import Ledger
-from oms_kit.models import TERMINAL_STATUSES, Instrument, Order, Product, Side, TradingState
+from oms_kit.models import TERMINAL_STATUSES, Order, Product, Side, TradingState
 from oms_kit.risk import RiskLimits
 from oms_kit.session import ExchangeSession
+from oms_kit.tradable import Instrument
 
 _ZERO: Final = Decimal(0)
 _NOTHING: Final = (_ZERO, 0)

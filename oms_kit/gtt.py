@@ -25,8 +25,10 @@ from typing import Any
 import pandas as pd
 
 from oms_kit.errors import InvalidOrderError, OmsError
-from oms_kit.models import Instrument, OrderStatus, parse_price
+from oms_kit.models import OrderStatus
+from oms_kit.parsing import parse_price
 from oms_kit.request import OrderRequest
+from oms_kit.tradable import Instrument
 
 SINGLE = "single"
 TWO_LEG = "two-leg"

@@ -24,7 +24,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from oms_kit.errors import ConfigError, DataError, InvalidOrderError
 from oms_kit.instruments import KITE_COLUMNS, read_instruments, read_kite_instruments
-from oms_kit.models import Instrument, parse_price
+from oms_kit.parsing import parse_price
+from oms_kit.tradable import Instrument
 
 if TYPE_CHECKING:
     import pandas as pd

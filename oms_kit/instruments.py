@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from oms_kit.errors import ConfigError, DataError, InvalidOrderError
-from oms_kit.models import Instrument, parse_quantity
+from oms_kit.parsing import parse_quantity
+from oms_kit.tradable import Instrument
 
 __all__ = [
     "DEFAULT_TICK_SIZE",

@@ -30,7 +30,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from oms_kit.errors import ConfigError, InvalidOrderError
-from oms_kit.models import Fill, Position, Product, Side, parse_price
+from oms_kit.models import Fill, Position, Product, Side
+from oms_kit.parsing import parse_price
 
 if TYPE_CHECKING:
     import pandas

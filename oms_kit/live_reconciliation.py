@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from oms_kit.errors import ConfigError, OmsError
-from oms_kit.models import parse_text
 from oms_kit.orders import MAX_REASON
+from oms_kit.parsing import parse_text
 from oms_kit.reconcile import Reconciliation
 
 if TYPE_CHECKING:

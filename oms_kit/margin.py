@@ -88,7 +88,7 @@ from oms_kit.margin_params import (
     read_margin_params,
     resolve_margin_params,
 )
-from oms_kit.models import MAX_QUANTITY
+from oms_kit.parsing import MAX_QUANTITY
 
 __all__ = [
     "EXCHANGE_ZONE",

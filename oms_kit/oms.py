@@ -29,11 +29,12 @@ from oms_kit.market.bars import Bar
 from oms_kit.market.calendar import NSECalendar
 from oms_kit.market.clock import Clock
 from oms_kit.market.feeds import Feed
-from oms_kit.models import Instrument, Order, TradingState, parse_text
+from oms_kit.models import Order, TradingState
 from oms_kit.monitor import RiskMonitor
 from oms_kit.opening import OpenedAccount, describe_hours, open_account, watch_account
 from oms_kit.order_entry import OrderEntry
 from oms_kit.orders import MAX_REASON
+from oms_kit.parsing import parse_text
 from oms_kit.quotes import add_instruments, quote_bar
 from oms_kit.reconcile import Reconciling
 from oms_kit.reconciler import Reconciler
@@ -43,6 +44,7 @@ from oms_kit.settlement import Settlement
 from oms_kit.standing import StandingOrders
 from oms_kit.storage import WriteQueue
 from oms_kit.tasks import Tasks
+from oms_kit.tradable import Instrument
 from oms_kit.watch import Watch
 
 if TYPE_CHECKING:

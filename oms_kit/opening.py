@@ -26,13 +26,14 @@ from oms_kit.market.calendar import NSECalendar, default_calendar
 from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feeds import Feed, RandomWalkFeed, ReplayFeed
 from oms_kit.market.recorder import RecordingFeed
-from oms_kit.models import Instrument, parse_cash
 from oms_kit.orders import OrderManager
+from oms_kit.parsing import parse_cash
 from oms_kit.recovery import DayBook, restore_account
 from oms_kit.risk import RiskAlert, RiskLimits
 from oms_kit.session import ExchangeSession
 from oms_kit.storage import Store, open_store
 from oms_kit.storage.recorder import Recorder
+from oms_kit.tradable import Instrument
 from oms_kit.watch import Watch
 
 # Start prices of the live random-walk feed, near recent NSE levels: enough to look real in a demo.

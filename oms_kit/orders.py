@@ -35,7 +35,6 @@ from oms_kit.models import (
     TERMINAL_STATUSES,
     ClientOrderId,
     Fill,
-    Instrument,
     Order,
     OrderId,
     OrderStatus,
@@ -46,15 +45,13 @@ from oms_kit.models import (
     Validity,
     Variety,
     Violation,
-    parse_disclosed_quantity,
-    parse_price,
-    parse_quantity,
-    parse_text,
 )
+from oms_kit.parsing import parse_disclosed_quantity, parse_price, parse_quantity, parse_text
 from oms_kit.program_engine import ProgramEngine
 from oms_kit.request import OrderRequest
 from oms_kit.risk import RiskLimits
 from oms_kit.session import NSE_SESSION, ExchangeSession
+from oms_kit.tradable import Instrument
 from oms_kit.validator import PreTradeValidator
 
 if TYPE_CHECKING:  # the recorder is the storage's, which reads this module's AccountFigures

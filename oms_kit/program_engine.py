@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from oms_kit.errors import InvalidOrderError, OmsError
-from oms_kit.models import Instrument, Order, OrderStatus, OrderType, Side, Validity
+from oms_kit.models import Order, OrderStatus, OrderType, Side, Validity
 from oms_kit.programs import (
     ACTIVE,
     BRACKET,
@@ -38,6 +38,7 @@ from oms_kit.programs import (
     trailed,
 )
 from oms_kit.request import OrderRequest
+from oms_kit.tradable import Instrument
 
 _MODIFIABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
 _ENTRY_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})

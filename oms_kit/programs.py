@@ -41,8 +41,10 @@ from typing import Any
 import pandas as pd
 
 from oms_kit.errors import InvalidOrderError, OmsError
-from oms_kit.models import Instrument, Order, OrderStatus, Side, parse_price
+from oms_kit.models import Order, OrderStatus, Side
+from oms_kit.parsing import parse_price
 from oms_kit.request import OrderRequest
+from oms_kit.tradable import Instrument
 
 BRACKET, COVER, TRAILING, ICEBERG = "bracket", "cover", "trailing", "iceberg"
 KINDS = (BRACKET, COVER, TRAILING, ICEBERG)

@@ -16,7 +16,8 @@ from typing import Any
 from oms_kit.errors import ConfigError, DataError
 from oms_kit.instruments import resolve_instruments
 from oms_kit.market.bars import Bar
-from oms_kit.models import MAX_PRICE, Instrument
+from oms_kit.parsing import MAX_PRICE
+from oms_kit.tradable import Instrument
 
 _PRICE_ALLOWED = f"a number above 0 and at most {MAX_PRICE:,}"
 

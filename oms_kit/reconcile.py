@@ -38,18 +38,10 @@ from oms_kit.broker.kite_config import ADOPTED_PREFIX
 from oms_kit.broker.kite_status import Stage, kite_time, plausible, stage, trade_price
 from oms_kit.errors import OmsError
 from oms_kit.fsm import OrderEvent, OrderEventType
-from oms_kit.models import (
-    MAX_PRICE,
-    MAX_QUANTITY,
-    Instrument,
-    Order,
-    OrderStatus,
-    OrderType,
-    Product,
-    Side,
-    Validity,
-)
+from oms_kit.models import Order, OrderStatus, OrderType, Product, Side, Validity
 from oms_kit.orders import OrderManager
+from oms_kit.parsing import MAX_PRICE, MAX_QUANTITY
+from oms_kit.tradable import Instrument
 
 SOURCE = "reconciliation"  # the trading state's source while halted for it
 DIFFERENCE_COLUMNS = ["kind", "symbol", "product", "order_id", "broker_order_id", "oms", "broker", "meaning"]

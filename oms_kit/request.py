@@ -16,18 +16,8 @@ from typing import Any, Final, NamedTuple
 from mypy_extensions import mypyc_attr
 
 from oms_kit.errors import InvalidOrderError
-from oms_kit.models import (
-    MAX_QUANTITY,
-    OrderType,
-    Product,
-    Side,
-    Validity,
-    Variety,
-    parse_disclosed_quantity,
-    parse_price,
-    parse_quantity,
-    parse_text,
-)
+from oms_kit.models import OrderType, Product, Side, Validity, Variety
+from oms_kit.parsing import MAX_QUANTITY, parse_disclosed_quantity, parse_price, parse_quantity, parse_text
 
 MAX_SYMBOL: Final = 64  # characters of a symbol; NSE's longest are about 30 (an option's full name)
 MAX_TEXT: Final = 255  # of a client order id or a tag

@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING
 from oms_kit.contracts import expiry_close, settlement_price
 from oms_kit.errors import ConfigError, InvalidOrderError
 from oms_kit.market.calendar import IST
-from oms_kit.models import Instrument, Order, Product, parse_price
+from oms_kit.models import Order, Product
 from oms_kit.orders import SETTLEMENT_SUFFIX, OrderManager
+from oms_kit.parsing import parse_price
+from oms_kit.tradable import Instrument
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -15,8 +15,9 @@ import pandas as pd
 
 from oms_kit.errors import InvalidOrderError
 from oms_kit.gtt import Gtt, parse_gtt_for
-from oms_kit.models import Order, parse_text
+from oms_kit.models import Order
 from oms_kit.orders import MAX_REASON
+from oms_kit.parsing import parse_text
 from oms_kit.programs import BRACKET, COVER, ICEBERG, TRAILING, Program
 from oms_kit.request import OrderRequest
 

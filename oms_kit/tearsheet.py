@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 
 from oms_kit.errors import ConfigError, DataError
-from oms_kit.models import Fill, Instrument
+from oms_kit.models import Fill
 from oms_kit.orders import SETTLEMENT_SUFFIX
 from oms_kit.tearsheet_metrics import (
     CHARGE_LABELS,
@@ -37,6 +37,7 @@ from oms_kit.tearsheet_metrics import (
     trade_metrics,
 )
 from oms_kit.tearsheet_plots import FIGURE_TITLES, figure_png, make_figures
+from oms_kit.tradable import Instrument
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

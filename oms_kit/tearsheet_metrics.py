@@ -38,7 +38,8 @@ import pandas as pd
 from oms_kit.broker.fees import fee_keywords
 from oms_kit.broker.rates import to_trade_date
 from oms_kit.errors import OmsError
-from oms_kit.models import Fill, Instrument, Side
+from oms_kit.models import Fill, Side
+from oms_kit.tradable import Instrument
 
 __all__ = ["CHARGE_LABELS", "TRADING_DAYS", "benchmark_metrics", "charges_by_kind", "drawdown_metrics",
            "monthly_returns", "periods_per_year", "return_metrics", "round_trips", "trade_metrics"]

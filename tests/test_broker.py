@@ -15,7 +15,8 @@ from oms_kit.broker.fees import IndiaEquityFees
 from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import ConfigError
 from oms_kit.market.bars import Bar
-from oms_kit.models import Instrument, Order, OrderId, OrderType, Product, Side, Validity
+from oms_kit.models import Order, OrderId, OrderType, Product, Side, Validity
+from oms_kit.tradable import Instrument
 from tests.stubs import T0, make_order
 
 D = Decimal

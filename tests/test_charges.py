@@ -30,7 +30,9 @@ from oms_kit.broker import FeeModel, IndiaEquityFees, fee_model
 from oms_kit.broker.charges import NseFees, charges, contract_note, fill_segment
 from oms_kit.broker.rates import CHARGES, RateTable, Segment, default_rate_table, read_rate_table
 from oms_kit.errors import ConfigError, DataError
-from oms_kit.models import MAX_PRICE, MAX_QUANTITY, Instrument, Product, Side
+from oms_kit.models import Product, Side
+from oms_kit.parsing import MAX_PRICE, MAX_QUANTITY
+from oms_kit.tradable import Instrument
 from tests.stubs import T0
 from tests.test_broker import INSTRUMENT, make_broker, order, quote
 

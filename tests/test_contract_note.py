@@ -22,8 +22,9 @@ from oms_kit.broker.charges import NseFees, charges, fill_segment
 from oms_kit.broker.notes import day_window, fills_contract_note
 from oms_kit.broker.rates import CHARGES
 from oms_kit.errors import ConfigError, DataError
-from oms_kit.models import Instrument, OrderStatus, Product
+from oms_kit.models import OrderStatus, Product
 from oms_kit.tables import TRADE_COLUMNS
+from oms_kit.tradable import Instrument
 from tests.stubs import bar_frame
 
 D = Decimal

@@ -15,7 +15,7 @@ import oms_kit as ok
 from oms_kit.errors import InvalidOrderError, OmsError
 from oms_kit.gtt import GttNotFound, one_year_after
 from oms_kit.market.clock import SimulatedClock
-from oms_kit.models import MAX_PRICE
+from oms_kit.parsing import MAX_PRICE
 
 S = ok.OrderStatus
 START = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)

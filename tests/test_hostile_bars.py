@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 import oms_kit as ok
 from oms_kit.errors import DataError
 from oms_kit.market import BAR_COLUMNS, Bar, ReplayFeed, iter_bars, load_bars
-from oms_kit.models import MAX_PRICE, Instrument
+from oms_kit.parsing import MAX_PRICE
+from oms_kit.tradable import Instrument
 
 T0 = datetime(2026, 1, 5, 3, 45, tzinfo=UTC)
 PRICES = ("open", "high", "low", "close")
@@ -204,7 +205,7 @@ class EveryBar(ok.Strategy):
 ))
 def test_a_backtest_over_hostile_bars_runs_or_refuses_them_with_a_data_error(frame):
     """The hostile bar meets an order book, which once ended negative prices in an InvalidTransition, and marked
-    a price below half a tick as 0 (refused mid-run). Prices above models.MAX_PRICE are refused as data."""
+    a price below half a tick as 0 (refused mid-run). Prices above parsing.MAX_PRICE are refused as data."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # symbols without instrument definitions
         result = outcome(lambda: ok.backtest(EveryBar(), frame, fees=None, progress=False))

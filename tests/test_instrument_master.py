@@ -22,7 +22,7 @@ from oms_kit.instrument_master import (
     Instruments,
 )
 from oms_kit.instruments import resolve_instruments
-from oms_kit.models import Instrument
+from oms_kit.tradable import Instrument
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "oms_kit" / "kite_instruments_2025-11-03.csv"

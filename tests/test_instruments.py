@@ -17,7 +17,7 @@ from oms_kit.instruments import (
     read_instruments,
     resolve_instruments,
 )
-from oms_kit.models import Instrument
+from oms_kit.tradable import Instrument
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SYMBOLS = [

@@ -36,7 +36,8 @@ from oms_kit.market import (
 from oms_kit.market import bars as bars_module
 from oms_kit.market.fno import expiry_moment
 from oms_kit.market.smile import DEFAULT_SMILES, Smile
-from oms_kit.models import MAX_PRICE, Instrument
+from oms_kit.parsing import MAX_PRICE
+from oms_kit.tradable import Instrument
 
 T0 = datetime(2026, 1, 5, 3, 45, tzinfo=UTC)  # 09:15 IST, the NSE open
 
@@ -395,7 +396,7 @@ def test_load_bars_refuses_prices_that_are_not_finite_and_positive_naming_row_ti
 
 
 def test_load_bars_accepts_prices_up_to_the_largest_an_order_can_carry():
-    # Above models.MAX_PRICE an order could not carry the price nor a position be marked at it.
+    # Above parsing.MAX_PRICE an order could not carry the price nor a position be marked at it.
     source = minute_bars(count=2)
     source[["open", "high", "low", "close"]] = float(MAX_PRICE)
     loaded = load_bars(source)

@@ -24,7 +24,8 @@ from oms_kit.book import placed
 from oms_kit.committer import Committer
 from oms_kit.errors import StoreError
 from oms_kit.instruments import default_instruments
-from oms_kit.models import MAX_PRICE, Order, Side
+from oms_kit.models import Order, Side
+from oms_kit.parsing import MAX_PRICE
 from oms_kit.quotes import add_instruments, quote_bar
 from oms_kit.storage import RowError, WriteQueue, open_store
 from oms_kit.storage.recorder import Recorder

@@ -20,6 +20,7 @@ from oms_kit.errors import ConfigError, DataError
 from oms_kit.market import QUOTE_COLUMNS, bars_to_frame, iter_bars, load_bars, load_quotes, run_feed
 from oms_kit.market.quote import DEPTH_COLUMNS, quote_columns
 from oms_kit.market.recorder import FeedRecorder, RecordingFeed
+from oms_kit.parsing import MAX_PRICE
 
 SYMBOLS = ["INFY", "TCS"]
 START = datetime(2026, 1, 5, 4, 0, tzinfo=UTC)  # a Monday, 09:30 in India
@@ -112,7 +113,7 @@ def test_hostile_quote_values_are_refused_with_a_data_error_or_make_a_sound_quot
         assert error.field in {"last", "volume", "bids", "asks"} or error.field.startswith(
             ("bid_price_", "bid_qty_", "ask_price_", "ask_qty_", "bids[", "asks["))
         return
-    assert 0 < quote.last <= float(ok.models.MAX_PRICE) and quote.open == quote.high == quote.low == quote.last
+    assert 0 < quote.last <= float(MAX_PRICE) and quote.open == quote.high == quote.low == quote.last
     assert math.isnan(quote.volume) or quote.volume >= 0
     for side, ascending in ((quote.bids, False), (quote.asks, True)):
         prices = [p for p, _ in side]

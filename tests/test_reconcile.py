@@ -21,7 +21,7 @@ from test_kite_broker import Exchange, eventually, status
 
 import oms_kit as ok
 from oms_kit.errors import OmsError
-from oms_kit.models import MAX_QUANTITY
+from oms_kit.parsing import MAX_QUANTITY
 from oms_kit.reconcile import adopt, compare
 from oms_kit.service import serve
 

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import oms_kit as ok
 from oms_kit.errors import InvalidOrderError
-from oms_kit.models import MAX_PRICE, MAX_QUANTITY, OrderType, Product, Side, Validity
+from oms_kit.models import OrderType, Product, Side, Validity
+from oms_kit.parsing import MAX_PRICE, MAX_QUANTITY
 from oms_kit.request import FIELDS, OrderRequest
 
 

@@ -38,7 +38,8 @@ from oms_kit import (
     TradingStateChanged,
 )
 from oms_kit.ledger import Ledger
-from oms_kit.models import Fill, Instrument, OrderStatus, Product, Side
+from oms_kit.models import Fill, OrderStatus, Product, Side
+from oms_kit.tradable import Instrument
 from tests.stubs import assert_store_matches
 
 pytestmark = pytest.mark.slow

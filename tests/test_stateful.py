@@ -36,10 +36,11 @@ from oms_kit.errors import InvalidOrderError, OmsError
 from oms_kit.events import Event, OrderUpdated
 from oms_kit.fsm import TRANSITIONS, OrderEventType, apply
 from oms_kit.market.clock import SimulatedClock
-from oms_kit.models import Instrument, Order, OrderStatus, OrderType, Side, TradingState
+from oms_kit.models import Order, OrderStatus, OrderType, Side, TradingState
 from oms_kit.oms import OMS
 from oms_kit.orders import OrderModifyRejected
 from oms_kit.risk import RiskLimits
+from oms_kit.tradable import Instrument
 from tests.stubs import assert_store_matches, make_event, make_order
 
 S = OrderStatus

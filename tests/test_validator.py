@@ -35,9 +35,11 @@ from oms_kit.checks import (
     check_reduce_only,
 )
 from oms_kit.errors import ConfigError
-from oms_kit.models import MAX_PRICE, MAX_QUANTITY, Instrument, OrderType, Product, Side, TradingState, Violation
+from oms_kit.models import OrderType, Product, Side, TradingState, Violation
+from oms_kit.parsing import MAX_PRICE, MAX_QUANTITY
 from oms_kit.risk import RiskLimits
 from oms_kit.session import NSE_SESSION, ExchangeSession
+from oms_kit.tradable import Instrument
 from oms_kit.validator import PreTradeValidator
 from tests.stubs import T0, make_order
 

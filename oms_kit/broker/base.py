@@ -6,7 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from oms_kit.models import Instrument, Order
+from oms_kit.models import Order
+from oms_kit.tradable import Instrument
 
 if TYPE_CHECKING:
     from oms_kit.market.bars import Bar

@@ -33,7 +33,9 @@ from oms_kit.broker.paise import paise as _paise
 from oms_kit.broker.paise import rupee_paise as _rupee_paise
 from oms_kit.broker.rates import CHARGES, RateTable, Segment, SegmentRates, default_rate_table, to_trade_date
 from oms_kit.errors import ConfigError, DataError, InvalidOrderError
-from oms_kit.models import MAX_PRICE, MAX_QUANTITY, Instrument, Product, Side
+from oms_kit.models import Product, Side
+from oms_kit.parsing import MAX_PRICE, MAX_QUANTITY
+from oms_kit.tradable import Instrument
 
 __all__ = ["NseFees", "charges", "contract_note", "fill_segment"]
 

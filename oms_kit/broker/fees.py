@@ -13,7 +13,7 @@ owes beyond what its earlier fills paid. Without it (the default, 0) every fill 
 Models are pure: no I/O, no clock, no state between calls.
 
 A model may also take two keywords of context, ``trade_date`` (the fill's trade date in India, a ``datetime.date``)
-and ``instrument`` (the :class:`~oms_kit.models.Instrument` filled: futures and options are priced otherwise than
+and ``instrument`` (the :class:`~oms_kit.tradable.Instrument` filled: futures and options are priced otherwise than
 shares). The broker asks once, when it is given the model, which of the two its ``fees`` names (a ``**kwargs``
 takes both: :func:`fee_keywords`), and passes only those: a model written to the older shape, without them, is
 called as before, and so are :class:`NoFees` and :class:`IndiaEquityFees`, which price neither by date nor by
@@ -246,7 +246,7 @@ class IndiaEquityFees:
 
 FEE_CONTEXT = ("trade_date", "instrument")
 """The keywords of context a fee model's ``fees`` may take besides ``prior_turnover``: the fill's trade date in India
-(a ``datetime.date``) and its :class:`~oms_kit.models.Instrument`."""
+(a ``datetime.date``) and its :class:`~oms_kit.tradable.Instrument`."""
 
 
 def fee_keywords(model: object) -> tuple[str, ...]:

@@ -55,7 +55,8 @@ from oms_kit.broker.kite_sender import Command, Link, Report, Sender
 from oms_kit.broker.kite_status import whole_number
 from oms_kit.errors import ConfigError, OmsError
 from oms_kit.market.bars import Bar
-from oms_kit.models import Instrument, Order, OrderType
+from oms_kit.models import Order, OrderType
+from oms_kit.tradable import Instrument
 
 log = logging.getLogger("oms_kit")
 

@@ -42,7 +42,9 @@ from oms_kit.broker.kite_status import (
 )
 from oms_kit.broker.rates import to_trade_date
 from oms_kit.fsm import OrderEvent, OrderEventType
-from oms_kit.models import MAX_PRICE, Instrument, Order, OrderStatus, OrderType, Validity
+from oms_kit.models import Order, OrderStatus, OrderType, Validity
+from oms_kit.parsing import MAX_PRICE
+from oms_kit.tradable import Instrument
 
 log = logging.getLogger("oms_kit")
 

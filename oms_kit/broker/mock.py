@@ -65,7 +65,8 @@ from oms_kit.broker.settings import (
     spread_settings,
 )
 from oms_kit.market.quote import Quote
-from oms_kit.models import Instrument, Order, OrderType, Side, Validity, Variety
+from oms_kit.models import Order, OrderType, Side, Validity, Variety
+from oms_kit.tradable import Instrument
 
 if TYPE_CHECKING:
     from oms_kit.market.bars import Bar

@@ -24,7 +24,7 @@ from oms_kit.broker.charges import NseFees, contract_note, fill_segment
 from oms_kit.broker.fees import IndiaEquityFees
 from oms_kit.broker.rates import RateTable, Segment, default_rate_table, to_trade_date
 from oms_kit.errors import ConfigError
-from oms_kit.models import Instrument
+from oms_kit.tradable import Instrument
 
 __all__ = ["day_window", "fills_contract_note"]
 

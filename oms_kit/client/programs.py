@@ -21,8 +21,9 @@ import pandas as pd
 
 from oms_kit.client.decode import moment
 from oms_kit.errors import InvalidOrderError
-from oms_kit.models import OrderType, Validity, parse_text
+from oms_kit.models import OrderType, Validity
 from oms_kit.orders import MAX_REASON
+from oms_kit.parsing import parse_text
 from oms_kit.programs import (
     ACTIVE,
     BRACKET,

@@ -16,8 +16,8 @@ import pandas as pd
 
 from oms_kit.client.decode import moment, money
 from oms_kit.errors import ConfigError
-from oms_kit.models import parse_text
 from oms_kit.orders import MAX_REASON
+from oms_kit.parsing import parse_text
 from oms_kit.reconcile import ADOPTED_COLUMNS, Reconciliation, differences_frame
 
 __all__ = ["RemoteReconciliation", "reconciliation_of"]

@@ -39,8 +39,9 @@ from oms_kit.client.reconciliation import RemoteReconciliation
 from oms_kit.client.stream import EventStream, stream_query
 from oms_kit.errors import ConfigError, InvalidOrderError, OmsError
 from oms_kit.history import parse_limit, parse_moment
-from oms_kit.models import Order, OrderStatus, Side, parse_disclosed_quantity, parse_price, parse_quantity, parse_text
+from oms_kit.models import Order, OrderStatus, Side
 from oms_kit.orders import MAX_REASON
+from oms_kit.parsing import parse_disclosed_quantity, parse_price, parse_quantity, parse_text
 from oms_kit.request import FIELDS as _FIELDS
 from oms_kit.request import OrderRequest
 

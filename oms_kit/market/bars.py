@@ -2,7 +2,7 @@
 
 A bar table has the columns timestamp, symbol, open, high, low, close, volume; timestamps are timezone-aware UTC
 and rows are sorted by (timestamp, symbol), so several symbols merge into one stream in time order. Market data is
-float; :class:`~oms_kit.models.Instrument` turns a float into an exact price when an order needs one.
+float; :class:`~oms_kit.tradable.Instrument` turns a float into an exact price when an order needs one.
 
 A quote table (:mod:`oms_kit.market.quote`: timestamp, symbol, last, volume and the depth columns) loads the same
 way, into a bar table whose open, high, low and close are the last price, followed by the depth columns, and
@@ -30,7 +30,7 @@ from oms_kit.market.frame_checks import refuse as _refuse
 from oms_kit.market.frame_checks import to_float as _to_float
 from oms_kit.market.quote import DEPTH_COLUMNS, Quote, iter_quotes, quote_columns
 from oms_kit.market.quote_table import DEPTH_NAME, check_quotes, is_quote_table, prepare_quote_columns
-from oms_kit.models import MAX_PRICE
+from oms_kit.parsing import MAX_PRICE
 
 __all__ = ["BAR_COLUMNS", "Bar", "bars_to_frame", "iter_bars", "load_bars", "load_quotes"]
 
@@ -209,7 +209,7 @@ def load_bars(data: Any, symbol: str | None = None) -> pd.DataFrame:
     DataError
         A required column is missing (the message names it), a value cannot be read, or the bars are impossible:
         every row needs a timestamp and a symbol; prices must be finite, > 0 and at most
-        :data:`~oms_kit.models.MAX_PRICE` (what an order and the store can hold), with high >= open, close and
+        :data:`~oms_kit.parsing.MAX_PRICE` (what an order and the store can hold), with high >= open, close and
         low, and low <= open and close; volume finite and >= 0 (NaN or no volume column when unknown); one bar
         per (symbol, timestamp). The error names the column, the first offending value, its row (the position
         in ``data``), time and symbol, and how many rows are bad. Also for a file type that is not supported.

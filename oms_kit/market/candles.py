@@ -30,7 +30,7 @@ import pandas as pd
 
 from oms_kit.errors import ConfigError, DataError
 from oms_kit.market.bar import Bar
-from oms_kit.models import MAX_PRICE
+from oms_kit.parsing import MAX_PRICE
 from oms_kit.session import NSE_SESSION, ExchangeSession
 
 __all__ = ["INTERVALS", "Candle", "CandleArrays", "CandleBook", "aggregate", "bucket_time", "check_interval",

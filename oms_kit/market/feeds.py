@@ -27,7 +27,7 @@ from oms_kit.market.fno import ContractPricer, years_to_expiry
 from oms_kit.market.quote import DEPTH, Quote
 from oms_kit.market.replay import ReplayFeed
 from oms_kit.market.smile import DEFAULT_DIVIDEND_YIELD, DEFAULT_RATE, Smile
-from oms_kit.models import Instrument
+from oms_kit.tradable import Instrument
 
 __all__ = ["Feed", "RandomWalkFeed", "ReplayFeed", "run_feed"]
 

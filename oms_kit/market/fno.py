@@ -1,6 +1,6 @@
 """Futures and options priced from their underlying: what the random-walk feed quotes for an F&O instrument master.
 
-:class:`ContractPricer` holds a set of futures and options (:class:`~oms_kit.models.Instrument` with an
+:class:`ContractPricer` holds a set of futures and options (:class:`~oms_kit.tradable.Instrument` with an
 ``underlying`` and an ``expiry``) as NumPy arrays, so one step of a feed prices all of them at once from the
 underlyings' levels and the time:
 
@@ -25,7 +25,7 @@ import numpy as np
 from oms_kit.black76 import MAX_VOL, price_array
 from oms_kit.errors import ConfigError
 from oms_kit.market.smile import DEFAULT_DIVIDEND_YIELD, DEFAULT_RATE, Smile, smile_for
-from oms_kit.models import Instrument
+from oms_kit.tradable import Instrument
 
 __all__ = ["EXCHANGE_ZONE", "EXPIRY_TIME", "ContractPricer", "expiry_moment", "years_to_expiry"]
 

@@ -38,7 +38,7 @@ from oms_kit.market.bar import Bar
 from oms_kit.market.clock import Clock, LiveClock
 from oms_kit.market.feed import FeedState, SleepFunction
 from oms_kit.market.quote import DEPTH, Quote
-from oms_kit.models import Instrument
+from oms_kit.tradable import Instrument
 
 __all__ = ["DEFAULT_ROOT", "EXCHANGES", "MAX_INSTRUMENTS", "MIN_INTERVAL", "KiteFeed", "KiteTokenError"]
 
@@ -152,7 +152,7 @@ class KiteFeed(FeedState):
     ----------
     symbols
         What to quote: kit symbols (``"RELIANCE"``, on ``exchange``), Kite instrument keys (``"NFO:NIFTY25DECFUT"``)
-        or :class:`~oms_kit.models.Instrument` objects (their ``key``). Bars carry the kit's symbol, the part after
+        or :class:`~oms_kit.tradable.Instrument` objects (their ``key``). Bars carry the kit's symbol, the part after
         the colon. More than 500 are asked for in several requests, a second apart.
     interval
         Seconds from one poll to the next, at least 1 (Kite's quote API allows one request a second).

@@ -6,7 +6,7 @@ sees the difference: it matches a quote on its book (:mod:`oms_kit.broker.depth`
 
 ``bids`` and ``asks`` are tuples of ``(price, quantity)`` levels, best first: bids descending, asks ascending, the
 best bid below the best ask. A side may be empty (no buyers, or no sellers: a stock at its circuit limit). Every
-price is a finite number above 0 and at most :data:`~oms_kit.models.MAX_PRICE`; every quantity a whole number from
+price is a finite number above 0 and at most :data:`~oms_kit.parsing.MAX_PRICE`; every quantity a whole number from
 0 to ``10**15``. A quote that breaks a rule is refused where it is made — :class:`Quote` itself, or
 :func:`~oms_kit.market.bars.load_quotes` for a table — with a :class:`~oms_kit.errors.DataError` naming the field
 as a quote table's column (``bid_price_2``, ``ask_qty_1``), the value and what is allowed.
@@ -32,7 +32,7 @@ import numpy as np
 
 from oms_kit.errors import DataError
 from oms_kit.market.bar import Bar
-from oms_kit.models import MAX_PRICE
+from oms_kit.parsing import MAX_PRICE
 
 __all__ = ["DEPTH", "DEPTH_COLUMNS", "QUOTE_COLUMNS", "Quote", "quote_columns"]
 

@@ -22,7 +22,8 @@ from functools import lru_cache
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from oms_kit.models import Instrument, Order, OrderStatus, Product
+from oms_kit.models import Order, OrderStatus, Product
+from oms_kit.tradable import Instrument
 
 IST = ZoneInfo("Asia/Kolkata")
 EXCHANGE = "NSE"

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from oms_kit.errors import InvalidOrderError
 from oms_kit.gtt import parse_gtt
-from oms_kit.models import Instrument, OrderType, Validity, parse_price
+from oms_kit.models import OrderType, Validity
+from oms_kit.parsing import parse_price
 from oms_kit.programs import exit_prices, leg_sizes, parse_legs, parse_points, parse_trail, trailed
 from oms_kit.request import OrderRequest
+from oms_kit.tradable import Instrument
 from oms_kit.widgets.format import money
 
 if TYPE_CHECKING:

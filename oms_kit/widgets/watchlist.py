@@ -18,8 +18,8 @@ import ipywidgets as w
 
 from oms_kit.errors import ConfigError
 from oms_kit.events import Event, PriceUpdated
-from oms_kit.models import parse_price
 from oms_kit.oms import OMS
+from oms_kit.parsing import parse_price
 from oms_kit.snapshot import position_views, symbols
 from oms_kit.sync import SyncOMS
 from oms_kit.widgets.base import DEFAULT_INTERVAL, OmsLike, Panel, button, classed, close_tree, row_count
