@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import FunctionType
-from typing import Any, NewType, Self
+from typing import Any, Final, NewType, Self
 
 from oms_kit.errors import InvalidOrderError
 
@@ -23,7 +23,7 @@ TradeId = NewType("TradeId", str)
 
 # Per enum class: every accepted spelling (value and name, upper case) to its member. Parsing runs for every field
 # of every order, and a dict lookup is ten times cheaper than walking the members.
-_SPELLINGS: dict[type, dict[str, Any]] = {}
+_SPELLINGS: Final[dict[type, dict[str, Any]]] = {}
 
 
 class _ParsableEnum(StrEnum):
@@ -112,10 +112,10 @@ class OrderStatus(_ParsableEnum):
         return self in WORKING_STATUSES
 
 
-TERMINAL_STATUSES = frozenset(
+TERMINAL_STATUSES: Final = frozenset(
     {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
 )
-WORKING_STATUSES = frozenset(
+WORKING_STATUSES: Final = frozenset(
     {
         OrderStatus.TRIGGER_PENDING,
         OrderStatus.OPEN,
@@ -313,7 +313,7 @@ def _probe() -> None:
     pass
 
 
-COMPILED = not isinstance(_probe, FunctionType)
+COMPILED: Final = not isinstance(_probe, FunctionType)
 """Whether this module runs compiled (mypyc): its classes are then native, and their constructors set fields
 directly."""
 

@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from oms_kit.errors import ConfigError, InvalidOrderError
 
 # The largest quantity and price an order may carry. The store keeps quantities as BIGINT and prices and money as
 # DECIMAL(28, 8) (below 10**20, eight decimals): with both bounds an order's value (at most 10**18) and its fees fit
 # too, so a value refused here is one that could never have been stored. No listed instrument comes near either.
-MAX_QUANTITY = 10**9
-MAX_PRICE = Decimal(10**9)
-MAX_CASH = Decimal(10**15)  # an account's starting cash
-PRICE_PLACES = 8
-_PLACES = Decimal(1).scaleb(-PRICE_PLACES)
-_QUANTITY_ALLOWED = f"a whole number from 1 to {MAX_QUANTITY:,}"
-_DISCLOSED_ALLOWED = f"a whole number from 0 (all of the order shown) to {MAX_QUANTITY:,}"
-_PRICE_ALLOWED = f"a finite number above 0 and at most {MAX_PRICE:,}, with at most {PRICE_PLACES} decimal places"
+MAX_QUANTITY: Final = 10**9
+MAX_PRICE: Final = Decimal(10**9)
+MAX_CASH: Final = Decimal(10**15)  # an account's starting cash
+PRICE_PLACES: Final = 8
+_PLACES: Final = Decimal(1).scaleb(-PRICE_PLACES)
+_QUANTITY_ALLOWED: Final = f"a whole number from 1 to {MAX_QUANTITY:,}"
+_DISCLOSED_ALLOWED: Final = f"a whole number from 0 (all of the order shown) to {MAX_QUANTITY:,}"
+_PRICE_ALLOWED: Final = f"a finite number above 0 and at most {MAX_PRICE:,}, with at most {PRICE_PLACES} decimal places"
 
 
 def parse_quantity(value: object, field_name: str = "quantity") -> int:

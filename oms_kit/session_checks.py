@@ -68,7 +68,7 @@ def _phase(calendar: NSECalendar, now: datetime) -> tuple[str, str]:
     return memo[2], f"{memo[3]}:{int(stamp % 60):02d} IST"
 
 
-_phase_memo: list[tuple[NSECalendar | None, float, str, str]] = [(None, -1.0, "", "")]
+_phase_memo: Final[list[tuple[NSECalendar | None, float, str, str]]] = [(None, -1.0, "", "")]
 
 
 def _calendar_hours(order: Order, ctx: CheckContext, calendar: NSECalendar, amo: bool) -> Outcome:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from oms_kit.errors import ConfigError, InvalidOrderError
 from oms_kit.models import _rebuilt
@@ -20,11 +20,11 @@ from oms_kit.parsing import MAX_QUANTITY, parse_price, parse_quantity
 
 # Tick sizes already checked, with their float. An instrument list has a handful of distinct ticks, and checking
 # one (parse_price, then float) was a third of the cost of building an Instrument. Bounded against hostile input.
-_CHECKED_TICKS: dict[Decimal, float] = {}
+_CHECKED_TICKS: Final[dict[Decimal, float]] = {}
 
 # What a contract is, in Kite's words: cash equity, a future, a call or a put option.
-INSTRUMENT_TYPES = ("EQ", "FUT", "CE", "PE")
-_TOKEN_ALLOWED = "a whole number from 1 to 4,294,967,295 (Kite's instrument token)"
+INSTRUMENT_TYPES: Final = ("EQ", "FUT", "CE", "PE")
+_TOKEN_ALLOWED: Final = "a whole number from 1 to 4,294,967,295 (Kite's instrument token)"
 
 
 @dataclass(frozen=True, slots=True, init=False)
