@@ -27,7 +27,7 @@ from oms_kit.ledger import Ledger
 from oms_kit.models import TERMINAL_STATUSES, Fill, Order, OrderStatus, OrderType, Product, Side, Validity
 from oms_kit.program_engine import ProgramEngine
 from oms_kit.risk import RiskLimits
-from oms_kit.session import ExchangeSession
+from oms_kit.session import NSE_SESSION, ExchangeSession
 
 if TYPE_CHECKING:  # the recorder is the storage's, which reads oms_kit.orders' AccountFigures
     from oms_kit.storage.recorder import Recorder
@@ -46,8 +46,10 @@ class Bookkeeping:
     """The books of an order manager and what the broker, settlement and the store do to them (see the module
     docstring); :class:`~oms_kit.orders.OrderManager` is the class to use."""
 
+    # session's default is the manager's: being no literal, it keeps a compiled build from writing this signature
+    # into the class, where ``inspect.signature(OrderManager)`` would find it (the manager's own has none either).
     def __init__(self, *, account: str, ledger: Ledger, limits: RiskLimits, bus: EventBus,
-                 session: ExchangeSession) -> None:
+                 session: ExchangeSession = NSE_SESSION) -> None:
         self.account = account
         self.ledger = ledger
         self.limits = limits
