@@ -51,11 +51,10 @@ MODULES = (
     "oms_kit.request",
 )
 """Compiled when the build can: the order domain's value objects (orders, fills, positions, instruments, bars),
-the state machine, the pre-trade checks, the order manager (``orders``, with its base class in ``bookkeeping``), the
-ledger, the mock broker's matching and the charges' arithmetic (``broker.paise``), and the rows the order path
-records for the store (``storage.records`` builds them, ``storage.recorder`` keeps them), and the strategy runner,
-the loop backtests and paper trading share (``runner``; not the ``Strategy`` base class, which strategies subclass
-from Python)."""
+the state machine, the pre-trade checks, the order manager, the ledger, the mock broker's matching and the
+charges' arithmetic (``broker.paise``), and the rows the order path records for the store (``storage.records``
+builds them, ``storage.recorder`` keeps them), and the strategy runner, the loop backtests and paper trading share
+(``runner``; not the ``Strategy`` base class, which strategies subclass from Python)."""
 
 _EXTENSIONS = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
