@@ -43,6 +43,7 @@ MODULES = (
     "oms_kit.check",
     "oms_kit.session_checks",
     "oms_kit.exposure",
+    "oms_kit.bookkeeping",
     "oms_kit.orders",
     "oms_kit.ledger",
     "oms_kit.rejections",

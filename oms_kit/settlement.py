@@ -27,11 +27,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from oms_kit.bookkeeping import SETTLEMENT_SUFFIX
 from oms_kit.contracts import expiry_close, settlement_price
 from oms_kit.errors import ConfigError, InvalidOrderError
 from oms_kit.market.calendar import IST
 from oms_kit.models import Order, Product
-from oms_kit.orders import SETTLEMENT_SUFFIX, OrderManager
+from oms_kit.orders import OrderManager
 from oms_kit.parsing import parse_price
 from oms_kit.tradable import Instrument
 

@@ -44,6 +44,7 @@ from typing import Any
 
 import pandas as pd
 
+from oms_kit.bookkeeping import SETTLEMENT_TAG
 from oms_kit.broker.mock import MockBroker
 from oms_kit.errors import ConfigError
 from oms_kit.events import Event, OrderUpdated, PriceUpdated
@@ -51,7 +52,6 @@ from oms_kit.market.bars import Bar
 from oms_kit.market.clock import SimulatedClock
 from oms_kit.models import Fill, Order, Validity
 from oms_kit.oms import OMS
-from oms_kit.orders import SETTLEMENT_TAG
 from oms_kit.request import OrderRequest
 
 __all__ = ["MAX_QUEUE", "Shadow", "shadow"]

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
+from oms_kit.bookkeeping import SETTLEMENT_SUFFIX
 from oms_kit.errors import ConfigError, DataError
 from oms_kit.models import Fill
-from oms_kit.orders import SETTLEMENT_SUFFIX
 from oms_kit.tearsheet_metrics import (
     CHARGE_LABELS,
     benchmark_metrics,

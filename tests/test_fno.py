@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import oms_kit as ok
+from oms_kit.bookkeeping import SETTLEMENT_TAG
 from oms_kit.contracts import MAX_SLICES, expiry_close, intrinsic_value, settlement_price, slice_quantity, slice_request
 from oms_kit.market.calendar import IST
 from oms_kit.models import Product
-from oms_kit.orders import SETTLEMENT_TAG
 from oms_kit.settlement import parse_settlement_prices
 
 D = Decimal
