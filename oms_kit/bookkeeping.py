@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from oms_kit.day import TradingDay
 from oms_kit.errors import OmsError
@@ -33,13 +33,15 @@ if TYPE_CHECKING:  # the recorder is the storage's, which reads oms_kit.orders' 
     from oms_kit.storage.recorder import Recorder
 
 E = OrderEventType
-_ZERO = Decimal(0)
-_ACCEPTED, _FILLED, _PARTIALLY_FILLED = E.ACCEPTED, E.FILLED, E.PARTIALLY_FILLED
-_CENT = Decimal("0.01")
-SETTLEMENT_TAG = "expiry-settlement"  # the tag of the order that books a contract's settlement at expiry
+_ZERO: Final = Decimal(0)
+_ACCEPTED: Final = E.ACCEPTED
+_FILLED: Final = E.FILLED
+_PARTIALLY_FILLED: Final = E.PARTIALLY_FILLED
+_CENT: Final = Decimal("0.01")
+SETTLEMENT_TAG: Final = "expiry-settlement"  # the tag of the order that books a contract's settlement at expiry
 # Ends the trade id of a settlement's trade: the marker a trade carries (the trades table has no tag), by which a
 # contract note leaves it out (the exchange settles, nothing is traded or charged).
-SETTLEMENT_SUFFIX = "-settlement"
+SETTLEMENT_SUFFIX: Final = "-settlement"
 
 
 class Bookkeeping:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple, cast
+from typing import Any, Final, NamedTuple, cast
 
 from oms_kit.bookkeeping import Bookkeeping, copy_of
 from oms_kit.broker.base import Broker
@@ -52,13 +52,13 @@ from oms_kit.validator import PreTradeValidator
 
 E = OrderEventType
 # Enum members as module globals: ``OrderStatus.NEW`` goes through the enum metaclass on every use.
-_NEW = OrderStatus.NEW
-_REGULAR = Variety.REGULAR
-_SECOND = timedelta(seconds=1)
-MAX_REASON = 1000  # of a cancel's reason, shown in the order's history
-_MODIFIABLE = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
+_NEW: Final = OrderStatus.NEW
+_REGULAR: Final = Variety.REGULAR
+_SECOND: Final = timedelta(seconds=1)
+MAX_REASON: Final = 1000  # of a cancel's reason, shown in the order's history
+_MODIFIABLE: Final = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIGGER_PENDING})
 # settle_due before anyone has looked: the account may hold contracts (restored) that nobody has timed yet.
-UNKNOWN_SETTLEMENT = datetime.min.replace(tzinfo=UTC)
+UNKNOWN_SETTLEMENT: Final = datetime.min.replace(tzinfo=UTC)
 
 
 class OrderModifyRejected(OmsError):
