@@ -65,6 +65,7 @@ the loop backtests and paper trading share (``runner``; not the ``Strategy`` bas
 from Python)."""
 
 _EXTENSIONS = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the directory that holds the oms_kit package
 
 
 def compiled() -> dict[str, bool]:
@@ -81,9 +82,12 @@ def stale() -> list[str]:
         path = getattr(module, "__file__", None) or ""
         if not path.endswith(_EXTENSIONS):
             continue
-        source = os.path.join(os.path.dirname(path), name.rsplit(".", 1)[-1] + ".py")
+        # The source from the module's name, not from __file__: a module that mypyc compiles into the shared library
+        # may report its file one package level too deep (oms_kit/oms_kit/fsm….so), where no source lies beside it.
+        source = os.path.join(_ROOT, *name.split(".")) + ".py"
+        built = max(os.path.getmtime(path) if os.path.exists(path) else 0.0, shared)
         # A second of slack: an install may write the source just after the build.
-        if os.path.exists(source) and os.path.getmtime(source) > max(os.path.getmtime(path), shared) + 1:
+        if os.path.exists(source) and os.path.getmtime(source) > built + 1:
             found.append(name)
     return found
 
