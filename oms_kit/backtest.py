@@ -12,9 +12,11 @@ its tables from there (``result.to_duckdb()`` writes them to DuckDB afterwards, 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from decimal import Decimal
@@ -177,13 +179,14 @@ def backtest(
         bar_progress = tqdm(total=len(frame), unit="bar", desc=type(strategy).__name__)
     started = time.perf_counter()
     try:
-        runner.start()
-        for start in range(0, len(frame), _CHUNK):
-            chunk = frame.iloc[start:start + _CHUNK]
-            runner.run(iter_bars(chunk))
-            if bar_progress is not None:
-                bar_progress.update(len(chunk))
-        runner.stop()
+        with _young_collections_only():
+            runner.start()
+            for start in range(0, len(frame), _CHUNK):
+                chunk = frame.iloc[start:start + _CHUNK]
+                runner.run(iter_bars(chunk))
+                if bar_progress is not None:
+                    bar_progress.update(len(chunk))
+            runner.stop()
     finally:
         if bar_progress is not None:
             bar_progress.close()
@@ -191,6 +194,24 @@ def backtest(
     runner.warn_rejections(stacklevel=2)
     return BacktestResult(strategy=strategy, bars=frame, manager=manager, runner=runner, initial_cash=initial_cash,
                           elapsed=elapsed)
+
+
+@contextlib.contextmanager
+def _young_collections_only() -> Iterator[None]:
+    # Every order and fill a run makes lives until its result is read, so the garbage collector's full passes during
+    # a run free nothing, and each walks every object of the process (the notebook's too): 40-110 ms apiece, 10-20 %
+    # of a 30,000-order run when one falls inside it. They wait for the run's end; the young generations are
+    # collected as usual, so a strategy's short-lived cycles are freed as before. The process's settings come back
+    # as they were, whatever ends the run.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], _NEVER)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+_NEVER = 2**30  # collections of the middle generation before a full one: none within any run
 
 
 @dataclass(eq=False)

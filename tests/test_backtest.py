@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import warnings
@@ -544,3 +545,21 @@ def test_cash_must_be_a_positive_amount():
         with pytest.raises(ok.ConfigError, match="cash") as caught:
             run({}, cash=cash)
         assert caught.value.field == "cash" and not isinstance(caught.value, InvalidOrderError)
+
+
+def test_the_collectors_full_passes_wait_for_the_runs_end_and_its_settings_come_back():
+    # During a run the young generations are collected as usual and the full passes are held off; after it, and
+    # after a strategy that raises, the process's thresholds are what they were.
+    before = gc.get_threshold()
+    seen = []
+    run({0: lambda ctx, bar: seen.append(gc.get_threshold())})
+
+    assert seen[0][:2] == before[:2] and seen[0][2] > 10**6
+    assert gc.get_threshold() == before
+
+    def boom(ctx, bar):
+        raise RuntimeError("the strategy failed")
+
+    with pytest.raises(RuntimeError, match="the strategy failed"):
+        run({1: boom})
+    assert gc.get_threshold() == before
