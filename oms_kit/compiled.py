@@ -50,6 +50,7 @@ MODULES = (
     "oms_kit.day",
     "oms_kit.broker.base",
     "oms_kit.broker.depth",
+    "oms_kit.broker.resting",
     "oms_kit.broker.mock",
     "oms_kit.broker.paise",
     "oms_kit.storage.records",

@@ -36,24 +36,7 @@ from oms_kit.parsing import parse_price
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["POSITION_COLUMNS", "Ledger", "SquareOff"]
-
-POSITION_COLUMNS: Final[tuple[str, ...]] = (
-    "symbol",
-    "product",
-    "quantity",
-    "average_price",
-    "last_price",
-    "realized_pnl",
-    "unrealized_pnl",
-    "fees",
-    "pnl",
-    "bought_quantity",
-    "sold_quantity",
-    "account",
-    "updated_at",
-)
-"""Columns of :meth:`Ledger.to_frame`, in order. ``pnl`` is realized + unrealized - fees."""
+__all__ = ["Ledger", "SquareOff"]
 
 _AVERAGE_PLACES: Final = Decimal("1E-8")
 _ZERO: Final = Decimal(0)
@@ -526,29 +509,9 @@ class Ledger:
         Returns
         -------
         pandas.DataFrame
-            Columns :data:`POSITION_COLUMNS`; money as exact ``Decimal`` (object columns), quantities as int64.
-            Sorted by symbol and product. Empty, with the same columns, when nothing was traded.
+            Columns :data:`oms_kit.tables.POSITION_COLUMNS`; money as exact ``Decimal`` (object columns), quantities
+            as int64. Sorted by symbol and product. Empty, with the same columns, when nothing was traded.
         """
-        import pandas  # only here: the fill path must not pay for it, and importing the ledger should not either
+        from oms_kit.tables import positions_frame  # only here: the fill path must not pay for pandas
 
-        rows = sorted(self._positions.values(), key=lambda p: (p.symbol, p.product.value))
-        columns: dict[str, list[object]] = {name: [] for name in POSITION_COLUMNS}
-        for p in rows:
-            unrealized = p.unrealized_pnl
-            columns["symbol"].append(p.symbol)
-            columns["product"].append(p.product.value)
-            columns["quantity"].append(p.quantity)
-            columns["average_price"].append(p.average_price)
-            columns["last_price"].append(p.last_price)
-            columns["realized_pnl"].append(p.realized_pnl)
-            columns["unrealized_pnl"].append(unrealized)
-            columns["fees"].append(p.fees)
-            columns["pnl"].append(p.realized_pnl + unrealized - p.fees)
-            columns["bought_quantity"].append(p.bought_quantity)
-            columns["sold_quantity"].append(p.sold_quantity)
-            columns["account"].append(p.account)
-            columns["updated_at"].append(p.updated_at)
-        frame = pandas.DataFrame(columns, columns=list(POSITION_COLUMNS))
-        for name in ("quantity", "bought_quantity", "sold_quantity"):
-            frame[name] = frame[name].astype("int64")
-        return frame
+        return positions_frame(self._positions.values())

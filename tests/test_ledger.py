@@ -12,8 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oms_kit.errors import ConfigError, InvalidOrderError
-from oms_kit.ledger import POSITION_COLUMNS, Ledger, SquareOff
+from oms_kit.ledger import Ledger, SquareOff
 from oms_kit.models import Fill, OrderId, Position, Product, Side, TradeId
+from oms_kit.tables import POSITION_COLUMNS
 from tests.stubs import T0
 
 D = Decimal

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -57,6 +56,7 @@ from oms_kit.broker.base import BrokerSink
 from oms_kit.broker.depth import QuoteBook, walk
 from oms_kit.broker.fees import FeeModel, fee_keywords, fee_model
 from oms_kit.broker.rates import to_trade_date
+from oms_kit.broker.resting import RestingOrder, resting_order
 from oms_kit.broker.settings import (
     intrabar_setting,
     participation_setting,
@@ -89,69 +89,6 @@ _LIMIT: Final = OrderType.LIMIT
 # When an after-market order held for the session's open may first match: never, until open_session sets its time.
 # A time rather than a flag, so the matching loop's one comparison with the bar's time skips held orders for free.
 _HELD: Final = datetime.max.replace(tzinfo=UTC)
-
-
-@dataclass(slots=True, init=False)
-class _Resting:
-    order_id: str
-    symbol: str
-    side: Side
-    order_type: OrderType
-    validity: Validity
-    product: Any
-    remaining: int
-    price: Decimal | None
-    trigger_price: Decimal | None
-    triggered: bool
-    instrument: Instrument
-    eligible_at: datetime
-    turnover: Decimal  # traded value of the order's earlier fills: brokerage is capped per order, not per fill
-    offered: bool = False  # has had a price to trade on: a DAY order that has expires when its day ends
-    protect_from: float | None = None  # market protection: the last price when a MARKET order arrived
-
-    # Written out: compiled, this constructor is native code, where the dataclass's generated one runs as Python.
-    def __init__(
-        self,
-        order_id: str,
-        symbol: str,
-        side: Side,
-        order_type: OrderType,
-        validity: Validity,
-        product: Any,
-        remaining: int,
-        price: Decimal | None,
-        trigger_price: Decimal | None,
-        triggered: bool,
-        instrument: Instrument,
-        eligible_at: datetime,
-        turnover: Decimal,
-        offered: bool = False,
-        protect_from: float | None = None,
-    ) -> None:
-        self.order_id = order_id
-        self.symbol = symbol
-        self.side = side
-        self.order_type = order_type
-        self.validity = validity
-        self.product = product
-        self.remaining = remaining
-        self.price = price
-        self.trigger_price = trigger_price
-        self.triggered = triggered
-        self.instrument = instrument
-        self.eligible_at = eligible_at
-        self.turnover = turnover
-        self.offered = offered
-        self.protect_from = protect_from
-
-
-def _resting(order: Order, instrument: Instrument, eligible_at: datetime) -> _Resting:
-    filled = order.filled_quantity
-    return _Resting(
-        order.order_id, order.symbol, order.side, order.order_type, order.validity, order.product,
-        order.quantity - filled, order.price, order.trigger_price, order.triggered, instrument, eligible_at,
-        _turnover(order) if filled else _ZERO,
-    )
 
 
 def _to_tick(value: Decimal, tick: Decimal, rounding: str) -> Decimal:
@@ -221,9 +158,9 @@ class MockBroker:
         self.drop_ack_rate = setting("drop_ack_rate", drop_ack_rate, 1.0, "a probability from 0 to 1")
         self._random = random.Random(seed)
         self._sink: BrokerSink | None = None
-        self._books: dict[str, dict[str, _Resting]] = {}  # per symbol, in time priority
-        self._entries: dict[str, _Resting] = {}
-        self._unacknowledged: dict[str, _Resting] = {}
+        self._books: dict[str, dict[str, RestingOrder]] = {}  # per symbol, in time priority
+        self._entries: dict[str, RestingOrder] = {}
+        self._unacknowledged: dict[str, RestingOrder] = {}
         self._last: dict[str, float] = {}
         # Per symbol: (float price, instrument, that price on the instrument's tick). A live quote is matched by
         # every order placed until the next one, so it is rounded once, not once per order.
@@ -244,7 +181,7 @@ class MockBroker:
         if self.reject_rate and self._random.random() < self.reject_rate:
             self.sink.on_rejected(order.order_id, "rejected by broker (simulated fault)", ts)
             return
-        entry = _resting(order, instrument, ts + self.latency if self.latency else ts)
+        entry = resting_order(order, instrument, ts + self.latency if self.latency else ts)
         if self.protection is not None and entry.order_type is _MARKET:
             entry.protect_from = self._last.get(order.symbol)
         if self.drop_ack_rate and self._random.random() < self.drop_ack_rate:
@@ -266,7 +203,7 @@ class MockBroker:
     def restore(self, order: Order, instrument: Instrument, ts: datetime, held: bool = False) -> None:
         """Put back a working order after a restart, without reporting it again; ``held``: an after-market order
         still waiting for the session to open."""
-        self._book(_resting(order, instrument, _HELD if held else ts))
+        self._book(resting_order(order, instrument, _HELD if held else ts))
 
     def unacknowledged(self) -> list[str]:
         """Order ids the broker holds whose acknowledgement was lost."""
@@ -374,7 +311,7 @@ class MockBroker:
     # -- matching ---------------------------------------------------------------------------------------------
 
     def _match(
-        self, e: _Resting, ts: datetime, open: float, high: float, low: float, close: float, volume: float | None
+        self, e: RestingOrder, ts: datetime, open: float, high: float, low: float, close: float, volume: float | None
     ) -> None:
         buy = e.side is _BUY
         if e.order_type in _TRIGGERED_TYPES and not e.triggered:
@@ -418,7 +355,7 @@ class MockBroker:
                 return
         self._fill(e, quantity, price, ts)
 
-    def _fill(self, e: _Resting, quantity: int, price: Decimal, ts: datetime) -> None:
+    def _fill(self, e: RestingOrder, quantity: int, price: Decimal, ts: datetime) -> None:
         # Priced before the book changes: a model that refuses the fill (a trade date its rate table does not
         # cover) leaves the order as it was.
         if self._fee_keywords:
@@ -432,7 +369,7 @@ class MockBroker:
         e.turnover += price * quantity
         (self._sink or self.sink).on_fill(e.order_id, quantity, price, fees, ts)
 
-    def _dated_fees(self, e: _Resting, quantity: int, price: Decimal, ts: datetime) -> Decimal:
+    def _dated_fees(self, e: RestingOrder, quantity: int, price: Decimal, ts: datetime) -> Decimal:
         # The context the model named: the trade date is India's (NSE's rates change at midnight IST), the
         # instrument the order was placed on.
         keywords: dict[str, Any] = {}
@@ -442,7 +379,7 @@ class MockBroker:
             keywords["instrument"] = e.instrument
         return self.fee_model.fees(e.side, e.product, quantity, price, prior_turnover=e.turnover, **keywords)
 
-    def _touch(self, e: _Resting, price: Decimal, buy: bool) -> Decimal:
+    def _touch(self, e: RestingOrder, price: Decimal, buy: bool) -> Decimal:
         # The ask (BUY) or bid (SELL) around a traded price on the tick: half the spread away, rounded against the
         # trader to the tick; a bid never below one tick (no price of 0 or less).
         tick = e.instrument.tick_size
@@ -451,7 +388,7 @@ class MockBroker:
             return _to_tick(price + half, tick, ROUND_CEILING)
         return max(_to_tick(price - half, tick, ROUND_FLOOR), tick)
 
-    def _within_protection(self, e: _Resting, price: Decimal, reference: float, buy: bool) -> bool:
+    def _within_protection(self, e: RestingOrder, price: Decimal, reference: float, buy: bool) -> bool:
         # Market protection: the order is a limit at its base price plus/minus the percentage. A fill beyond it
         # does not happen; the order rests as that limit, to match from the next price on like any other.
         cap = self._protection_cap(e, reference, buy)
@@ -460,7 +397,7 @@ class MockBroker:
         e.order_type, e.price = _LIMIT, cap
         return False
 
-    def _protection_cap(self, e: _Resting, reference: float, buy: bool) -> Decimal:
+    def _protection_cap(self, e: RestingOrder, reference: float, buy: bool) -> Decimal:
         if e.order_type is _SL_M:
             base = e.trigger_price
         else:
@@ -474,7 +411,7 @@ class MockBroker:
 
     # -- quotes and priority ----------------------------------------------------------------------------------
 
-    def _match_latest(self, e: _Resting, ts: datetime) -> None:
+    def _match_latest(self, e: RestingOrder, ts: datetime) -> None:
         # An order placed or changed between prices: what is left of the latest quote's book, or the last price.
         depth = self._depth.get(e.symbol) if self._depth else None
         if depth is not None:
@@ -483,7 +420,7 @@ class MockBroker:
             price = self._last[e.symbol]
             self._match(e, ts, price, price, price, price, None)
 
-    def _match_quote(self, e: _Resting, ts: datetime, depth: QuoteBook) -> None:
+    def _match_quote(self, e: RestingOrder, ts: datetime, depth: QuoteBook) -> None:
         buy = e.side is _BUY
         if e.order_type in _TRIGGERED_TYPES and not e.triggered:
             trigger = float(e.trigger_price)  # type: ignore[arg-type]
@@ -512,7 +449,7 @@ class MockBroker:
         if beyond and protected and e.order_id in book:
             e.order_type, e.price = _LIMIT, limit  # rests as its protection limit, as on bars
 
-    def _intrabar_order(self, entries: list[_Resting]) -> list[_Resting]:
+    def _intrabar_order(self, entries: list[RestingOrder]) -> list[RestingOrder]:
         # Stops (not yet triggered) and limits take the places the two kinds hold in time priority, the kind the
         # intrabar rule names first; other orders keep their places. One pass when only one kind rests.
         stops = [e for e in entries if e.order_type in _TRIGGERED_TYPES and not e.triggered]
@@ -525,7 +462,7 @@ class MockBroker:
         return [next(ranked) if (e.order_type in _TRIGGERED_TYPES and not e.triggered) or e.order_type is _LIMIT
                 or (e.order_type is _SL and e.triggered) else e for e in entries]
 
-    def _on_tick(self, e: _Resting, price: float) -> Decimal:
+    def _on_tick(self, e: RestingOrder, price: float) -> Decimal:
         cached = self._rounded.get(e.symbol)
         if cached is not None and cached[0] == price and cached[1] is e.instrument:
             return cached[2]
@@ -533,15 +470,15 @@ class MockBroker:
         self._rounded[e.symbol] = (price, e.instrument, rounded)
         return rounded
 
-    def _expire_ioc(self, entry: _Resting, ts: datetime) -> None:
+    def _expire_ioc(self, entry: RestingOrder, ts: datetime) -> None:
         if self._remove(entry.order_id):
             self.sink.on_expired(entry.order_id, "IOC remainder cancelled", ts)
 
-    def _book(self, entry: _Resting) -> None:
+    def _book(self, entry: RestingOrder) -> None:
         self._books.setdefault(entry.symbol, {})[entry.order_id] = entry
         self._entries[entry.order_id] = entry
 
-    def _find(self, order_id: str) -> _Resting | None:
+    def _find(self, order_id: str) -> RestingOrder | None:
         return self._entries.get(order_id)
 
     def _remove(self, order_id: str) -> bool:
@@ -550,8 +487,3 @@ class MockBroker:
             return False
         del self._books[entry.symbol][order_id]
         return True
-
-
-def _turnover(order: Order) -> Decimal:
-    # What the order has traded so far (nothing for a new order; a restored one may be partly filled).
-    return order.filled_quantity * order.average_price if order.average_price is not None else _ZERO

@@ -24,7 +24,6 @@ from typing import Any
 import pandas as pd
 
 from oms_kit.events import EVENT_TYPES, Event
-from oms_kit.ledger import POSITION_COLUMNS
 from oms_kit.models import (
     ClientOrderId,
     Fill,
@@ -43,7 +42,7 @@ from oms_kit.models import (
 )
 from oms_kit.risk import RiskAlert
 from oms_kit.summary import LIMIT_COLUMNS
-from oms_kit.tables import orders_frame, trades_frame
+from oms_kit.tables import POSITION_COLUMNS, orders_frame, trades_frame
 
 __all__ = ["alert_of", "alerts_frame", "checks_frame", "event_of", "figures", "fill_of", "moment", "money",
            "order_of", "orders_of", "orders_table", "plain", "position_of", "positions_frame", "risk_summary_of",
