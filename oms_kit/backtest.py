@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -195,23 +196,35 @@ def backtest(
     return BacktestResult(strategy=strategy, bars=frame, manager=manager, runner=runner, initial_cash=initial_cash,
                           elapsed=elapsed)
 
+_NEVER = 2**30  # collections of the middle generation before a full one: none within any run
+
+
+class _Holding:
+    runs = 0  # backtests under way in this process
+    thresholds = gc.get_threshold()  # what the first of them found, put back by the last
+    lock = threading.Lock()
+
 
 @contextlib.contextmanager
 def _young_collections_only() -> Iterator[None]:
     # Every order and fill a run makes lives until its result is read, so the garbage collector's full passes during
     # a run free nothing, and each walks every object of the process (the notebook's too): 40-110 ms apiece, 10-20 %
     # of a 30,000-order run when one falls inside it. They wait for the run's end; the young generations are
-    # collected as usual, so a strategy's short-lived cycles are freed as before. The process's settings come back
-    # as they were, whatever ends the run.
-    thresholds = gc.get_threshold()
-    gc.set_threshold(thresholds[0], thresholds[1], _NEVER)
+    # collected as usual, so a strategy's short-lived cycles are freed as before. Runs may overlap (threads of a
+    # Dask worker): the first to start keeps the process's thresholds and the last to end puts them back, whatever
+    # ends it.
+    with _Holding.lock:
+        if _Holding.runs == 0:
+            _Holding.thresholds = gc.get_threshold()
+            gc.set_threshold(_Holding.thresholds[0], _Holding.thresholds[1], _NEVER)
+        _Holding.runs += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-
-
-_NEVER = 2**30  # collections of the middle generation before a full one: none within any run
+        with _Holding.lock:
+            _Holding.runs -= 1
+            if _Holding.runs == 0:
+                gc.set_threshold(*_Holding.thresholds)
 
 
 @dataclass(eq=False)

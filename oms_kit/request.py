@@ -163,8 +163,9 @@ def order_request(
                                      disclosed_quantity))
 
 
-
 _new_tuple: Final = tuple.__new__
+
+
 def _signature() -> inspect.Signature:
     # order_request's, written out: a compiled function has no signature inspect can read.
     field = inspect.Parameter.POSITIONAL_OR_KEYWORD

@@ -563,3 +563,32 @@ def test_the_collectors_full_passes_wait_for_the_runs_end_and_its_settings_come_
     with pytest.raises(RuntimeError, match="the strategy failed"):
         run({1: boom})
     assert gc.get_threshold() == before
+
+
+def test_backtests_that_overlap_in_threads_leave_the_collectors_settings_as_they_found_them():
+    # A Dask worker may run backtests on several threads: the first to start and the last to end are not the same.
+    import threading
+
+    before = gc.get_threshold()
+    first_running, second_running, first_done = threading.Event(), threading.Event(), threading.Event()
+
+    def wait_for_the_second(ctx, bar):
+        first_running.set()
+        assert second_running.wait(30)
+
+    def wait_for_the_first_to_end(ctx, bar):
+        second_running.set()
+        assert first_done.wait(30)
+
+    first = threading.Thread(target=run, args=({0: wait_for_the_second},))
+    second = threading.Thread(target=run, args=({0: wait_for_the_first_to_end},))
+    first.start()
+    assert first_running.wait(30)
+    second.start()
+    first.join(60)
+    assert gc.get_threshold()[2] > 10**6  # the second run is still under way
+    first_done.set()
+    second.join(60)
+
+    assert not first.is_alive() and not second.is_alive()
+    assert gc.get_threshold() == before
