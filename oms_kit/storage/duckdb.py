@@ -10,11 +10,17 @@ In memory the rows the OMS records wait in per-table lists (:class:`~oms_kit.sto
 ``behind`` attribute) and are written in batches before every read, on a timer and at close: see
 ``storage/behind.py``. Written rows go the same way either way.
 
-Append tables use ``INSERT … ON CONFLICT DO NOTHING``, which looks keys up in the primary-key index. Upsert
-tables do not use ``ON CONFLICT DO UPDATE``: DuckDB 2.0 runs it as a MERGE that joins the batch with the whole
-table, so its cost grows with the table (350 ms for 300 rows into 3 million, 2-core machine). Instead the stored
-rows are deleted by an ``IN`` list of key parameters, which the index answers (23 ms there), and the batch is
-inserted. In one transaction on the one connection both forms mean the same.
+Append tables keep a known key: in a file through ``INSERT … ON CONFLICT DO NOTHING``, which looks keys up in the
+primary-key index. Upsert tables do not use ``ON CONFLICT DO UPDATE``: DuckDB 2.0 runs it as a MERGE that joins the
+batch with the whole table, so its cost grows with the table (350 ms for 300 rows into 3 million, 2-core machine).
+Instead the stored rows are deleted by an ``IN`` list of key parameters, which the index answers (23 ms there), and
+the batch is inserted. In one transaction on the one connection both forms mean the same.
+
+In memory the tables have no index at all, primary keys included (:func:`_in_memory`): a text key's index costs an
+insert five times the insert itself, and an in-memory database is scanned in milliseconds. Keys stay unique all the
+same: the rows written behind carry keys unique by construction (an order's events are numbered, a trade's id is
+the broker's), and a direct :meth:`DuckDBStore.write`, which may repeat a key (a retry), skips the keys stored
+already through an anti-join (:func:`_insert_sql`), keeping the first row as the index does in a file.
 """
 
 from __future__ import annotations
@@ -237,7 +243,8 @@ class DuckDBStore:
         # Convert before BEGIN: a value that does not fit its column fails without touching the database.
         try:
             batches = [(table, batch, to_arrow(table, batch)) for table, batch in group_rows(rows).items()]
-            self._commit(batches)
+            # In memory no index catches a stored key (see _in_memory): a direct write skips them from the start.
+            self._commit(batches, known=not self.durable)
         except (RowError, duckdb.DataError, duckdb.IntegrityError) as exc:  # out of range, a broken constraint
             raise row_error(self.url, rows, exc) from exc
 
@@ -246,18 +253,19 @@ class DuckDBStore:
         # row by row apart from the ones that do not (write_apart_now): the others are stored all the same.
         try:
             prepared = [(table, rows, to_arrow(table, rows)) for table, rows in (prepare(t, w) for t, w in batch)]
-            self._commit(prepared)
+            self._commit(prepared, known=False)
         except (RowError, duckdb.DataError, duckdb.IntegrityError):
             return write_apart_now(self._write, self.url, [row for _, writes in batch for row in writes])
         return Outcome(written=sum(len(writes) for _, writes in batch), transactions=1)
 
-    def _commit(self, batches: list[tuple[Table, list[tuple[Any, ...]], pa.Table]]) -> None:
+    def _commit(self, batches: list[tuple[Table, list[tuple[Any, ...]], pa.Table]], *, known: bool) -> None:
         # Raises DataError or IntegrityError (ConstraintException is one) for a row's sake, for the caller to name.
+        # ``known``: skip the append tables' stored keys from the first try (in memory, where no index refuses one).
         try:
             try:
                 # Append tables first with a plain INSERT, a fifth cheaper than ON CONFLICT DO NOTHING: a key is
                 # stored already only when a transaction is retried, which is rare.
-                self._transaction(batches, skip_known=False)
+                self._transaction(batches, skip_known=known)
             except duckdb.ConstraintException:
                 # A known key (or another broken constraint, which fails again): the transaction was rolled back;
                 # once more, skipping the known keys.
@@ -278,8 +286,8 @@ class DuckDBStore:
             # register() and unregister() cost about 1 ms each per table.
             for table, batch, oms_kit_batch in batches:
                 if table.mode == "upsert":
-                    _delete_stored(connection, table, batch, oms_kit_batch)
-                connection.execute(_insert_sql(table, skip_known))
+                    _delete_stored(connection, table, batch, oms_kit_batch, keyed=self.durable)
+                connection.execute(_insert_sql(table, skip_known, keyed=self.durable))
             try:
                 connection.execute("COMMIT")
             except duckdb.TransactionException as exc:
@@ -324,7 +332,7 @@ class DuckDBStore:
                 continue
             try:
                 connection.execute("BEGIN TRANSACTION")
-                connection.execute(migration.sql if self.durable else _SECONDARY_INDEX.sub("", migration.sql))
+                connection.execute(migration.sql if self.durable else _in_memory(migration.sql))
                 connection.execute(
                     "INSERT INTO schema_migrations VALUES ($1, $2, now())", (migration.version, migration.name)
                 )
@@ -347,11 +355,19 @@ class DuckDBStore:
             return set()
 
 
-# In memory the secondary indexes are left out (primary keys stay: they keep keys unique). Each costs every insert an
-# ART index update, a tenth of the order path's instructions for all of them together (benchmarks/
-# bench_instructions.py), and buys nothing: an in-memory database holds what one process recorded, which DuckDB
-# scans in milliseconds, where a file kept for months needs them.
+# In memory the indexes are left out, the primary keys' too: an in-memory database holds what one process recorded,
+# which DuckDB scans in milliseconds, where a file kept for months needs them. Each costs every insert an ART index
+# update: the secondary ones a tenth of the order path's instructions together (benchmarks/bench_instructions.py),
+# and a text primary key five times the insert of its rows (60,000 order events: 8 ms inserted without it, 45 ms
+# with it and 27 ms more at COMMIT), so the write behind a burst of orders took half its time in them. Keys stay
+# unique without them (the module docstring says how).
 _SECONDARY_INDEX = re.compile(r"CREATE INDEX [^;]*;")
+_KEY = re.compile(r",\s*PRIMARY KEY \([^)]*\)| PRIMARY KEY\b")
+
+
+def _in_memory(sql: str) -> str:
+    """A migration's DDL for an in-memory database: without indexes and primary keys."""
+    return _KEY.sub("", _SECONDARY_INDEX.sub("", sql))
 
 
 def _connect(target: StoreUrl, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -403,14 +419,16 @@ _DELETE_CHUNK = 1000
 
 
 def _delete_stored(
-    connection: duckdb.DuckDBPyConnection, table: Table, batch: list[tuple[Any, ...]], oms_kit_batch: pa.Table
+    connection: duckdb.DuckDBPyConnection, table: Table, batch: list[tuple[Any, ...]], oms_kit_batch: pa.Table, *,
+    keyed: bool,
 ) -> None:
     # ``oms_kit_batch`` is the batch as Arrow, read by name in the joined DELETE (see _transaction). Up to
     # _DELETE_CHUNK keys: an IN list of parameters, which the index answers whatever the table's size (14 ms for
     # 300 keys in 3 million rows, where a join with the batch scans the table in 36 ms). Beyond, binding the
     # parameters costs more than the scan (20,000 keys: 580 ms in chunks, 60 ms as one join), so a big batch
-    # (write-behind) deletes through a join in one statement.
-    if len(batch) > _DELETE_CHUNK:
+    # (write-behind) deletes through a join in one statement. Without the index (in memory, ``keyed`` False) the
+    # list is a scan for each key's sake, and the join always the cheaper (1 million rows: 3 ms against 33-62).
+    if len(batch) > _DELETE_CHUNK or not keyed:
         connection.execute(_delete_joined_sql(table))
         return
     indexes = table.key_indexes
@@ -431,11 +449,18 @@ def _delete_sql(table: Table, count: int) -> str:
 
 
 @functools.cache
-def _insert_sql(table: Table, skip_known: bool) -> str:
+def _insert_sql(table: Table, skip_known: bool, *, keyed: bool) -> str:
+    # ``keyed``: the table has its primary key (a file), which ON CONFLICT reads; in memory an anti-join skips the
+    # stored keys instead (the batch's own repeats were dropped by group_rows).
     columns = ", ".join(table.column_names)
     # Decimals arrive as DECIMAL(28, 8) or, when Arrow could not take them exactly, as text (``storage/arrow.py``):
     # the cast is then the rounding.
     values = ", ".join(f"CAST({name} AS {_SQL_DECIMAL})" if kind == "decimal" else name for name, kind in table.columns)
     insert = f"INSERT INTO {table.name} ({columns}) SELECT {values} FROM oms_kit_batch"
     # Upsert tables: the rows this batch replaces were deleted just before.
-    return f"{insert} ON CONFLICT DO NOTHING" if skip_known and table.mode == "append" else insert
+    if not skip_known or table.mode != "append":
+        return insert
+    if keyed:
+        return f"{insert} ON CONFLICT DO NOTHING"
+    stored = " AND ".join(f"stored.{k} = oms_kit_batch.{k}" for k in table.key)
+    return f"{insert} WHERE NOT EXISTS (SELECT 1 FROM {table.name} AS stored WHERE {stored})"
