@@ -12,12 +12,9 @@ its tables from there (``result.to_duckdb()`` writes them to DuckDB afterwards, 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
-import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from decimal import Decimal
@@ -34,6 +31,7 @@ from oms_kit.broker.mock import MockBroker
 from oms_kit.broker.notes import fills_contract_note
 from oms_kit.chart_data import DEFAULT_MAX_BARS, indicators_frame
 from oms_kit.charts import DEFAULT_HEIGHT, ResultChart, run_chart
+from oms_kit.collector import held as collector_held
 from oms_kit.errors import ConfigError, DataError
 from oms_kit.instruments import missing_instruments
 from oms_kit.market.bars import iter_bars, load_bars
@@ -180,7 +178,7 @@ def backtest(
         bar_progress = tqdm(total=len(frame), unit="bar", desc=type(strategy).__name__)
     started = time.perf_counter()
     try:
-        with _young_collections_only():
+        with collector_held():  # the orders and fills live until the result is read: full passes would free nothing
             runner.start()
             for start in range(0, len(frame), _CHUNK):
                 chunk = frame.iloc[start:start + _CHUNK]
@@ -195,36 +193,6 @@ def backtest(
     runner.warn_rejections(stacklevel=2)
     return BacktestResult(strategy=strategy, bars=frame, manager=manager, runner=runner, initial_cash=initial_cash,
                           elapsed=elapsed)
-
-_NEVER = 2**30  # collections of the middle generation before a full one: none within any run
-
-
-class _Holding:
-    runs = 0  # backtests under way in this process
-    thresholds = gc.get_threshold()  # what the first of them found, put back by the last
-    lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _young_collections_only() -> Iterator[None]:
-    # Every order and fill a run makes lives until its result is read, so the garbage collector's full passes during
-    # a run free nothing, and each walks every object of the process (the notebook's too): 40-110 ms apiece, 10-20 %
-    # of a 30,000-order run when one falls inside it. They wait for the run's end; the young generations are
-    # collected as usual, so a strategy's short-lived cycles are freed as before. Runs may overlap (threads of a
-    # Dask worker): the first to start keeps the process's thresholds and the last to end puts them back, whatever
-    # ends it.
-    with _Holding.lock:
-        if _Holding.runs == 0:
-            _Holding.thresholds = gc.get_threshold()
-            gc.set_threshold(_Holding.thresholds[0], _Holding.thresholds[1], _NEVER)
-        _Holding.runs += 1
-    try:
-        yield
-    finally:
-        with _Holding.lock:
-            _Holding.runs -= 1
-            if _Holding.runs == 0:
-                gc.set_threshold(*_Holding.thresholds)
 
 
 @dataclass(eq=False)

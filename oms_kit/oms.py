@@ -21,8 +21,11 @@ from oms_kit.account_reads import AccountReads
 from oms_kit.book import Book
 from oms_kit.broker.base import Broker
 from oms_kit.broker.live import LiveBroker
+from oms_kit.collector import collect_when_quiet
+from oms_kit.collector import figures as collector_figures
+from oms_kit.collector import hold as hold_full_passes
 from oms_kit.committer import Committer
-from oms_kit.errors import OmsError, ReconciliationPending
+from oms_kit.errors import ConfigError, OmsError, ReconciliationPending
 from oms_kit.events import Event, PriceUpdated
 from oms_kit.live_reconciliation import LiveReconciliation
 from oms_kit.market.bars import Bar
@@ -74,6 +77,7 @@ class OMS(OrderEntry, AccountReads, StandingOrders, LiveReconciliation):
         self.hours_origin = opened.hours_origin  # why the market hours are what they are (status)
         self.tasks = Tasks()  # by name: the feed, the risk monitor, the write path's halts and re-lock
         self._closed = False
+        self._release_full_passes: Callable[[], None] | None = None  # the collector's hold, while open
         self._committer = Committer(self.store, self.queue, self.recorder, self.account, start_task=self.tasks.start,
                                     halt=lambda reason: self.kill_switch(reason, source="persistence"))
         self._write_behind = self._committer.write_behind  # the in-memory order path's one step, called directly
@@ -101,6 +105,7 @@ class OMS(OrderEntry, AccountReads, StandingOrders, LiveReconciliation):
         read_only: bool = False,
         exchange_timezone: str | tzinfo = "Asia/Kolkata",
         market_hours: bool | NSECalendar | None = None,
+        quiet_collections: bool = True,
     ) -> OMS:
         """Open an OMS on the database ``url`` (in-memory DuckDB by default) and start its feed.
 
@@ -136,7 +141,13 @@ class OMS(OrderEntry, AccountReads, StandingOrders, LiveReconciliation):
             that one; False: off. Limits with hours of their own (``session_start``/``session_end`` or
             ``calendar``) are used as they are, and then this must be None. ``status()["market_hours"]`` says
             which hours hold, and why.
+        quiet_collections : while the OMS is open, the garbage collector's full passes (which would walk the day's
+            orders and free nothing) wait for a pause in the orders, at most a minute (:mod:`oms_kit.collector`:
+            the task ``oms-kit-collector`` runs them); ``close()`` gives the process its settings back. False: the
+            process's collector is left alone, as it is by a read-only OMS.
         """
+        if not isinstance(quiet_collections, bool):
+            raise ConfigError("quiet_collections", quiet_collections, "True or False")
         opened = await open_account(url, account=account, cash=cash, limits=limits, instruments=instruments,
                                     feed=feed, broker=broker, fees=fees, clock=clock, risk_interval=risk_interval,
                                     read_only=read_only, exchange_timezone=exchange_timezone,
@@ -165,6 +176,13 @@ class OMS(OrderEntry, AccountReads, StandingOrders, LiveReconciliation):
             oms.tasks.start("oms-kit-feed", oms._run_feed(oms.feed))
         if risk_interval is not None:
             oms.tasks.start("oms-kit-risk-monitor", oms.monitor.run(risk_interval))
+        if quiet_collections:  # taken last: an open that fails leaves no hold behind
+            manager = oms.manager
+            oms._release_full_passes = release = hold_full_passes()
+            # New orders and their outcomes; a modify changes neither, so modifies alone read as quiet. The task
+            # releases the hold too, should its loop end without close().
+            oms.tasks.start("oms-kit-collector", collect_when_quiet(
+                lambda: (len(manager.orders), *manager.counts.values()), release=release))
         return oms
 
     # -- prices, session and instruments ----------------------------------------------------------------------
@@ -317,7 +335,8 @@ class OMS(OrderEntry, AccountReads, StandingOrders, LiveReconciliation):
     # -- lifecycle --------------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """Backend and whether it is durable, broker, feed, trading state, background tasks alive."""
+        """Backend and whether it is durable, broker, feed, trading state, background tasks alive, and the
+        process's garbage-collector figures (:func:`oms_kit.collector.figures`; None without ``quiet_collections``)."""
         return {
             "account": self.account,
             "backend": self.store.backend,
@@ -332,6 +351,7 @@ class OMS(OrderEntry, AccountReads, StandingOrders, LiveReconciliation):
             "writes": self._committer.status(),
             "risk_monitor_failures": self.monitor.failures,
             "read_only": self.read_only,
+            "collector": collector_figures() if self._release_full_passes is not None else None,
             "watch": self.watch.status() if self.watch is not None else None,
             "closed": self._closed,
         }
@@ -352,6 +372,8 @@ class OMS(OrderEntry, AccountReads, StandingOrders, LiveReconciliation):
         """Stop the feed and background tasks, commit what is pending and close the database."""
         if self._closed:
             return
+        if self._release_full_passes is not None:  # first: whatever fails below, the process gets its settings back
+            self._release_full_passes()
         if self.watch is not None:
             await self.watch.stop()
         await self.tasks.stop()
