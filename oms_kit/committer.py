@@ -105,6 +105,10 @@ class Committer:
             self._batch = batch
             batch.add_done_callback(self._write_behind_done)
 
+    def writing(self) -> bool:
+        """In memory: whether a write of the buffered rows is under way on the store's worker thread."""
+        return self.behind is not None and self.behind.writing()
+
     def status(self) -> dict[str, Any]:
         """The queue's figures (in memory, the buffers': writes, rows, rows waiting or refused, timer writes),
         whether rows are written behind, and how many write-behind transactions failed."""

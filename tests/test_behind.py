@@ -174,6 +174,32 @@ async def test_the_timer_writes_the_rows_when_nothing_reads_them() -> None:
         await store.close()
 
 
+async def test_writing_holds_from_the_moment_a_write_is_handed_to_the_worker_until_it_ends() -> None:
+    # What an OMS's collector task reads so that no full pass stalls a write (oms.py, _activity).
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oms_kit.storage.behind import Outcome
+
+    gate = threading.Event()
+
+    def write(batch: Any) -> Outcome:
+        assert gate.wait(30)
+        return Outcome(written=sum(len(rows) for _, rows in batch), transactions=1)
+
+    with ThreadPoolExecutor(1) as worker:
+        behind = Behind(write, worker, "duckdb:///:memory:")
+        assert not behind.writing()
+        behind.keep([event("O-1", 0)])
+        assert not behind.writing()  # waiting is not writing
+        behind.write_behind()
+        behind.stage()
+        assert behind.writing()
+        gate.set()
+        await behind.flush()
+        assert not behind.writing() and behind.status()["rows"] == 1
+
+
 async def test_a_read_writes_the_rows_waiting_first_in_each_kind_of_read() -> None:
     store = await memory_store()
     behind = store.behind

@@ -107,6 +107,10 @@ class Behind:
         """Whether rows wait in :attr:`tables`."""
         return any(self.tables.values())
 
+    def writing(self) -> bool:
+        """Whether a write handed to the worker thread has not ended yet."""
+        return self._last is not None and not self._last.done()
+
     def write_behind(self) -> asyncio.Future[None]:
         """The future of the write that will carry the rows waiting now, shared until that write starts; the first
         call after a write sets the timer. The order path's one step, a few attribute reads once the future exists.
