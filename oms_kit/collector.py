@@ -106,7 +106,7 @@ async def collect_when_quiet(activity: Callable[[], object], *, beat: float = 0.
     Parameters
     ----------
     activity : Callable[[], object]
-        A cheap reading that changes when orders come (an OMS passes its count of orders and of their outcomes).
+        A cheap reading that changes when orders come (an OMS passes the count of order events it recorded).
     beat : float
         Seconds between two readings; above 0 and at most an hour.
     duty : float

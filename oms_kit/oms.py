@@ -406,12 +406,11 @@ class OMS(OrderEntry, AccountReads, StandingOrders, LiveReconciliation):
         return self._closed
 
     def _activity(self) -> object:
-        # What the collector's task reads to tell a pause in the orders: new orders and their outcomes (a modify
-        # changes neither, so modifies alone read as quiet). A write behind under way on the store's worker thread
-        # reads as activity too, a value equal to no other (a full pass would hold the interpreter lock it needs:
-        # after a burst of 20,000 orders one fell inside the write and stretched it by 60 ms).
-        manager = self.manager
-        return object() if self._committer.writing() else (len(manager.orders), *manager.counts.values())
+        # What the collector's task reads to tell a pause in the orders: the order events recorded (a new order, a
+        # modify, a fill, a cancel: each is one). A write behind under way on the store's worker thread reads as
+        # activity too, a value equal to no other (a full pass would hold the interpreter lock it needs: after a
+        # burst of 20,000 orders one fell inside the write and stretched it by 60 ms).
+        return object() if self._committer.writing() else self.recorder.events
 
     def _check_open(self) -> None:
         if self._closed:

@@ -256,6 +256,20 @@ async def test_an_open_oms_holds_the_full_passes_and_runs_its_collector_until_it
     assert oms.tasks.alive()["oms-kit-collector"] is False
 
 
+async def test_every_order_event_counts_as_activity_for_the_collector_a_modify_and_a_cancel_included():
+    # The collector's task reads the recorder's count of order events: a burst of modifies alone is no pause.
+    async with await ok.OMS.open(feed=None) as oms:
+        await oms.set_price("TCS", 3500)
+        seen = [oms.recorder.events]
+        order = await oms.place_order("TCS", "BUY", 1, "LIMIT", 3400)
+        seen.append(oms.recorder.events)
+        await oms.modify_order(order.order_id, price=3401)
+        seen.append(oms.recorder.events)
+        await oms.cancel_order(order.order_id)
+        seen.append(oms.recorder.events)
+    assert seen[0] < seen[1] < seen[2] < seen[3]
+
+
 async def test_without_quiet_collections_the_oms_leaves_the_collector_alone():
     async with await ok.OMS.open(feed=None, quiet_collections=False) as oms:
         assert gc.get_threshold() == MINE

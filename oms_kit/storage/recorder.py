@@ -73,12 +73,14 @@ class Recorder:
         # than one per tick.
         self._saved_marks: dict[tuple[str, Product], Decimal | None] = {}
         self._tables: dict[str, list[Write]] = {}  # the store's buffers, in memory (buffer_into)
+        self.events = 0  # transitions recorded so far, an order's creation included: a count of order activity
 
     # -- what happened ----------------------------------------------------------------------------------------
 
     def created(self, order: Order, violations: Sequence[Violation]) -> None:
         """An order was placed: its first event and the pre-trade decision on it."""
         self._orders[order.order_id] = order
+        self.events += 1
         self._event(created_row(order))
         # prepare stamped created_at when it registered the order.
         self._decision(decision_row(f"D-{order.order_id}", order, cast(datetime, order.created_at), violations))
@@ -90,6 +92,7 @@ class Recorder:
     def changed(self, order: Order, event: OrderEvent, previous: OrderStatus) -> None:
         """``event`` moved ``order`` on from ``previous`` (already applied)."""
         self._orders[order.order_id] = order
+        self.events += 1
         self._event(event_row(order, event, previous))
 
     def filled(self, fill: Fill, position: Position) -> None:
