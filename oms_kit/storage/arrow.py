@@ -38,8 +38,10 @@ def _column(kind: str, values: list[Any]) -> pa.Array:
     first = values[0]
     # A column with one value throughout (the account, an empty tag, an order type) is sent once and repeated by
     # Arrow in C. Only text and None qualify: ``count`` compares with ==, and 1 == True == 1.0 would let a wrong
-    # type through in other kinds, where a str equals only a str and None only None.
-    if (first is None or (kind == "text" and type(first) is str)) and values.count(first) == len(values):
+    # type through in other kinds, where a str equals only a str and None only None. The last value first: most
+    # columns that are not constant differ there, and need no pass over every value to say so.
+    if ((first is None or (kind == "text" and type(first) is str)) and values[-1] == first
+            and values.count(first) == len(values)):
         arrow_type = _ARROW_TYPES.get(kind, _DECIMAL)
         size = len(values)
         return pa.nulls(size, arrow_type) if first is None else pa.repeat(pa.scalar(first, arrow_type), size)
