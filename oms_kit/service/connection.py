@@ -8,6 +8,12 @@ bound on a head's size either. :func:`guarded_protocol` gives uvicorn a protocol
 head must be whole within ``head_timeout`` seconds of the connection opening or the previous response ending (408),
 and at most ``max_head`` bytes (431). Bodies are the Guard's business (:mod:`oms_kit.service.guard`).
 
+A refused connection is closed as HTTP servers close one whose client may still be sending (nginx's
+``lingering_close``): the answer, then the end of the server's side (a FIN), then whatever the client still sends
+is read and dropped for up to :data:`LINGER_S` seconds. Closed at once, with bytes of the client's arriving after or
+unread, the kernel answers with a reset, which makes the client's system drop the answer it has not read yet: a
+slow client would see "connection reset" where the server said 408.
+
 :func:`redact_tokens` keeps ``?token=`` values out of uvicorn's log lines: its access log shows the path with its
 query, and its WebSocket lines (``"WebSocket /ws/oms?token=…" [accepted]``) go to the ``uvicorn.error`` logger at
 INFO, on whether or not the access log is on.
@@ -27,6 +33,7 @@ __all__ = ["HEAD_TIMEOUT_S", "MAX_HEAD", "guarded_protocol", "redact_tokens"]
 
 HEAD_TIMEOUT_S = 10.0  # seconds a request's head may take to arrive whole
 MAX_HEAD = 64 * 1024  # bytes of a request's line and headers; a client's are well under 2 KiB
+LINGER_S = 2.0  # seconds a refused connection is read (and dropped) after its answer, before it is closed
 _TOKEN = re.compile(r"(?i)([?&]token=)[^&#\s\"]*")
 _LOGGERS = ("uvicorn.access", "uvicorn.error")
 
@@ -76,12 +83,15 @@ def guarded_protocol(head_timeout: float = HEAD_TIMEOUT_S, max_head: int = MAX_H
         _head_timer: asyncio.TimerHandle | None = None
         _head_bytes = 0
         _head_cycle: object = None
+        _linger: asyncio.TimerHandle | None = None  # set once refused: the close that ends the lingering
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             super().connection_made(transport)
             self._start_head_clock()
 
         def data_received(self, data: bytes) -> None:
+            if self._linger is not None:  # refused: what the client still sends is dropped
+                return
             waiting = self._head_timer is not None
             super().data_received(data)
             if self.transport.get_protocol() is not self:  # upgraded (a WebSocket): no longer ours to time
@@ -102,6 +112,8 @@ def guarded_protocol(head_timeout: float = HEAD_TIMEOUT_S, max_head: int = MAX_H
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_head_clock()
+            if self._linger is not None:
+                self._linger.cancel()
             super().connection_lost(exc)
 
         def _start_head_clock(self) -> None:
@@ -126,8 +138,15 @@ def guarded_protocol(head_timeout: float = HEAD_TIMEOUT_S, max_head: int = MAX_H
                 self.transport.close()
 
         def _refuse(self, status: int, reason: bytes, code: str, message: str) -> None:
+            # The answer and a FIN, then the client's bytes read and dropped until it closes or LINGER_S has passed
+            # (the module docstring says why).
             self._stop_head_clock()
-            self.transport.write(_refusal(status, reason, code, message))
-            self.transport.close()
+            transport = self.transport
+            transport.write(_refusal(status, reason, code, message))
+            if not transport.can_write_eof():
+                transport.close()
+                return
+            transport.write_eof()
+            self._linger = self.loop.call_later(LINGER_S, transport.close)
 
     return GuardedHttp
