@@ -88,30 +88,21 @@ async def test_a_connection_that_sends_nothing_is_closed(oms: ok.OMS, parser: st
         await server.stop()
 
 
-async def test_a_head_longer_than_the_bound_is_answered_431(oms: ok.OMS) -> None:
+@pytest.mark.parametrize("more", [0, 20])
+async def test_a_head_longer_than_the_bound_is_answered_431_even_to_a_client_still_sending(oms: ok.OMS,
+                                                                                           more: int) -> None:
+    # ``more``: chunks the client goes on sending before it reads. Closed at once, the server's socket would answer
+    # them with a reset, and the client's system would drop the 431 it had not read yet: the server ends its side
+    # and drops what comes for a while instead. httptools only: h11 refuses a head this long itself (400), before
+    # the bound is reached.
     server = await serve(oms, port=0)
     try:
         reader, writer = await asyncio.open_connection(server.host, server.port)
         writer.write(b"GET /api/oms/status HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEAD + 1000))
         await writer.drain()
-        status, body = _error(await _read_all(reader))
-        assert status == 431 and body["code"] == "HEADERS_TOO_LARGE"
-        writer.close()
-    finally:
-        await server.stop()
-
-
-async def test_a_client_still_sending_after_its_refusal_reads_the_whole_answer(oms: ok.OMS) -> None:
-    # Closed at once, the server's socket would answer the bytes still coming with a reset, and the client's system
-    # would drop the 431 it had not read yet: the server ends its side and drops what comes for a while instead.
-    # httptools, as for the 431 above (h11 refuses a head this long itself, before the bound is reached).
-    server = await serve(oms, port=0)
-    try:
-        reader, writer = await asyncio.open_connection(server.host, server.port)
-        writer.write(b"GET /api/oms/status HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEAD + 1000))
-        await writer.drain()
-        await asyncio.sleep(0.2)  # the answer is on its way: the client has not read it and goes on sending
-        for _ in range(20):
+        if more:
+            await asyncio.sleep(0.2)  # the answer is on its way: the client has not read it and goes on sending
+        for _ in range(more):
             writer.write(b"a" * 10_000)
             await writer.drain()
         status, body = _error(await _read_all(reader))
